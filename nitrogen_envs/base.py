@@ -1,0 +1,306 @@
+"""The base class every embedded game shares: gamepad actions in, RGB frames out, one ``info`` layout.
+
+An engine adapter subclasses :class:`GamepadEnv` and implements four small hooks (start, reset, step,
+native action translation). Everything a user relies on across games — action validation, the
+observation size, ``info`` keys, success and normalized score, rendering, save-state framing — lives
+here once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from nitrogen_envs import gamepad
+from nitrogen_envs.errors import InvalidSaveState, SaveStateUnsupported
+from nitrogen_envs.image import resize_frame
+from nitrogen_envs.registry import GameSpec, TaskSpec, get_game
+from nitrogen_envs.types import Obs
+
+logger = logging.getLogger(__name__)
+
+_STATE_MAGIC = b"NGST"
+_UNSET = object()
+
+
+@dataclass
+class EngineStep:
+    """What an engine adapter returns for one step.
+
+    Args:
+        frame: RGB uint8 frame at the engine's render size; ``None`` repeats the previous observation
+            (used when an engine has no final frame for a finished episode).
+        reward: reward of this step.
+        terminated: the episode ended inside the game (death, goal, game over).
+        truncated: the game's own time limit ended the episode.
+        success: the task's success criterion holds (checked by the adapter, which knows the game).
+        extra: engine facts worth exposing in ``info`` (lives, kills, achievements, ...).
+    """
+
+    frame: np.ndarray | None
+    reward: float
+    terminated: bool
+    truncated: bool = False
+    success: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_obs_size(obs_size: int | tuple[int, int] | None, native: tuple[int, int]) -> tuple[int, int]:
+    """Normalize ``obs_size`` to (height, width); ``None`` or ``"native"`` keeps the engine's size.
+
+    Raises:
+        ValueError: a non-positive or malformed size.
+    """
+    if obs_size is None or obs_size == "native":
+        return native
+    if isinstance(obs_size, int | np.integer):
+        size = (int(obs_size), int(obs_size))
+    else:
+        try:
+            size = (int(obs_size[0]), int(obs_size[1]))
+            if len(obs_size) != 2:
+                raise ValueError
+        except (TypeError, ValueError, IndexError) as err:
+            raise ValueError(f"obs_size must be an int or (height, width), got {obs_size!r}") from err
+    if min(size) < 8 or max(size) > 4096:
+        raise ValueError(f"obs_size must be between 8 and 4096 pixels per side, got {obs_size!r}")
+    return size
+
+
+class GamepadEnv(gym.Env[Obs, dict]):
+    """A game played with the unified gamepad; observations are RGB uint8 (H, W, 3) frames.
+
+    Args:
+        game: registry name of the game (set by the registered entry point).
+        task: task name; ``None`` selects the game's default task.
+        obs_size: observation (height, width) or one int for square frames; default 256 (the model's
+            input). ``"native"`` keeps the engine's own render size.
+        render_mode: ``"rgb_array"`` returns the current frame from ``render()``; ``"human"`` shows it in
+            a window (needs ``pygame-ce``, installed with the ``play`` extra, and a display).
+
+    ``info`` always holds ``game``, ``task``, ``success`` (the task's criterion, latched once reached),
+    ``episode_return`` and ``episode_steps``; ``score_normalized`` (0 = random play, 1 = the expert
+    reference) is added wherever the task has a reference.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
+    native_size: ClassVar[tuple[int, int]] = (256, 256)
+    fresh_frames: ClassVar[bool] = False
+    """True when the engine returns a newly allocated frame every step (no defensive copy needed)."""
+
+    def __init__(
+        self,
+        game: str,
+        task: str | None = None,
+        obs_size: int | tuple[int, int] | str | None = 256,
+        render_mode: str | None = None,
+    ) -> None:
+        self.spec_game: GameSpec = get_game(game)
+        self.task_spec: TaskSpec = self.spec_game.task(task)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": self.spec_game.native_fps}
+        self.obs_size = parse_obs_size(obs_size, self.native_size)  # type: ignore[arg-type]
+        self.observation_space = gym.spaces.Box(0, 255, shape=(*self.obs_size, 3), dtype=np.uint8)
+        self.action_space = gamepad.dict_space()
+        self._frame: np.ndarray | None = None
+        self._episode_return = 0.0
+        self._episode_steps = 0
+        self._success = False
+        self._reference: Any = _UNSET
+        self._window: Any = None
+
+    # ---- hooks for engine adapters ------------------------------------------------------------------
+    def _engine_reset(self, engine_seed: int, reseeded: bool) -> np.ndarray:
+        """Start a new episode and return its first frame.
+
+        Args:
+            engine_seed: drawn from ``np_random``; the episode must be fully determined by it and the
+                engine's state so far.
+            reseeded: ``reset`` got an explicit seed, so the engine must be re-seeded from ``engine_seed``
+                (otherwise an adapter may continue its own deterministic sequence of levels).
+        """
+        raise NotImplementedError
+
+    def _engine_step(self, action: gamepad.GamepadDict) -> EngineStep:
+        """Advance the game by one env step with a validated gamepad action."""
+        raise NotImplementedError
+
+    def _engine_save(self) -> bytes:
+        raise SaveStateUnsupported(
+            f"{self.spec_game.name} ({self.spec_game.engine}) cannot save states; games with save states: "
+            "the Procgen and Atari ones (see `nitrogen list`)"
+        )
+
+    def _engine_load(self, blob: bytes) -> None:
+        self._engine_save()  # raises SaveStateUnsupported
+
+    def native_action_space(self) -> gym.Space:
+        """The game's own action space (used by the :class:`NativeActions` wrapper)."""
+        raise NotImplementedError
+
+    def native_to_gamepad(self, native: Any) -> gamepad.GamepadDict:
+        """Canonical gamepad action that produces native action ``native``."""
+        raise NotImplementedError
+
+    def gamepad_to_native(self, action: dict[str, Any]) -> Any:
+        """The native action a gamepad action maps to (after validation)."""
+        raise NotImplementedError
+
+    def mapping_rows(self) -> list[tuple[str, str, str]]:
+        """(native index, native name, gamepad input) rows documenting this game's mapping."""
+        raise NotImplementedError
+
+    # ---- Gymnasium API ------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict]:
+        """Start a new episode. The same ``seed`` gives the same level and, with the same actions, the same frames."""
+        super().reset(seed=seed)
+        engine_seed = int(self.np_random.integers(0, 2**31 - 1))
+        frame = self._engine_reset(engine_seed, reseeded=seed is not None or self._frame is None)
+        self._episode_return = 0.0
+        self._episode_steps = 0
+        self._success = False
+        self._frame = self._to_obs(frame)
+        if self.render_mode == "human":
+            self.render()
+        return self._frame, self._info({})
+
+    def step(self, action: dict[str, Any]) -> tuple[Obs, SupportsFloat, bool, bool, dict]:
+        """Apply a Dict-space gamepad action (see :mod:`nitrogen_envs.gamepad`).
+
+        Raises:
+            ValueError: the action has a wrong shape, NaN or an out-of-range field (named in the message).
+            gymnasium.error.ResetNeeded: ``step`` before the first ``reset``.
+        """
+        if self._frame is None:
+            raise gym.error.ResetNeeded("call env.reset() before env.step()")
+        clean = gamepad.validate(action)
+        result = self._engine_step(clean)
+        self._episode_return += float(result.reward)
+        self._episode_steps += 1
+        self._success = self._success or bool(result.success)
+        if result.frame is not None:
+            self._frame = self._to_obs(result.frame)
+        if self.render_mode == "human":
+            self.render()
+        return (
+            self._frame,
+            float(result.reward),
+            bool(result.terminated),
+            bool(result.truncated),
+            self._info(result.extra),
+        )
+
+    def render(self) -> Obs | None:
+        """Return the current frame (``rgb_array``) or show it in a window (``human``)."""
+        if self._frame is None:
+            return None
+        if self.render_mode == "human":
+            from nitrogen_envs.window import FrameWindow
+
+            if self._window is None:
+                self._window = FrameWindow(f"NitroGen - {self.spec_game.name}", self.obs_size)
+            self._window.show(self._frame, fps=self.metadata["render_fps"])
+            return None
+        return self._frame.copy()
+
+    def close(self) -> None:
+        """Release the engine and any window."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+    # ---- save states --------------------------------------------------------------------------------
+    def save_state(self) -> bytes:
+        """Snapshot the whole game (engine, episode counters, frame) as bytes. No pickle is involved.
+
+        Raises:
+            SaveStateUnsupported: the engine cannot snapshot (ViZDoom, Crafter).
+        """
+        if self._frame is None:
+            raise gym.error.ResetNeeded("call env.reset() before save_state()")
+        engine = self._engine_save()
+        header = json.dumps(
+            {
+                "game": self.spec_game.name,
+                "task": self.task_spec.name,
+                "obs_shape": list(self._frame.shape),
+                "episode_return": self._episode_return,
+                "episode_steps": self._episode_steps,
+                "success": self._success,
+            }
+        ).encode()
+        frame = self._frame.tobytes()
+        return _STATE_MAGIC + struct.pack("<II", len(header), len(frame)) + header + frame + engine
+
+    def load_state(self, state: bytes) -> None:
+        """Restore a snapshot made by :meth:`save_state` of the same game and observation size.
+
+        Raises:
+            InvalidSaveState: the bytes are not a snapshot of this game.
+        """
+        if not isinstance(state, bytes | bytearray) or not state.startswith(_STATE_MAGIC) or len(state) < 12:
+            raise InvalidSaveState("load_state expects bytes returned by save_state() of a NitroGen env")
+        header_len, frame_len = struct.unpack("<II", state[4:12])
+        try:
+            header = json.loads(state[12 : 12 + header_len])
+        except ValueError as err:
+            raise InvalidSaveState(f"corrupt save state header: {err}") from err
+        if (
+            header.get("game") != self.spec_game.name
+            or tuple(header.get("obs_shape", ())) != self.observation_space.shape
+        ):
+            raise InvalidSaveState(
+                f"save state is for game {header.get('game')!r} with frames {header.get('obs_shape')}, "
+                f"but this env is {self.spec_game.name!r} with frames {list(self.observation_space.shape)}"
+            )
+        offset = 12 + header_len
+        frame = np.frombuffer(state[offset : offset + frame_len], dtype=np.uint8)
+        self._engine_load(bytes(state[offset + frame_len :]))
+        self._frame = frame.reshape(self.observation_space.shape).copy()
+        self._episode_return = float(header["episode_return"])
+        self._episode_steps = int(header["episode_steps"])
+        self._success = bool(header["success"])
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    def _to_obs(self, frame: np.ndarray) -> Obs:
+        # Engines may reuse their frame buffer, so an unresized frame is copied (unless the engine hands
+        # out a fresh array every step); a resized one is new anyway.
+        obs = resize_frame(frame, self.obs_size)
+        if not self.fresh_frames and (obs is frame or obs.base is frame):
+            return obs.copy()
+        return obs
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "game": self.spec_game.name,
+            "task": self.task_spec.name,
+            "success": self._success,
+            "episode_return": self._episode_return,
+            "episode_steps": self._episode_steps,
+        }
+        normalized = self.normalize_score(self._episode_return)
+        if normalized is not None:
+            info["score_normalized"] = normalized
+        info.update(extra)
+        return info
+
+    def normalize_score(self, episode_return: float) -> float | None:
+        """Map an episode return to 0 (random play) .. 1 (expert reference); ``None`` without references."""
+        if self._reference is _UNSET:
+            from nitrogen_envs.references import random_score
+
+            expert = self.task_spec.expert_score
+            random = random_score(self.spec_game.name, self.task_spec.name) if expert is not None else None
+            self._reference = (random, expert) if random is not None and expert != random else None
+        if self._reference is None:
+            return None
+        random, expert = self._reference
+        return (episode_return - random) / (expert - random)

@@ -1,0 +1,186 @@
+"""ViZDoom scenarios: first-person 3D Doom (Freedoom assets ship with ``vizdoom``).
+
+Each step holds the buttons for 4 game tics (35 tics per second). Frames are the 320x240 RGB screen
+with the HUD, resized to ``obs_size``. The scenario's own ``.cfg`` decides which buttons exist, its
+rewards and its timeout.
+
+Gamepad mapping (a twin-stick shooter layout; buttons a scenario lacks are ignored):
+
+====================  ==========================
+native button         gamepad
+====================  ==========================
+MOVE_FORWARD/BACKWARD left stick up/down
+MOVE_LEFT/RIGHT       left stick left/right (strafe)
+TURN_LEFT/RIGHT       right stick left/right
+LOOK_UP/DOWN          right stick up/down
+ATTACK                right_trigger
+USE                   west
+JUMP                  south
+CROUCH                east
+SPEED                 left_thumb
+SELECT_NEXT_WEAPON    right_shoulder
+SELECT_PREV_WEAPON    left_shoulder
+====================  ==========================
+
+:class:`~nitrogen_envs.wrappers.NativeActions` offers ``Discrete(1 + buttons)``: no-op, then each
+button alone. Save states: no (ViZDoom saves only to files, without the RNG).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from nitrogen_envs import gamepad
+from nitrogen_envs.base import EngineStep, GamepadEnv
+from nitrogen_envs.import_utils import require_package
+from nitrogen_envs.mapping import Binding, ButtonTable
+
+TICS_PER_STEP = 4
+
+DOOM_BINDINGS: dict[str, Binding] = {
+    b.native: b
+    for b in (
+        Binding("MOVE_FORWARD", move=(0, 1)),
+        Binding("MOVE_BACKWARD", move=(0, -1)),
+        Binding("MOVE_LEFT", move=(-1, 0)),
+        Binding("MOVE_RIGHT", move=(1, 0)),
+        Binding("TURN_LEFT", look=(-1, 0)),
+        Binding("TURN_RIGHT", look=(1, 0)),
+        Binding("LOOK_UP", look=(0, 1)),
+        Binding("LOOK_DOWN", look=(0, -1)),
+        Binding("ATTACK", inputs=("right_trigger",)),
+        Binding("USE", inputs=("west",)),
+        Binding("JUMP", inputs=("south",)),
+        Binding("CROUCH", inputs=("east",)),
+        Binding("SPEED", inputs=("left_thumb",)),
+        Binding("SELECT_NEXT_WEAPON", inputs=("right_shoulder",)),
+        Binding("SELECT_PREV_WEAPON", inputs=("left_shoulder",)),
+    )
+}
+
+
+class VizdoomEnv(GamepadEnv):
+    """A ViZDoom scenario with gamepad actions.
+
+    Args:
+        game: registry name (``DoomBasic``, ...).
+        task: the scenario's single task (see ``nitrogen info``).
+        obs_size: observation size (default 256; ``"native"`` is 240x320).
+        render_mode: ``"rgb_array"`` or ``"human"``.
+    """
+
+    native_size = (240, 320)
+    fresh_frames = True  # the engine allocates a new frame array every step
+
+    def __init__(
+        self,
+        game: str,
+        task: str | None = None,
+        obs_size: int | tuple[int, int] | str | None = 256,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(game, task, obs_size, render_mode)
+        vzd = require_package("vizdoom")
+        self._vzd = vzd
+        game_engine = vzd.DoomGame()
+        game_engine.load_config(os.path.join(vzd.scenarios_path, f"{self.spec_game.engine_game}.cfg"))
+        # ViZDoom writes its settings file to the working directory unless told otherwise.
+        game_engine.set_doom_config_path(os.path.join(tempfile.gettempdir(), "nitrogen_vizdoom.ini"))
+        game_engine.set_window_visible(False)
+        game_engine.set_mode(vzd.Mode.PLAYER)
+        game_engine.set_screen_format(vzd.ScreenFormat.RGB24)
+        game_engine.set_screen_resolution(vzd.ScreenResolution.RES_320X240)
+        game_engine.set_render_hud(True)
+        game_engine.set_sound_enabled(False)
+        game_engine.set_available_game_variables([vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH])
+        game_engine.init()
+        self._engine = game_engine
+        names = [button.name for button in game_engine.get_available_buttons()]
+        unknown = [name for name in names if name not in DOOM_BINDINGS]
+        if unknown:
+            raise ValueError(
+                f"scenario {self.spec_game.engine_game!r} uses buttons without a gamepad binding: {unknown}"
+            )
+        self.table = ButtonTable(bindings=tuple(DOOM_BINDINGS[name] for name in names))
+        self._last_frame = np.zeros((*self.native_size, 3), dtype=np.uint8)
+
+    def _screen(self) -> np.ndarray:
+        state = self._engine.get_state()
+        if state is not None and state.screen_buffer is not None:
+            self._last_frame = state.screen_buffer
+        return self._last_frame
+
+    def _engine_reset(self, engine_seed: int, reseeded: bool) -> np.ndarray:
+        self._engine.set_seed(engine_seed)
+        self._engine.new_episode()
+        return self._screen()
+
+    def _engine_step(self, action: gamepad.GamepadDict) -> EngineStep:
+        engine = self._engine
+        if engine.is_episode_finished():
+            raise gym.error.ResetNeeded("the episode is over; call env.reset()")
+        reward = engine.make_action(self.table.to_native(action), TICS_PER_STEP)
+        finished = engine.is_episode_finished()
+        if not finished:
+            # One get_state() gives the frame, the variables we asked for and the tic: fewer engine calls.
+            state = engine.get_state()
+            frame = self._last_frame = state.screen_buffer
+            kills, health = (float(v) for v in state.game_variables)
+            tics, dead, timed_out = int(state.tic), health <= 0, False
+        else:
+            frame = None
+            kills = float(engine.get_game_variable(self._vzd.GameVariable.KILLCOUNT))
+            health = float(engine.get_game_variable(self._vzd.GameVariable.HEALTH))
+            tics, dead = int(engine.get_episode_time()), bool(engine.is_player_dead())
+            timed_out = bool(engine.is_episode_timeout_reached())
+        task, threshold = self.task_spec.name, self.task_spec.threshold or 0.0
+        if task.startswith("kill"):
+            success = kills >= threshold
+        elif task == "survive":
+            success = not dead and tics >= threshold
+        else:  # "reach": the scenario ends early, alive, when the goal is reached
+            success = finished and not dead and not timed_out
+        extra = {"kills": int(kills), "health": health, "dead": bool(dead), "tics": tics}
+        return EngineStep(
+            frame,
+            float(reward),
+            terminated=finished and not timed_out,
+            truncated=timed_out,
+            success=bool(success),
+            extra=extra,
+        )
+
+    def close(self) -> None:
+        """Stop the Doom engine and any window."""
+        if getattr(self, "_engine", None) is not None:
+            self._engine.close()
+            self._engine = None
+        super().close()
+
+    def native_action_space(self) -> gym.spaces.Discrete:
+        """No-op plus each available button alone."""
+        return gym.spaces.Discrete(1 + len(self.table.bindings))
+
+    def native_to_gamepad(self, native: Any) -> gamepad.GamepadDict:
+        """Canonical gamepad action for ``Discrete(1 + buttons)`` index ``native``."""
+        index = int(native)
+        if not 0 <= index <= len(self.table.bindings):
+            raise ValueError(f"native action {index} is out of range [0, {len(self.table.bindings)}]")
+        held = [0] * len(self.table.bindings)
+        if index > 0:
+            held[index - 1] = 1
+        return self.table.to_gamepad(held)
+
+    def gamepad_to_native(self, action: dict[str, Any]) -> int:
+        """``Discrete(1 + buttons)`` index: 0 when nothing is held, else the first held button."""
+        held = self.table.to_native(gamepad.validate(action))
+        return held.index(1) + 1 if 1 in held else 0
+
+    def mapping_rows(self) -> list[tuple[str, str, str]]:
+        """This scenario's buttons and their gamepad inputs."""
+        return self.table.rows()

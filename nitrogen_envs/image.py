@@ -1,0 +1,22 @@
+"""Frame resizing shared by all engines (OpenCV, imported when the first frame is resized)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nitrogen_envs.import_utils import require_package
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 frame to (height, width); returns the input itself when already that size.
+
+    Area averaging when shrinking (no aliasing, e.g. Procgen's 512x512 render to 256x256) and bilinear
+    interpolation when enlarging (e.g. Atari's 210x160 to 256x256).
+    """
+    height, width = size
+    if frame.shape[0] == height and frame.shape[1] == width:
+        return np.ascontiguousarray(frame, dtype=np.uint8)
+    cv2 = require_package("cv2")
+    shrinking = frame.shape[0] * frame.shape[1] > height * width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(frame, (width, height), interpolation=interpolation)

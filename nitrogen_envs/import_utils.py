@@ -1,0 +1,47 @@
+"""Every optional-dependency check lives here, so a missing package always names its pip extra."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from nitrogen_envs.errors import DependencyNotInstalled
+
+# import name -> (pip requirement, extra of nitrogen-gym that installs it)
+OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
+    "procgen": ("procgen2", "procgen"),
+    "ale_py": ("ale-py", "atari"),
+    "vizdoom": ("vizdoom", "vizdoom"),
+    "crafter": ("crafter", "crafter"),
+    "cv2": ("opencv-python-headless", "games"),
+    "av": ("av", "video"),
+    "pygame": ("pygame-ce", "play"),
+}
+
+
+def require_package(module: str) -> ModuleType:
+    """Import an optional package or raise an error that says how to install it.
+
+    Args:
+        module: the import name, a key of :data:`OPTIONAL_PACKAGES`.
+
+    Raises:
+        DependencyNotInstalled: the package is missing; the message holds the exact pip command.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        pip_name, extra = OPTIONAL_PACKAGES.get(module.split(".")[0], (module, "all"))
+        raise DependencyNotInstalled(
+            f"{module} is not installed ({err}). Install it with: "
+            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install {pip_name})"
+        ) from err
+
+
+def is_available(module: str) -> bool:
+    """Whether an optional package can be imported (without raising)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True

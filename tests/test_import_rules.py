@@ -1,0 +1,60 @@
+"""Packages import one way and stay light; our folders never shadow installed packages."""
+
+import json
+
+import pytest
+from conftest import run_python
+
+# cv2 is left out: gymnasium.wrappers imports OpenCV itself whenever it is installed.
+HEAVY = ["torch", "procgen", "ale_py", "vizdoom", "crafter", "av", "pygame"]
+OURS = ["nitrogen_policies", "nitrogen_datasets", "nitrogen_leaderboard"]
+
+
+def _modules_after(statement: str) -> set[str]:
+    result = run_python(f"{statement}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))")
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_nitrogen_envs_pulls_in_no_engine_torch_or_other_package_of_ours():
+    loaded = _modules_after("import nitrogen_envs")
+    assert not loaded & set(HEAVY + OURS)
+
+
+def test_import_gymnasium_registers_our_envs_without_importing_an_engine():
+    result = run_python(
+        "import gymnasium as gym, sys\n"
+        "assert 'NitroGen/CoinRun-v0' in gym.registry, 'plugin did not register'\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_gym_make_works_with_no_import_of_ours():
+    result = run_python(
+        "import gymnasium as gym\n"
+        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        "obs, info = env.reset(seed=0)\n"
+        "print(obs.shape, info['game'])"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(32, 32, 3) CoinRun" in result.stdout
+
+
+@pytest.mark.parametrize("package", OURS)
+def test_placeholder_packages_import_cleanly(package):
+    loaded = _modules_after(f"import {package}")
+    assert package in loaded
+
+
+def test_repo_folders_do_not_shadow_hugging_face_datasets():
+    pytest.importorskip("imitation")
+    result = run_python("import datasets, imitation.data.serialize\nprint(datasets.__file__)")
+    assert result.returncode == 0, result.stderr
+    assert "site-packages" in result.stdout
+
+
+def test_cli_help_is_fast_and_imports_no_engine():
+    loaded = _modules_after("from nitrogen_envs.cli import cli")
+    assert not loaded & set(HEAVY + OURS)

@@ -1,0 +1,69 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import game_params, one_game_per_engine
+
+from nitrogen_envs import FlatGamepad, NativeActions, gamepad
+
+
+def _flat_env(env_id):
+    def thunk():
+        return FlatGamepad(gym.make(env_id, obs_size=64))
+
+    return thunk
+
+
+@pytest.mark.parametrize("game", game_params(one_game_per_engine()))
+def test_gymnasium_async_vector_env_steps(game):
+    envs = gym.vector.AsyncVectorEnv([_flat_env(game.env_id)] * 2)
+    try:
+        obs, _ = envs.reset(seed=[1, 2])
+        assert obs.shape == (2, 64, 64, 3)
+        for _ in range(5):
+            obs, reward, _terminated, _truncated, info = envs.step(np.stack([gamepad.noop_flat()] * 2))
+        assert reward.shape == (2,)
+        assert list(info["game"]) == [game.name, game.name]
+    finally:
+        envs.close()
+
+
+def test_gymnasium_async_vector_env_accepts_dict_actions():
+    game = one_game_per_engine()[0]
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(game.env_id, obs_size=64)] * 2)
+    try:
+        envs.reset(seed=0)
+        envs.action_space.seed(0)
+        envs.step(envs.action_space.sample())
+    finally:
+        envs.close()
+
+
+@pytest.mark.parametrize("game", game_params(one_game_per_engine()))
+def test_stable_baselines3_subproc_vec_env_steps(game):
+    vec_env = pytest.importorskip("stable_baselines3.common.vec_env")
+    envs = vec_env.SubprocVecEnv([_flat_env(game.env_id)] * 2)
+    try:
+        envs.seed(0)
+        obs = envs.reset()
+        assert obs.shape == (2, 64, 64, 3)
+        obs, rewards, _dones, infos = envs.step(np.stack([gamepad.noop_flat()] * 2))
+        assert rewards.shape == (2,) and infos[0]["game"] == game.name
+    finally:
+        envs.close()
+
+
+def test_native_actions_wrapper_uses_the_games_own_action_set():
+    from conftest import installed_games
+
+    by_name = {g.name: g for g in installed_games()}
+    expected = {"CoinRun": 15, "Pong": 6, "Crafter": 17, "DoomBasic": 4}
+    for name, n in expected.items():
+        if name not in by_name:
+            continue
+        env = NativeActions(gym.make(by_name[name].env_id, obs_size=64))
+        try:
+            assert env.action_space.n == n
+            env.reset(seed=0)
+            env.step(n - 1)
+        finally:
+            env.close()
