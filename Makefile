@@ -1,4 +1,4 @@
-.PHONY: lint format test bench readme
+.PHONY: lint format test bench readme docs
 
 lint:
 	ruff check .
@@ -13,6 +13,9 @@ test:
 
 bench:
 	python benchmarks/env_overhead.py
+
+docs:
+	python scripts/update_docs.py
 
 readme:
 	python scripts/update_readme_table.py

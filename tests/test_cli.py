@@ -105,3 +105,10 @@ def test_ci_runs_the_readme_test_command():
     ]
     assert len(ci_lines) == 1
     assert f"```bash\n{ci_lines[0]}\n```" in readme
+
+
+def test_games_reference_doc_is_generated_from_the_code():
+    from nitrogen_envs.docs import games_reference_markdown
+
+    doc = (REPO_ROOT / "docs" / "games.md").read_text()
+    assert doc == games_reference_markdown(), "docs/games.md is stale: run `python scripts/update_docs.py`"

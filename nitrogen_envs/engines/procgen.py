@@ -29,7 +29,10 @@ Save states: yes (``ProcgenGym3Env.get_state``/``set_state``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 from typing import Any
 
 import gymnasium as gym
@@ -40,6 +43,8 @@ from nitrogen_envs.base import EngineStep, GamepadEnv
 from nitrogen_envs.errors import InvalidSaveState
 from nitrogen_envs.import_utils import require_package
 from nitrogen_envs.mapping import Binding, ChoiceTable
+
+logger = logging.getLogger(__name__)
 
 PROCGEN_TABLE = ChoiceTable(
     bindings=(
@@ -61,6 +66,19 @@ PROCGEN_TABLE = ChoiceTable(
     ),
     noop_index=4,
 )
+
+
+def _import_procgen() -> Any:
+    """Import procgen without printing the old ``gym`` package's deprecation banner.
+
+    procgen2 still imports ``gym`` (which we never use), and ``gym`` prints a banner on import.
+    """
+    banner = io.StringIO()
+    with contextlib.redirect_stderr(banner):
+        module = require_package("procgen")
+    if banner.getvalue().strip():
+        logger.debug("importing procgen printed: %s", banner.getvalue().strip())
+    return module
 
 
 class ProcgenEnv(GamepadEnv):
@@ -92,7 +110,7 @@ class ProcgenEnv(GamepadEnv):
         super().__init__(game, task, obs_size, render_mode)
         if num_levels < 0 or start_level < 0:
             raise ValueError(f"num_levels and start_level must be >= 0, got {num_levels} and {start_level}")
-        self._procgen = require_package("procgen")
+        self._procgen = _import_procgen()
         self._options = {
             "num_levels": int(num_levels),
             "start_level": int(start_level),
