@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import seeding
 
 import nitrogen_envs  # noqa: F401
 
@@ -38,10 +39,19 @@ GAMES = {
 }
 
 
+def engine_seeds(seed: int = 0):
+    """The engine seeds our env derives from ``reset(seed=seed)`` and later resets, so both loops play the
+    same levels and episodes (game content changes the engine's cost per step)."""
+    rng, _ = seeding.np_random(seed)
+    while True:
+        yield int(rng.integers(0, 2**31 - 1))
+
+
 def raw_procgen(steps: int, actions: np.ndarray) -> float:
     from procgen import ProcgenGym3Env
 
-    env = ProcgenGym3Env(num=1, env_name="coinrun", render_mode="rgb_array", distribution_mode="hard", rand_seed=0)
+    seed = next(engine_seeds())
+    env = ProcgenGym3Env(num=1, env_name="coinrun", render_mode="rgb_array", distribution_mode="hard", rand_seed=seed)
     start = time.perf_counter()
     for i in range(steps):
         env.act(np.array([actions[i]], dtype=np.int32))
@@ -56,11 +66,14 @@ def raw_ale(steps: int, actions: np.ndarray) -> float:
     from ale_py.env import AtariEnv
 
     env = AtariEnv(game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.25, full_action_space=True)
-    env.reset(seed=0)
+    env.reset(seed=next(engine_seeds()))
+    # Our NativeActions indices are the minimal set's; play the same actions through the full set.
+    full = list(env._action_set)
+    minimal = [full.index(action) for action in env.ale.getMinimalActionSet()]
     elapsed = 0.0
     for i in range(steps):
         start = time.perf_counter()
-        _, _, terminated, truncated, _ = env.step(int(actions[i]))
+        _, _, terminated, truncated, _ = env.step(minimal[int(actions[i])])
         elapsed += time.perf_counter() - start
         if terminated or truncated:
             env.reset()
@@ -80,6 +93,8 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
     game.init()
     buttons = game.get_available_buttons_size()
     table = [[0] * buttons] + [[int(j == i) for j in range(buttons)] for i in range(buttons)]
+    seeds = engine_seeds()
+    game.set_seed(next(seeds))
     game.new_episode()
     elapsed = 0.0
     for i in range(steps):
@@ -90,6 +105,7 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
             game.get_state().screen_buffer  # noqa: B018 - fetch the frame as our env does
         elapsed += time.perf_counter() - start
         if finished:
+            game.set_seed(next(seeds))
             game.new_episode()
     game.close()
     return steps / elapsed
@@ -98,7 +114,8 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
 def raw_crafter(steps: int, actions: np.ndarray) -> float:
     import crafter
 
-    env = crafter.Env(size=(64, 64))
+    seeds = engine_seeds()
+    env = crafter.Env(size=(64, 64), seed=next(seeds))
     env.reset()
     elapsed = 0.0
     for i in range(steps):
@@ -106,6 +123,7 @@ def raw_crafter(steps: int, actions: np.ndarray) -> float:
         _, _, done, _ = env.step(int(actions[i]))
         elapsed += time.perf_counter() - start
         if done:
+            env._seed, env._episode = next(seeds), 0  # as our env does on reset
             env.reset()
     return steps / elapsed
 
@@ -142,15 +160,20 @@ def main() -> None:
     for engine in args.engines:
         game, steps = GAMES[engine]
         steps = max(10, int(steps * args.scale))
-        actions = np.random.default_rng(0).integers(0, 15, size=steps)
+        # Random native actions, in range for every engine's native set (ours maps them through the gamepad).
+        probe = gym.make(f"NitroGen/{game}-v0", obs_size=32)
+        n_native = probe.unwrapped.native_action_space().n
+        probe.close()
+        actions = np.random.default_rng(0).integers(0, n_native, size=steps)
         native_size = "native"
         ours(game, native_size, 10, actions)  # warm-up: imports, caches
         RAW[engine](10, actions)
         raw, native, square = [], [], []
-        for _ in range(args.rounds):
-            raw.append(RAW[engine](steps, actions))
-            native.append(ours(game, native_size, steps, actions))
-            square.append(ours(game, 256, steps, actions))
+        for round_index in range(args.rounds):
+            # Alternate which loop goes first so neither always runs on a cold or warm machine.
+            loops = [(raw, RAW[engine], ()), (native, ours, (game, native_size)), (square, ours, (game, 256))]
+            for results, loop, head in loops if round_index % 2 == 0 else loops[::-1]:
+                results.append(loop(*head, steps, actions))
         r, n, s = statistics.median(raw), statistics.median(native), statistics.median(square)
         print(
             f"{engine:8s} {game:18s} raw={r:8.0f}/s  nitrogen@native={n:8.0f}/s ({n / r:.2f}x)  nitrogen@256={s:8.0f}/s ({s / r:.2f}x)"

@@ -153,25 +153,22 @@ def validate(action: Mapping[str, Any]) -> GamepadDict:
             "wrap the env in nitrogen_envs.FlatGamepad to pass flat (21,) vectors"
         )
     try:
-        parts = [np.asarray(action[key], dtype=np.float32) for key in DICT_KEYS]
-        ok_shapes = len(action) == len(DICT_KEYS) and [p.shape for p in parts] == _DICT_SHAPES
+        left, right, triggers = action["left_stick"], action["right_stick"], action["triggers"]
+        if len(action) == 4 and len(left) == 2 and len(right) == 2 and len(triggers) == 2:
+            flat = np.concatenate((left, right, triggers, action["buttons"]))
+            # NaN fails both comparisons, so this one check also rejects NaN.
+            if flat.shape == (FLAT_SIZE,) and ((flat >= FLAT_LOW) & (flat <= FLAT_HIGH)).all():
+                flat = flat.astype(np.float32, copy=False)
+                return {
+                    "left_stick": flat[0:2],
+                    "right_stick": flat[2:4],
+                    "triggers": flat[TRIGGER_SLICE],
+                    "buttons": (flat[BUTTON_SLICE] >= BUTTON_THRESHOLD).astype(np.int8),
+                }
     except (KeyError, TypeError, ValueError):
-        ok_shapes = False
-    if ok_shapes:
-        flat = np.concatenate(parts)
-        # NaN fails both comparisons, so this one check also rejects NaN.
-        if ((flat >= FLAT_LOW) & (flat <= FLAT_HIGH)).all():
-            return {
-                "left_stick": flat[0:2],
-                "right_stick": flat[2:4],
-                "triggers": flat[TRIGGER_SLICE],
-                "buttons": (flat[BUTTON_SLICE] >= BUTTON_THRESHOLD).astype(np.int8),
-            }
+        pass  # explained below
     _explain_invalid(action)
     raise ValueError(f"invalid gamepad action {action!r}")  # pragma: no cover - _explain_invalid raises
-
-
-_DICT_SHAPES = [(2,), (2,), (2,), (len(BUTTON_NAMES),)]
 
 
 def _explain_invalid(action: Mapping[str, Any]) -> None:

@@ -15,6 +15,8 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     height, width = size
     if frame.shape[0] == height and frame.shape[1] == width:
+        if frame.dtype == np.uint8 and frame.flags.c_contiguous:
+            return frame
         return np.ascontiguousarray(frame, dtype=np.uint8)
     cv2 = require_package("cv2")
     shrinking = frame.shape[0] * frame.shape[1] > height * width

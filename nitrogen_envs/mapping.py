@@ -211,6 +211,10 @@ class ButtonTable:
     """
 
     bindings: tuple[Binding, ...]
+    _cache: dict[tuple, list[int]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_cache", {})
 
     @property
     def names(self) -> list[str]:
@@ -219,8 +223,14 @@ class ButtonTable:
 
     def to_native(self, action: Mapping[str, Any]) -> list[int]:
         """0/1 per native button for a validated gamepad action."""
-        controls = read_controls(action)
-        return [int(b.matches(controls) and b.specificity > 0) for b in self.bindings]
+        key = _read_key(action)
+        held = self._cache.get(key)
+        if held is None:
+            controls = Controls(*key)
+            held = [int(b.matches(controls) and b.specificity > 0) for b in self.bindings]
+            if len(self._cache) < 65536:
+                self._cache[key] = held
+        return list(held)
 
     def to_gamepad(self, held: Sequence[int]) -> gamepad.GamepadDict:
         """Canonical gamepad action holding the given native buttons."""

@@ -95,7 +95,6 @@ class VizdoomEnv(GamepadEnv):
         game_engine.set_mode(vzd.Mode.PLAYER)
         game_engine.set_screen_format(vzd.ScreenFormat.RGB24)
         game_engine.set_screen_resolution(vzd.ScreenResolution.RES_320X240)
-        game_engine.set_render_hud(True)
         game_engine.set_sound_enabled(False)
         game_engine.set_available_game_variables([vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH])
         game_engine.init()
