@@ -1,8 +1,11 @@
-.PHONY: lint format test bench readme docs
+.PHONY: lint format type test bench readme docs
 
 lint:
 	ruff check .
 	ruff format --check .
+
+type:
+	mypy nitrogen_envs --ignore-missing-imports
 
 format:
 	ruff format .

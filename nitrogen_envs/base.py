@@ -89,7 +89,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
     reference) is added wherever the task has a reference.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "human"], "render_fps": 15}  # noqa: RUF012
     native_size: ClassVar[tuple[int, int]] = (256, 256)
     fresh_frames: ClassVar[bool] = False
     """True when the engine returns a newly allocated frame every step (no defensive copy needed)."""
@@ -198,7 +198,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
             self._info(result.extra),
         )
 
-    def render(self) -> Obs | None:
+    def render(self) -> Obs | None:  # type: ignore[override]
         """Return the current frame (``rgb_array``) or show it in a window (``human``)."""
         if self._frame is None:
             return None
@@ -253,18 +253,16 @@ class GamepadEnv(gym.Env[Obs, dict]):
             header = json.loads(state[12 : 12 + header_len])
         except ValueError as err:
             raise InvalidSaveState(f"corrupt save state header: {err}") from err
-        if (
-            header.get("game") != self.spec_game.name
-            or tuple(header.get("obs_shape", ())) != self.observation_space.shape
-        ):
+        shape = tuple(self.observation_space.shape or ())
+        if header.get("game") != self.spec_game.name or tuple(header.get("obs_shape", ())) != shape:
             raise InvalidSaveState(
                 f"save state is for game {header.get('game')!r} with frames {header.get('obs_shape')}, "
-                f"but this env is {self.spec_game.name!r} with frames {list(self.observation_space.shape)}"
+                f"but this env is {self.spec_game.name!r} with frames {list(shape)}"
             )
         offset = 12 + header_len
         frame = np.frombuffer(state[offset : offset + frame_len], dtype=np.uint8)
         self._engine_load(bytes(state[offset + frame_len :]))
-        self._frame = frame.reshape(self.observation_space.shape).copy()
+        self._frame = frame.reshape(shape).copy()
         self._episode_return = float(header["episode_return"])
         self._episode_steps = int(header["episode_steps"])
         self._success = bool(header["success"])
@@ -304,3 +302,18 @@ class GamepadEnv(gym.Env[Obs, dict]):
             return None
         random, expert = self._reference
         return (episode_return - random) / (expert - random)
+
+
+def unwrap(env: gym.Env) -> GamepadEnv:
+    """The NitroGen env under any stack of Gymnasium wrappers.
+
+    Raises:
+        TypeError: ``env`` is not a NitroGen env (the message names what it is).
+    """
+    base = env.unwrapped
+    if not isinstance(base, GamepadEnv):
+        raise TypeError(
+            f"expected a NitroGen env (gym.make('NitroGen/...')), got {type(base).__name__}; "
+            "gamepad mappings and native actions exist only for NitroGen games"
+        )
+    return base

@@ -64,12 +64,14 @@ def _mapping_rows(game: GameSpec) -> list[tuple[str, str, str]] | None:
     """Build the env to read its mapping table; ``None`` when its engine is not installed."""
     import gymnasium as gym
 
+    from nitrogen_envs.base import unwrap
+
     try:
         env = gym.make(game.env_id, obs_size=64)
     except NitroGenError:
         return None
     try:
-        return env.unwrapped.mapping_rows()
+        return unwrap(env).mapping_rows()
     finally:
         env.close()
 

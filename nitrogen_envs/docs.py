@@ -40,6 +40,8 @@ def games_reference_markdown() -> str:
     """The whole ``docs/games.md`` (builds each env once to read its mapping table)."""
     import gymnasium as gym
 
+    from nitrogen_envs.base import unwrap
+
     header = [
         "# Games, tasks and gamepad mappings",
         "",
@@ -54,7 +56,7 @@ def games_reference_markdown() -> str:
     for game in all_games():
         env = gym.make(game.env_id, obs_size=32)
         try:
-            rows = env.unwrapped.mapping_rows()
+            rows = unwrap(env).mapping_rows()
         finally:
             env.close()
         sections.append(game_section(game, rows))

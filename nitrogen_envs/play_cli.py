@@ -27,6 +27,7 @@ def play(
     """
     import gymnasium as gym
 
+    from nitrogen_envs.base import unwrap
     from nitrogen_envs.play import HumanInput, play_env
     from nitrogen_envs.window import FrameWindow
 
@@ -45,7 +46,7 @@ def play(
     except NitroGenError as err:
         raise click.ClickException(str(err)) from err
     source = HumanInput.create(use_controller=not no_controller)
-    window = FrameWindow(f"NitroGen - {spec.name} (Esc quits)", env.unwrapped.obs_size)
+    window = FrameWindow(f"NitroGen - {spec.name} (Esc quits)", unwrap(env).obs_size)
     rate = fps or spec.native_fps
     try:
         result = play_env(env, source, seed=seed, max_steps=max_steps, show=lambda frame: window.show(frame, fps=rate))

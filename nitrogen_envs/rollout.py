@@ -12,6 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from nitrogen_envs import gamepad
+from nitrogen_envs.base import unwrap
 from nitrogen_envs.registry import get_game
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def run_rollout(config: RolloutConfig) -> RolloutResult:
 
     spec = get_game(config.game)
     env = gym.make(spec.env_id, task=config.task, obs_size=config.obs_size)
-    base = env.unwrapped
+    base = unwrap(env)
     native = base.native_action_space()
     native.seed(config.seed)
     result = RolloutResult(game=spec.name, task=base.task_spec.name, steps=config.steps)

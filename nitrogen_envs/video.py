@@ -6,6 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -33,8 +34,8 @@ class VideoWriter:
         self.crf = int(crf)
         self._av = require_package("av")
         self._tmp = self.path.with_name(f".{self.path.name}.partial")
-        self._container = None
-        self._stream = None
+        self._container: Any = None
+        self._stream: Any = None
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:

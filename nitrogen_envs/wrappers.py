@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs import gamepad
+from nitrogen_envs.base import unwrap
 
 
 class FlatGamepad(gym.ActionWrapper):
@@ -42,10 +43,11 @@ class NativeActions(gym.ActionWrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.action_space = env.unwrapped.native_action_space()
+        self.game = unwrap(env)
+        self.action_space = self.game.native_action_space()
 
     def action(self, action: Any) -> gamepad.GamepadDict:
         """Native index -> canonical gamepad action."""
         if isinstance(action, np.ndarray):
             action = action.item()
-        return self.env.unwrapped.native_to_gamepad(action)
+        return self.game.native_to_gamepad(action)

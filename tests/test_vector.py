@@ -67,3 +67,12 @@ def test_native_actions_wrapper_uses_the_games_own_action_set():
             env.step(n - 1)
         finally:
             env.close()
+
+
+def test_native_actions_refuses_envs_that_are_not_nitrogen_games():
+    class Plain(gym.Env):
+        observation_space = gym.spaces.Discrete(1)
+        action_space = gym.spaces.Discrete(1)
+
+    with pytest.raises(TypeError, match="expected a NitroGen env"):
+        NativeActions(Plain())
