@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import logging
 from types import ModuleType
 
 from nitrogen_envs.errors import DependencyNotInstalled
+
+logger = logging.getLogger(__name__)
 
 # import name -> (pip requirement, extra of nitrogen-gym that installs it)
 OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
@@ -36,6 +41,20 @@ def require_package(module: str) -> ModuleType:
             f"{module} is not installed ({err}). Install it with: "
             f"pip install 'nitrogen-gym[{extra}]'  (or: pip install {pip_name})"
         ) from err
+
+
+def require_package_quietly(module: str) -> ModuleType:
+    """Like :func:`require_package`, but keeps what the import prints on stderr out of the terminal.
+
+    procgen2 and crafter still import the unmaintained ``gym`` package (we never use it), which prints a
+    deprecation banner on import; it is logged at debug level instead.
+    """
+    banner = io.StringIO()
+    with contextlib.redirect_stderr(banner):
+        imported = require_package(module)
+    if banner.getvalue().strip():
+        logger.debug("importing %s printed: %s", module, banner.getvalue().strip())
+    return imported
 
 
 def is_available(module: str) -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import EngineStep, GamepadEnv
-from nitrogen_envs.import_utils import require_package
+from nitrogen_envs.import_utils import require_package_quietly
 from nitrogen_envs.mapping import Binding, ChoiceTable
 
 CRAFTER_TABLE = ChoiceTable(
@@ -82,7 +82,7 @@ class CrafterEnv(GamepadEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(game, task, obs_size, render_mode)
-        crafter = require_package("crafter")
+        crafter = require_package_quietly("crafter")
         height, width = self.obs_size
         self._engine = crafter.Env(size=(width, height), length=CRAFTER_LENGTH, reward=True)
         names = [str(name) for name in crafter.constants.actions]

@@ -29,8 +29,6 @@ Save states: yes (``ProcgenGym3Env.get_state``/``set_state``).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 from typing import Any
@@ -41,7 +39,7 @@ import numpy as np
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import EngineStep, GamepadEnv
 from nitrogen_envs.errors import InvalidSaveState
-from nitrogen_envs.import_utils import require_package
+from nitrogen_envs.import_utils import require_package_quietly
 from nitrogen_envs.mapping import Binding, ChoiceTable
 
 logger = logging.getLogger(__name__)
@@ -66,19 +64,6 @@ PROCGEN_TABLE = ChoiceTable(
     ),
     noop_index=4,
 )
-
-
-def _import_procgen() -> Any:
-    """Import procgen without printing the old ``gym`` package's deprecation banner.
-
-    procgen2 still imports ``gym`` (which we never use), and ``gym`` prints a banner on import.
-    """
-    banner = io.StringIO()
-    with contextlib.redirect_stderr(banner):
-        module = require_package("procgen")
-    if banner.getvalue().strip():
-        logger.debug("importing procgen printed: %s", banner.getvalue().strip())
-    return module
 
 
 class ProcgenEnv(GamepadEnv):
@@ -110,7 +95,7 @@ class ProcgenEnv(GamepadEnv):
         super().__init__(game, task, obs_size, render_mode)
         if num_levels < 0 or start_level < 0:
             raise ValueError(f"num_levels and start_level must be >= 0, got {num_levels} and {start_level}")
-        self._procgen = _import_procgen()
+        self._procgen = require_package_quietly("procgen")
         self._options = {
             "num_levels": int(num_levels),
             "start_level": int(start_level),
