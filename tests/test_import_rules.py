@@ -58,3 +58,10 @@ def test_repo_folders_do_not_shadow_hugging_face_datasets():
 def test_cli_help_is_fast_and_imports_no_engine():
     loaded = _modules_after("from nitrogen_envs.cli import cli")
     assert not loaded & set(HEAVY + OURS)
+
+
+def test_importing_nitrogen_policies_is_light_until_the_policy_is_used():
+    assert "torch" not in _modules_after("import nitrogen_policies")
+    loaded = _modules_after("from nitrogen_policies import NitroGenPolicy")
+    assert "torch" in loaded
+    assert not loaded & {"nitrogen_datasets", "nitrogen_leaderboard"}

@@ -1,0 +1,85 @@
+"""Stateless flow-matching pieces shared by every policy: noise, flow-time sampling, targets, Euler steps.
+
+Convention (rectified flow): flow time ``t = 0`` is pure Gaussian noise and ``t = 1`` is data. The path is
+linear, ``x_t = (1 - t) * noise + t * actions``, so the velocity to learn is ``actions - noise`` and
+sampling integrates ``dx/dt = v(x_t, t)`` from 0 to 1 with K Euler steps.
+
+Every random draw takes an explicit :class:`torch.Generator`, so evaluation is repeatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def sample_noise(
+    shape: tuple[int, ...], generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Standard normal noise of ``shape`` (float32)."""
+    return torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+
+
+def sample_flow_time(
+    batch: int,
+    alpha: float = 1.5,
+    beta: float = 1.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    eps: float = 1e-3,
+) -> torch.Tensor:
+    """Flow times in [eps, 1 - eps] from Beta(alpha, beta); alpha > beta skews toward the data end (t -> 1).
+
+    ``torch.distributions.Beta`` cannot take a generator, so: Beta(alpha, 1) and Beta(1, beta) use their
+    closed-form inverse CDFs, and other shapes a ratio of Gamma draws.
+
+    Returns:
+        (batch,) float32.
+    """
+    if alpha <= 0 or beta <= 0:
+        raise ValueError(f"Beta parameters must be positive, got alpha={alpha}, beta={beta}")
+    uniform = torch.rand((2, batch), generator=generator, device=device).clamp_min(1e-12)
+    if beta == 1.0:
+        t = uniform[0] ** (1.0 / alpha)  # inverse CDF of Beta(alpha, 1)
+    elif alpha == 1.0:
+        t = 1.0 - uniform[0] ** (1.0 / beta)  # inverse CDF of Beta(1, beta)
+    else:
+        gamma_a = torch._standard_gamma(torch.full((batch,), float(alpha), device=device), generator=generator)
+        gamma_b = torch._standard_gamma(torch.full((batch,), float(beta), device=device), generator=generator)
+        t = gamma_a / (gamma_a + gamma_b)
+    return t.clamp(eps, 1.0 - eps).float()
+
+
+def interpolate(noise: torch.Tensor, actions: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Point on the linear path at time ``t`` (broadcast over all but the batch dimension)."""
+    t = t.view(-1, *([1] * (actions.dim() - 1)))
+    return (1.0 - t) * noise + t * actions
+
+
+def velocity_target(noise: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The constant velocity of the linear path: ``actions - noise``."""
+    return actions - noise
+
+
+def step_times(steps: int, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Flow times of K Euler steps from 0 to 1, as (K, batch): row i is ``i / K``."""
+    return (torch.arange(steps, device=device, dtype=torch.float32) / steps)[:, None].expand(steps, batch)
+
+
+def euler_integrate(
+    velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int
+) -> torch.Tensor:
+    """Integrate ``dx/dt = velocity(x, t)`` from t=0 to t=1 in ``steps`` equal Euler steps.
+
+    Args:
+        velocity: called with (x, t) where t is a (batch,) tensor of the current flow time.
+        start: noise at t=0, (B, ...).
+        steps: number of Euler steps K (>= 1).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    x = start
+    for t in step_times(steps, x.shape[0], device=x.device):
+        x = x + (1.0 / steps) * velocity(x, t)
+    return x

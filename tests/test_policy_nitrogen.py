@@ -1,0 +1,196 @@
+"""NitroGenPolicy: configs, checkpoints, caching, SB3-style predict, and a training step that learns."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from nitrogen_envs import gamepad  # noqa: E402
+from nitrogen_policies import NitroGenConfig, NitroGenPolicy  # noqa: E402
+from nitrogen_policies.errors import CheckpointError, PolicyInputError, SchemaMismatch  # noqa: E402
+
+TINY = {
+    "d_model": 64,
+    "n_heads": 4,
+    "n_layers": 2,
+    "image_size": 32,
+    "cnn_channels": (16, 32),
+    "chunk_size": 8,
+    "n_action_steps": 4,
+}
+
+
+@pytest.fixture
+def policy():
+    torch.manual_seed(0)
+    return NitroGenPolicy.from_config("nitrogen-s", **TINY).eval()
+
+
+def frames(batch=None, size=48, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (size, size, 3) if batch is None else (batch, size, size, 3)
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def test_config_rejects_more_executed_steps_than_the_chunk_has():
+    with pytest.raises(ValueError, match=r"n_action_steps \(20\) must be between 1 and chunk_size \(16\)"):
+        NitroGenConfig(n_action_steps=20)
+
+
+def test_config_round_trips_through_json_and_warns_on_unknown_keys(caplog):
+    config = NitroGenConfig(**TINY)
+    data = json.loads(json.dumps(config.to_dict()))
+    assert NitroGenConfig.from_dict(data) == config
+    with caplog.at_level("WARNING"):
+        NitroGenConfig.from_dict({**data, "from_the_future": 1})
+    assert "from_the_future" in caplog.text
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(ValueError, match=r"presets are \['nitrogen-500m', 'nitrogen-s'\]"):
+        NitroGenPolicy.from_config("nitrogen-xl")
+
+
+def test_nitrogen_s_is_small_enough_for_cpu_training():
+    params = NitroGenPolicy.from_config("nitrogen-s").model.num_parameters()
+    assert 5e6 <= params <= 20e6
+
+
+def test_nitrogen_500m_builds_from_a_config_without_download():
+    pytest.importorskip("transformers")
+    with torch.device("meta"):
+        policy = NitroGenPolicy.from_config("nitrogen-500m")
+    assert 3e8 <= policy.model.num_parameters() <= 8e8
+
+
+def test_cached_and_uncached_sampling_agree_for_the_same_noise(policy):
+    x = frames(batch=2)
+    cached = policy.sample_raw(x, generator=torch.Generator().manual_seed(3), use_cache=True)
+    uncached = policy.sample_raw(x, generator=torch.Generator().manual_seed(3), use_cache=False)
+    torch.testing.assert_close(cached, uncached)
+
+
+def test_same_generator_gives_same_actions_and_different_seeds_differ(policy):
+    x = frames()
+    a = policy.predict_action_chunk(x, generator=torch.Generator().manual_seed(1))
+    b = policy.predict_action_chunk(x, generator=torch.Generator().manual_seed(1))
+    c = policy.sample_raw(x, generator=torch.Generator().manual_seed(2))
+    assert np.array_equal(a, b)
+    assert not torch.allclose(policy.sample_raw(x, generator=torch.Generator().manual_seed(1)), c)
+
+
+def test_chunks_are_valid_gamepad_actions(policy):
+    chunk = policy.predict_action_chunk(frames(batch=3), generator=torch.Generator().manual_seed(0))
+    assert chunk.shape == (3, 8, 21) and chunk.dtype == np.float32
+    space = gamepad.flat_space()
+    assert all(space.contains(action) for action in chunk.reshape(-1, 21))
+    assert set(np.unique(chunk[..., gamepad.BUTTON_SLICE])) <= {0.0, 1.0}
+
+
+def test_predict_handles_single_and_batched_frames_of_any_size(policy):
+    action, state = policy.predict(frames(size=61))
+    assert action.shape == (21,) and state is None
+    policy.reset()
+    actions, _ = policy.predict(frames(batch=4, size=100))
+    assert actions.shape == (4, 21)
+
+
+def test_predict_replans_every_n_action_steps(policy, monkeypatch):
+    calls = []
+    original = policy.predict_action_chunk
+    monkeypatch.setattr(policy, "predict_action_chunk", lambda f, **k: calls.append(len(f)) or original(f, **k))
+    for _ in range(9):
+        policy.predict(frames())
+    assert calls == [1, 1, 1]  # steps 0, 4 and 8 with n_action_steps=4
+    policy.predict(frames(), episode_start=np.array([True]))
+    assert calls == [1, 1, 1, 1]
+
+
+def test_predict_explains_the_reset_tuple_mistake(policy):
+    with pytest.raises(PolicyInputError, match=r"\(obs, info\) pair from env.reset\(\)"):
+        policy.predict((frames(), {}))
+    with pytest.raises(PolicyInputError, match="uint8"):
+        policy.predict(frames().astype(np.float32))
+
+
+def test_save_and_load_round_trip_without_pickle(policy, tmp_path):
+    folder = policy.save_pretrained(tmp_path / "ckpt")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = NitroGenPolicy.from_pretrained(folder)
+    assert not loaded.training
+    x = frames()
+    expected = policy.sample_raw(x, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(loaded.sample_raw(x, generator=torch.Generator().manual_seed(5)), expected)
+
+
+def test_from_pretrained_rejects_other_schema_version(policy, tmp_path):
+    folder = policy.save_pretrained(tmp_path / "ckpt")
+    config = json.loads((folder / "config.json").read_text())
+    config["schema_version"] = 99
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SchemaMismatch, match="schema version 99"):
+        NitroGenPolicy.from_pretrained(folder)
+
+
+def test_from_pretrained_explains_missing_checkpoints(tmp_path, monkeypatch):
+    with pytest.raises(CheckpointError, match="not a NitroGen checkpoint"):
+        NitroGenPolicy.from_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="from_config"):
+        NitroGenPolicy.from_pretrained("no-such-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CheckpointError, match="huggingface-cli download someone/nitrogen"):
+        NitroGenPolicy.from_pretrained("someone/nitrogen")
+
+
+def test_training_steps_reduce_the_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    policy = NitroGenPolicy.from_config("nitrogen-s", **{**TINY, "game_dropout": 0.0}).train()
+    batch = {
+        "frames": torch.from_numpy(frames(batch=4, size=32)),
+        "actions": torch.from_numpy(
+            np.tile(gamepad.to_flat({"buttons": ["south"], "left_stick": (1.0, 0.0)}), (4, 8, 1))
+        ),
+    }
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+    losses = []
+    for step in range(60):
+        loss, logs = policy(batch, generator=torch.Generator().manual_seed(step))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(logs["loss"])
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+
+
+def test_masked_steps_do_not_contribute_to_the_loss(policy):
+    batch = {"frames": torch.from_numpy(frames(batch=2, size=32)), "actions": torch.zeros(2, 8, 21)}
+    mask = torch.ones(2, 8, dtype=torch.bool)
+    mask[:, 4:] = False
+    generator_seed = 7
+    loss_a, _ = policy({**batch, "action_mask": mask}, generator=torch.Generator().manual_seed(generator_seed))
+    changed = batch["actions"].clone()
+    changed[:, 4:] = 1.0
+    loss_b, _ = policy(
+        {**batch, "actions": changed, "action_mask": mask}, generator=torch.Generator().manual_seed(generator_seed)
+    )
+    torch.testing.assert_close(loss_a, loss_b)
+
+
+def test_stable_baselines3_evaluate_policy_works_unchanged(policy):
+    sb3 = pytest.importorskip("stable_baselines3.common.evaluation")
+    import gymnasium as gym
+    from conftest import installed_games
+
+    from nitrogen_envs import FlatGamepad
+
+    if "DoomBasic" not in {g.name for g in installed_games()}:
+        pytest.skip("vizdoom not installed")
+    env = FlatGamepad(gym.make("NitroGen/DoomBasic-v0", obs_size=32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mean, _ = sb3.evaluate_policy(policy, env, n_eval_episodes=1, deterministic=True)
+    env.close()
+    assert np.isfinite(mean)
