@@ -112,13 +112,20 @@ class NitroGenPolicy(nn.Module):
         generator: torch.Generator | None = None,
         num_steps: int | None = None,
         use_cache: bool = True,
+        game_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Undecoded flow output (B, chunk_size, 21); see :meth:`predict_action_chunk`."""
+        """Undecoded flow output (B, chunk_size, 21); see :meth:`predict_action_chunk`.
+
+        ``game_ids`` (B,) overrides ``game`` with per-sample vocabulary indices (used by training metrics).
+        """
         batch_frames = frames[None] if _is_single(frames) else frames
         device = next(self.parameters()).device
         images = frames_to_tensor(batch_frames, self.config.image_size, device)
-        game_id = self.config.game_id(game if game is not None else self.game)
-        game_ids = torch.full((images.shape[0],), game_id, dtype=torch.long, device=device)
+        if game_ids is None:
+            game_id = self.config.game_id(game if game is not None else self.game)
+            game_ids = torch.full((images.shape[0],), game_id, dtype=torch.long, device=device)
+        else:
+            game_ids = game_ids.to(device)
         noise = flow_matching.sample_noise(
             (images.shape[0], self.config.chunk_size, self.config.action_dim), generator=generator, device=device
         )

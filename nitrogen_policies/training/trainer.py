@@ -1,0 +1,259 @@
+"""Behaviour-cloning training of NitroGenPolicy: flow-matching loss, cosine schedule, resumable checkpoints.
+
+Reads top to bottom: config, data, model and optimizer, resume, loop. A run folder holds::
+
+    <out>/tb/                         TensorBoard events (train/, perf/ scalars, hyperparameter table)
+    <out>/checkpoints/step_000100/    config.json + model.safetensors + training_state.pt
+    <out>/final/                      the last weights, loadable with NitroGenPolicy.from_pretrained
+
+``training_state.pt`` holds optimizer/step/RNG tensors only and is read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from nitrogen_policies.nitrogen import NitroGenPolicy
+from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions
+from nitrogen_policies.training.metrics import action_metrics
+from nitrogen_policies.training.schedule import cosine_lr
+
+logger = logging.getLogger(__name__)
+
+STATE_NAME = "training_state.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as ``train_config.json`` in the run folder.
+
+    Args:
+        out: run folder (checkpoints, TensorBoard logs, final weights).
+        policy: preset name (``nitrogen-s``) for a fresh model.
+        init_from: checkpoint (folder, bundled name or Hub id) to fine-tune instead of a fresh model.
+        head_only: with ``init_from``, freeze the image encoder and train the action head only.
+        policy_overrides: config fields to override on the preset (e.g. ``{"n_layers": 2}``).
+        steps: optimizer steps. batch_size: samples per step. lr: peak learning rate.
+        warmup_steps: linear warm-up steps. weight_decay: AdamW decay on matrices (not norms/biases).
+        grad_clip: max gradient norm. num_workers: DataLoader worker processes.
+        seed: seeds python, numpy and torch; the same seed repeats the run.
+        log_every: steps between logged scalars. save_every: steps between checkpoints.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``. amp: bf16 autocast on CUDA.
+        progress: show a progress bar (only on a terminal).
+    """
+
+    out: str = "runs/nitrogen"
+    policy: str = "nitrogen-s"
+    init_from: str | None = None
+    head_only: bool = False
+    policy_overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    num_workers: int = 2
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 500
+    device: str = "auto"
+    amp: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
+        if self.head_only and not self.init_from:
+            raise ValueError("head_only=True fine-tunes a pretrained policy: also pass init_from")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass
+class TrainResult:
+    """Where the run ended and what it measured."""
+
+    out: Path
+    steps: int
+    final_loss: float
+    samples_per_second: float
+    data_wait_fraction: float
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (and make cuDNN deterministic)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def build_policy(config: TrainConfig) -> NitroGenPolicy:
+    """Fresh preset or pretrained policy, with the encoder frozen for head-only fine-tuning."""
+    if config.init_from:
+        policy = NitroGenPolicy.from_pretrained(config.init_from)
+    else:
+        policy = NitroGenPolicy.from_config(config.policy, **config.policy_overrides)
+    if config.head_only:
+        for parameter in policy.model.encoder.parameters():
+            parameter.requires_grad_(False)
+    return policy.train()
+
+
+def make_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; weight decay on weight matrices only (not biases, norms, embeddings' positions)."""
+    decay, no_decay = [], []
+    for parameter in policy.parameters():
+        if parameter.requires_grad:
+            (decay if parameter.dim() >= 2 else no_decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
+
+
+def infinite(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
+    """Cycle over a DataLoader forever (a new shuffled epoch each pass)."""
+    while True:
+        yield from loader
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest ``checkpoints/step_*`` folder with a training state, if any."""
+    folders = sorted((out / "checkpoints").glob("step_*"))
+    folders = [folder for folder in folders if (folder / STATE_NAME).is_file()]
+    return folders[-1] if folders else None
+
+
+def save_training_checkpoint(policy: NitroGenPolicy, optimizer: torch.optim.Optimizer, step: int, out: Path) -> Path:
+    """Weights (safetensors) + optimizer state and step (tensors only) under ``checkpoints/step_N``."""
+    folder = policy.save_pretrained(out / "checkpoints" / f"step_{step:06d}")
+    state = {"optimizer": optimizer.state_dict(), "step": torch.tensor(step), "torch_rng": torch.get_rng_state()}
+    tmp = folder / f"{STATE_NAME}.tmp"
+    torch.save(state, tmp)
+    tmp.replace(folder / STATE_NAME)
+    return folder
+
+
+def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
+    """Train a policy on ``dataset`` (items: ``frames``, ``actions``, optional ``action_mask``, ``game_id``).
+
+    Resumes from the newest checkpoint in ``config.out`` when one exists.
+    """
+    from tqdm.auto import tqdm
+
+    seed_everything(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
+    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu"))
+    policy = build_policy(config).to(device)
+    optimizer = make_optimizer(policy, config)
+    start_step = 0
+    resume = latest_checkpoint(out)
+    if resume is not None:
+        from nitrogen_policies.hub import load_weights
+
+        load_weights(policy.model, resume, device=device)
+        state = torch.load(resume / STATE_NAME, map_location=device, weights_only=True)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        start_step = int(state["step"])
+        logger.info("resumed from %s at step %d", resume, start_step)
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        num_workers=config.num_workers,
+        drop_last=len(dataset) >= config.batch_size,
+        persistent_workers=config.num_workers > 0,
+        generator=torch.Generator().manual_seed(config.seed + start_step),
+    )
+    writer = _tensorboard(out / "tb", config)
+    batches = infinite(loader)
+    use_amp = config.amp and device.type == "cuda"
+    loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
+    bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, disable=not config.progress, unit="step")
+    for step in bar:
+        started = time.perf_counter()
+        batch = next(batches)
+        fetched = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss, logs = policy(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
+        optimizer.step()
+        done = time.perf_counter()
+        wait += fetched - started
+        busy += done - started
+        samples += len(batch["actions"])
+        loss_value = logs["loss"]
+        if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
+            writer.add_scalar("train/loss", loss_value, step)
+            writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+            writer.add_scalar("train/grad_norm", float(grad_norm), step)
+            writer.add_scalar("perf/samples_per_second", samples / max(busy, 1e-9), step)
+            writer.add_scalar("perf/data_wait_fraction", wait / max(busy, 1e-9), step)
+            for key, value in _batch_metrics(policy, batch).items():
+                writer.add_scalar(f"train/{key}", value, step)
+        bar.set_postfix(loss=f"{loss_value:.4f}")
+        if (step + 1) % config.save_every == 0 and step + 1 < config.steps:
+            save_training_checkpoint(policy, optimizer, step + 1, out)
+    if config.steps > start_step:
+        save_training_checkpoint(policy, optimizer, config.steps, out)
+    policy.eval().save_pretrained(out / "final")
+    if writer is not None:
+        writer.close()
+    return TrainResult(
+        out=out,
+        steps=config.steps,
+        final_loss=loss_value,
+        samples_per_second=samples / max(busy, 1e-9),
+        data_wait_fraction=wait / max(busy, 1e-9),
+    )
+
+
+@torch.no_grad()
+def _batch_metrics(policy: NitroGenPolicy, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Sample the policy on (a few frames of) the batch and score the decoded actions."""
+    was_training = policy.training
+    policy.eval()
+    game_ids = batch.get("game_id")
+    raw = policy.sample_raw(
+        batch["frames"][:8],
+        game_ids=None if game_ids is None else game_ids[:8],
+        generator=torch.Generator(device="cpu").manual_seed(0),
+    )
+    policy.train(was_training)
+    mask = batch.get("action_mask")
+    return action_metrics(
+        decode_actions(raw), batch["actions"][:8].float().numpy(), None if mask is None else mask[:8].numpy()
+    )
+
+
+def _tensorboard(folder: Path, config: TrainConfig) -> Any:
+    """A SummaryWriter with the hyperparameter table, or ``None`` when tensorboard is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        logger.warning("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
+        return None
+    writer = SummaryWriter(str(folder))
+    rows = "\n".join(f"|{key}|{value}|" for key, value in dataclasses.asdict(config).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{rows}", 0)
+    return writer
