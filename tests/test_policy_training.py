@@ -10,7 +10,15 @@ from nitrogen_policies import NitroGenPolicy  # noqa: E402
 from nitrogen_policies.training import TrainConfig, train  # noqa: E402
 from nitrogen_policies.training.metrics import action_metrics  # noqa: E402
 
-TINY = {"d_model": 64, "n_heads": 4, "n_layers": 2, "image_size": 32, "cnn_channels": (16, 32), "chunk_size": 4, "n_action_steps": 2}
+TINY = {
+    "d_model": 64,
+    "n_heads": 4,
+    "n_layers": 2,
+    "image_size": 32,
+    "cnn_channels": (16, 32),
+    "chunk_size": 4,
+    "n_action_steps": 2,
+}
 LEFT = gamepad.to_flat({"left_stick": (-1.0, 0.0)})
 RIGHT_JUMP = gamepad.to_flat({"left_stick": (1.0, 0.0), "buttons": ["south"]})
 
@@ -38,8 +46,18 @@ class BrightnessRule(torch.utils.data.Dataset):
 
 
 def config(tmp_path, **kw):
-    base = dict(out=str(tmp_path / "run"), policy_overrides=TINY, steps=120, batch_size=16, lr=3e-3, warmup_steps=10,
-                num_workers=0, log_every=20, save_every=50, progress=False)
+    base = {
+        "out": str(tmp_path / "run"),
+        "policy_overrides": TINY,
+        "steps": 120,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "warmup_steps": 10,
+        "num_workers": 0,
+        "log_every": 20,
+        "save_every": 50,
+        "progress": False,
+    }
     return TrainConfig(**{**base, **kw})
 
 

@@ -116,7 +116,8 @@ def build_policy(config: TrainConfig) -> NitroGenPolicy:
 
 def make_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; weight decay on weight matrices only (not biases, norms, embeddings' positions)."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for parameter in policy.parameters():
         if parameter.requires_grad:
             (decay if parameter.dim() >= 2 else no_decay).append(parameter)
@@ -158,7 +159,9 @@ def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
-    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu"))
+    device = torch.device(
+        "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu")
+    )
     policy = build_policy(config).to(device)
     optimizer = make_optimizer(policy, config)
     start_step = 0
@@ -177,7 +180,7 @@ def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
         batch_size=config.batch_size,
         shuffle=True,
         num_workers=config.num_workers,
-        drop_last=len(dataset) >= config.batch_size,
+        drop_last=len(dataset) >= config.batch_size,  # type: ignore[arg-type]
         persistent_workers=config.num_workers > 0,
         generator=torch.Generator().manual_seed(config.seed + start_step),
     )
@@ -185,7 +188,13 @@ def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
     batches = infinite(loader)
     use_amp = config.amp and device.type == "cuda"
     loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
-    bar = tqdm(range(start_step, config.steps), initial=start_step, total=config.steps, disable=not config.progress, unit="step")
+    bar = tqdm(
+        range(start_step, config.steps),
+        initial=start_step,
+        total=config.steps,
+        disable=not config.progress,
+        unit="step",
+    )
     for step in bar:
         started = time.perf_counter()
         batch = next(batches)
