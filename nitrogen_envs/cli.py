@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("nitrogen_envs.commands:info", "Show a game's tasks, mapping table and settings."),
     "rollout": ("nitrogen_envs.commands:rollout", "Play an embedded game with a simple agent; write an mp4."),
     "play": ("nitrogen_envs.play_cli:play", "Play a game yourself (keyboard or gamepad; needs a display)."),
+    "train": ("nitrogen_policies.cli:train", "Train a NitroGen policy on demonstration datasets."),
+    "finetune": ("nitrogen_policies.cli:finetune", "Fine-tune a pretrained NitroGen policy."),
 }
 
 

@@ -148,10 +148,11 @@ def save_training_checkpoint(policy: NitroGenPolicy, optimizer: torch.optim.Opti
     return folder
 
 
-def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
+def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampler | None = None) -> TrainResult:
     """Train a policy on ``dataset`` (items: ``frames``, ``actions``, optional ``action_mask``, ``game_id``).
 
-    Resumes from the newest checkpoint in ``config.out`` when one exists.
+    Resumes from the newest checkpoint in ``config.out`` when one exists. ``sampler`` (e.g. a weighted
+    mixture of datasets) replaces uniform shuffling.
     """
     from tqdm.auto import tqdm
 
@@ -178,7 +179,8 @@ def train(config: TrainConfig, dataset: Dataset) -> TrainResult:
     loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=True,
+        shuffle=sampler is None,
+        sampler=sampler,
         num_workers=config.num_workers,
         drop_last=len(dataset) >= config.batch_size,  # type: ignore[arg-type]
         persistent_workers=config.num_workers > 0,
