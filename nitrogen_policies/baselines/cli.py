@@ -1,0 +1,97 @@
+"""``nitrogen baseline ...`` and ``nitrogen evaluate``: baselines and evaluation under one protocol.
+
+Usage::
+
+    nitrogen baseline ppo --game CoinRun --timesteps 200000 --out runs/ppo_coinrun
+    nitrogen evaluate --agent runs/ppo_coinrun --game CoinRun --episodes 10
+    nitrogen evaluate --agent runs/s1/final --game CoinRun --episodes 10      # a NitroGen checkpoint
+    nitrogen evaluate --agent random --game CoinRun --episodes 10
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nitrogen_envs.errors import NitroGenError
+
+
+@click.group()
+def baseline() -> None:
+    """Train baselines (PPO from reward; the NitroGen architecture from scratch is `nitrogen train`)."""
+
+
+@baseline.command()
+@click.option("--game", required=True, help="Game name or env id.")
+@click.option("--task", default=None)
+@click.option("--timesteps", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--envs", default=1, show_default=True, type=click.IntRange(min=1), help="Parallel environments.")
+@click.option("--obs-size", default=64, show_default=True, type=click.IntRange(16, 512))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, seed: int, out: Path) -> None:
+    """Stable-Baselines3 PPO from the game's reward, on the flat gamepad action space."""
+    from nitrogen_policies.baselines.ppo import PPOConfig, train_ppo
+
+    try:
+        folder = train_ppo(
+            PPOConfig(game=game, task=task, timesteps=timesteps, n_envs=envs, obs_size=obs_size, seed=seed), out
+        )
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"PPO policy: {folder}")
+
+
+def load_agent(spec: str) -> tuple[Any, int]:
+    """An agent and its observation size from ``random``, a PPO folder, or a NitroGen checkpoint/name/Hub id."""
+    if spec == "random":
+        return "random", 64
+    folder = Path(spec)
+    if (folder / "ppo_config.json").is_file():
+        from nitrogen_policies.baselines.ppo import load_ppo
+
+        model = load_ppo(folder)
+        return model, json.loads((folder / "ppo_config.json").read_text())["obs_size"]
+    from nitrogen_policies.nitrogen import NitroGenPolicy
+
+    return NitroGenPolicy.from_pretrained(spec), 256
+
+
+@click.command()
+@click.option(
+    "--agent", "agent_spec", required=True, help="'random', a PPO folder, or a NitroGen checkpoint / name / Hub id."
+)
+@click.option("--game", required=True)
+@click.option("--task", default=None)
+@click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=int, help="First seed; episodes use seed, seed+1, ...")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool) -> None:
+    """Evaluate an agent on a game: per-episode return, success and normalized score."""
+    from nitrogen_envs.registry import get_game
+    from nitrogen_policies.evaluation import evaluate as run_evaluation
+
+    try:
+        spec = get_game(game)
+        agent, obs_size = load_agent(agent_spec)
+        if hasattr(agent, "set_game"):
+            agent.set_game(spec.name)
+        results = run_evaluation(agent, spec.env_id, seeds=range(seed, seed + episodes), task=task, obs_size=obs_size)
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    rows = [vars(result) for result in results]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        normalized = "" if row["score_normalized"] is None else f"  normalized {row['score_normalized']:.3f}"
+        click.echo(
+            f"seed {row['seed']}: return {row['episode_return']:.2f}  success {row['success']}  steps {row['steps']}{normalized}"
+        )
+    returns = [row["episode_return"] for row in rows]
+    click.echo(
+        f"mean return {sum(returns) / len(returns):.2f}, success rate {sum(r['success'] for r in rows) / len(rows):.2f}"
+    )

@@ -1,0 +1,54 @@
+"""Baselines and the shared evaluation function."""
+
+import numpy as np
+import pytest
+from conftest import installed_games
+
+from nitrogen_policies.evaluation import evaluate
+
+GAMES = {g.name for g in installed_games()}
+
+
+@pytest.mark.skipif("DoomBasic" not in GAMES, reason="vizdoom not installed")
+def test_random_agent_evaluation_is_repeatable_per_seed():
+    first = evaluate("random", "NitroGen/DoomBasic-v0", seeds=[0, 1], obs_size=32)
+    second = evaluate("random", "NitroGen/DoomBasic-v0", seeds=[0, 1], obs_size=32)
+    assert [r.episode_return for r in first] == [r.episode_return for r in second]
+    assert all(r.steps > 0 for r in first)
+
+
+def test_unknown_builtin_agent_is_rejected():
+    with pytest.raises(ValueError, match="unknown built-in agent 'smart'"):
+        evaluate("smart", "NitroGen/DoomBasic-v0", seeds=[0])
+
+
+@pytest.mark.skipif("DoomBasic" not in GAMES, reason="vizdoom not installed")
+def test_ppo_trains_saves_without_pickle_and_reloads(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from nitrogen_policies.baselines.ppo import PPOConfig, load_ppo, train_ppo
+
+    folder = train_ppo(
+        PPOConfig(game="DoomBasic", timesteps=128, n_steps=64, batch_size=32, obs_size=36), tmp_path / "ppo"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["policy.safetensors", "ppo_config.json"]
+    model = load_ppo(folder)
+    results = evaluate(model, "NitroGen/DoomBasic-v0", seeds=[0], obs_size=36, max_steps=20)
+    assert results[0].steps == 20
+    action, _ = model.predict(np.zeros((36, 36, 3), np.uint8), deterministic=True)
+    assert action.shape == (21,)
+
+
+@pytest.mark.skipif("DoomBasic" not in GAMES, reason="vizdoom not installed")
+def test_evaluate_command_reports_each_episode(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["evaluate", "--agent", "random", "--game", "DoomBasic", "--episodes", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [row["seed"] for row in rows] == [0, 1]
