@@ -52,3 +52,20 @@ def test_evaluate_command_reports_each_episode(tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [row["seed"] for row in rows] == [0, 1]
+
+
+def test_bc_baseline_trains_on_exported_demonstrations_and_acts(tmp_path):
+    pytest.importorskip("imitation")
+    from fixtures.dataset_factories import make_episodes, write_dataset
+
+    from nitrogen_policies.baselines.bc import BCConfig, load_bc, train_bc
+
+    data = write_dataset(tmp_path / "demos", make_episodes(count=2, steps=8))
+    folder = train_bc(BCConfig(data=[str(data)], n_batches=5, batch_size=4), tmp_path / "bc")
+    assert sorted(p.name for p in folder.iterdir()) == ["bc_config.json", "policy.safetensors"]
+    agent = load_bc(folder)
+    action, _ = agent.predict(np.zeros((64, 64, 3), np.uint8), deterministic=True)
+    assert action.shape == (21,)
+    from nitrogen_envs import gamepad
+
+    assert gamepad.flat_space().contains(action)

@@ -3,6 +3,7 @@
 Usage::
 
     nitrogen baseline ppo --game CoinRun --timesteps 200000 --out runs/ppo_coinrun
+    nitrogen baseline bc --data demos/coinrun --batches 2000 --out runs/bc_coinrun
     nitrogen evaluate --agent runs/ppo_coinrun --game CoinRun --episodes 10
     nitrogen evaluate --agent runs/s1/final --game CoinRun --episodes 10      # a NitroGen checkpoint
     nitrogen evaluate --agent random --game CoinRun --episodes 10
@@ -21,7 +22,7 @@ from nitrogen_envs.errors import NitroGenError
 
 @click.group()
 def baseline() -> None:
-    """Train baselines (PPO from reward; the NitroGen architecture from scratch is `nitrogen train`)."""
+    """Train baselines: PPO from reward, BC with `imitation` (NitroGen from scratch is `nitrogen train`)."""
 
 
 @baseline.command()
@@ -45,8 +46,35 @@ def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, s
     click.echo(f"PPO policy: {folder}")
 
 
+@baseline.command()
+@click.option(
+    "--data",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset folder (repeatable).",
+)
+@click.option("--batches", default=1000, show_default=True, type=click.IntRange(min=1), help="Gradient steps.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--obs-size", default=64, show_default=True, type=click.IntRange(36, 512))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, seed: int, out: Path) -> None:
+    """Behaviour cloning with `imitation` and an SB3 CNN policy on the same demonstrations."""
+    from nitrogen_policies.baselines.bc import BCConfig, train_bc
+
+    try:
+        config = BCConfig(
+            data=[str(d) for d in data], n_batches=batches, batch_size=batch_size, obs_size=obs_size, seed=seed
+        )
+        folder = train_bc(config, out)
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"BC policy: {folder}")
+
+
 def load_agent(spec: str) -> tuple[Any, int]:
-    """An agent and its observation size from ``random``, a PPO folder, or a NitroGen checkpoint/name/Hub id."""
+    """An agent and its observation size from ``random``, a PPO or BC folder, or a NitroGen checkpoint/name/Hub id."""
     if spec == "random":
         return "random", 64
     folder = Path(spec)
@@ -55,6 +83,10 @@ def load_agent(spec: str) -> tuple[Any, int]:
 
         model = load_ppo(folder)
         return model, json.loads((folder / "ppo_config.json").read_text())["obs_size"]
+    if (folder / "bc_config.json").is_file():
+        from nitrogen_policies.baselines.bc import load_bc
+
+        return load_bc(folder), 256
     from nitrogen_policies.nitrogen import NitroGenPolicy
 
     return NitroGenPolicy.from_pretrained(spec), 256
