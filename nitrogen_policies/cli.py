@@ -4,6 +4,7 @@ Usage::
 
     nitrogen train --config nitrogen-s --data demos/coinrun demos/pong --out runs/s1 --steps 20000
     nitrogen finetune --from runs/s1/final --data demos/mygame --out runs/ft --head-only
+    torchrun --nproc_per_node 8 -m nitrogen_envs.cli train --config nitrogen-500m --data demos --out runs/big
 """
 
 from __future__ import annotations

@@ -126,9 +126,14 @@ def make_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.O
 
 
 def infinite(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
-    """Cycle over a DataLoader forever (a new shuffled epoch each pass)."""
+    """Cycle over a DataLoader forever (a new shuffled epoch each pass, also for a DistributedSampler)."""
+    epoch = 0
     while True:
+        set_epoch = getattr(loader.sampler, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
         yield from loader
+        epoch += 1
 
 
 def latest_checkpoint(out: Path) -> Path | None:
@@ -152,17 +157,19 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     """Train a policy on ``dataset`` (items: ``frames``, ``actions``, optional ``action_mask``, ``game_id``).
 
     Resumes from the newest checkpoint in ``config.out`` when one exists. ``sampler`` (e.g. a weighted
-    mixture of datasets) replaces uniform shuffling.
+    mixture of datasets) replaces uniform shuffling. Under ``torchrun`` it trains data-parallel (DDP).
     """
     from tqdm.auto import tqdm
 
+    from nitrogen_policies.training.distributed import device_for, init_distributed, shutdown
+
+    distributed = init_distributed()
     seed_everything(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
-    device = torch.device(
-        "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device.replace("auto", "cpu")
-    )
+    if distributed.is_main:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
+    device = device_for(distributed, config.device)
     policy = build_policy(config).to(device)
     optimizer = make_optimizer(policy, config)
     start_step = 0
@@ -176,6 +183,19 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         torch.set_rng_state(state["torch_rng"].cpu())
         start_step = int(state["step"])
         logger.info("resumed from %s at step %d", resume, start_step)
+    if distributed.enabled:
+        if sampler is not None:
+            raise ValueError("weighted dataset mixtures are not supported under torchrun yet; drop --weights")
+        sampler = torch.utils.data.DistributedSampler(
+            dataset, num_replicas=distributed.world_size, rank=distributed.rank, seed=config.seed, drop_last=True
+        )
+    # The module that runs forward/backward: DDP averages gradients across ranks; `policy` stays the
+    # plain module for saving and metrics.
+    model: torch.nn.Module = policy
+    if distributed.enabled:
+        model = torch.nn.parallel.DistributedDataParallel(
+            policy, device_ids=[device.index] if device.type == "cuda" else None
+        )
     loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
@@ -186,7 +206,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         persistent_workers=config.num_workers > 0,
         generator=torch.Generator().manual_seed(config.seed + start_step),
     )
-    writer = _tensorboard(out / "tb", config)
+    writer = _tensorboard(out / "tb", config) if distributed.is_main else None
     batches = infinite(loader)
     use_amp = config.amp and device.type == "cuda"
     loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
@@ -194,7 +214,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         range(start_step, config.steps),
         initial=start_step,
         total=config.steps,
-        disable=not config.progress,
+        disable=not (config.progress and distributed.is_main),
         unit="step",
     )
     for step in bar:
@@ -204,7 +224,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss, logs = policy(batch)
+            loss, logs = model(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
@@ -212,7 +232,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         done = time.perf_counter()
         wait += fetched - started
         busy += done - started
-        samples += len(batch["actions"])
+        samples += len(batch["actions"]) * distributed.world_size
         loss_value = logs["loss"]
         if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
             writer.add_scalar("train/loss", loss_value, step)
@@ -223,13 +243,15 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
             for key, value in _batch_metrics(policy, batch).items():
                 writer.add_scalar(f"train/{key}", value, step)
         bar.set_postfix(loss=f"{loss_value:.4f}")
-        if (step + 1) % config.save_every == 0 and step + 1 < config.steps:
+        if distributed.is_main and (step + 1) % config.save_every == 0 and step + 1 < config.steps:
             save_training_checkpoint(policy, optimizer, step + 1, out)
-    if config.steps > start_step:
-        save_training_checkpoint(policy, optimizer, config.steps, out)
-    policy.eval().save_pretrained(out / "final")
+    if distributed.is_main:
+        if config.steps > start_step:
+            save_training_checkpoint(policy, optimizer, config.steps, out)
+        policy.eval().save_pretrained(out / "final")
     if writer is not None:
         writer.close()
+    shutdown(distributed)
     return TrainResult(
         out=out,
         steps=config.steps,
