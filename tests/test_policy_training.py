@@ -1,5 +1,7 @@
 """Training: learns a visual rule, logs to TensorBoard, checkpoints without pickle, resumes."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,77 @@ def test_bad_training_configs_are_rejected():
         TrainConfig(head_only=True)
     with pytest.raises(ValueError, match="steps and batch_size must be >= 1"):
         TrainConfig(steps=0)
+
+
+def test_training_resumes_from_a_checkpoint_to_the_same_loss_curve(tmp_path, monkeypatch):
+    import nitrogen_policies.training.trainer as trainer
+
+    def losses_of(run, crash_at=None):
+        seen = {}
+
+        class Recorder:
+            def add_scalar(self, name, value, step):
+                if name == "train/loss":
+                    if step == crash_at:
+                        raise KeyboardInterrupt  # as if the user pressed Ctrl-C during this step
+                    seen[step] = value
+
+            def add_text(self, *args):
+                pass
+
+            def close(self):
+                pass
+
+        monkeypatch.setattr(trainer, "_tensorboard", lambda *a: Recorder())
+        cfg = config(tmp_path, out=str(tmp_path / run), steps=30, save_every=10, log_every=1)
+        with contextlib.suppress(KeyboardInterrupt):
+            train(cfg, BrightnessRule())
+        return seen
+
+    straight = losses_of("straight")
+    first = losses_of("interrupted", crash_at=23)  # dies after the step-20 checkpoint
+    resumed = losses_of("interrupted")  # picks up at step 20
+    assert set(resumed) == set(range(20, 30))
+    for step in range(30):
+        assert (first if step < 20 else resumed)[step] == straight[step], step
+
+
+def test_overfits_a_tiny_dataset_to_near_zero_loss(tmp_path):
+    result = train(
+        config(tmp_path, steps=300, lr=2e-3, batch_size=8, policy_overrides={**TINY, "game_dropout": 0.0}),
+        BrightnessRule(n=8),
+    )
+    assert result.final_loss < 0.05, result.final_loss
+
+
+class Bimodal(torch.utils.data.Dataset):
+    """One frame, two expert behaviours: half the demonstrations go hard left, half hard right."""
+
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, i):
+        x = -1.0 if i % 2 else 1.0
+        return {
+            "frames": torch.full((32, 32, 3), 120, dtype=torch.uint8),
+            "actions": torch.from_numpy(np.tile(gamepad.to_flat({"left_stick": (x, 0.0)}), (4, 1))),
+        }
+
+
+def test_bimodal_demonstrations_yield_both_modes_not_their_mean(tmp_path):
+    result = train(config(tmp_path, steps=1000, lr=2e-3, policy_overrides={**TINY, "game_dropout": 0.0}), Bimodal())
+    policy = NitroGenPolicy.from_pretrained(result.out / "final")
+    frames = np.full((128, 32, 32, 3), 120, dtype=np.uint8)
+    left_x = policy.predict_action_chunk(frames, generator=torch.Generator().manual_seed(0))[:, 0, 0]
+    assert (left_x < -0.5).mean() > 0.2 and (left_x > 0.5).mean() > 0.2, left_x  # both modes are sampled
+    assert (np.abs(left_x) < 0.25).mean() < 0.15, left_x  # and few samples sit at the mean (0), unlike MSE
+    # An MSE regressor on the same data learns the mean of the two modes: a stick at rest.
+    regressor = torch.nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(regressor.parameters(), lr=0.1)
+    targets = torch.tensor([[Bimodal()[i]["actions"][0, 0].item()] for i in range(64)])
+    for _ in range(200):
+        loss = ((regressor(torch.ones(64, 1)) - targets) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert abs(regressor(torch.ones(1, 1)).item()) < 0.1

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from nitrogen_policies.nitrogen import NitroGenPolicy
 from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions
 from nitrogen_policies.training.metrics import action_metrics
+from nitrogen_policies.training.sampling import ResumableRandomSampler
 from nitrogen_policies.training.schedule import cosine_lr
 
 logger = logging.getLogger(__name__)
@@ -196,15 +197,18 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         model = torch.nn.parallel.DistributedDataParallel(
             policy, device_ids=[device.index] if device.type == "cuda" else None
         )
+    if sampler is None:
+        sampler = ResumableRandomSampler(len(dataset), seed=config.seed, start=start_step * config.batch_size)  # type: ignore[arg-type]
     loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
-        shuffle=sampler is None,
         sampler=sampler,
         num_workers=config.num_workers,
-        drop_last=len(dataset) >= config.batch_size,  # type: ignore[arg-type]
+        drop_last=len(sampler) >= config.batch_size,  # type: ignore[arg-type]  # a tiny finite sampler still yields
         persistent_workers=config.num_workers > 0,
-        generator=torch.Generator().manual_seed(config.seed + start_step),
+        # Its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed
+        # run would see different noise than an uninterrupted one.
+        generator=torch.Generator().manual_seed(config.seed),
     )
     writer = _tensorboard(out / "tb", config) if distributed.is_main else None
     batches = infinite(loader)
