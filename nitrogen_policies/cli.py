@@ -25,6 +25,16 @@ _COMMON = [
     ),
     click.argument("more_data", nargs=-1, type=click.Path(file_okay=False, path_type=Path)),
     click.option("--weights", multiple=True, type=float, help="Sampling weight per --data folder, in order."),
+    click.option(
+        "--imitation",
+        "imitation_paths",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        help="Trajectories saved by imitation.data.serialize.save (FlatGamepad actions); converted first.",
+    ),
+    click.option(
+        "--imitation-game", default="<unknown>", show_default=True, help="Game the --imitation data comes from."
+    ),
     click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."),
     click.option("--steps", default=1000, show_default=True, type=click.IntRange(min=1)),
     click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
@@ -41,6 +51,23 @@ def _common(function):  # type: ignore[no-untyped-def]
     for decorator in reversed(_COMMON):
         function = decorator(function)
     return function
+
+
+def _with_imitation(
+    out: Path, data: tuple[Path, ...], imitation_paths: tuple[Path, ...], game: str
+) -> tuple[Path, ...]:
+    """Convert ``--imitation`` trajectories into datasets under the run folder and add them to ``data``."""
+    from nitrogen_envs.errors import NitroGenError
+    from nitrogen_policies.training.data import import_imitation_trajectories
+
+    try:
+        converted = tuple(
+            import_imitation_trajectories(path, out / "imitation_data" / f"{i:02d}", game=game)
+            for i, path in enumerate(imitation_paths)
+        )
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(f"could not import imitation trajectories: {err}") from err
+    return data + converted
 
 
 def _run(config_kwargs: dict, data: tuple[Path, ...], weights: tuple[float, ...]) -> None:
@@ -94,6 +121,8 @@ def train(  # type: ignore[no-untyped-def]
     data,
     more_data,
     weights,
+    imitation_paths,
+    imitation_game,
     out,
     steps,
     batch_size,
@@ -118,7 +147,8 @@ def train(  # type: ignore[no-untyped-def]
         "save_every": save_every,
         "device": device,
     }
-    _run(kwargs, tuple(data) + tuple(more_data), tuple(weights))
+    data = _with_imitation(out, tuple(data) + tuple(more_data), tuple(imitation_paths), imitation_game)
+    _run(kwargs, data, tuple(weights))
 
 
 @click.command()
@@ -131,6 +161,8 @@ def finetune(
     data,
     more_data,
     weights,
+    imitation_paths,
+    imitation_game,
     out,
     steps,
     batch_size,
@@ -141,7 +173,7 @@ def finetune(
     save_every,
     device,
 ) -> None:  # type: ignore[no-untyped-def]
-    """Fine-tune a pretrained NitroGen policy on demonstration datasets (full or head-only)."""
+    """Fine-tune a pretrained NitroGen policy on demonstration datasets or `imitation` trajectories."""
     kwargs = {
         "out": str(out),
         "init_from": init_from,
@@ -155,4 +187,5 @@ def finetune(
         "save_every": save_every,
         "device": device,
     }
-    _run(kwargs, tuple(data) + tuple(more_data), tuple(weights))
+    data = _with_imitation(out, tuple(data) + tuple(more_data), tuple(imitation_paths), imitation_game)
+    _run(kwargs, data, tuple(weights))

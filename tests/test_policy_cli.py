@@ -47,3 +47,23 @@ def test_train_on_a_missing_folder_names_it(tmp_path):
     run = nitrogen("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run"), "--steps", "1")
     assert run.returncode != 0
     assert "nope" in run.stderr
+
+
+def test_finetune_from_imitation_trajectories(tmp_path):
+    pytest.importorskip("imitation")
+    from imitation.data import serialize
+
+    from nitrogen_datasets.imitation_bridge import to_trajectories
+    from nitrogen_datasets.reader import DemoDataset
+    from nitrogen_policies import NitroGenPolicy
+
+    data = write_dataset(tmp_path / "demos", make_episodes(count=2, steps=8))
+    serialize.save(str(tmp_path / "trajs"), to_trajectories(DemoDataset(data)))
+    NitroGenPolicy.from_config(
+        "nitrogen-s", d_model=64, n_heads=4, n_layers=1, image_size=32, cnn_channels=(16, 32)
+    ).save_pretrained(tmp_path / "base")
+    run = nitrogen("finetune", "--from", str(tmp_path / "base"), "--imitation", str(tmp_path / "trajs"), "--imitation-game", "CoinRun",
+                   "--out", str(tmp_path / "ft"), "--steps", "2", "--batch-size", "4", "--workers", "0")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "ft" / "imitation_data" / "00" / "meta" / "info.json").is_file()
+    assert (tmp_path / "ft" / "final" / "model.safetensors").is_file()

@@ -196,3 +196,13 @@ def test_stable_baselines3_evaluate_policy_works_unchanged(policy):
         mean, _ = sb3.evaluate_policy(policy, env, n_eval_episodes=1, deterministic=True)
     env.close()
     assert np.isfinite(mean)
+
+
+def test_bundled_names_load_from_the_package(policy, tmp_path, monkeypatch):
+    import nitrogen_policies.hub as hub
+
+    policy.save_pretrained(tmp_path / "weights" / "nitrogen-tiny")
+    monkeypatch.setattr(hub.resources, "files", lambda package: tmp_path)
+    assert hub.bundled_names() == ["nitrogen-tiny"]
+    loaded = NitroGenPolicy.from_pretrained("nitrogen-tiny")
+    assert loaded.config == policy.config

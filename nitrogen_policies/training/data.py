@@ -67,3 +67,30 @@ def load_training_data(
         [torch.full((len(part),), float(w) / max(1, len(part))) for part, w in zip(parts, weights, strict=True)]
     )
     return dataset, WeightedRandomSampler(per_sample.tolist(), num_samples=len(dataset), replacement=True)
+
+
+def import_imitation_trajectories(source: str | Path, out: str | Path, game: str, task: str = "default") -> Path:
+    """Convert trajectories saved by ``imitation.data.serialize.save`` into a demonstrations dataset.
+
+    ``obs`` must be (N + 1, H, W, 3) uint8 frames and ``acts`` (N, 21) flat gamepad vectors, i.e. collected
+    on a ``FlatGamepad``-wrapped NitroGen env. Returns the dataset folder (appended to if it exists).
+    """
+    import dataclasses
+
+    import numpy as np
+    from imitation.data import serialize
+
+    from nitrogen_datasets.imitation_bridge import from_trajectories
+    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+
+    trajectories = []
+    for trajectory in serialize.load(str(source)):
+        obs = np.asarray(trajectory.obs)
+        # imitation's on-disk format (Hugging Face datasets) widens uint8 frames to int64 on the way back.
+        if obs.dtype != np.uint8 and obs.size and obs.min() >= 0 and obs.max() <= 255:
+            trajectory = dataclasses.replace(trajectory, obs=obs.astype(np.uint8))
+        trajectories.append(trajectory)
+    with DatasetWriter(out, WriterConfig()) as writer:
+        from_trajectories(trajectories, writer, game=game, task=task, source="imitation")
+    logger.info("imported %d imitation trajectories from %s into %s", len(trajectories), source, out)
+    return Path(out)
