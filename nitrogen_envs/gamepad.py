@@ -219,8 +219,8 @@ def to_flat(action: Mapping[str, Any]) -> np.ndarray:
         value = action[key]
         if key == "buttons" and isinstance(value, Mapping):
             value = buttons_from_names([name for name, pressed in value.items() if pressed])
-        elif key == "buttons" and isinstance(value, Sequence) and value and isinstance(value[0], str):
-            value = buttons_from_names(value)
+        elif key == "buttons" and isinstance(value, Sequence) and (not value or isinstance(value[0], str)):
+            value = buttons_from_names(value)  # a list of pressed names ([] = nothing pressed)
         base[key] = value
     clean = validate(base)
     return np.concatenate(

@@ -106,3 +106,7 @@ def test_missing_and_unknown_fields_are_reported():
 def test_unknown_button_name_lists_valid_buttons():
     with pytest.raises(ValueError, match=r"unknown button 'jump'; valid buttons are \['south'"):
         gamepad.buttons_from_names(["jump"])
+
+
+def test_friendly_to_flat_accepts_an_empty_button_list():
+    assert not gamepad.to_flat({"buttons": []}).any()

@@ -1,0 +1,179 @@
+"""The overlay layout format (``nitrogen-overlay-layout/1``): the public contract for reading an overlay.
+
+A layout is a JSON file next to a template image of the overlay at rest (nothing pressed, sticks
+centred). ``elements`` maps gamepad element names to boxes ``[x, y, w, h]`` in template pixels:
+
+* a button or trigger box is the region that changes when it is pressed;
+* a stick box is the square its knob's centre sweeps: the centre is neutral, the edges are -1/+1, +y up.
+
+Example::
+
+    {"format": "nitrogen-overlay-layout/1", "name": "my-overlay", "template": "rest.png",
+     "elements": {"south": {"box": [180, 60, 24, 24]}, "left_stick": {"box": [20, 40, 40, 40]}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nitrogen_datasets.errors import DatasetError
+from nitrogen_envs import gamepad
+
+LAYOUT_FORMAT = "nitrogen-overlay-layout/1"
+STICK_ELEMENTS: tuple[str, ...] = ("left_stick", "right_stick")
+ELEMENT_NAMES: tuple[str, ...] = (*gamepad.BUTTON_NAMES, *gamepad.TRIGGERS, *STICK_ELEMENTS)
+
+
+class InvalidLayout(DatasetError, ValueError):
+    """A layout file that breaks the format; the message names the file, the field and the fix."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in template pixels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def as_list(self) -> list[int]:
+        """``[x, y, w, h]``."""
+        return [self.x, self.y, self.w, self.h]
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """(x, y) of the box centre."""
+        return self.x + self.w / 2.0, self.y + self.h / 2.0
+
+
+@dataclass(frozen=True)
+class OverlayLayout:
+    """A parsed, validated layout.
+
+    Args:
+        name: human name of the overlay.
+        template: template image path, relative to the layout file.
+        elements: element name -> box (any subset of :data:`ELEMENT_NAMES`).
+        template_size: (width, height) of the template in pixels, when known.
+    """
+
+    name: str
+    template: str
+    elements: dict[str, Box] = field(default_factory=dict)
+    template_size: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON form."""
+        return {
+            "format": LAYOUT_FORMAT,
+            "name": self.name,
+            "template": self.template,
+            "elements": {name: {"box": box.as_list()} for name, box in self.elements.items()},
+        }
+
+
+def _fail(path: Path | str, message: str) -> InvalidLayout:
+    return InvalidLayout(f"{path}: {message}")
+
+
+def parse_layout(
+    data: object, source: Path | str = "<layout>", template_size: tuple[int, int] | None = None
+) -> OverlayLayout:
+    """Validate a decoded layout JSON object.
+
+    Raises:
+        InvalidLayout: wrong format tag, unknown element names, malformed or out-of-template boxes.
+    """
+    if not isinstance(data, dict):
+        raise _fail(source, f"a layout must be a JSON object, got {type(data).__name__}")
+    if data.get("format") != LAYOUT_FORMAT:
+        raise _fail(source, f"'format' must be {LAYOUT_FORMAT!r}, got {data.get('format')!r}")
+    for key in ("name", "template"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            raise _fail(source, f"'{key}' must be a non-empty string")
+    elements = data.get("elements")
+    if not isinstance(elements, dict) or not elements:
+        raise _fail(source, "'elements' must be a non-empty object of element name -> {\"box\": [x, y, w, h]}")
+    unknown = sorted(set(elements) - set(ELEMENT_NAMES))
+    if unknown:
+        raise _fail(source, f"unknown element name(s) {unknown}; valid names are {list(ELEMENT_NAMES)}")
+    boxes = {}
+    for name, spec in elements.items():
+        raw = spec.get("box") if isinstance(spec, dict) else None
+        if not (
+            isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
+        ):
+            raise _fail(source, f"element {name!r}: 'box' must be four integers [x, y, w, h], got {raw!r}")
+        box = Box(*raw)
+        if box.w <= 0 or box.h <= 0 or box.x < 0 or box.y < 0:
+            raise _fail(source, f"element {name!r}: box {raw} needs x, y >= 0 and w, h > 0")
+        if template_size is not None and (box.x + box.w > template_size[0] or box.y + box.h > template_size[1]):
+            raise _fail(
+                source,
+                f"element {name!r}: box {raw} reaches ({box.x + box.w}, {box.y + box.h}), outside the "
+                f"{template_size[0]}x{template_size[1]} template",
+            )
+        boxes[name] = box
+    return OverlayLayout(name=data["name"], template=data["template"], elements=boxes, template_size=template_size)
+
+
+def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, object]:
+    """Read and validate a layout file and its template image.
+
+    Returns:
+        The layout and the template as an RGBA (or RGB) uint8 array.
+
+    Raises:
+        InvalidLayout: unreadable JSON (with line and column), a missing template, or a format error.
+    """
+    import cv2
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise _fail(path, "layout file not found") from err
+    except json.JSONDecodeError as err:
+        raise _fail(path, f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+    template_name = data.get("template") if isinstance(data, dict) else None
+    if not isinstance(template_name, str) or not template_name:
+        raise _fail(path, "'template' must name the template image (relative to the layout file)")
+    template_path = path.parent / template_name
+    image = cv2.imread(str(template_path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise _fail(path, f"template image {template_path} is missing or unreadable")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    layout = parse_layout(data, path, template_size=(image.shape[1], image.shape[0]))
+    return layout, image
+
+
+def save_layout(layout: OverlayLayout, template_rgba: object, path: str | os.PathLike[str]) -> Path:
+    """Write the layout JSON and its template PNG atomically (temp files, then rename)."""
+    import cv2
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    template = np.asarray(template_rgba)
+    bgr = cv2.cvtColor(template, cv2.COLOR_RGBA2BGRA if template.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    template_path = path.parent / layout.template
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
+        tmp_png = Path(handle.name)
+    if not cv2.imwrite(str(tmp_png), bgr):
+        tmp_png.unlink(missing_ok=True)
+        raise OSError(f"could not write {template_path}")
+    os.replace(tmp_png, template_path)
+    tmp_json = path.with_suffix(path.suffix + ".tmp")
+    tmp_json.write_text(json.dumps(layout.to_dict(), indent=2))
+    os.replace(tmp_json, path)
+    return path

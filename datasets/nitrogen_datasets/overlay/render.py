@@ -1,0 +1,204 @@
+"""Draw input overlays from gamepad actions and composite them onto gameplay frames.
+
+:class:`OverlayRenderer` draws one style at any scale from the canonical flat action vector, produces the
+rest template and its layout (so every rendered style is a valid user template), and composites the
+overlay onto frames with the style's opacity and position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from nitrogen_datasets.overlay.layout import Box, OverlayLayout
+from nitrogen_datasets.overlay.styles import OverlayStyle, Shape, family_geometry
+from nitrogen_envs import gamepad
+
+_STICK_AXES = {"left_stick": (0, 1), "right_stick": (2, 3)}
+_THUMB_OF = {"left_stick": "left_thumb", "right_stick": "right_thumb"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an overlay lands in a frame: top-left pixel and scale."""
+
+    x: int
+    y: int
+    scale: float
+
+
+class OverlayRenderer:
+    """Renders one :class:`OverlayStyle`.
+
+    Example:
+        >>> renderer = OverlayRenderer(OverlayStyle(name="demo"))
+        >>> renderer.draw(gamepad.noop_flat()).shape  # (H, W, 4) RGBA at the style's scale
+        (150, 240, 4)
+    """
+
+    def __init__(self, style: OverlayStyle) -> None:
+        self.style = style
+        self.template_size, self.shapes = family_geometry(style.family)
+
+    # ---- geometry ---------------------------------------------------------------------------------
+    def layout(self, template_file: str = "rest.png") -> OverlayLayout:
+        """Boxes of every element at scale 1 (stick boxes are the knob-centre sweep squares)."""
+        elements = {name: Box(*(round(v) for v in shape[1:])) for name, shape in self.shapes.items()}
+        return OverlayLayout(
+            name=self.style.name, template=template_file, elements=elements, template_size=self.template_size
+        )
+
+    def placement(self, frame_size: tuple[int, int]) -> Placement:
+        """Top-left corner for a (height, width) frame: the style's position over the free area."""
+        height, width = frame_size
+        w, h = self.scaled_size()
+        fx, fy = self.style.position
+        return Placement(round(fx * max(0, width - w)), round(fy * max(0, height - h)), self.style.scale)
+
+    def scaled_size(self) -> tuple[int, int]:
+        """(width, height) of the overlay at the style's scale."""
+        return round(self.template_size[0] * self.style.scale), round(self.template_size[1] * self.style.scale)
+
+    # ---- drawing ----------------------------------------------------------------------------------
+    def template(self) -> np.ndarray:
+        """The rest image (nothing pressed, sticks centred) at scale 1, RGBA."""
+        return self.draw(gamepad.noop_flat(), scale=1.0)
+
+    def draw(self, action: np.ndarray, scale: float | None = None) -> np.ndarray:
+        """The overlay for one flat (21,) action as an RGBA uint8 image; alpha is the overlay's shape."""
+        action = gamepad.validate_flat(action)
+        scale = self.style.scale if scale is None else scale
+        width, height = (round(v * scale) for v in self.template_size)
+        rgb = np.zeros((height, width, 3), np.uint8)
+        alpha = np.zeros((height, width), np.uint8)
+        if self.style.panel_alpha > 0:
+            radius = int(10 * scale)
+            _rounded_rect(
+                rgb, alpha, (0, 0, width - 1, height - 1), radius, self.style.panel, int(255 * self.style.panel_alpha)
+            )
+        for name, shape in self.shapes.items():
+            if shape[0] == "stick":
+                self._draw_stick(rgb, alpha, name, shape, action, scale)
+            elif shape[0] == "bar":
+                value = float(action[gamepad.FLAT_NAMES.index(name)])
+                self._draw_bar(rgb, alpha, shape, value, scale)
+            else:
+                pressed = float(action[gamepad.FLAT_NAMES.index(name)]) >= gamepad.BUTTON_THRESHOLD
+                self._draw_button(rgb, alpha, shape, pressed, scale)
+        return np.dstack([rgb, alpha])
+
+    def _colors(self, pressed: bool) -> tuple[tuple[int, int, int], bool, float]:
+        """(fill colour, filled, size factor) for an element in a press state."""
+        style = self.style
+        if not pressed:
+            return style.base, style.filled, 1.0
+        effect = style.press_effect
+        if effect == "highlight":
+            return tuple(min(255, int(c * 0.4 + 255 * 0.6)) for c in style.base), True, 1.0  # type: ignore[return-value]
+        if effect == "fill":
+            return style.accent, True, 1.0
+        if effect == "grow":
+            return style.pressed, True, 1.25
+        return style.pressed, True, 1.0
+
+    def _draw_button(self, rgb: np.ndarray, alpha: np.ndarray, shape: Shape, pressed: bool, scale: float) -> None:
+        kind, x, y, w, h = shape
+        color, filled, grow = self._colors(pressed)
+        cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
+        hw, hh = w / 2 * scale * grow, h / 2 * scale * grow
+        thickness = -1 if filled else max(1, round(1.5 * scale))
+        outline = max(1, round(scale))
+        if kind == "circle":
+            center, radius = (round(cx), round(cy)), max(1, round(min(hw, hh)))
+            cv2.circle(rgb, center, radius, color, thickness, cv2.LINE_AA)
+            cv2.circle(alpha, center, radius, 255, -1, cv2.LINE_AA)
+            cv2.circle(rgb, center, radius, self.style.accent, outline, cv2.LINE_AA)
+        else:
+            p1, p2 = (round(cx - hw), round(cy - hh)), (round(cx + hw), round(cy + hh))
+            cv2.rectangle(rgb, p1, p2, color, thickness, cv2.LINE_AA)
+            cv2.rectangle(alpha, p1, p2, 255, -1)
+            cv2.rectangle(rgb, p1, p2, self.style.accent, outline, cv2.LINE_AA)
+
+    def _draw_bar(self, rgb: np.ndarray, alpha: np.ndarray, shape: Shape, value: float, scale: float) -> None:
+        _, x, y, w, h = shape
+        p1 = (round(x * scale), round(y * scale))
+        p2 = (round((x + w) * scale), round((y + h) * scale))
+        cv2.rectangle(rgb, p1, p2, self.style.base, -1 if self.style.filled else max(1, int(scale)))
+        cv2.rectangle(alpha, p1, p2, 255, -1)
+        if value > 0.02:  # the trigger's travel fills the bar from the left
+            fill_x = round((x + w * value) * scale)
+            cv2.rectangle(rgb, p1, (fill_x, p2[1]), self.style.pressed, -1)
+        cv2.rectangle(rgb, p1, p2, self.style.accent, max(1, round(scale)))
+
+    def _draw_stick(
+        self, rgb: np.ndarray, alpha: np.ndarray, name: str, shape: Shape, action: np.ndarray, scale: float
+    ) -> None:
+        _, x, y, w, h = shape
+        ix, iy = _STICK_AXES[name]
+        cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
+        gate = (w / 2 + 6) * scale
+        cv2.circle(rgb, (round(cx), round(cy)), round(gate), self.style.base, -1, cv2.LINE_AA)
+        cv2.circle(alpha, (round(cx), round(cy)), round(gate), 255, -1, cv2.LINE_AA)
+        cv2.circle(
+            rgb,
+            (round(cx), round(cy)),
+            round(gate),
+            self.style.accent,
+            max(1, round(scale)),
+            cv2.LINE_AA,
+        )
+        # The knob centre sweeps the layout box: +x right, +y up (image y grows downward).
+        knob_x = cx + float(action[ix]) * w / 2 * scale
+        knob_y = cy - float(action[iy]) * h / 2 * scale
+        thumb = _THUMB_OF[name]
+        clicked = (
+            thumb not in self.shapes and float(action[gamepad.FLAT_NAMES.index(thumb)]) >= gamepad.BUTTON_THRESHOLD
+        )
+        knob_color = self.style.pressed if clicked else self.style.accent
+        cv2.circle(rgb, (round(knob_x), round(knob_y)), max(2, round(5 * scale)), knob_color, -1, cv2.LINE_AA)
+
+    # ---- compositing ------------------------------------------------------------------------------
+    def composite(self, frame: np.ndarray, action: np.ndarray, placement: Placement | None = None) -> np.ndarray:
+        """Alpha-blend the overlay for ``action`` onto an RGB frame (returns a new frame)."""
+        placement = placement or self.placement(frame.shape[:2])
+        overlay = self.draw(action, scale=placement.scale)
+        out = frame.copy()
+        height, width = overlay.shape[:2]
+        y0, x0 = placement.y, placement.x
+        y1, x1 = min(frame.shape[0], y0 + height), min(frame.shape[1], x0 + width)
+        if y1 <= y0 or x1 <= x0:
+            return out
+        patch = overlay[: y1 - y0, : x1 - x0]
+        weight = (patch[..., 3:4].astype(np.float32) / 255.0) * self.style.opacity
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = (region * (1.0 - weight) + patch[..., :3].astype(np.float32) * weight + 0.5).astype(
+            np.uint8
+        )
+        return out
+
+
+def _rounded_rect(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    rect: tuple[int, int, int, int],
+    radius: int,
+    color: tuple[int, int, int],
+    opacity: int,
+) -> None:
+    """A filled rounded rectangle in ``rgb`` with ``opacity`` written into ``alpha``."""
+    x0, y0, x1, y1 = rect
+    radius = max(0, min(radius, (x1 - x0) // 2, (y1 - y0) // 2))
+    mask = np.zeros_like(alpha)
+    cv2.rectangle(mask, (x0 + radius, y0), (x1 - radius, y1), 255, -1)
+    cv2.rectangle(mask, (x0, y0 + radius), (x1, y1 - radius), 255, -1)
+    for cx, cy in (
+        (x0 + radius, y0 + radius),
+        (x1 - radius, y0 + radius),
+        (x0 + radius, y1 - radius),
+        (x1 - radius, y1 - radius),
+    ):
+        cv2.circle(mask, (cx, cy), radius, 255, -1, cv2.LINE_AA)
+    rgb[mask > 0] = color
+    alpha[:] = np.maximum(alpha, (mask.astype(np.float32) * opacity / 255).astype(np.uint8))
