@@ -1,0 +1,102 @@
+"""Find where an overlay sits in a video: multi-scale template matching against the layout's rest template.
+
+The overlay is the template uniformly scaled (0.5-2x), translated, possibly alpha-blended over the game
+and compressed. Matching uses zero-mean normalised correlation restricted to the template's shape
+(its alpha channel), which tolerates partial transparency and brightness changes. A coarse pass on
+downscaled images over the whole scale range is followed by a fine pass around the best candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from nitrogen_datasets.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+MIN_SCALE, MAX_SCALE = 0.5, 2.0
+
+
+class OverlayNotFound(DatasetError, LookupError):
+    """No placement of the template matches well enough; the message gives the best score found."""
+
+
+@dataclass(frozen=True)
+class Localization:
+    """Where the template is: top-left pixel (x, y), uniform scale and the match score in [-1, 1]."""
+
+    x: int
+    y: int
+    scale: float
+    score: float
+
+
+def _prepare_template(template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grey template and its shape mask (alpha, or everything for RGB templates)."""
+    rgb = template[..., :3]
+    mask = template[..., 3] if template.shape[2] == 4 else np.full(template.shape[:2], 255, np.uint8)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return grey, (mask > 127).astype(np.uint8) * 255
+
+
+def _match(frame_grey: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float) -> tuple[float, int, int]:
+    width = round(template_grey.shape[1] * scale)
+    height = round(template_grey.shape[0] * scale)
+    if width < 8 or height < 8 or width > frame_grey.shape[1] or height > frame_grey.shape[0]:
+        return -1.0, 0, 0
+    scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
+    scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    if scaled[scaled_mask > 0].std() < 1e-3:
+        return -1.0, 0, 0
+    result = cv2.matchTemplate(frame_grey, scaled, cv2.TM_CCOEFF_NORMED, mask=scaled_mask)
+    result = np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    _, best, _, (x, y) = cv2.minMaxLoc(result)
+    return float(best), int(x), int(y)
+
+
+def localize(
+    frames: list[np.ndarray],
+    template: np.ndarray,
+    min_score: float = 0.5,
+    coarse_factor: float = 0.5,
+) -> Localization:
+    """Locate the overlay in a few RGB frames of one video.
+
+    Args:
+        frames: RGB uint8 frames (their median suppresses button presses and game motion).
+        template: the layout's rest template, RGBA (alpha = shape) or RGB.
+        min_score: below this best correlation the overlay counts as absent.
+        coarse_factor: image downscale of the coarse search.
+
+    Raises:
+        OverlayNotFound: nothing scores ``min_score``; the message reports the best score and placement.
+    """
+    if not frames:
+        raise ValueError("give at least one frame to localize the overlay in")
+    reference = np.median(np.stack(frames[:9]), axis=0).astype(np.uint8) if len(frames) > 1 else frames[0]
+    frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
+    template_grey, mask = _prepare_template(template)
+    small = cv2.resize(frame_grey, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
+    best = (-1.0, 0, 0, 1.0)
+    for scale in np.geomspace(MIN_SCALE, MAX_SCALE, 24):
+        score, x, y = _match(small, template_grey, mask, scale * coarse_factor)
+        if score > best[0]:
+            best = (score, x, y, float(scale))
+    # Fine pass at full resolution around the coarse scale (one coarse step either side).
+    step = (MAX_SCALE / MIN_SCALE) ** (1 / 23)
+    candidates = [
+        float(s) for s in np.linspace(best[3] / step, best[3] * step, 13) if MIN_SCALE * 0.97 <= s <= MAX_SCALE * 1.03
+    ]
+    best = max(((*_match(frame_grey, template_grey, mask, s), s) for s in candidates), key=lambda r: r[0])
+    score, x, y, scale = best
+    logger.debug("best overlay match: score %.3f at (%d, %d) scale %.3f", score, x, y, scale)
+    if score < min_score:
+        raise OverlayNotFound(
+            f"no overlay found: best match score {score:.3f} (needs {min_score}) at ({x}, {y}) scale {scale:.2f}; "
+            "check that the layout's template matches the overlay in this video"
+        )
+    return Localization(x, y, scale, score)

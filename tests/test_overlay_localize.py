@@ -1,0 +1,47 @@
+"""Localization finds rendered overlays at any placement and scale, through H.264, and says when there is none."""
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+av = pytest.importorskip("av")
+
+from nitrogen_datasets.overlay import OverlayRenderer, load_layout, preset_styles  # noqa: E402
+from nitrogen_datasets.overlay.localize import OverlayNotFound, localize  # noqa: E402
+from nitrogen_datasets.overlay.styles import with_placement  # noqa: E402
+from nitrogen_datasets.overlay.video import render_overlay_video  # noqa: E402
+from nitrogen_envs import gamepad  # noqa: E402
+
+
+def gameplay(n=6, size=(360, 640), seed=0):
+    """Busy, moving background frames (a stand-in for gameplay)."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), size[::-1], interpolation=cv2.INTER_CUBIC)
+    return [np.roll(base, 7 * i, axis=1) for i in range(n)]
+
+
+def decoded(path):
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+@pytest.mark.parametrize(
+    ("style_index", "scale", "position"),
+    [(0, 0.6, (0.1, 0.9)), (5, 1.0, (0.8, 0.2)), (10, 1.6, (0.5, 0.5)), (15, 0.8, (0.0, 0.0))],
+)
+def test_localize_recovers_placement_and_scale_through_compression(tmp_path, style_index, scale, position):
+    style = with_placement(preset_styles()[style_index], scale, position)
+    style = style.__class__(**{**style.__dict__, "opacity": max(style.opacity, 0.6)})
+    rng = np.random.default_rng(style_index)
+    actions = np.stack([gamepad.to_flat({"buttons": ["south"] if rng.random() < 0.3 else []}) for _ in range(6)])
+    result = render_overlay_video(gameplay(), actions, style, tmp_path / "clip.mp4", crf=30)
+    _, template = load_layout(result.layout)
+    found = localize(decoded(result.video), template)
+    assert abs(found.x - result.placement.x) <= 2 and abs(found.y - result.placement.y) <= 2, (found, result.placement)
+    assert abs(found.scale - scale) / scale < 0.03, found
+
+
+def test_video_without_overlay_is_reported_with_the_best_score():
+    template = OverlayRenderer(preset_styles()[1]).template()
+    with pytest.raises(OverlayNotFound, match=r"no overlay found: best match score -?0\.\d+ \(needs 0.5\)"):
+        localize(gameplay(seed=3), template)
