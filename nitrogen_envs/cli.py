@@ -26,7 +26,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "play": ("nitrogen_envs.play_cli:play", "Play a game yourself (keyboard or gamepad; needs a display)."),
     "train": ("nitrogen_policies.cli:train", "Train a NitroGen policy on demonstration datasets."),
     "finetune": ("nitrogen_policies.cli:finetune", "Fine-tune a pretrained NitroGen policy."),
-    "overlay": ("nitrogen_datasets.overlay.cli:overlay", "Input-overlay pipeline (render overlays onto gameplay)."),
+    "overlay": (
+        "nitrogen_datasets.overlay.cli:overlay",
+        "Input overlays: render onto gameplay, extract actions from videos.",
+    ),
     "baseline": ("nitrogen_policies.baselines.cli:baseline", "Train baselines (SB3 PPO from reward, ...)."),
     "evaluate": ("nitrogen_policies.baselines.cli:evaluate", "Evaluate an agent (random, PPO, NitroGen) on a game."),
 }

@@ -5,6 +5,7 @@ Usage::
     nitrogen overlay styles
     nitrogen overlay render --data demos/coinrun --episode 0 --style xbox-color-00 --crf 28 --out clip.mp4
     nitrogen overlay render --data demos/coinrun --episode 3 --seed 7 --out clip.mp4   # a random style
+    nitrogen overlay extract clip.mp4 --layout clip.layout.json --out actions.parquet --masked-video masked.mp4
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from nitrogen_envs.errors import NitroGenError
 
 @click.group()
 def overlay() -> None:
-    """Input-overlay pipeline: render overlays onto gameplay (extraction comes next)."""
+    """Input-overlay pipeline: render overlays onto gameplay, extract actions from overlay videos."""
 
 
 @overlay.command()
@@ -82,3 +83,33 @@ def render(
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"{result.frames} frames with style {style.name} -> {result.video} (layout: {result.layout})")
+
+
+@overlay.command()
+@click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--layout",
+    "layout_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Overlay layout JSON.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Actions parquet to write.")
+@click.option(
+    "--masked-video",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the video with the overlay blacked out.",
+)
+def extract(video: Path, layout_path: Path, out: Path, masked_video: Path | None) -> None:
+    """Read per-frame gamepad actions off the input overlay in VIDEO."""
+    from nitrogen_datasets.overlay.extract import extract as run_extract
+
+    try:
+        result = run_extract(video, layout_path, out, masked_video=masked_video)
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    where = result.localization
+    click.echo(
+        f"{result.frames} frames; overlay at ({where.x}, {where.y}) scale {where.scale:.2f} (match {where.score:.2f}); "
+        f"kept {100 * result.kept_fraction:.1f}% -> {result.actions}"
+    )
