@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "play": ("nitrogen_envs.play_cli:play", "Play a game yourself (keyboard or gamepad; needs a display)."),
     "train": ("nitrogen_policies.cli:train", "Train a NitroGen policy on demonstration datasets."),
     "finetune": ("nitrogen_policies.cli:finetune", "Fine-tune a pretrained NitroGen policy."),
+    "data": ("nitrogen_datasets.cli:data", "Demonstration datasets: record with an expert, inspect, verify."),
     "overlay": (
         "nitrogen_datasets.overlay.cli:overlay",
         "Input overlays: render onto gameplay, extract actions from videos.",

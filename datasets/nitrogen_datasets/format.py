@@ -1,0 +1,313 @@
+"""The on-disk demonstrations format, defined once: folder layout, columns and ``meta/info.json``.
+
+A dataset is a folder::
+
+    meta/info.json                                        DatasetInfo (this module), rewritten atomically
+    data/chunk-000/episode_000000.parquet                 one row per frame (columns: COLUMNS)
+    videos/chunk-000/episode_000000.mp4                   one H.264 frame per row, at the observation size
+
+Row ``t`` of an episode holds the action taken on frame ``t`` (``N`` frames, ``N`` actions); the
+observation after the last action is not stored. ``meta/info.json`` is the only source of truth: an
+episode exists once it is listed there, so files of an unfinished episode are never read.
+
+Example:
+    >>> info = DatasetInfo(fps=15, frame_height=32, frame_width=32)
+    >>> DatasetInfo.from_dict(info.to_dict()) == info
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from nitrogen_datasets.errors import (
+    DatasetNotFound,
+    FormatVersionMismatch,
+    InvalidDatasetInfo,
+    SchemaVersionMismatch,
+)
+from nitrogen_envs import gamepad
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "nitrogen-demos"
+FORMAT_VERSION = 1
+"""Bumped whenever the layout, the columns or ``info.json`` change incompatibly."""
+
+INFO_PATH = "meta/info.json"
+CHUNK_SIZE = 1000
+"""Episodes per ``chunk-XXX`` folder, so no folder holds more than a thousand files."""
+DATA_PATH = "data/chunk-{chunk:03d}/episode_{episode:06d}.parquet"
+VIDEO_PATH = "videos/chunk-{chunk:03d}/episode_{episode:06d}.mp4"
+TMP_SUFFIX = ".partial"
+"""Files being written end in this suffix; a reader never opens them and a writer deletes strays."""
+
+ACTION_COLUMNS: tuple[str, ...] = gamepad.FLAT_NAMES
+COLUMNS: tuple[str, ...] = (
+    "episode_index",
+    "frame_index",
+    "timestamp",
+    *ACTION_COLUMNS,
+    "reward",
+    "terminated",
+    "truncated",
+    "game",
+    "task",
+    "source",
+)
+
+
+def episode_paths(episode_index: int, chunk_size: int = CHUNK_SIZE) -> tuple[str, str]:
+    """Relative (parquet, mp4) paths of an episode.
+
+    Example:
+        >>> episode_paths(1234)
+        ('data/chunk-001/episode_001234.parquet', 'videos/chunk-001/episode_001234.mp4')
+    """
+    chunk = episode_index // chunk_size
+    return (
+        DATA_PATH.format(chunk=chunk, episode=episode_index),
+        VIDEO_PATH.format(chunk=chunk, episode=episode_index),
+    )
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidDatasetInfo(message)
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """One finished episode as listed in ``meta/info.json``.
+
+    Args:
+        episode_index: position of the episode (0, 1, ...), also its file name.
+        length: number of frames, equal to the number of actions and parquet rows.
+        game: registry name of the game played (e.g. ``"CoinRun"``).
+        task: task name within the game (e.g. ``"hard"``).
+        source: who acted (``"random"``, ``"expert:planner"``, ``"human"``, ``"imitation"``...).
+        parquet_sha256: hex sha256 of the parquet file, to detect corruption.
+        video_sha256: hex sha256 of the mp4 file.
+    """
+
+    episode_index: int
+    length: int
+    game: str
+    task: str
+    source: str = ""
+    parquet_sha256: str = ""
+    video_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        _require(self.episode_index >= 0, f"episode_index must be >= 0, got {self.episode_index}")
+        _require(self.length >= 1, f"episode {self.episode_index}: length must be >= 1, got {self.length}")
+        _require(bool(self.game), f"episode {self.episode_index}: game must be a non-empty name")
+        for name in ("parquet_sha256", "video_sha256"):
+            value = getattr(self, name)
+            _require(
+                value == "" or (len(value) == 64 and all(c in "0123456789abcdef" for c in value)),
+                f"episode {self.episode_index}: {name} must be 64 lowercase hex digits, got {value!r}",
+            )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Everything a reader needs to know about a dataset, stored as ``meta/info.json``.
+
+    Validated when built, so a bad file fails at load time with the field named rather than mid-training.
+    Unknown keys in the JSON are logged and ignored (a newer writer may add fields).
+
+    Args:
+        fps: frames per second of the recording (the env's ``render_fps``); sets ``timestamp``.
+        frame_height: observation height in pixels (videos may be padded to even sizes; readers crop).
+        frame_width: observation width in pixels.
+        format_version: on-disk format version, :data:`FORMAT_VERSION` for datasets this code writes.
+        schema_version: gamepad schema version of the action columns.
+        action_names: action column names, :data:`nitrogen_envs.gamepad.FLAT_NAMES` in order.
+        games: game names appearing in the episodes, sorted; a reader's ``game_id`` indexes this list.
+        tasks: task names appearing in the episodes, sorted; ``task_id`` indexes this list.
+        total_episodes: number of episodes (derived, checked against ``episodes``).
+        total_frames: number of frames over all episodes (derived, checked).
+        chunk_size: episodes per chunk folder.
+        video_codec: codec of the mp4 files (``h264``).
+        video_pix_fmt: pixel format of the video stream (``yuv420p`` plays everywhere; ``yuv444p`` keeps colour detail).
+        video_crf: x264 constant rate factor used (lower is better quality).
+        video_gop: keyframe interval in frames; bounds the frames decoded for one random access.
+        episodes: the finished episodes, in index order.
+    """
+
+    fps: int
+    frame_height: int
+    frame_width: int
+    format_version: int = FORMAT_VERSION
+    schema_version: int = gamepad.SCHEMA_VERSION
+    action_names: tuple[str, ...] = ACTION_COLUMNS
+    games: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    total_episodes: int = 0
+    total_frames: int = 0
+    chunk_size: int = CHUNK_SIZE
+    video_codec: str = "h264"
+    video_pix_fmt: str = "yuv420p"
+    video_crf: int = 18
+    video_gop: int = 16
+    episodes: tuple[EpisodeInfo, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.fps, int) and self.fps > 0, f"fps must be a positive integer, got {self.fps!r}")
+        for name in ("frame_height", "frame_width"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value >= 1, f"{name} must be a positive integer, got {value!r}")
+        _require(
+            tuple(self.action_names) == ACTION_COLUMNS,
+            f"action_names must be nitrogen_envs.gamepad.FLAT_NAMES in order {list(ACTION_COLUMNS)}, "
+            f"got {list(self.action_names)}",
+        )
+        _require(self.chunk_size >= 1, f"chunk_size must be >= 1, got {self.chunk_size}")
+        _require(self.video_gop >= 1, f"video_gop must be >= 1, got {self.video_gop}")
+        _require(0 <= self.video_crf <= 51, f"video_crf must be in [0, 51], got {self.video_crf}")
+        _require(
+            self.video_pix_fmt in ("yuv420p", "yuv444p"),
+            f"video_pix_fmt must be 'yuv420p' or 'yuv444p', got {self.video_pix_fmt!r}",
+        )
+        for position, episode in enumerate(self.episodes):
+            _require(
+                episode.episode_index == position,
+                f"episodes must be listed in order 0..N-1; entry {position} has episode_index {episode.episode_index}",
+            )
+            _require(
+                episode.game in self.games,
+                f"episode {position}: game {episode.game!r} is not in games {list(self.games)}",
+            )
+            _require(
+                episode.task in self.tasks,
+                f"episode {position}: task {episode.task!r} is not in tasks {list(self.tasks)}",
+            )
+        _require(
+            self.total_episodes == len(self.episodes),
+            f"total_episodes is {self.total_episodes} but {len(self.episodes)} episodes are listed",
+        )
+        frames = sum(episode.length for episode in self.episodes)
+        _require(self.total_frames == frames, f"total_frames is {self.total_frames} but the episodes hold {frames}")
+
+    def with_episode(self, episode: EpisodeInfo) -> DatasetInfo:
+        """A copy with ``episode`` appended and the derived fields (games, tasks, totals) updated."""
+        episodes = (*self.episodes, episode)
+        return _replace(
+            self,
+            episodes=episodes,
+            games=tuple(sorted({*self.games, episode.game})),
+            tasks=tuple(sorted({*self.tasks, episode.task})),
+            total_episodes=len(episodes),
+            total_frames=self.total_frames + episode.length,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists); ``format`` names the format for humans."""
+        data = asdict(self)
+        data["action_names"] = list(self.action_names)
+        data["games"] = list(self.games)
+        data["tasks"] = list(self.tasks)
+        return {"format": FORMAT_NAME, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "info.json") -> DatasetInfo:
+        """Build from a parsed ``info.json``, checking versions first so the message names the real problem.
+
+        Args:
+            data: the parsed JSON object.
+            source: where it came from, quoted in messages.
+
+        Raises:
+            FormatVersionMismatch: another on-disk format version.
+            SchemaVersionMismatch: another gamepad schema version.
+            InvalidDatasetInfo: a missing or bad field.
+        """
+        if not isinstance(data, dict):
+            raise InvalidDatasetInfo(f"{source} must hold a JSON object, got {type(data).__name__}")
+        found = data.get("format_version")
+        if found != FORMAT_VERSION:
+            raise FormatVersionMismatch(
+                f"{source} has format_version {found!r}, but this nitrogen_datasets reads version {FORMAT_VERSION}; "
+                + (
+                    "upgrade nitrogen-gym (pip install -U nitrogen-gym) to read it"
+                    if isinstance(found, int) and found > FORMAT_VERSION
+                    else "re-export it with the nitrogen-gym version that wrote it, or re-record the episodes"
+                )
+            )
+        found = data.get("schema_version")
+        if found != gamepad.SCHEMA_VERSION:
+            raise SchemaVersionMismatch(
+                f"{source} stores gamepad actions of schema_version {found!r}, but nitrogen_envs.gamepad is at "
+                f"SCHEMA_VERSION {gamepad.SCHEMA_VERSION}; convert the action columns to the current FLAT_NAMES "
+                "order and ranges (see nitrogen_envs/gamepad.py) or use the nitrogen-gym version that wrote it"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {"format"})
+        if unknown:
+            logger.warning("%s: ignoring unknown keys %s (written by a newer nitrogen-gym?)", source, unknown)
+        kwargs = {key: value for key, value in data.items() if key in known}
+        try:
+            episodes = tuple(_episode_from_dict(item, source) for item in kwargs.pop("episodes", []))
+            for key in ("action_names", "games", "tasks"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
+            return cls(episodes=episodes, **kwargs)
+        except TypeError as err:
+            raise InvalidDatasetInfo(f"{source}: {err}") from err
+
+
+def _episode_from_dict(item: Any, source: str) -> EpisodeInfo:
+    if not isinstance(item, dict):
+        raise InvalidDatasetInfo(f"{source}: each episode must be a JSON object, got {item!r}")
+    known = {f.name for f in fields(EpisodeInfo)}
+    unknown = sorted(set(item) - known)
+    if unknown:
+        logger.warning("%s: ignoring unknown episode keys %s", source, unknown)
+    try:
+        return EpisodeInfo(**{key: value for key, value in item.items() if key in known})
+    except TypeError as err:
+        raise InvalidDatasetInfo(f"{source}: bad episode entry {item!r}: {err}") from err
+
+
+def _replace(info: DatasetInfo, **changes: Any) -> DatasetInfo:
+    values = {f.name: getattr(info, f.name) for f in fields(info)}
+    values.update(changes)
+    return DatasetInfo(**values)
+
+
+def load_info(root: str | os.PathLike[str]) -> DatasetInfo:
+    """Read and validate ``<root>/meta/info.json``.
+
+    Raises:
+        DatasetNotFound: no ``meta/info.json`` under ``root``.
+        FormatVersionMismatch, SchemaVersionMismatch, InvalidDatasetInfo: see :meth:`DatasetInfo.from_dict`.
+    """
+    path = Path(root) / INFO_PATH
+    if not path.is_file():
+        raise DatasetNotFound(
+            f"no dataset at {str(root)!r}: {INFO_PATH} is missing; create one with "
+            "nitrogen_datasets.DatasetWriter(root, fps=..., frame_size=...) or record_episodes(...)"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InvalidDatasetInfo(f"{path} is not valid JSON: {err}") from err
+    return DatasetInfo.from_dict(data, source=str(path))
+
+
+def save_info(root: str | os.PathLike[str], info: DatasetInfo) -> None:
+    """Write ``meta/info.json`` atomically: a temp file is flushed to disk, then renamed over the old one."""
+    path = Path(root) / INFO_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with open(tmp, "w") as handle:
+        json.dump(info.to_dict(), handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

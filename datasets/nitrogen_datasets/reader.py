@@ -1,0 +1,286 @@
+"""PyTorch reader: random access to (frame, next-actions chunk) samples, safe in DataLoader workers.
+
+Memory stays flat as a dataset grows: construction reads only ``meta/info.json`` (plus file headers when
+verifying), and each worker keeps a small LRU of open videos and per-episode action tables. Nothing
+unpicklable is created before a worker first reads, and a worker (fork or spawn) opens its own files.
+
+Example:
+    >>> data = DemoDataset("demos", ReaderConfig(action_chunk=16))  # doctest: +SKIP
+    >>> sample = data[0]  # doctest: +SKIP
+    >>> sample["frame"].shape, sample["actions"].shape, sample["action_mask"].shape  # doctest: +SKIP
+    (torch.Size([32, 32, 3]), torch.Size([16, 21]), torch.Size([16]))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nitrogen_datasets.errors import CorruptEpisode
+from nitrogen_datasets.format import ACTION_COLUMNS, DatasetInfo, EpisodeInfo, episode_paths, load_info
+from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.video_io import VideoReader
+from nitrogen_datasets.writer import file_sha256
+from nitrogen_envs import gamepad
+
+try:
+    import torch
+except ImportError:  # re-raised as DependencyNotInstalled naming the pip extra
+    require_package("torch")
+    raise
+logger = logging.getLogger(__name__)
+
+VERIFY_MODES = ("none", "header", "checksum")
+
+_INHERITED: list[Any] = []
+"""Decoders a forked worker inherited from its parent. They are kept alive, never freed: FFmpeg's
+scaler owns worker threads that do not exist after ``fork``, and freeing it there waits on them forever."""
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How samples are built and how much checking happens up front.
+
+    Args:
+        action_chunk: actions per sample: the action taken on this frame and the next ``action_chunk - 1``.
+        verify: ``"none"`` trusts the files; ``"header"`` (default) opens every episode's parquet metadata and
+            mp4 header once (cheap, catches missing and truncated files); ``"checksum"`` also hashes every file
+            against ``info.json`` (reads all bytes once, catches any corruption).
+        skip_corrupt: drop episodes that fail verification with a logged warning instead of raising. Damage
+            that verification missed (e.g. ``verify="header"`` and a flipped byte) still raises
+            ``CorruptEpisode`` when the sample is read, since a worker cannot change the shared index.
+        cache_episodes: open videos and action tables each worker keeps (LRU); bounds memory and file handles.
+        episodes: keep only these episode indices (``None`` keeps all).
+    """
+
+    action_chunk: int = 16
+    verify: str = "header"
+    skip_corrupt: bool = False
+    cache_episodes: int = 8
+    episodes: tuple[int, ...] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.action_chunk < 1:
+            raise ValueError(f"action_chunk must be >= 1, got {self.action_chunk}")
+        if self.verify not in VERIFY_MODES:
+            raise ValueError(f"verify must be one of {VERIFY_MODES}, got {self.verify!r}")
+        if self.cache_episodes < 1:
+            raise ValueError(f"cache_episodes must be >= 1, got {self.cache_episodes}")
+
+
+class DemoDataset(torch.utils.data.Dataset):
+    """Frames with the chunk of actions that follows them, one sample per stored frame.
+
+    Each sample is a dict:
+
+    * ``frame``: (H, W, 3) ``torch.uint8`` RGB, channels last as the env produces it (decoded H.264, so
+      within codec error of the original observation).
+    * ``actions``: (action_chunk, 21) ``torch.float32``: actions ``t .. t + action_chunk - 1`` in
+      :data:`nitrogen_envs.gamepad.FLAT_NAMES` order; steps past the episode end hold the no-op action.
+    * ``action_mask``: (action_chunk,) ``torch.bool``, false for those padded steps.
+    * ``game_id``, ``task_id``: ``torch.int64`` indices into :attr:`game_names` and :attr:`task_names`.
+    * ``episode_index``, ``frame_index``: ``torch.int64``, where the sample comes from.
+
+    Args:
+        root: dataset folder.
+        config: reader settings.
+
+    Raises:
+        DatasetNotFound, FormatVersionMismatch, SchemaVersionMismatch, InvalidDatasetInfo: see ``load_info``.
+        CorruptEpisode: verification failed (and ``skip_corrupt`` is off); the message names the file.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], config: ReaderConfig | None = None) -> None:
+        self.root = Path(root)
+        self.config = config or ReaderConfig()
+        self.info: DatasetInfo = load_info(self.root)
+        self.game_names: tuple[str, ...] = self.info.games
+        self.task_names: tuple[str, ...] = self.info.tasks
+        wanted = range(self.info.total_episodes) if self.config.episodes is None else self.config.episodes
+        kept: list[EpisodeInfo] = []
+        for index in wanted:
+            episode = self.info.episodes[index]
+            try:
+                self._verify(episode)
+            except CorruptEpisode as err:
+                if not self.config.skip_corrupt:
+                    raise
+                logger.warning("skipping episode %d: %s", episode.episode_index, err)
+                continue
+            kept.append(episode)
+        self.episodes: tuple[EpisodeInfo, ...] = tuple(kept)
+        lengths = np.array([episode.length for episode in kept], dtype=np.int64)
+        self._starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        self._game_ids = np.array([self.game_names.index(e.game) for e in kept], dtype=np.int64)
+        self._task_ids = np.array([self.task_names.index(e.task) for e in kept], dtype=np.int64)
+        self._reset_caches()
+
+    # ---- lazily opened, per-process state ------------------------------------------------------------
+    def _reset_caches(self) -> None:
+        self._pid = os.getpid()
+        self._videos: OrderedDict[int, VideoReader] = OrderedDict()
+        self._actions: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_videos"], state["_actions"] = OrderedDict(), OrderedDict()
+        return state
+
+    def _check_process(self) -> None:
+        # After a fork the parent's open containers are shared file positions: never reuse them.
+        if self._pid != os.getpid():
+            _INHERITED.append((self._videos, self._actions))
+            self._reset_caches()
+
+    def _paths(self, episode_index: int) -> tuple[Path, Path]:
+        data, video = episode_paths(episode_index, self.info.chunk_size)
+        return self.root / data, self.root / video
+
+    def _verify(self, episode: EpisodeInfo) -> None:
+        if self.config.verify == "none":
+            return
+        data_path, video_path = self._paths(episode.episode_index)
+        for path in (data_path, video_path):
+            if not path.is_file():
+                raise CorruptEpisode(
+                    f"{path} is missing (episode {episode.episode_index})",
+                    path=str(path),
+                    episode_index=episode.episode_index,
+                )
+        if self.config.verify == "checksum":
+            for path, expected in ((data_path, episode.parquet_sha256), (video_path, episode.video_sha256)):
+                if expected and file_sha256(path) != expected:
+                    raise CorruptEpisode(
+                        f"{path} fails its sha256 check (episode {episode.episode_index}): the file changed after "
+                        "it was written; re-record the episode or read with ReaderConfig(skip_corrupt=True)",
+                        path=str(path),
+                        episode_index=episode.episode_index,
+                    )
+        pq = require_package("pyarrow.parquet")
+        try:
+            rows = pq.ParquetFile(data_path).metadata.num_rows
+        except Exception as err:
+            raise _corrupt(data_path, episode.episode_index, err) from err
+        if rows != episode.length:
+            raise _corrupt(data_path, episode.episode_index, f"{rows} rows, info.json lists {episode.length}")
+        try:
+            reader = VideoReader(video_path, self.info.fps, self.info.video_gop)
+            frames = reader.num_frames
+            reader.close()
+        except Exception as err:
+            raise _corrupt(video_path, episode.episode_index, err) from err
+        if frames not in (0, episode.length):  # 0: the container does not say
+            raise _corrupt(video_path, episode.episode_index, f"{frames} frames, info.json lists {episode.length}")
+
+    def _episode_actions(self, position: int) -> np.ndarray:
+        cached = self._actions.get(position)
+        if cached is not None:
+            self._actions.move_to_end(position)
+            return cached
+        episode = self.episodes[position]
+        data_path, _ = self._paths(episode.episode_index)
+        pq = require_package("pyarrow.parquet")
+        try:
+            table = pq.read_table(data_path, columns=list(ACTION_COLUMNS))
+            actions = np.stack([table.column(name).to_numpy() for name in ACTION_COLUMNS], axis=1).astype(np.float32)
+        except Exception as err:
+            raise _corrupt(data_path, episode.episode_index, err) from err
+        if len(actions) != episode.length:
+            raise _corrupt(data_path, episode.episode_index, f"{len(actions)} rows, info.json lists {episode.length}")
+        self._actions[position] = actions
+        if len(self._actions) > self.config.cache_episodes:
+            self._actions.popitem(last=False)
+        return actions
+
+    def _frame(self, position: int, frame_index: int) -> np.ndarray:
+        episode = self.episodes[position]
+        _, video_path = self._paths(episode.episode_index)
+        try:
+            reader = self._videos.get(position)
+            if reader is None:
+                reader = VideoReader(video_path, self.info.fps, self.info.video_gop)
+                self._videos[position] = reader
+                if len(self._videos) > self.config.cache_episodes:
+                    self._videos.popitem(last=False)[1].close()
+            else:
+                self._videos.move_to_end(position)
+            frame = reader.read(frame_index)
+        except Exception as err:
+            self._videos.pop(position, None)
+            raise _corrupt(video_path, episode.episode_index, err) from err
+        return frame[: self.info.frame_height, : self.info.frame_width]
+
+    # ---- Dataset API ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(position in :attr:`episodes`, frame index) of sample ``index``."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"sample index {index} out of range for a dataset of {len(self)} frames")
+        index %= len(self)
+        position = int(np.searchsorted(self._starts, index, side="right")) - 1
+        return position, index - int(self._starts[position])
+
+    def action_chunk(self, position: int, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk, 21) float32 actions from ``frame_index`` on, and the (chunk,) bool mask of real steps."""
+        actions = self._episode_actions(position)
+        size = self.config.action_chunk
+        chunk = np.broadcast_to(gamepad.noop_flat(), (size, gamepad.FLAT_SIZE)).copy()
+        real = actions[frame_index : frame_index + size]
+        chunk[: len(real)] = real
+        mask = np.zeros(size, dtype=bool)
+        mask[: len(real)] = True
+        return chunk, mask
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        self._check_process()
+        position, frame_index = self.locate(int(index))
+        chunk, mask = self.action_chunk(position, frame_index)
+        frame = self._frame(position, frame_index)
+        return {
+            "frame": torch.from_numpy(np.ascontiguousarray(frame)),
+            "actions": torch.from_numpy(chunk),
+            "action_mask": torch.from_numpy(mask),
+            "game_id": torch.tensor(self._game_ids[position]),
+            "task_id": torch.tensor(self._task_ids[position]),
+            "episode_index": torch.tensor(self.episodes[position].episode_index),
+            "frame_index": torch.tensor(frame_index),
+        }
+
+    def iter_episode_frames(self, position: int) -> Iterator[np.ndarray]:
+        """Yield the (H, W, 3) uint8 frames of one episode in order (decodes sequentially, no seeks)."""
+        self._check_process()
+        for frame_index in range(self.episodes[position].length):
+            yield self._frame(position, frame_index)
+
+    def read_episode_table(self, position: int) -> Any:
+        """The episode's whole parquet table (``pyarrow.Table``)."""
+        episode = self.episodes[position]
+        data_path, _ = self._paths(episode.episode_index)
+        try:
+            return require_package("pyarrow.parquet").read_table(data_path)
+        except Exception as err:
+            raise _corrupt(data_path, episode.episode_index, err) from err
+
+    def close(self) -> None:
+        """Close every cached video (they reopen on the next read)."""
+        for reader in self._videos.values():
+            reader.close()
+        self._reset_caches()
+
+
+def _corrupt(path: Path, episode_index: int, cause: object) -> CorruptEpisode:
+    return CorruptEpisode(
+        f"{path} (episode {episode_index}) is corrupt or truncated: {cause}; re-record the episode, or open the "
+        "dataset with ReaderConfig(verify='checksum', skip_corrupt=True) to skip damaged episodes",
+        path=str(path),
+        episode_index=episode_index,
+    )
