@@ -23,9 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "list": ("nitrogen_envs.commands:list_games", "List games, tasks and genres."),
     "info": ("nitrogen_envs.commands:info", "Show a game's tasks, mapping table and settings."),
     "rollout": ("nitrogen_envs.commands:rollout", "Play an embedded game with a simple agent; write an mp4."),
-    "play": ("nitrogen_envs.play_cli:play", "Play a game yourself (keyboard or gamepad; needs a display)."),
+    "play": ("nitrogen_datasets.play_cli:play", "Play a game yourself (keyboard or gamepad), optionally recording it."),
     "train": ("nitrogen_policies.cli:train", "Train a NitroGen policy on demonstration datasets."),
     "finetune": ("nitrogen_policies.cli:finetune", "Fine-tune a pretrained NitroGen policy."),
+    "live": ("nitrogen_envs.live.cli:live", "Live games: list the catalog, clean up stuck keys and launched games."),
     "data": ("nitrogen_datasets.cli:data", "Demonstration datasets: record with an expert, inspect, verify."),
     "overlay": (
         "nitrogen_datasets.overlay.cli:overlay",

@@ -363,7 +363,7 @@ def get_game(name_or_id: str) -> GameSpec:
 
 
 def register_all() -> None:
-    """Register every game with Gymnasium (idempotent; imports no engine)."""
+    """Register every embedded and live game with Gymnasium (idempotent; imports no engine)."""
     from gymnasium.envs.registration import register, registry
 
     for game in GAMES:
@@ -375,3 +375,8 @@ def register_all() -> None:
             max_episode_steps=game.max_episode_steps,
             kwargs={"game": game.name},
         )
+    # Live games (screen capture + virtual input) come from a TOML catalog; registering them reads only
+    # that file (no mss, psutil or X libraries), and a broken user catalog only logs a warning.
+    from nitrogen_envs.live.registration import register_live_games
+
+    register_live_games()

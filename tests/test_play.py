@@ -88,3 +88,31 @@ def test_render_rgb_array_matches_the_observation():
         assert np.array_equal(env.render(), obs)
     finally:
         env.close()
+
+
+def test_play_record_writes_human_demonstrations(tmp_path, monkeypatch):
+    from nitrogen_datasets.reader import DemoDataset
+    from nitrogen_envs.cli import cli
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    game = next(g for g in one_game_per_engine() if g.engine == "vizdoom")  # DoomBasic: episodes end by themselves
+    result = CliRunner().invoke(
+        cli,
+        [
+            "play",
+            game.name,
+            "--record",
+            str(tmp_path / "human"),
+            "--episodes",
+            "1",
+            "--max-steps",
+            "6",
+            "--fps",
+            "200",
+            "--no-controller",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    dataset = DemoDataset(tmp_path / "human")
+    assert len(dataset.episodes) == 1 and dataset.episodes[0].length == 6
+    assert dataset.read_episode_table(0).column("source").to_pylist()[0] == "human"

@@ -1,0 +1,392 @@
+"""``LiveEnv``: a running game behind the same gamepad action space and RGB frames as the embedded games.
+
+Each step sends the action through the chosen input backend, lets the game run for one control
+period (``sync=True``: resumes the suspended process for exactly ``1 / fps`` s; ``sync=False``:
+waits for the next real-time tick) and captures the window. Safety is part of the env, not an
+add-on: input is released on close, on any exception inside ``step``, on SIGINT/SIGTERM, at exit and
+by the kill-switch key; ``dry_run=True`` never creates an input device at all.
+
+Example (needs a running SuperTux; see docs/live_windows_checklist.md for Windows)::
+
+    env = gym.make("NitroGen/SuperTux-v0", launch=True, sync=True)
+    obs, info = env.reset()
+    obs, reward, terminated, truncated, info = env.step(gamepad.make_action(left_stick=(1.0, 0.0)))
+    env.close()  # keys released, game resumed and (as we launched it) stopped
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from nitrogen_envs import gamepad
+from nitrogen_envs.base import parse_obs_size
+from nitrogen_envs.live.capture import MssCapture
+from nitrogen_envs.live.catalog import LiveGameSpec, get_live_game
+from nitrogen_envs.live.config import LiveConfig, RewardFn, TerminationFn
+from nitrogen_envs.live.errors import FocusLost, GameNotRunning, KillSwitchPressed, WindowUnavailable
+from nitrogen_envs.live.input import InputController, choose_backend, make_controller
+from nitrogen_envs.live.process import GameProcess, find_process
+from nitrogen_envs.live.safety import KillSwitch, SafetyNet, make_kill_switch_probe
+from nitrogen_envs.live.window import Rect, WindowBackend, make_window_backend
+from nitrogen_envs.mapping import Binding, ButtonTable
+from nitrogen_envs.types import Obs
+
+logger = logging.getLogger(__name__)
+
+_PLATFORM = "windows" if sys.platform == "win32" else "linux"
+
+
+class LiveEnv(gym.Env[Obs, dict]):
+    """A live game driven through screen capture and a virtual gamepad or keyboard.
+
+    Args:
+        game: catalog id (``"SuperTux"``); ``None`` for the generic ``NitroGen/Live-v0``, which then
+            needs ``window=`` or ``process=``.
+        obs_size: observation (height, width) or one int; default 256 like the embedded games.
+        reward_fn: ``reward_fn(previous_obs, obs, info) -> float``; reward is 0 without it.
+        termination_fn: ``termination_fn(obs, info) -> bool``; never terminates without it.
+        catalog: extra TOML catalog path (else ``$NITROGEN_LIVE_CATALOG``).
+        keymap: key bindings overriding the catalog's (``mapping.Binding`` rows, ``native`` = key).
+        render_mode: ``"rgb_array"`` or ``None``.
+        window_backend: injected window backend (tests); chosen for the OS when ``None``.
+        controller: injected input controller (tests); built from the config when ``None``.
+        **options: the fields of :class:`~nitrogen_envs.live.config.LiveConfig` (``window``,
+            ``process``, ``launch``, ``input``, ``sync``, ``dry_run``, ``fps``, ``kill_switch``, ...).
+
+    ``info`` holds ``game``, ``task`` (``"play"``), ``success`` (False: live games have no built-in
+    criterion), ``episode_return``, ``episode_steps``, plus timing: ``step_ms``, ``capture_ms``,
+    ``input_ms``, ``fps_target`` and, when ``sync=False``, ``jitter_ms`` (how late the tick came).
+
+    Raises:
+        GameNotRunning: no matching window/process (the message says how to start it, or pass ``launch=True``).
+        BackendUnavailable: no input backend fits (e.g. gamepad input on Linux without /dev/uinput).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 15}  # noqa: RUF012
+
+    def __init__(
+        self,
+        game: str | None = None,
+        obs_size: int | tuple[int, int] | str = 256,
+        reward_fn: RewardFn | None = None,
+        termination_fn: TerminationFn | None = None,
+        catalog: str | None = None,
+        keymap: Sequence[Binding] | None = None,
+        render_mode: str | None = None,
+        window_backend: WindowBackend | None = None,
+        controller: InputController | None = None,
+        **options: Any,
+    ) -> None:
+        self.config = LiveConfig(**options)
+        self.spec_game: LiveGameSpec | None = get_live_game(game, catalog) if game is not None else None
+        cfg, spec = self.config, self.spec_game
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.title = cfg.window if cfg.window is not None else (spec.title if spec else None)
+        self.process_names = tuple(cfg.process or (spec.process if spec else ()))
+        if self.title is None and not self.process_names:
+            raise ValueError("NitroGen/Live-v0 needs window='title substring' or process='name' to find the game")
+        self.fps = float(cfg.fps if cfg.fps is not None else (spec.fps if spec else 15))
+        self.period = 1.0 / self.fps
+        self.metadata = {**self.metadata, "render_fps": self.fps}
+        self.reward_fn, self.termination_fn = reward_fn, termination_fn
+        self.name = spec.id if spec else (self.title or self.process_names[0])
+
+        self._closed = False
+        self._killed = False
+        self._kill_switch: KillSwitch | None = None
+        self._kill_probe_close: Any = None
+        self.controller: InputController | None = None
+        self.game: GameProcess | None = None
+        self.window: WindowBackend = window_backend or make_window_backend(cfg.display)
+        self._capture: MssCapture | None = None
+        try:
+            self.game = self._connect()
+            if self.game is None and cfg.sync:
+                raise GameNotRunning(f"sync=True needs the game's process to suspend it; pass process= for {self.name}")
+            rect = self.window.rect()
+            self.obs_size = parse_obs_size(obs_size, (rect.height, rect.width))  # type: ignore[arg-type]
+            self._capture = MssCapture(self.obs_size, cfg.display)
+            if not cfg.dry_run:
+                self.controller = controller or self._make_controller(keymap)
+                SafetyNet.register(self)
+                if cfg.kill_switch is not None:
+                    is_pressed, self._kill_probe_close = make_kill_switch_probe(cfg.kill_switch, cfg.display)
+                    self._kill_switch = KillSwitch(is_pressed, self._on_kill)
+        except BaseException:
+            self.close()
+            raise
+        self.observation_space = gym.spaces.Box(0, 255, shape=(*self.obs_size, 3), dtype=np.uint8)
+        self.action_space = gamepad.dict_space()
+        self._frame: np.ndarray | None = None
+        self._episode_return = 0.0
+        self._episode_steps = 0
+        self._deadline = 0.0
+
+    # ---- setup ---------------------------------------------------------------------------------------
+    def _how_to_start(self) -> str:
+        command = self.spec_game.launch_command(_PLATFORM) if self.spec_game else []
+        start = f"start it with `{' '.join(command)}`" if command else "start it"
+        return f"{start} (or pass launch=True / launch=[...] to gym.make so the env starts it)"
+
+    def _connect(self) -> GameProcess | None:
+        """Find the running game, or launch it when asked; return its process (``None`` if unknown)."""
+        cfg = self.config
+        pid = find_process(self.process_names) if self.process_names else None
+        searchable = self.title is not None or pid is not None  # never match "any window"
+        if searchable and self.window.find(self.title, pid if self.title is None else None):
+            pid = self.window.pid() or pid
+            return GameProcess(pid) if pid else None
+        if cfg.launch in (None, False):
+            what = f"window title containing {self.title!r}" if self.title else f"process {list(self.process_names)}"
+            raise GameNotRunning(f"{self.name} is not running (no {what}). Please {self._how_to_start()}.")
+        command = (
+            list(cfg.launch)  # type: ignore[arg-type]
+            if cfg.launch is not True
+            else (self.spec_game.launch_command(_PLATFORM) if self.spec_game else [])
+        )
+        if not command:
+            raise GameNotRunning(f"launch=True but no launch command is known for {self.name}; pass launch=[argv]")
+        env = dict(cfg.launch_env)
+        if cfg.display:
+            env["DISPLAY"] = cfg.display
+        if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen") and "SDL_VIDEODRIVER" not in env:
+            # A headless SDL driver inherited from our process (tests, servers) would give the game no window.
+            env["SDL_VIDEODRIVER"] = "windows" if _PLATFORM == "windows" else "x11"
+        game = GameProcess.launch(command, env)
+        deadline = time.monotonic() + cfg.launch_timeout_s
+        while time.monotonic() < deadline:
+            if not game.is_running():
+                game.stop()
+                raise GameNotRunning(f"{self.name} exited right after launch with {command}; run it by hand to see why")
+            if self.window.find(self.title, game.pid) or (self.title and self.window.find(self.title, None)):
+                window_pid = self.window.pid()
+                if window_pid and window_pid != game.pid:
+                    # Started through a launcher (Steam, a shell script): the window's process is the game,
+                    # so that is the one to suspend, stop and record for cleanup.
+                    owner = GameProcess(window_pid, launched=True)
+                    owner.record()
+                    return owner
+                return game
+            time.sleep(0.25)
+        game.stop()
+        raise GameNotRunning(
+            f"{self.name} was launched ({command}) but no window appeared in {cfg.launch_timeout_s:.0f} s"
+        )
+
+    def _make_controller(self, keymap: Sequence[Binding] | None) -> InputController:
+        spec = self.spec_game
+        kind = self.config.input or (spec.input if spec else "gamepad")
+        table = ButtonTable(tuple(keymap)) if keymap else (spec.key_table() if spec and spec.keys else None)
+        backend = choose_backend(kind, self.config.input_backend, table is not None, self.name)
+        if self.config.kill_switch is not None and table is not None and self.config.kill_switch in table.names:
+            raise ValueError(
+                f"kill_switch {self.config.kill_switch!r} is also a game key; choose another kill-switch key"
+            )
+        logger.info("%s: %s input through %s", self.name, kind, backend)
+        return make_controller(backend, table, self.config.display)
+
+    # ---- safety --------------------------------------------------------------------------------------
+    def _on_kill(self) -> None:
+        self._killed = True
+        if self.controller is not None:
+            self.controller.disable()
+
+    def emergency_stop(self, final: bool = False) -> None:
+        """Release all input and resume a suspended game (signal handlers and atexit call this).
+
+        Args:
+            final: the interpreter is exiting (atexit, SIGTERM): also stop a game we launched. The
+                normal :meth:`close` is not used here because it would reuse connections the
+                interrupted code may be in the middle of.
+        """
+        if self._closed:
+            return
+        if self.controller is not None:
+            self.controller.emergency_release()
+        if self.game is not None:
+            self.game.resume()
+            if final and self.game.launched and self.config.stop_launched:
+                self.game.stop()
+
+    def _fail_safe(self) -> None:
+        """After an exception inside ``step``: release input and let the game run."""
+        try:
+            if self.controller is not None:
+                self.controller.release_all()
+        finally:
+            if self.game is not None:
+                self.game.resume()
+
+    # ---- Gymnasium API -------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict]:
+        """Release all input, bring the window to the front and return the current frame.
+
+        A live game cannot be re-seeded or rewound: ``reset`` continues from wherever the game is.
+        """
+        super().reset(seed=seed)
+        self._check_usable()
+        try:
+            if self.controller is not None:
+                self.controller.enable()
+                self.controller.release_all()
+                if self.config.activate_on_reset and not self.window.is_foreground() and not self.window.activate():
+                    logger.warning("%s: could not bring the game window to the front", self.name)
+            frame = self._grab()
+            if self.config.sync and self.game is not None:
+                self.game.suspend()
+        except BaseException:
+            self._fail_safe()
+            raise
+        self._frame = frame
+        self._episode_return, self._episode_steps = 0.0, 0
+        self._deadline = time.perf_counter() + self.period
+        return frame, self._info({})
+
+    def step(self, action: dict[str, Any]) -> tuple[Obs, SupportsFloat, bool, bool, dict]:
+        """Send one gamepad action, let the game run one control period, capture the window.
+
+        Raises:
+            ValueError: a malformed action (nothing is sent).
+            FocusLost: the game window is not in front (input released, nothing sent).
+            KillSwitchPressed: the kill-switch key was pressed (input released; close the env).
+            WindowUnavailable: the window was closed or minimized.
+        """
+        if self._frame is None:
+            raise gym.error.ResetNeeded("call env.reset() before env.step()")
+        self._check_usable()
+        clean = gamepad.validate(action)
+        try:
+            extra = self._advance(clean)
+        except BaseException:
+            self._fail_safe()
+            raise
+        if self._killed:
+            raise KillSwitchPressed(self._kill_message())
+        previous, self._frame = self._frame, extra.pop("frame")
+        info = self._info(extra)
+        reward = float(self.reward_fn(previous, self._frame, info)) if self.reward_fn else 0.0
+        terminated = bool(self.termination_fn(self._frame, info)) if self.termination_fn else False
+        self._episode_return += reward
+        self._episode_steps += 1
+        info.update(episode_return=self._episode_return, episode_steps=self._episode_steps)
+        return self._frame, reward, terminated, False, info
+
+    def _advance(self, clean: gamepad.GamepadDict) -> dict[str, Any]:
+        start = time.perf_counter()
+        if self.controller is not None:
+            if self.config.focus_guard and not self.window.is_foreground():
+                self.controller.release_all()
+                raise FocusLost(
+                    f"{self.name}'s window is not in front, so input would go to another program; all input "
+                    "was released. Click the game window (or call env.reset(), which activates it), or pass "
+                    "focus_guard=False if the game reads input in the background"
+                )
+            self.controller.apply(clean)
+        sent = time.perf_counter()
+        extra: dict[str, Any] = {"input_ms": (sent - start) * 1e3}
+        if self.config.sync and self.game is not None:
+            self.game.resume()
+            time.sleep(self.period)
+            self.game.suspend()
+        else:
+            now = time.perf_counter()
+            if now < self._deadline:
+                time.sleep(self._deadline - now)
+            extra["jitter_ms"] = (time.perf_counter() - self._deadline) * 1e3
+            self._deadline = max(self._deadline + self.period, time.perf_counter())
+        grab_start = time.perf_counter()
+        extra["frame"] = self._grab()
+        end = time.perf_counter()
+        extra["capture_ms"] = (end - grab_start) * 1e3
+        extra["step_ms"] = (end - start) * 1e3
+        return extra
+
+    def _grab(self) -> np.ndarray:
+        if self._capture is None:
+            raise WindowUnavailable("the env is closed")
+        rect = self.window.rect().clip(self.window.screen())
+        if rect is None:
+            raise WindowUnavailable(f"{self.name}'s window is entirely off screen; move it back to capture it")
+        return self._capture.grab(rect)
+
+    def set_sync(self, sync: bool) -> None:
+        """Switch between synchronous (suspended between steps) and real-time stepping.
+
+        Useful to walk menus in real time and then play in sync; switching off resumes the game.
+        """
+        if sync and self.game is None:
+            raise GameNotRunning(f"sync=True needs the game's process to suspend it; pass process= for {self.name}")
+        self.config.sync = bool(sync)
+        if self.game is not None:
+            if sync and self._frame is not None:
+                self.game.suspend()
+            elif not sync:
+                self.game.resume()
+                self._deadline = time.perf_counter() + self.period
+
+    def window_rect(self) -> Rect:
+        """The game window's client area on screen right now."""
+        return self.window.rect()
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise gym.error.Error("this live env is closed; make a new one")
+        if self._killed:
+            raise KillSwitchPressed(self._kill_message())
+
+    def _kill_message(self) -> str:
+        return (
+            f"the kill switch ({self.config.kill_switch!r}) was pressed: all input was released and this env sends "
+            "no more; close it and make a new one to continue"
+        )
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "game": self.name,
+            "task": "play",
+            "success": False,
+            "episode_return": self._episode_return,
+            "episode_steps": self._episode_steps,
+            "fps_target": self.fps,
+            "sync": self.config.sync,
+            "dry_run": self.config.dry_run,
+            "input_sent": self.controller is not None and not self._killed,
+        }
+        info.update(extra)
+        return info
+
+    def render(self) -> Obs | None:  # type: ignore[override]
+        """The last observation (``rgb_array``)."""
+        return None if self._frame is None else self._frame.copy()
+
+    def close(self) -> None:
+        """Release every input, remove the virtual pad, resume the game and stop it if we launched it."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._kill_switch is not None:
+                self._kill_switch.close()
+            if self._kill_probe_close is not None:
+                self._kill_probe_close()
+            if self.controller is not None:
+                self.controller.close()
+        finally:
+            SafetyNet.unregister(self)
+            if self.game is not None:
+                self.game.resume()
+                if self.game.launched and self.config.stop_launched:
+                    self.game.stop()
+            if self._capture is not None:
+                self._capture.close()
+            self.window.close()

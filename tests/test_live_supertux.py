@@ -1,0 +1,370 @@
+"""Live games for real on Linux: SuperTux under our own Xvfb + openbox, driven only through the env.
+
+Skipped (with the reason) unless Xvfb, openbox and SuperTux are installed (Debian: ``apt-get install
+xvfb xdotool supertux openbox``) and the ``live`` extra (mss, psutil, python-xlib) is present. One
+game is launched for the whole module (about a minute on 2 cores); the tests run in file order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+
+from nitrogen_envs import gamepad
+from nitrogen_envs.import_utils import is_available
+
+SUPERTUX = shutil.which("supertux2") or shutil.which("supertux2", path="/usr/games")
+MISSING = [
+    name
+    for name, ok in (
+        ("Xvfb", shutil.which("Xvfb")),
+        ("openbox", shutil.which("openbox")),
+        ("supertux2", SUPERTUX),
+        ("mss", is_available("mss")),
+        ("psutil", is_available("psutil")),
+        ("python-xlib", is_available("Xlib")),
+        ("cv2", is_available("cv2")),
+    )
+    if not ok
+]
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live SuperTux test runs on Linux"),
+    pytest.mark.skipif(bool(MISSING), reason=f"live game test needs {MISSING} (apt-get install xvfb openbox supertux)"),
+]
+
+NOOP = gamepad.noop()
+RIGHT = gamepad.make_action(left_stick=(1.0, 0.0))
+DOWN = gamepad.make_action(left_stick=(0.0, -1.0))
+RUN_RIGHT = gamepad.make_action(["west"], left_stick=(1.0, 0.0))  # west = Ctrl, SuperTux's run button
+CONFIRM = gamepad.make_action(["east"])  # Enter in the SuperTux key map
+BACK = gamepad.make_action(["start"])  # Escape
+
+
+def supertux_pids() -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "supertux2" and p.status() != "zombie"]
+
+
+def pressed(display: str) -> list[int]:
+    from nitrogen_envs.live.x11_keyboard import pressed_keycodes
+
+    return pressed_keycodes(display)
+
+
+def keycode(display: str, key: str) -> int:
+    from nitrogen_envs.live.x11_keyboard import XTestKeyboard
+
+    keyboard = XTestKeyboard(display)
+    try:
+        return keyboard.keycode(key)
+    finally:
+        keyboard.close()
+
+
+def letterboxed(frame: np.ndarray) -> bool:
+    """SuperTux's intro cutscene: black bars at the top and bottom of a bright, full-width scene.
+
+    The bright left and right edges tell it apart from the black iris transition between screens.
+    """
+    band = frame.shape[0] // 16
+    middle = frame[3 * band : -3 * band]
+    return (
+        frame[:band].mean() < 25
+        and frame[-band:].mean() < 25
+        and middle[:, :band].mean() > 60
+        and middle[:, -band:].mean() > 60
+    )
+
+
+def run_for(env, action, seconds: float):
+    obs = None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        obs, *_ = env.step(action)
+    return obs
+
+
+def press(env, action, settle_s: float):
+    run_for(env, action, 0.25)
+    return run_for(env, NOOP, settle_s)
+
+
+def frame_change(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute pixel difference (0-255) between two frames."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def motion(env, action, seconds: float) -> float:
+    """How much the picture changes while ``action`` is held for ``seconds``."""
+    start = run_for(env, action, 0.1)
+    return frame_change(start, run_for(env, action, seconds))
+
+
+def in_level(env) -> bool:
+    """Level 1 gameplay: no cutscene bars, a bright sky-and-ice picture (the world map's sea is darker), still while idle."""
+    frame = run_for(env, NOOP, 0.1)
+    return not letterboxed(frame) and frame.mean() > 175 and motion(env, NOOP, 1.0) < 1.5
+
+
+def reach_gameplay(env) -> np.ndarray:
+    """Title -> Start Game -> Story Mode -> world map -> intro (Escape skips it) -> walk down -> level 1.
+
+    Every stage is confirmed from the frames before moving on, because a key pressed while a screen
+    fades in is dropped and load times vary with CPU load. On the world map Tux starts on the intro
+    cutscene's dot (worldmap.stwm: spawn at 42,66) and the first level is two tiles south (42,68).
+    """
+    deadline = time.monotonic() + 120  # the menus, iris transitions and loads slow down a lot on a busy CPU
+    run_for(env, NOOP, 3.0)
+    while not letterboxed(press(env, CONFIRM, 2.5)):  # "Start Game", "Story Mode", then the intro plays
+        assert time.monotonic() < deadline, "the intro cutscene never started"
+    while True:  # Escape skips the intro once it accepts input
+        obs = press(env, BACK, 1.0)
+        if not letterboxed(obs) and not letterboxed(run_for(env, NOOP, 1.0)):
+            break
+        assert time.monotonic() < deadline, "Escape did not skip the intro cutscene"
+    run_for(env, NOOP, 2.0)  # world map fades in
+    while True:  # walk down to the first level's dot, enter it (Enter also closes a stray pause menu)
+        run_for(env, DOWN, 1.5)
+        press(env, CONFIRM, 4.0)
+        if in_level(env):
+            return run_for(env, NOOP, 0.5)
+        assert time.monotonic() < deadline, "could not enter the first level"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    import gymnasium as gym
+
+    from nitrogen_envs.live import register_live_games
+    from nitrogen_envs.live.virtual_display import VirtualDisplay
+
+    register_live_games()
+    home = tmp_path_factory.mktemp("supertux_home")
+    os.environ["NITROGEN_LIVE_STATE"] = str(home / "live_state.json")
+    before = set(supertux_pids())
+    display = VirtualDisplay((1600, 900)).start()
+    env = None
+    try:
+        env = gym.make(
+            "NitroGen/SuperTux-v0",
+            display=display.name,
+            # A small window keeps software rendering (and so game time) fast on a busy 2-core machine.
+            launch=[SUPERTUX, "--window", "--geometry", "640x360"],
+            launch_env={
+                "HOME": str(home),
+                "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"),
+                "SDL_AUDIODRIVER": "dummy",
+            },
+            obs_size=256,
+        )
+        env.reset()
+        start = time.monotonic()
+        reach_gameplay(env)
+        print(f"reached gameplay in {time.monotonic() - start:.1f} s")
+        yield env, display, home
+    finally:
+        if env is not None:
+            env.close()
+        display.stop()
+        os.environ.pop("NITROGEN_LIVE_STATE", None)
+        leftovers = set(supertux_pids()) - before
+        for pid in leftovers:  # never leave a game spinning, even when a test failed
+            os.kill(pid, signal.SIGKILL)
+        assert not leftovers, f"SuperTux processes left running: {leftovers}"
+        assert display.xvfb is not None and display.xvfb.poll() is not None, "Xvfb left running"
+
+
+def test_holding_right_scrolls_the_level_but_idling_does_not(live):
+    env, display, _ = live
+    assert pressed(display.name) == [], "a key is still held after NOOP steps"
+    idle = motion(env, NOOP, 2.0)
+    moving = motion(env, RUN_RIGHT, 4.0)  # Tux starts at the left edge; the camera follows once he passes the middle
+    run_for(env, NOOP, 0.3)
+    print(f"frame change: idle {idle:.2f}, running right {moving:.2f}")
+    assert idle < 1.5, f"the picture changed while idle ({idle:.2f})"
+    assert moving > max(2.0, 3 * idle), f"running right did not scroll the level ({moving:.2f} vs idle {idle:.2f})"
+
+
+def test_sync_mode_freezes_the_game_between_steps(live):
+    import psutil
+
+    env, _, _ = live
+    base = env.unwrapped
+    base.set_sync(True)
+    try:
+        obs, *_, info = env.step(RIGHT)
+        assert info["sync"]
+        assert psutil.Process(base.game.pid).status() == psutil.STATUS_STOPPED
+        first = base._grab()
+        time.sleep(0.4)
+        second = base._grab()
+        assert np.array_equal(first, second), "frames changed while the game was suspended"
+        changed = sum(not np.array_equal(env.step(RIGHT)[0], obs) for _ in range(3))
+        assert changed >= 1, "the game did not advance during sync steps"
+    finally:
+        env.step(NOOP)
+        base.set_sync(False)
+    assert psutil.Process(base.game.pid).status() != psutil.STATUS_STOPPED
+
+
+def test_an_exception_inside_step_releases_every_key(live, monkeypatch):
+    env, display, _ = live
+    base = env.unwrapped
+    env.step(RIGHT)
+    right = keycode(display.name, "right")
+    assert right in pressed(display.name)
+
+    def broken(rect):
+        raise RuntimeError("capture exploded")
+
+    monkeypatch.setattr(base._capture, "grab", broken)
+    with pytest.raises(RuntimeError, match="capture exploded"):
+        env.step(RIGHT)
+    assert right not in pressed(display.name)
+    monkeypatch.undo()
+    env.step(NOOP)
+
+
+def test_dry_run_captures_but_creates_no_input(live):
+    import gymnasium as gym
+
+    _, display, _ = live
+    dry = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
+    try:
+        obs, info = dry.reset()
+        obs, *_, info = dry.step(RIGHT)
+        assert obs.shape == (64, 64, 3) and obs.any()
+        assert info["dry_run"] and not info["input_sent"]
+        assert dry.unwrapped.controller is None
+        assert keycode(display.name, "right") not in pressed(display.name)
+    finally:
+        dry.close()
+    assert supertux_pids(), "closing an env that did not launch the game must leave the game running"
+
+
+def test_sigterm_releases_keys_of_a_process_driving_the_game(live):
+    env, display, home = live
+    script = textwrap.dedent(
+        f"""
+        import os, signal, gymnasium as gym
+        from nitrogen_envs import gamepad
+        from nitrogen_envs.live import register_live_games
+        register_live_games()
+        env = gym.make("NitroGen/SuperTux-v0", display={display.name!r}, kill_switch=None)
+        env.reset()
+        env.step(gamepad.make_action(left_stick=(1.0, 0.0)))
+        print("holding", flush=True)
+        signal.pause()
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NITROGEN_LIVE_STATE": str(home / "child_state.json")},
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "holding"
+        right = keycode(display.name, "right")
+        assert right in pressed(display.name)
+        child.send_signal(signal.SIGTERM)
+        child.wait(20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGTERM
+    assert right not in pressed(display.name)
+    env.reset()  # give the focus back to our env's window for the next tests
+
+
+def test_kill_switch_releases_input_and_refuses_more(live):
+    from nitrogen_envs.live.errors import KillSwitchPressed
+    from nitrogen_envs.live.x11_keyboard import XTestKeyboard
+
+    env, display, _ = live
+    env.step(RIGHT)
+    right = keycode(display.name, "right")
+    assert right in pressed(display.name)
+    person = XTestKeyboard(display.name)  # another X client, like a person at the keyboard
+    try:
+        person.key_down("f12")
+        person.flush()
+        deadline = time.monotonic() + 2.0
+        while right in pressed(display.name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert right not in pressed(display.name), "the kill switch did not release the held key"
+        with pytest.raises(KillSwitchPressed, match="kill switch"):
+            env.step(RIGHT)
+        assert right not in pressed(display.name)
+    finally:
+        person.key_up("f12")
+        person.flush()
+        person.close()
+
+
+def test_minimized_window_gives_a_clear_error(live):
+    import gymnasium as gym
+
+    from nitrogen_envs.live.errors import WindowUnavailable
+
+    if shutil.which("xdotool") is None:
+        pytest.skip("needs xdotool to minimize the window")
+    env, display, _ = live
+    wid = str(env.unwrapped.window._window.id)
+    xdotool_env = {**os.environ, "DISPLAY": display.name}
+    dry = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
+    try:
+        dry.reset()
+        subprocess.run(["xdotool", "windowminimize", "--sync", wid], env=xdotool_env, check=True, timeout=10)
+        with pytest.raises(WindowUnavailable, match="minimized"):
+            dry.step(NOOP)
+    finally:
+        subprocess.run(["xdotool", "windowactivate", "--sync", wid], env=xdotool_env, check=False, timeout=10)
+        dry.close()
+
+
+def test_close_releases_keys_and_stops_the_launched_game(live):
+    import gymnasium as gym
+
+    from nitrogen_envs.live.errors import WindowUnavailable
+
+    env, display, home = live
+    pid = env.unwrapped.game.pid
+    watcher = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
+    watcher.reset()
+    env.close()
+    assert keycode(display.name, "right") not in pressed(display.name)
+    assert pid not in supertux_pids()
+    state = Path(home / "live_state.json")
+    assert not state.exists() or str(pid) not in state.read_text()
+    with pytest.raises(WindowUnavailable, match="closed"):
+        watcher.step(NOOP)
+    watcher.close()
+
+
+def test_missing_game_error_says_how_to_start_it(tmp_path):
+    import gymnasium as gym
+
+    from nitrogen_envs.live import register_live_games
+    from nitrogen_envs.live.errors import GameNotRunning
+    from nitrogen_envs.live.virtual_display import VirtualDisplay
+
+    register_live_games()
+    with (
+        VirtualDisplay((640, 480), window_manager=False) as display,
+        pytest.raises(GameNotRunning, match=r"SuperTux is not running.*supertux2 --window.*launch=True"),
+    ):
+        gym.make("NitroGen/SuperTux-v0", display=display.name)
