@@ -51,7 +51,10 @@ def record(
     from nitrogen_datasets.writer import DatasetWriter, WriterConfig
     from nitrogen_envs.registry import get_game
 
-    env = gym.make(get_game(game).env_id, task=task, obs_size=obs_size)
+    spec = get_game(game)
+    # ViZDoom's scripted expert reads object positions and labels, which must be enabled at engine start.
+    extra = {"privileged_info": True} if spec.engine == "vizdoom" else {}
+    env = gym.make(spec.env_id, task=task, obs_size=obs_size, **extra)
     name = expert_name or default_expert_name(game)
     writer = DatasetWriter(out, WriterConfig(fps=env.metadata["render_fps"], crf=crf))
     first = writer.num_episodes if seed is None else seed

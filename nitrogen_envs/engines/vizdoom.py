@@ -72,6 +72,8 @@ class VizdoomEnv(GamepadEnv):
         task: the scenario's single task (see ``nitrogen info``).
         obs_size: observation size (default 256; ``"native"`` is 240x320).
         render_mode: ``"rgb_array"`` or ``"human"``.
+        privileged_info: also compute ViZDoom's object list, map sectors and labels buffer (what the
+            scripted experts read); off by default because the labels buffer costs render time.
     """
 
     native_size = (240, 320)
@@ -83,6 +85,7 @@ class VizdoomEnv(GamepadEnv):
         task: str | None = None,
         obs_size: int | tuple[int, int] | str | None = 256,
         render_mode: str | None = None,
+        privileged_info: bool = False,
     ) -> None:
         super().__init__(game, task, obs_size, render_mode)
         vzd = require_package("vizdoom")
@@ -97,6 +100,10 @@ class VizdoomEnv(GamepadEnv):
         game_engine.set_screen_resolution(vzd.ScreenResolution.RES_320X240)
         game_engine.set_sound_enabled(False)
         game_engine.set_available_game_variables([vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH])
+        if privileged_info:  # must be set before init(); ViZDoom ignores later changes
+            game_engine.set_objects_info_enabled(True)
+            game_engine.set_sectors_info_enabled(True)
+            game_engine.set_labels_buffer_enabled(True)
         game_engine.init()
         self._engine = game_engine
         names = [button.name for button in game_engine.get_available_buttons()]

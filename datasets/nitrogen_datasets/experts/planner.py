@@ -1,0 +1,187 @@
+"""A save-state lookahead planner for games with save states (Procgen, Atari); no learning.
+
+Every ``commit`` steps the planner snapshots the game, rolls out ``candidates`` native-action
+sequences of ``horizon`` steps in a frame-free simulator (:mod:`.simulators`), scores each by its
+clipped, discounted return plus a bonus when the task's success criterion is reached and a penalty
+when a life or the episode is lost, and plays the first ``commit`` actions of the best one. One
+candidate always continues the previous best plan, so a good plan is not forgotten between commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from nitrogen_datasets.experts.base import episode_rng, unwrap
+from nitrogen_datasets.experts.errors import ExpertNotReset
+from nitrogen_datasets.experts.simulators import Simulator, make_simulator
+from nitrogen_envs import gamepad
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PlannerConfig:
+    """Random-shooting planner settings.
+
+    Args:
+        candidates: action sequences rolled out per planning step (more finds rarer solutions, slower).
+        horizon: env steps per rollout; must reach past the next reward for sparse games.
+        commit: actions played from the best sequence before planning again (<= ``horizon``).
+        max_repeat: a candidate holds each random action for 1..``max_repeat`` steps, which makes long
+            jumps and runs reachable by chance (1 = independent actions every step).
+        discount: per-step discount of rewards inside a rollout (prefers earlier rewards).
+        reward_clip: rewards are clipped to [-reward_clip, reward_clip] when scoring, so games with
+            large point values (Space Invaders) weigh the same as Pong; ``None`` keeps raw rewards.
+        success_bonus: added when a rollout reaches the task's success criterion.
+        failure_penalty: subtracted when a rollout loses a life or ends the episode without success.
+        max_horizon: when no candidate scores above zero (no reward in reach), the planner samples
+            again with twice the horizon, up to this many steps, before settling (sparse games).
+        seed: base seed; with the episode seed it fixes every candidate, so play is deterministic.
+    """
+
+    candidates: int = 16
+    horizon: int = 40
+    commit: int = 8
+    max_repeat: int = 4
+    discount: float = 0.99
+    reward_clip: float | None = 1.0
+    success_bonus: float = 100.0
+    failure_penalty: float = 20.0
+    max_horizon: int = 160
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1 or self.horizon < 1 or self.max_repeat < 1:
+            raise ValueError(
+                f"candidates, horizon and max_repeat must be >= 1, got {self.candidates}, {self.horizon}, "
+                f"{self.max_repeat}"
+            )
+        if not 1 <= self.commit <= self.horizon:
+            raise ValueError(f"commit ({self.commit}) must be between 1 and horizon ({self.horizon})")
+        if self.max_horizon < self.horizon:
+            raise ValueError(f"max_horizon ({self.max_horizon}) must be >= horizon ({self.horizon})")
+        if not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"discount must be in (0, 1], got {self.discount}")
+        if self.reward_clip is not None and self.reward_clip <= 0:
+            raise ValueError(f"reward_clip must be positive or None, got {self.reward_clip}")
+        if self.success_bonus < 0 or self.failure_penalty < 0:
+            raise ValueError(
+                f"success_bonus ({self.success_bonus}) and failure_penalty ({self.failure_penalty}) must be >= 0"
+            )
+
+
+class PlannerExpert:
+    """Plays Procgen and Atari games by save-state lookahead (see the module docstring).
+
+    Args:
+        config: planner settings; defaults as in :class:`PlannerConfig`.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = gym.make("NitroGen/CoinRun-v0", task="easy", obs_size=32)  # doctest: +SKIP
+        >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
+        >>> expert = PlannerExpert(PlannerConfig(seed=0))  # doctest: +SKIP
+        >>> expert.reset(env, seed=0)  # doctest: +SKIP
+        >>> obs, *_ = env.step(expert.act(obs, info))  # doctest: +SKIP
+    """
+
+    def __init__(self, config: PlannerConfig | None = None) -> None:
+        self.config = config if config is not None else PlannerConfig()
+        self._env: Any = None
+        self._sim: Simulator | None = None
+        self._rng = np.random.default_rng(self.config.seed)
+        self._plan: list[int] = []
+        self._queue: list[int] = []
+        self._actions: list[gamepad.GamepadDict] = []
+        self._weights = np.ones(0)
+
+    def reset(self, env: gym.Env, seed: int | None) -> None:
+        """Bind to ``env`` (Procgen or Atari), build its simulator and reseed the candidate sampler."""
+        base = unwrap(env, engines=("procgen", "ale"))
+        if self._sim is not None and base is not self._env:
+            self._sim.close()
+            self._sim = None
+        if self._sim is None:
+            self._sim = make_simulator(base)
+        self._env = base
+        self._rng = episode_rng(self.config.seed, seed)
+        self._plan, self._queue = [], []
+        n_actions = int(base.native_action_space().n)
+        self._actions = [base.native_to_gamepad(i) for i in range(n_actions)]
+        self._weights = self.config.discount ** np.arange(self.config.max_horizon)
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> gamepad.GamepadDict:
+        """The next action of the committed plan, planning again when the commitment is used up."""
+        if self._sim is None:
+            raise ExpertNotReset("call expert.reset(env, seed) after env.reset() and before act()")
+        if not self._queue:
+            self._replan()
+        native = self._queue.pop(0)
+        return {key: value.copy() for key, value in self._actions[native].items()}
+
+    def close(self) -> None:
+        """Free the simulator."""
+        if self._sim is not None:
+            self._sim.close()
+            self._sim = None
+
+    def _require_sim(self) -> Simulator:
+        if self._sim is None:
+            raise ExpertNotReset("call expert.reset(env, seed) after env.reset() and before act()")
+        return self._sim
+
+    # -- planning ---------------------------------------------------------------------------------------
+    def _sample(self, prefix: list[int], horizon: int) -> list[int]:
+        """A candidate: ``prefix`` then random actions held for random durations, ``horizon`` long."""
+        cfg, n_actions = self.config, len(self._actions)
+        seq = list(prefix[:horizon])
+        while len(seq) < horizon:
+            action = int(self._rng.integers(n_actions))
+            seq.extend([action] * int(self._rng.integers(1, cfg.max_repeat + 1)))
+        return seq[:horizon]
+
+    def _score(self, seq: list[int]) -> float:
+        """Clipped discounted return of ``seq`` from the root, with the success bonus and failure penalty."""
+        cfg, sim = self.config, self._require_sim()
+        sim.restore()
+        total = 0.0
+        for t, native in enumerate(seq):
+            step = sim.step(native)
+            reward = (
+                step.reward
+                if cfg.reward_clip is None
+                else float(np.clip(step.reward, -cfg.reward_clip, cfg.reward_clip))
+            )
+            total += self._weights[t] * reward
+            if step.success:
+                return total + self._weights[t] * cfg.success_bonus
+            if step.failed:
+                return total - self._weights[t] * cfg.failure_penalty
+            if step.done:
+                break
+        return total
+
+    def _replan(self) -> None:
+        sim = self._require_sim()
+        sim.sync()
+        cfg = self.config
+        horizon = cfg.horizon
+        candidates = [self._sample(self._plan[cfg.commit :], horizon)]
+        candidates += [self._sample([], horizon) for _ in range(cfg.candidates - 1)]
+        scores = [self._score(seq) for seq in candidates]
+        while max(scores) <= 0.0 and horizon < cfg.max_horizon:
+            # Nothing rewarding in reach: look further before committing to a blind move.
+            horizon = min(2 * horizon, cfg.max_horizon)
+            extra = [self._sample([], horizon) for _ in range(cfg.candidates)]
+            candidates += extra
+            scores += [self._score(seq) for seq in extra]
+        sim.restore()
+        best = int(np.argmax(scores))  # ties go to the earliest candidate: the continued plan
+        self._plan = candidates[best]
+        self._queue = self._plan[: cfg.commit]
+        logger.debug("planned: best score %.2f of %d candidates", scores[best], len(scores))

@@ -1,0 +1,231 @@
+"""Experts: registry errors, planner quality and determinism, scripted bots, valid actions, report."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import installed_games, make
+
+from nitrogen_datasets.experts import (
+    EXPERTS,
+    ExpertNotReset,
+    ExpertUnsupported,
+    PlannerConfig,
+    PlannerExpert,
+    UnknownExpert,
+    default_expert_name,
+    expert_report,
+    format_report,
+    make_expert,
+    run_episode,
+)
+from nitrogen_datasets.experts.cli import experts as experts_cli
+from nitrogen_envs import gamepad
+from nitrogen_envs.registry import get_game
+
+INSTALLED = {game.name for game in installed_games()}
+FAST_PLANNER = PlannerConfig(candidates=8, horizon=32, commit=8, max_horizon=64, seed=0)
+
+
+def needs(*names):
+    missing = [name for name in names if name not in INSTALLED]
+    return pytest.mark.skipif(bool(missing), reason=f"engine for {missing} not installed")
+
+
+def test_unknown_expert_name_lists_valid_names():
+    with pytest.raises(
+        UnknownExpert, match=r"'planer'.*Did you mean 'planner'.*Valid experts: planner, random, scripted"
+    ):
+        make_expert("planer", "CoinRun")
+
+
+def test_expert_refuses_game_of_other_engine_and_names_the_right_one():
+    with pytest.raises(ExpertUnsupported, match=r"DoomBasic runs on vizdoom.*'scripted'"):
+        make_expert("planner", "DoomBasic")
+
+
+def test_default_expert_per_engine():
+    assert default_expert_name("NitroGen/CoinRun-v0") == "planner"
+    assert default_expert_name("Pong") == "planner"
+    assert default_expert_name("DoomBasic") == "scripted"
+    assert default_expert_name("Crafter") == "scripted"
+    assert set(EXPERTS) == {"planner", "scripted", "random"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"commit": 50, "horizon": 40}, r"commit \(50\).*horizon \(40\)"),
+        ({"candidates": 0}, "candidates"),
+        ({"max_horizon": 10, "horizon": 40}, r"max_horizon \(10\).*horizon \(40\)"),
+        ({"discount": 0.0}, "discount"),
+    ],
+)
+def test_planner_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PlannerConfig(**kwargs)
+
+
+def test_act_before_reset_raises():
+    with pytest.raises(ExpertNotReset, match="reset"):
+        make_expert("random", "CoinRun").act(np.zeros((8, 8, 3), np.uint8), {})
+
+
+@needs("CoinRun")
+def test_planner_beats_random_on_coinrun_easy():
+    game = get_game("CoinRun")
+    env = make(game, task="easy", obs_size=32)
+    try:
+        seeds = (0, 1)
+        planner = [run_episode(env, PlannerExpert(FAST_PLANNER), s, 400) for s in seeds]
+        random = [run_episode(env, make_expert("random", "CoinRun"), s, 400) for s in seeds]
+    finally:
+        env.close()
+    assert all(r.success for r in planner), planner
+    assert sum(r.success for r in planner) > sum(r.success for r in random), (planner, random)
+
+
+@needs("Pong")
+def test_planner_outscores_random_on_pong_over_fixed_steps():
+    env = make(get_game("Pong"), obs_size=32)
+    try:
+        planner = run_episode(env, PlannerExpert(FAST_PLANNER), 0, 300)
+        random = run_episode(env, make_expert("random", "Pong"), 0, 300)
+    finally:
+        env.close()
+    assert planner.episode_return > random.episode_return, (planner, random)
+
+
+def _actions(game_name, expert, seed, steps, **env_kwargs):
+    env = make(get_game(game_name), obs_size=32, **env_kwargs)
+    try:
+        obs, info = env.reset(seed=seed)
+        expert.reset(env, seed)
+        out = []
+        for _ in range(steps):
+            action = expert.act(obs, info)
+            out.append(gamepad.to_flat(action))
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        return np.stack(out)
+    finally:
+        env.close()
+
+
+@needs("CoinRun")
+def test_planner_is_deterministic_per_seed():
+    first = _actions("CoinRun", PlannerExpert(FAST_PLANNER), 3, 40, task="easy")
+    again = _actions("CoinRun", PlannerExpert(FAST_PLANNER), 3, 40, task="easy")
+    other = PlannerConfig(candidates=8, horizon=32, commit=8, max_horizon=64, seed=1)
+    different = _actions("CoinRun", PlannerExpert(other), 3, 40, task="easy")
+    np.testing.assert_array_equal(first, again)
+    assert first.shape != different.shape or not np.array_equal(first, different)
+
+
+@needs("Pong")
+def test_planner_leaves_the_atari_emulator_where_it_was():
+    env = make(get_game("Pong"), obs_size=32)
+    try:
+        obs, info = env.reset(seed=0)
+        expert = PlannerExpert(FAST_PLANNER)
+        expert.reset(env, 0)
+        before = env.unwrapped.save_state()
+        expert.act(obs, info)  # plans: rolls the emulator forward, then restores it
+        assert env.unwrapped.save_state() == before
+    finally:
+        env.close()
+
+
+@needs("DoomBasic")
+def test_scripted_doom_bot_kills_the_monster_in_basic():
+    env = make(get_game("DoomBasic"), obs_size=32)
+    try:
+        results = [run_episode(env, make_expert("scripted", "DoomBasic"), seed) for seed in (0, 1)]
+    finally:
+        env.close()
+    assert all(r.success for r in results), results
+
+
+@needs("DoomMyWayHome")
+def test_scripted_doom_bot_finds_the_vest_through_the_maze():
+    env = make(get_game("DoomMyWayHome"), obs_size=32)
+    try:
+        results = [run_episode(env, make_expert("scripted", "DoomMyWayHome"), seed) for seed in (0, 1)]
+    finally:
+        env.close()
+    assert all(r.success for r in results), results
+
+
+def test_expert_report_takes_explicit_seeds():
+    with pytest.raises(ValueError, match="episodes must be >= 1"):
+        expert_report(["DoomBasic"], seeds=[])
+
+
+@needs("Crafter")
+def test_crafter_bot_collects_wood():
+    env = make(get_game("Crafter"), task="collect_wood", obs_size=64)
+    try:
+        results = [run_episode(env, make_expert("scripted", "Crafter"), seed, 200) for seed in (0, 1)]
+    finally:
+        env.close()
+    assert all(r.success for r in results), results
+
+
+SAMPLE = [("CoinRun", "planner"), ("Pong", "planner"), ("DoomDefendCenter", "scripted"), ("Crafter", "scripted")]
+SAMPLE += [(name, "random") for name, _ in SAMPLE]
+
+
+@pytest.mark.parametrize(("game_name", "expert_name"), SAMPLE, ids=[f"{g}-{e}" for g, e in SAMPLE])
+def test_expert_actions_are_valid_gamepad_actions(game_name, expert_name):
+    if game_name not in INSTALLED:
+        pytest.skip(f"{game_name} not installed")
+    space = gamepad.dict_space()
+    env = make(get_game(game_name), obs_size=64)
+    try:
+        obs, info = env.reset(seed=0)
+        expert = make_expert(expert_name, game_name, seed=0)
+        if isinstance(expert, PlannerExpert):
+            expert = PlannerExpert(FAST_PLANNER)
+        expert.reset(env, 0)
+        for _ in range(12):
+            action = expert.act(obs, info)
+            clean = gamepad.validate(action)
+            assert space.contains(clean)
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                obs, info = env.reset(seed=1)
+                expert.reset(env, 1)
+    finally:
+        env.close()
+
+
+@needs("DoomBasic")
+def test_expert_report_rows_and_table():
+    rows = expert_report(["DoomBasic"], episodes=1, progress=False)
+    assert [(r.game, r.task, r.expert, r.episodes) for r in rows] == [("DoomBasic", "kill", "scripted", 1)]
+    assert rows[0].success_rate == 1.0 and rows[0].random_success_rate is not None
+    table = format_report(rows, markdown=True)
+    assert table.startswith("| game | task | expert |") and "| DoomBasic | kill | scripted | 1 | 100% |" in table
+
+
+def test_expert_report_rejects_bad_episodes():
+    with pytest.raises(ValueError, match="episodes must be >= 1, got 0"):
+        expert_report(["DoomBasic"], episodes=0)
+
+
+@needs("DoomBasic")
+def test_cli_report_prints_markdown():
+    result = CliRunner().invoke(experts_cli, ["report", "DoomBasic", "--episodes", "1", "--no-random", "--markdown"])
+    assert result.exit_code == 0, result.output
+    assert "| DoomBasic | kill | scripted | 1 | 100% |" in result.output
+
+
+def test_vizdoom_env_can_start_with_the_privileged_info_experts_read():
+    import gymnasium as gym
+
+    env = gym.make("NitroGen/DoomBasic-v0", obs_size=32, privileged_info=True)
+    try:
+        engine = env.unwrapped._engine
+        assert engine.is_objects_info_enabled() and engine.is_labels_buffer_enabled() and engine.is_sectors_info_enabled()
+    finally:
+        env.close()
