@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -107,6 +108,25 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
     return result
 
 
+def _start(specific: dict, options: dict) -> None:
+    """Shared body of train/finetune: the common flags become TrainConfig fields, then train."""
+    kwargs = {
+        **specific,
+        "out": str(options["out"]),
+        "steps": options["steps"],
+        "batch_size": options["batch_size"],
+        "lr": options["lr"],
+        "warmup_steps": options["warmup_steps"],
+        "num_workers": options["workers"],
+        "seed": options["seed"],
+        "save_every": options["save_every"],
+        "device": options["device"],
+    }
+    data = tuple(options["data"]) + tuple(options["more_data"])
+    data = _with_imitation(options["out"], data, tuple(options["imitation_paths"]), options["imitation_game"])
+    _run(kwargs, data, tuple(options["weights"]))
+
+
 @click.command()
 @click.option(
     "--config", "preset", default="nitrogen-s", show_default=True, help="Policy preset to train from scratch."
@@ -115,77 +135,15 @@ def _overrides(pairs: tuple[str, ...]) -> dict:
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a preset field (--set n_layers=2)."
 )
 @_common
-def train(  # type: ignore[no-untyped-def]
-    preset: str,
-    overrides,
-    data,
-    more_data,
-    weights,
-    imitation_paths,
-    imitation_game,
-    out,
-    steps,
-    batch_size,
-    lr,
-    warmup_steps,
-    workers,
-    seed,
-    save_every,
-    device,
-) -> None:
+def train(preset: str, overrides: tuple[str, ...], **options: Any) -> None:
     """Train a NitroGen policy from scratch on demonstration datasets (resumes an interrupted run)."""
-    kwargs = {
-        "out": str(out),
-        "policy": preset,
-        "policy_overrides": _overrides(overrides),
-        "steps": steps,
-        "batch_size": batch_size,
-        "lr": lr,
-        "warmup_steps": warmup_steps,
-        "num_workers": workers,
-        "seed": seed,
-        "save_every": save_every,
-        "device": device,
-    }
-    data = _with_imitation(out, tuple(data) + tuple(more_data), tuple(imitation_paths), imitation_game)
-    _run(kwargs, data, tuple(weights))
+    _start({"policy": preset, "policy_overrides": _overrides(overrides)}, options)
 
 
 @click.command()
 @click.option("--from", "init_from", required=True, help="Checkpoint folder, bundled name or Hub id to start from.")
 @click.option("--head-only", is_flag=True, help="Freeze the image encoder; train the action head only.")
 @_common
-def finetune(
-    init_from: str,
-    head_only: bool,
-    data,
-    more_data,
-    weights,
-    imitation_paths,
-    imitation_game,
-    out,
-    steps,
-    batch_size,
-    lr,
-    warmup_steps,
-    workers,
-    seed,
-    save_every,
-    device,
-) -> None:  # type: ignore[no-untyped-def]
+def finetune(init_from: str, head_only: bool, **options: Any) -> None:
     """Fine-tune a pretrained NitroGen policy on demonstration datasets or `imitation` trajectories."""
-    kwargs = {
-        "out": str(out),
-        "init_from": init_from,
-        "head_only": head_only,
-        "steps": steps,
-        "batch_size": batch_size,
-        "lr": lr,
-        "warmup_steps": warmup_steps,
-        "num_workers": workers,
-        "seed": seed,
-        "save_every": save_every,
-        "device": device,
-    }
-    data = _with_imitation(out, tuple(data) + tuple(more_data), tuple(imitation_paths), imitation_game)
-    _run(kwargs, data, tuple(weights))
+    _start({"init_from": init_from, "head_only": head_only}, options)

@@ -226,6 +226,8 @@ def test_vizdoom_env_can_start_with_the_privileged_info_experts_read():
     env = gym.make("NitroGen/DoomBasic-v0", obs_size=32, privileged_info=True)
     try:
         engine = env.unwrapped._engine
-        assert engine.is_objects_info_enabled() and engine.is_labels_buffer_enabled() and engine.is_sectors_info_enabled()
+        assert (
+            engine.is_objects_info_enabled() and engine.is_labels_buffer_enabled() and engine.is_sectors_info_enabled()
+        )
     finally:
         env.close()
