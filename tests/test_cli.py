@@ -101,7 +101,7 @@ def test_ci_runs_the_readme_test_command():
     ci_lines = [
         line
         for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
-        if line and not line.startswith(("#", "set ", "cd "))
+        if line and not line.startswith(("#", "set ", "cd ", "export "))
     ]
     assert len(ci_lines) == 1
     assert f"```bash\n{ci_lines[0]}\n```" in readme
