@@ -204,7 +204,9 @@ def test_holding_right_scrolls_the_level_but_idling_does_not(live):
     env, display, _ = live
     assert pressed(display.name) == [], "a key is still held after NOOP steps"
     idle = motion(env, NOOP, 2.0)
-    moving = peak_motion(env, RUN_RIGHT, 4.0)  # Tux starts at the left edge; the camera follows once he passes the middle
+    moving = peak_motion(
+        env, RUN_RIGHT, 4.0
+    )  # Tux starts at the left edge; the camera follows once he passes the middle
     run_for(env, NOOP, 3.0)  # let a possible death-and-restart finish before the next test
     print(f"frame change: idle {idle:.2f}, running right (peak) {moving:.2f}")
     assert idle < 1.5, f"the picture changed while idle ({idle:.2f})"
