@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import io
 import logging
+from collections.abc import Mapping
 from types import ModuleType
 
 from nitrogen_envs.errors import DependencyNotInstalled
@@ -24,11 +25,18 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def require_package(module: str) -> ModuleType:
+def require_package(
+    module: str, packages: Mapping[str, tuple[str, str]] | None = None, default_extra: str = "all"
+) -> ModuleType:
     """Import an optional package or raise an error that says how to install it.
 
+    Every package of ours calls this one function with its own table, so all missing-dependency errors
+    read the same.
+
     Args:
-        module: the import name, a key of :data:`OPTIONAL_PACKAGES`.
+        module: the import name, e.g. ``"pyarrow.parquet"``; its top-level name is looked up in the table.
+        packages: import name -> (pip requirement, nitrogen-gym extra); :data:`OPTIONAL_PACKAGES` by default.
+        default_extra: the extra named for a package missing from the table.
 
     Raises:
         DependencyNotInstalled: the package is missing; the message holds the exact pip command.
@@ -36,10 +44,11 @@ def require_package(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        pip_name, extra = OPTIONAL_PACKAGES.get(module.split(".")[0], (module, "all"))
+        table = OPTIONAL_PACKAGES if packages is None else packages
+        pip_name, extra = table.get(module.split(".")[0], (module, default_extra))
         raise DependencyNotInstalled(
             f"{module} is not installed ({err}). Install it with: "
-            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install {pip_name})"
+            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install '{pip_name}')"
         ) from err
 
 

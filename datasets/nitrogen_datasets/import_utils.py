@@ -6,10 +6,9 @@ Parquet (``pyarrow``), video (``av``) and the PyTorch reader (``torch``) are not
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-from nitrogen_envs.errors import DependencyNotInstalled
+from nitrogen_envs.import_utils import require_package as _require_package
 
 # import name -> (pip requirement, extra of nitrogen-gym that installs it)
 OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
@@ -22,19 +21,5 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
 
 
 def require_package(module: str) -> ModuleType:
-    """Import an optional package or raise an error that says how to install it.
-
-    Args:
-        module: import name such as ``"pyarrow.parquet"``; its top-level name picks the extra.
-
-    Raises:
-        DependencyNotInstalled: the package is missing; the message holds the exact pip command.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        pip_name, extra = OPTIONAL_PACKAGES.get(module.split(".")[0], (module, "all"))
-        raise DependencyNotInstalled(
-            f"{module} is not installed ({err}). Install it with: "
-            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install {pip_name})"
-        ) from err
+    """Import an optional package of the dataset code, or raise an error naming the extra to install."""
+    return _require_package(module, OPTIONAL_PACKAGES)

@@ -37,7 +37,7 @@ from nitrogen_datasets.format import (
     save_info,
 )
 from nitrogen_datasets.import_utils import require_package
-from nitrogen_datasets.video_io import EpisodeVideoEncoder
+from nitrogen_datasets.video_io import episode_encoder
 from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class EpisodeBuffer:
     def __init__(self, index: int, game: str, task: str, source: str, video_tmp: Path, config: WriterConfig) -> None:
         self.index, self.game, self.task, self.source = index, game, task, source
         self.video_tmp = video_tmp
-        self.video = EpisodeVideoEncoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt)
+        self.video = episode_encoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt)
         self.actions: list[np.ndarray] = []
         self.rewards: list[float] = []
         self.terminated: list[bool] = []
