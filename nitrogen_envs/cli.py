@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "finetune": ("nitrogen_policies.cli:finetune", "Fine-tune a pretrained NitroGen policy."),
     "live": ("nitrogen_envs.live.cli:live", "Live games: list the catalog, clean up stuck keys and launched games."),
     "data": ("nitrogen_datasets.cli:data", "Demonstration datasets: record with an expert, inspect, verify."),
+    "collect": (
+        "nitrogen_datasets.cli:collect",
+        "Collect expert demonstrations in parallel (--workers, --ray), resumably.",
+    ),
     "experts": ("nitrogen_datasets.experts.cli:experts", "Demonstration experts: measure them against random play."),
     "overlay": (
         "nitrogen_datasets.overlay.cli:overlay",

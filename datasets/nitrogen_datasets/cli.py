@@ -4,6 +4,7 @@ Usage::
 
     nitrogen data record CoinRun --out demos/coinrun --episodes 20 --expert planner --obs-size 256
     nitrogen data info demos/coinrun [--verify] [--json]
+    nitrogen collect --game CoinRun --episodes 100 --out demos/coinrun --workers 2 [--ray]
 """
 
 from __future__ import annotations
@@ -73,6 +74,60 @@ def record(
         env.close()
     mean = sum(stats.returns) / len(stats.returns)
     click.echo(f"recorded {len(stats.episodes)} episodes ({stats.steps} frames) into {out}; mean return {mean:.2f}")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--game", required=True, help="Game name or env id, e.g. CoinRun or NitroGen/CoinRun-v0.")
+@click.option("--task", default=None, help="Task name (default: the game's default task).")
+@click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1), help="Episodes in total.")
+@click.option("--expert", "expert_name", default=None, help="planner, scripted or random (default: the game's best).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
+@click.option("--seed", default=0, show_default=True, type=int, help="First episode seed; episode k uses seed + k.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
+@click.option("--ray", "use_ray", is_flag=True, help="Run episodes as Ray tasks (pip install 'nitrogen-gym[scale]').")
+@click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance).")
+@click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
+@click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap on steps per episode.")
+@click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51), help="x264 quality.")
+def collect(
+    game: str,
+    task: str | None,
+    episodes: int,
+    expert_name: str | None,
+    out: Path,
+    seed: int,
+    workers: int,
+    use_ray: bool,
+    ray_address: str | None,
+    obs_size: int,
+    max_steps: int | None,
+    crf: int,
+) -> None:
+    """Collect expert demonstrations of one game into OUT, in parallel, resumably.
+
+    Episode k is played from seed SEED + k, so the dataset is the same for any --workers. Rerunning
+    the same command after a crash or Ctrl-C plays only the missing seeds; a larger --episodes extends it.
+    """
+    from nitrogen_datasets.collect import CollectConfig
+    from nitrogen_datasets.collect import collect as run_collection
+
+    config = CollectConfig(
+        game=game,
+        task=task,
+        episodes=episodes,
+        expert=expert_name,
+        seed=seed,
+        obs_size=obs_size,
+        max_steps=max_steps,
+        crf=crf,
+        workers=workers,
+    )
+    stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=True)
+    mean = sum(stats.returns) / len(stats.returns) if stats.returns else float("nan")
+    click.echo(
+        f"collected {stats.collected} episodes ({stats.frames} frames) into {out} in {stats.seconds:.1f} s; "
+        f"{stats.skipped} already there; mean return of new episodes {mean:.2f}"
+    )
 
 
 @data.command()

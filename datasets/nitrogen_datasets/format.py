@@ -93,6 +93,8 @@ class EpisodeInfo:
         source: who acted (``"random"``, ``"expert:planner"``, ``"human"``, ``"imitation"``...).
         parquet_sha256: hex sha256 of the parquet file, to detect corruption.
         video_sha256: hex sha256 of the mp4 file.
+        seed: the ``env.reset`` seed the episode started from, when known (recorded episodes); lets a
+            collection resume without repeating seeds and lets anyone replay the episode's start.
     """
 
     episode_index: int
@@ -102,11 +104,16 @@ class EpisodeInfo:
     source: str = ""
     parquet_sha256: str = ""
     video_sha256: str = ""
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         _require(self.episode_index >= 0, f"episode_index must be >= 0, got {self.episode_index}")
         _require(self.length >= 1, f"episode {self.episode_index}: length must be >= 1, got {self.length}")
         _require(bool(self.game), f"episode {self.episode_index}: game must be a non-empty name")
+        _require(
+            self.seed is None or (isinstance(self.seed, int) and not isinstance(self.seed, bool)),
+            f"episode {self.episode_index}: seed must be an integer or null, got {self.seed!r}",
+        )
         for name in ("parquet_sha256", "video_sha256"):
             value = getattr(self, name)
             _require(

@@ -17,6 +17,7 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "torch": ("torch", "data"),
     "tqdm": ("tqdm", "data"),
     "imitation": ("imitation", "rl"),
+    "ray": ("ray", "scale"),
 }
 
 

@@ -138,7 +138,7 @@ def _record_one(
     obs, info = env.reset(seed=episode_seed)
     if callable(reset):
         reset(env, episode_seed)
-    episode = writer.start_episode(game=str(info["game"]), task=str(info["task"]), source=source)
+    episode = writer.start_episode(game=str(info["game"]), task=str(info["task"]), source=source, seed=episode_seed)
     episode_return = 0.0
     try:
         while True:

@@ -18,14 +18,14 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from nitrogen_datasets.errors import DatasetNotFound, IncompatibleDataset, InvalidEpisode
+from nitrogen_datasets.errors import CorruptEpisode, DatasetNotFound, IncompatibleDataset, InvalidEpisode
 from nitrogen_datasets.format import (
     ACTION_COLUMNS,
     CHUNK_SIZE,
@@ -106,8 +106,17 @@ class EpisodeBuffer:
     or :meth:`DatasetWriter.abort_episode`.
     """
 
-    def __init__(self, index: int, game: str, task: str, source: str, video_tmp: Path, config: WriterConfig) -> None:
-        self.index, self.game, self.task, self.source = index, game, task, source
+    def __init__(
+        self,
+        index: int,
+        game: str,
+        task: str,
+        source: str,
+        video_tmp: Path,
+        config: WriterConfig,
+        seed: int | None = None,
+    ) -> None:
+        self.index, self.game, self.task, self.source, self.seed = index, game, task, source, seed
         self.video_tmp = video_tmp
         self.video = episode_encoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt)
         self.actions: list[np.ndarray] = []
@@ -194,8 +203,10 @@ class DatasetWriter:
     def _chunk_size(self) -> int:
         return CHUNK_SIZE if self.info is None else self.info.chunk_size
 
-    def start_episode(self, game: str, task: str, source: str = "") -> EpisodeBuffer:
+    def start_episode(self, game: str, task: str, source: str = "", seed: int | None = None) -> EpisodeBuffer:
         """Begin the next episode; frames go straight to a temp mp4.
+
+        ``seed`` is the ``env.reset`` seed the episode starts from, stored in ``meta/info.json`` when given.
 
         Raises:
             RuntimeError: another episode is still open (finish or abort it first).
@@ -204,7 +215,15 @@ class DatasetWriter:
             raise RuntimeError(f"episode {self._open.index} is still open; call finish_episode or abort_episode first")
         _, video = episode_paths(self.num_episodes, self._chunk_size)
         video_tmp = self.root / (video + TMP_SUFFIX)
-        self._open = EpisodeBuffer(self.num_episodes, str(game), str(task), str(source), video_tmp, self.config)
+        self._open = EpisodeBuffer(
+            self.num_episodes,
+            str(game),
+            str(task),
+            str(source),
+            video_tmp,
+            self.config,
+            None if seed is None else int(seed),
+        )
         return self._open
 
     def abort_episode(self, episode: EpisodeBuffer) -> None:
@@ -233,30 +252,38 @@ class DatasetWriter:
         if len(episode) == 0:
             raise InvalidEpisode(f"episode {episode.index} has no frames; nothing to write")
         height, width = episode.video.shape or (0, 0)
-        if self.info is not None and (height, width) != (self.info.frame_height, self.info.frame_width):
-            raise IncompatibleDataset(
-                f"episode frames are {height}x{width} but {self.root} holds "
-                f"{self.info.frame_height}x{self.info.frame_width} frames; resize them or write to a new folder"
-            )
+        self._check_frame_size(height, width)
         episode.video.close()
-        data_rel, video_rel = episode_paths(episode.index, self._chunk_size)
-        data_path, video_path = self.root / data_rel, self.root / video_rel
-        data_tmp = data_path.with_name(data_path.name + TMP_SUFFIX)
-        data_tmp.parent.mkdir(parents=True, exist_ok=True)
-        self._pq.write_table(self._table(episode), data_tmp, compression="zstd")
-        for tmp in (data_tmp, episode.video_tmp):
-            _fsync(tmp)
-        entry = EpisodeInfo(
+        template = EpisodeInfo(
             episode_index=episode.index,
             length=len(episode),
             game=episode.game,
             task=episode.task,
             source=episode.source,
-            parquet_sha256=file_sha256(data_tmp),
-            video_sha256=file_sha256(episode.video_tmp),
+            seed=episode.seed,
         )
+        return self._install(template, self._table(episode), episode.video_tmp, height, width)
+
+    def _check_frame_size(self, height: int, width: int) -> None:
+        if self.info is not None and (height, width) != (self.info.frame_height, self.info.frame_width):
+            raise IncompatibleDataset(
+                f"episode frames are {height}x{width} but {self.root} holds "
+                f"{self.info.frame_height}x{self.info.frame_width} frames; resize them or write to a new folder"
+            )
+
+    def _install(self, template: EpisodeInfo, table: Any, video_tmp: Path, height: int, width: int) -> EpisodeInfo:
+        """Write the parquet, fsync both temp files, rename them into place, then list the episode."""
+        data_rel, video_rel = episode_paths(template.episode_index, self._chunk_size)
+        data_path, video_path = self.root / data_rel, self.root / video_rel
+        data_tmp = data_path.with_name(data_path.name + TMP_SUFFIX)
+        data_tmp.parent.mkdir(parents=True, exist_ok=True)
+        self._pq.write_table(table, data_tmp, compression="zstd")
+        for tmp in (data_tmp, video_tmp):
+            _fsync(tmp)
+        entry = replace(template, parquet_sha256=file_sha256(data_tmp), video_sha256=file_sha256(video_tmp))
         os.replace(data_tmp, data_path)
-        os.replace(episode.video_tmp, video_path)
+        video_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(video_tmp, video_path)
         base = self.info or DatasetInfo(
             fps=self.config.fps,
             frame_height=height,
@@ -269,6 +296,50 @@ class DatasetWriter:
         save_info(self.root, self.info)
         logger.debug("wrote episode %d (%d frames) to %s", entry.episode_index, entry.length, self.root)
         return entry
+
+    def adopt(self, other: str | os.PathLike[str]) -> list[EpisodeInfo]:
+        """Move every episode of the finished dataset ``other`` into this one, appended and renumbered.
+
+        This is how parallel collection stays safe: each worker records into its own small dataset, and
+        one process adopts them in a fixed order, so the result does not depend on which worker finished
+        first. Files are moved (same filesystem: a rename), and each episode is checked against its
+        sha256 first, so a damaged staging file is refused rather than listed. ``other`` is left empty of
+        episode files; delete the folder afterwards.
+
+        Raises:
+            IncompatibleDataset: ``other`` has another fps or frame size.
+            CorruptEpisode: a staged file does not match its checksum.
+        """
+        if self._open is not None:
+            raise RuntimeError(f"episode {self._open.index} is still open; finish or abort it before adopting")
+        source_root = Path(other)
+        staged = load_info(source_root)
+        if staged.fps != self.config.fps:
+            raise IncompatibleDataset(
+                f"{source_root} was recorded at {staged.fps} fps but {self.root} is at {self.config.fps} fps"
+            )
+        adopted = []
+        for episode in staged.episodes:
+            self._check_frame_size(staged.frame_height, staged.frame_width)
+            data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
+            data_src, video_src = source_root / data_rel, source_root / video_rel
+            for path, expected in ((data_src, episode.parquet_sha256), (video_src, episode.video_sha256)):
+                if not path.is_file() or (expected and file_sha256(path) != expected):
+                    raise CorruptEpisode(f"{path} is missing or does not match its sha256; re-record that episode")
+            index = self.num_episodes
+            table = self._pq.read_table(data_src)
+            position = table.schema.get_field_index("episode_index")
+            table = table.set_column(
+                position, "episode_index", self._pa.array(np.full(table.num_rows, index, dtype=np.int64))
+            )
+            _, video_dest = episode_paths(index, self._chunk_size)
+            video_tmp = self.root / (video_dest + TMP_SUFFIX)
+            video_tmp.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(video_src, video_tmp)
+            template = replace(episode, episode_index=index, parquet_sha256="", video_sha256="")
+            adopted.append(self._install(template, table, video_tmp, staged.frame_height, staged.frame_width))
+            data_src.unlink()
+        return adopted
 
     def _table(self, episode: EpisodeBuffer) -> Any:
         pa = self._pa
