@@ -138,18 +138,38 @@ class HumanInput:
         return action
 
     def _merge_controller(self, action: gamepad.GamepadDict) -> gamepad.GamepadDict:
-        pygame, pad = self.pygame, self.controller
-        axis = lambda code: pad.get_axis(code) / 32767.0  # noqa: E731
-        left = np.array([axis(pygame.CONTROLLER_AXIS_LEFTX), -axis(pygame.CONTROLLER_AXIS_LEFTY)])
-        right = np.array([axis(pygame.CONTROLLER_AXIS_RIGHTX), -axis(pygame.CONTROLLER_AXIS_RIGHTY)])
-        triggers = np.array([axis(pygame.CONTROLLER_AXIS_TRIGGERLEFT), axis(pygame.CONTROLLER_AXIS_TRIGGERRIGHT)])
-        action["left_stick"] = np.clip(action["left_stick"] + left, -1, 1).astype(np.float32)
-        action["right_stick"] = np.clip(action["right_stick"] + right, -1, 1).astype(np.float32)
-        action["triggers"] = np.clip(np.maximum(action["triggers"], triggers), 0, 1).astype(np.float32)
-        for sdl_name, ours in _SDL_BUTTONS.items():
-            if pad.get_button(getattr(pygame, f"CONTROLLER_BUTTON_{sdl_name.upper()}", -1)):
-                action["buttons"][gamepad.BUTTON_NAMES.index(ours)] = 1
-        return action
+        return merge_actions(action, controller_action(self.pygame, self.controller))
+
+
+def controller_action(pygame: Any, pad: Any) -> gamepad.GamepadDict:
+    """The gamepad action a physical controller (``pygame._sdl2.controller.Controller``) is holding now.
+
+    SDL's game-controller layer maps every known pad (Xbox, PlayStation, Switch Pro...) to Xbox
+    positions, which are ours too; SDL's +y is down, ours is up.
+    """
+
+    def axes(*codes: int, low: float = -1.0, sign: tuple[int, ...] = (1, 1)) -> np.ndarray:
+        values = [s * pad.get_axis(code) / 32767.0 for s, code in zip(sign, codes, strict=True)]
+        return np.clip(np.asarray(values, dtype=np.float32), low, 1.0)
+
+    action = gamepad.noop()
+    action["left_stick"] = axes(pygame.CONTROLLER_AXIS_LEFTX, pygame.CONTROLLER_AXIS_LEFTY, sign=(1, -1))
+    action["right_stick"] = axes(pygame.CONTROLLER_AXIS_RIGHTX, pygame.CONTROLLER_AXIS_RIGHTY, sign=(1, -1))
+    action["triggers"] = axes(pygame.CONTROLLER_AXIS_TRIGGERLEFT, pygame.CONTROLLER_AXIS_TRIGGERRIGHT, low=0.0)
+    for sdl_name, ours in _SDL_BUTTONS.items():
+        if pad.get_button(getattr(pygame, f"CONTROLLER_BUTTON_{sdl_name.upper()}", -1)):
+            action["buttons"][gamepad.BUTTON_NAMES.index(ours)] = 1
+    return action
+
+
+def merge_actions(first: gamepad.GamepadDict, second: gamepad.GamepadDict) -> gamepad.GamepadDict:
+    """Two input devices held at once: sticks add (clipped), triggers and buttons take the maximum."""
+    return {
+        "left_stick": np.clip(first["left_stick"] + second["left_stick"], -1, 1).astype(np.float32),
+        "right_stick": np.clip(first["right_stick"] + second["right_stick"], -1, 1).astype(np.float32),
+        "triggers": np.clip(np.maximum(first["triggers"], second["triggers"]), 0, 1).astype(np.float32),
+        "buttons": np.maximum(first["buttons"], second["buttons"]),
+    }
 
 
 @dataclass

@@ -270,6 +270,54 @@ def test_dry_run_captures_but_creates_no_input(live):
     assert supertux_pids(), "closing an env that did not launch the game must leave the game running"
 
 
+def test_play_live_records_what_the_person_presses(live, tmp_path):
+    """`nitrogen play --live SuperTux --record DIR`: frames captured, the person's keys recorded, F12 stops."""
+    import threading
+
+    from click.testing import CliRunner
+
+    from nitrogen_datasets.reader import DemoDataset
+    from nitrogen_envs.cli import cli
+    from nitrogen_envs.live.x11_keyboard import XTestKeyboard
+
+    _, display, _ = live
+    person = XTestKeyboard(display.name)  # another X client, like a person at the keyboard
+
+    def tap(key: str, down: bool) -> None:
+        (person.key_down if down else person.key_up)(key)
+        person.flush()
+
+    timers = [
+        threading.Timer(1.0, tap, ("right", False)),
+        threading.Timer(2.0, tap, ("f12", True)),
+        threading.Timer(2.3, tap, ("f12", False)),
+    ]
+    out = tmp_path / "human"
+    try:
+        tap("right", True)
+        for timer in timers:
+            timer.start()
+        args = ["play", "--live", "SuperTux", "--record", str(out), "--display", display.name]
+        result = CliRunner().invoke(cli, [*args, "--obs-size", "64", "--no-controller", "--max-steps", "400"])
+    finally:
+        for timer in timers:
+            timer.cancel()
+        for key in ("right", "f12"):
+            tap(key, False)
+        person.close()
+    assert result.exit_code == 0, result.output
+    assert "recorded 1 episodes" in result.output
+    dataset = DemoDataset(out)
+    (episode,) = dataset.episodes
+    assert 15 <= episode.length <= 80, f"F12 at 2 s should end a 20 fps recording early, got {episode.length} frames"
+    left_x = gamepad.FLAT_NAMES.index("left_x")
+    held = [dataset[t]["actions"][0, left_x] for t in range(episode.length)]
+    assert held[0] == 1.0 and held[-1] == 0.0, held
+    assert held == sorted(held, reverse=True), f"right is held first, then released: {held}"
+    assert dataset[0]["frame"].shape == (64, 64, 3) and dataset[0]["frame"].any()
+    assert keycode(display.name, "right") not in pressed(display.name)
+
+
 def test_sigterm_releases_keys_of_a_process_driving_the_game(live):
     env, display, home = live
     script = textwrap.dedent(

@@ -1,7 +1,11 @@
-"""``nitrogen play GAME [--record DIR]``: a human plays an embedded game in a window, optionally recorded.
+"""``nitrogen play GAME [--record DIR]``: a human plays a game, optionally recorded as demonstrations.
+
+Embedded games open a window of ours. ``--live`` records a live game the person plays in its own
+window (``nitrogen play --live SuperTux --record demos/supertux``): frames are captured, the person's
+keyboard (through the game's catalog key map) or controller is read, nothing is sent.
 
 It lives in the datasets package because recording writes the demonstrations format; the play loop and
-input mapping themselves are in :mod:`nitrogen_envs.play`.
+input mapping themselves are in :mod:`nitrogen_envs.play` and :mod:`nitrogen_envs.live.human`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,18 @@ from nitrogen_envs.registry import get_game
 @click.option(
     "--record", "record_dir", type=click.Path(file_okay=False, path_type=Path), help="Record into this dataset."
 )
-@click.option("--episodes", default=1, show_default=True, type=click.IntRange(min=1), help="Episodes to record.")
+@click.option(
+    "--episodes",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Episodes to record [default: 1; with --live, until the stop key].",
+)
+@click.option("--live", is_flag=True, help="GAME is a live game (see `nitrogen live games`) you play in its window.")
+@click.option("--display", default=None, help="--live on Linux: X display of the game (default: $DISPLAY).")
+@click.option("--launch", is_flag=True, help="--live: start the game with its catalog command if it is not running.")
+@click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="--live: frame size.")
+@click.option("--end-key", default="f10", show_default=True, help="--live: key that ends the current episode.")
+@click.option("--stop-key", default="f12", show_default=True, help="--live: key that saves the episode and stops.")
 def play(
     game: str,
     task: str | None,
@@ -34,13 +49,32 @@ def play(
     max_steps: int | None,
     no_controller: bool,
     record_dir: Path | None,
-    episodes: int,
+    episodes: int | None,
+    live: bool,
+    display: str | None,
+    launch: bool,
+    obs_size: int,
+    end_key: str,
+    stop_key: str,
 ) -> None:
-    """Play GAME yourself with the keyboard or a gamepad (needs a display); --record DIR saves demonstrations.
+    """Play GAME yourself with the keyboard or a gamepad; --record DIR saves demonstrations.
 
-    Keys: arrows = left stick, IJKL = right stick, Space/Z X C V = south east west north,
-    Q/E = shoulders, 1/3 = triggers, WASD = d-pad, Tab/Return = back/start, Escape = quit.
+    Embedded games open a window (needs a display). Keys: arrows = left stick, IJKL = right stick,
+    Space/Z X C V = south east west north, Q/E = shoulders, 1/3 = triggers, WASD = d-pad,
+    Tab/Return = back/start, Escape = quit.
+
+    With --live, play the live game in its own window as usual; its frames and your keyboard (mapped
+    through the game's catalog keys) or controller are recorded. END-KEY ends an episode, STOP-KEY
+    saves it and stops, Ctrl-C stops and drops the episode in progress.
     """
+    if live:
+        if record_dir is None:
+            raise click.UsageError("--live records a game you play in its own window; add --record DIR")
+        _record_live_game(
+            game, record_dir, episodes, max_steps, fps, display, launch, obs_size, end_key, stop_key, no_controller
+        )
+        return
+    episodes = episodes or 1
     import gymnasium as gym
 
     from nitrogen_envs.base import unwrap
@@ -104,3 +138,66 @@ def _record(env, source, show, folder: Path, episodes: int, seed: int | None, ma
         return record_episodes(
             env, _HumanPolicy(source, show), episodes, writer, seed=seed or 0, source="human", max_steps=max_steps
         )
+
+
+def _record_live_game(
+    game: str,
+    folder: Path,
+    episodes: int | None,
+    max_steps: int | None,
+    fps: int | None,
+    display: str | None,
+    launch: bool,
+    obs_size: int,
+    end_key: str,
+    stop_key: str,
+    no_controller: bool,
+) -> None:
+    """``nitrogen play --live``: capture the game, read the person's input, write the dataset."""
+    import gymnasium as gym
+
+    from nitrogen_datasets.live_record import record_live
+    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+    from nitrogen_envs.live import register_live_games
+    from nitrogen_envs.live.catalog import get_live_game
+    from nitrogen_envs.live.errors import BackendUnavailable
+    from nitrogen_envs.live.human import LiveHumanInput, PhysicalGamepad, system_key_state
+
+    try:
+        spec = get_live_game(game)
+        register_live_games()
+        key_table = spec.key_table() if spec.keys else None
+        pad = None
+        if not no_controller:
+            try:
+                pad = PhysicalGamepad()
+            except BackendUnavailable as err:
+                if key_table is None:
+                    raise click.ClickException(
+                        f"{spec.id} is played with a gamepad and has no keyboard map in the catalog, so only a "
+                        f"controller can be recorded: {err}"
+                    ) from err
+        human = LiveHumanInput(key_table, system_key_state(display), pad, end_key=end_key, stop_key=stop_key)
+        options = {"display": display, "launch": True if launch else None, "obs_size": obs_size, "dry_run": True}
+        if fps is not None:
+            options["fps"] = fps
+        env = gym.make(f"NitroGen/{spec.id}-v0", **options)
+    except (NitroGenError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+    unit = "episodes" if episodes is None else f"{episodes} episode(s)"
+    click.echo(
+        f"recording {spec.id} into {folder} ({unit}, {env.unwrapped.fps:g} frames/s, "
+        f"{'controller + ' if pad else ''}{'keyboard' if key_table else 'no keyboard'}): play in the game window; "
+        f"{end_key.upper()} ends an episode, {stop_key.upper()} saves it and stops, Ctrl-C drops it and stops"
+    )
+    report = lambda entry: click.echo(f"saved episode {entry.episode_index}: {entry.length} frames")  # noqa: E731
+    try:
+        with DatasetWriter(folder, WriterConfig(fps=round(env.unwrapped.fps))) as writer:
+            stats = record_live(env, human, writer, episodes=episodes, max_steps=max_steps, on_episode=report)
+    except KeyboardInterrupt:
+        click.echo(f"stopped; finished episodes are kept in {folder}")
+        return
+    finally:
+        human.close()
+        env.close()
+    click.echo(f"recorded {len(stats.episodes)} episodes ({stats.steps} frames) into {folder}")

@@ -24,7 +24,6 @@ from nitrogen_datasets.format import EpisodeInfo
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.writer import DatasetWriter, as_flat_action
 from nitrogen_envs import gamepad
-from nitrogen_envs.base import unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def record_episodes(
     episodes: int,
     writer: DatasetWriter,
     *,
-    seed: int = 0,
+    seed: int | None = 0,
     source: str = "",
     max_steps: int | None = None,
     progress: bool | None = None,
@@ -79,11 +78,13 @@ def record_episodes(
     """Play ``episodes`` episodes of ``env`` with ``policy`` and append each to ``writer``.
 
     Args:
-        env: a NitroGen env (``gym.make("NitroGen/...")``), with Dict actions or wrapped in ``FlatGamepad``.
+        env: a NitroGen env (``gym.make("NitroGen/...")``, embedded or live), with Dict actions or wrapped in
+            ``FlatGamepad``; ``info`` must carry ``game`` and ``task``.
         policy: ``act(obs, info)`` callable or object, optionally with ``reset(env, seed)``.
         episodes: number of episodes to record.
         writer: where episodes go (each is committed when it ends).
-        seed: episode ``k`` is reset with ``seed + k``.
+        seed: episode ``k`` is reset with ``seed + k``; ``None`` resets unseeded and stores no seed
+            (live games, which cannot be seeded).
         source: stored in every row (e.g. ``"random"``, ``"expert:planner"``).
         max_steps: end an episode after this many steps (recorded as truncated); ``None`` keeps the env's limit.
         progress: show a tqdm bar of steps; ``None`` shows it only when stderr is a TTY.
@@ -98,18 +99,20 @@ def record_episodes(
         raise ValueError(f"episodes must be >= 0, got {episodes}")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    base = unwrap(env)
+    name = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
     flat_actions = isinstance(env.action_space, gym.spaces.Box) and env.action_space.shape == (gamepad.FLAT_SIZE,)
     act = _act_fn(policy)
     reset = getattr(policy, "reset", None)
     tqdm = require_package("tqdm").tqdm
-    bar = tqdm(total=episodes, unit="episode", desc=f"recording {base.spec_game.name}", disable=not _show(progress))
+    bar = tqdm(total=episodes, unit="episode", desc=f"recording {name}", disable=not _show(progress))
     written: list[EpisodeInfo] = []
     returns: list[float] = []
     steps = 0
     try:
         for k in range(episodes):
-            entry, episode_return, n = _record_one(env, act, reset, writer, seed + k, source, max_steps, flat_actions)
+            entry, episode_return, n = _record_one(
+                env, act, reset, writer, None if seed is None else seed + k, source, max_steps, flat_actions
+            )
             written.append(entry)
             returns.append(episode_return)
             steps += n
@@ -117,7 +120,7 @@ def record_episodes(
             bar.set_postfix(steps=steps, ret=f"{episode_return:.2f}")
     finally:
         bar.close()
-    logger.info("recorded %d episodes (%d steps) of %s into %s", episodes, steps, base.spec_game.name, writer.root)
+    logger.info("recorded %d episodes (%d steps) of %s into %s", episodes, steps, name, writer.root)
     return RecordStats(tuple(written), steps, tuple(returns))
 
 
@@ -130,7 +133,7 @@ def _record_one(
     act: Callable[[np.ndarray, dict[str, Any]], Any],
     reset: Any,
     writer: DatasetWriter,
-    episode_seed: int,
+    episode_seed: int | None,
     source: str,
     max_steps: int | None,
     flat_actions: bool,
