@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from conftest import run_python
 
@@ -136,3 +137,18 @@ def test_launch_env_with_a_fake_window_backend_reports_a_clear_not_running_error
 
     with pytest.raises(GameNotRunning, match=r"EldenRing is not running.*steam://rungameid/1245620.*launch=True"):
         LiveEnv("EldenRing", window_backend=NoWindows(), process="definitely-not-running-xyz")
+
+
+def test_capture_resize_matches_an_exact_area_average():
+    cv2 = pytest.importorskip("cv2")
+    from nitrogen_envs.live.capture import fast_resize
+
+    rows, cols = np.mgrid[0:720, 0:1280]
+    screen = np.stack([(cols * 7 + rows * 3) % 256, (cols // 3) % 256, (rows // 2) % 256, np.full_like(cols, 255)], -1)
+    screen = screen.astype(np.uint8)
+    exact = cv2.resize(screen.astype(np.float32), (256, 256), interpolation=cv2.INTER_AREA)
+    fast = fast_resize(screen, (256, 256))
+    assert fast.shape == (256, 256, 4) and fast.dtype == np.uint8
+    assert np.abs(fast - exact).mean() < 1.0
+    assert fast_resize(screen[:100, :90], (256, 128)).shape == (256, 128, 4)  # a small window is upscaled
+    assert fast_resize(screen[:1001, :777], (63, 65)).shape == (63, 65, 4)

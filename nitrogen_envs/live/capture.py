@@ -17,6 +17,9 @@ class MssCapture:
 
     Resizing happens on the 4-channel BGRA buffer before the colour conversion, so the conversion
     touches ``size`` pixels instead of the full window (the cheaper order at 1280x720 -> 256x256).
+    Large shrinks first halve the image (OpenCV's 2x2 area path is SIMD and ~15x faster than a
+    fractional area resize), then area-resize the rest: 1.6 ms instead of 3.3 ms at 1280x720 and
+    2 ms instead of 8 ms at 1920x1080, within 0.6/255 mean of the exact area average.
 
     Args:
         size: observation (height, width).
@@ -46,16 +49,25 @@ class MssCapture:
 
     def grab(self, rect: Rect) -> np.ndarray:
         """The region as a resized (H, W, 3) RGB uint8 observation."""
-        raw = self.grab_raw(rect)
-        height, width = self.size
-        if raw.shape[0] != height or raw.shape[1] != width:
-            shrinking = raw.shape[0] * raw.shape[1] > height * width
-            interpolation = self._cv2.INTER_AREA if shrinking else self._cv2.INTER_LINEAR
-            raw = self._cv2.resize(raw, (width, height), interpolation=interpolation)
-        return self._cv2.cvtColor(raw, self._cv2.COLOR_BGRA2RGB)
+        return self._cv2.cvtColor(fast_resize(self.grab_raw(rect), self.size), self._cv2.COLOR_BGRA2RGB)
 
     def close(self) -> None:
         """Release the capture handles."""
         if self._sct is not None:
             self._sct.close()
             self._sct = None
+
+
+def fast_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (height, width): halvings while the image is at least twice as large, then one area resize.
+
+    Upscaling (a window smaller than the observation) is bilinear.
+    """
+    cv2, (height, width) = require_package("cv2"), size
+    while image.shape[0] >= 2 * height and image.shape[1] >= 2 * width:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if image.shape[0] != height or image.shape[1] != width:
+        shrinking = image.shape[0] * image.shape[1] > height * width
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        image = cv2.resize(image, (width, height), interpolation=interpolation)
+    return image
