@@ -231,3 +231,23 @@ def test_vizdoom_env_can_start_with_the_privileged_info_experts_read():
         )
     finally:
         env.close()
+
+
+@needs("Crafter")
+def test_stop_on_success_ends_the_episode_at_the_first_success():
+    env = make(get_game("Crafter"), task="collect_wood", obs_size=32)
+    try:
+        stopped = run_episode(env, make_expert("scripted", "Crafter"), 0, 300, stop_on_success=True)
+    finally:
+        env.close()
+    assert stopped.success and stopped.steps < 300
+
+
+@needs("DoomBasic", "CoinRun")
+def test_report_workers_give_the_same_rows_in_task_order():
+    targets = ["DoomBasic", "CoinRun/easy"]
+    serial = expert_report(targets, episodes=1, max_steps=40, with_random=False, progress=False)
+    parallel = expert_report(targets, episodes=1, max_steps=40, with_random=False, workers=2, progress=False)
+    strip = lambda rows: [(r.game, r.task, r.success_rate, r.mean_return) for r in rows]  # noqa: E731
+    assert strip(parallel) == strip(serial)
+    assert [r.game for r in parallel] == ["DoomBasic", "CoinRun"]

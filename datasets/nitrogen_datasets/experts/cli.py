@@ -31,6 +31,12 @@ def experts() -> None:
 @click.option("--max-steps", default=None, type=int, help="Cap on steps per episode (default: the game's).")
 @click.option("--obs-size", default=32, show_default=True, help="Frame size of the played env.")
 @click.option("--no-random", is_flag=True, help="Skip the random baseline.")
+@click.option(
+    "--stop-on-success",
+    is_flag=True,
+    help="End episodes at the first success (same success rate; returns measured up to that point).",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Tasks in parallel.")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
@@ -42,6 +48,8 @@ def report(
     max_steps: int | None,
     obs_size: int,
     no_random: bool,
+    stop_on_success: bool,
+    workers: int,
     markdown: bool,
     as_json: bool,
     verbose: int,
@@ -61,6 +69,9 @@ def report(
         max_steps=max_steps,
         obs_size=obs_size,
         with_random=not no_random,
+        stop_on_success=stop_on_success,
+        workers=workers,
+        progress=None,
     )
     if as_json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))

@@ -41,6 +41,9 @@ class PlannerConfig:
         failure_penalty: subtracted when a rollout loses a life or ends the episode without success.
         max_horizon: when no candidate scores above zero (no reward in reach), the planner samples
             again with twice the horizon, up to this many steps, before settling (sparse games).
+        explore: when still nothing rewarding is in reach, pick the surviving rollout whose final frame
+            is least like the places visited this episode (simulators with frame signatures only: Procgen),
+            instead of continuing a blind plan; finds goals that lie beyond the horizon.
         seed: base seed; with the episode seed it fixes every candidate, so play is deterministic.
     """
 
@@ -53,6 +56,7 @@ class PlannerConfig:
     success_bonus: float = 100.0
     failure_penalty: float = 20.0
     max_horizon: int = 160
+    explore: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -99,6 +103,7 @@ class PlannerExpert:
         self._queue: list[int] = []
         self._actions: list[gamepad.GamepadDict] = []
         self._weights = np.ones(0)
+        self._visited: list[np.ndarray] = []
 
     def reset(self, env: gym.Env, seed: int | None) -> None:
         """Bind to ``env`` (Procgen or Atari), build its simulator and reseed the candidate sampler."""
@@ -110,7 +115,7 @@ class PlannerExpert:
             self._sim = make_simulator(base)
         self._env = base
         self._rng = episode_rng(self.config.seed, seed)
-        self._plan, self._queue = [], []
+        self._plan, self._queue, self._visited = [], [], []
         n_actions = int(base.native_action_space().n)
         self._actions = [base.native_to_gamepad(i) for i in range(n_actions)]
         self._weights = self.config.discount ** np.arange(self.config.max_horizon)
@@ -145,8 +150,12 @@ class PlannerExpert:
             seq.extend([action] * int(self._rng.integers(1, cfg.max_repeat + 1)))
         return seq[:horizon]
 
-    def _score(self, seq: list[int]) -> float:
-        """Clipped discounted return of ``seq`` from the root, with the success bonus and failure penalty."""
+    def _score(self, seq: list[int]) -> tuple[float, np.ndarray | None]:
+        """Clipped discounted return of ``seq`` from the root, with the success bonus and failure penalty.
+
+        Also returns the frame signature where the rollout ended (``None`` when it ended the episode or
+        the simulator has no signatures), for exploration.
+        """
         cfg, sim = self.config, self._require_sim()
         sim.restore()
         total = 0.0
@@ -159,28 +168,46 @@ class PlannerExpert:
             )
             total += self._weights[t] * reward
             if step.success:
-                return total + self._weights[t] * cfg.success_bonus
+                return total + self._weights[t] * cfg.success_bonus, None
             if step.failed:
-                return total - self._weights[t] * cfg.failure_penalty
+                return total - self._weights[t] * cfg.failure_penalty, None
             if step.done:
-                break
-        return total
+                return total, None
+        return total, self._signature(sim)
+
+    def _signature(self, sim: Simulator) -> np.ndarray | None:
+        signature = getattr(sim, "signature", None)
+        return signature() if self.config.explore and signature is not None else None
+
+    def _novelty(self, signature: np.ndarray | None) -> float:
+        """Distance from ``signature`` to the nearest frame visited this episode (-1 when unknown)."""
+        if signature is None or not self._visited:
+            return -1.0
+        return float(np.abs(np.stack(self._visited) - signature).mean(axis=(1, 2)).min())
 
     def _replan(self) -> None:
         sim = self._require_sim()
         sim.sync()
         cfg = self.config
+        sim.restore()
+        here = self._signature(sim)
+        if here is not None:
+            self._visited.append(here)
         horizon = cfg.horizon
         candidates = [self._sample(self._plan[cfg.commit :], horizon)]
         candidates += [self._sample([], horizon) for _ in range(cfg.candidates - 1)]
-        scores = [self._score(seq) for seq in candidates]
-        while max(scores) <= 0.0 and horizon < cfg.max_horizon:
+        outcomes = [self._score(seq) for seq in candidates]
+        while max(score for score, _ in outcomes) <= 0.0 and horizon < cfg.max_horizon:
             # Nothing rewarding in reach: look further before committing to a blind move.
             horizon = min(2 * horizon, cfg.max_horizon)
             extra = [self._sample([], horizon) for _ in range(cfg.candidates)]
             candidates += extra
-            scores += [self._score(seq) for seq in extra]
+            outcomes += [self._score(seq) for seq in extra]
         sim.restore()
+        scores = [score for score, _ in outcomes]
+        if max(scores) <= 0.0 and self._visited:
+            # Still nothing: among rollouts that lose nothing, go where the picture is newest.
+            scores = [self._novelty(end) if score == 0.0 else score - 1.0 for score, end in outcomes]
         best = int(np.argmax(scores))  # ties go to the earliest candidate: the continued plan
         self._plan = candidates[best]
         self._queue = self._plan[: cfg.commit]

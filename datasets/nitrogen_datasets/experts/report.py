@@ -6,7 +6,9 @@ compare the same levels.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import multiprocessing
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -74,7 +76,9 @@ class ReportRow:
         return asdict(self)
 
 
-def run_episode(env: gym.Env, expert: Expert, seed: int, max_steps: int | None = None) -> EpisodeResult:
+def run_episode(
+    env: gym.Env, expert: Expert, seed: int, max_steps: int | None = None, stop_on_success: bool = False
+) -> EpisodeResult:
     """Play one episode of ``env`` with ``expert`` from ``env.reset(seed=seed)``.
 
     Args:
@@ -82,6 +86,8 @@ def run_episode(env: gym.Env, expert: Expert, seed: int, max_steps: int | None =
         expert: any :class:`~.base.Expert`.
         seed: the episode seed (the same seed gives the same level).
         max_steps: stop after this many steps (``None``: the env's own limits).
+        stop_on_success: end the episode when the task's success criterion first holds. ``success`` is
+            latched by the env, so the success rate is unchanged; the return is then the return at that point.
     """
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
@@ -90,7 +96,7 @@ def run_episode(env: gym.Env, expert: Expert, seed: int, max_steps: int | None =
     while max_steps is None or steps < max_steps:
         obs, _, terminated, truncated, info = env.step(expert.act(obs, info))
         steps += 1
-        if terminated or truncated:
+        if terminated or truncated or (stop_on_success and info["success"]):
             break
     return EpisodeResult(bool(info["success"]), float(info["episode_return"]), steps, time.perf_counter() - start)
 
@@ -130,6 +136,8 @@ def expert_report(
     max_steps: int | None = None,
     obs_size: int = 32,
     with_random: bool = True,
+    stop_on_success: bool = False,
+    workers: int = 1,
     progress: bool | None = None,
 ) -> list[ReportRow]:
     """Play each task with its expert and with random play; one :class:`ReportRow` per task.
@@ -144,6 +152,9 @@ def expert_report(
             counts as failed unless success was reached before the cap.
         obs_size: frame size of the played env (experts read engine state, not frames, so small is fast).
         with_random: also play the random baseline.
+        stop_on_success: end episodes at the first success (see :func:`run_episode`); makes long step caps
+            affordable for games whose criterion is a score reached long before the game ends (Atari).
+        workers: tasks measured in parallel processes (rows come back in task order).
         progress: show a tqdm bar (``None``: only when stderr is a terminal).
 
     Raises:
@@ -154,34 +165,63 @@ def expert_report(
         raise ValueError(f"episodes must be >= 1, got {episodes if seeds is None else 0}")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     pairs = resolve_targets(targets)
+    job = _TaskJob(tuple(episode_seeds), seed, expert, max_steps, obs_size, with_random, stop_on_success)
+    bar = _progress(len(pairs), progress)
     rows: list[ReportRow] = []
-    bar = _progress(len(pairs) * len(episode_seeds) * (2 if with_random else 1), progress)
     try:
-        for game, task in pairs:
-            name = expert or default_expert_name(game)
-            env = gym.make(get_game(game).env_id, task=task, obs_size=obs_size)
-            try:
-                results: dict[str, list[EpisodeResult]] = {}
-                agents = [(name, make_expert(name, game, seed=seed))]
-                if with_random and name != "random":
-                    agents.append(("random", make_expert("random", game, seed=seed)))
-                for label, agent in agents:
-                    results[label] = []
-                    for episode_seed in episode_seeds:
-                        bar.set_description(f"{game}/{task} {label}")  # type: ignore[attr-defined]
-                        results[label].append(run_episode(env, agent, episode_seed, max_steps))
-                        bar.update(1)  # type: ignore[attr-defined]
-                    close = getattr(agent, "close", None)
-                    if close is not None:
-                        close()
-                rows.append(_row(game, task, name, results, env))
-                logger.info("%s/%s: %s", game, task, rows[-1])
-            finally:
-                env.close()
+        if workers == 1:
+            for game, task in pairs:
+                bar.set_description(f"{game}/{task}")  # type: ignore[attr-defined]
+                rows.append(job.run(game, task))
+                bar.update(1)  # type: ignore[attr-defined]
+        else:
+            context = multiprocessing.get_context("spawn")  # engines must not be forked
+            with concurrent.futures.ProcessPoolExecutor(min(workers, len(pairs)), mp_context=context) as pool:
+                futures = [pool.submit(job.run, game, task) for game, task in pairs]
+                for _ in concurrent.futures.as_completed(futures):
+                    bar.update(1)  # type: ignore[attr-defined]
+                rows = [future.result() for future in futures]
     finally:
         bar.close()  # type: ignore[attr-defined]
     return rows
+
+
+@dataclass(frozen=True)
+class _TaskJob:
+    """Everything needed to measure one task, picklable for worker processes."""
+
+    seeds: tuple[int, ...]
+    seed: int
+    expert: str | None
+    max_steps: int | None
+    obs_size: int
+    with_random: bool
+    stop_on_success: bool
+
+    def run(self, game: str, task: str) -> ReportRow:
+        name = self.expert or default_expert_name(game)
+        env = gym.make(get_game(game).env_id, task=task, obs_size=self.obs_size)
+        try:
+            results: dict[str, list[EpisodeResult]] = {}
+            agents = [(name, make_expert(name, game, seed=self.seed))]
+            if self.with_random and name != "random":
+                agents.append(("random", make_expert("random", game, seed=self.seed)))
+            for label, agent in agents:
+                results[label] = [
+                    run_episode(env, agent, episode_seed, self.max_steps, self.stop_on_success)
+                    for episode_seed in self.seeds
+                ]
+                close = getattr(agent, "close", None)
+                if close is not None:
+                    close()
+            row = _row(game, task, name, results, env)
+            logger.info("%s/%s: %s", game, task, row)
+            return row
+        finally:
+            env.close()
 
 
 def _row(game: str, task: str, name: str, results: dict[str, list[EpisodeResult]], env: gym.Env) -> ReportRow:

@@ -59,6 +59,17 @@ class Simulator(Protocol):
         ...
 
 
+def frame_signature(rgb: np.ndarray) -> np.ndarray:
+    """A 16x16 grey thumbnail (float32, 0-1) of a frame: cheap to compare, blind to small sprites' detail.
+
+    Where nothing rewarding is in reach, the planner prefers rollouts whose last thumbnail is unlike every
+    place it has been: with the agent-centred cameras of most Procgen games, that means going somewhere new.
+    """
+    grey = np.asarray(rgb, dtype=np.float32).mean(axis=-1)
+    height, width = grey.shape
+    return grey.reshape(16, height // 16, 16, width // 16).mean(axis=(1, 3)) / 255.0
+
+
 class ProcgenSimulator:
     """A non-rendering Procgen engine kept in sync with a :class:`ProcgenEnv` through save states."""
 
@@ -80,6 +91,11 @@ class ProcgenSimulator:
     def restore(self) -> None:
         """Reload the root state into the simulator engine."""
         self._sim.set_state(self._root)
+
+    def signature(self) -> np.ndarray:
+        """:func:`frame_signature` of the simulator's current 64x64 observation (no extra rendering)."""
+        _, obs, _ = self._sim.observe()
+        return frame_signature(obs["rgb"][0])
 
     def step(self, native: int) -> SimStep:
         """One Procgen step; at a level end, success is Procgen's ``prev_level_complete``."""
