@@ -17,13 +17,10 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import multiprocessing
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from typing import Any
 from nitrogen_datasets.errors import DatasetNotFound, IncompatibleDataset
 from nitrogen_datasets.format import load_info
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
 
 logger = logging.getLogger(__name__)
@@ -170,7 +168,7 @@ def collect(
         finished: dict[int, Path] = {}
         order = iter(jobs)
         expected = next(order, None)
-        for job, staged in _run(jobs, config.workers, ray, ray_address):
+        for job, staged in run_parallel(jobs, play_job, workers=config.workers, ray=ray, ray_address=ray_address):
             finished[job.seed] = staged
             bar.update(1)
             # Adopt in seed order so the dataset does not depend on which worker finished first.
@@ -257,53 +255,6 @@ def _make_env(config: CollectConfig) -> Any:
     # ViZDoom's scripted expert reads object positions and labels, which must be enabled at engine start.
     extra = {"privileged_info": True} if spec.engine == "vizdoom" and config.expert == "scripted" else {}
     return gym.make(spec.env_id, task=config.task, obs_size=config.obs_size, **extra)
-
-
-def _run(jobs: list[_Job], workers: int, ray: bool, ray_address: str | None) -> Iterator[tuple[_Job, Path]]:
-    """Yield ``(job, staging folder)`` as jobs finish, in completion order."""
-    if not jobs:
-        return
-    if ray:
-        yield from _run_ray(jobs, workers, ray_address)
-    elif workers == 1:
-        for job in jobs:
-            yield job, play_job(job)
-    else:
-        yield from _run_processes(jobs, workers, play_job)
-
-
-def _run_processes(jobs: list[_Job], workers: int, fn: Callable[[_Job], Path]) -> Iterator[tuple[_Job, Path]]:
-    # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
-    context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
-    try:
-        futures = {pool.submit(fn, job): job for job in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        # On an error or Ctrl-C, drop queued jobs; finished ones stay staged for the next run.
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_ray(jobs: list[_Job], workers: int, address: str | None) -> Iterator[tuple[_Job, Path]]:
-    ray = require_package("ray")
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(play_job)
-    pending: dict[Any, _Job] = {}
-    queue = list(jobs)
-    try:
-        while queue or pending:
-            # Keep at most `workers` tasks in flight so a big collection does not flood the scheduler.
-            while queue and len(pending) < workers:
-                job = queue.pop(0)
-                pending[remote.remote(job)] = job
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(ready[0])
-            yield job, Path(ray.get(ready[0]))
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
 
 
 def _episode_return(root: Path, index: int, writer: DatasetWriter) -> float:

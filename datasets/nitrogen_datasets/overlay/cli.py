@@ -6,6 +6,9 @@ Usage::
     nitrogen overlay render --data demos/coinrun --episode 0 --style xbox-color-00 --crf 28 --out clip.mp4
     nitrogen overlay render --data demos/coinrun --episode 3 --seed 7 --out clip.mp4   # a random style
     nitrogen overlay extract clip.mp4 --layout clip.layout.json --out actions.parquet --masked-video masked.mp4
+    nitrogen overlay train-parser --out runs/parser            # synthetic renders -> parser.safetensors
+    nitrogen overlay eval --markdown                            # accuracy on held-out styles x CRF x scale
+    nitrogen overlay build-corpus VIDEOS_DIR --layout L.json --out demos/corpus --workers 2
 """
 
 from __future__ import annotations
@@ -100,12 +103,29 @@ def render(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the video with the overlay blacked out.",
 )
-def extract(video: Path, layout_path: Path, out: Path, masked_video: Path | None) -> None:
+@click.option(
+    "--parser",
+    "method",
+    type=click.Choice(["learned", "reference"]),
+    default="learned",
+    show_default=True,
+    help="learned: the shipped CNN; reference: training-free thresholds.",
+)
+@click.option(
+    "--parser-weights",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of a parser trained with `nitrogen overlay train-parser` (default: the shipped one).",
+)
+def extract(
+    video: Path, layout_path: Path, out: Path, masked_video: Path | None, method: str, parser_weights: Path | None
+) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
+    from nitrogen_datasets.overlay.extract import ExtractConfig
     from nitrogen_datasets.overlay.extract import extract as run_extract
 
+    config = ExtractConfig(method=method, parser_weights=str(parser_weights) if parser_weights else None)
     try:
-        result = run_extract(video, layout_path, out, masked_video=masked_video)
+        result = run_extract(video, layout_path, out, masked_video=masked_video, config=config)
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     where = result.localization
@@ -113,3 +133,130 @@ def extract(video: Path, layout_path: Path, out: Path, masked_video: Path | None
         f"{result.frames} frames; overlay at ({where.x}, {where.y}) scale {where.scale:.2f} (match {where.score:.2f}); "
         f"kept {100 * result.kept_fraction:.1f}% -> {result.actions}"
     )
+
+
+@overlay.command("train-parser")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--renders", default=10000, show_default=True, type=click.IntRange(min=1), help="Synthetic overlays.")
+@click.option("--epochs", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=2e-3, show_default=True, type=float)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Rendering processes.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def train_parser_command(
+    out: Path, renders: int, epochs: int, batch_size: int, lr: float, workers: int, seed: int
+) -> None:
+    """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
+
+    The result (OUT/parser.safetensors + parser.json) is used with `extract --parser-weights OUT`;
+    copy both files into nitrogen_datasets/overlay/weights/ to replace the shipped parser.
+    """
+    from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser
+
+    config = ParserTrainConfig(renders=renders, epochs=epochs, batch_size=batch_size, lr=lr, workers=workers, seed=seed)
+    result = train_parser(config, out, progress=True)
+    click.echo(
+        f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "
+        f"button {result.button_accuracy:.4f}, trigger {result.trigger_accuracy:.4f}, stick R2 {result.stick_r2:.4f}"
+    )
+
+
+@overlay.command("eval")
+@click.option("--style", "styles", multiple=True, help="Preset style (repeat; default: all presets).")
+@click.option("--crf", "crfs", multiple=True, type=click.IntRange(0, 51), help="x264 CRF (repeat) [23 28 35].")
+@click.option("--scale", "scales", multiple=True, type=click.FloatRange(0.5, 2.0), help="Scale (repeat) [0.5 1 2].")
+@click.option("--frames", default=48, show_default=True, type=click.IntRange(min=8), help="Frames per clip.")
+@click.option("--parser", "method", type=click.Choice(["learned", "reference"]), default="learned", show_default=True)
+@click.option("--parser-weights", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Clips in parallel.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--markdown", is_flag=True, help="Markdown tables (for the docs).")
+def eval_command(
+    styles: tuple[str, ...],
+    crfs: tuple[int, ...],
+    scales: tuple[float, ...],
+    frames: int,
+    method: str,
+    parser_weights: Path | None,
+    workers: int,
+    seed: int,
+    markdown: bool,
+) -> None:
+    """Render clips of held-out styles at several CRFs and scales, extract them, print accuracy tables."""
+    from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation
+
+    config = OverlayEvalConfig(
+        styles=styles,
+        crfs=crfs or (23, 28, 35),
+        scales=scales or (0.5, 1.0, 2.0),
+        frames=frames,
+        method=method,
+        parser_weights=str(parser_weights) if parser_weights else None,
+        seed=seed,
+        workers=workers,
+    )
+    try:
+        results = evaluate_overlays(config, progress=True)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(format_evaluation(results, markdown=markdown))
+
+
+@overlay.command("build-corpus")
+@click.argument("videos", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--layout",
+    "layout_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Overlay layout JSON shared by the videos.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
+@click.option("--game", default="<unknown>", show_default=True, help="Game name stored with the episodes.")
+@click.option("--fps", default=15, show_default=True, type=click.IntRange(min=1), help="Dataset frame rate.")
+@click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
+@click.option("--ray", "use_ray", is_flag=True, help="Run videos as Ray tasks (pip install 'nitrogen-gym[scale]').")
+@click.option("--ray-address", default=None, help="Ray cluster address (default: a local Ray instance).")
+@click.option("--retry-failed", is_flag=True, help="Try videos that failed in an earlier run again.")
+@click.option("--parser", "method", type=click.Choice(["learned", "reference"]), default="learned", show_default=True)
+def build_corpus_command(
+    videos: Path,
+    layout_path: Path,
+    out: Path,
+    game: str,
+    fps: int,
+    obs_size: int,
+    workers: int,
+    use_ray: bool,
+    ray_address: str | None,
+    retry_failed: bool,
+    method: str,
+) -> None:
+    """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
+
+    Resumable: videos already listed in OUT/meta/corpus.json are skipped. A corrupt video or one without
+    the overlay is skipped with its reason logged and counted; the batch never stops for it.
+    """
+    from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
+
+    config = CorpusConfig(layout=str(layout_path), game=game, fps=fps, obs_size=obs_size, method=method)
+    try:
+        stats = build_corpus(
+            videos,
+            out,
+            config,
+            workers=workers,
+            ray=use_ray,
+            ray_address=ray_address,
+            retry_failed=retry_failed,
+            progress=True,
+        )
+    except (NitroGenError, ValueError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"{stats.processed} videos processed in {stats.seconds:.0f} s: {stats.episodes} episodes added, "
+        f"{stats.empty} with nothing kept, {stats.failed} failed, {stats.skipped} already done -> {out}"
+    )
+    for key, reason in stats.failures.items():
+        click.echo(f"  failed: {key}: {reason}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from nitrogen_envs import gamepad
 logger = logging.getLogger(__name__)
 
 COLUMNS: tuple[str, ...] = ("frame", "time_s", *gamepad.FLAT_NAMES, "confidence", "keep")
+PARSERS = ("learned", "reference")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class ExtractConfig:
         window_s: length of the action-density window of the quality filter, in seconds.
         min_active_fraction: a window is kept when at least this fraction of its frames has any input.
         min_confidence: frames read with lower parser confidence are dropped.
+        method: ``learned`` (the CNN of :mod:`.learned`, shipped weights) or ``reference`` (training-free).
+        parser_weights: folder of learned-parser weights; ``None`` uses the shipped ones.
         parser: thresholds of the reference parser.
     """
 
@@ -43,7 +48,13 @@ class ExtractConfig:
     window_s: float = 2.0
     min_active_fraction: float = 0.05
     min_confidence: float = 0.2
+    method: str = "learned"
+    parser_weights: str | None = None
     parser: ParserConfig = field(default_factory=ParserConfig)
+
+    def __post_init__(self) -> None:
+        if self.method not in PARSERS:
+            raise ValueError(f"method must be one of {PARSERS}, got {self.method!r}")
 
 
 @dataclass
@@ -85,6 +96,17 @@ def quality_filter(actions: np.ndarray, confidence: np.ndarray, fps: float, conf
     return (density >= config.min_active_fraction) & (confidence >= config.min_confidence)
 
 
+def make_parser(
+    config: ExtractConfig, layout: Any, where: Localization, reference: list[np.ndarray], template: np.ndarray
+) -> Any:
+    """The parser ``config.method`` names, set up for one video."""
+    if config.method == "reference":
+        return ReferenceParser(layout, where, reference, template, config.parser)
+    from nitrogen_datasets.overlay.learned import LearnedParser, load_parser
+
+    return LearnedParser(layout, where, reference, template, load_parser(config.parser_weights))
+
+
 def extract(
     video: str | os.PathLike[str],
     layout_path: str | os.PathLike[str],
@@ -116,7 +138,7 @@ def extract(
         raise ValueError(f"{video}: no video frames could be decoded")
     where = localize(probe, template, min_score=config.min_match)
     reference = probe[:: max(1, len(probe) // config.parser.reference_frames)]
-    parser = ReferenceParser(layout, where, reference, template, config.parser)
+    parser = make_parser(config, layout, where, reference, template)
     height, width = template.shape[:2]
     x0, y0 = where.x, where.y
     x1, y1 = where.x + round(width * where.scale), where.y + round(height * where.scale)
@@ -124,16 +146,20 @@ def extract(
     rows: list[np.ndarray] = []
     confidences: list[float] = []
     times: list[float] = []
-    try:
+
+    def frames() -> Iterator[np.ndarray]:
         for index, (frame, time, _) in enumerate(_decode(video)):
-            parsed = parser.parse(frame)
-            rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
-            confidences.append(parsed.confidence)
             times.append(time if np.isfinite(time) else index / fps)
             if writer is not None:
                 masked = frame.copy()
                 masked[max(0, y0) : y1, max(0, x0) : x1] = 0
                 writer.write(masked)
+            yield frame
+
+    try:
+        for parsed in parser.parse_all(frames()):
+            rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
+            confidences.append(parsed.confidence)
         if writer is not None:
             writer.close()
     except BaseException:

@@ -1,0 +1,278 @@
+"""Turn a folder of overlay videos into a demonstrations dataset (``nitrogen overlay build-corpus``).
+
+Each video is one job: extract its actions (localize, parse, quality filter), re-read its masked
+frames (the overlay blacked out, so a model cannot read the answer off the screen), resample them to
+the dataset's fps and frame size, and cut the frames the quality filter keeps into episodes (runs of
+at least ``min_episode_frames``). A worker writes them into its own staging dataset; the main process
+adopts finished videos in sorted order, so the result does not depend on the number of workers.
+
+Nothing stops a batch: an unreadable video, one without the overlay, or one with nothing worth keeping
+is recorded with its reason in ``meta/corpus.json`` and counted. Rerunning the same command skips every
+video listed there (``retry_failed`` tries the failed ones again), so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.parallel import run_parallel
+from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+from nitrogen_envs import gamepad
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
+MANIFEST = "meta/corpus.json"
+STAGING_DIR = ".staging"
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How videos become episodes.
+
+    Args:
+        layout: the overlay layout JSON shared by the videos.
+        game: game name stored with the episodes (videos of unknown games: ``<unknown>``).
+        fps: frame rate of the dataset; videos are resampled to it.
+        obs_size: square frame size of the dataset.
+        min_episode_frames: shorter runs of kept frames are dropped.
+        method: overlay parser, ``learned`` or ``reference``.
+        parser_weights: learned-parser folder (``None``: shipped weights).
+        crf: x264 quality of the dataset videos.
+    """
+
+    layout: str
+    game: str = "<unknown>"
+    fps: int = 15
+    obs_size: int = 256
+    min_episode_frames: int = 16
+    method: str = "learned"
+    parser_weights: str | None = None
+    crf: int = 18
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to process, and where its staging dataset goes."""
+
+    video: str
+    key: str
+    staging: str
+    config: CorpusConfig
+
+
+@dataclass
+class VideoOutcome:
+    """What became of one video: ``status`` is ``ok``, ``empty`` (nothing kept) or ``failed``."""
+
+    key: str
+    status: str
+    reason: str = ""
+    frames: int = 0
+    kept_fraction: float = 0.0
+    episodes: int = 0
+
+
+@dataclass
+class CorpusStats:
+    """Counts of one build run (``skipped`` = already in the manifest)."""
+
+    processed: int = 0
+    episodes: int = 0
+    failed: int = 0
+    empty: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def find_videos(folder: str | os.PathLike[str]) -> list[Path]:
+    """Video files under ``folder``, recursively, sorted (the adoption order)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a folder of videos")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def process_video(job: VideoJob) -> VideoOutcome:
+    """Worker: extract one video into its staging dataset; any failure becomes a ``failed`` outcome."""
+    from nitrogen_datasets.overlay.extract import ExtractConfig, extract
+
+    staging = Path(job.staging)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    config = job.config
+    try:
+        extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
+        result = extract(
+            job.video, config.layout, staging / "actions.parquet", staging / "masked.mp4", config=extract_config
+        )
+        episodes = _write_episodes(job, staging / "actions.parquet", staging / "masked.mp4", staging / "dataset")
+    except Exception as err:  # a bad video must never stop the batch; the reason is recorded
+        shutil.rmtree(staging, ignore_errors=True)
+        return VideoOutcome(job.key, "failed", f"{type(err).__name__}: {err}")
+    status = "ok" if episodes else "empty"
+    return VideoOutcome(
+        job.key, status, "" if episodes else "no kept run long enough", result.frames, result.kept_fraction, episodes
+    )
+
+
+def _write_episodes(job: VideoJob, actions_path: Path, masked_path: Path, out: Path) -> int:
+    """Resample the masked video and its actions to the dataset fps; write each kept run as an episode."""
+    import av
+
+    pq = require_package("pyarrow.parquet")
+    config = job.config
+    table = pq.read_table(actions_path)
+    times = table.column("time_s").to_numpy()
+    keep = table.column("keep").to_numpy()
+    actions = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1).astype(np.float32)
+    actions = np.nan_to_num(actions, nan=0.0)  # elements the layout lacks: released / centred
+    actions[:, gamepad.BUTTON_SLICE] = (actions[:, gamepad.BUTTON_SLICE] >= 0.5).astype(np.float32)
+    actions = np.clip(actions, [-1] * 4 + [0] * 17, 1)
+    if len(times) == 0:
+        return 0
+    # Output frame k shows the source frame nearest to time k / fps.
+    targets = np.arange(times[0], times[-1] + 1e-9, 1.0 / config.fps)
+    sources = np.clip(np.searchsorted(times, targets), 0, len(times) - 1)
+    writer = DatasetWriter(out, WriterConfig(fps=config.fps, crf=config.crf))
+    episodes, episode, position = 0, None, 0
+    try:
+        with av.open(str(masked_path)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if position >= len(sources):
+                    break
+                if sources[position] != index:
+                    continue
+                image = cv2.resize(
+                    frame.to_ndarray(format="rgb24"), (config.obs_size, config.obs_size), interpolation=cv2.INTER_AREA
+                )
+                while position < len(sources) and sources[position] == index:  # a frame may fill several ticks
+                    if keep[index]:
+                        if episode is None:
+                            episode = writer.start_episode(config.game, "play", f"overlay:{job.key}")
+                        episode.add(image, actions[index])
+                    elif episode is not None:
+                        episodes += _close(writer, episode, config.min_episode_frames)
+                        episode = None
+                    position += 1
+        if episode is not None:
+            episodes += _close(writer, episode, config.min_episode_frames)
+            episode = None
+    finally:
+        writer.close()
+    return episodes
+
+
+def _close(writer: DatasetWriter, episode: object, min_frames: int) -> int:
+    if len(episode) < min_frames:  # type: ignore[arg-type]
+        writer.abort_episode(episode)  # type: ignore[arg-type]
+        return 0
+    writer.finish_episode(episode)  # type: ignore[arg-type]
+    return 1
+
+
+def _load_manifest(root: Path) -> dict[str, dict]:
+    path = root / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _save_manifest(root: Path, manifest: dict[str, dict]) -> None:
+    path = root / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def build_corpus(
+    videos: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: CorpusConfig,
+    *,
+    workers: int = 1,
+    ray: bool = False,
+    ray_address: str | None = None,
+    retry_failed: bool = False,
+    progress: bool | None = None,
+) -> CorpusStats:
+    """Extract every video under ``videos`` into the demonstrations dataset ``out`` (see the module docstring).
+
+    Raises:
+        FileNotFoundError: ``videos`` is not a folder.
+        nitrogen_datasets.overlay.layout.InvalidLayout: the layout is broken (checked before any video).
+    """
+    from nitrogen_datasets.overlay.layout import load_layout
+
+    started = time.monotonic()
+    load_layout(config.layout)  # fail once, clearly, rather than once per video
+    if config.method == "learned":
+        from nitrogen_datasets.overlay.learned import load_parser
+
+        load_parser(config.parser_weights)
+    root, source = Path(out), Path(videos)
+    files = find_videos(source)
+    writer = DatasetWriter(root, WriterConfig(fps=config.fps, crf=config.crf))
+    manifest = _load_manifest(root)
+    adopted = {e.source.removeprefix("overlay:") for e in (writer.info.episodes if writer.info else ())}
+    stats = CorpusStats()
+    jobs = []
+    for path in files:
+        key = path.relative_to(source).as_posix()
+        entry = manifest.get(key)
+        if key in adopted or (entry is not None and (entry["status"] != "failed" or not retry_failed)):
+            stats.skipped += 1
+            continue
+        jobs.append(VideoJob(str(path), key, str(root / STAGING_DIR / f"{len(jobs):06d}"), config))
+    tqdm = require_package("tqdm").tqdm
+    bar = tqdm(
+        total=len(files),
+        initial=stats.skipped,
+        unit="video",
+        desc="building corpus",
+        disable=not (sys.stderr.isatty() if progress is None else progress),
+    )
+    finished: dict[str, VideoOutcome] = {}
+    order = iter(jobs)
+    expected = next(order, None)
+    try:
+        for job, outcome in run_parallel(jobs, process_video, workers=workers, ray=ray, ray_address=ray_address):
+            finished[job.key] = outcome
+            bar.update(1)
+            while expected is not None and expected.key in finished:
+                outcome = finished.pop(expected.key)
+                staged = Path(expected.staging) / "dataset"
+                if outcome.status == "ok":
+                    writer.adopt(staged)
+                    stats.episodes += outcome.episodes
+                elif outcome.status == "failed":
+                    stats.failed += 1
+                    stats.failures[outcome.key] = outcome.reason
+                    logger.warning("skipped %s: %s", outcome.key, outcome.reason)
+                else:
+                    stats.empty += 1
+                stats.processed += 1
+                manifest[outcome.key] = asdict(outcome)
+                _save_manifest(root, manifest)
+                shutil.rmtree(expected.staging, ignore_errors=True)
+                expected = next(order, None)
+                bar.set_postfix(episodes=stats.episodes, failed=stats.failed)
+    finally:
+        bar.close()
+        writer.close()
+    staging = root / STAGING_DIR
+    if staging.is_dir() and not any(staging.iterdir()):
+        staging.rmdir()
+    stats.seconds = time.monotonic() - started
+    return stats

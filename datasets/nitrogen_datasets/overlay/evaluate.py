@@ -1,0 +1,296 @@
+"""Measure extraction on styles the parser never trained on (``nitrogen overlay eval``).
+
+For every named preset style (training only ever sees random styles, and never the held-out palette),
+every H.264 quality and every overlay scale, a clip is rendered over a moving synthetic scene with
+random actions, run through the full extraction (localization, parser, quality filter) and compared
+with the actions that drew it. Button and trigger accuracy count frames where the pressed state
+(>= 0.5) agrees; stick R^2 pools both axes of both sticks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import multiprocessing
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.render import OverlayRenderer
+from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_styles
+from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, random_background
+from nitrogen_envs import gamepad
+
+
+@dataclass(frozen=True)
+class OverlayEvalConfig:
+    """The evaluation grid.
+
+    Args:
+        styles: preset style names; empty = all presets.
+        crfs: x264 qualities of the rendered clips.
+        scales: overlay scales.
+        frames: frames per clip.
+        frame_size: (height, width) of the clips.
+        method: parser, ``learned`` or ``reference``.
+        parser_weights: learned-parser folder; ``None`` = shipped weights.
+        seed: fixes scenes and actions.
+        workers: clips evaluated in parallel processes.
+    """
+
+    styles: tuple[str, ...] = ()
+    crfs: tuple[int, ...] = (23, 28, 35)
+    scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    frames: int = 48
+    frame_size: tuple[int, int] = (360, 640)
+    method: str = "learned"
+    parser_weights: str | None = None
+    seed: int = 0
+    workers: int = 1
+
+
+@dataclass
+class Tally:
+    """Sufficient statistics of the three metrics, so clips can be pooled exactly."""
+
+    button_hits: int = 0
+    button_total: int = 0
+    trigger_hits: int = 0
+    trigger_total: int = 0
+    stick_n: int = 0
+    stick_sse: float = 0.0
+    stick_sum: float = 0.0
+    stick_sum_sq: float = 0.0
+
+    def add(self, other: Tally) -> Tally:
+        """In-place pooled sum."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    @property
+    def button_accuracy(self) -> float:
+        """Fraction of button readings whose pressed state is right."""
+        return self.button_hits / self.button_total if self.button_total else math.nan
+
+    @property
+    def trigger_accuracy(self) -> float:
+        """Fraction of trigger readings on the right side of 0.5."""
+        return self.trigger_hits / self.trigger_total if self.trigger_total else math.nan
+
+    @property
+    def stick_r2(self) -> float:
+        """Coefficient of determination of the stick axes, pooled."""
+        if not self.stick_n:
+            return math.nan
+        sst = self.stick_sum_sq - self.stick_sum**2 / self.stick_n
+        return 1.0 - self.stick_sse / sst if sst > 0 else math.nan
+
+
+@dataclass
+class ClipResult:
+    """One rendered and extracted clip: its settings, pooled tallies and per-element tallies."""
+
+    style: str
+    family: str
+    effect: str
+    opacity: float
+    held_out_palette: bool
+    crf: int
+    scale: float
+    frames: int = 0
+    total: Tally = field(default_factory=Tally)
+    elements: dict[str, Tally] = field(default_factory=dict)
+
+
+def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
+    """Tally of the given flat-action columns (NaN readings count as wrong)."""
+    result = Tally()
+    for column in columns:
+        name = gamepad.FLAT_NAMES[column]
+        t, g = truth[:, column], got[:, column]
+        if name in gamepad.STICK_AXES:
+            result.stick_n += len(t)
+            result.stick_sse += float(np.nansum((t - g) ** 2) + np.isnan(g).sum() * 4.0)
+            result.stick_sum += float(t.sum())
+            result.stick_sum_sq += float((t**2).sum())
+        elif name in gamepad.TRIGGERS:
+            result.trigger_hits += int(((g >= 0.5) == (t >= 0.5)).sum())
+            result.trigger_total += len(t)
+        else:
+            result.button_hits += int(((g >= 0.5) == (t >= 0.5)).sum())
+            result.button_total += len(t)
+    return result
+
+
+def _scenes(seed: int, count: int, size: tuple[int, int]) -> Iterable[np.ndarray]:
+    """A scene scrolling sideways: game-like motion under a fixed overlay."""
+    rng = np.random.default_rng(seed)
+    base = random_background(rng, size[0], size[1] + 8 * count)
+    for index in range(count):
+        yield np.ascontiguousarray(base[:, 8 * index : 8 * index + size[1]])
+
+
+def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int) -> ClipResult:
+    """Render one clip, extract it, compare."""
+    from nitrogen_datasets.overlay.extract import ExtractConfig, extract
+    from nitrogen_datasets.overlay.layout import ELEMENT_NAMES, STICK_ELEMENTS
+    from nitrogen_datasets.overlay.video import render_overlay_video
+
+    pq = require_package("pyarrow.parquet")
+    rng = np.random.default_rng(seed)
+    truth = np.stack([random_action(rng) for _ in range(config.frames)])
+    placed = replace(style, scale=scale)
+    result = ClipResult(
+        style.name,
+        style.family,
+        style.press_effect,
+        style.opacity,
+        style.base == _PALETTES[HELD_OUT_PALETTE][0],
+        crf,
+        scale,
+        config.frames,
+    )
+    with tempfile.TemporaryDirectory(prefix="nitrogen-overlay-eval-") as tmp:
+        clip = render_overlay_video(
+            _scenes(seed, config.frames, config.frame_size), truth, placed, Path(tmp) / "clip.mp4", crf=crf
+        )
+        extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
+        extracted = extract(clip.video, clip.layout, Path(tmp) / "actions.parquet", config=extract_config)
+        table = pq.read_table(extracted.actions)
+        got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
+    present = set(OverlayRenderer(style).shapes)
+    for element in ELEMENT_NAMES:
+        if element not in present:
+            continue
+        if element in STICK_ELEMENTS:
+            prefix = "left" if element == "left_stick" else "right"
+            columns = [gamepad.FLAT_NAMES.index(f"{prefix}_x"), gamepad.FLAT_NAMES.index(f"{prefix}_y")]
+        else:
+            columns = [gamepad.FLAT_NAMES.index(element)]
+        result.elements[element] = tally(truth, got, columns)
+        result.total.add(result.elements[element])
+    return result
+
+
+def _job(args: tuple[OverlayStyle, int, float, OverlayEvalConfig, int]) -> ClipResult:
+    return evaluate_clip(*args)
+
+
+def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list[ClipResult]:
+    """Every (style, crf, scale) clip of the grid, in grid order.
+
+    Raises:
+        ValueError: an unknown style name (the message lists the presets).
+    """
+    presets = {style.name: style for style in preset_styles()}
+    unknown = [name for name in config.styles if name not in presets]
+    if unknown:
+        raise ValueError(f"unknown styles {unknown}; presets are {sorted(presets)} (`nitrogen overlay styles`)")
+    styles = [presets[name] for name in config.styles] if config.styles else list(presets.values())
+    jobs = [
+        (style, crf, scale, config, config.seed * 100_003 + index)
+        for index, (style, crf, scale) in enumerate(
+            (style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales
+        )
+    ]
+    tqdm = require_package("tqdm").tqdm
+    with tqdm(total=len(jobs), desc="overlay eval", unit="clip", disable=not progress) as bar:
+        if config.workers == 1:
+            results = []
+            for job in jobs:
+                results.append(_job(job))
+                bar.update(1)
+            return results
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+            futures = [pool.submit(_job, job) for job in jobs]
+            for _ in concurrent.futures.as_completed(futures):
+                bar.update(1)
+            return [future.result() for future in futures]
+
+
+def _pool(results: Iterable[ClipResult]) -> Tally:
+    total = Tally()
+    for result in results:
+        total.add(result.total)
+    return total
+
+
+def _fmt(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.4f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> list[str]:
+    if markdown:
+        return [
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows),
+        ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+
+
+def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> str:
+    """Tables: overall, per CRF, per scale, per style, per element; plus the targets line."""
+    metrics = ("button acc", "trigger acc", "stick R2")
+
+    def cells(t: Tally) -> list[str]:
+        return [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
+
+    overall = _pool(results)
+    lines = ["Overall", ""]
+    lines += _table(
+        ["clips", "frames", *metrics],
+        [[str(len(results)), str(sum(r.frames for r in results)), *cells(overall)]],
+        markdown,
+    )
+    for title, key in (("By H.264 CRF", "crf"), ("By overlay scale", "scale")):
+        groups: dict[object, list[ClipResult]] = {}
+        for result in results:
+            groups.setdefault(getattr(result, key), []).append(result)
+        lines += ["", title, ""]
+        lines += _table([key, *metrics], [[str(k), *cells(_pool(v))] for k, v in sorted(groups.items())], markdown)
+    by_style: dict[str, list[ClipResult]] = {}
+    for result in results:
+        by_style.setdefault(result.style, []).append(result)
+    lines += ["", "By style (every CRF and scale pooled)", ""]
+    lines += _table(
+        ["style", "family", "effect", "opacity", "unseen palette", *metrics],
+        [
+            [
+                name,
+                group[0].family,
+                group[0].effect,
+                f"{group[0].opacity:.2f}",
+                "yes" if group[0].held_out_palette else "no",
+                *cells(_pool(group)),
+            ]
+            for name, group in by_style.items()
+        ],
+        markdown,
+    )
+    elements: dict[str, Tally] = {}
+    for result in results:
+        for name, element_tally in result.elements.items():
+            elements.setdefault(name, Tally()).add(element_tally)
+    lines += ["", "By element", ""]
+    lines += _table(
+        ["element", "accuracy or R2"],
+        [
+            [name, _fmt(t.stick_r2 if t.stick_n else t.trigger_accuracy if t.trigger_total else t.button_accuracy)]
+            for name, t in elements.items()
+        ],
+        markdown,
+    )
+    lines += [
+        "",
+        f"targets: button >= 0.99 ({_fmt(overall.button_accuracy)}), stick R2 >= 0.95 ({_fmt(overall.stick_r2)}), "
+        f"trigger >= 0.99 ({_fmt(overall.trigger_accuracy)})",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,305 @@
+"""The learned overlay parser: a small CNN that reads one overlay element at a time.
+
+Why per element: an overlay style the parser never saw still draws each element inside the box its
+layout gives, so the network sees the same question everywhere: "given this element's rest look (from
+the layout's template) and the video's own rest look at that spot (the median over the clip), what
+does it show now?". Each element becomes a 32x32 crop with 13 channels:
+
+* the frame's crop (RGB), the clip's median crop (RGB: the overlay at rest, blended over the average
+  game behind it), the template's crop (RGB premultiplied by alpha, and alpha: the element's shape);
+* the element's kind, one-hot: button, trigger, stick.
+
+The network predicts four numbers; the kind decides which are read: a button's press logit, a
+trigger's travel (logit of [0, 1]) or a stick's knob position (x, y in [-1, 1], +y up). Stick crops
+include half a box of margin on every side so a knob at the edge of its sweep is fully visible.
+
+It is trained on synthetic renders only (:mod:`.synthetic`), and ships with the package
+(``weights/parser.safetensors``), so extraction works offline out of the box.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
+from nitrogen_datasets.overlay.localize import Localization
+from nitrogen_datasets.overlay.parse import ParsedFrame
+from nitrogen_envs import gamepad
+
+KINDS = ("button", "trigger", "stick")
+CHANNELS = 13
+BUNDLED_WEIGHTS = Path(__file__).with_name("weights")
+WEIGHTS_NAME = "parser.safetensors"
+CONFIG_NAME = "parser.json"
+STICK_MARGIN = 0.5
+"""Stick crops extend by this fraction of the box's larger side on every side."""
+_STICK_AXES = {"left_stick": ("left_x", "left_y"), "right_stick": ("right_x", "right_y")}
+
+
+def element_kind(name: str) -> int:
+    """0 button, 1 trigger, 2 stick."""
+    return 2 if name in STICK_ELEMENTS else 1 if name in gamepad.TRIGGERS else 0
+
+
+@dataclass(frozen=True)
+class ParserNetConfig:
+    """Architecture of :class:`ElementNet`.
+
+    Args:
+        crop: side of the square crop fed to the network, in pixels.
+        widths: channels of the four convolution stages (the last three halve the resolution).
+        hidden: width of the fully connected layer.
+    """
+
+    crop: int = 32
+    widths: tuple[int, int, int, int] = (16, 32, 48, 64)
+    hidden: int = 96
+
+    def __post_init__(self) -> None:
+        if self.crop % 8 != 0 or self.crop < 16:
+            raise ValueError(f"crop must be a multiple of 8 and >= 16, got {self.crop}")
+
+
+class ElementNet(nn.Module):
+    """(N, 13, crop, crop) float inputs in [-0.5, 0.5] -> (N, 4): press logit, trigger logit, stick x, stick y."""
+
+    def __init__(self, config: ParserNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ParserNetConfig()
+        w = self.config.widths
+        self.features = nn.Sequential(
+            nn.Conv2d(CHANNELS, w[0], 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w[0], w[1], 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w[1], w[2], 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w[2], w[3], 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        side = self.config.crop // 8
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(w[3] * side * side, self.config.hidden), nn.ReLU(inplace=True)
+        )
+        self.out = nn.Linear(self.config.hidden, 4)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Raw outputs; see :func:`decode_outputs`."""
+        return self.out(self.head(self.features(inputs)))
+
+
+def decode_outputs(raw: torch.Tensor) -> torch.Tensor:
+    """(N, 4) raw outputs -> press probability, trigger travel in [0, 1], stick x and y in [-1, 1]."""
+    return torch.cat([torch.sigmoid(raw[:, :2]), torch.tanh(raw[:, 2:])], dim=1)
+
+
+def element_loss(raw: torch.Tensor, targets: torch.Tensor, kinds: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-kind losses: BCE for presses and trigger travel, MSE for the knob position (mean over its kind)."""
+    losses = {}
+    for index, kind in enumerate(KINDS):
+        mask = kinds == index
+        if not bool(mask.any()):
+            losses[kind] = raw.sum() * 0.0
+            continue
+        if kind == "stick":
+            losses[kind] = nn.functional.mse_loss(torch.tanh(raw[mask, 2:]), targets[mask, 2:]) * 4.0
+        else:
+            column = 0 if kind == "button" else 1
+            losses[kind] = nn.functional.binary_cross_entropy_with_logits(raw[mask, column], targets[mask, column])
+    return losses
+
+
+# ---- crops ---------------------------------------------------------------------------------------------
+def element_rect(box: Box, where: Localization, stick: bool) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in frame pixels of an element's crop (stick crops carry :data:`STICK_MARGIN`)."""
+    pad = STICK_MARGIN * max(box.w, box.h) if stick else 0.0
+    s = where.scale
+    return (
+        round(where.x + (box.x - pad) * s),
+        round(where.y + (box.y - pad) * s),
+        max(round(where.x + (box.x - pad) * s) + 1, round(where.x + (box.x + box.w + pad) * s)),
+        max(round(where.y + (box.y - pad) * s) + 1, round(where.y + (box.y + box.h + pad) * s)),
+    )
+
+
+def crop_resized(image: np.ndarray, rect: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """``image[rect]`` resized to ``size`` x ``size``; parts outside the image are zero."""
+    x0, y0, x1, y1 = rect
+    height, width = image.shape[:2]
+    out = np.zeros((y1 - y0, x1 - x0, image.shape[2]), dtype=image.dtype)
+    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
+    shrinking = out.shape[0] * out.shape[1] > size * size
+    return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def template_in_frame(template: np.ndarray, where: Localization, frame_size: tuple[int, int]) -> np.ndarray:
+    """The RGBA template scaled and placed as in the video, on a (H, W, 4) canvas of the frame's size."""
+    scaled = cv2.resize(
+        np.ascontiguousarray(
+            template if template.shape[2] == 4 else np.dstack([template, np.full(template.shape[:2], 255, np.uint8)])
+        ),
+        None,
+        fx=where.scale,
+        fy=where.scale,
+        interpolation=cv2.INTER_AREA if where.scale < 1 else cv2.INTER_LINEAR,
+    )
+    canvas = np.zeros((*frame_size, 4), np.uint8)
+    height, width = frame_size
+    x0, y0 = where.x, where.y
+    x1, y1 = min(width, x0 + scaled.shape[1]), min(height, y0 + scaled.shape[0])
+    sx0, sy0 = max(0, -x0), max(0, -y0)
+    if x1 > max(0, x0) and y1 > max(0, y0):
+        canvas[max(0, y0) : y1, max(0, x0) : x1] = scaled[sy0 : sy0 + y1 - max(0, y0), sx0 : sx0 + x1 - max(0, x0)]
+    return canvas
+
+
+def template_channels(template_crop: np.ndarray) -> np.ndarray:
+    """(crop, crop, 4) uint8: the template's RGB premultiplied by its alpha, and the alpha (the shape)."""
+    alpha = template_crop[..., 3:4].astype(np.uint16)
+    return np.concatenate([(template_crop[..., :3] * alpha // 255).astype(np.uint8), template_crop[..., 3:4]], axis=2)
+
+
+def to_inputs(images: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
+    """(N, crop, crop, 10) uint8 [frame RGB, rest RGB, template RGB*alpha, alpha] + (N,) kinds -> network inputs.
+
+    Images are kept as uint8 until here so training pools and per-frame batches stay small.
+    """
+    n, size = images.shape[0], images.shape[1]
+    pixels = images.permute(0, 3, 1, 2).float() / 255.0
+    one_hot = torch.zeros(n, len(KINDS), size, size)
+    one_hot[torch.arange(n), kinds] = 1.0
+    return torch.cat([pixels, one_hot], dim=1) - 0.5
+
+
+# ---- weights -------------------------------------------------------------------------------------------
+def save_parser(model: ElementNet, folder: str | os.PathLike[str], metadata: dict | None = None) -> Path:
+    """Write ``parser.safetensors`` + ``parser.json`` (architecture and training notes) atomically."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
+    for name, write in (
+        (WEIGHTS_NAME, lambda path: save_file(state, str(path))),
+        (
+            CONFIG_NAME,
+            lambda path: path.write_text(json.dumps({"net": asdict(model.config), **(metadata or {})}, indent=1)),
+        ),
+    ):
+        tmp = folder / f".{name}.partial"
+        write(tmp)
+        os.replace(tmp, folder / name)
+    return folder
+
+
+def load_parser(folder: str | os.PathLike[str] | None = None) -> ElementNet:
+    """Load a parser saved by :func:`save_parser` (default: the weights shipped with the package).
+
+    Raises:
+        FileNotFoundError: no ``parser.safetensors`` in ``folder`` (the message says how to train one).
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder) if folder is not None else BUNDLED_WEIGHTS
+    weights, config_path = folder / WEIGHTS_NAME, folder / CONFIG_NAME
+    if not weights.is_file() or not config_path.is_file():
+        raise FileNotFoundError(
+            f"no overlay parser in {folder} ({WEIGHTS_NAME} + {CONFIG_NAME}); train one with "
+            "`nitrogen overlay train-parser --out DIR`, or use parser='reference'"
+        )
+    config = json.loads(config_path.read_text())["net"]
+    model = ElementNet(
+        ParserNetConfig(crop=int(config["crop"]), widths=tuple(config["widths"]), hidden=int(config["hidden"]))
+    )
+    model.load_state_dict(load_file(str(weights)))
+    return model.eval()
+
+
+# ---- the parser ----------------------------------------------------------------------------------------
+class LearnedParser:
+    """Parses frames of one video with :class:`ElementNet` (drop-in for :class:`~.parse.ReferenceParser`).
+
+    Args:
+        layout: the overlay layout.
+        where: the overlay's placement in this video.
+        reference: frames sampled over the clip; their median is the rest appearance.
+        template: the layout's rest template (RGBA or RGB, scale 1).
+        model: a trained network; the bundled one when ``None``.
+        batch_frames: frames parsed per network call by :meth:`parse_all`.
+    """
+
+    def __init__(
+        self,
+        layout: OverlayLayout,
+        where: Localization,
+        reference: Sequence[np.ndarray],
+        template: np.ndarray,
+        model: ElementNet | None = None,
+        batch_frames: int = 16,
+    ) -> None:
+        self.layout, self.where = layout, where
+        self.model = model if model is not None else load_parser()
+        self.batch_frames = batch_frames
+        size = self.model.config.crop
+        frame_size = reference[0].shape[:2]
+        rest = np.median(np.stack(reference), axis=0).astype(np.uint8)
+        placed = template_in_frame(template, where, frame_size)
+        self.names = list(layout.elements)
+        self.kinds = [element_kind(name) for name in self.names]
+        self.rects = [element_rect(layout.elements[name], where, name in STICK_ELEMENTS) for name in self.names]
+        self.static = np.stack(
+            [
+                np.concatenate([crop_resized(rest, rect, size), template_channels(crop_resized(placed, rect, size))], 2)
+                for rect in self.rects
+            ]
+        )
+        self.kind_tensor = torch.tensor(self.kinds, dtype=torch.int64)
+
+    def parse(self, frame: np.ndarray) -> ParsedFrame:
+        """Read one RGB frame."""
+        return self._parse_batch([frame])[0]
+
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]:
+        """Parse a stream of frames, ``batch_frames`` per network call."""
+        batch: list[np.ndarray] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == self.batch_frames:
+                yield from self._parse_batch(batch)
+                batch = []
+        if batch:
+            yield from self._parse_batch(batch)
+
+    def _parse_batch(self, frames: list[np.ndarray]) -> list[ParsedFrame]:
+        size, n = self.model.config.crop, len(self.names)
+        crops = np.stack([crop_resized(frame, rect, size) for frame in frames for rect in self.rects])
+        images = np.concatenate([crops, np.tile(self.static, (len(frames), 1, 1, 1))], axis=3)
+        with torch.inference_mode():
+            inputs = to_inputs(torch.from_numpy(images), self.kind_tensor.repeat(len(frames)))
+            decoded = decode_outputs(self.model(inputs)).numpy()
+        results = []
+        for index in range(len(frames)):
+            values = {name: float("nan") for name in gamepad.FLAT_NAMES}
+            margins = []
+            for name, kind, out in zip(self.names, self.kinds, decoded[index * n : (index + 1) * n], strict=True):
+                if kind == 2:
+                    x_name, y_name = _STICK_AXES[name]
+                    values[x_name], values[y_name] = float(out[2]), float(out[3])
+                elif kind == 1:
+                    values[name] = float(out[1])  # analog: a half-pulled trigger is not an uncertain one
+                else:
+                    values[name] = 1.0 if out[0] >= 0.5 else 0.0
+                    margins.append(abs(2.0 * float(out[0]) - 1.0))
+            results.append(ParsedFrame(values, float(np.mean(margins)) if margins else 1.0))
+        return results

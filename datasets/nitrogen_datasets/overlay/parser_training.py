@@ -1,0 +1,214 @@
+"""Train the learned overlay parser on synthetic renders (``nitrogen overlay train-parser``).
+
+A pool of synthetic element samples is rendered first, in parallel worker processes (rendering costs
+more than a training step, so every sample is reused for several epochs), then :class:`ElementNet` is
+trained with AdamW and a cosine schedule. TensorBoard scalars go to ``OUT/tb``; the result is
+``OUT/parser.safetensors`` + ``OUT/parser.json`` (with the validation figures), loadable with
+``load_parser(OUT)`` or ``nitrogen overlay extract --parser-weights OUT``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import multiprocessing
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.learned import (
+    ElementNet,
+    ParserNetConfig,
+    decode_outputs,
+    element_loss,
+    save_parser,
+    to_inputs,
+)
+from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_RENDERS = 100
+
+
+@dataclass(frozen=True)
+class ParserTrainConfig:
+    """Settings of :func:`train_parser`.
+
+    Args:
+        renders: synthetic overlays rendered for the training pool (about 19 element samples each).
+        validation_renders: overlays rendered, from other seeds, to validate on.
+        epochs: passes over the pool.
+        batch_size: element samples per step.
+        lr: peak learning rate (cosine decay to 0 after a short warm-up).
+        weight_decay: AdamW weight decay.
+        seed: fixes the pool, the validation set and the initialization.
+        workers: processes rendering the pool.
+        threads: torch CPU threads for training (``None``: torch's default).
+        crop: network crop size.
+    """
+
+    renders: int = 10000
+    validation_renders: int = 500
+    epochs: int = 4
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    workers: int = 2
+    threads: int | None = None
+    crop: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class ParserTrainResult:
+    """Where the parser went and how it did on the validation renders."""
+
+    out: Path
+    button_accuracy: float
+    trigger_accuracy: float
+    stick_r2: float
+    samples: int
+    seconds: float
+
+
+def _render_chunk(seed: int, renders: int, crop: int) -> ElementBatch:
+    return ElementSampler(seed, crop).sample(renders)
+
+
+def render_pool(seed: int, renders: int, crop: int, workers: int, progress: bool, desc: str) -> ElementBatch:
+    """Render ``renders`` synthetic overlays into one batch of element samples (deterministic per seed)."""
+    tqdm = require_package("tqdm").tqdm
+    chunks = [
+        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start))
+        for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
+    ]
+    parts: list[ElementBatch | None] = [None] * len(chunks)
+    with tqdm(total=renders, desc=desc, unit="render", disable=not progress) as bar:
+        if workers == 1:
+            for position, (chunk_seed, count) in enumerate(chunks):
+                parts[position] = _render_chunk(chunk_seed, count, crop)
+                bar.update(count)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = {pool.submit(_render_chunk, s, n, crop): (i, n) for i, (s, n) in enumerate(chunks)}
+                for future in concurrent.futures.as_completed(futures):
+                    position, count = futures[future]
+                    parts[position] = future.result()
+                    bar.update(count)
+    done = [part for part in parts if part is not None]
+    return ElementBatch(
+        np.concatenate([p.images for p in done]),
+        np.concatenate([p.targets for p in done]),
+        np.concatenate([p.kinds for p in done]),
+    )
+
+
+def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 1024) -> dict[str, float]:
+    """Button accuracy, trigger accuracy (pressed = travel >= 0.5), trigger MAE and stick R^2 on element samples."""
+    outputs = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(batch.kinds), batch_size):
+            images = torch.from_numpy(batch.images[start : start + batch_size])
+            kinds = torch.from_numpy(batch.kinds[start : start + batch_size])
+            outputs.append(decode_outputs(model(to_inputs(images, kinds))).numpy())
+    predicted = np.concatenate(outputs)
+    return element_metrics(predicted, batch.targets, batch.kinds)
+
+
+def element_metrics(predicted: np.ndarray, targets: np.ndarray, kinds: np.ndarray) -> dict[str, float]:
+    """The metrics of :func:`evaluate_elements` from decoded predictions."""
+    buttons, triggers, sticks = kinds == 0, kinds == 1, kinds == 2
+    metrics = {
+        "button_accuracy": float(((predicted[buttons, 0] >= 0.5) == (targets[buttons, 0] >= 0.5)).mean())
+        if buttons.any()
+        else math.nan,
+        "trigger_accuracy": float(((predicted[triggers, 1] >= 0.5) == (targets[triggers, 1] >= 0.5)).mean())
+        if triggers.any()
+        else math.nan,
+        "trigger_mae": float(np.abs(predicted[triggers, 1] - targets[triggers, 1]).mean())
+        if triggers.any()
+        else math.nan,
+    }
+    if sticks.any():
+        truth, guess = targets[sticks, 2:], predicted[sticks, 2:]
+        metrics["stick_r2"] = float(1 - ((truth - guess) ** 2).sum() / max(1e-9, ((truth - truth.mean(0)) ** 2).sum()))
+    else:
+        metrics["stick_r2"] = math.nan
+    return metrics
+
+
+def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | None = None) -> ParserTrainResult:
+    """Render the synthetic pool, train :class:`ElementNet`, save it to ``out`` with its validation figures."""
+    started = time.monotonic()
+    show = sys.stderr.isatty() if progress is None else progress
+    out = Path(out)
+    torch.manual_seed(config.seed)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    pool = render_pool(config.seed, config.renders, config.crop, config.workers, show, "rendering training overlays")
+    validation = render_pool(
+        config.seed + 1, config.validation_renders, config.crop, config.workers, show, "rendering validation overlays"
+    )
+    model = ElementNet(ParserNetConfig(crop=config.crop))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(pool.kinds) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = max(1, total // 50)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
+    )
+    tensorboard = require_package("torch.utils.tensorboard")
+    writer = tensorboard.SummaryWriter(str(out / "tb"))
+    tqdm = require_package("tqdm").tqdm
+    rng = np.random.default_rng(config.seed)
+    images, targets, kinds = torch.from_numpy(pool.images), torch.from_numpy(pool.targets), torch.from_numpy(pool.kinds)
+    step = 0
+    metrics: dict[str, float] = {}
+    try:
+        with tqdm(total=total, desc="training the overlay parser", unit="step", disable=not show) as bar:
+            for epoch in range(config.epochs):
+                model.train()
+                order = torch.from_numpy(rng.permutation(len(kinds)))
+                for start in range(0, len(order), config.batch_size):
+                    index = order[start : start + config.batch_size]
+                    losses = element_loss(model(to_inputs(images[index], kinds[index])), targets[index], kinds[index])
+                    loss = sum(losses.values())
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    step += 1
+                    bar.update(1)
+                    if step % 50 == 0:
+                        writer.add_scalar("loss/total", float(loss), step)
+                        for kind, value in losses.items():
+                            writer.add_scalar(f"loss/{kind}", float(value), step)
+                        writer.add_scalar("lr", schedule.get_last_lr()[0], step)
+                        bar.set_postfix(loss=f"{float(loss):.4f}")
+                metrics = evaluate_elements(model, validation)
+                for name, value in metrics.items():
+                    writer.add_scalar(f"validation/{name}", value, step)
+                logger.info("epoch %d: %s", epoch + 1, metrics)
+    finally:
+        writer.close()
+    seconds = time.monotonic() - started
+    save_parser(model, out, metadata={"training": asdict(config), "validation": metrics, "seconds": round(seconds)})
+    return ParserTrainResult(
+        out, metrics["button_accuracy"], metrics["trigger_accuracy"], metrics["stick_r2"], len(pool.kinds), seconds
+    )

@@ -1,0 +1,82 @@
+"""Run independent jobs in this process, in local worker processes, or as Ray tasks, yielding as they finish.
+
+Collection (:mod:`.collect`) and corpus building (:mod:`.overlay.corpus`) both turn a list of jobs into
+results that one process then commits in a fixed order; this module is the part they share.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from nitrogen_datasets.import_utils import require_package
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+def run_parallel(
+    jobs: Sequence[Job],
+    fn: Callable[[Job], Result],
+    *,
+    workers: int = 1,
+    ray: bool = False,
+    ray_address: str | None = None,
+) -> Iterator[tuple[Job, Result]]:
+    """Yield ``(job, fn(job))`` in completion order.
+
+    Args:
+        jobs: the work items (picklable for processes and Ray).
+        fn: a module-level function (picklable).
+        workers: parallel processes, or Ray tasks in flight; 1 without Ray runs in this process.
+        ray: run as Ray tasks (``pip install "nitrogen-gym[scale]"``); Ray is initialized when it is not yet.
+        ray_address: Ray cluster address (``None``: a local instance).
+
+    On an error or Ctrl-C, queued jobs are cancelled; results already yielded stay with the caller.
+    """
+    if not jobs:
+        return
+    if ray:
+        yield from _run_ray(jobs, fn, workers, ray_address)
+    elif workers == 1:
+        for job in jobs:
+            yield job, fn(job)
+    else:
+        yield from _run_processes(jobs, fn, workers)
+
+
+def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int) -> Iterator[tuple[Job, Result]]:
+    # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    try:
+        futures = {pool.submit(fn, job): job for job in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_ray(
+    jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int, address: str | None
+) -> Iterator[tuple[Job, Result]]:
+    ray = require_package("ray")
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(fn)
+    pending: dict[Any, Job] = {}
+    queue = list(jobs)
+    try:
+        while queue or pending:
+            # Keep at most `workers` tasks in flight so a big batch does not flood the scheduler.
+            while queue and len(pending) < workers:
+                job = queue.pop(0)
+                pending[remote.remote(job)] = job
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(ready[0])
+            yield job, ray.get(ready[0])
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
