@@ -98,13 +98,20 @@ def load_weights(module: torch.nn.Module, folder: Path, device: torch.device | s
         logger.warning("unexpected keys when loading %s: %s", folder, result.unexpected_keys)
 
 
-def save_checkpoint(module: torch.nn.Module, config_dict: dict, folder: str | os.PathLike[str]) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` atomically (a temp folder renamed into place)."""
+def save_checkpoint(
+    module: torch.nn.Module, config_dict: dict, folder: str | os.PathLike[str], dtype: torch.dtype | None = None
+) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` atomically (a temp folder renamed into place).
+
+    ``dtype`` converts floating-point tensors (e.g. ``torch.float16`` for shipped weights).
+    """
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         state = {key: value.detach().contiguous().cpu() for key, value in module.state_dict().items()}
+        if dtype is not None:
+            state = {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
         save_file(state, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
         (staging / CONFIG_NAME).write_text(json.dumps(config_dict, indent=2, sort_keys=True))
         if target.exists():

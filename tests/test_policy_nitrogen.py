@@ -128,6 +128,18 @@ def test_save_and_load_round_trip_without_pickle(policy, tmp_path):
     assert torch.equal(loaded.sample_raw(x, generator=torch.Generator().manual_seed(5)), expected)
 
 
+def test_half_precision_export_halves_the_file_and_loads_back_as_float32(policy, tmp_path):
+    full = policy.save_pretrained(tmp_path / "full")
+    half = policy.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    full_size, half_size = ((f / "model.safetensors").stat().st_size for f in (full, half))
+    assert half_size < 0.6 * full_size
+    loaded = NitroGenPolicy.from_pretrained(half)
+    for key, value in policy.model.state_dict().items():
+        got = loaded.model.state_dict()[key]
+        assert got.dtype == value.dtype, key
+        assert torch.allclose(got, value.half().to(value.dtype)), key
+
+
 def test_from_pretrained_rejects_other_schema_version(policy, tmp_path):
     folder = policy.save_pretrained(tmp_path / "ckpt")
     config = json.loads((folder / "config.json").read_text())

@@ -65,9 +65,15 @@ class NitroGenPolicy(nn.Module):
         load_weights(policy.model, folder, device=device)
         return policy.to(device).eval()
 
-    def save_pretrained(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` (never pickle) atomically into ``folder``."""
-        return save_checkpoint(self.model, self.config.to_dict(), folder)
+    def save_pretrained(self, folder: str | os.PathLike[str], dtype: torch.dtype | None = None) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (never pickle) atomically into ``folder``.
+
+        Args:
+            folder: target folder.
+            dtype: store floating-point weights in this dtype (``torch.float16`` halves the file for
+                distribution; loading casts back to the model's dtype). ``None`` keeps them as they are.
+        """
+        return save_checkpoint(self.model, self.config.to_dict(), folder, dtype=dtype)
 
     # ---- acting --------------------------------------------------------------------------------------
     def set_game(self, game: str | None) -> None:

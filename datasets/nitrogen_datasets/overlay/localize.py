@@ -8,8 +8,8 @@ downscaled images over the whole scale range is followed by a fine pass around t
 A faint overlay (30% opacity, outlines only) over a busy game correlates poorly in intensity even at
 the right place. The fallback matches edges instead: the median over frames of each pixel's gradient
 magnitude keeps the overlay's edges, which stay put, and drops the game's, which move. It is accepted
-only when the edge match is clear (:data:`MIN_EDGE_SCORE`) and the intensity correlation at that exact
-placement agrees (:data:`MIN_EDGE_SUPPORT`), so a clip without an overlay still fails.
+when the edge match is clear (:data:`CLEAR_EDGE_SCORE`), or good (:data:`MIN_EDGE_SCORE`) with the intensity
+correlation at that exact placement agreeing (:data:`MIN_EDGE_SUPPORT`), so a clip without an overlay still fails.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ MIN_SCALE, MAX_SCALE = 0.5, 2.0
 MIN_EDGE_SCORE = 0.33
 """Edge-median correlation an overlay needs when intensity matching failed (40 clips without one: <= 0.31)."""
 MIN_EDGE_SUPPORT = 0.15
-"""Intensity correlation the edge match's placement must also reach."""
+"""Intensity correlation the edge match's placement must also reach, unless the edge match is clear."""
+CLEAR_EDGE_SCORE = 0.45
+"""An edge match this strong is accepted on its own."""
 
 
 class OverlayNotFound(DatasetError, LookupError):
@@ -126,7 +128,7 @@ def localize(
     logger.debug(
         "edge match: score %.3f at (%d, %d) scale %.3f, intensity %.3f", edge_score, ex, ey, edge_scale, support
     )
-    if edge_score >= MIN_EDGE_SCORE and support >= MIN_EDGE_SUPPORT:
+    if edge_score >= CLEAR_EDGE_SCORE or (edge_score >= MIN_EDGE_SCORE and support >= MIN_EDGE_SUPPORT):
         return Localization(ex, ey, edge_scale, edge_score)
     raise OverlayNotFound(
         f"no overlay found: best match score {score:.3f} (needs {min_score}) at ({x}, {y}) scale {scale:.2f}, "

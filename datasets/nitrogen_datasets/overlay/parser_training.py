@@ -126,7 +126,7 @@ def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 
         for start in range(0, len(batch.kinds), batch_size):
             images = torch.from_numpy(batch.images[start : start + batch_size])
             kinds = torch.from_numpy(batch.kinds[start : start + batch_size])
-            outputs.append(decode_outputs(model(to_inputs(images, kinds))).numpy())
+            outputs.append(decode_outputs(model(to_inputs(images), kinds)).numpy())
     predicted = np.concatenate(outputs)
     return element_metrics(predicted, batch.targets, batch.kinds)
 
@@ -187,7 +187,7 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                 order = torch.from_numpy(rng.permutation(len(kinds)))
                 for start in range(0, len(order), config.batch_size):
                     index = order[start : start + config.batch_size]
-                    losses = element_loss(model(to_inputs(images[index], kinds[index])), targets[index], kinds[index])
+                    losses = element_loss(model(to_inputs(images[index]), kinds[index]), targets[index], kinds[index])
                     loss = sum(losses.values())
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()

@@ -37,7 +37,11 @@ HELD_OUT_PALETTE = 5
 def training_style(rng: np.random.Generator) -> OverlayStyle:
     """A random style for training: any family and effect, random or non-held-out palette colours."""
     if rng.random() < 0.6:
-        base, accent, pressed, panel = (tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(4))
+        # Random colours, but a press must stay visible: real overlays never draw pressed like released.
+        while True:
+            base, accent, pressed, panel = (tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(4))
+            if _distance(pressed, base) > 90 and _distance(accent, base) > 60 and _distance(accent, pressed) > 60:
+                break
     else:
         allowed = [i for i in range(len(_PALETTES)) if i != HELD_OUT_PALETTE]
         base, accent, pressed, panel = _PALETTES[int(rng.choice(allowed))]
@@ -54,6 +58,10 @@ def training_style(rng: np.random.Generator) -> OverlayStyle:
         opacity=float(rng.uniform(0.3, 1.0)),
         scale=float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))),
     )
+
+
+def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
 def random_action(rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""Overlay extraction speed against pure decoding of the same video, and memory at 1x and 10x length.
+
+Renders a gameplay-like clip with an overlay (640x360, H.264 CRF 28), then times, side by side in one
+run: decoding every frame to RGB (the floor any extractor pays) and the full ``extract`` (localization,
+learned parser, quality filter, parquet), with and without writing the masked video. Peak RSS of an
+extraction is measured in a fresh process on the clip and on a clip ten times longer, to show that
+memory does not grow with the video (frames are streamed, never held).
+
+Usage::
+
+    python benchmarks/overlay_throughput.py                   # 300-frame clip, 3000-frame clip for RSS
+    python benchmarks/overlay_throughput.py --frames 150 --parser reference
+
+Prints the figures last as one line: ``overlay_throughput: key=value ...``. Target: ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+RSS_SCRIPT = """
+import json, resource, sys
+from nitrogen_datasets.overlay.extract import ExtractConfig, extract
+extract(sys.argv[1], sys.argv[2], sys.argv[3], config=ExtractConfig(method=sys.argv[4]))
+print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def render_clip(path: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
+    """A scrolling synthetic scene with a preset overlay and random actions."""
+    from nitrogen_datasets.overlay.styles import preset_styles
+    from nitrogen_datasets.overlay.synthetic import random_action, random_background
+    from nitrogen_datasets.overlay.video import render_overlay_video
+
+    rng = np.random.default_rng(seed)
+    base = random_background(rng, 360, 640 + 4 * 200)
+
+    def scenes():
+        for index in range(frames):
+            offset = 4 * (index % 400 if index % 400 < 200 else 400 - index % 400)  # scroll back and forth
+            yield np.ascontiguousarray(base[:, offset : offset + 640])
+
+    actions = np.stack([random_action(rng) for _ in range(frames)])
+    style = replace(preset_styles()[5], opacity=0.8, scale=1.0)
+    clip = render_overlay_video(scenes(), actions, style, path, fps=30, crf=28)
+    return clip.video, clip.layout
+
+
+def decode_seconds(video: Path) -> tuple[int, float]:
+    import av
+
+    start = time.perf_counter()
+    count = 0
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            frame.to_ndarray(format="rgb24")
+            count += 1
+    return count, time.perf_counter() - start
+
+
+def extract_seconds(video: Path, layout: Path, out: Path, method: str, masked: Path | None = None) -> float:
+    from nitrogen_datasets.overlay.extract import ExtractConfig, extract
+
+    start = time.perf_counter()
+    extract(video, layout, out, masked_video=masked, config=ExtractConfig(method=method))
+    return time.perf_counter() - start
+
+
+def peak_rss_mb(video: Path, layout: Path, out: Path, method: str) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(video), str(layout), str(out), method],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(json.loads(result.stdout.strip().splitlines()[-1])["rss_mb"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=300, help="frames of the timed clip (the RSS clip is 10x)")
+    parser.add_argument("--parser", choices=["learned", "reference"], default="learned")
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds (best is kept)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory(prefix="overlay-bench-") as tmp:
+        folder = Path(tmp)
+        video, layout = render_clip(folder / "clip.mp4", args.frames)
+        decode, extract, masked = [], [], []
+        frames = 0
+        for _ in range(args.rounds):
+            frames, seconds = decode_seconds(video)
+            decode.append(seconds)
+            extract.append(extract_seconds(video, layout, folder / "a.parquet", args.parser))
+            masked.append(extract_seconds(video, layout, folder / "b.parquet", args.parser, folder / "masked.mp4"))
+        decode_fps, extract_fps, masked_fps = (frames / min(values) for values in (decode, extract, masked))
+        long_video, long_layout = render_clip(folder / "long.mp4", 10 * args.frames, seed=1)
+        rss_1x = peak_rss_mb(video, layout, folder / "r1.parquet", args.parser)
+        rss_10x = peak_rss_mb(long_video, long_layout, folder / "r10.parquet", args.parser)
+    print(
+        f"overlay_throughput: parser={args.parser} frames={frames} size=640x360 decode_fps={decode_fps:.0f} "
+        f"extract_fps={extract_fps:.0f} ratio={extract_fps / decode_fps:.2f} masked_extract_fps={masked_fps:.0f} "
+        f"masked_ratio={masked_fps / decode_fps:.2f} rss_1x_mb={rss_1x:.0f} rss_10x_mb={rss_10x:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

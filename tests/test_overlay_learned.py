@@ -1,0 +1,96 @@
+"""The learned overlay parser: trained on synthetic renders only, shipped, read back on held-out styles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("cv2")
+pytest.importorskip("av")
+pytest.importorskip("pyarrow")
+torch = pytest.importorskip("torch")
+
+from test_overlay_localize import gameplay  # noqa: E402
+
+from nitrogen_datasets.overlay import OverlayRenderer  # noqa: E402
+from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation  # noqa: E402
+from nitrogen_datasets.overlay.learned import load_parser  # noqa: E402
+from nitrogen_datasets.overlay.localize import localize  # noqa: E402
+from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser  # noqa: E402
+from nitrogen_datasets.overlay.styles import preset_styles  # noqa: E402
+from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, ElementSampler, training_style  # noqa: E402
+
+PRESETS = {style.name: style for style in preset_styles()}
+
+
+def test_training_never_draws_a_preset_style_or_the_held_out_palette():
+    from nitrogen_datasets.overlay.styles import _PALETTES
+
+    rng = np.random.default_rng(0)
+    held_out = _PALETTES[HELD_OUT_PALETTE]
+    for _ in range(300):
+        style = training_style(rng)
+        assert (style.base, style.accent, style.pressed, style.panel) != held_out
+        assert style.name not in PRESETS
+
+
+def test_synthetic_samples_carry_the_drawn_action():
+    batch = ElementSampler(seed=3).sample(4)
+    assert batch.images.dtype == np.uint8 and batch.images.shape[1:] == (32, 32, 10)
+    assert set(np.unique(batch.kinds)) <= {0, 1, 2}
+    buttons = batch.targets[batch.kinds == 0, 0]
+    assert set(np.unique(buttons)) <= {0.0, 1.0}
+    sticks = batch.targets[batch.kinds == 2, 2:]
+    assert np.abs(sticks).max() <= 1.0
+
+
+def test_train_parser_writes_safetensors_with_its_validation_figures(tmp_path):
+    config = ParserTrainConfig(renders=24, validation_renders=8, epochs=1, batch_size=64, workers=1, threads=1)
+    result = train_parser(config, tmp_path / "parser", progress=False)
+    assert (tmp_path / "parser" / "parser.safetensors").is_file()
+    meta = json.loads((tmp_path / "parser" / "parser.json").read_text())
+    assert set(meta["validation"]) >= {"button_accuracy", "trigger_accuracy", "stick_r2"}
+    assert 0.0 <= result.button_accuracy <= 1.0
+    assert (tmp_path / "parser" / "tb").is_dir()
+    model = load_parser(tmp_path / "parser")
+    assert sum(p.numel() for p in model.parameters()) > 10_000
+
+
+def test_missing_parser_weights_say_how_to_train_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-parser"):
+        load_parser(tmp_path)
+
+
+def test_faint_outlined_overlay_is_found_by_its_edges():
+    style = replace(PRESETS["xbox-highlight-00"], scale=1.0)  # 30% opacity, outlines only, no panel
+    assert style.opacity == pytest.approx(0.3) and not style.filled
+    renderer = OverlayRenderer(style)
+    frames = [renderer.composite(frame, np.zeros(21, np.float32)) for frame in gameplay(32, seed=4)]
+    where = localize(frames, renderer.template())
+    truth = renderer.placement(frames[0].shape[:2])
+    assert abs(where.x - truth.x) <= 2 and abs(where.y - truth.y) <= 2 and where.scale == pytest.approx(1.0, rel=0.03)
+
+
+@pytest.mark.parametrize("name", ["keycaps-fill-11", "playstation-color-21", "minimal-grow-14"])
+def test_shipped_parser_reads_held_out_styles(name):
+    results = evaluate_overlays(OverlayEvalConfig(styles=(name,), crfs=(28,), scales=(1.0,), frames=40, seed=1))
+    (clip,) = results
+    total = clip.total
+    assert total.button_accuracy >= 0.97, format_evaluation(results)
+    assert total.trigger_accuracy >= 0.95, format_evaluation(results)
+    assert total.stick_r2 >= 0.9, format_evaluation(results)
+
+
+def test_eval_command_prints_every_table():
+    from nitrogen_envs.cli import cli
+
+    args = ["overlay", "eval", "--style", "xbox-color-04", "--crf", "35", "--scale", "0.5", "--frames", "16"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for title in ("Overall", "By H.264 CRF", "By overlay scale", "By style", "By element", "targets:"):
+        assert title in result.output
+    assert "xbox-color-04" in result.output
