@@ -224,6 +224,11 @@ def load_parser(folder: str | os.PathLike[str] | None = None) -> ElementNet:
 
 
 # ---- the parser ----------------------------------------------------------------------------------------
+def _median_crop(frames: Sequence[np.ndarray], rect: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """The clip's median over one element's crop (cropping first: the full-frame median cost 0.8 s per video)."""
+    return np.median(np.stack([crop_resized(frame, rect, size) for frame in frames]), axis=0).astype(np.uint8)
+
+
 class LearnedParser:
     """Parses frames of one video with :class:`ElementNet` (drop-in for :class:`~.parse.ReferenceParser`).
 
@@ -250,14 +255,15 @@ class LearnedParser:
         self.batch_frames = batch_frames
         size = self.model.config.crop
         frame_size = reference[0].shape[:2]
-        rest = np.median(np.stack(reference), axis=0).astype(np.uint8)
         placed = template_in_frame(template, where, frame_size)
         self.names = list(layout.elements)
         self.kinds = [element_kind(name) for name in self.names]
         self.rects = [element_rect(layout.elements[name], where, name in STICK_ELEMENTS) for name in self.names]
         self.static = np.stack(
             [
-                np.concatenate([crop_resized(rest, rect, size), template_channels(crop_resized(placed, rect, size))], 2)
+                np.concatenate(
+                    [_median_crop(reference, rect, size), template_channels(crop_resized(placed, rect, size))], 2
+                )
                 for rect in self.rects
             ]
         )
