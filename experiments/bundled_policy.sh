@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the bundled `nitrogen-s-procgen6` weights were made (2 shared CPU cores, about 70 minutes of training).
+# How the bundled `nitrogen-s-procgen6` weights were made (2 shared CPU cores, about an hour of training).
 # Run from the repository root with the dev install; outputs go to runs/bundled/.
 set -euo pipefail
 out=runs/bundled

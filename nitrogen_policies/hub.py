@@ -108,6 +108,9 @@ def save_checkpoint(
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a checkpoint folder is meant to be shared
     try:
         state = {key: value.detach().contiguous().cpu() for key, value in module.state_dict().items()}
         if dtype is not None:

@@ -218,3 +218,15 @@ def test_bundled_names_load_from_the_package(policy, tmp_path, monkeypatch):
     assert hub.bundled_names() == ["nitrogen-tiny"]
     loaded = NitroGenPolicy.from_pretrained("nitrogen-tiny")
     assert loaded.config == policy.config
+
+
+def test_shipped_weights_load_offline_and_act():
+    from nitrogen_policies.hub import bundled_names
+
+    assert "nitrogen-s-procgen6" in bundled_names()
+    policy = NitroGenPolicy.from_pretrained("nitrogen-s-procgen6")
+    assert {"StarPilot", "FruitBot", "Miner"} <= set(policy.config.game_names)
+    policy.set_game("StarPilot")
+    action, state = policy.predict(np.zeros((64, 64, 3), np.uint8), deterministic=True)
+    assert state is None
+    assert gamepad.validate_flat(action).shape == (gamepad.FLAT_SIZE,)

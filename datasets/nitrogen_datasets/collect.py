@@ -4,8 +4,9 @@ Every episode is one job, identified by its reset seed (``seed + k`` for ``k < e
 plays one job into its own one-episode staging dataset under ``OUT/.staging/``; the main process then
 adopts finished jobs into ``OUT`` strictly in seed order. So:
 
-* the dataset is the same whatever the number of workers or the order they finish in (experts are
-  seeded per episode, see :func:`nitrogen_datasets.experts.base.episode_rng`);
+* the episodes (seeds, actions, rewards, order) are the same whatever the number of workers or the
+  order they finish in (experts are seeded per episode, see
+  :func:`nitrogen_datasets.experts.base.episode_rng`);
 * a crash or Ctrl-C loses at most the episodes being played: rerunning the same command skips the seeds
   already listed in ``meta/info.json`` (episodes store their seed) and adopts staged episodes that had
   finished but were not adopted yet;
