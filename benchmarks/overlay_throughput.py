@@ -1,6 +1,6 @@
 """Overlay extraction speed against pure decoding of the same video, and memory at 1x and 10x length.
 
-Renders a gameplay-like clip with an overlay (640x360, H.264 CRF 28), then times, side by side in one
+Renders a gameplay-like clip with an overlay (1280x720 by default, H.264 CRF 28), then times, side by side in one
 run: decoding every frame to RGB (the floor any extractor pays) and the full ``extract`` (localization,
 learned parser, quality filter, parquet), with and without writing the masked video. Peak RSS of an
 extraction is measured in a fresh process on the clip and on a clip ten times longer, to show that
@@ -8,7 +8,7 @@ memory does not grow with the video (frames are streamed, never held).
 
 Usage::
 
-    python benchmarks/overlay_throughput.py                   # 300-frame clip, 3000-frame clip for RSS
+    python benchmarks/overlay_throughput.py                   # 300-frame 720p clip, 3000-frame clip for RSS
     python benchmarks/overlay_throughput.py --frames 150 --parser reference
 
 Prints the figures last as one line: ``overlay_throughput: key=value ...``. Target: ratio >= 0.5.
@@ -35,19 +35,20 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 """
 
 
-def render_clip(path: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
-    """A scrolling synthetic scene with a preset overlay and random actions."""
+def render_clip(path: Path, frames: int, seed: int = 0, size: tuple[int, int] = (360, 640)) -> tuple[Path, Path]:
+    """A scrolling synthetic scene of (height, width) with a preset overlay and random actions."""
     from nitrogen_datasets.overlay.styles import preset_styles
     from nitrogen_datasets.overlay.synthetic import random_action, random_background
     from nitrogen_datasets.overlay.video import render_overlay_video
 
     rng = np.random.default_rng(seed)
-    base = random_background(rng, 360, 640 + 4 * 200)
+    height, width = size
+    base = random_background(rng, height, width + 4 * 200)
 
     def scenes():
         for index in range(frames):
             offset = 4 * (index % 400 if index % 400 < 200 else 400 - index % 400)  # scroll back and forth
-            yield np.ascontiguousarray(base[:, offset : offset + 640])
+            yield np.ascontiguousarray(base[:, offset : offset + width])
 
     actions = np.stack([random_action(rng) for _ in range(frames)])
     style = replace(preset_styles()[5], opacity=0.8, scale=1.0)
@@ -90,13 +91,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames of the timed clip (the RSS clip is 10x)")
     parser.add_argument("--parser", choices=["learned", "reference"], default="learned")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds (best is kept)")
+    parser.add_argument("--height", type=int, default=720, help="clip height (streams are 720p-1080p)")
+    parser.add_argument("--width", type=int, default=1280, help="clip width")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory(prefix="overlay-bench-") as tmp:
         folder = Path(tmp)
-        video, layout = render_clip(folder / "clip.mp4", args.frames)
+        size = (args.height, args.width)
+        video, layout = render_clip(folder / "clip.mp4", args.frames, size=size)
         decode, extract, masked = [], [], []
         frames = 0
         for _ in range(args.rounds):
@@ -105,11 +109,11 @@ def main() -> None:
             extract.append(extract_seconds(video, layout, folder / "a.parquet", args.parser))
             masked.append(extract_seconds(video, layout, folder / "b.parquet", args.parser, folder / "masked.mp4"))
         decode_fps, extract_fps, masked_fps = (frames / min(values) for values in (decode, extract, masked))
-        long_video, long_layout = render_clip(folder / "long.mp4", 10 * args.frames, seed=1)
+        long_video, long_layout = render_clip(folder / "long.mp4", 10 * args.frames, seed=1, size=size)
         rss_1x = peak_rss_mb(video, layout, folder / "r1.parquet", args.parser)
         rss_10x = peak_rss_mb(long_video, long_layout, folder / "r10.parquet", args.parser)
     print(
-        f"overlay_throughput: parser={args.parser} frames={frames} size=640x360 decode_fps={decode_fps:.0f} "
+        f"overlay_throughput: parser={args.parser} frames={frames} size={args.width}x{args.height} decode_fps={decode_fps:.0f} "
         f"extract_fps={extract_fps:.0f} ratio={extract_fps / decode_fps:.2f} masked_extract_fps={masked_fps:.0f} "
         f"masked_ratio={masked_fps / decode_fps:.2f} rss_1x_mb={rss_1x:.0f} rss_10x_mb={rss_10x:.0f}"
     )

@@ -97,3 +97,36 @@ def test_extract_command_exits_non_zero_without_an_overlay(tmp_path):
     )
     assert result.exit_code != 0
     assert "best match score" in result.output
+
+
+def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
+    import threading
+
+    from nitrogen_datasets.overlay.extract import prefetch
+
+    assert list(prefetch(iter(range(100)), depth=4)) == list(range(100))
+
+    def broken():
+        yield 1
+        raise OSError("truncated video")
+
+    stream = prefetch(broken())
+    assert next(stream) == 1
+    with pytest.raises(OSError, match="truncated video"):
+        next(stream)
+
+    produced = []
+
+    def endless():
+        index = 0
+        while True:
+            produced.append(index)
+            yield index
+            index += 1
+
+    stream = prefetch(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()
+    count = len(produced)
+    assert count <= 5  # the bounded queue: at most a few items ahead
+    assert not any(t.name == "nitrogen-decode" and t.is_alive() for t in threading.enumerate())

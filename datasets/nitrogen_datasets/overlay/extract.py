@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 COLUMNS: tuple[str, ...] = ("frame", "time_s", *gamepad.FLAT_NAMES, "confidence", "keep")
 PARSERS = ("learned", "reference")
 
@@ -66,6 +69,47 @@ class ExtractResult:
     localization: Localization
     actions: Path
     masked_video: Path | None
+
+
+def prefetch(items: Iterator[T], depth: int = 32) -> Iterator[T]:
+    """Yield ``items`` produced by a background thread, at most ``depth`` ahead.
+
+    Decoding (PyAV) and the parser's network (torch) both release the GIL, so on two cores the main pass
+    overlaps them instead of alternating. The bounded queue keeps memory flat; an exception in the
+    producer is raised here, and closing this generator stops the producer.
+    """
+    done = object()
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((item, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((done, None))
+        except BaseException as err:  # handed to the consumer, which raises it
+            queue.put((done, err))
+
+    thread = threading.Thread(target=produce, name="nitrogen-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _decode(path: Path):
@@ -148,7 +192,7 @@ def extract(
     times: list[float] = []
 
     def frames() -> Iterator[np.ndarray]:
-        for index, (frame, time, _) in enumerate(_decode(video)):
+        for index, (frame, time, _) in enumerate(prefetch(_decode(video))):
             times.append(time if np.isfinite(time) else index / fps)
             if writer is not None:
                 masked = frame.copy()
