@@ -256,10 +256,13 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
 
     overall = _pool(results)
     lines = ["Overall", ""]
-    lost = sum(not r.located for r in results)
+    located = [r for r in results if r.located]
     lines += _table(
-        ["clips", "frames", "overlay not found", *metrics],
-        [[str(len(results)), str(sum(r.frames for r in results)), str(lost), *cells(overall)]],
+        ["clips", "frames", *metrics],
+        [
+            [f"all {len(results)}", str(sum(r.frames for r in results)), *cells(overall)],
+            [f"overlay found: {len(located)}", str(sum(r.frames for r in located)), *cells(_pool(located))],
+        ],
         markdown,
     )
     for title, key in (("By H.264 CRF", "crf"), ("By overlay scale", "scale")):
