@@ -67,6 +67,13 @@ def test_corpus_holds_masked_episodes_and_skips_the_corrupt_video(videos, tmp_pa
     assert (again.processed, again.skipped) == (0, 3)
     assert load_info(tmp_path / "corpus").total_episodes == info.total_episodes
 
+    from dataclasses import replace
+
+    from nitrogen_datasets.errors import IncompatibleDataset
+
+    with pytest.raises(IncompatibleDataset, match="--obs-size 64"):
+        build_corpus(folder, tmp_path / "corpus", replace(config, obs_size=32), retry_failed=True, progress=False)
+
 
 def test_build_corpus_command_reports_failures(videos, tmp_path):
     from nitrogen_envs.cli import cli

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from nitrogen_datasets.errors import IncompatibleDataset
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
@@ -224,6 +225,11 @@ def build_corpus(
     root, source = Path(out), Path(videos)
     files = find_videos(source)
     writer = DatasetWriter(root, WriterConfig(fps=config.fps, crf=config.crf))
+    if writer.info is not None and (writer.info.frame_height, writer.info.frame_width) != (config.obs_size,) * 2:
+        raise IncompatibleDataset(
+            f"{root} holds {writer.info.frame_height}x{writer.info.frame_width} frames; pass "
+            f"--obs-size {writer.info.frame_height} or build into a new folder"
+        )
     manifest = _load_manifest(root)
     adopted = {e.source.removeprefix("overlay:") for e in (writer.info.episodes if writer.info else ())}
     stats = CorpusStats()
