@@ -30,12 +30,9 @@ from nitrogen_datasets.errors import DatasetNotFound, IncompatibleDataset
 from nitrogen_datasets.format import load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
-from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
 
 logger = logging.getLogger(__name__)
-
-STAGING_DIR = ".staging"
-"""Folder inside the output dataset where workers write their one-episode datasets."""
 
 
 @dataclass(frozen=True)
@@ -166,24 +163,24 @@ def collect(
     returns: list[float] = []
     frames = 0
     try:
-        finished: dict[int, Path] = {}
-        order = iter(jobs)
-        expected = next(order, None)
-        for job, staged in run_parallel(jobs, play_job, workers=config.workers, ray=ray, ray_address=ray_address):
-            finished[job.seed] = staged
-            bar.update(1)
-            # Adopt in seed order so the dataset does not depend on which worker finished first.
-            while expected is not None and expected.seed in finished:
-                for entry in writer.adopt(finished.pop(expected.seed)):
-                    frames += entry.length
-                    returns.append(_episode_return(root, entry.episode_index, writer))
-                shutil.rmtree(expected.staging, ignore_errors=True)
-                expected = next(order, None)
-                bar.set_postfix(frames=frames)
+        # Adopted in seed order, so the dataset does not depend on which worker finished first.
+        for job, staged in run_parallel(
+            jobs,
+            play_job,
+            workers=config.workers,
+            ray=ray,
+            ray_address=ray_address,
+            on_complete=lambda _: bar.update(1),
+        ):
+            for entry in writer.adopt(staged):
+                frames += entry.length
+                returns.append(_episode_return(root, entry.episode_index, writer))
+            shutil.rmtree(job.staging, ignore_errors=True)
+            bar.set_postfix(frames=frames)
     finally:
         bar.close()
         writer.close()
-    _remove_if_empty(staging)
+    remove_staging_if_empty(root)
     stats = CollectStats(len(returns), config.episodes - len(seeds), frames, tuple(returns), time.monotonic() - started)
     logger.info(
         "collected %d episodes (%d frames) of %s/%s into %s", stats.collected, frames, config.game, config.task, root
@@ -264,8 +261,3 @@ def _episode_return(root: Path, index: int, writer: DatasetWriter) -> float:
     pq = require_package("pyarrow.parquet")
     data_rel, _ = episode_paths(index, writer.info.chunk_size if writer.info else 1000)
     return float(pq.read_table(root / data_rel, columns=["reward"]).column("reward").to_numpy().sum())
-
-
-def _remove_if_empty(staging: Path) -> None:
-    if staging.is_dir() and not any(staging.iterdir()):
-        staging.rmdir()

@@ -1,7 +1,8 @@
-"""Run independent jobs in this process, in local worker processes, or as Ray tasks, yielding as they finish.
+"""Run independent jobs in this process, in local worker processes, or as Ray tasks; results come in job order.
 
-Collection (:mod:`.collect`) and corpus building (:mod:`.overlay.corpus`) both turn a list of jobs into
-results that one process then commits in a fixed order; this module is the part they share.
+Collection (:mod:`.collect`), corpus building (:mod:`.overlay.corpus`), the expert report, the overlay
+evaluation and the parser's training-pool rendering all turn a list of jobs into results that must not
+depend on which worker finished first; this module is the part they share.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def run_parallel(
     workers: int = 1,
     ray: bool = False,
     ray_address: str | None = None,
+    on_complete: Callable[[Job], None] | None = None,
 ) -> Iterator[tuple[Job, Result]]:
-    """Yield ``(job, fn(job))`` in completion order.
+    """Yield ``(job, fn(job))`` in the order of ``jobs``, each as soon as it and every earlier job are done.
 
     Args:
         jobs: the work items (picklable for processes and Ray).
@@ -33,26 +35,35 @@ def run_parallel(
         workers: parallel processes, or Ray tasks in flight; 1 without Ray runs in this process.
         ray: run as Ray tasks (``pip install "nitrogen-gym[scale]"``); Ray is initialized when it is not yet.
         ray_address: Ray cluster address (``None``: a local instance).
+        on_complete: called with each job the moment it finishes, in completion order (progress bars).
 
     On an error or Ctrl-C, queued jobs are cancelled; results already yielded stay with the caller.
     """
     if not jobs:
         return
     if ray:
-        yield from _run_ray(jobs, fn, workers, ray_address)
+        completed = _run_ray(jobs, fn, workers, ray_address)
     elif workers == 1:
-        for job in jobs:
-            yield job, fn(job)
+        completed = ((index, fn(job)) for index, job in enumerate(jobs))
     else:
-        yield from _run_processes(jobs, fn, workers)
+        completed = _run_processes(jobs, fn, workers)
+    finished: dict[int, Result] = {}
+    position = 0
+    for index, result in completed:
+        if on_complete is not None:
+            on_complete(jobs[index])
+        finished[index] = result
+        while position in finished:
+            yield jobs[position], finished.pop(position)
+            position += 1
 
 
-def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int) -> Iterator[tuple[Job, Result]]:
+def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int) -> Iterator[tuple[int, Result]]:
     # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
     try:
-        futures = {pool.submit(fn, job): job for job in jobs}
+        futures = {pool.submit(fn, job): index for index, job in enumerate(jobs)}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
     finally:
@@ -61,22 +72,22 @@ def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: in
 
 def _run_ray(
     jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int, address: str | None
-) -> Iterator[tuple[Job, Result]]:
+) -> Iterator[tuple[int, Result]]:
     ray = require_package("ray")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(num_cpus=1)(fn)
-    pending: dict[Any, Job] = {}
-    queue = list(jobs)
+    pending: dict[Any, int] = {}
+    queue = list(range(len(jobs)))
     try:
         while queue or pending:
             # Keep at most `workers` tasks in flight so a big batch does not flood the scheduler.
             while queue and len(pending) < workers:
-                job = queue.pop(0)
-                pending[remote.remote(job)] = job
+                index = queue.pop(0)
+                pending[remote.remote(jobs[index])] = index
             ready, _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(ready[0])
-            yield job, ray.get(ready[0])
+            index = pending.pop(ready[0])
+            yield index, ray.get(ready[0])
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -42,6 +42,16 @@ from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
 
+STAGING_DIR = ".staging"
+"""Folder inside a dataset where parallel workers write one-job datasets for :meth:`DatasetWriter.adopt`."""
+
+
+def remove_staging_if_empty(root: str | os.PathLike[str]) -> None:
+    """Delete ``root``'s staging folder once every staged job was adopted (kept while jobs remain)."""
+    staging = Path(root) / STAGING_DIR
+    if staging.is_dir() and not any(staging.iterdir()):
+        staging.rmdir()
+
 
 @dataclass(frozen=True)
 class WriterConfig:

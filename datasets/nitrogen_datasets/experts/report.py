@@ -6,9 +6,7 @@ compare the same levels.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import multiprocessing
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +18,7 @@ import numpy as np
 import nitrogen_envs  # noqa: F401  (registers the NitroGen ids)
 from nitrogen_datasets.experts.base import Expert
 from nitrogen_datasets.experts.registry import default_expert_name, make_expert
+from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs.registry import all_games, get_game
 
 logger = logging.getLogger(__name__)
@@ -170,23 +169,22 @@ def expert_report(
     pairs = resolve_targets(targets)
     job = _TaskJob(tuple(episode_seeds), seed, expert, max_steps, obs_size, with_random, stop_on_success)
     bar = _progress(len(pairs), progress)
-    rows: list[ReportRow] = []
     try:
-        if workers == 1:
-            for game, task in pairs:
-                bar.set_description(f"{game}/{task}")  # type: ignore[attr-defined]
-                rows.append(job.run(game, task))
-                bar.update(1)  # type: ignore[attr-defined]
-        else:
-            context = multiprocessing.get_context("spawn")  # engines must not be forked
-            with concurrent.futures.ProcessPoolExecutor(min(workers, len(pairs)), mp_context=context) as pool:
-                futures = [pool.submit(job.run, game, task) for game, task in pairs]
-                for _ in concurrent.futures.as_completed(futures):
-                    bar.update(1)  # type: ignore[attr-defined]
-                rows = [future.result() for future in futures]
+        measured = run_parallel(
+            [(job, game, task) for game, task in pairs],
+            _measure,
+            workers=workers,
+            on_complete=lambda _: bar.update(1),  # type: ignore[attr-defined]
+        )
+        rows = [row for _, row in measured]
     finally:
         bar.close()  # type: ignore[attr-defined]
     return rows
+
+
+def _measure(args: tuple[_TaskJob, str, str]) -> ReportRow:
+    job, game, task = args
+    return job.run(game, task)
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,13 @@ import numpy as np
 from nitrogen_datasets.errors import IncompatibleDataset
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
-from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
 from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 MANIFEST = "meta/corpus.json"
-STAGING_DIR = ".staging"
 
 
 @dataclass(frozen=True)
@@ -249,36 +248,28 @@ def build_corpus(
         desc="building corpus",
         disable=not (sys.stderr.isatty() if progress is None else progress),
     )
-    finished: dict[str, VideoOutcome] = {}
-    order = iter(jobs)
-    expected = next(order, None)
     try:
-        for job, outcome in run_parallel(jobs, process_video, workers=workers, ray=ray, ray_address=ray_address):
-            finished[job.key] = outcome
-            bar.update(1)
-            while expected is not None and expected.key in finished:
-                outcome = finished.pop(expected.key)
-                staged = Path(expected.staging) / "dataset"
-                if outcome.status == "ok":
-                    writer.adopt(staged)
-                    stats.episodes += outcome.episodes
-                elif outcome.status == "failed":
-                    stats.failed += 1
-                    stats.failures[outcome.key] = outcome.reason
-                    logger.warning("skipped %s: %s", outcome.key, outcome.reason)
-                else:
-                    stats.empty += 1
-                stats.processed += 1
-                manifest[outcome.key] = asdict(outcome)
-                _save_manifest(root, manifest)
-                shutil.rmtree(expected.staging, ignore_errors=True)
-                expected = next(order, None)
-                bar.set_postfix(episodes=stats.episodes, failed=stats.failed)
+        # Adopted in sorted order, so the dataset does not depend on which worker finished first.
+        for job, outcome in run_parallel(
+            jobs, process_video, workers=workers, ray=ray, ray_address=ray_address, on_complete=lambda _: bar.update(1)
+        ):
+            if outcome.status == "ok":
+                writer.adopt(Path(job.staging) / "dataset")
+                stats.episodes += outcome.episodes
+            elif outcome.status == "failed":
+                stats.failed += 1
+                stats.failures[outcome.key] = outcome.reason
+                logger.warning("skipped %s: %s", outcome.key, outcome.reason)
+            else:
+                stats.empty += 1
+            stats.processed += 1
+            manifest[outcome.key] = asdict(outcome)
+            _save_manifest(root, manifest)
+            shutil.rmtree(job.staging, ignore_errors=True)
+            bar.set_postfix(episodes=stats.episodes, failed=stats.failed)
     finally:
         bar.close()
         writer.close()
-    staging = root / STAGING_DIR
-    if staging.is_dir() and not any(staging.iterdir()):
-        staging.rmdir()
+    remove_staging_if_empty(root)
     stats.seconds = time.monotonic() - started
     return stats

@@ -11,9 +11,7 @@ the same parser by the training validation (``trigger_mae`` in ``parser.json``).
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import multiprocessing
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +24,7 @@ from nitrogen_datasets.overlay.localize import OverlayNotFound
 from nitrogen_datasets.overlay.render import OverlayRenderer
 from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_styles
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, random_background
+from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
 
 
@@ -211,18 +210,8 @@ def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list
     ]
     tqdm = require_package("tqdm").tqdm
     with tqdm(total=len(jobs), desc="overlay eval", unit="clip", disable=not progress) as bar:
-        if config.workers == 1:
-            results = []
-            for job in jobs:
-                results.append(_job(job))
-                bar.update(1)
-            return results
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(config.workers, mp_context=context) as pool:
-            futures = [pool.submit(_job, job) for job in jobs]
-            for _ in concurrent.futures.as_completed(futures):
-                bar.update(1)
-            return [future.result() for future in futures]
+        clips = run_parallel(jobs, _job, workers=config.workers, on_complete=lambda _: bar.update(1))
+        return [result for _, result in clips]
 
 
 def _pool(results: Iterable[ClipResult]) -> Tally:

@@ -9,10 +9,8 @@ trained with AdamW and a cosine schedule. TensorBoard scalars go to ``OUT/tb``; 
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
-import multiprocessing
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +29,7 @@ from nitrogen_datasets.overlay.learned import (
     to_inputs,
 )
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
+from nitrogen_datasets.parallel import run_parallel
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +84,8 @@ class ParserTrainResult:
     seconds: float
 
 
-def _render_chunk(seed: int, renders: int, crop: int) -> ElementBatch:
+def _render_chunk(chunk: tuple[int, int, int]) -> ElementBatch:
+    seed, renders, crop = chunk
     return ElementSampler(seed, crop).sample(renders)
 
 
@@ -93,29 +93,12 @@ def render_pool(seed: int, renders: int, crop: int, workers: int, progress: bool
     """Render ``renders`` synthetic overlays into one batch of element samples (deterministic per seed)."""
     tqdm = require_package("tqdm").tqdm
     chunks = [
-        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start))
+        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), crop)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
     ]
-    parts: list[ElementBatch | None] = [None] * len(chunks)
     with tqdm(total=renders, desc=desc, unit="render", disable=not progress) as bar:
-        if workers == 1:
-            for position, (chunk_seed, count) in enumerate(chunks):
-                parts[position] = _render_chunk(chunk_seed, count, crop)
-                bar.update(count)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = {pool.submit(_render_chunk, s, n, crop): (i, n) for i, (s, n) in enumerate(chunks)}
-                for future in concurrent.futures.as_completed(futures):
-                    position, count = futures[future]
-                    parts[position] = future.result()
-                    bar.update(count)
-    done = [part for part in parts if part is not None]
-    return ElementBatch(
-        np.concatenate([p.images for p in done]),
-        np.concatenate([p.targets for p in done]),
-        np.concatenate([p.kinds for p in done]),
-    )
+        parts = run_parallel(chunks, _render_chunk, workers=workers, on_complete=lambda chunk: bar.update(chunk[1]))
+        return ElementBatch.concatenate([part for _, part in parts])
 
 
 def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 1024) -> dict[str, float]:

@@ -137,6 +137,15 @@ class ElementBatch:
     targets: np.ndarray
     kinds: np.ndarray
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[ElementBatch]) -> ElementBatch:
+        """One batch holding every sample of ``parts``, in order."""
+        return cls(
+            np.concatenate([p.images for p in parts]),
+            np.concatenate([p.targets for p in parts]),
+            np.concatenate([p.kinds for p in parts]),
+        )
+
 
 class ElementSampler:
     """Renders random overlays and cuts them into per-element training samples.
@@ -156,12 +165,7 @@ class ElementSampler:
 
     def sample(self, renders: int) -> ElementBatch:
         """Elements of ``renders`` random overlays (about 19 samples per render)."""
-        parts = [self._one() for _ in range(renders)]
-        return ElementBatch(
-            np.concatenate([p.images for p in parts]),
-            np.concatenate([p.targets for p in parts]),
-            np.concatenate([p.kinds for p in parts]),
-        )
+        return ElementBatch.concatenate([self._one() for _ in range(renders)])
 
     def _background(self, height: int, width: int) -> np.ndarray:
         return random_background(self.rng, height, width, self.scenes, self.noise)
