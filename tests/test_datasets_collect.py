@@ -11,7 +11,7 @@ from nitrogen_datasets import collect as collect_module
 from nitrogen_datasets.collect import STAGING_DIR, CollectConfig, collect
 from nitrogen_datasets.errors import IncompatibleDataset
 from nitrogen_datasets.format import load_info
-from nitrogen_datasets.reader import DemoDataset
+from nitrogen_datasets.reader import DemoDataset, ReaderConfig
 
 pytest.importorskip("procgen")
 
@@ -36,7 +36,7 @@ def test_workers_do_not_change_the_dataset(tmp_path: Path) -> None:
     assert fingerprint(tmp_path / "serial") == fingerprint(tmp_path / "parallel")
     assert [e.seed for e in load_info(tmp_path / "parallel").episodes] == [0, 1, 2]
     assert not (tmp_path / "parallel" / STAGING_DIR).exists()
-    sample = DemoDataset(tmp_path / "parallel")[0]
+    sample = DemoDataset(tmp_path / "parallel", ReaderConfig(verify="checksum"))[0]  # adopted files check out
     assert sample["frame"].shape == (32, 32, 3)
 
 

@@ -282,7 +282,10 @@ class DatasetWriter:
             )
 
     def _install(self, template: EpisodeInfo, table: Any, video_tmp: Path, height: int, width: int) -> EpisodeInfo:
-        """Write the parquet, fsync both temp files, rename them into place, then list the episode."""
+        """Write the parquet, fsync both temp files, rename them into place, then list the episode.
+
+        ``template.video_sha256`` is kept when given (a video already checked); otherwise it is computed.
+        """
         data_rel, video_rel = episode_paths(template.episode_index, self._chunk_size)
         data_path, video_path = self.root / data_rel, self.root / video_rel
         data_tmp = data_path.with_name(data_path.name + TMP_SUFFIX)
@@ -290,7 +293,11 @@ class DatasetWriter:
         self._pq.write_table(table, data_tmp, compression="zstd")
         for tmp in (data_tmp, video_tmp):
             _fsync(tmp)
-        entry = replace(template, parquet_sha256=file_sha256(data_tmp), video_sha256=file_sha256(video_tmp))
+        entry = replace(
+            template,
+            parquet_sha256=file_sha256(data_tmp),
+            video_sha256=template.video_sha256 or file_sha256(video_tmp),
+        )
         os.replace(data_tmp, data_path)
         video_path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(video_tmp, video_path)
@@ -328,9 +335,9 @@ class DatasetWriter:
             raise IncompatibleDataset(
                 f"{source_root} was recorded at {staged.fps} fps but {self.root} is at {self.config.fps} fps"
             )
+        self._check_frame_size(staged.frame_height, staged.frame_width)
         adopted = []
         for episode in staged.episodes:
-            self._check_frame_size(staged.frame_height, staged.frame_width)
             data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
             data_src, video_src = source_root / data_rel, source_root / video_rel
             for path, expected in ((data_src, episode.parquet_sha256), (video_src, episode.video_sha256)):
@@ -346,7 +353,8 @@ class DatasetWriter:
             video_tmp = self.root / (video_dest + TMP_SUFFIX)
             video_tmp.parent.mkdir(parents=True, exist_ok=True)
             os.replace(video_src, video_tmp)
-            template = replace(episode, episode_index=index, parquet_sha256="", video_sha256="")
+            # The video is moved unchanged, so its checked sha256 stands; the parquet is rewritten.
+            template = replace(episode, episode_index=index, parquet_sha256="")
             adopted.append(self._install(template, table, video_tmp, staged.frame_height, staged.frame_width))
             data_src.unlink()
         return adopted
