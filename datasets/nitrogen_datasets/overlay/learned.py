@@ -31,7 +31,7 @@ from torch import nn
 
 from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.parse import ParsedFrame
+from nitrogen_datasets.overlay.parse import ParsedFrame, frame_box
 from nitrogen_envs import gamepad
 
 KINDS = ("button", "trigger", "stick")
@@ -121,15 +121,9 @@ def element_loss(raw: torch.Tensor, targets: torch.Tensor, kinds: torch.Tensor) 
 
 # ---- crops ---------------------------------------------------------------------------------------------
 def element_rect(box: Box, where: Localization, stick: bool) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) in frame pixels of an element's crop (stick crops carry :data:`STICK_MARGIN`)."""
-    pad = STICK_MARGIN * max(box.w, box.h) if stick else 0.0
-    s = where.scale
-    return (
-        round(where.x + (box.x - pad) * s),
-        round(where.y + (box.y - pad) * s),
-        max(round(where.x + (box.x - pad) * s) + 1, round(where.x + (box.x + box.w + pad) * s)),
-        max(round(where.y + (box.y - pad) * s) + 1, round(where.y + (box.y + box.h + pad) * s)),
-    )
+    """(x0, y0, x1, y1) in frame pixels of an element's crop (stick crops carry :data:`STICK_MARGIN`), >= 1 px."""
+    x0, y0, x1, y1 = frame_box(box, where, STICK_MARGIN if stick else 0.0)
+    return x0, y0, max(x0 + 1, x1), max(y0 + 1, y1)
 
 
 def crop_resized(image: np.ndarray, rect: tuple[int, int, int, int], size: int) -> np.ndarray:

@@ -44,8 +44,8 @@ class ParserConfig:
     reference_frames: int = 64
 
 
-def _frame_box(box: Box, where: Localization, margin: float = 0.0) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of a template box in frame pixels."""
+def frame_box(box: Box, where: Localization, margin: float = 0.0) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of a template box in frame pixels, grown by ``margin`` x its larger side per side."""
     s = where.scale
     pad = margin * max(box.w, box.h)
     return (
@@ -83,7 +83,7 @@ class ReferenceParser:
     ) -> None:
         self.layout, self.where, self.config = layout, where, config or ParserConfig()
         self.rects = {
-            name: _frame_box(box, where, margin=0.5 if name in STICK_ELEMENTS else 0.0)
+            name: frame_box(box, where, margin=0.5 if name in STICK_ELEMENTS else 0.0)
             for name, box in layout.elements.items()
         }
         self.rest = {
@@ -135,7 +135,7 @@ class ReferenceParser:
         result = np.nan_to_num(cv2.matchTemplate(grey, patch, cv2.TM_CCOEFF_NORMED), nan=-1.0)
         box = self.layout.elements[name]
         x0, y0, _, _ = self.rects[name]
-        bx0, by0, bx1, by1 = _frame_box(box, self.where)
+        bx0, by0, bx1, by1 = frame_box(box, self.where)
         # Only knob centres inside the sweep box (plus 2 px of codec slack) are possible readings; this keeps
         # look-alike shapes next to the stick (thumb buttons, d-pads) from winning the match.
         half_h, half_w = patch.shape[0] / 2.0, patch.shape[1] / 2.0
