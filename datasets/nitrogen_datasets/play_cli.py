@@ -163,11 +163,11 @@ def _record_live_game(
     from nitrogen_envs.live.errors import BackendUnavailable
     from nitrogen_envs.live.human import LiveHumanInput, PhysicalGamepad, system_key_state
 
+    pad = human = None
     try:
         spec = get_live_game(game)
         register_live_games()
         key_table = spec.key_table() if spec.keys else None
-        pad = None
         if not no_controller:
             try:
                 pad = PhysicalGamepad()
@@ -181,8 +181,13 @@ def _record_live_game(
         options = {"display": display, "launch": True if launch else None, "obs_size": obs_size, "dry_run": True}
         if fps is not None:
             options["fps"] = fps
-        env = gym.make(f"NitroGen/{spec.id}-v0", **options)
+        env = gym.make(spec.env_id, **options)
     except (NitroGenError, ValueError) as err:
+        # Release the controller and the key-state connection opened before the failure.
+        if human is not None:
+            human.close()
+        elif pad is not None:
+            pad.close()
         raise click.ClickException(str(err)) from err
     unit = "episodes" if episodes is None else f"{episodes} episode(s)"
     click.echo(
