@@ -21,12 +21,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.live.errors import BackendUnavailable
-from nitrogen_envs.live.keys import check_key, windows_vk, x11_keysym
-from nitrogen_envs.live.xlib_import import open_display, xlib_modules
+from nitrogen_envs.live.keys import check_key, windows_vk
 from nitrogen_envs.mapping import ButtonTable
 from nitrogen_envs.play import controller_action, merge_actions
 
@@ -43,39 +42,6 @@ class KeyState(Protocol):
     def close(self) -> None:
         """Release the connection to the system."""
         ...
-
-
-class X11KeyState:
-    """Global key state of an X server: one ``QueryKeymap`` round trip per poll.
-
-    Args:
-        display: X display name; ``None`` reads ``$DISPLAY``.
-    """
-
-    def __init__(self, display: str | None = None) -> None:
-        self._xk = xlib_modules()["XK"]
-        self._display: Any = open_display(display)
-        self._codes: dict[str, int] = {}
-
-    def _keycode(self, key: str) -> int:
-        code = self._codes.get(key)
-        if code is None:
-            code = int(self._display.keysym_to_keycode(self._xk.string_to_keysym(x11_keysym(key))))
-            if code == 0:
-                raise BackendUnavailable(f"key {key!r} has no keycode in this X keyboard map")
-            self._codes[key] = code
-        return code
-
-    def held(self, keys: Iterable[str]) -> set[str]:
-        """The subset of ``keys`` the X server reports held (any source: a person, xdotool, XTest)."""
-        keymap = self._display.query_keymap()
-        return {key for key in keys if keymap[self._keycode(key) // 8] & (1 << (self._keycode(key) % 8))}
-
-    def close(self) -> None:
-        """Close the X connection."""
-        if self._display is not None:
-            self._display.close()
-            self._display = None
 
 
 class Win32KeyState:
@@ -102,7 +68,11 @@ class Win32KeyState:
 
 def system_key_state(display: str | None = None) -> KeyState:
     """The key-state reader for this OS."""
-    return Win32KeyState() if sys.platform == "win32" else X11KeyState(display)
+    if sys.platform == "win32":
+        return Win32KeyState()
+    from nitrogen_envs.live.x11_keyboard import X11KeyState
+
+    return X11KeyState(display)
 
 
 class PhysicalGamepad:

@@ -127,15 +127,7 @@ class KillSwitch:
 
 def make_kill_switch_probe(key: str, display: str | None) -> tuple[Callable[[], bool], Callable[[], None]]:
     """A ``(is_pressed, close)`` pair for ``key`` on this OS, with its own display connection."""
-    import sys
+    from nitrogen_envs.live.human import system_key_state
 
-    if sys.platform == "win32":
-        from nitrogen_envs.live.keys import windows_vk
-        from nitrogen_envs.live.win32_input import windows_key_pressed
-
-        vk = windows_vk(key)
-        return (lambda: windows_key_pressed(vk)), (lambda: None)
-    from nitrogen_envs.live.x11_keyboard import XTestKeyboard
-
-    probe = XTestKeyboard(display)
-    return (lambda: probe.is_pressed(key)), probe.close
+    probe = system_key_state(display)
+    return (lambda: key in probe.held((key,))), probe.close

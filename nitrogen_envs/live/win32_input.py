@@ -137,10 +137,3 @@ class DirectInputKeyboard:
 
     def close(self) -> None:
         """Nothing to close."""
-
-
-def windows_key_pressed(vk: int) -> bool:
-    """Whether a virtual key is held right now (``GetAsyncKeyState``), for the kill switch."""
-    import ctypes
-
-    return bool(ctypes.windll.user32.GetAsyncKeyState(vk) & 0x8000)  # type: ignore[attr-defined]

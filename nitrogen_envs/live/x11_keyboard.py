@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from nitrogen_envs.live.errors import BackendUnavailable
@@ -9,8 +10,10 @@ from nitrogen_envs.live.keys import x11_keysym
 from nitrogen_envs.live.xlib_import import open_display, xlib_modules
 
 
-class XTestKeyboard:
-    """Press and release keys on an X server; the focused window receives them.
+class X11KeyState:
+    """Global key state of an X server (one ``QueryKeymap`` round trip per poll), and keycode lookup.
+
+    Reading needs no XTEST: it is how a person's keys are recorded and the kill switch is watched.
 
     Args:
         display: X display name; ``None`` reads ``$DISPLAY``.
@@ -19,8 +22,6 @@ class XTestKeyboard:
     def __init__(self, display: str | None = None) -> None:
         self._x = xlib_modules()
         self._display: Any = open_display(display)
-        if not self._display.has_extension("XTEST"):
-            raise BackendUnavailable("the X server has no XTEST extension; keyboard input cannot be sent")
         self._codes: dict[str, int] = {}
 
     def keycode(self, key: str) -> int:
@@ -34,6 +35,31 @@ class XTestKeyboard:
             self._codes[key] = code
         return code
 
+    def held(self, keys: Iterable[str]) -> set[str]:
+        """The subset of ``keys`` the X server reports held (any source: a person, xdotool, XTest)."""
+        keymap = self._display.query_keymap()
+        codes = {key: self.keycode(key) for key in keys}
+        return {key for key, code in codes.items() if keymap[code // 8] & (1 << (code % 8))}
+
+    def close(self) -> None:
+        """Close the X connection."""
+        if self._display is not None:
+            self._display.close()
+            self._display = None
+
+
+class XTestKeyboard(X11KeyState):
+    """Press and release keys on an X server; the focused window receives them.
+
+    Args:
+        display: X display name; ``None`` reads ``$DISPLAY``.
+    """
+
+    def __init__(self, display: str | None = None) -> None:
+        super().__init__(display)
+        if not self._display.has_extension("XTEST"):
+            raise BackendUnavailable("the X server has no XTEST extension; keyboard input cannot be sent")
+
     def key_down(self, key: str) -> None:
         """Press ``key`` (queued until :meth:`flush`)."""
         self._x["xtest"].fake_input(self._display, self._x["X"].KeyPress, self.keycode(key))
@@ -45,17 +71,6 @@ class XTestKeyboard:
     def flush(self) -> None:
         """Send queued events and wait until the server has processed them."""
         self._display.sync()
-
-    def is_pressed(self, key: str) -> bool:
-        """Whether the server considers ``key`` held (any source: ours, xdotool, a person)."""
-        code = self.keycode(key)
-        return bool(self._display.query_keymap()[code // 8] & (1 << (code % 8)))
-
-    def close(self) -> None:
-        """Close the X connection."""
-        if self._display is not None:
-            self._display.close()
-            self._display = None
 
 
 def pressed_keycodes(display: str | None = None) -> list[int]:
