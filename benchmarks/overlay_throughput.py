@@ -38,21 +38,14 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 def render_clip(path: Path, frames: int, seed: int = 0, size: tuple[int, int] = (360, 640)) -> tuple[Path, Path]:
     """A scrolling synthetic scene of (height, width) with a preset overlay and random actions."""
     from nitrogen_datasets.overlay.styles import preset_styles
-    from nitrogen_datasets.overlay.synthetic import random_action, random_background
+    from nitrogen_datasets.overlay.synthetic import random_action, scrolling_scenes
     from nitrogen_datasets.overlay.video import render_overlay_video
 
     rng = np.random.default_rng(seed)
-    height, width = size
-    base = random_background(rng, height, width + 4 * 200)
-
-    def scenes():
-        for index in range(frames):
-            offset = 4 * (index % 400 if index % 400 < 200 else 400 - index % 400)  # scroll back and forth
-            yield np.ascontiguousarray(base[:, offset : offset + width])
-
     actions = np.stack([random_action(rng) for _ in range(frames)])
     style = replace(preset_styles()[5], opacity=0.8, scale=1.0)
-    clip = render_overlay_video(scenes(), actions, style, path, fps=30, crf=28)
+    scenes = scrolling_scenes(seed, frames, size, step=4, turn=200)  # back and forth: any length
+    clip = render_overlay_video(scenes, actions, style, path, fps=30, crf=28)
     return clip.video, clip.layout
 
 

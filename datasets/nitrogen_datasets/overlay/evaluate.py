@@ -23,7 +23,7 @@ from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.localize import OverlayNotFound
 from nitrogen_datasets.overlay.render import OverlayRenderer
 from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_styles
-from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, random_background
+from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
 
@@ -130,14 +130,6 @@ def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
     return result
 
 
-def _scenes(seed: int, count: int, size: tuple[int, int]) -> Iterable[np.ndarray]:
-    """A scene scrolling sideways: game-like motion under a fixed overlay."""
-    rng = np.random.default_rng(seed)
-    base = random_background(rng, size[0], size[1] + 8 * count)
-    for index in range(count):
-        yield np.ascontiguousarray(base[:, 8 * index : 8 * index + size[1]])
-
-
 def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int) -> ClipResult:
     """Render one clip, extract it, compare."""
     from nitrogen_datasets.overlay.extract import ExtractConfig, extract
@@ -161,7 +153,7 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
     )
     with tempfile.TemporaryDirectory(prefix="nitrogen-overlay-eval-") as tmp:
         clip = render_overlay_video(
-            _scenes(seed, config.frames, config.frame_size), truth, placed, Path(tmp) / "clip.mp4", crf=crf
+            scrolling_scenes(seed, config.frames, config.frame_size), truth, placed, Path(tmp) / "clip.mp4", crf=crf
         )
         extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
         try:

@@ -11,7 +11,7 @@ pixel or so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -113,6 +113,23 @@ def random_background(
         y, x = int(rng.integers(0, noise.shape[0] - height + 1)), int(rng.integers(0, noise.shape[1] - width + 1))
         grain = noise[y : y + height, x : x + width]
     return np.clip(image.astype(np.float32) + grain * float(rng.uniform(0, 20)), 0, 255).astype(np.uint8)
+
+
+def scrolling_scenes(
+    seed: int, count: int, size: tuple[int, int], step: int = 8, turn: int | None = None
+) -> Iterator[np.ndarray]:
+    """``count`` (height, width) frames of one random scene scrolling sideways ``step`` pixels a frame.
+
+    Game-like motion under a fixed overlay. With ``turn``, the scroll reverses every ``turn`` frames, so
+    a long clip needs a scene only ``turn * step`` pixels wider than the frame.
+    """
+    height, width = size
+    span = count if turn is None else turn
+    base = random_background(np.random.default_rng(seed), height, width + step * span)
+    for index in range(count):
+        phase = index if turn is None else index % (2 * turn)
+        offset = step * (phase if phase <= span else 2 * span - phase)
+        yield np.ascontiguousarray(base[:, offset : offset + width])
 
 
 def median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
