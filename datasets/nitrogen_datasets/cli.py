@@ -44,36 +44,33 @@ def record(
     max_steps: int | None,
     crf: int,
 ) -> None:
-    """Record EPISODES episodes of GAME played by an expert; appends when OUT already holds a dataset."""
-    import gymnasium as gym
+    """Record EPISODES more episodes of GAME played by an expert; appends when OUT already holds a dataset.
 
-    from nitrogen_datasets.experts.registry import default_expert_name, make_expert
-    from nitrogen_datasets.record import record_episodes
-    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
-    from nitrogen_envs.registry import get_game
+    The same as `nitrogen collect` with one worker, seeds starting after the episodes already in OUT
+    (or at --seed; seeds this game, task and expert already have in OUT are not played again).
+    """
+    from nitrogen_datasets.collect import CollectConfig
+    from nitrogen_datasets.collect import collect as run_collection
+    from nitrogen_datasets.errors import DatasetNotFound
 
-    spec = get_game(game)
-    # ViZDoom's scripted expert reads object positions and labels, which must be enabled at engine start.
-    extra = {"privileged_info": True} if spec.engine == "vizdoom" else {}
-    env = gym.make(spec.env_id, task=task, obs_size=obs_size, **extra)
-    name = expert_name or default_expert_name(game)
-    writer = DatasetWriter(out, WriterConfig(fps=env.metadata["render_fps"], crf=crf))
-    first = writer.num_episodes if seed is None else seed
-    try:
-        stats = record_episodes(
-            env,
-            make_expert(name, game, seed=first),
-            episodes,
-            writer,
-            seed=first,
-            source=f"expert:{name}",
-            max_steps=max_steps,
-        )
-    finally:
-        writer.close()
-        env.close()
-    mean = sum(stats.returns) / len(stats.returns)
-    click.echo(f"recorded {len(stats.episodes)} episodes ({stats.steps} frames) into {out}; mean return {mean:.2f}")
+    if seed is None:
+        try:
+            seed = load_info(out).total_episodes
+        except DatasetNotFound:
+            seed = 0
+    config = CollectConfig(
+        game=game,
+        task=task,
+        episodes=episodes,
+        expert=expert_name,
+        seed=seed,
+        obs_size=obs_size,
+        max_steps=max_steps,
+        crf=crf,
+    )
+    stats = run_collection(config, out)
+    mean = sum(stats.returns) / len(stats.returns) if stats.returns else float("nan")
+    click.echo(f"recorded {stats.collected} episodes ({stats.frames} frames) into {out}; mean return {mean:.2f}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
