@@ -15,6 +15,8 @@ correlation at that exact placement agreeing (:data:`MIN_EDGE_SUPPORT`), so a cl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -31,6 +33,10 @@ MIN_EDGE_SUPPORT = 0.15
 """Intensity correlation the edge match's placement must also reach, unless the edge match is clear."""
 CLEAR_EDGE_SCORE = 0.45
 """An edge match this strong is accepted on its own."""
+MEDIAN_FRAMES = 9
+"""The first frames whose median is matched by intensity."""
+EDGE_FRAMES = 16
+"""Frames, evenly spaced over the probe, whose static edges are matched when intensity fails."""
 
 
 class OverlayNotFound(DatasetError, LookupError):
@@ -75,44 +81,87 @@ def _edges(grey: np.ndarray) -> np.ndarray:
     return cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
 
 
+def _map_threads(function: Callable[[float], tuple[float, int, int]], scales: Sequence[float]) -> list:
+    """``[function(s) for s in scales]`` on two threads (OpenCV's matching releases the GIL; the order is kept)."""
+    if len(scales) < 2:
+        return [function(s) for s in scales]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nitrogen-localize") as pool:
+        return list(pool.map(function, scales))
+
+
 def _search(
     image: np.ndarray, template: np.ndarray, mask: np.ndarray, coarse_factor: float
 ) -> tuple[float, int, int, float]:
     """Best (score, x, y, scale): a coarse pass at ``coarse_factor`` over all scales, then a fine pass."""
     small = cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
+    scales = [float(s) for s in np.geomspace(MIN_SCALE, MAX_SCALE, 24)]
     best = (-1.0, 0, 0, 1.0)
-    for scale in np.geomspace(MIN_SCALE, MAX_SCALE, 24):
-        score, x, y = _match(small, template, mask, scale * coarse_factor)
+    for scale, (score, x, y) in zip(
+        scales, _map_threads(lambda s: _match(small, template, mask, s * coarse_factor), scales), strict=True
+    ):
         if score > best[0]:
-            best = (score, x, y, float(scale))
+            best = (score, x, y, scale)
     # Fine pass at full resolution around the coarse scale (one coarse step either side).
     step = (MAX_SCALE / MIN_SCALE) ** (1 / 23)
     candidates = [
         float(s) for s in np.linspace(best[3] / step, best[3] * step, 13) if MIN_SCALE * 0.97 <= s <= MAX_SCALE * 1.03
     ]
-    return max(((*_match(image, template, mask, s), s) for s in candidates), key=lambda r: r[0])
+    matches = _map_threads(lambda s: _match(image, template, mask, s), candidates)
+    return max(((*match, s) for match, s in zip(matches, candidates, strict=True)), key=lambda r: r[0])
+
+
+def median_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """``np.median(np.stack(frames), axis=0).astype(np.uint8)`` for uint8 frames, 30x faster at 720p.
+
+    An element-wise sorting network (``np.minimum``/``np.maximum`` of whole frames) instead of a sort along
+    the stacked axis; an even count averages the two middle values and rounds down, as ``astype`` does.
+    """
+    layers = [np.asarray(frame) for frame in frames]
+    count = len(layers)
+    for end in range(count - 1, (count - 1) // 2 - 1, -1):  # bubble passes: layers[end:] end up sorted
+        for index in range(end):
+            low = np.minimum(layers[index], layers[index + 1])
+            layers[index + 1] = np.maximum(layers[index], layers[index + 1])
+            layers[index] = low
+    if count % 2:
+        return layers[count // 2].copy()
+    return ((layers[count // 2 - 1].astype(np.uint16) + layers[count // 2]) // 2).astype(np.uint8)
+
+
+def probe_sample(count: int) -> tuple[list[int], list[int]]:
+    """Indices of the probe frames :func:`localize` reads, out of ``count``: (median frames, edge frames).
+
+    The first :data:`MEDIAN_FRAMES` are matched by intensity, up to :data:`EDGE_FRAMES` evenly spaced ones by
+    their static edges.
+    """
+    return list(range(min(count, MEDIAN_FRAMES))), list(range(0, count, max(1, count // EDGE_FRAMES)))[:EDGE_FRAMES]
 
 
 def localize(
-    frames: list[np.ndarray],
+    frames: Sequence[np.ndarray],
     template: np.ndarray,
     min_score: float = 0.5,
     coarse_factor: float = 0.5,
+    edge_frames: Sequence[np.ndarray] | None = None,
 ) -> Localization:
     """Locate the overlay in a few RGB frames of one video.
 
     Args:
-        frames: RGB uint8 frames (their median suppresses button presses and game motion).
+        frames: RGB uint8 frames (the median of the first :data:`MEDIAN_FRAMES` suppresses button presses and
+            game motion).
         template: the layout's rest template, RGBA (alpha = shape) or RGB.
         min_score: below this best correlation the overlay counts as absent.
         coarse_factor: image downscale of the coarse search.
+        edge_frames: the frames whose static edges find a faint overlay; ``None`` samples them from ``frames``
+            (:func:`probe_sample`). A caller streaming a video keeps only the frames :func:`probe_sample` names.
 
     Raises:
         OverlayNotFound: nothing scores ``min_score``; the message reports the best score and placement.
     """
     if not frames:
         raise ValueError("give at least one frame to localize the overlay in")
-    reference = np.median(np.stack(frames[:9]), axis=0).astype(np.uint8) if len(frames) > 1 else frames[0]
+    first, sample = probe_sample(len(frames))
+    reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
     frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
     template_grey, mask = _prepare_template(template)
     score, x, y, scale = _search(frame_grey, template_grey, mask, coarse_factor)
@@ -120,7 +169,7 @@ def localize(
     if score >= min_score:
         return Localization(x, y, scale, score)
     # Faint overlay: match the edges that stay put over the clip (see the module docstring).
-    sample = frames[:: max(1, len(frames) // 16)][:16]
+    sample = [frames[i] for i in sample] if edge_frames is None else edge_frames
     static_edges = np.median(np.stack([_edges(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in sample]), axis=0)
     edge_mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
     edge_score, ex, ey, edge_scale = _search(static_edges, _edges(template_grey), edge_mask, coarse_factor)
