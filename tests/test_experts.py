@@ -171,6 +171,32 @@ def test_crafter_bot_collects_wood():
     assert all(r.success for r in results), results
 
 
+@needs("Crafter")
+def test_crafter_bot_walls_in_its_sapling_for_eat_plant():
+    """A sapling dies as soon as a cow or zombie stands next to it and needs 300 updates to ripen: the bot
+    must close all four sides around it (and carry a sword for the night) before waiting."""
+    env = make(get_game("Crafter"), task="eat_plant", obs_size=64)
+    expert = make_expert("scripted", "Crafter")
+    try:
+        obs, info = env.reset(seed=0)
+        expert.reset(env, 0)
+        engine = env.unwrapped._engine
+        walled = False
+        for _ in range(300):
+            obs, _, terminated, truncated, info = env.step(expert.act(obs, info))
+            plants = [o for o in engine._world.objects if type(o).__name__ == "Plant"]
+            sides = [engine._world[tuple(p.pos + d)][0] for p in plants for d in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+            if plants and not any(material in ("grass", "sand", "path") for material in sides):
+                walled = True
+                break
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    assert walled, "no sapling was walled in within 300 steps"
+    assert engine._player.inventory["stone_sword"] >= 1
+
+
 SAMPLE = [("CoinRun", "planner"), ("Pong", "planner"), ("DoomDefendCenter", "scripted"), ("Crafter", "scripted")]
 SAMPLE += [(name, "random") for name, _ in SAMPLE]
 
