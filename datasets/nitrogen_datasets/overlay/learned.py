@@ -18,6 +18,7 @@ It is trained on synthetic renders only (:mod:`.synthetic`), and ships with the 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +37,8 @@ from nitrogen_envs import gamepad
 
 KINDS = ("button", "trigger", "stick")
 CHANNELS = 10
+FRAME_CHANNELS = 3
+"""The first input channels, the frame's crop; the others (clip median, template) are constant per video."""
 BUNDLED_WEIGHTS = Path(__file__).with_name("weights")
 WEIGHTS_NAME = "parser.safetensors"
 CONFIG_NAME = "parser.json"
@@ -97,6 +100,41 @@ class ElementNet(nn.Module):
         """Raw outputs; see :func:`decode_outputs`."""
         return self.out(torch.relu(self.features(inputs) + self.kind(kinds)))
 
+    def constant_terms(self, static: torch.Tensor, kinds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What :meth:`forward` computes from a video's constant inputs, once per video.
+
+        The first convolution is linear, and zero padding splits by channel, so its response to the
+        clip-median and template channels (bias included) is computed once; :meth:`forward_frames` adds
+        only the frame channels' response. Likewise the kind embeddings.
+
+        Args:
+            static: (E, 7, crop, crop) inputs of the channels after :data:`FRAME_CHANNELS`, one per element.
+            kinds: (E,) element kinds.
+
+        Returns:
+            (E, widths[0], crop / 2, crop / 2) first-layer response and (E, hidden) kind embeddings.
+        """
+        conv = self.features[0]
+        response = nn.functional.conv2d(
+            static, conv.weight[:, FRAME_CHANNELS:], conv.bias, stride=conv.stride, padding=conv.padding
+        )
+        return response, self.kind(kinds)
+
+    def forward_frames(self, frames: torch.Tensor, constant: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """:meth:`forward` for (F * E, 3, crop, crop) frame crops of F frames x E elements, given :meth:`constant_terms`.
+
+        Equal to :meth:`forward` on the full 10-channel inputs up to float rounding, with less than half the
+        first layer's work.
+        """
+        conv = self.features[0]
+        response, kind = constant
+        first = nn.functional.conv2d(
+            frames, conv.weight[:, :FRAME_CHANNELS], None, stride=conv.stride, padding=conv.padding
+        )
+        first = (first.unflatten(0, (-1, len(response))) + response).flatten(0, 1)
+        hidden = self.features[1:](first)
+        return self.out(torch.relu((hidden.unflatten(0, (-1, len(kind))) + kind).flatten(0, 1)))
+
 
 def decode_outputs(raw: torch.Tensor) -> torch.Tensor:
     """(N, 4) raw outputs -> press probability, trigger travel in [0, 1], stick x and y in [-1, 1]."""
@@ -130,10 +168,13 @@ def crop_resized(image: np.ndarray, rect: tuple[int, int, int, int], size: int) 
     """``image[rect]`` resized to ``size`` x ``size``; parts outside the image are zero."""
     x0, y0, x1, y1 = rect
     height, width = image.shape[:2]
-    out = np.zeros((y1 - y0, x1 - x0, image.shape[2]), dtype=image.dtype)
-    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-    if cx1 > cx0 and cy1 > cy0:
-        out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
+    if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
+        out = image[y0:y1, x0:x1]
+    else:
+        out = np.zeros((y1 - y0, x1 - x0, image.shape[2]), dtype=image.dtype)
+        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+        if cx1 > cx0 and cy1 > cy0:
+            out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
     shrinking = out.shape[0] * out.shape[1] > size * size
     return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
@@ -245,7 +286,9 @@ class LearnedParser:
         batch_frames: int = 16,
     ) -> None:
         self.layout, self.where = layout, where
-        self.model = model if model is not None else load_parser()
+        # A private channels-last copy: PyTorch's CPU convolutions run about 1.5x faster on it.
+        self.model = copy.deepcopy(model if model is not None else load_parser()).eval()
+        self.model.to(memory_format=torch.channels_last)
         self.batch_frames = batch_frames
         size = self.model.config.crop
         frame_size = reference[0].shape[:2]
@@ -262,6 +305,17 @@ class LearnedParser:
             ]
         )
         self.kind_tensor = torch.tensor(self.kinds, dtype=torch.int64)
+        with torch.inference_mode():
+            response, kind = self.model.constant_terms(to_inputs(torch.from_numpy(self.static)), self.kind_tensor)
+        self.constant = response.contiguous(memory_format=torch.channels_last), kind
+        # Where each element's reading goes: value columns of gamepad.FLAT_NAMES, and which are buttons.
+        columns = {name: index for index, name in enumerate(gamepad.FLAT_NAMES)}
+        self._buttons = [i for i, kind in enumerate(self.kinds) if kind == 0]
+        self._button_columns = [columns[self.names[i]] for i in self._buttons]
+        self._triggers = [i for i, kind in enumerate(self.kinds) if kind == 1]
+        self._trigger_columns = [columns[self.names[i]] for i in self._triggers]
+        self._sticks = [i for i, kind in enumerate(self.kinds) if kind == 2]
+        self._stick_columns = [[columns[axis] for axis in _STICK_AXES[self.names[i]]] for i in self._sticks]
 
     def parse(self, frame: np.ndarray) -> ParsedFrame:
         """Read one RGB frame."""
@@ -280,23 +334,23 @@ class LearnedParser:
 
     def _parse_batch(self, frames: list[np.ndarray]) -> list[ParsedFrame]:
         size, n = self.model.config.crop, len(self.names)
-        crops = np.stack([crop_resized(frame, rect, size) for frame in frames for rect in self.rects])
-        images = np.concatenate([crops, np.tile(self.static, (len(frames), 1, 1, 1))], axis=3)
+        crops = np.empty((len(frames) * n, size, size, FRAME_CHANNELS), np.uint8)
+        for index, frame in enumerate(frames):
+            for element, rect in enumerate(self.rects):
+                crops[index * n + element] = crop_resized(frame, rect, size)
         with torch.inference_mode():
-            raw = self.model(to_inputs(torch.from_numpy(images)), self.kind_tensor.repeat(len(frames)))
-            decoded = decode_outputs(raw).numpy()
-        results = []
-        for index in range(len(frames)):
-            values = {name: float("nan") for name in gamepad.FLAT_NAMES}
-            margins = []
-            for name, kind, out in zip(self.names, self.kinds, decoded[index * n : (index + 1) * n], strict=True):
-                if kind == 2:
-                    x_name, y_name = _STICK_AXES[name]
-                    values[x_name], values[y_name] = float(out[2]), float(out[3])
-                elif kind == 1:
-                    values[name] = float(out[1])  # analog: a half-pulled trigger is not an uncertain one
-                else:
-                    values[name] = 1.0 if out[0] >= 0.5 else 0.0
-                    margins.append(abs(2.0 * float(out[0]) - 1.0))
-            results.append(ParsedFrame(values, float(np.mean(margins)) if margins else 1.0))
-        return results
+            raw = self.model.forward_frames(to_inputs(torch.from_numpy(crops)), self.constant)
+            decoded = decode_outputs(raw).numpy().reshape(len(frames), n, 4)
+        # Readings as in the layout's element order: a press is its probability thresholded at 0.5, a trigger's
+        # travel is analog (a half-pulled trigger is not an uncertain one), a stick is its knob position.
+        values = np.full((len(frames), gamepad.FLAT_SIZE), np.nan)
+        presses = decoded[:, self._buttons, 0].astype(np.float64)
+        values[:, self._button_columns] = (presses >= 0.5).astype(np.float64)
+        values[:, self._trigger_columns] = decoded[:, self._triggers, 1]
+        for element, (x_column, y_column) in zip(self._sticks, self._stick_columns, strict=True):
+            values[:, x_column], values[:, y_column] = decoded[:, element, 2], decoded[:, element, 3]
+        confidence = np.abs(2.0 * presses - 1.0).mean(axis=1) if self._buttons else np.ones(len(frames))
+        return [
+            ParsedFrame(dict(zip(gamepad.FLAT_NAMES, row, strict=True)), float(margin))
+            for row, margin in zip(values.tolist(), confidence.tolist(), strict=True)
+        ]
