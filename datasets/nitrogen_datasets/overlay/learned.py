@@ -22,7 +22,7 @@ import copy
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -32,7 +32,7 @@ from torch import nn
 
 from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.parse import ParsedFrame, frame_box
+from nitrogen_datasets.overlay.parse import ParsedFrame, frame_box, shift_rect
 from nitrogen_envs import gamepad
 
 KINDS = ("button", "trigger", "stick")
@@ -274,6 +274,8 @@ class LearnedParser:
         template: the layout's rest template (RGBA or RGB, scale 1).
         model: a trained network; the bundled one when ``None``.
         batch_frames: frames parsed per network call by :meth:`parse_all`.
+        origin: frame pixel (x, y) where the images given start, when they are a region cut from the frames
+            (``where`` stays in frame coordinates).
     """
 
     def __init__(
@@ -284,6 +286,7 @@ class LearnedParser:
         template: np.ndarray,
         model: ElementNet | None = None,
         batch_frames: int = 16,
+        origin: tuple[int, int] = (0, 0),
     ) -> None:
         self.layout, self.where = layout, where
         # A private channels-last copy: PyTorch's CPU convolutions run about 1.5x faster on it.
@@ -292,10 +295,14 @@ class LearnedParser:
         self.batch_frames = batch_frames
         size = self.model.config.crop
         frame_size = reference[0].shape[:2]
-        placed = template_in_frame(template, where, frame_size)
+        # Placing the template is exact under an integer shift; rounding the element boxes is not (shift_rect).
+        placed = template_in_frame(template, replace(where, x=where.x - origin[0], y=where.y - origin[1]), frame_size)
         self.names = list(layout.elements)
         self.kinds = [element_kind(name) for name in self.names]
-        self.rects = [element_rect(layout.elements[name], where, name in STICK_ELEMENTS) for name in self.names]
+        self.rects = [
+            shift_rect(element_rect(layout.elements[name], where, name in STICK_ELEMENTS), origin)
+            for name in self.names
+        ]
         self.static = np.stack(
             [
                 np.concatenate(

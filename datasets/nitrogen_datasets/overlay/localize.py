@@ -33,6 +33,8 @@ MIN_EDGE_SUPPORT = 0.15
 """Intensity correlation the edge match's placement must also reach, unless the edge match is clear."""
 CLEAR_EDGE_SCORE = 0.45
 """An edge match this strong is accepted on its own."""
+FINE_WINDOW = 0.15
+"""The fine pass near the coarse match searches this fraction of the scaled template's larger side around it."""
 MEDIAN_FRAMES = 9
 """The first frames whose median is matched by intensity."""
 EDGE_FRAMES = 16
@@ -89,10 +91,8 @@ def _map_threads(function: Callable[[float], tuple[float, int, int]], scales: Se
         return list(pool.map(function, scales))
 
 
-def _search(
-    image: np.ndarray, template: np.ndarray, mask: np.ndarray, coarse_factor: float
-) -> tuple[float, int, int, float]:
-    """Best (score, x, y, scale): a coarse pass at ``coarse_factor`` over all scales, then a fine pass."""
+def _coarse(image: np.ndarray, template: np.ndarray, mask: np.ndarray, coarse_factor: float) -> tuple:
+    """Best (score, x, y, scale) over all scales on the image downscaled by ``coarse_factor``."""
     small = cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
     scales = [float(s) for s in np.geomspace(MIN_SCALE, MAX_SCALE, 24)]
     best = (-1.0, 0, 0, 1.0)
@@ -101,13 +101,42 @@ def _search(
     ):
         if score > best[0]:
             best = (score, x, y, scale)
-    # Fine pass at full resolution around the coarse scale (one coarse step either side).
+    return best
+
+
+def _fine(
+    image: np.ndarray, template: np.ndarray, mask: np.ndarray, coarse_factor: float, coarse: tuple, near: bool
+) -> tuple[float, int, int, float]:
+    """Best (score, x, y, scale) at full resolution, one coarse scale step either side of the ``coarse`` match.
+
+    The whole image, or with ``near`` only placements within :data:`FINE_WINDOW` of the template's size
+    (and 8 pixels) of the coarse match: a fifth of the work at 720p. Scores are the same wherever both
+    search; only a better placement far from the coarse one could be missed, which is why
+    :func:`localize` searches the whole image when the near search stays below its threshold.
+    """
     step = (MAX_SCALE / MIN_SCALE) ** (1 / 23)
     candidates = [
-        float(s) for s in np.linspace(best[3] / step, best[3] * step, 13) if MIN_SCALE * 0.97 <= s <= MAX_SCALE * 1.03
+        float(s)
+        for s in np.linspace(coarse[3] / step, coarse[3] * step, 13)
+        if MIN_SCALE * 0.97 <= s <= MAX_SCALE * 1.03
     ]
+    x0 = y0 = 0
+    if near:
+        height, width = (round(side * max(candidates)) for side in template.shape[:2])
+        reach = 8 + round(FINE_WINDOW * max(height, width))
+        x0 = min(max(0, round(coarse[1] / coarse_factor) - reach), max(0, image.shape[1] - width))
+        y0 = min(max(0, round(coarse[2] / coarse_factor) - reach), max(0, image.shape[0] - height))
+        image = image[y0 : y0 + height + 2 * reach, x0 : x0 + width + 2 * reach]
     matches = _map_threads(lambda s: _match(image, template, mask, s), candidates)
-    return max(((*match, s) for match, s in zip(matches, candidates, strict=True)), key=lambda r: r[0])
+    score, x, y, scale = max(((*match, s) for match, s in zip(matches, candidates, strict=True)), key=lambda r: r[0])
+    return score, x + x0, y + y0, scale
+
+
+def _search(
+    image: np.ndarray, template: np.ndarray, mask: np.ndarray, coarse_factor: float
+) -> tuple[float, int, int, float]:
+    """Best (score, x, y, scale): a coarse pass at ``coarse_factor`` over all scales, then a fine pass."""
+    return _fine(image, template, mask, coarse_factor, _coarse(image, template, mask, coarse_factor), near=False)
 
 
 def median_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -164,7 +193,10 @@ def localize(
     reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
     frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
     template_grey, mask = _prepare_template(template)
-    score, x, y, scale = _search(frame_grey, template_grey, mask, coarse_factor)
+    coarse = _coarse(frame_grey, template_grey, mask, coarse_factor)
+    score, x, y, scale = _fine(frame_grey, template_grey, mask, coarse_factor, coarse, near=True)
+    if score < min_score:  # not found near the coarse match: search the whole image
+        score, x, y, scale = _fine(frame_grey, template_grey, mask, coarse_factor, coarse, near=False)
     logger.debug("best overlay match: score %.3f at (%d, %d) scale %.3f", score, x, y, scale)
     if score >= min_score:
         return Localization(x, y, scale, score)

@@ -56,6 +56,16 @@ def frame_box(box: Box, where: Localization, margin: float = 0.0) -> tuple[int, 
     )
 
 
+def shift_rect(rect: tuple[int, int, int, int], origin: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A frame rectangle in the coordinates of a region of the frame whose top-left pixel is ``origin``.
+
+    Parsers round boxes in frame coordinates first and shift after: rounding ``where.x + v`` and
+    ``where.x - origin + v`` can differ by a pixel in floating point.
+    """
+    x, y = origin
+    return rect[0] - x, rect[1] - y, rect[2] - x, rect[3] - y
+
+
 def _crop(frame: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
     x0, y0, x1, y1 = rect
     h, w = frame.shape[:2]
@@ -71,6 +81,8 @@ class ReferenceParser:
         reference: frames to build the rest appearance from (a sample of the clip).
         template: the layout's rest template (RGBA or RGB, scale 1), for the sticks' knob appearance.
         config: thresholds.
+        origin: frame pixel (x, y) where the images given start, when they are a region cut from the frames
+            (``where`` stays in frame coordinates).
     """
 
     def __init__(
@@ -80,10 +92,11 @@ class ReferenceParser:
         reference: list[np.ndarray],
         template: np.ndarray,
         config: ParserConfig | None = None,
+        origin: tuple[int, int] = (0, 0),
     ) -> None:
-        self.layout, self.where, self.config = layout, where, config or ParserConfig()
+        self.layout, self.where, self.config, self.origin = layout, where, config or ParserConfig(), origin
         self.rects = {
-            name: frame_box(box, where, margin=0.5 if name in STICK_ELEMENTS else 0.0)
+            name: shift_rect(frame_box(box, where, margin=0.5 if name in STICK_ELEMENTS else 0.0), origin)
             for name, box in layout.elements.items()
         }
         self.rest = {
@@ -135,7 +148,7 @@ class ReferenceParser:
         result = np.nan_to_num(cv2.matchTemplate(grey, patch, cv2.TM_CCOEFF_NORMED), nan=-1.0)
         box = self.layout.elements[name]
         x0, y0, _, _ = self.rects[name]
-        bx0, by0, bx1, by1 = frame_box(box, self.where)
+        bx0, by0, bx1, by1 = shift_rect(frame_box(box, self.where), self.origin)
         # Only knob centres inside the sweep box (plus 2 px of codec slack) are possible readings; this keeps
         # look-alike shapes next to the stick (thumb buttons, d-pads) from winning the match.
         half_h, half_w = patch.shape[0] / 2.0, patch.shape[1] / 2.0

@@ -1,0 +1,166 @@
+"""What makes extraction fast must not change what it reads: region-only RGB, the split first layer, the probe."""
+
+import io
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+av = pytest.importorskip("av")
+pq = pytest.importorskip("pyarrow.parquet")
+torch = pytest.importorskip("torch")
+
+from test_overlay_extract import random_actions  # noqa: E402
+from test_overlay_localize import decoded, gameplay  # noqa: E402
+
+from nitrogen_datasets.overlay.extract import ExtractConfig, RegionRGB, extract, overlay_region  # noqa: E402
+from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout  # noqa: E402
+from nitrogen_datasets.overlay.learned import (  # noqa: E402
+    FRAME_CHANNELS,
+    LearnedParser,
+    crop_resized,
+    decode_outputs,
+    element_rect,
+    load_parser,
+    to_inputs,
+)
+from nitrogen_datasets.overlay.localize import Localization, localize, median_frames  # noqa: E402
+from nitrogen_datasets.overlay.parse import ReferenceParser, frame_box  # noqa: E402
+from nitrogen_datasets.overlay.styles import OverlayStyle, preset_styles  # noqa: E402
+from nitrogen_datasets.overlay.video import render_overlay_video  # noqa: E402
+from nitrogen_envs import gamepad  # noqa: E402
+
+
+def encoded(width, height, pix_fmt, frames=3):
+    """A small H.264 clip of noise in ``pix_fmt`` (yuvj420p is full range), in memory."""
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(width)
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for _ in range(frames):
+            image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize(("width", "height", "pix_fmt"), [(320, 240, "yuv420p"), (322, 182, "yuvj420p")])
+def test_region_rgb_equals_cropping_the_whole_frame_conversion(width, height, pix_fmt):
+    regions = [(0, 0, width, height), (10, 6, 102, 58), (width - 52, height - 32, width, height), (0, 0, 2, 2)]
+    with av.open(encoded(width, height, pix_fmt)) as container:
+        for frame in container.decode(video=0):
+            assert frame.format.name == pix_fmt
+            whole = frame.to_ndarray(format="rgb24")
+            for x0, y0, x1, y1 in regions:
+                np.testing.assert_array_equal(RegionRGB((x0, y0, x1, y1))(frame), whole[y0:y1, x0:x1])
+
+
+def test_overlay_region_holds_every_crop_a_parser_reads_with_even_corners(tmp_path):
+    style = OverlayStyle(**{**preset_styles()[3].__dict__, "scale": 1.3, "position": (1.0, 1.0)})
+    clip = render_overlay_video(gameplay(2, size=(360, 640)), random_actions(2), style, tmp_path / "c.mp4")
+    layout, template = load_layout(clip.layout)
+    for where in (localize(decoded(clip.video), template), Localization(-7, 3, 0.9, 1.0), Localization(5, 5, 2.0, 1.0)):
+        x0, y0, x1, y1 = overlay_region(layout, where, (360, 640), template)
+        assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
+        for name, box in layout.elements.items():
+            for rect in (frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0), element_rect(box, where, True)):
+                # Inside the region, or outside the frame (read as zeros either way).
+                assert max(0, rect[0]) >= x0 and max(0, rect[1]) >= y0
+                assert min(640, rect[2]) <= x1 and min(360, rect[3]) <= y1
+
+
+def test_median_frames_is_numpys_median():
+    rng = np.random.default_rng(0)
+    for count in range(1, 11):
+        frames = [rng.integers(0, 256, (9, 7, 3), dtype=np.uint8) for _ in range(count)]
+        expected = np.median(np.stack(frames), axis=0).astype(np.uint8)
+        np.testing.assert_array_equal(median_frames(frames), expected)
+
+
+def test_split_first_layer_equals_the_full_network():
+    model = load_parser()
+    rng = np.random.default_rng(1)
+    elements, frames = 5, 3
+    static = rng.integers(0, 256, (elements, 32, 32, 7), dtype=np.uint8)
+    crops = rng.integers(0, 256, (frames * elements, 32, 32, FRAME_CHANNELS), dtype=np.uint8)
+    kinds = torch.tensor([0, 1, 2, 0, 2])
+    with torch.inference_mode():
+        full = model(
+            to_inputs(torch.from_numpy(np.concatenate([crops, np.tile(static, (frames, 1, 1, 1))], 3))),
+            kinds.repeat(frames),
+        )
+        constant = model.constant_terms(to_inputs(torch.from_numpy(static)), kinds)
+        split = model.forward_frames(to_inputs(torch.from_numpy(crops)), constant)
+    torch.testing.assert_close(decode_outputs(split), decode_outputs(full), atol=1e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("speed")
+    style = OverlayStyle(**{**preset_styles()[13].__dict__, "opacity": 0.9, "scale": 1.1, "position": (0.95, 0.1)})
+    return render_overlay_video(
+        gameplay(150, size=(360, 640), seed=2), random_actions(150, seed=3), style, folder / "c.mp4"
+    )
+
+
+@pytest.mark.parametrize("method", ["learned", "reference"])
+@pytest.mark.parametrize("placement", ["localized", "half-pixel"])
+def test_parsers_read_the_region_as_they_read_the_whole_frame(clip, method, placement):
+    layout, template = load_layout(clip.layout)
+    frames = decoded(clip.video)[:40]
+    where = localize(frames, template)
+    if placement == "half-pixel":
+        # Boxes land on x.5 in frame pixels; rounding after shifting to the region would move some by a pixel.
+        where = Localization(421, 265, 0.4999999999999999, where.score)
+    x0, y0, x1, y1 = overlay_region(layout, where, frames[0].shape[:2], template)
+    if placement == "half-pixel":
+        shifted = Localization(where.x - x0, where.y - y0, where.scale, where.score)
+        moved = [frame_box(b, where)[0] - x0 != frame_box(b, shifted)[0] for b in layout.elements.values()]
+        assert any(moved)
+    regions = [frame[y0:y1, x0:x1] for frame in frames]
+    make = LearnedParser if method == "learned" else ReferenceParser
+    whole = list(make(layout, where, frames, template).parse_all(frames))
+    region = list(make(layout, where, regions, template, origin=(x0, y0)).parse_all(regions))
+    for a, b in zip(whole, region, strict=True):
+        assert a.confidence == b.confidence
+        assert a.values.keys() == b.values.keys()
+        np.testing.assert_array_equal(list(a.values.values()), list(b.values.values()))
+
+
+def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
+    """extract (region-only RGB, split first layer, sparse probe) against the plain way: whole RGB frames,
+    the probe's frames all held, the 10-channel network on every crop."""
+    before = torch.get_num_threads()
+    result = extract(clip.video, clip.layout, tmp_path / "a.parquet")
+    assert torch.get_num_threads() == before  # the parser's thread setting is restored
+    table = pq.read_table(result.actions)
+    got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
+
+    layout, template = load_layout(clip.layout)
+    frames = decoded(clip.video)
+    probe = frames[: ExtractConfig().probe_frames]
+    where = localize(probe, template)
+    assert result.localization == where
+    parser = LearnedParser(layout, where, probe[:: max(1, len(probe) // 64)], template)
+    size, n = parser.model.config.crop, len(parser.names)
+    crops = np.stack([[crop_resized(frame, rect, size) for rect in parser.rects] for frame in frames])
+    images = np.concatenate([crops.reshape(-1, size, size, 3), np.tile(parser.static, (len(frames), 1, 1, 1))], 3)
+    with torch.inference_mode():
+        model = load_parser()
+        out = decode_outputs(model(to_inputs(torch.from_numpy(images)), parser.kind_tensor.repeat(len(frames))))
+    out = out.numpy().reshape(len(frames), n, 4)
+    for element, name in enumerate(parser.names):
+        kind = parser.kinds[element]
+        if kind == 0:
+            np.testing.assert_array_equal(got[:, gamepad.FLAT_NAMES.index(name)], out[:, element, 0] >= 0.5)
+        elif kind == 1:
+            np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(name)], out[:, element, 1], atol=1e-5)
+        else:
+            x_name, y_name = ("left_x", "left_y") if name == "left_stick" else ("right_x", "right_y")
+            np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(x_name)], out[:, element, 2], atol=1e-5)
+            np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(y_name)], out[:, element, 3], atol=1e-5)
