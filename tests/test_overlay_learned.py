@@ -60,6 +60,27 @@ def test_train_parser_writes_safetensors_with_its_validation_figures(tmp_path):
     assert sum(p.numel() for p in model.parameters()) > 10_000
 
 
+def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypatch):
+    """A long (GPU) run that hits its time limit must leave a usable parser, not nothing."""
+    from nitrogen_datasets.overlay import parser_training
+
+    evaluations = []
+
+    def evaluate_then_stop(model, batch):
+        evaluations.append(1)
+        if len(evaluations) == 2:
+            raise KeyboardInterrupt  # stopped during the second epoch's validation
+        return {"button_accuracy": 0.5, "trigger_accuracy": 0.5, "trigger_mae": 0.5, "stick_r2": 0.0}
+
+    monkeypatch.setattr(parser_training, "evaluate_elements", evaluate_then_stop)
+    config = ParserTrainConfig(renders=12, validation_renders=4, epochs=3, batch_size=64, workers=1, threads=1)
+    with pytest.raises(KeyboardInterrupt):
+        train_parser(config, tmp_path / "parser", progress=False)
+    meta = json.loads((tmp_path / "parser" / "parser.json").read_text())
+    assert meta["epochs_done"] == 1
+    assert sum(p.numel() for p in load_parser(tmp_path / "parser").parameters()) > 10_000
+
+
 def test_missing_parser_weights_say_how_to_train_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-parser"):
         load_parser(tmp_path)

@@ -143,8 +143,9 @@ def extract(
 @click.option("--lr", default=2e-3, show_default=True, type=float)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Rendering processes.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="cpu", show_default=True, help="Where the network trains: cpu, cuda, cuda:1.")
 def train_parser_command(
-    out: Path, renders: int, epochs: int, batch_size: int, lr: float, workers: int, seed: int
+    out: Path, renders: int, epochs: int, batch_size: int, lr: float, workers: int, seed: int, device: str
 ) -> None:
     """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
 
@@ -153,7 +154,9 @@ def train_parser_command(
     """
     from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser
 
-    config = ParserTrainConfig(renders=renders, epochs=epochs, batch_size=batch_size, lr=lr, workers=workers, seed=seed)
+    config = ParserTrainConfig(
+        renders=renders, epochs=epochs, batch_size=batch_size, lr=lr, workers=workers, seed=seed, device=device
+    )
     result = train_parser(config, out, progress=True)
     click.echo(
         f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "

@@ -3,12 +3,14 @@
 A pool of synthetic element samples is rendered first, in parallel worker processes (rendering costs
 more than a training step, so every sample is reused for several epochs), then :class:`ElementNet` is
 trained with AdamW and a cosine schedule. TensorBoard scalars go to ``OUT/tb``; the result is
-``OUT/parser.safetensors`` + ``OUT/parser.json`` (with the validation figures), loadable with
+``OUT/parser.safetensors`` + ``OUT/parser.json`` (with the validation figures; rewritten after every epoch,
+so a run stopped early keeps its last finished epoch), loadable with
 ``load_parser(OUT)`` or ``nitrogen overlay extract --parser-weights OUT``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import sys
@@ -51,6 +53,8 @@ class ParserTrainConfig:
         workers: processes rendering the pool.
         threads: torch CPU threads for training (``None``: torch's default).
         crop: network crop size.
+        device: where the network trains (``"cpu"``, ``"cuda"``); the pool is rendered on CPU workers and
+            each batch is moved as uint8, so a GPU run is bound by rendering, not by copies.
     """
 
     renders: int = 10000
@@ -63,6 +67,7 @@ class ParserTrainConfig:
     workers: int = 2
     threads: int | None = None
     crop: int = 32
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):
@@ -105,11 +110,12 @@ def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 
     """Button accuracy, trigger accuracy (pressed = travel >= 0.5), trigger MAE and stick R^2 on element samples."""
     outputs = []
     model.eval()
+    device = next(model.parameters()).device
     with torch.inference_mode():
         for start in range(0, len(batch.kinds), batch_size):
-            images = torch.from_numpy(batch.images[start : start + batch_size])
-            kinds = torch.from_numpy(batch.kinds[start : start + batch_size])
-            outputs.append(decode_outputs(model(to_inputs(images), kinds)).numpy())
+            images = torch.from_numpy(batch.images[start : start + batch_size]).to(device)
+            kinds = torch.from_numpy(batch.kinds[start : start + batch_size]).to(device)
+            outputs.append(decode_outputs(model(to_inputs(images), kinds)).cpu().numpy())
     predicted = np.concatenate(outputs)
     return element_metrics(predicted, batch.targets, batch.kinds)
 
@@ -148,7 +154,8 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
     validation = render_pool(
         config.seed + 1, config.validation_renders, config.crop, config.workers, show, "rendering validation overlays"
     )
-    model = ElementNet(ParserNetConfig(crop=config.crop))
+    device = torch.device(config.device)
+    model = ElementNet(ParserNetConfig(crop=config.crop)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(pool.kinds) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -170,7 +177,9 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                 order = torch.from_numpy(rng.permutation(len(kinds)))
                 for start in range(0, len(order), config.batch_size):
                     index = order[start : start + config.batch_size]
-                    losses = element_loss(model(to_inputs(images[index]), kinds[index]), targets[index], kinds[index])
+                    batch_kinds = kinds[index].to(device, non_blocking=True)
+                    outputs = model(to_inputs(images[index].to(device, non_blocking=True)), batch_kinds)
+                    losses = element_loss(outputs, targets[index].to(device, non_blocking=True), batch_kinds)
                     loss = sum(losses.values())
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -188,10 +197,14 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                 for name, value in metrics.items():
                     writer.add_scalar(f"validation/{name}", value, step)
                 logger.info("epoch %d: %s", epoch + 1, metrics)
+                # Saved (atomically) after every epoch: a run stopped early still leaves its last epoch.
+                notes = {"training": asdict(config), "validation": metrics, "epochs_done": epoch + 1}
+                save_parser(
+                    copy.deepcopy(model).cpu(), out, metadata=notes | {"seconds": round(time.monotonic() - started)}
+                )
     finally:
         writer.close()
     seconds = time.monotonic() - started
-    save_parser(model, out, metadata={"training": asdict(config), "validation": metrics, "seconds": round(seconds)})
     return ParserTrainResult(
         out, metrics["button_accuracy"], metrics["trigger_accuracy"], metrics["stick_r2"], len(pool.kinds), seconds
     )
