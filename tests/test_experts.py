@@ -19,6 +19,7 @@ from nitrogen_datasets.experts import (
     run_episode,
 )
 from nitrogen_datasets.experts.cli import experts as experts_cli
+from nitrogen_datasets.experts.planner import blob_spread, fixed_camera
 from nitrogen_envs import gamepad
 from nitrogen_envs.registry import get_game
 
@@ -277,3 +278,25 @@ def test_report_workers_give_the_same_rows_in_task_order():
     strip = lambda rows: [(r.game, r.task, r.success_rate, r.mean_return) for r in rows]  # noqa: E731
     assert strip(parallel) == strip(serial)
     assert [r.game for r in parallel] == ["DoomBasic", "CoinRun"]
+
+
+def _scene_with_agent(y: int, x: int, shift: int = 0) -> np.ndarray:
+    """A 16x16 thumbnail: a fixed textured background (scrolled by ``shift``) with a bright 1-cell agent."""
+    background = np.random.default_rng(0).uniform(0.2, 0.6, size=(16, 48))
+    frame = background[:, shift : shift + 16].copy()
+    frame[y, x] = 1.0
+    return frame
+
+
+def test_fixed_camera_novelty_measures_how_far_the_agent_went():
+    start, near, far = _scene_with_agent(2, 3), _scene_with_agent(2, 4), _scene_with_agent(12, 9)
+    spread = blob_spread(np.abs(np.stack([far, near, start]) - start))
+    assert spread.tolist() == [16.0, 0.0, 0.0]  # 10 down + 6 across; a one-cell step is one blob; none
+
+
+def test_fixed_camera_tells_a_still_view_from_a_scrolling_one():
+    still = np.stack([_scene_with_agent(2, 3), _scene_with_agent(8, 8)])
+    scrolling = np.stack([_scene_with_agent(2, 3), _scene_with_agent(2, 3, shift=5)])
+    assert fixed_camera(still)
+    assert not fixed_camera(scrolling)
+    assert not fixed_camera(still[:1])  # one frame tells nothing

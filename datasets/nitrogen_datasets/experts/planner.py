@@ -5,6 +5,9 @@ sequences of ``horizon`` steps in a frame-free simulator (:mod:`.simulators`), s
 clipped, discounted return plus a bonus when the task's success criterion is reached and a penalty
 when a life or the episode is lost, and plays the first ``commit`` actions of the best one. One
 candidate always continues the previous best plan, so a good plan is not forgotten between commits.
+When no rollout finds anything rewarding, the planner explores: it picks the rollout that ends somewhere
+new (:meth:`PlannerExpert._novelty`), by the picture in scrolling games and by the agent's displacement
+in fixed-camera ones.
 """
 
 from __future__ import annotations
@@ -180,10 +183,20 @@ class PlannerExpert:
         return signature() if self.config.explore and signature is not None else None
 
     def _novelty(self, signature: np.ndarray | None) -> float:
-        """Distance from ``signature`` to the nearest frame visited this episode (-1 when unknown)."""
+        """How new the place where ``signature`` was taken is, against every frame visited (-1 when unknown).
+
+        With a camera that follows the agent, the picture itself tells places apart: the distance to the
+        nearest visited thumbnail. With a fixed camera (the whole maze in view), two frames differ only
+        where the agent was and is, by a similar amount wherever it went, so the thumbnail distance
+        cannot tell near from far; there the novelty is the agent's displacement from the nearest
+        visited frame, read off the two blobs of their difference (:func:`blob_spread`).
+        """
         if signature is None or not self._visited:
             return -1.0
-        return float(np.abs(np.stack(self._visited) - signature).mean(axis=(1, 2)).min())
+        visited = np.stack(self._visited)
+        if fixed_camera(visited):
+            return float(blob_spread(np.abs(visited - signature)).min())
+        return float(np.abs(visited - signature).mean(axis=(1, 2)).min())
 
     def _replan(self) -> None:
         sim = self._require_sim()
@@ -212,3 +225,41 @@ class PlannerExpert:
         self._plan = candidates[best]
         self._queue = self._plan[: cfg.commit]
         logger.debug("planned: best score %.2f of %d candidates", scores[best], len(scores))
+
+
+FIXED_CAMERA_CHANGE = 0.1
+"""Largest fraction of thumbnail cells that may differ between the first visited frame and any later one
+in a fixed-camera game (only the agent and a few sprites move); a scrolling game changes almost every
+cell as soon as it scrolls, and counts as moving from then on even where it stands still for a while."""
+CELL_CHANGE = 0.04
+"""Change of a thumbnail cell's grey level (0-1) that counts as the picture changing there."""
+
+
+def fixed_camera(visited: np.ndarray) -> bool:
+    """Whether the frames visited so far (N x 16 x 16 thumbnails) come from a camera that does not move."""
+    if len(visited) < 2:
+        return False
+    changed = np.abs(visited[1:] - visited[0]) > CELL_CHANGE
+    return bool(changed.mean(axis=(1, 2)).max() < FIXED_CAMERA_CHANGE)
+
+
+def blob_spread(diffs: np.ndarray) -> np.ndarray:
+    """Manhattan distance (thumbnail cells) between the two strongest separate blobs of each difference map.
+
+    ``diffs`` is N x H x W: |frame - visited frame|. When only the agent moved, the map has a blob where
+    it was and one where it is; their distance is how far it went. One blob (it barely moved) or none
+    gives 0. Blobs are the strongest cell, then the strongest cell more than one cell away from it that
+    reaches a third of its strength.
+    """
+    n, height, width = diffs.shape
+    flat = diffs.reshape(n, -1)
+    first = flat.argmax(axis=1)
+    fy, fx = np.divmod(first, width)
+    ys, xs = np.divmod(np.arange(height * width), width)
+    far = (np.abs(ys[None] - fy[:, None]) > 1) | (np.abs(xs[None] - fx[:, None]) > 1)
+    masked = np.where(far, flat, 0.0)
+    second = masked.argmax(axis=1)
+    sy, sx = np.divmod(second, width)
+    peak = flat[np.arange(n), first]
+    strong = (masked[np.arange(n), second] >= peak / 3) & (peak > CELL_CHANGE)
+    return np.where(strong, np.abs(sy - fy) + np.abs(sx - fx), 0).astype(np.float32)
