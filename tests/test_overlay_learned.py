@@ -115,3 +115,27 @@ def test_eval_command_prints_every_table():
     for title in ("Overall", "By H.264 CRF", "By overlay scale", "By style", "By element", "targets:"):
         assert title in result.output
     assert "xbox-color-04" in result.output
+
+
+def test_clip_thresholds_recover_presses_the_network_reads_low():
+    """A subtle press effect: the network separates pressed from released frames, but below 0.5."""
+    from nitrogen_datasets.overlay.learned import calibrate_presses
+
+    rng = np.random.default_rng(0)
+    pressed = rng.random(300) < 0.3
+    probability = np.where(pressed, rng.uniform(0.2, 0.4, 300), rng.uniform(0.0001, 0.001, 300))
+    calibrated = calibrate_presses(np.stack([probability, np.full(300, np.nan)], axis=1))
+    assert not (probability >= 0.5).any()  # a fixed threshold reads no press at all
+    assert np.array_equal(calibrated[:, 0] == 1.0, pressed)
+    assert np.isnan(calibrated[:, 1]).all()  # an element the layout lacks stays NaN
+
+
+def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
+    from nitrogen_datasets.overlay.learned import calibrate_presses
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(-6.0, 1.5, size=(600, 3))  # never pressed: one spread-out cluster
+    logits[:, 2] = rng.standard_t(2, size=600) - 7.0  # heavy-tailed
+    probability = 1 / (1 + np.exp(-logits))
+    calibrated = calibrate_presses(probability)
+    assert np.array_equal(calibrated == 1.0, probability >= 0.5)  # 0.5 stays the threshold: nothing invented

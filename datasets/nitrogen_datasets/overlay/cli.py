@@ -116,14 +116,31 @@ def render(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of a parser trained with `nitrogen overlay train-parser` (default: the shipped one).",
 )
+@click.option(
+    "--clip-thresholds/--no-clip-thresholds",
+    default=True,
+    show_default=True,
+    help="Learned parser: threshold each button per clip where its readings form two clear clusters "
+    "(else at probability 0.5).",
+)
 def extract(
-    video: Path, layout_path: Path, out: Path, masked_video: Path | None, method: str, parser_weights: Path | None
+    video: Path,
+    layout_path: Path,
+    out: Path,
+    masked_video: Path | None,
+    method: str,
+    parser_weights: Path | None,
+    clip_thresholds: bool,
 ) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
     from nitrogen_datasets.overlay.extract import ExtractConfig
     from nitrogen_datasets.overlay.extract import extract as run_extract
 
-    config = ExtractConfig(method=method, parser_weights=str(parser_weights) if parser_weights else None)
+    config = ExtractConfig(
+        method=method,
+        parser_weights=str(parser_weights) if parser_weights else None,
+        calibrate_presses=clip_thresholds,
+    )
     try:
         result = run_extract(video, layout_path, out, masked_video=masked_video, config=config)
     except (NitroGenError, ValueError) as err:

@@ -50,6 +50,8 @@ class ExtractConfig:
             one, so that decoding keeps the other core on a 2-core machine instead of competing with a
             second parser thread (measured: 2.6 against 3.5 ms of CPU per frame); ``None`` leaves torch's
             setting as it is.
+        calibrate_presses: threshold each button of the learned parser per clip where its readings form
+            two clear clusters (:func:`~.learned.calibrate_presses`), instead of at probability 0.5.
     """
 
     probe_frames: int = 120
@@ -61,6 +63,7 @@ class ExtractConfig:
     parser_weights: str | None = None
     parser: ParserConfig = field(default_factory=ParserConfig)
     torch_threads: int | None = 1
+    calibrate_presses: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in PARSERS:
@@ -265,7 +268,10 @@ def make_parser(
         return ReferenceParser(layout, where, reference, template, config.parser, origin=origin)
     from nitrogen_datasets.overlay.learned import LearnedParser, load_parser
 
-    return LearnedParser(layout, where, reference, template, load_parser(config.parser_weights), origin=origin)
+    model = load_parser(config.parser_weights)
+    return LearnedParser(
+        layout, where, reference, template, model, origin=origin, press_probabilities=config.calibrate_presses
+    )
 
 
 def extract(
@@ -343,6 +349,11 @@ def extract(
             writer.abort()
         raise
     actions = np.stack(rows) if rows else np.zeros((0, gamepad.FLAT_SIZE), np.float32)
+    if config.method == "learned" and config.calibrate_presses and len(actions):
+        from nitrogen_datasets.overlay.learned import calibrate_presses
+
+        buttons = [gamepad.FLAT_NAMES.index(name) for name in gamepad.BUTTON_NAMES]
+        actions[:, buttons] = calibrate_presses(actions[:, buttons])
     confidence = np.asarray(confidences, dtype=np.float32)
     keep = quality_filter(actions, confidence, fps, config)
     table = {"frame": np.arange(len(actions), dtype=np.int64), "time_s": np.asarray(times, dtype=np.float64)}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -276,6 +277,8 @@ class LearnedParser:
         batch_frames: frames parsed per network call by :meth:`parse_all`.
         origin: frame pixel (x, y) where the images given start, when they are a region cut from the frames
             (``where`` stays in frame coordinates).
+        press_probabilities: give each button's press probability instead of 0/1, for a caller that
+            thresholds the whole clip at once (:func:`calibrate_presses`).
     """
 
     def __init__(
@@ -287,8 +290,10 @@ class LearnedParser:
         model: ElementNet | None = None,
         batch_frames: int = 16,
         origin: tuple[int, int] = (0, 0),
+        press_probabilities: bool = False,
     ) -> None:
         self.layout, self.where = layout, where
+        self.press_probabilities = press_probabilities
         # A private channels-last copy: PyTorch's CPU convolutions run about 1.5x faster on it.
         self.model = copy.deepcopy(model if model is not None else load_parser()).eval()
         self.model.to(memory_format=torch.channels_last)
@@ -352,7 +357,7 @@ class LearnedParser:
         # travel is analog (a half-pulled trigger is not an uncertain one), a stick is its knob position.
         values = np.full((len(frames), gamepad.FLAT_SIZE), np.nan)
         presses = decoded[:, self._buttons, 0].astype(np.float64)
-        values[:, self._button_columns] = (presses >= 0.5).astype(np.float64)
+        values[:, self._button_columns] = presses if self.press_probabilities else (presses >= 0.5).astype(np.float64)
         values[:, self._trigger_columns] = decoded[:, self._triggers, 1]
         for element, (x_column, y_column) in zip(self._sticks, self._stick_columns, strict=True):
             values[:, x_column], values[:, y_column] = decoded[:, element, 2], decoded[:, element, 3]
@@ -361,3 +366,62 @@ class LearnedParser:
             ParsedFrame(dict(zip(gamepad.FLAT_NAMES, row, strict=True)), float(margin))
             for row, margin in zip(values.tolist(), confidence.tolist(), strict=True)
         ]
+
+
+# ---- per-clip press thresholds ---------------------------------------------------------------------------
+MIN_SEPARATION = 3.0
+"""Gap between the pressed and released clusters of a button's logits, in pooled standard deviations,
+below which the clip's own threshold is not trusted (one cluster split in two scores about 2.7)."""
+MIN_GAP = 6.0
+"""Smallest gap (logits) between the two clusters' means: a button never pressed in a clip spreads its
+logits too, and splitting that spread must not invent presses."""
+MIN_PRESSED_LOGIT = -1.0
+"""The pressed cluster's mean logit must reach this (probability 0.27): presses look at least somewhat
+pressed to the network."""
+MIN_CLUSTER_FRACTION = 0.02
+"""Each cluster must hold this fraction of the clip's frames (and 2 frames)."""
+
+
+def calibrate_presses(probabilities: np.ndarray) -> np.ndarray:
+    """0/1 presses from (frames, buttons) press probabilities, thresholding each button per clip.
+
+    On a style whose pressed look is subtle (a faint highlight, a colour change close to the rest
+    colour) the network separates pressed from released frames of a clip clearly, but not always at 0.5:
+    the two clusters of its logits sit lower or higher. Where a button's logits over the clip form two
+    clearly separate clusters (Otsu's split in logit space passing the ``MIN_*`` checks), the split
+    between them is the threshold; otherwise 0.5 is. Measured on the held-out grid's six weakest styles:
+    button accuracy 0.876 -> 0.890, unchanged on the strong ones, and no presses invented on clips where
+    a button is never or rarely pressed. NaN columns (elements the layout lacks) stay NaN.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    out = np.full(probabilities.shape, np.nan)
+    for column in range(probabilities.shape[1]):
+        p = probabilities[:, column]
+        if np.isnan(p).all():
+            continue
+        logits = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1 - 1e-6))
+        out[:, column] = (logits >= _clip_threshold(logits)).astype(np.float64)
+    return out
+
+
+def _clip_threshold(logits: np.ndarray) -> float:
+    """Otsu's split of ``logits`` when it separates two clear clusters, else 0 (probability 0.5)."""
+    ordered = np.sort(logits)
+    n = len(ordered)
+    low = np.arange(1, n)  # frames in the low cluster for each split
+    smallest = max(2, MIN_CLUSTER_FRACTION * n)
+    valid = (low >= smallest) & (n - low >= smallest)
+    if not valid.any():
+        return 0.0
+    sums, squares = np.cumsum(ordered), np.cumsum(ordered**2)
+    low_mean = sums[:-1] / low
+    high_mean = (sums[-1] - sums[:-1]) / (n - low)
+    between = np.where(valid, low * (n - low) * (high_mean - low_mean) ** 2, -1.0)
+    i = int(np.argmax(between))
+    low_var = squares[i] / low[i] - low_mean[i] ** 2
+    high_var = (squares[-1] - squares[i]) / (n - low[i]) - high_mean[i] ** 2
+    pooled = math.sqrt(max(0.0, (low[i] * low_var + (n - low[i]) * high_var) / n)) + 1e-6
+    gap = high_mean[i] - low_mean[i]
+    if gap / pooled < MIN_SEPARATION or gap < MIN_GAP or high_mean[i] < MIN_PRESSED_LOGIT:
+        return 0.0
+    return float((ordered[i] + ordered[i + 1]) / 2)
