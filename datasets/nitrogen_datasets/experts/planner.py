@@ -182,21 +182,30 @@ class PlannerExpert:
         signature = getattr(sim, "signature", None)
         return signature() if self.config.explore and signature is not None else None
 
-    def _novelty(self, signature: np.ndarray | None) -> float:
-        """How new the place where ``signature`` was taken is, against every frame visited (-1 when unknown).
+    def _novelty(self, ends: list[np.ndarray | None]) -> list[float]:
+        """How new the place where each rollout ended is, against every frame visited (-1 when unknown).
 
         With a camera that follows the agent, the picture itself tells places apart: the distance to the
         nearest visited thumbnail. With a fixed camera (the whole maze in view), two frames differ only
         where the agent was and is, by a similar amount wherever it went, so the thumbnail distance
         cannot tell near from far; there the novelty is the agent's displacement from the nearest
-        visited frame, read off the two blobs of their difference (:func:`blob_spread`).
+        visited frame, read off the two blobs of their difference (:func:`blob_spread`). The visited
+        frames and the camera test are the same for every rollout of a planning step, so they are
+        prepared once.
         """
-        if signature is None or not self._visited:
-            return -1.0
+        if not self._visited:
+            return [-1.0] * len(ends)
         visited = np.stack(self._visited)
-        if fixed_camera(visited):
-            return float(blob_spread(np.abs(visited - signature)).min())
-        return float(np.abs(visited - signature).mean(axis=(1, 2)).min())
+        fixed = fixed_camera(visited)
+        scores = []
+        for end in ends:
+            if end is None:
+                scores.append(-1.0)
+            elif fixed:
+                scores.append(float(blob_spread(np.abs(visited - end)).min()))
+            else:
+                scores.append(float(np.abs(visited - end).mean(axis=(1, 2)).min()))
+        return scores
 
     def _replan(self) -> None:
         sim = self._require_sim()
@@ -220,7 +229,8 @@ class PlannerExpert:
         scores = [score for score, _ in outcomes]
         if max(scores) <= 0.0 and self._visited:
             # Still nothing: among rollouts that lose nothing, go where the picture is newest.
-            scores = [self._novelty(end) if score == 0.0 else score - 1.0 for score, end in outcomes]
+            novelty = self._novelty([end if score == 0.0 else None for score, end in outcomes])
+            scores = [new if score == 0.0 else score - 1.0 for (score, _), new in zip(outcomes, novelty, strict=True)]
         best = int(np.argmax(scores))  # ties go to the earliest candidate: the continued plan
         self._plan = candidates[best]
         self._queue = self._plan[: cfg.commit]
