@@ -235,8 +235,8 @@ class CrafterBot:
             self._garden, self._keep = None, frozenset()  # trampled: start again
             return self._need(world, player, {"sapling": 1}) or "noop"
         walls = [t for t in _sides(spot) if t != gate and world[t][0] in WALKABLE]
-        if planted or not walls:
-            walls += [gate] if planted and world[gate][0] in WALKABLE else []
+        if planted and world[gate][0] in WALKABLE:
+            walls.append(gate)
         if walls:
             return self._need(world, player, {"stone": 1}) or self._place_at(world, player, walls[0], "place_stone")
         if not planted:
@@ -404,9 +404,7 @@ class CrafterBot:
             for c in (b, p)
         ):
             return None
-        side = (d[1], d[0])
-        walls = [(b[0] + side[0], b[1] + side[1]), (b[0] - side[0], b[1] - side[1])]
-        walls += [(p[0] + side[0], p[1] + side[1]), (p[0] - side[0], p[1] - side[1]), (p[0] + d[0], p[1] + d[1])]
+        walls = _pocket_walls(mouth, d)
         if any(world[c][0] in ("lava", None) for c in walls):
             return None
         return [c for c in walls if world[c][0] in WALKABLE]
@@ -415,10 +413,7 @@ class CrafterBot:
         """Tiles the path search must not dig through: the garden's walls and the planned pocket's."""
         if self._plan is None:
             return self._keep
-        (mx, my), (dx, dy) = self._plan
-        side = (dy, dx)
-        pocket = [(mx + k * dx + s * side[0], my + k * dy + s * side[1]) for k in (1, 2) for s in (1, -1)]
-        return self._keep | frozenset([*pocket, (mx + 3 * dx, my + 3 * dy)])
+        return self._keep | frozenset(_pocket_walls(*self._plan))
 
     def _walk_to(self, world: Any, player: Any, target: tuple[int, int]) -> str:
         """One step toward standing on ``target``."""
@@ -520,6 +515,22 @@ class CrafterBot:
             self._wander = []
             return "noop"
         return name
+
+
+def _pocket_walls(mouth: tuple[int, int], d: tuple[int, int]) -> list[tuple[int, int]]:
+    """The five tiles that close the pocket B = mouth + d, P = mouth + 2d.
+
+    Both sides of B and P, then the tile past P; the mouth itself is sealed last, from inside.
+    """
+    b, p = (mouth[0] + d[0], mouth[1] + d[1]), (mouth[0] + 2 * d[0], mouth[1] + 2 * d[1])
+    side = (d[1], d[0])
+    return [
+        (b[0] + side[0], b[1] + side[1]),
+        (b[0] - side[0], b[1] - side[1]),
+        (p[0] + side[0], p[1] + side[1]),
+        (p[0] - side[0], p[1] - side[1]),
+        (p[0] + d[0], p[1] + d[1]),
+    ]
 
 
 def _sides(tile: tuple[int, int]) -> list[tuple[int, int]]:
