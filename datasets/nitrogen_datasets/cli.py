@@ -69,8 +69,9 @@ def record(
         crf=crf,
     )
     stats = run_collection(config, out)
-    mean = sum(stats.returns) / len(stats.returns) if stats.returns else float("nan")
-    click.echo(f"recorded {stats.collected} episodes ({stats.frames} frames) into {out}; mean return {mean:.2f}")
+    click.echo(
+        f"recorded {stats.collected} episodes ({stats.frames} frames) into {out}; mean return {stats.mean_return:.2f}"
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,10 +121,9 @@ def collect(
         workers=workers,
     )
     stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=True)
-    mean = sum(stats.returns) / len(stats.returns) if stats.returns else float("nan")
     click.echo(
         f"collected {stats.collected} episodes ({stats.frames} frames) into {out} in {stats.seconds:.1f} s; "
-        f"{stats.skipped} already there; mean return of new episodes {mean:.2f}"
+        f"{stats.skipped} already there; mean return of new episodes {stats.mean_return:.2f}"
     )
 
 

@@ -112,6 +112,11 @@ class CollectStats:
     returns: tuple[float, ...]
     seconds: float
 
+    @property
+    def mean_return(self) -> float:
+        """Mean return of the episodes this run added (NaN when it added none)."""
+        return sum(self.returns) / len(self.returns) if self.returns else float("nan")
+
 
 def collect(
     config: CollectConfig,
