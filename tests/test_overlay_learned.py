@@ -139,3 +139,29 @@ def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
     probability = 1 / (1 + np.exp(-logits))
     calibrated = calibrate_presses(probability)
     assert np.array_equal(calibrated == 1.0, probability >= 0.5)  # 0.5 stays the threshold: nothing invented
+
+
+def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their_boxes(tmp_path):
+    from nitrogen_datasets.overlay.learned import ElementNet, LearnedParser, ParserNetConfig, element_rect, save_parser
+    from nitrogen_datasets.overlay.localize import Localization
+
+    save_parser(ElementNet(ParserNetConfig(button_margin=0.3)), tmp_path / "new")
+    new = load_parser(tmp_path / "new")
+    assert new.config.button_margin == 0.3
+    meta = json.loads((tmp_path / "new" / "parser.json").read_text())
+    del meta["net"]["button_margin"]  # written before margins existed
+    (tmp_path / "new" / "parser.json").write_text(json.dumps(meta))
+    assert load_parser(tmp_path / "new").config.button_margin == 0.0
+
+    renderer = OverlayRenderer(PRESETS["xbox-color-04"])
+    layout, template = renderer.layout(), renderer.template()
+    where = Localization(40, 30, 1.5, 1.0)
+    frames = [np.zeros((360, 640, 3), np.uint8)] * 3
+    parser = LearnedParser(layout, where, frames, template, model=new)
+    rects = dict(zip(parser.names, parser.rects, strict=True))
+    south, stick = layout.elements["south"], layout.elements["left_stick"]
+    assert rects["south"] == element_rect(south, where, 0.3)
+    assert rects["south"][2] - rects["south"][0] > round(south.w * 1.5) + 2 * round(0.3 * south.w * 1.5) - 2
+    assert rects["left_stick"] == element_rect(stick, where, 0.2)
+    with pytest.raises(ValueError, match="button_margin"):
+        ParserNetConfig(button_margin=0.8)

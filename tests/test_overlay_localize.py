@@ -45,3 +45,21 @@ def test_video_without_overlay_is_reported_with_the_best_score():
     template = OverlayRenderer(preset_styles()[1]).template()
     with pytest.raises(OverlayNotFound, match=r"no overlay found: best match score -?0\.\d+ \(needs 0.5\)"):
         localize(gameplay(seed=3), template)
+
+
+def test_half_size_faint_overlay_is_found_by_the_edges_of_its_scaled_drawing(tmp_path):
+    """30% opacity at half size through CRF 35: intensity matching scores 0.45; the static edges of the video match
+    the edges of the template drawn at that size (the full-size template's edges, scaled down, did not)."""
+    from dataclasses import replace
+
+    from nitrogen_datasets.overlay.synthetic import random_action, scrolling_scenes
+
+    style = replace(next(s for s in preset_styles() if s.name == "minimal-fill-10"), scale=0.5)
+    assert style.opacity == pytest.approx(0.3)
+    rng = np.random.default_rng(2)
+    actions = np.stack([random_action(rng) for _ in range(48)])
+    clip = render_overlay_video(scrolling_scenes(2, 48, (360, 640)), actions, style, tmp_path / "clip.mp4", crf=35)
+    _, template = load_layout(clip.layout)
+    found = localize(decoded(clip.video), template)
+    assert abs(found.x - clip.placement.x) <= 2 and abs(found.y - clip.placement.y) <= 2, (found, clip.placement)
+    assert found.scale == pytest.approx(0.5, rel=0.03)

@@ -13,10 +13,18 @@ torch = pytest.importorskip("torch")
 from test_overlay_extract import random_actions  # noqa: E402
 from test_overlay_localize import decoded, gameplay  # noqa: E402
 
-from nitrogen_datasets.overlay.extract import ExtractConfig, RegionRGB, extract, overlay_region  # noqa: E402
+from nitrogen_datasets.overlay.extract import (  # noqa: E402
+    ExtractConfig,
+    RegionRGB,
+    extract,
+    overlay_region,
+    spread_indices,
+)
 from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout  # noqa: E402
 from nitrogen_datasets.overlay.learned import (  # noqa: E402
+    BUTTON_MARGIN,
     FRAME_CHANNELS,
+    STICK_MARGIN,
     LearnedParser,
     crop_resized,
     decode_outputs,
@@ -68,7 +76,8 @@ def test_overlay_region_holds_every_crop_a_parser_reads_with_even_corners(tmp_pa
         assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
         for name, box in layout.elements.items():
-            for rect in (frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0), element_rect(box, where, True)):
+            reference = frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0)
+            for rect in (reference, element_rect(box, where, STICK_MARGIN), element_rect(box, where, BUTTON_MARGIN)):
                 # Inside the region, or outside the frame (read as zeros either way).
                 assert max(0, rect[0]) >= x0 and max(0, rect[1]) >= y0
                 assert min(640, rect[2]) <= x1 and min(360, rect[3]) <= y1
@@ -146,7 +155,9 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
     probe = frames[: ExtractConfig().probe_frames]
     where = localize(probe, template)
     assert result.localization == where
-    parser = LearnedParser(layout, where, probe[:: max(1, len(probe) // 64)], template)
+    reference = [probe[i] for i in spread_indices(len(probe), 64)]
+    assert len(reference) == 64  # the rest image is the median of 64 frames spread over the first 120
+    parser = LearnedParser(layout, where, reference, template)
     size, n = parser.model.config.crop, len(parser.names)
     crops = np.stack([[crop_resized(frame, rect, size) for rect in parser.rects] for frame in frames])
     images = np.concatenate([crops.reshape(-1, size, size, 3), np.tile(parser.static, (len(frames), 1, 1, 1))], 3)
@@ -164,3 +175,40 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
             x_name, y_name = ("left_x", "left_y") if name == "left_stick" else ("right_x", "right_y")
             np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(x_name)], out[:, element, 2], atol=1e-5)
             np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(y_name)], out[:, element, 3], atol=1e-5)
+
+
+def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(clip, tmp_path, monkeypatch):
+    """The frames localization reads stay decoded for the main pass; only the edge fallback decodes the start again,
+    and it reads the same actions."""
+    from nitrogen_datasets.overlay import extract as extract_module
+
+    decode, real_localize = extract_module._decode, extract_module.localize
+    decoded_frames = []
+
+    def counting_decode(path):
+        for item in decode(path):
+            decoded_frames.append(1)
+            yield item
+
+    monkeypatch.setattr(extract_module, "_decode", counting_decode)
+    clear = extract(clip.video, clip.layout, tmp_path / "clear.parquet")
+    assert len(decoded_frames) == clear.frames == 150
+
+    def faint_localize(frames, template, min_score, edge_frames):
+        edges = edge_frames()  # what the fallback reads when intensity matching fails
+        assert len(edges) == 16 and edges[0].shape == frames[0].shape
+        return real_localize(frames, template, min_score)
+
+    decoded_frames.clear()
+    monkeypatch.setattr(extract_module, "localize", faint_localize)
+    faint = extract(clip.video, clip.layout, tmp_path / "faint.parquet")
+    assert len(decoded_frames) == 9 + ExtractConfig().probe_frames + 150
+    assert pq.read_table(faint.actions).equals(pq.read_table(clear.actions))
+
+
+def test_spread_indices_cover_the_range_evenly():
+    assert spread_indices(48, 64) == list(range(48))
+    picked = spread_indices(120, 64)
+    assert len(picked) == 64 and picked[0] == 0 and picked[-1] == 119
+    assert max(np.diff(picked)) <= 2
+    assert spread_indices(5, 1) == [0]

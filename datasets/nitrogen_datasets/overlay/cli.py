@@ -161,8 +161,21 @@ def extract(
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Rendering processes.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="cpu", show_default=True, help="Where the network trains: cpu, cuda, cuda:1.")
+@click.option(
+    "--button-margin",
+    type=click.FloatRange(0.0, 0.5),
+    help="Context around button and trigger crops, as a fraction of the box's larger side (default: 0.3).",
+)
 def train_parser_command(
-    out: Path, renders: int, epochs: int, batch_size: int, lr: float, workers: int, seed: int, device: str
+    out: Path,
+    renders: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    workers: int,
+    seed: int,
+    device: str,
+    button_margin: float | None,
 ) -> None:
     """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
 
@@ -172,7 +185,14 @@ def train_parser_command(
     from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser
 
     config = ParserTrainConfig(
-        renders=renders, epochs=epochs, batch_size=batch_size, lr=lr, workers=workers, seed=seed, device=device
+        renders=renders,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        workers=workers,
+        seed=seed,
+        device=device,
+        **({} if button_margin is None else {"button_margin": button_margin}),
     )
     result = train_parser(config, out, progress=True)
     click.echo(

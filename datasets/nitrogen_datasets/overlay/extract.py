@@ -1,7 +1,8 @@
 """Video with an input overlay in, per-frame gamepad actions out (parquet), plus an optional masked video.
 
-Streams the video (PyAV) so memory stays flat: a short first pass localizes the overlay and builds the
-parser's rest reference, the main pass parses every frame, writes rows in batches and (optionally)
+Streams the video (PyAV) so memory stays flat: the first frames localize the overlay, then one pass from
+the first frame on (the frames already decoded are not decoded again) builds the parser's rest reference
+from the first seconds, parses every frame, writes rows in batches and (optionally)
 re-encodes the video with the overlay region blacked out so a model trained on it cannot read the
 answer off the screen. The quality filter then marks which frames to keep.
 """
@@ -21,8 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout
-from nitrogen_datasets.overlay.localize import Localization, localize, probe_sample
+from nitrogen_datasets.overlay.layout import load_layout
+from nitrogen_datasets.overlay.localize import MEDIAN_FRAMES, Localization, localize, probe_sample
 from nitrogen_datasets.overlay.parse import ParserConfig, ReferenceParser, frame_box
 from nitrogen_envs import gamepad
 
@@ -38,7 +39,8 @@ class ExtractConfig:
     """Extraction settings.
 
     Args:
-        probe_frames: frames read first to localize the overlay and build the rest reference.
+        probe_frames: the first frames: the rest reference is built over them, and a faint overlay is
+            located by its static edges over them.
         min_match: localization score below which the overlay counts as absent.
         window_s: length of the action-density window of the quality filter, in seconds.
         min_active_fraction: a window is kept when at least this fraction of its frames has any input.
@@ -135,6 +137,8 @@ def _decode(path: Path) -> Iterator[tuple[Any, float, float]]:
             yield frame, float(frame.time) if frame.time is not None else float("nan"), fps
 
 
+REGION_MARGIN = 0.5
+"""Margin of every element crop the region holds, as a fraction of the element's larger side."""
 Region = tuple[int, int, int, int]
 """(x0, y0, x1, y1) of a rectangle in frame pixels."""
 _YUV420 = ("yuv420p", "yuvj420p")
@@ -143,11 +147,12 @@ _YUV420 = ("yuv420p", "yuvj420p")
 def overlay_region(layout: Any, where: Localization, frame_size: tuple[int, int], template: np.ndarray) -> Region:
     """The part of the frame any parser reads: the placed template and every element crop, inside the frame.
 
-    Stick crops are taken with the largest margin a parser uses (the reference parser's half box); the
-    corners are rounded outwards to even pixels so 4:2:0 chroma splits cleanly (see :class:`RegionRGB`).
+    Every element's crop is taken with the largest margin a parser uses (half a box: the reference parser's
+    stick crops; the learned parser's context is less); the corners are rounded outwards to even pixels so
+    4:2:0 chroma splits cleanly (see :class:`RegionRGB`).
     """
     height, width = frame_size
-    rects = [frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0) for name, box in layout.elements.items()]
+    rects = [frame_box(box, where, REGION_MARGIN) for box in layout.elements.values()]
     rects.append(
         (
             where.x,
@@ -201,24 +206,79 @@ class RegionRGB:
         return self._reformatter.reformat(small, format="rgb24").to_ndarray()
 
 
-def _probe(video: Path, count: int) -> tuple[dict[int, np.ndarray], int, float]:
-    """The RGB frames :func:`localize` reads among the first ``count``, by index; how many there were; the fps.
+class _Probe:
+    """The start of a video, decoded once: the frames localization reads, held until the main pass takes them.
 
-    A short video has fewer than ``count`` frames. Only the frames localization reads are converted and
-    held (about 25 of 120), not the whole probe.
+    Most overlays are located by intensity from the first :data:`~.localize.MEDIAN_FRAMES` frames, so only
+    those are decoded before the region is known, and the main pass goes on from them with the same
+    decoder: no frame is decoded twice. A faint overlay needs static edges over the first ``count``
+    frames (:meth:`edge_frames`); only then is the start read a second time, by a fresh decoder.
     """
-    first, edges = probe_sample(count)
-    wanted = set(first + edges)
-    kept: dict[int, np.ndarray] = {}
-    seen, fps = 0, 30.0
-    for frame, _, stream_fps in _decode(video):
-        fps = stream_fps
-        if seen in wanted:
-            kept[seen] = frame.to_ndarray(format="rgb24")
-        seen += 1
-        if seen >= count:
-            break
-    return kept, seen, fps
+
+    def __init__(self, video: Path, count: int) -> None:
+        self.video, self.count = video, count
+        self._decoder = _decode(video)
+        self.held: list[tuple[Any, float]] = []
+        self.fps = 30.0
+        for frame, time, fps in self._decoder:
+            self.fps = fps
+            self.held.append((frame, time))
+            if len(self.held) >= min(count, MEDIAN_FRAMES):
+                break
+        self.rewound = False
+
+    def first_frames(self) -> list[np.ndarray]:
+        """RGB of the held frames (the ones intensity matching reads)."""
+        return [frame.to_ndarray(format="rgb24") for frame, _ in self.held]
+
+    def edge_frames(self) -> list[np.ndarray]:
+        """RGB of the frames :func:`probe_sample` spreads over the first ``count``, read by a second decoder.
+
+        The held frames are dropped: the main pass then starts again from the first frame.
+        """
+        self.close()
+        self.rewound = True
+        frames, seen = self._read(set(probe_sample(self.count)[1]))
+        _, edges = probe_sample(seen)
+        if not set(edges) <= frames.keys():  # a video shorter than the probe: other frames are sampled
+            frames, _ = self._read(set(edges))
+        return [frames[i] for i in edges]
+
+    def _read(self, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
+        """RGB of the ``wanted`` frame indices among the first ``count``, and how many frames there were."""
+        frames: dict[int, np.ndarray] = {}
+        seen = 0
+        for frame, _, _ in _decode(self.video):
+            if seen in wanted:
+                frames[seen] = frame.to_ndarray(format="rgb24")
+            seen += 1
+            if seen >= self.count:
+                break
+        return frames, seen
+
+    def frames(self) -> Iterator[tuple[Any, float]]:
+        """Every frame of the video from the first, each (PyAV frame, time), releasing held frames as they go."""
+        if self.rewound:
+            for frame, time, _ in _decode(self.video):
+                yield frame, time
+            return
+        while self.held:
+            yield self.held.pop(0)
+        for frame, time, _ in self._decoder:
+            yield frame, time
+
+    def close(self) -> None:
+        """Release the held frames and the first decoder."""
+        self.held.clear()
+        with contextlib.suppress(ValueError):  # still running in a decoding thread that did not stop in time
+            self._decoder.close()
+
+
+def spread_indices(count: int, wanted: int) -> list[int]:
+    """Up to ``wanted`` indices spread evenly over ``range(count)``, first and last included."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)}) if wanted > 1 else [0]
 
 
 def quality_filter(actions: np.ndarray, confidence: np.ndarray, fps: float, config: ExtractConfig) -> np.ndarray:
@@ -274,36 +334,28 @@ def make_parser(
     )
 
 
-def extract(
-    video: str | os.PathLike[str],
-    layout_path: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    masked_video: str | os.PathLike[str] | None = None,
-    config: ExtractConfig | None = None,
-) -> ExtractResult:
-    """Extract per-frame actions from ``video`` into the parquet file ``out``.
+def _locate(
+    probe: _Probe, layout: Any, template: np.ndarray, config: ExtractConfig
+) -> tuple[Localization, Region, float]:
+    """Where the overlay is, the region the parser reads, the fps."""
+    first = probe.first_frames()
+    where = localize(first, template, config.min_match, edge_frames=probe.edge_frames)
+    return where, overlay_region(layout, where, first[0].shape[:2], template), probe.fps
 
-    Raises:
-        OverlayNotFound: the layout's template is not in the video (the message gives the best score).
-        InvalidLayout: the layout file is broken.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
+def _main_pass(
+    probe: _Probe,
+    layout: Any,
+    template: np.ndarray,
+    where: Localization,
+    region: Region,
+    masked_video: str | os.PathLike[str] | None,
+    config: ExtractConfig,
+) -> tuple[list[np.ndarray], list[float], list[float]]:
+    """Parse every frame (and write the masked video): per-frame readings, confidences and times."""
     from nitrogen_envs.video import VideoWriter
 
-    config = config or ExtractConfig()
-    video, out = Path(video), Path(out)
-    layout, template = load_layout(layout_path)
-    kept, count, fps = _probe(video, config.probe_frames)
-    if not count:
-        raise ValueError(f"{video}: no video frames could be decoded")
-    first, edges = probe_sample(count)
-    if not set(first + edges) <= kept.keys():  # a video shorter than the probe: other frames are sampled
-        kept, count, fps = _probe(video, count)
-    where = localize([kept[i] for i in first], template, config.min_match, edge_frames=[kept[i] for i in edges])
-    region = overlay_region(layout, where, kept[0].shape[:2], template)
-    del kept
+    fps = probe.fps
     rx0, ry0, rx1, ry1 = region
     height, width = template.shape[:2]
     x0, y0 = where.x, where.y
@@ -316,7 +368,7 @@ def extract(
     def decoded() -> Iterator[tuple[np.ndarray, np.ndarray | None, float]]:
         """Runs in the prefetch thread: (region RGB, whole RGB frame when masking, time)."""
         to_rgb = RegionRGB(region)
-        for frame, time, _ in _decode(video):
+        for frame, time in probe.frames():
             if writer is None:
                 yield to_rgb(frame), None, time
             else:
@@ -334,8 +386,8 @@ def extract(
 
     stream = frames()
     try:
-        head = list(itertools.islice(stream, count))  # the probe frames again, now only their region
-        reference = head[:: max(1, len(head) // config.parser.reference_frames)]
+        head = list(itertools.islice(stream, config.probe_frames))  # the rest reference is built over these
+        reference = [head[i] for i in spread_indices(len(head), config.parser.reference_frames)]
         parser = make_parser(config, layout, where, reference, template, origin=(rx0, ry0))
         with _torch_threads(config):
             for parsed in parser.parse_all(itertools.chain(head, stream)):
@@ -348,6 +400,36 @@ def extract(
         if writer is not None:
             writer.abort()
         raise
+    return rows, confidences, times
+
+
+def extract(
+    video: str | os.PathLike[str],
+    layout_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    masked_video: str | os.PathLike[str] | None = None,
+    config: ExtractConfig | None = None,
+) -> ExtractResult:
+    """Extract per-frame actions from ``video`` into the parquet file ``out``.
+
+    Raises:
+        OverlayNotFound: the layout's template is not in the video (the message gives the best score).
+        InvalidLayout: the layout file is broken.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    config = config or ExtractConfig()
+    video, out = Path(video), Path(out)
+    layout, template = load_layout(layout_path)
+    probe = _Probe(video, config.probe_frames)
+    try:
+        if not probe.held:
+            raise ValueError(f"{video}: no video frames could be decoded")
+        where, region, fps = _locate(probe, layout, template, config)
+        rows, confidences, times = _main_pass(probe, layout, template, where, region, masked_video, config)
+    finally:
+        probe.close()
     actions = np.stack(rows) if rows else np.zeros((0, gamepad.FLAT_SIZE), np.float32)
     if config.method == "learned" and config.calibrate_presses and len(actions):
         from nitrogen_datasets.overlay.learned import calibrate_presses

@@ -45,6 +45,10 @@ WEIGHTS_NAME = "parser.safetensors"
 CONFIG_NAME = "parser.json"
 STICK_MARGIN = 0.2
 """Stick crops extend by this fraction of the box's larger side on every side."""
+BUTTON_MARGIN = 0.3
+"""What new parsers' button and trigger crops extend by (:attr:`ParserNetConfig.button_margin`): the ring
+of overlay around an element shares the game behind it, so comparing the two cancels the background
+showing through a faint overlay, which the element's own pixels cannot tell from a press."""
 _STICK_AXES = {"left_stick": ("left_x", "left_y"), "right_stick": ("right_x", "right_y")}
 
 
@@ -61,15 +65,24 @@ class ParserNetConfig:
         crop: side of the square crop fed to the network, in pixels.
         widths: channels of the three stride-2 convolutions.
         hidden: width of the fully connected layer.
+        button_margin: button and trigger crops extend by this fraction of the box's larger side on every
+            side (0 for parsers trained before it existed; new ones use :data:`BUTTON_MARGIN`).
     """
 
     crop: int = 32
     widths: tuple[int, int, int] = (24, 32, 48)
     hidden: int = 96
+    button_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.crop % 8 != 0 or self.crop < 16:
             raise ValueError(f"crop must be a multiple of 8 and >= 16, got {self.crop}")
+        if not 0.0 <= self.button_margin <= 0.5:
+            raise ValueError(f"button_margin must be in [0, 0.5], got {self.button_margin}")
+
+    def margin(self, element: str) -> float:
+        """Crop margin of an element, as a fraction of its box's larger side."""
+        return STICK_MARGIN if element in STICK_ELEMENTS else self.button_margin
 
 
 class ElementNet(nn.Module):
@@ -159,9 +172,9 @@ def element_loss(raw: torch.Tensor, targets: torch.Tensor, kinds: torch.Tensor) 
 
 
 # ---- crops ---------------------------------------------------------------------------------------------
-def element_rect(box: Box, where: Localization, stick: bool) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) in frame pixels of an element's crop (stick crops carry :data:`STICK_MARGIN`), >= 1 px."""
-    x0, y0, x1, y1 = frame_box(box, where, STICK_MARGIN if stick else 0.0)
+def element_rect(box: Box, where: Localization, margin: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in frame pixels of an element's crop (``margin``: :meth:`ParserNetConfig.margin`), >= 1 px."""
+    x0, y0, x1, y1 = frame_box(box, where, margin)
     return x0, y0, max(x0 + 1, x1), max(y0 + 1, y1)
 
 
@@ -253,7 +266,12 @@ def load_parser(folder: str | os.PathLike[str] | None = None) -> ElementNet:
         )
     config = json.loads(config_path.read_text())["net"]
     model = ElementNet(
-        ParserNetConfig(crop=int(config["crop"]), widths=tuple(config["widths"]), hidden=int(config["hidden"]))
+        ParserNetConfig(
+            crop=int(config["crop"]),
+            widths=tuple(config["widths"]),
+            hidden=int(config["hidden"]),
+            button_margin=float(config.get("button_margin", 0.0)),
+        )
     )
     model.load_state_dict(load_file(str(weights)))
     return model.eval()
@@ -305,7 +323,7 @@ class LearnedParser:
         self.names = list(layout.elements)
         self.kinds = [element_kind(name) for name in self.names]
         self.rects = [
-            shift_rect(element_rect(layout.elements[name], where, name in STICK_ELEMENTS), origin)
+            shift_rect(element_rect(layout.elements[name], where, self.model.config.margin(name)), origin)
             for name in self.names
         ]
         self.static = np.stack(

@@ -23,6 +23,7 @@ import torch
 
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.learned import (
+    BUTTON_MARGIN,
     ElementNet,
     ParserNetConfig,
     decode_outputs,
@@ -53,6 +54,7 @@ class ParserTrainConfig:
         workers: processes rendering the pool.
         threads: torch CPU threads for training (``None``: torch's default).
         crop: network crop size.
+        button_margin: context around button and trigger crops (:attr:`ParserNetConfig.button_margin`).
         device: where the network trains (``"cpu"``, ``"cuda"``); the pool is rendered on CPU workers and
             each batch is moved as uint8, so a GPU run is bound by rendering, not by copies.
     """
@@ -67,6 +69,7 @@ class ParserTrainConfig:
     workers: int = 2
     threads: int | None = None
     crop: int = 32
+    button_margin: float = BUTTON_MARGIN
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -89,16 +92,16 @@ class ParserTrainResult:
     seconds: float
 
 
-def _render_chunk(chunk: tuple[int, int, int]) -> ElementBatch:
-    seed, renders, crop = chunk
-    return ElementSampler(seed, crop).sample(renders)
+def _render_chunk(chunk: tuple[int, int, ParserNetConfig]) -> ElementBatch:
+    seed, renders, net = chunk
+    return ElementSampler(seed, net.crop, net=net).sample(renders)
 
 
-def render_pool(seed: int, renders: int, crop: int, workers: int, progress: bool, desc: str) -> ElementBatch:
-    """Render ``renders`` synthetic overlays into one batch of element samples (deterministic per seed)."""
+def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, progress: bool, desc: str) -> ElementBatch:
+    """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed)."""
     tqdm = require_package("tqdm").tqdm
     chunks = [
-        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), crop)
+        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
     ]
     with tqdm(total=renders, desc=desc, unit="render", disable=not progress) as bar:
@@ -150,12 +153,13 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
     torch.manual_seed(config.seed)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    pool = render_pool(config.seed, config.renders, config.crop, config.workers, show, "rendering training overlays")
+    net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
+    pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays")
     validation = render_pool(
-        config.seed + 1, config.validation_renders, config.crop, config.workers, show, "rendering validation overlays"
+        config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays"
     )
     device = torch.device(config.device)
-    model = ElementNet(ParserNetConfig(crop=config.crop)).to(device)
+    model = ElementNet(net).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(pool.kinds) / config.batch_size)
     total = steps_per_epoch * config.epochs

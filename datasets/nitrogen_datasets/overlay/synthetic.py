@@ -12,13 +12,13 @@ pixel or so.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS
 from nitrogen_datasets.overlay.learned import (
+    ParserNetConfig,
     crop_resized,
     element_kind,
     element_rect,
@@ -171,10 +171,15 @@ class ElementSampler:
         seed: fixes the whole stream.
         crop: network crop size.
         scenes: optional real game frames used as backgrounds.
+        net: the crop geometry (size and margins) of the network the samples are for; ``crop`` overrides
+            its size.
     """
 
-    def __init__(self, seed: int, crop: int = 32, scenes: Sequence[np.ndarray] = ()) -> None:
+    def __init__(
+        self, seed: int, crop: int = 32, scenes: Sequence[np.ndarray] = (), net: ParserNetConfig | None = None
+    ) -> None:
         self.rng = np.random.default_rng(seed)
+        self.net = replace(net or ParserNetConfig(), crop=crop)
         self.crop = crop
         self.scenes = list(scenes)
         # Drawing fresh Gaussian noise for every background dominated the cost; crops of one bank are as good.
@@ -219,7 +224,7 @@ class ElementSampler:
         frames, targets, kinds = [], [], []
         for name, box in layout.elements.items():
             kind = element_kind(name)
-            rect = element_rect(box, where, name in STICK_ELEMENTS)
+            rect = element_rect(box, where, self.net.margin(name))
             frames.append(
                 np.concatenate(
                     [
