@@ -165,3 +165,19 @@ def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their
     assert rects["left_stick"] == element_rect(stick, where, 0.2)
     with pytest.raises(ValueError, match="button_margin"):
         ParserNetConfig(button_margin=0.8)
+
+
+def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
+    from nitrogen_datasets.overlay import parser_training
+    from nitrogen_datasets.overlay.learned import ParserNetConfig
+
+    net = ParserNetConfig(button_margin=0.3)
+    pool = parser_training.render_pool(7, 3, net, workers=1, progress=False, desc="")
+    alone = ElementSampler(7 * 1_000_003, 32, net=net).sample(3)
+    assert np.array_equal(pool.images, alone.images) and np.array_equal(pool.targets, alone.targets)
+    assert np.array_equal(pool.kinds, alone.kinds)
+
+    monkeypatch.setattr(parser_training, "_available_memory", lambda: 2**30)
+    with pytest.raises(ValueError, match=r"10000 renders need about 1\.9 GiB .* use fewer renders \(--renders\)"):
+        train_parser(ParserTrainConfig(renders=10000, workers=1), tmp_path / "parser", progress=False)
+    assert not (tmp_path / "parser").exists()  # refused before rendering anything

@@ -22,8 +22,10 @@ import numpy as np
 import torch
 
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
 from nitrogen_datasets.overlay.learned import (
     BUTTON_MARGIN,
+    CHANNELS,
     ElementNet,
     ParserNetConfig,
     decode_outputs,
@@ -97,16 +99,58 @@ def _render_chunk(chunk: tuple[int, int, ParserNetConfig]) -> ElementBatch:
     return ElementSampler(seed, net.crop, net=net).sample(renders)
 
 
+def pool_bytes(renders: int, crop: int) -> int:
+    """Memory the element samples of ``renders`` overlays take at most (every element of every render)."""
+    return renders * len(ELEMENT_NAMES) * (crop * crop * CHANNELS + 4 * 4 + 8)
+
+
 def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, progress: bool, desc: str) -> ElementBatch:
-    """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed)."""
+    """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed).
+
+    The samples are written into arrays allocated once as chunks come back, so the pool's peak memory is
+    the pool itself (about 195 kB per render at crop 32), not the pool plus a concatenated copy.
+    """
     tqdm = require_package("tqdm").tqdm
     chunks = [
         (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
     ]
+    capacity = renders * len(ELEMENT_NAMES)  # a render has at most one sample per element
+    images = np.empty((capacity, net.crop, net.crop, CHANNELS), np.uint8)
+    targets = np.empty((capacity, 4), np.float32)
+    kinds = np.empty(capacity, np.int64)
+    filled = 0
     with tqdm(total=renders, desc=desc, unit="render", disable=not progress) as bar:
-        parts = run_parallel(chunks, _render_chunk, workers=workers, on_complete=lambda chunk: bar.update(chunk[1]))
-        return ElementBatch.concatenate([part for _, part in parts])
+        for _, part in run_parallel(chunks, _render_chunk, workers=workers, on_complete=lambda c: bar.update(c[1])):
+            count = len(part.kinds)
+            images[filled : filled + count] = part.images
+            targets[filled : filled + count] = part.targets
+            kinds[filled : filled + count] = part.kinds
+            filled += count
+    return ElementBatch(images[:filled], targets[:filled], kinds[:filled])
+
+
+def _check_memory(config: ParserTrainConfig) -> None:
+    """Fail before rendering, naming the fix, when the pool cannot fit in memory (the kernel would kill the run)."""
+    needed = pool_bytes(config.renders + config.validation_renders, config.crop)
+    available = _available_memory()
+    if available is not None and needed > 0.85 * available:
+        raise ValueError(
+            f"{config.renders} renders need about {needed / 2**30:.1f} GiB for the training pool, and this machine "
+            f"has {available / 2**30:.1f} GiB available; use fewer renders (--renders) and more epochs"
+        )
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes, or ``None`` where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 1024) -> dict[str, float]:
@@ -153,6 +197,7 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
     torch.manual_seed(config.seed)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    _check_memory(config)
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
     pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays")
     validation = render_pool(
