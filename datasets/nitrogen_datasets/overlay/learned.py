@@ -10,7 +10,9 @@ template's crop (RGB premultiplied by alpha, and alpha: the element's shape). Th
 
 The network predicts four numbers; the kind decides which are read: a button's press logit, a
 trigger's travel (logit of [0, 1]) or a stick's knob position (x, y in [-1, 1], +y up). Stick crops
-include a fifth of a box of margin on every side, so a knob at the edge of its sweep is fully visible.
+include a fifth of a box of margin on every side, so a knob at the edge of its sweep is fully visible;
+button and trigger crops (of parsers trained since) 0.3 of a box, a ring of the overlay around the element
+to compare it with, whatever game shows through both.
 
 It is trained on synthetic renders only (:mod:`.synthetic`), and ships with the package
 (``weights/parser.safetensors``), so extraction works offline out of the box.
