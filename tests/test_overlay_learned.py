@@ -181,3 +181,7 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
     with pytest.raises(ValueError, match=r"10000 renders need about 1\.9 GiB .* use fewer renders \(--renders\)"):
         train_parser(ParserTrainConfig(renders=10000, workers=1), tmp_path / "parser", progress=False)
     assert not (tmp_path / "parser").exists()  # refused before rendering anything
+    from nitrogen_envs.cli import cli
+
+    result = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--renders", "10000"])
+    assert result.exit_code == 1 and "use fewer renders (--renders)" in result.output, result.output

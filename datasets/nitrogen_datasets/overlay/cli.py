@@ -194,7 +194,10 @@ def train_parser_command(
         device=device,
         **({} if button_margin is None else {"button_margin": button_margin}),
     )
-    result = train_parser(config, out, progress=True)
+    try:
+        result = train_parser(config, out, progress=True)
+    except ValueError as err:  # settings the machine cannot hold, named with the fix
+        raise click.ClickException(str(err)) from err
     click.echo(
         f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "
         f"button {result.button_accuracy:.4f}, trigger {result.trigger_accuracy:.4f}, stick R2 {result.stick_r2:.4f}"

@@ -7,7 +7,8 @@ downscaled images over the whole scale range is followed by a fine pass around t
 
 A faint overlay (30% opacity, outlines only) over a busy game correlates poorly in intensity even at
 the right place. The fallback matches edges instead: the median over frames of each pixel's gradient
-magnitude keeps the overlay's edges, which stay put, and drops the game's, which move. It is accepted
+magnitude keeps the overlay's edges, which stay put, and drops the game's, which move; they are compared
+with two models of the template's edges (:func:`_edge_matches`). A match is accepted
 when the edge match is clear (:data:`CLEAR_EDGE_SCORE`), or good (:data:`MIN_EDGE_SCORE`) with the intensity
 correlation at that exact placement agreeing (:data:`MIN_EDGE_SUPPORT`), so a clip without an overlay still fails.
 """
@@ -32,7 +33,8 @@ COARSE_SCALES = 24
 within one step either side of the best. 12 would halve the coarse pass's time, but on the held-out grid
 it located 204 clips of 216 instead of 213."""
 MIN_EDGE_SCORE = 0.33
-"""Edge-median correlation an overlay needs when intensity matching failed (40 clips without one: <= 0.31)."""
+"""Edge-median correlation an overlay needs when intensity matching failed (with :data:`MIN_EDGE_SUPPORT`; 72
+(scene, template) pairs without an overlay scored up to 0.44, none with that support)."""
 MIN_EDGE_SUPPORT = 0.15
 """Intensity correlation the edge match's placement must also reach, unless the edge match is clear."""
 CLEAR_EDGE_SCORE = 0.45
@@ -122,7 +124,8 @@ def _coarse(
     small = (
         image if edges else cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
     )
-    # Large templates are matched on an image half as large again: as sharp a peak, a quarter of the work.
+    # Large templates are matched on an image half as large again, a quarter of the work; on the held-out
+    # grid this located the same clips (213 of 216).
     smaller = cv2.resize(small, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
 
     def match(scale: float) -> tuple[float, int, int]:
