@@ -173,7 +173,7 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
 
     net = ParserNetConfig(button_margin=0.3)
     pool = parser_training.render_pool(7, 3, net, workers=1, progress=False, desc="")
-    alone = ElementSampler(7 * 1_000_003, 32, net=net).sample(3)
+    alone = ElementSampler(7 * 1_000_003, net=net).sample(3)
     assert np.array_equal(pool.images, alone.images) and np.array_equal(pool.targets, alone.targets)
     assert np.array_equal(pool.kinds, alone.kinds)
 

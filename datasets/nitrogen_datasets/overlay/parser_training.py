@@ -96,7 +96,7 @@ class ParserTrainResult:
 
 def _render_chunk(chunk: tuple[int, int, ParserNetConfig]) -> ElementBatch:
     seed, renders, net = chunk
-    return ElementSampler(seed, net.crop, net=net).sample(renders)
+    return ElementSampler(seed, net=net).sample(renders)
 
 
 def pool_bytes(renders: int, crop: int) -> int:

@@ -169,18 +169,23 @@ class ElementSampler:
 
     Args:
         seed: fixes the whole stream.
-        crop: network crop size.
+        crop: network crop size; ``None`` takes ``net``'s.
         scenes: optional real game frames used as backgrounds.
-        net: the crop geometry (size and margins) of the network the samples are for; ``crop`` overrides
-            its size.
+        net: the crop geometry (size and margins) of the network the samples are for; ``None``: the default
+            architecture's.
     """
 
     def __init__(
-        self, seed: int, crop: int = 32, scenes: Sequence[np.ndarray] = (), net: ParserNetConfig | None = None
+        self,
+        seed: int,
+        crop: int | None = None,
+        scenes: Sequence[np.ndarray] = (),
+        net: ParserNetConfig | None = None,
     ) -> None:
         self.rng = np.random.default_rng(seed)
-        self.net = replace(net or ParserNetConfig(), crop=crop)
-        self.crop = crop
+        self.net = net or ParserNetConfig()
+        if crop is not None:
+            self.net = replace(self.net, crop=crop)
         self.scenes = list(scenes)
         # Drawing fresh Gaussian noise for every background dominated the cost; crops of one bank are as good.
         self.noise = self.rng.normal(0.0, 1.0, (640, 800, 3)).astype(np.float32)
@@ -228,9 +233,9 @@ class ElementSampler:
             frames.append(
                 np.concatenate(
                     [
-                        crop_resized(frame, rect, self.crop),
-                        crop_resized(rest, rect, self.crop),
-                        template_channels(crop_resized(placed, rect, self.crop)),
+                        crop_resized(frame, rect, self.net.crop),
+                        crop_resized(rest, rect, self.net.crop),
+                        template_channels(crop_resized(placed, rect, self.net.crop)),
                     ],
                     axis=2,
                 )
