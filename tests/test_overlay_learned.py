@@ -130,6 +130,20 @@ def test_clip_thresholds_recover_presses_the_network_reads_low():
     assert np.isnan(calibrated[:, 1]).all()  # an element the layout lacks stays NaN
 
 
+def test_a_rarely_pressed_button_takes_the_split_of_the_whole_overlay():
+    """Too few presses for a split of its own, but the overlay's other buttons show where the split lies."""
+    from nitrogen_datasets.overlay.learned import calibrate_presses
+
+    rng = np.random.default_rng(2)
+    pressed = rng.random((300, 5)) < 0.3
+    pressed[:, 4] = False
+    pressed[[40, 200], 4] = True  # two presses in 300 frames: below the 2% a cluster of its own needs
+    logits = np.where(pressed, rng.normal(-0.8, 0.5, pressed.shape), rng.normal(-7.5, 0.8, pressed.shape))
+    calibrated = calibrate_presses(1 / (1 + np.exp(-logits)))
+    assert not (logits[:, 4] >= 0).any()  # at 0.5 the rare presses are lost
+    assert np.array_equal(calibrated == 1.0, pressed)
+
+
 def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
     from nitrogen_datasets.overlay.learned import calibrate_presses
 
