@@ -214,6 +214,12 @@ def train_parser_command(
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Clips in parallel.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--markdown", is_flag=True, help="Markdown tables (for the docs).")
+@click.option(
+    "--bound",
+    is_flag=True,
+    help="Also read every clip with an oracle that knows the game behind the overlay: shows how much of the "
+    "button and trigger state the compressed video still holds (about doubles the time).",
+)
 def eval_command(
     styles: tuple[str, ...],
     crfs: tuple[int, ...],
@@ -224,6 +230,7 @@ def eval_command(
     workers: int,
     seed: int,
     markdown: bool,
+    bound: bool,
 ) -> None:
     """Render clips of held-out styles at several CRFs and scales, extract them, print accuracy tables."""
     from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation
@@ -237,6 +244,7 @@ def eval_command(
         parser_weights=str(parser_weights) if parser_weights else None,
         seed=seed,
         workers=workers,
+        bound=bound,
     )
     try:
         results = evaluate_overlays(config, progress=True)

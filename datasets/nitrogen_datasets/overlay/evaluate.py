@@ -7,6 +7,10 @@ with the actions that drew it. Button and trigger accuracy count frames where th
 (>= 0.5) agrees; stick R^2 pools both axes of both sticks. Triggers are drawn fully pulled or released
 in these clips, since accuracy asks about the pressed state; analog travel is measured separately on
 the same parser by the training validation (``trigger_mae`` in ``parser.json``).
+
+With ``bound``, every clip is also read by the oracle of :mod:`.bound` (which knows the game frame behind
+the overlay and every other element's state), and the tables show its button and trigger accuracy
+beside the extractor's: what the compressed video still holds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +31,9 @@ from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_sty
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
+
+if TYPE_CHECKING:
+    from nitrogen_datasets.overlay.video import RenderResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class OverlayEvalConfig:
         parser_weights: learned-parser folder; ``None`` = shipped weights.
         seed: fixes scenes and actions.
         workers: clips evaluated in parallel processes.
+        bound: also score every clip with the oracle reader of :mod:`.bound` (about doubles the time).
     """
 
     styles: tuple[str, ...] = ()
@@ -53,6 +62,7 @@ class OverlayEvalConfig:
     parser_weights: str | None = None
     seed: int = 0
     workers: int = 1
+    bound: bool = False
 
 
 @dataclass
@@ -108,6 +118,8 @@ class ClipResult:
     located: bool = True
     total: Tally = field(default_factory=Tally)
     elements: dict[str, Tally] = field(default_factory=dict)
+    bound: Tally | None = None
+    """The oracle's button and trigger tallies (:mod:`.bound`), when asked for."""
 
 
 def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
@@ -165,6 +177,8 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
         else:
             table = pq.read_table(extracted.actions)
             got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
+        if config.bound:
+            result.bound = _bound_tally(placed, clip, seed, truth, config)
     present = set(OverlayRenderer(style).shapes)
     for element in ELEMENT_NAMES:
         if element not in present:
@@ -177,6 +191,25 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
         result.elements[element] = tally(truth, got, columns)
         result.total.add(result.elements[element])
     return result
+
+
+def _bound_tally(
+    style: OverlayStyle, clip: RenderResult, seed: int, truth: np.ndarray, config: OverlayEvalConfig
+) -> Tally:
+    """The oracle's tally of one rendered clip (its scenes are drawn again from the same seed)."""
+    from nitrogen_datasets.overlay.bound import decoded_frames, oracle_hits
+
+    scenes = scrolling_scenes(seed, config.frames, config.frame_size)
+    hits = oracle_hits(OverlayRenderer(style), clip.placement, scenes, decoded_frames(clip.video), truth)
+    bound = Tally()
+    for name, count in hits.items():
+        if name in gamepad.TRIGGERS:
+            bound.trigger_hits += count
+            bound.trigger_total += config.frames
+        else:
+            bound.button_hits += count
+            bound.button_total += config.frames
+    return bound
 
 
 def _job(args: tuple[OverlayStyle, int, float, OverlayEvalConfig, int]) -> ClipResult:
@@ -213,6 +246,14 @@ def _pool(results: Iterable[ClipResult]) -> Tally:
     return total
 
 
+def _pool_bound(results: Iterable[ClipResult]) -> Tally:
+    total = Tally()
+    for result in results:
+        if result.bound is not None:
+            total.add(result.bound)
+    return total
+
+
 def _fmt(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.4f}"
 
@@ -230,10 +271,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool)
 
 def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> str:
     """Tables: overall, per CRF, per scale, per style, per element; plus the targets line."""
-    metrics = ("button acc", "trigger acc", "stick R2")
+    with_bound = any(result.bound is not None for result in results)
+    metrics = ("button acc", "trigger acc", "stick R2", *(("button bound", "trigger bound") if with_bound else ()))
 
-    def cells(t: Tally) -> list[str]:
-        return [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
+    def cells(group: Sequence[ClipResult]) -> list[str]:
+        t = _pool(group)
+        row = [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
+        if with_bound:
+            b = _pool_bound(group)
+            row += [_fmt(b.button_accuracy), _fmt(b.trigger_accuracy)]
+        return row
 
     overall = _pool(results)
     lines = ["Overall", ""]
@@ -241,8 +288,8 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
     lines += _table(
         ["clips", "frames", *metrics],
         [
-            [f"all {len(results)}", str(sum(r.frames for r in results)), *cells(overall)],
-            [f"overlay found: {len(located)}", str(sum(r.frames for r in located)), *cells(_pool(located))],
+            [f"all {len(results)}", str(sum(r.frames for r in results)), *cells(results)],
+            [f"overlay found: {len(located)}", str(sum(r.frames for r in located)), *cells(located)],
         ],
         markdown,
     )
@@ -251,7 +298,7 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         for result in results:
             groups.setdefault(getattr(result, key), []).append(result)
         lines += ["", title, ""]
-        lines += _table([key, *metrics], [[str(k), *cells(_pool(v))] for k, v in sorted(groups.items())], markdown)
+        lines += _table([key, *metrics], [[str(k), *cells(v)] for k, v in sorted(groups.items())], markdown)
     by_style: dict[str, list[ClipResult]] = {}
     for result in results:
         by_style.setdefault(result.style, []).append(result)
@@ -265,7 +312,7 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
                 group[0].effect,
                 f"{group[0].opacity:.2f}",
                 "yes" if group[0].held_out_palette else "no",
-                *cells(_pool(group)),
+                *cells(group),
             ]
             for name, group in by_style.items()
         ],
@@ -289,4 +336,10 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         f"targets: button >= 0.99 ({_fmt(overall.button_accuracy)}), stick R2 >= 0.95 ({_fmt(overall.stick_r2)}), "
         f"trigger >= 0.99 ({_fmt(overall.trigger_accuracy)})",
     ]
+    if with_bound:
+        bound = _pool_bound(results)
+        lines.append(
+            f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
+            f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"
+        )
     return "\n".join(lines)

@@ -166,17 +166,38 @@ class OverlayRenderer:
         overlay = self.draw(action, scale=placement.scale)
         out = frame.copy()
         height, width = overlay.shape[:2]
-        y0, x0 = placement.y, placement.x
-        y1, x1 = min(frame.shape[0], y0 + height), min(frame.shape[1], x0 + width)
-        if y1 <= y0 or x1 <= x0:
-            return out
-        patch = overlay[: y1 - y0, : x1 - x0]
-        weight = (patch[..., 3:4].astype(np.float32) / 255.0) * self.style.opacity
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        out[y0:y1, x0:x1] = (region * (1.0 - weight) + patch[..., :3].astype(np.float32) * weight + 0.5).astype(
-            np.uint8
-        )
+        rect = (placement.x, placement.y, placement.x + width, placement.y + height)
+        x0, y0, x1, y1 = clip_rect(rect, frame.shape[:2])
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = self.blend(frame, overlay, placement, rect)
         return out
+
+    def blend(
+        self, frame: np.ndarray, overlay: np.ndarray, placement: Placement, rect: tuple[int, int, int, int]
+    ) -> np.ndarray:
+        """:meth:`composite` restricted to ``rect`` (x0, y0, x1, y1; clipped to the frame).
+
+        Returns the pixels of ``frame`` inside ``rect`` with ``overlay`` (from :meth:`draw`) alpha-blended
+        at ``placement``, for callers that compare many overlays on one small spot.
+        """
+        x0, y0, x1, y1 = clip_rect(rect, frame.shape[:2])
+        out = frame[y0:y1, x0:x1].astype(np.float32)
+        ox0, oy0 = max(x0, placement.x), max(y0, placement.y)
+        ox1, oy1 = min(x1, placement.x + overlay.shape[1]), min(y1, placement.y + overlay.shape[0])
+        if ox1 > ox0 and oy1 > oy0:
+            patch = overlay[oy0 - placement.y : oy1 - placement.y, ox0 - placement.x : ox1 - placement.x]
+            weight = (patch[..., 3:4].astype(np.float32) / 255.0) * self.style.opacity
+            region = out[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0]
+            region *= 1.0 - weight
+            region += patch[..., :3].astype(np.float32) * weight
+        return (out + 0.5).astype(np.uint8)
+
+
+def clip_rect(rect: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) clipped to a (height, width) image; empty rects keep x1 <= x0 or y1 <= y0."""
+    x0, y0, x1, y1 = rect
+    height, width = size
+    return max(0, x0), max(0, y0), min(width, x1), min(height, y1)
 
 
 def _rounded_rect(
