@@ -199,3 +199,10 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
 
     result = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--renders", "10000"])
     assert result.exit_code == 1 and "use fewer renders (--renders)" in result.output, result.output
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug inside training")
+
+    monkeypatch.setattr(parser_training, "render_pool", broken)
+    result = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--renders", "10"])
+    assert isinstance(result.exception, ValueError)  # not turned into a one-line message: the traceback stays

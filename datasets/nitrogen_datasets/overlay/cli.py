@@ -182,21 +182,24 @@ def train_parser_command(
     The result (OUT/parser.safetensors + parser.json) is used with `extract --parser-weights OUT`;
     copy both files into nitrogen_datasets/overlay/weights/ to replace the shipped parser.
     """
-    from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser
+    from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, PoolTooLarge, train_parser
 
-    config = ParserTrainConfig(
-        renders=renders,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        workers=workers,
-        seed=seed,
-        device=device,
-        **({} if button_margin is None else {"button_margin": button_margin}),
-    )
+    try:
+        config = ParserTrainConfig(
+            renders=renders,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            workers=workers,
+            seed=seed,
+            device=device,
+            **({} if button_margin is None else {"button_margin": button_margin}),
+        )
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
     try:
         result = train_parser(config, out, progress=True)
-    except ValueError as err:  # settings the machine cannot hold, named with the fix
+    except PoolTooLarge as err:  # a pool the machine cannot hold, named with the fix; other errors keep their traceback
         raise click.ClickException(str(err)) from err
     click.echo(
         f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "

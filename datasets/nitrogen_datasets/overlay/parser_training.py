@@ -35,6 +35,7 @@ from nitrogen_datasets.overlay.learned import (
 )
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
 from nitrogen_datasets.parallel import run_parallel
+from nitrogen_envs.errors import NitroGenError
 
 logger = logging.getLogger(__name__)
 
@@ -130,12 +131,16 @@ def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, pro
     return ElementBatch(images[:filled], targets[:filled], kinds[:filled])
 
 
+class PoolTooLarge(NitroGenError, ValueError):
+    """The synthetic pool asked for does not fit in the memory available (the message names ``--renders``)."""
+
+
 def _check_memory(config: ParserTrainConfig) -> None:
     """Fail before rendering, naming the fix, when the pool cannot fit in memory (the kernel would kill the run)."""
     needed = pool_bytes(config.renders + config.validation_renders, config.crop)
     available = _available_memory()
     if available is not None and needed > 0.85 * available:
-        raise ValueError(
+        raise PoolTooLarge(
             f"{config.renders} renders need about {needed / 2**30:.1f} GiB for the training pool, and this machine "
             f"has {available / 2**30:.1f} GiB available; use fewer renders (--renders) and more epochs"
         )
