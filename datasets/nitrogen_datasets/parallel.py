@@ -8,6 +8,7 @@ depend on which worker finished first; this module is the part they share.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -58,14 +59,32 @@ def run_parallel(
             position += 1
 
 
+IN_FLIGHT_PER_WORKER = 2
+"""Jobs submitted ahead per worker process: enough to keep every worker busy while the caller consumes a
+result, few enough that finished results are not held in memory waiting (a training pool of 80,000
+renders was killed by the kernel when every job was submitted at once and each future kept its result)."""
+
+
 def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int) -> Iterator[tuple[int, Result]]:
     # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    queue = iter(range(len(jobs)))
+    pending: dict[concurrent.futures.Future[Result], int] = {}
+
+    def submit(count: int) -> None:
+        for index in itertools.islice(queue, count):
+            pending[pool.submit(fn, jobs[index])] = index
+
     try:
-        futures = {pool.submit(fn, job): index for index, job in enumerate(jobs)}
-        for future in concurrent.futures.as_completed(futures):
-            yield futures[future], future.result()
+        submit(workers * IN_FLIGHT_PER_WORKER)
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)  # the future goes, so the result lives only as long as the caller keeps it
+                result = future.result()
+                submit(1)
+                yield index, result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
