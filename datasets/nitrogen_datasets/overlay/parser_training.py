@@ -108,8 +108,10 @@ def pool_bytes(renders: int, crop: int) -> int:
 def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, progress: bool, desc: str) -> ElementBatch:
     """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed).
 
-    The samples are written into arrays allocated once as chunks come back, so the pool's peak memory is
-    the pool itself (about 195 kB per render at crop 32), not the pool plus a concatenated copy.
+    The samples are written into arrays allocated once as chunks come back, and :func:`run_parallel` keeps
+    only a few chunks in flight, so the pool's peak memory is the pool itself (about 195 kB per render at
+    crop 32): 80,000 renders peaked at 15.8 GB of RSS, where the concatenated copy and the finished chunks
+    that every submitted job's future kept had a run killed by the kernel at 62,000 (23.9 GB).
     """
     tqdm = require_package("tqdm").tqdm
     chunks = [
