@@ -55,7 +55,8 @@ def training_style(rng: np.random.Generator) -> OverlayStyle:
         panel_alpha=float(rng.choice([0.0, 0.3, 0.5, 0.7, 1.0])),
         filled=bool(rng.integers(2)),
         press_effect=PRESS_EFFECTS[int(rng.integers(len(PRESS_EFFECTS)))],
-        opacity=float(rng.uniform(0.3, 1.0)),
+        # Half the overlays faint (30-60%): faint styles hold most errors; opaque ones are learned quickly.
+        opacity=float(rng.uniform(0.3, 0.6) if rng.random() < 0.5 else rng.uniform(0.3, 1.0)),
         scale=float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))),
     )
 
