@@ -32,7 +32,9 @@ def test_process_results_come_in_job_order_and_are_released_once_consumed():
         gc.collect()
         alive = sum(ref() is not None for ref in refs)
         # at most the jobs in flight (finished together) and the one being handed on, however many jobs there are
-        assert alive <= 2 * IN_FLIGHT_PER_WORKER + 1, f"{alive} consumed results are still referenced inside run_parallel"
+        assert alive <= 2 * IN_FLIGHT_PER_WORKER + 1, (
+            f"{alive} consumed results are still referenced inside run_parallel"
+        )
     assert len(refs) == len(jobs)
 
 
