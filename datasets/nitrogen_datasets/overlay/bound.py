@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.extract import _decode
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement, clip_rect
 from nitrogen_envs import gamepad
 
@@ -31,11 +31,9 @@ crops do), which also covers a press drawn larger than the box (the ``grow`` eff
 
 
 def decoded_frames(video: str | Path) -> Iterator[np.ndarray]:
-    """The frames of a video as RGB arrays, streamed (the file is closed when the iterator ends or is dropped)."""
-    av = require_package("av")
-    with av.open(str(video)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
+    """The frames of a video as RGB arrays, streamed by the extractor's own decoder loop."""
+    for frame, _, _ in _decode(Path(video)):
+        yield frame.to_ndarray(format="rgb24")
 
 
 def element_regions(renderer: OverlayRenderer, placement: Placement) -> dict[str, tuple[int, int, int, int]]:

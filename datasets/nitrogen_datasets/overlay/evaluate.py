@@ -239,19 +239,14 @@ def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list
         return [result for _, result in clips]
 
 
-def _pool(results: Iterable[ClipResult]) -> Tally:
-    total = Tally()
+def _pool(results: Iterable[ClipResult], which: str = "total") -> Tally:
+    """Sum of the clips' ``total`` (the extractor's) or ``bound`` (the oracle's) tallies; absent ones skipped."""
+    pooled = Tally()
     for result in results:
-        total.add(result.total)
-    return total
-
-
-def _pool_bound(results: Iterable[ClipResult]) -> Tally:
-    total = Tally()
-    for result in results:
-        if result.bound is not None:
-            total.add(result.bound)
-    return total
+        part = getattr(result, which)
+        if part is not None:
+            pooled.add(part)
+    return pooled
 
 
 def _fmt(value: float) -> str:
@@ -278,7 +273,7 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         t = _pool(group)
         row = [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
         if with_bound:
-            b = _pool_bound(group)
+            b = _pool(group, "bound")
             row += [_fmt(b.button_accuracy), _fmt(b.trigger_accuracy)]
         return row
 
@@ -337,7 +332,7 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         f"trigger >= 0.99 ({_fmt(overall.trigger_accuracy)})",
     ]
     if with_bound:
-        bound = _pool_bound(results)
+        bound = _pool(results, "bound")
         lines.append(
             f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
             f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"
