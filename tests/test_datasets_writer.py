@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fixtures.dataset_factories import make_episodes, write_dataset
 
-from nitrogen_datasets.errors import IncompatibleDataset, InvalidEpisode
+from nitrogen_datasets.errors import DatasetNeedsRepair, IncompatibleDataset, InvalidEpisode
 from nitrogen_datasets.format import TMP_SUFFIX, load_info
 from nitrogen_datasets.reader import DemoDataset, ReaderConfig
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
@@ -58,14 +58,25 @@ def test_reopening_appends_after_finished_episodes(tmp_path, episodes):
     assert len(DemoDataset(root)) == 16
 
 
-def test_reopening_removes_stray_temp_and_unlisted_files(tmp_path, episodes):
+def test_reopening_removes_only_its_own_partial_files(tmp_path, episodes):
     root = write_dataset(tmp_path / "demos", episodes[:1])
     stray = root / "videos/chunk-000" / ("episode_000001.mp4" + TMP_SUFFIX)
     stray.write_bytes(b"half an episode")
-    orphan = root / "data/chunk-000/episode_000001.parquet"
-    orphan.write_bytes(b"renamed but never listed")
+    note = root / "videos/chunk-000/notes.txt"
+    note.write_text("a user's file")
     DatasetWriter(root, WriterConfig(fps=15)).close()
-    assert not stray.exists() and not orphan.exists()
+    assert not stray.exists() and note.exists()
+    assert load_info(root).total_episodes == 1
+
+
+def test_unlisted_episode_files_are_refused_not_deleted(tmp_path, episodes):
+    """The old writer deleted every parquet and mp4 that info.json did not list (a stale copy lost episodes)."""
+    root = write_dataset(tmp_path / "demos", episodes[:1])
+    orphan = root / "data/chunk-000/episode_000001.parquet"
+    orphan.write_bytes(b"an episode info.json does not know about")
+    with pytest.raises(DatasetNeedsRepair, match=r"does not list them.*nitrogen data repair"):
+        DatasetWriter(root, WriterConfig(fps=15))
+    assert orphan.read_bytes() == b"an episode info.json does not know about"
     assert load_info(root).total_episodes == 1
 
 

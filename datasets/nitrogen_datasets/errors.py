@@ -48,3 +48,15 @@ class CorruptEpisode(DatasetError, OSError):
 
 class InvalidEpisode(DatasetError, ValueError):
     """An episode handed to the writer is malformed (empty, wrong frame size, mismatched lengths)."""
+
+
+class DatasetLocked(DatasetError, RuntimeError):
+    """Another writer holds the dataset folder's lock (two writers would lose episodes); the message names its pid."""
+
+
+class DatasetNeedsRepair(InvalidDatasetInfo):
+    """The folder holds episode files that no valid ``meta/info.json`` lists; ``nitrogen data repair`` rebuilds it.
+
+    A writer refuses such a folder instead of deleting the files (they may be a user's episodes whose
+    ``info.json`` was lost or is stale), and changes nothing in it.
+    """

@@ -1,9 +1,14 @@
-"""Append episodes to a demonstrations dataset, atomically and resumably.
+"""Append episodes to a demonstrations dataset, atomically, resumably and by one writer at a time.
 
-Each episode is streamed to temp files (``*.partial``); when it ends, the parquet and mp4 are renamed
-into place and only then is ``meta/info.json`` rewritten (atomically) to list it. So a crash loses at most
-the episode being written, a reader never sees a half-written one (readers only trust ``info.json``), and
-reopening the folder appends after the last finished episode, deleting the crash's leftovers.
+Each episode is streamed to temp files (``*.partial``). When it ends, a write-ahead record
+(``meta/journal.json``) names the episode and the ``info.json`` that lists it; only then are the parquet and
+mp4 renamed into place, ``meta/info.json`` rewritten (atomically) and the record removed. Reopening the folder
+first completes a recorded commit (every step is idempotent), so a crash at any point loses at most the
+episode being written, and a reader never sees a half-written one (readers only trust ``info.json``).
+
+The writer holds an exclusive lock on the folder (``meta/.lock``, released by the kernel when the process
+dies) and never deletes a file it did not make: it removes only its own ``*.partial`` files, and refuses a
+folder holding episode files that ``info.json`` does not list (``nitrogen data repair`` rebuilds it).
 
 Example:
     >>> writer = DatasetWriter("demos", WriterConfig(fps=15))  # doctest: +SKIP
@@ -15,17 +20,27 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from nitrogen_datasets.errors import CorruptEpisode, DatasetNotFound, IncompatibleDataset, InvalidEpisode
+from nitrogen_datasets.errors import (
+    CorruptEpisode,
+    DatasetError,
+    DatasetLocked,
+    DatasetNeedsRepair,
+    DatasetNotFound,
+    IncompatibleDataset,
+    InvalidDatasetInfo,
+    InvalidEpisode,
+)
 from nitrogen_datasets.format import (
     ACTION_COLUMNS,
     CHUNK_SIZE,
@@ -109,6 +124,287 @@ def as_flat_action(action: Any) -> np.ndarray:
     return flat
 
 
+LOCK_PATH = "meta/.lock"
+"""Lock file of a dataset folder: ``flock``-ed by its writer and holding the writer's pid (for the message)."""
+JOURNAL_PATH = "meta/journal.json"
+"""Write-ahead record of the episode being committed; present only between the first rename and the cleanup."""
+
+
+class DatasetLock:
+    """Exclusive lock on a dataset folder, so two writers never interleave episodes or ``info.json`` rewrites.
+
+    ``flock`` is tied to the open file and released by the kernel when the process dies, so a crash never
+    leaves a stale lock; the pid written into the file only names the holder in the refusal message. A
+    second lock on the same folder fails at once, from another process or from this one.
+
+    Args:
+        root: dataset folder (``meta/`` is created if missing).
+
+    Raises:
+        DatasetLocked: another writer holds the folder.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.path = Path(root) / LOCK_PATH
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
+        try:
+            _flock_exclusive(handle)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(32).decode("ascii", "replace").strip()
+            handle.close()
+            raise DatasetLocked(_locked_message(Path(root), holder)) from None
+        except BaseException:
+            handle.close()
+            raise
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n".encode())
+        handle.flush()
+        self._handle: Any = handle
+
+    def release(self) -> None:
+        """Give the folder up (idempotent); the lock file stays, removing it would race a new holder."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> DatasetLock:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _flock_exclusive(handle: Any) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; one writer per folder is then the user's to ensure
+        logger.debug("no fcntl on this platform; %s is not locked", handle.name)
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise
+    except OSError as err:  # a filesystem without locks (some FUSE/NFS mounts): warn rather than refuse
+        logger.warning("cannot lock %s (%s); make sure no other process writes to this dataset", handle.name, err)
+
+
+def _locked_message(root: Path, holder: str) -> str:
+    if holder == str(os.getpid()):
+        return (
+            f"{root} is already open for writing in this process (pid {holder}); "
+            "close the other DatasetWriter on it first"
+        )
+    who = f"process {holder}" if holder.isdigit() else "another process"
+    return (
+        f"{root} is being written by {who} (lock {root / LOCK_PATH}); "
+        "wait for it to finish or stop it, or write to another folder"
+    )
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with open(tmp, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class _StaleJournal(Exception):
+    """A recorded commit that cannot be completed (its files are gone or changed, or info.json moved on)."""
+
+
+@dataclass(frozen=True)
+class _Commit:
+    """One episode's commit, recorded in ``meta/journal.json`` before any file is renamed.
+
+    Completing it (:func:`_complete`) is idempotent: each step checks whether it already happened, so a
+    crash at any point is finished by the next writer that opens the folder.
+
+    Args:
+        info: ``info.json`` once the episode is listed; the episode is its last entry.
+        source: for :meth:`DatasetWriter.adopt`, the staged dataset (relative to the root) whose mp4 is moved
+            in and whose parquet is removed once listed; ``None`` for an episode written here.
+        source_index: the episode's index in ``source``.
+        source_chunk_size: chunk size of ``source``.
+        source_parquet_sha256: sha256 of the staged parquet; only a file with this checksum is removed.
+    """
+
+    info: DatasetInfo
+    source: str | None = None
+    source_index: int = 0
+    source_chunk_size: int = CHUNK_SIZE
+    source_parquet_sha256: str = ""
+
+    @property
+    def entry(self) -> EpisodeInfo:
+        return self.info.episodes[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "info": self.info.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> _Commit:
+        if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+            raise InvalidDatasetInfo("journal must hold a JSON object with an 'info' object")
+        info = DatasetInfo.from_dict(data["info"], source=JOURNAL_PATH)
+        commit = cls(
+            info=info,
+            source=data.get("source"),
+            source_index=data.get("source_index", 0),
+            source_chunk_size=data.get("source_chunk_size", CHUNK_SIZE),
+            source_parquet_sha256=data.get("source_parquet_sha256", ""),
+        )
+        ok = (
+            info.episodes
+            and (commit.source is None or isinstance(commit.source, str))
+            and isinstance(commit.source_index, int)
+            and isinstance(commit.source_chunk_size, int)
+            and commit.source_chunk_size >= 1
+        )
+        if not ok:
+            raise InvalidDatasetInfo(f"{JOURNAL_PATH} has malformed fields")
+        return commit
+
+    def source_paths(self, root: Path) -> tuple[Path, Path] | None:
+        """(parquet, mp4) of the staged episode, or ``None`` for an episode written in ``root``."""
+        if self.source is None:
+            return None
+        data_rel, video_rel = episode_paths(self.source_index, self.source_chunk_size)
+        return root / self.source / data_rel, root / self.source / video_rel
+
+
+def _complete(root: Path, commit: _Commit, current: DatasetInfo | None, recovering: bool) -> DatasetInfo:
+    """Rename the episode's files into place, list it in ``info.json``, consume the staged parquet, drop the journal.
+
+    ``recovering`` re-checks every file against the recorded sha256 before it is moved or listed (the
+    journal came from disk, so nothing in it is taken on trust) and removes a staged parquet only inside
+    ``root``. Returns the ``info.json`` now on disk.
+
+    Raises:
+        _StaleJournal: the commit cannot be completed (a file is missing or changed, or ``info.json`` differs).
+    """
+    entry = commit.entry
+    index = entry.episode_index
+    before = current.episodes if current is not None else ()
+    if len(before) > index:
+        if before[index] != entry:
+            raise _StaleJournal(f"meta/info.json lists another episode {index}")
+    else:
+        if len(before) != index or (current is not None and current.with_episode(entry) != commit.info):
+            raise _StaleJournal("meta/info.json changed since the commit was recorded")
+        data_rel, video_rel = episode_paths(index, commit.info.chunk_size)
+        staged = commit.source_paths(root)
+        video_src = staged[1] if staged else root / (video_rel + TMP_SUFFIX)
+        for src, final, sha in (
+            (video_src, root / video_rel, entry.video_sha256),
+            (root / (data_rel + TMP_SUFFIX), root / data_rel, entry.parquet_sha256),
+        ):
+            _move_checked(src, final, sha, recovering)
+        save_info(root, commit.info)
+        current = commit.info
+    _consume_staged(root, commit, recovering)
+    (root / JOURNAL_PATH).unlink(missing_ok=True)
+    return current
+
+
+def _move_checked(src: Path, final: Path, sha: str, recovering: bool) -> None:
+    if src.is_file():
+        if recovering and file_sha256(src) != sha:
+            raise _StaleJournal(f"{src} does not match its recorded sha256")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, final)
+    elif not final.is_file() or (recovering and file_sha256(final) != sha):
+        raise _StaleJournal(f"neither {src} nor {final} holds the recorded file")
+
+
+def _consume_staged(root: Path, commit: _Commit, recovering: bool) -> None:
+    staged = commit.source_paths(root)
+    if staged is None or not staged[0].is_file():
+        return
+    if recovering:
+        inside = staged[0].resolve().is_relative_to(root.resolve())
+        if not inside or file_sha256(staged[0]) != commit.source_parquet_sha256:
+            logger.warning("left %s in place: it is outside %s or not the adopted file", staged[0], root)
+            return
+    staged[0].unlink()
+
+
+def recover_commit(root: str | os.PathLike[str], current: DatasetInfo | None) -> DatasetInfo | None:
+    """Finish the commit a crashed writer recorded in ``meta/journal.json``, if any; returns ``info.json`` after it.
+
+    The caller must hold the folder's :class:`DatasetLock`. A commit that can no longer be completed is
+    dropped with a warning; the files it names are left where they are (a ``*.partial`` file is removed by
+    the next writer, an unlisted episode file makes the next writer refuse and point to ``nitrogen data repair``).
+    """
+    root = Path(root)
+    path = root / JOURNAL_PATH
+    if not path.is_file():
+        return current
+    try:
+        commit = _Commit.from_dict(json.loads(path.read_text()))
+        recovered = _complete(root, commit, current, recovering=True)
+    except (_StaleJournal, DatasetError, OSError, ValueError) as err:
+        logger.warning("%s: dropping an interrupted commit that cannot be completed (%s)", root, err)
+        path.unlink(missing_ok=True)
+        return current
+    logger.warning("%s: completed the commit of episode %d interrupted by a crash", root, commit.entry.episode_index)
+    return recovered
+
+
+def unlisted_episode_files(root: str | os.PathLike[str], info: DatasetInfo | None) -> list[str]:
+    """Parquet and mp4 files under ``data/`` and ``videos/`` that ``info`` does not list, relative and sorted."""
+    root = Path(root)
+    listed = set()
+    if info is not None:
+        listed = {path for i in range(info.total_episodes) for path in episode_paths(i, info.chunk_size)}
+    found = []
+    for folder, suffix in (("data", ".parquet"), ("videos", ".mp4")):
+        if (root / folder).is_dir():
+            found += [p.relative_to(root).as_posix() for p in (root / folder).rglob("*" + suffix) if p.is_file()]
+    return sorted(path for path in found if path not in listed)
+
+
+def remove_partial_files(root: str | os.PathLike[str]) -> None:
+    """Delete the ``*.partial`` files an interrupted writer left (the only files a writer ever deletes)."""
+    for folder in ("data", "videos", "meta"):
+        base = Path(root) / folder
+        if base.is_dir():
+            for path in base.rglob("*" + TMP_SUFFIX):
+                if path.is_file():
+                    logger.warning("removing %s left by an interrupted writer", path)
+                    path.unlink()
+
+
+def _load_existing(root: Path) -> DatasetInfo | None:
+    """``info.json`` of ``root``, ``None`` when there is none; an unreadable one asks for a repair."""
+    try:
+        return load_info(root)
+    except DatasetNotFound:
+        return None
+    except DatasetNeedsRepair:
+        raise
+    except InvalidDatasetInfo as err:
+        raise DatasetNeedsRepair(
+            f"{err}; nothing was deleted: run `nitrogen data repair {root}` to rebuild it from the episodes that verify"
+        ) from err
+
+
+def _refuse_unlisted(root: Path, info: DatasetInfo | None) -> None:
+    unlisted = unlisted_episode_files(root, info)
+    if not unlisted:
+        return
+    where = "no meta/info.json lists them" if info is None else "meta/info.json does not list them"
+    raise DatasetNeedsRepair(
+        f"{root} holds {len(unlisted)} episode files (e.g. {unlisted[0]}) but {where}; nothing was deleted: "
+        f"run `nitrogen data repair {root}` to list the episodes that verify, then write again"
+    )
+
+
 class EpisodeBuffer:
     """One episode being written: frames stream into the encoder, per-step values stay in small lists.
 
@@ -160,11 +456,16 @@ class EpisodeBuffer:
 class DatasetWriter:
     """Create a dataset folder, or reopen one to append episodes.
 
+    The writer locks the folder until :meth:`close` (or the end of a ``with`` block, or the process).
+    Opening completes a commit a crash interrupted and removes ``*.partial`` leftovers; it deletes nothing else.
+
     Args:
         root: dataset folder (created if missing).
         config: encoding settings; when ``root`` exists, its fps must match.
 
     Raises:
+        DatasetLocked: another writer has the folder open (the message names its pid).
+        DatasetNeedsRepair: the folder holds episode files that no valid ``meta/info.json`` lists.
         IncompatibleDataset: the existing dataset has another fps.
         FormatVersionMismatch, SchemaVersionMismatch: the existing dataset is of another version.
     """
@@ -174,40 +475,31 @@ class DatasetWriter:
         self.config = config or WriterConfig()
         self._pq = require_package("pyarrow.parquet")
         self._pa = require_package("pyarrow")
-        try:
-            self.info: DatasetInfo | None = load_info(self.root)
-        except DatasetNotFound:
-            self.info = None
-        if self.info is not None and self.info.fps != self.config.fps:
-            raise IncompatibleDataset(
-                f"{self.root} was recorded at {self.info.fps} fps, the writer is configured for {self.config.fps}; "
-                "write to a new folder or pass WriterConfig(fps=...) matching the dataset"
-            )
-        self._clean_leftovers()
         self._open: EpisodeBuffer | None = None
+        self._lock: DatasetLock | None = DatasetLock(self.root)
+        try:
+            self.info: DatasetInfo | None = recover_commit(self.root, _load_existing(self.root))
+            if self.info is not None and self.info.fps != self.config.fps:
+                raise IncompatibleDataset(
+                    f"{self.root} was recorded at {self.info.fps} fps, the writer is configured for "
+                    f"{self.config.fps}; write to a new folder or pass WriterConfig(fps=...) matching the dataset"
+                )
+            _refuse_unlisted(self.root, self.info)
+            remove_partial_files(self.root)
+        except BaseException:
+            self._release()
+            raise
 
     @property
     def num_episodes(self) -> int:
         """Finished episodes in the dataset (the index the next episode gets)."""
         return 0 if self.info is None else self.info.total_episodes
 
-    def _clean_leftovers(self) -> None:
-        """Delete temp files and files of episodes that ``info.json`` does not list (a crash between rename and commit)."""
-        listed = {path for i in range(self.num_episodes) for path in episode_paths(i, self._chunk_size)}
-        for folder in ("data", "videos", "meta"):
-            base = self.root / folder
-            if not base.is_dir():
-                continue
-            for path in base.rglob("*"):
-                if not path.is_file():
-                    continue
-                relative = path.relative_to(self.root).as_posix()
-                stray = path.name.endswith(TMP_SUFFIX) or (
-                    folder != "meta" and path.suffix in (".parquet", ".mp4") and relative not in listed
-                )
-                if stray:
-                    logger.warning("removing %s left by an interrupted writer", path)
-                    path.unlink()
+    def _require_writable(self) -> None:
+        if self._lock is None:
+            raise RuntimeError(f"the writer of {self.root} is closed; open a new DatasetWriter to write more")
+        if self._open is not None:
+            raise RuntimeError(f"episode {self._open.index} is still open; call finish_episode or abort_episode first")
 
     @property
     def _chunk_size(self) -> int:
@@ -219,10 +511,9 @@ class DatasetWriter:
         ``seed`` is the ``env.reset`` seed the episode starts from, stored in ``meta/info.json`` when given.
 
         Raises:
-            RuntimeError: another episode is still open (finish or abort it first).
+            RuntimeError: another episode is still open (finish or abort it first), or the writer is closed.
         """
-        if self._open is not None:
-            raise RuntimeError(f"episode {self._open.index} is still open; call finish_episode or abort_episode first")
+        self._require_writable()
         _, video = episode_paths(self.num_episodes, self._chunk_size)
         video_tmp = self.root / (video + TMP_SUFFIX)
         self._open = EpisodeBuffer(
@@ -251,14 +542,15 @@ class DatasetWriter:
         if episode is not self._open:
             raise RuntimeError("finish_episode got an episode that is not the open one")
         try:
-            return self._commit(episode)
+            commit = self._prepare(episode)
         except BaseException:
             self.abort_episode(episode)
             raise
         finally:
             self._open = None
+        return self._commit(commit)  # from here on the temp files belong to the commit, not to the episode
 
-    def _commit(self, episode: EpisodeBuffer) -> EpisodeInfo:
+    def _prepare(self, episode: EpisodeBuffer) -> _Commit:
         if len(episode) == 0:
             raise InvalidEpisode(f"episode {episode.index} has no frames; nothing to write")
         height, width = episode.video.shape or (0, 0)
@@ -272,7 +564,13 @@ class DatasetWriter:
             source=episode.source,
             seed=episode.seed,
         )
-        return self._install(template, self._table(episode), episode.video_tmp, height, width)
+        entry = replace(
+            template,
+            parquet_sha256=self._write_parquet_tmp(template.episode_index, self._table(episode)),
+            video_sha256=file_sha256(episode.video_tmp),
+        )
+        _fsync(episode.video_tmp)
+        return _Commit(self._base(height, width).with_episode(entry))
 
     def _check_frame_size(self, height: int, width: int) -> None:
         if self.info is not None and (height, width) != (self.info.frame_height, self.info.frame_width):
@@ -281,27 +579,17 @@ class DatasetWriter:
                 f"{self.info.frame_height}x{self.info.frame_width} frames; resize them or write to a new folder"
             )
 
-    def _install(self, template: EpisodeInfo, table: Any, video_tmp: Path, height: int, width: int) -> EpisodeInfo:
-        """Write the parquet, fsync both temp files, rename them into place, then list the episode.
-
-        ``template.video_sha256`` is kept when given (a video already checked); otherwise it is computed.
-        """
-        data_rel, video_rel = episode_paths(template.episode_index, self._chunk_size)
-        data_path, video_path = self.root / data_rel, self.root / video_rel
-        data_tmp = data_path.with_name(data_path.name + TMP_SUFFIX)
+    def _write_parquet_tmp(self, index: int, table: Any) -> str:
+        """Write episode ``index``'s parquet as a flushed ``*.partial`` file; returns its sha256."""
+        data_rel, _ = episode_paths(index, self._chunk_size)
+        data_tmp = self.root / (data_rel + TMP_SUFFIX)
         data_tmp.parent.mkdir(parents=True, exist_ok=True)
         self._pq.write_table(table, data_tmp, compression="zstd")
-        for tmp in (data_tmp, video_tmp):
-            _fsync(tmp)
-        entry = replace(
-            template,
-            parquet_sha256=file_sha256(data_tmp),
-            video_sha256=template.video_sha256 or file_sha256(video_tmp),
-        )
-        os.replace(data_tmp, data_path)
-        video_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(video_tmp, video_path)
-        base = self.info or DatasetInfo(
+        _fsync(data_tmp)
+        return file_sha256(data_tmp)
+
+    def _base(self, height: int, width: int) -> DatasetInfo:
+        return self.info or DatasetInfo(
             fps=self.config.fps,
             frame_height=height,
             frame_width=width,
@@ -309,8 +597,21 @@ class DatasetWriter:
             video_gop=self.config.gop,
             video_pix_fmt=self.config.pix_fmt,
         )
-        self.info = base.with_episode(entry)
-        save_info(self.root, self.info)
+
+    def _commit(self, commit: _Commit) -> EpisodeInfo:
+        """Record the commit in ``meta/journal.json``, then rename, list and clean up (write-ahead).
+
+        Before the record exists only ``*.partial`` files were written (removed on reopen); once it exists,
+        reopening completes the commit. So no crash leaves a renamed but unlisted file, or a staged episode
+        half moved. A failure mid-commit closes this writer; the next one opened on the folder completes it.
+        """
+        try:
+            _write_json_atomic(self.root / JOURNAL_PATH, commit.to_dict())
+            self.info = _complete(self.root, commit, self.info, recovering=False)
+        except BaseException:
+            self._release()
+            raise
+        entry = commit.entry
         logger.debug("wrote episode %d (%d frames) to %s", entry.episode_index, entry.length, self.root)
         return entry
 
@@ -320,44 +621,73 @@ class DatasetWriter:
         This is how parallel collection stays safe: each worker records into its own small dataset, and
         one process adopts them in a fixed order, so the result does not depend on which worker finished
         first. Files are moved (same filesystem: a rename), and each episode is checked against its
-        sha256 first, so a damaged staging file is refused rather than listed. ``other`` is left empty of
-        episode files; delete the folder afterwards.
+        sha256 first, so a damaged staging file is refused rather than listed. ``other`` is locked while
+        its episodes move and is left empty of episode files; delete the folder afterwards.
+
+        Crash-safe and resumable: each episode is committed write-ahead (see :meth:`_commit`), a staged
+        episode is consumed only once it is listed here, and adopting ``other`` again after a crash skips
+        the episodes already moved (both of their files are gone).
+
+        Returns:
+            The episodes added by this call, in order.
 
         Raises:
+            DatasetLocked: a writer still has ``other`` open.
             IncompatibleDataset: ``other`` has another fps or frame size.
-            CorruptEpisode: a staged file does not match its checksum.
+            CorruptEpisode: a staged file is missing or does not match its checksum.
         """
-        if self._open is not None:
-            raise RuntimeError(f"episode {self._open.index} is still open; finish or abort it before adopting")
+        self._require_writable()
         source_root = Path(other)
-        staged = load_info(source_root)
-        if staged.fps != self.config.fps:
-            raise IncompatibleDataset(
-                f"{source_root} was recorded at {staged.fps} fps but {self.root} is at {self.config.fps} fps"
-            )
-        self._check_frame_size(staged.frame_height, staged.frame_width)
-        adopted = []
-        for episode in staged.episodes:
-            data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
-            data_src, video_src = source_root / data_rel, source_root / video_rel
-            for path, expected in ((data_src, episode.parquet_sha256), (video_src, episode.video_sha256)):
-                if not path.is_file() or (expected and file_sha256(path) != expected):
-                    raise CorruptEpisode(f"{path} is missing or does not match its sha256; re-record that episode")
-            index = self.num_episodes
-            table = self._pq.read_table(data_src)
-            position = table.schema.get_field_index("episode_index")
-            table = table.set_column(
-                position, "episode_index", self._pa.array(np.full(table.num_rows, index, dtype=np.int64))
-            )
-            _, video_dest = episode_paths(index, self._chunk_size)
-            video_tmp = self.root / (video_dest + TMP_SUFFIX)
-            video_tmp.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(video_src, video_tmp)
-            # The video is moved unchanged, so its checked sha256 stands; the parquet is rewritten.
-            template = replace(episode, episode_index=index, parquet_sha256="")
-            adopted.append(self._install(template, table, video_tmp, staged.frame_height, staged.frame_width))
-            data_src.unlink()
+        with DatasetLock(source_root):
+            staged = load_info(source_root)
+            if staged.fps != self.config.fps:
+                raise IncompatibleDataset(
+                    f"{source_root} was recorded at {staged.fps} fps but {self.root} is at {self.config.fps} fps"
+                )
+            self._check_frame_size(staged.frame_height, staged.frame_width)
+            adopted = []
+            for episode in staged.episodes:
+                data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
+                files = source_root / data_rel, source_root / video_rel
+                if not any(path.exists() for path in files):
+                    continue  # adopted before a crash: consumed only once listed here
+                self._check_staged(files, episode)
+                adopted.append(self._adopt_episode(source_root, staged, episode))
         return adopted
+
+    def _check_staged(self, files: tuple[Path, Path], episode: EpisodeInfo) -> None:
+        for path, expected in zip(files, (episode.parquet_sha256, episode.video_sha256), strict=True):
+            if not path.is_file() or (expected and file_sha256(path) != expected):
+                raise CorruptEpisode(
+                    f"{path} is missing or does not match its sha256; re-record that episode",
+                    path=str(path),
+                    episode_index=episode.episode_index,
+                )
+
+    def _adopt_episode(self, source_root: Path, staged: DatasetInfo, episode: EpisodeInfo) -> EpisodeInfo:
+        data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
+        index = self.num_episodes
+        table = self._pq.read_table(source_root / data_rel)
+        position = table.schema.get_field_index("episode_index")
+        table = table.set_column(
+            position, "episode_index", self._pa.array(np.full(table.num_rows, index, dtype=np.int64))
+        )
+        # The video is moved unchanged, so its checked sha256 stands; the parquet is rewritten.
+        entry = replace(
+            episode,
+            episode_index=index,
+            parquet_sha256=self._write_parquet_tmp(index, table),
+            video_sha256=episode.video_sha256 or file_sha256(source_root / video_rel),
+        )
+        source = os.path.relpath(source_root.resolve(), self.root.resolve())
+        commit = _Commit(
+            self._base(staged.frame_height, staged.frame_width).with_episode(entry),
+            source=source,
+            source_index=episode.episode_index,
+            source_chunk_size=staged.chunk_size,
+            source_parquet_sha256=episode.parquet_sha256 or file_sha256(source_root / data_rel),
+        )
+        return self._commit(commit)
 
     def _table(self, episode: EpisodeBuffer) -> Any:
         pa = self._pa
@@ -422,10 +752,18 @@ class DatasetWriter:
         return self.finish_episode(episode)
 
     def close(self) -> None:
-        """Abort an episode left open (its frames are dropped; finished episodes are already safe)."""
-        if self._open is not None:
-            logger.warning("dropping unfinished episode %d of %s", self._open.index, self.root)
-            self.abort_episode(self._open)
+        """Abort an episode left open (its frames are dropped; finished episodes are already safe), then unlock."""
+        try:
+            if self._open is not None:
+                logger.warning("dropping unfinished episode %d of %s", self._open.index, self.root)
+                self.abort_episode(self._open)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> DatasetWriter:
         return self
