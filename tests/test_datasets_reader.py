@@ -1,12 +1,17 @@
 """Reader: action chunks and masks at episode ends, frame-accurate random access, corrupt files, workers, mixtures."""
 
+import json
 import logging
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from fixtures.dataset_factories import make_episodes, write_dataset
 
+from nitrogen_datasets import verify
 from nitrogen_datasets.errors import CorruptEpisode
 from nitrogen_datasets.format import episode_paths
 from nitrogen_datasets.mixture import DemoMixture
@@ -72,9 +77,165 @@ def test_truncated_mp4_raises_an_error_naming_the_file(root, tmp_path):
     copy = _copy(root, tmp_path)
     video = copy / episode_paths(1)[1]
     video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
-    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4 \(episode 1\) is corrupt or truncated") as err:
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4 fails its sha256 check \(episode 1\)") as err:
         DemoDataset(copy)
     assert err.value.path == str(video) and err.value.episode_index == 1
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4 \(episode 1\) is corrupt or truncated"):
+        DemoDataset(copy, ReaderConfig(verify="header"))
+
+
+def _flip(path, position):
+    """Invert one byte in place and put the old mtime back, as a careless copy tool would."""
+    before = path.stat()
+    raw = bytearray(path.read_bytes())
+    raw[position] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _age(root, seconds=3600):
+    """Date every file of a dataset back, as if written an hour ago (recent files are always re-hashed)."""
+    old = (os.stat(root).st_mtime_ns - seconds * 10**9,) * 2
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=old)
+
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """Counts the files hashed (the cache's whole point is that this stays 0 for an unchanged dataset)."""
+    calls = []
+
+    def counting(path, *args):
+        calls.append(str(path))
+        return real(path, *args)
+
+    real = verify.file_sha256
+    monkeypatch.setattr(verify, "file_sha256", counting)
+    monkeypatch.setattr(verify, "_MEMORY", {})
+    return calls
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+def test_default_reader_refuses_a_flipped_byte_anywhere_in_the_mp4(root, tmp_path, fraction):
+    DemoDataset(root)  # a verified.json copied along with the dataset must vouch for nothing
+    copy = _copy(root, tmp_path)
+    video = copy / episode_paths(1)[1]
+    _flip(video, min(int(fraction * video.stat().st_size), video.stat().st_size - 1))
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4") as err:
+        DemoDataset(copy)
+    assert err.value.path == str(video)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.6, 1.0])
+def test_default_reader_refuses_a_flipped_byte_in_the_parquet(root, tmp_path, fraction):
+    copy = _copy(root, tmp_path)
+    table = copy / episode_paths(0)[0]
+    _flip(table, min(int(fraction * table.stat().st_size), table.stat().st_size - 1))
+    with pytest.raises(CorruptEpisode, match=r"episode_000000\.parquet fails its sha256 check"):
+        DemoDataset(copy)
+
+
+def test_verification_is_remembered_until_the_file_changes(root, tmp_path, hashes):
+    copy = _copy(root, tmp_path)
+    _age(copy)
+    DemoDataset(copy)
+    assert len(hashes) == 4  # 2 episodes x (parquet, mp4)
+    DemoDataset(copy)[0]
+    assert len(hashes) == 4  # same process: remembered in memory
+    verify._MEMORY.clear()
+    DemoDataset(copy)[0]
+    assert len(hashes) == 4  # a new process: remembered in meta/verified.json
+    video = copy / episode_paths(1)[1]
+    before = verify.FileStamp.of(video)
+    _flip(video, video.stat().st_size // 2)
+    assert verify.FileStamp.of(video) != before  # ctime moved although size and mtime did not
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4 fails its sha256 check"):
+        DemoDataset(copy)
+    assert hashes[-1] == str(video) and len(hashes) == 5
+
+
+def test_recently_written_files_are_hashed_on_every_open(root, tmp_path, hashes):
+    copy = _copy(root, tmp_path)
+    _age(copy)
+    for path in copy.rglob("*.mp4"):
+        os.utime(path)  # now: a same-tick write could keep the stamp, so no stamp vouches for it
+    DemoDataset(copy)
+    DemoDataset(copy)
+    assert sum(p.endswith(".mp4") for p in hashes) == 4 and sum(p.endswith(".parquet") for p in hashes) == 2
+
+
+def test_a_file_changed_after_the_dataset_opened_is_caught_when_read(root, tmp_path, hashes):
+    copy = _copy(root, tmp_path)
+    _age(copy)
+    data = DemoDataset(copy)
+    data[0]
+    assert len(hashes) == 4
+    _flip(copy / episode_paths(1)[1], 100)
+    _flip(copy / episode_paths(1)[0], 100)
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.parquet fails its sha256 check"):
+        data[8]
+    data._stamps.pop(episode_paths(1)[0])  # stop checking the parquet: the video is caught on its own
+    with pytest.raises(CorruptEpisode, match=r"episode_000001\.mp4 fails its sha256 check"):
+        data[8]
+    data[1]  # an unchanged, already open episode is not hashed again
+    assert len(hashes) == 6
+
+
+def test_verify_none_reads_without_hashing(root, hashes):
+    data = DemoDataset(root, ReaderConfig(verify="none"))
+    assert data[0]["frame"].shape == (32, 32, 3) and len(data) == 16
+    assert hashes == []
+
+
+def test_a_fifo_in_place_of_a_video_is_refused_not_waited_on(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    video = copy / episode_paths(0)[1]
+    video.unlink()
+    os.mkfifo(video)
+    with pytest.raises(CorruptEpisode, match=r"episode_000000\.mp4 .*not a regular file"):
+        DemoDataset(copy)
+
+
+def test_a_damaged_verified_json_is_ignored(root, tmp_path, hashes):
+    copy = _copy(root, tmp_path)
+    _age(copy)
+    (copy / verify.VERIFIED_PATH).write_text("[" * 100_000)
+    assert len(DemoDataset(copy)) == 16 and len(hashes) == 4
+    (copy / verify.VERIFIED_PATH).write_text('{"version": 1, "files": {"a": [1, 2], "b": "x"}}')
+    verify._MEMORY.clear()
+    assert len(DemoDataset(copy)) == 16 and len(hashes) == 8
+
+
+def test_a_bug_while_reading_keeps_its_traceback(root, monkeypatch):
+    data = DemoDataset(root, ReaderConfig(verify="none"))
+
+    def broken(self, index):
+        raise TypeError("a bug, not a damaged file")
+
+    monkeypatch.setattr("nitrogen_datasets.reader.VideoReader.read", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        data[0]
+
+
+def test_verify_dataset_hashes_everything_and_needs_no_torch(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    _age(copy)
+    DemoDataset(copy)  # remembered: the CLI check must hash anyway, to catch bytes rotted behind the stamp
+    _flip(copy / episode_paths(0)[1], 50)
+    stamp = verify.FileStamp.of(copy / episode_paths(0)[1])
+    rel = episode_paths(0)[1]
+    cached = verify._read_cache(copy / verify.VERIFIED_PATH)
+    cached[rel] = (stamp, cached[rel][1])  # as if the disk had changed the bytes without a write
+    files = {key: [*value[0], value[1]] for key, value in cached.items()}
+    (copy / verify.VERIFIED_PATH).write_text(json.dumps({"version": 1, "files": files}))
+    verify._MEMORY.clear()
+    DemoDataset(copy)  # the documented blind spot of the cache
+    ok, problems = verify.verify_dataset(copy)
+    assert ok == 1 and [p.episode_index for p in problems] == [0] and "episode_000000.mp4" in str(problems[0])
+    code = "import sys, nitrogen_datasets.verify, nitrogen_datasets.cli; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_corrupt_episodes_are_skipped_with_a_warning_when_asked(root, tmp_path, caplog):

@@ -10,7 +10,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import click
@@ -143,11 +142,11 @@ def info(root: Path, verify: bool, as_json: bool) -> None:
             f"games: {', '.join(meta.games) or '-'}; tasks: {', '.join(meta.tasks) or '-'}"
         )
     if verify:
-        from nitrogen_datasets.reader import DemoDataset, ReaderConfig
+        from nitrogen_datasets.verify import verify_dataset
 
-        logging.getLogger("nitrogen_datasets").setLevel(logging.WARNING)
-        dataset = DemoDataset(root, ReaderConfig(verify="checksum", skip_corrupt=True))
-        bad = meta.total_episodes - len(dataset.episodes)
-        click.echo(f"verified: {len(dataset.episodes)} episodes ok, {bad} corrupt (listed in the warnings above)")
-        if bad:
+        ok, problems = verify_dataset(root, meta)  # hashes every file: also catches bit rot the cache cannot see
+        for problem in problems:
+            click.echo(f"corrupt: {problem}", err=True)
+        click.echo(f"verified: {ok} episodes ok, {len(problems)} corrupt (listed above)")
+        if problems:
             raise SystemExit(1)

@@ -1,7 +1,8 @@
 """PyTorch reader: random access to (frame, next-actions chunk) samples, safe in DataLoader workers.
 
-Memory stays flat as a dataset grows: construction reads only ``meta/info.json`` (plus file headers when
-verifying), and each worker keeps a small LRU of open videos and per-episode action tables. Nothing
+Memory stays flat as a dataset grows: construction reads ``meta/info.json`` and checks each episode file
+against its sha256 (hashing only file versions not checked before, see :mod:`nitrogen_datasets.verify`),
+and each worker keeps a small LRU of open videos and per-episode action tables. Nothing
 unpicklable is created before a worker first reads, and a worker (fork or spawn) opens its own files.
 
 Example:
@@ -26,8 +27,17 @@ import numpy as np
 from nitrogen_datasets.errors import CorruptEpisode
 from nitrogen_datasets.format import ACTION_COLUMNS, DatasetInfo, EpisodeInfo, episode_paths, load_info
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.verify import (
+    ChecksumCache,
+    FileStamp,
+    check_file,
+    check_headers,
+    corrupt,
+    decode_errors,
+    listed_files,
+    verify_episode,
+)
 from nitrogen_datasets.video_io import VideoReader
-from nitrogen_datasets.writer import file_sha256
 from nitrogen_envs import gamepad
 
 try:
@@ -46,23 +56,31 @@ scaler owns worker threads that do not exist after ``fork``, and freeing it ther
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    """How samples are built and how much checking happens up front.
+    """How samples are built and how much checking happens, when.
 
     Args:
         action_chunk: actions per sample: the action taken on this frame and the next ``action_chunk - 1``.
-        verify: ``"none"`` trusts the files; ``"header"`` (default) opens every episode's parquet metadata and
-            mp4 header once (cheap, catches missing and truncated files); ``"checksum"`` also hashes every file
-            against ``info.json`` (reads all bytes once, catches any corruption).
-        skip_corrupt: drop episodes that fail verification with a logged warning instead of raising. Damage
-            that verification missed (e.g. ``verify="header"`` and a flipped byte) still raises
-            ``CorruptEpisode`` when the sample is read, since a worker cannot change the shared index.
+        verify: ``"checksum"`` (default) checks every episode file against its sha256 in ``info.json`` when
+            the dataset is opened, and a file that changed since (new size, inode or timestamps) again before
+            a worker opens it; so any flipped byte raises ``CorruptEpisode`` instead of yielding wrong frames
+            or actions. A version of a file that already passed is not hashed again (see
+            ``checksum_cache``); hashing reads each byte once, a few percent of decoding every frame once
+            (``benchmarks/dataset_throughput.py`` measures it). ``"header"`` only opens each episode's parquet
+            metadata and mp4 header (catches missing and truncated files, not damaged bytes); ``"none"``
+            trusts the files (damage then shows up as decode errors, or silently as wrong values).
+        skip_corrupt: drop episodes that fail verification when the dataset is opened, with a logged warning,
+            instead of raising. A file damaged after that still raises ``CorruptEpisode`` when read, since a
+            worker cannot change the shared index.
+        checksum_cache: remember verified file versions in ``meta/verified.json`` (best effort; a read-only
+            dataset is remembered by this process only), so reopening an unchanged dataset hashes nothing.
         cache_episodes: open videos and action tables each worker keeps (LRU); bounds memory and file handles.
         episodes: keep only these episode indices (``None`` keeps all).
     """
 
     action_chunk: int = 16
-    verify: str = "header"
+    verify: str = "checksum"
     skip_corrupt: bool = False
+    checksum_cache: bool = True
     cache_episodes: int = 8
     episodes: tuple[int, ...] | None = field(default=None)
 
@@ -103,18 +121,22 @@ class DemoDataset(torch.utils.data.Dataset):
         self.info: DatasetInfo = load_info(self.root)
         self.game_names: tuple[str, ...] = self.info.games
         self.task_names: tuple[str, ...] = self.info.tasks
+        self._stamps: dict[str, FileStamp | None] = {}
+        # verified files (relative path) -> stamp when checked; a changed or None stamp is hashed again
+        cache = ChecksumCache(self.root, persist=self.config.checksum_cache)
         wanted = range(self.info.total_episodes) if self.config.episodes is None else self.config.episodes
         kept: list[EpisodeInfo] = []
         for index in wanted:
             episode = self.info.episodes[index]
             try:
-                self._verify(episode)
+                self._verify(episode, cache)
             except CorruptEpisode as err:
                 if not self.config.skip_corrupt:
                     raise
                 logger.warning("skipping episode %d: %s", episode.episode_index, err)
                 continue
             kept.append(episode)
+        cache.save(listed_files(self.info))
         self.episodes: tuple[EpisodeInfo, ...] = tuple(kept)
         lengths = np.array([episode.length for episode in kept], dtype=np.int64)
         self._starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
@@ -143,41 +165,25 @@ class DemoDataset(torch.utils.data.Dataset):
         data, video = episode_paths(episode_index, self.info.chunk_size)
         return self.root / data, self.root / video
 
-    def _verify(self, episode: EpisodeInfo) -> None:
-        if self.config.verify == "none":
-            return
-        data_path, video_path = self._paths(episode.episode_index)
-        for path in (data_path, video_path):
-            if not path.is_file():
-                raise CorruptEpisode(
-                    f"{path} is missing (episode {episode.episode_index})",
-                    path=str(path),
-                    episode_index=episode.episode_index,
-                )
+    def _verify(self, episode: EpisodeInfo, cache: ChecksumCache) -> None:
         if self.config.verify == "checksum":
-            for path, expected in ((data_path, episode.parquet_sha256), (video_path, episode.video_sha256)):
-                if expected and file_sha256(path) != expected:
-                    raise CorruptEpisode(
-                        f"{path} fails its sha256 check (episode {episode.episode_index}): the file changed after "
-                        "it was written; re-record the episode or read with ReaderConfig(skip_corrupt=True)",
-                        path=str(path),
-                        episode_index=episode.episode_index,
-                    )
-        pq = require_package("pyarrow.parquet")
+            self._stamps.update(verify_episode(self.root, self.info, episode, cache))
+        elif self.config.verify == "header":
+            check_headers(self.root, self.info, episode)
+
+    def _recheck(self, path: Path, episode: EpisodeInfo, expected: str) -> None:
+        """Before this process opens a verified file: hash it again if it changed since it was checked."""
+        rel = path.relative_to(self.root).as_posix()
+        if rel not in self._stamps:  # not verified by checksum (verify mode, or no sha256 recorded)
+            return
+        checked = self._stamps[rel]
         try:
-            rows = pq.ParquetFile(data_path).metadata.num_rows
-        except Exception as err:
-            raise _corrupt(data_path, episode.episode_index, err) from err
-        if rows != episode.length:
-            raise _corrupt(data_path, episode.episode_index, f"{rows} rows, info.json lists {episode.length}")
-        try:
-            reader = VideoReader(video_path, self.info.fps, self.info.video_gop)
-            frames = reader.num_frames
-            reader.close()
-        except Exception as err:
-            raise _corrupt(video_path, episode.episode_index, err) from err
-        if frames not in (0, episode.length):  # 0: the container does not say
-            raise _corrupt(video_path, episode.episode_index, f"{frames} frames, info.json lists {episode.length}")
+            unchanged = checked is not None and FileStamp.of(path) == checked
+        except OSError:
+            unchanged = False  # check_file names the problem
+        if not unchanged:
+            cache = ChecksumCache(self.root, persist=False)
+            self._stamps[rel] = check_file(self.root, rel, expected, episode.episode_index, cache)
 
     def _episode_actions(self, position: int) -> np.ndarray:
         cached = self._actions.get(position)
@@ -186,14 +192,15 @@ class DemoDataset(torch.utils.data.Dataset):
             return cached
         episode = self.episodes[position]
         data_path, _ = self._paths(episode.episode_index)
+        self._recheck(data_path, episode, episode.parquet_sha256)
         pq = require_package("pyarrow.parquet")
         try:
             table = pq.read_table(data_path, columns=list(ACTION_COLUMNS))
             actions = np.stack([table.column(name).to_numpy() for name in ACTION_COLUMNS], axis=1).astype(np.float32)
-        except Exception as err:
-            raise _corrupt(data_path, episode.episode_index, err) from err
+        except decode_errors() as err:
+            raise corrupt(data_path, episode.episode_index, err) from err
         if len(actions) != episode.length:
-            raise _corrupt(data_path, episode.episode_index, f"{len(actions)} rows, info.json lists {episode.length}")
+            raise corrupt(data_path, episode.episode_index, f"{len(actions)} rows, info.json lists {episode.length}")
         self._actions[position] = actions
         if len(self._actions) > self.config.cache_episodes:
             self._actions.popitem(last=False)
@@ -202,6 +209,8 @@ class DemoDataset(torch.utils.data.Dataset):
     def _frame(self, position: int, frame_index: int) -> np.ndarray:
         episode = self.episodes[position]
         _, video_path = self._paths(episode.episode_index)
+        if position not in self._videos:
+            self._recheck(video_path, episode, episode.video_sha256)
         try:
             reader = self._videos.get(position)
             if reader is None:
@@ -212,9 +221,9 @@ class DemoDataset(torch.utils.data.Dataset):
             else:
                 self._videos.move_to_end(position)
             frame = reader.read(frame_index)
-        except Exception as err:
+        except decode_errors() as err:
             self._videos.pop(position, None)
-            raise _corrupt(video_path, episode.episode_index, err) from err
+            raise corrupt(video_path, episode.episode_index, err) from err
         return frame[: self.info.frame_height, : self.info.frame_width]
 
     # ---- Dataset API ----------------------------------------------------------------------------------
@@ -265,22 +274,14 @@ class DemoDataset(torch.utils.data.Dataset):
         """The episode's whole parquet table (``pyarrow.Table``)."""
         episode = self.episodes[position]
         data_path, _ = self._paths(episode.episode_index)
+        self._recheck(data_path, episode, episode.parquet_sha256)
         try:
             return require_package("pyarrow.parquet").read_table(data_path)
-        except Exception as err:
-            raise _corrupt(data_path, episode.episode_index, err) from err
+        except decode_errors() as err:
+            raise corrupt(data_path, episode.episode_index, err) from err
 
     def close(self) -> None:
         """Close every cached video (they reopen on the next read)."""
         for reader in self._videos.values():
             reader.close()
         self._reset_caches()
-
-
-def _corrupt(path: Path, episode_index: int, cause: object) -> CorruptEpisode:
-    return CorruptEpisode(
-        f"{path} (episode {episode_index}) is corrupt or truncated: {cause}; re-record the episode, or open the "
-        "dataset with ReaderConfig(verify='checksum', skip_corrupt=True) to skip damaged episodes",
-        path=str(path),
-        episode_index=episode_index,
-    )
