@@ -16,6 +16,9 @@ VERSION = 0
 
 GENRES: tuple[str, ...] = ("3d-action", "platformer", "top-down/procedural", "arcade")
 
+UNKNOWN_GAME = "<unknown>"
+"""The game name of play whose game is not known: a policy's zero-shot game id, overlay videos of an unnamed game."""
+
 
 @dataclass(frozen=True)
 class TaskSpec:

@@ -1,0 +1,374 @@
+"""Why does behaviour cloning of the planner lose to random? Measurements for issue 15's diagnosis table.
+
+Two stages, each resumable (one JSON result per unit of work, written atomically; a rerun skips what
+exists), then a report:
+
+* ``eval``: the shipped ``nitrogen-s-procgen6`` policy under inference settings that differ from the
+  documented ones in one thing at a time, against uniform random play and the planner expert it was
+  cloned from, on the six training games (``easy``) and on seeds it never trained on (training used
+  seeds 0-39; these are 1000+). Paired by seed, so "better than random" is a paired bootstrap.
+* ``agreement``: how much of the planner's action is a function of the state at all. At each of its
+  planning points the planner is asked again, from the same state, with fresh random candidates; if two
+  independent plans agree on the first action hardly more often than two draws from the planner's own
+  action frequencies would, a cloned policy has little to learn beyond those frequencies.
+* ``report``: prints the Markdown tables (``--write`` puts them between the markers in docs/results.md).
+
+Usage (from the repository root, dev install)::
+
+    python experiments/bc_diagnosis.py eval --episodes 20        # ~1 h on one core
+    python experiments/bc_diagnosis.py agreement --seeds 2
+    python experiments/bc_diagnosis.py report --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GAMES = ("StarPilot", "FruitBot", "BossFight", "Chaser", "Miner", "Jumper")
+TASK = "easy"
+FIRST_SEED = 1000
+MAX_STEPS = 400
+TRAINED_SIZE = 128  # the shipped policy's demonstrations were recorded at 128 px
+OUT = Path("runs/bc_diagnosis")
+RESULTS_DOC = Path("docs/results.md")
+BEGIN, END = "<!-- bc-diagnosis:begin -->", "<!-- bc-diagnosis:end -->"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of playing: an agent and the observation size it is given.
+
+    Args:
+        name: id in the tables.
+        agent: ``random``, ``expert`` or ``policy``.
+        obs_size: frame size the env renders (the policy resizes to its own 128 px either way).
+        noise: ``fixed`` (``predict(deterministic=True)``: the same noise for every chunk), ``fresh``
+            (new noise per chunk, seeded per episode) or ``mean8`` (8 samples per chunk: mean sticks and
+            triggers, majority buttons).
+        n_action_steps: actions played from each chunk before sampling the next.
+        what: the one thing that differs from the row before, in words.
+    """
+
+    name: str
+    agent: str
+    obs_size: int = 256
+    noise: str = "fixed"
+    n_action_steps: int = 8
+    what: str = ""
+
+
+VARIANTS = (
+    Variant("random", "random", what="uniform native actions"),
+    Variant("documented", "policy", what="as docs/policies.md measured it: 256 px frames, fixed noise, 8 of 16"),
+    Variant("obs128", "policy", obs_size=TRAINED_SIZE, what="frames at the 128 px the demonstrations had"),
+    Variant("fresh-noise", "policy", obs_size=TRAINED_SIZE, noise="fresh", what="new noise per chunk"),
+    Variant("mean8", "policy", obs_size=TRAINED_SIZE, noise="mean8", what="mean of 8 samples per chunk"),
+    Variant("replan4", "policy", obs_size=TRAINED_SIZE, noise="fresh", n_action_steps=4, what="4 of 16, fresh"),
+    Variant("expert", "expert", obs_size=TRAINED_SIZE, what="the save-state planner the policy cloned"),
+)
+
+
+def atomic_json(path: Path, data: Any) -> None:
+    """Write JSON so that a kill leaves either the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+class PolicyAgent:
+    """The shipped policy played with one variant's inference settings."""
+
+    def __init__(self, variant: Variant, game: str) -> None:
+        import torch
+
+        from nitrogen_policies import NitroGenPolicy
+
+        self.torch = torch
+        self.policy = NitroGenPolicy.from_pretrained("nitrogen-s-procgen6")
+        self.policy.set_game(game)
+        self.variant = variant
+        self.queue: list[np.ndarray] = []
+        self.generator = torch.Generator()
+
+    def reset(self, seed: int) -> None:
+        self.queue = []
+        self.generator.manual_seed(seed)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if not self.queue:
+            self.queue = list(self._chunk(obs)[: self.variant.n_action_steps])
+        return self.queue.pop(0)
+
+    def _chunk(self, obs: np.ndarray) -> np.ndarray:
+        from nitrogen_envs import gamepad
+
+        if self.variant.noise == "fixed":
+            return self.policy.predict_action_chunk(obs, generator=self.torch.Generator().manual_seed(0))
+        if self.variant.noise == "fresh":
+            return self.policy.predict_action_chunk(obs, generator=self.generator)
+        samples = self.policy.predict_action_chunk(np.stack([obs] * 8), generator=self.generator)
+        chunk = samples.mean(axis=0)
+        chunk[:, gamepad.BUTTON_SLICE] = (chunk[:, gamepad.BUTTON_SLICE] >= 0.5).astype(np.float32)
+        return chunk
+
+
+def play(variant: Variant, game: str, seed: int) -> dict[str, Any]:
+    """One episode; returns return, success, normalized score, steps and wall time."""
+    import gymnasium as gym
+
+    from nitrogen_envs import FlatGamepad, gamepad
+    from nitrogen_policies.evaluation import RandomAgent
+
+    env = FlatGamepad(gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=variant.obs_size))
+    started = time.perf_counter()
+    try:
+        obs, info = env.reset(seed=seed)
+        act: Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+        if variant.agent == "random":
+            random_agent = RandomAgent(env, seed=seed)
+            act = lambda o, i: random_agent.predict(o)[0]  # noqa: E731
+        elif variant.agent == "expert":
+            from nitrogen_datasets.experts import default_expert
+
+            expert = default_expert(game, seed=0)
+            expert.reset(env, seed)
+            act = lambda o, i: gamepad.to_flat(expert.act(o, i))  # noqa: E731
+        else:
+            agent = PolicyAgent(variant, game)
+            agent.reset(seed)
+            act = lambda o, i: agent.act(o)  # noqa: E731
+        steps, done = 0, False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(act(obs, info))
+            steps += 1
+            done = terminated or truncated or steps >= MAX_STEPS
+    finally:
+        env.close()
+    return {
+        "seed": seed,
+        "return": float(info["episode_return"]),
+        "success": bool(info["success"]),
+        "normalized": info.get("score_normalized"),
+        "steps": steps,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def run_eval(episodes: int, variants: list[str] | None) -> None:
+    """Every (variant, game) pair not already on disk."""
+    import torch
+
+    torch.set_num_threads(1)
+    chosen = [v for v in VARIANTS if variants is None or v.name in variants]
+    for variant in chosen:
+        for game in GAMES:
+            path = OUT / "eval" / variant.name / f"{game}.json"
+            if path.is_file() and len(json.loads(path.read_text())["episodes"]) >= episodes:
+                continue
+            started = time.perf_counter()
+            rows = [play(variant, game, FIRST_SEED + k) for k in range(episodes)]
+            atomic_json(path, {"variant": asdict(variant), "game": game, "task": TASK, "episodes": rows})
+            print(f"{variant.name:12s} {game:10s} {time.perf_counter() - started:6.0f} s", flush=True)
+
+
+def run_agreement(seeds: int, probes: int, max_steps: int) -> None:
+    """Planner self-agreement on the first action, per game (see the module docstring)."""
+    import gymnasium as gym
+
+    from nitrogen_datasets.experts import default_expert
+
+    for game in GAMES:
+        path = OUT / "agreement" / f"{game}.json"
+        if path.is_file():
+            continue
+        pairs_same, pairs_direction, pairs_total, firsts, played = 0, 0, 0, [], []
+        moved: list[tuple[int, int]] = []
+        for seed in range(FIRST_SEED, FIRST_SEED + seeds):
+            env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=64)
+            expert: Any = default_expert(game, seed=0)
+            obs, info = env.reset(seed=seed)
+            expert.reset(env, seed)
+            for step in range(max_steps):
+                if not expert._queue:  # the planner is about to plan: ask it `probes` times from here
+                    saved = (expert._rng, list(expert._plan), list(expert._visited))
+                    answers = []
+                    for probe in range(probes):
+                        expert._rng = np.random.default_rng([seed, step, probe, 7])
+                        expert._plan, expert._visited = list(saved[1]), list(saved[2])
+                        expert._replan()
+                        answers.append(expert._queue[0])
+                    expert._rng, expert._plan, expert._visited = saved[0], saved[1], saved[2]
+                    expert._queue = []
+                    firsts += answers
+                    pairs_same += sum(a == b for i, a in enumerate(answers) for b in answers[i + 1 :])
+                    moves = [direction(env, a) for a in answers]
+                    pairs_direction += sum(a == b for i, a in enumerate(moves) for b in moves[i + 1 :])
+                    moved += moves
+                    pairs_total += probes * (probes - 1) // 2
+                action = expert.act(obs, info)
+                played.append(int(unwrap_native(env, action)))
+                obs, _, terminated, truncated, info = env.step(action)
+                if terminated or truncated:
+                    break
+            env.close()
+        counts = np.bincount(np.asarray(firsts), minlength=15).astype(float)
+        total = max(counts.sum(), 2.0)
+        played_arr = np.asarray(played)
+        atomic_json(
+            path,
+            {
+                "game": game,
+                "planning_points": pairs_total // max(probes * (probes - 1) // 2, 1),
+                "agreement": pairs_same / max(pairs_total, 1),
+                "direction_agreement": pairs_direction / max(pairs_total, 1),
+                # unbiased: two different draws from the planner's own first-action frequencies
+                "chance": float((counts * (counts - 1)).sum() / (total * (total - 1))),
+                "direction_chance": unbiased_collision(moved),
+                "repeat_rate": float((played_arr[1:] == played_arr[:-1]).mean()) if len(played) > 1 else 0.0,
+                "distinct_actions": int((counts > 0).sum()),
+            },
+        )
+        print(f"agreement {game}: {json.loads(path.read_text())}", flush=True)
+
+
+def unbiased_collision(items: list[Any]) -> float:
+    """Probability that two different draws from ``items`` are equal (without replacement)."""
+    _, counts = np.unique(np.asarray(items).reshape(len(items), -1), axis=0, return_counts=True)
+    total = max(len(items), 2)
+    return float((counts * (counts - 1)).sum() / (total * (total - 1)))
+
+
+def direction(env: Any, native: int) -> tuple[int, int]:
+    """The left-stick direction (sign of x and y) a native action is sent as: what moves the agent."""
+    stick = env.unwrapped.native_to_gamepad(native)["left_stick"]
+    return int(np.sign(round(float(stick[0]), 3))), int(np.sign(round(float(stick[1]), 3)))
+
+
+def unwrap_native(env: Any, action: Any) -> int:
+    """The native action index a gamepad action maps to (what the engine receives)."""
+    return int(env.unwrapped.gamepad_to_native(action))
+
+
+def bootstrap_ci(values: np.ndarray, reps: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (reps, len(values)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def load_eval() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted((OUT / "eval").glob("*/*.json")):
+        data = json.loads(path.read_text())
+        found.setdefault(data["variant"]["name"], {})[data["game"]] = data["episodes"]
+    return found
+
+
+def report() -> str:
+    """Markdown tables of whatever results exist."""
+    found = load_eval()
+    lines = [
+        f"Seeds {FIRST_SEED}-{FIRST_SEED + 19} (the policy trained on 0-39), `{TASK}` task, {MAX_STEPS}-step cap; "
+        "difference = variant minus random on the same seeds, normalized score, mean with a paired 95% "
+        "bootstrap interval. Made by `python experiments/bc_diagnosis.py eval && ... report --write`.",
+        "",
+        "| variant | what changes | " + " | ".join(GAMES) + " | above random (CI > 0) | mean of expert's |",
+        "|---|---|" + "---|" * len(GAMES) + "---|---|",
+    ]
+    random_runs, expert_runs = found.get("random", {}), found.get("expert", {})
+    for variant in VARIANTS:
+        runs = found.get(variant.name)
+        if not runs:
+            continue
+        cells, above, fractions = [], 0, []
+        for game in GAMES:
+            mine, base = runs.get(game), random_runs.get(game)
+            if not mine or not base:
+                cells.append("-")
+                continue
+            n = min(len(mine), len(base))
+            score = np.array([e["normalized"] for e in mine[:n]], float)
+            diff = score - np.array([e["normalized"] for e in base[:n]], float)
+            low, high = bootstrap_ci(diff)
+            above += low > 0
+            success = np.mean([e["success"] for e in mine[:n]])
+            cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]) {success:.0%}")
+            expert = expert_runs.get(game)
+            if expert:
+                expert_mean = np.mean([e["normalized"] for e in expert[:n]])
+                if expert_mean > 0:
+                    fractions.append(score.mean() / expert_mean)
+        share = f"{np.mean(fractions):.2f}" if fractions else "-"
+        lines.append(f"| `{variant.name}` | {variant.what} | " + " | ".join(cells) + f" | {above} of 6 | {share} |")
+    lines += ["", "Cells: mean normalized score (difference from random [95% CI]) success rate."]
+    agreement = sorted((OUT / "agreement").glob("*.json"))
+    if agreement:
+        lines += [
+            "",
+            "Planner self-agreement: at each planning point the planner plans 4 times from the same state with "
+            "fresh candidates; the share of pairs of plans whose first action (or its left-stick direction) is "
+            "the same, against the chance that two draws from the planner's own action frequencies agree:",
+            "",
+            "| game | planning points | same first action | chance | same direction | chance "
+            "| played action repeats |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for path in agreement:
+            row = json.loads(path.read_text())
+            lines.append(
+                f"| {row['game']} | {row['planning_points']} | {row['agreement']:.2f} | {row['chance']:.2f} | "
+                f"{row['direction_agreement']:.2f} | {row['direction_chance']:.2f} | "
+                f"{row['repeat_rate']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def write_report(text: str) -> None:
+    doc = RESULTS_DOC.read_text() if RESULTS_DOC.is_file() else f"# Results\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in doc:
+        doc += f"\n{BEGIN}\n{END}\n"
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    tmp = RESULTS_DOC.with_name(RESULTS_DOC.name + ".partial")
+    tmp.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    os.replace(tmp, RESULTS_DOC)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="stage", required=True)
+    ev = sub.add_parser("eval", help="policy variants, random and expert on paired seeds")
+    ev.add_argument("--episodes", type=int, default=20)
+    ev.add_argument("--variants", nargs="*", default=None, choices=[v.name for v in VARIANTS])
+    ag = sub.add_parser("agreement", help="planner self-agreement on the first action")
+    ag.add_argument("--seeds", type=int, default=2)
+    ag.add_argument("--probes", type=int, default=4)
+    ag.add_argument("--max-steps", type=int, default=200)
+    rp = sub.add_parser("report", help="print the tables (--write: into docs/results.md)")
+    rp.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    if args.stage == "eval":
+        run_eval(args.episodes, args.variants)
+    elif args.stage == "agreement":
+        run_agreement(args.seeds, args.probes, args.max_steps)
+    else:
+        text = report()
+        print(text)
+        if args.write:
+            write_report(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
