@@ -102,10 +102,12 @@ class PolicyAgent:
         self.generator = torch.Generator()
 
     def reset(self, seed: int) -> None:
+        """Start an episode: empty queue, noise seeded by the episode seed (repeatable)."""
         self.queue = []
         self.generator.manual_seed(seed)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Next action, sampling a new chunk when the played part of the last one is used up."""
         if not self.queue:
             self.queue = list(self._chunk(obs)[: self.variant.n_action_steps])
         return self.queue.pop(0)
@@ -268,6 +270,7 @@ def bootstrap_ci(values: np.ndarray, reps: int = 10_000, seed: int = 0) -> tuple
 
 
 def load_eval() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every eval result on disk, by variant then game."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for path in sorted((OUT / "eval").glob("*/*.json")):
         data = json.loads(path.read_text())
@@ -320,8 +323,7 @@ def report() -> str:
             "fresh candidates; the share of pairs of plans whose first action (or its left-stick direction) is "
             "the same, against the chance that two draws from the planner's own action frequencies agree:",
             "",
-            "| game | planning points | same first action | chance | same direction | chance "
-            "| played action repeats |",
+            "| game | planning points | same first action | chance | same direction | chance | played action repeats |",
             "|---|---|---|---|---|---|---|",
         ]
         for path in agreement:
@@ -335,6 +337,7 @@ def report() -> str:
 
 
 def write_report(text: str) -> None:
+    """Replace the generated block of docs/results.md (atomically)."""
     doc = RESULTS_DOC.read_text() if RESULTS_DOC.is_file() else f"# Results\n\n{BEGIN}\n{END}\n"
     if BEGIN not in doc:
         doc += f"\n{BEGIN}\n{END}\n"
@@ -346,6 +349,7 @@ def write_report(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: ``eval``, ``agreement`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="stage", required=True)
     ev = sub.add_parser("eval", help="policy variants, random and expert on paired seeds")

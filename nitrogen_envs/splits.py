@@ -79,8 +79,10 @@ def load_split(name: str = DEFAULT_SPLIT) -> GameSplit:
 
 
 def dataset_games(folder: str | Path) -> set[str]:
-    """The game names a dataset folder declares in ``meta/info.json`` (every episode's game is listed there,
-    overlay corpora included: ``build-corpus --game NAME`` stores the name with each episode).
+    """The game names a dataset folder declares in ``meta/info.json``.
+
+    Every episode's game is listed there, overlay corpora included (``build-corpus --game NAME`` stores the
+    name with each episode).
 
     Raises:
         HeldOutGameLeak: the folder has no ``meta/info.json`` (its games cannot be checked).

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from fixtures.dataset_factories import make_episodes, write_dataset
 
 from nitrogen_envs.registry import GENRES, UNKNOWN_GAME, all_games
 from nitrogen_envs.splits import (
@@ -15,7 +16,6 @@ from nitrogen_envs.splits import (
     check_pretraining_data,
     load_split,
 )
-from fixtures.dataset_factories import make_episodes, write_dataset
 
 
 def test_unseen_v1_holds_out_at_least_eight_games_of_every_engine_and_genre() -> None:
@@ -55,5 +55,5 @@ def test_unnamed_game_and_unreadable_folder_are_refused(tmp_path: Path) -> None:
     unnamed = _dataset_of(tmp_path / "overlay", UNKNOWN_GAME)
     with pytest.raises(HeldOutGameLeak, match="--game"):
         check_pretraining_data([unnamed])
-    with pytest.raises(HeldOutGameLeak, match="info.json"):
+    with pytest.raises(HeldOutGameLeak, match=r"info\.json"):
         check_pretraining_data([tmp_path / "empty"])
