@@ -10,6 +10,12 @@ Cases, each reported as the median over ``--rounds``:
 * ``rss_1x_mb`` / ``rss_10x_mb``: peak resident memory of a fresh process that opens the dataset and reads
   ``--rss-samples`` random samples, on the dataset and on a copy ten times as large (episodes hard-linked).
   ``rss_ratio`` near 1 means reader memory does not grow with the data.
+* ``verify_default_sps`` vs ``verify_none_sps``: one epoch in one process, opening the dataset included:
+  ``DemoDataset`` with its default verification (every file hashed: nothing remembered, the worst case)
+  against ``verify="none"``, then every sample read once in shuffled order. ``verify_ratio`` near 1 means
+  checking what is read costs little. ``verify_hash_s`` is that cold open, ``verify_warm_s`` a reopen of
+  the unchanged dataset (nothing hashed), and ``verify_hash_share`` the cold open over the ``verify="none"``
+  epoch: what hashing every file costs next to decoding every frame once.
 
 Last line: ``dataset_throughput: key=value ...``.
 
@@ -115,6 +121,44 @@ def loader(root: Path, workers: int, batch: int, batches: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def epoch(root: Path, verify: str, seed: int) -> tuple[float, float]:
+    """(seconds to open the dataset cold, seconds to read every sample once in shuffled order)."""
+    from nitrogen_datasets import verify as checks
+    from nitrogen_datasets.reader import DemoDataset, ReaderConfig
+
+    checks.forget_verified()
+    (root / checks.VERIFIED_PATH).unlink(missing_ok=True)
+    start = time.perf_counter()
+    data = DemoDataset(root, ReaderConfig(verify=verify))
+    opened = time.perf_counter()
+    for i in np.random.default_rng(seed).permutation(len(data)):
+        data[int(i)]
+    return opened - start, time.perf_counter() - opened
+
+
+def warm_open(root: Path) -> float:
+    """Seconds to reopen a dataset whose files were all verified before (what every later run pays)."""
+    from nitrogen_datasets import verify as checks
+    from nitrogen_datasets.reader import DemoDataset
+
+    DemoDataset(root)
+    best = float("inf")
+    for _ in range(5):  # best of 5: a 3 ms figure is at the mercy of any other process
+        checks.forget_verified()  # as a new process: only meta/verified.json remembers
+        start = time.perf_counter()
+        DemoDataset(root)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def age(root: Path, seconds: int = 3600) -> None:
+    """Date the files back: ones written in the last 2 s are re-hashed on every open (see ``verify.RACY_NS``)."""
+    old = time.time_ns() - seconds * 10**9
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(old, old))
+
+
 def rss_probe(root: str, samples: int) -> None:
     random_access(Path(root), samples)
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -150,6 +194,7 @@ def main() -> None:
 
     env = gym.make(f"NitroGen/{args.game}-v0", obs_size=args.obs_size)
     raw, rec, rand, load = [], [], [], []
+    timings: dict[str, list[tuple[float, float]]] = {"checksum": [], "none": []}
     with tempfile.TemporaryDirectory() as tmp:
         play_only(env, 1, 10)  # warm-up: engine start, first level, lazy imports
         record(env, Path(tmp) / "warmup", 1, 10)
@@ -164,12 +209,25 @@ def main() -> None:
             rand.append(random_access(root, args.samples, seed=r))
             load.append(loader(root, args.workers, args.batch, args.batches))
             print(f"round {r}: random {rand[-1]:.0f} samples/s, loader {load[-1]:.0f} samples/s", flush=True)
+        age(root)
+        for r in range(args.rounds):
+            for mode in ("checksum", "none") if r % 2 == 0 else ("none", "checksum"):
+                timings[mode].append(epoch(root, mode, seed=r))
+            print(
+                f"round {r}: epoch default {sum(timings['checksum'][-1]):.2f} s, none {sum(timings['none'][-1]):.2f} s",
+                flush=True,
+            )
+        warm = warm_open(root)
         big = Path(tmp) / "x10"
         replicate(root, big, 10)
         rss_1x = peak_rss(root, args.rss_samples)
         rss_10x = peak_rss(big, args.rss_samples)
     env.close()
     raw_m, rec_m = statistics.median(raw), statistics.median(rec)
+    default_s = statistics.median(sum(t) for t in timings["checksum"])
+    none_s = statistics.median(sum(t) for t in timings["none"])
+    hash_s = statistics.median(t[0] for t in timings["checksum"])
+    decode_s = statistics.median(t[1] for t in timings["none"])
     figures = {
         "game": args.game,
         "obs_size": args.obs_size,
@@ -183,6 +241,12 @@ def main() -> None:
         "rss_1x_mb": f"{rss_1x:.0f}",
         "rss_10x_mb": f"{rss_10x:.0f}",
         "rss_ratio": f"{rss_10x / rss_1x:.2f}",
+        "verify_default_sps": f"{frames / default_s:.0f}",
+        "verify_none_sps": f"{frames / none_s:.0f}",
+        "verify_ratio": f"{none_s / default_s:.3f}",
+        "verify_hash_s": f"{hash_s:.4f}",
+        "verify_warm_s": f"{warm:.4f}",
+        "verify_hash_share": f"{hash_s / decode_s:.4f}",
     }
     print("dataset_throughput: " + " ".join(f"{k}={v}" for k, v in figures.items()))
 

@@ -74,6 +74,11 @@ _MEMORY: dict[str, tuple[FileStamp, str]] = {}
 """This process's verified files: absolute path -> (stamp when hashed, sha256). Forked workers inherit it."""
 
 
+def forget_verified() -> None:
+    """Forget which files this process has verified (benchmarks measuring a cold open; ``verified.json`` stays)."""
+    _MEMORY.clear()
+
+
 @functools.cache
 def decode_errors() -> tuple[type[BaseException], ...]:
     """What damaged data raises while a file is opened, parsed or decoded: these become ``CorruptEpisode``.
