@@ -3,13 +3,26 @@
 Collection (:mod:`.collect`), corpus building (:mod:`.overlay.corpus`), the expert report, the overlay
 evaluation and the parser's training-pool rendering all turn a list of jobs into results that must not
 depend on which worker finished first; this module is the part they share.
+
+Workers end with the process that started them: a killed ``nitrogen collect`` must not leave engines of
+hundreds of MB running. Local workers get ``PR_SET_PDEATHSIG`` on Linux and, everywhere, a watchdog thread
+that exits when their parent changes; a Ray task on the driver's machine watches the driver's pid (Ray
+itself ends the tasks of a driver that is gone on other machines).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import ctypes
 import itertools
 import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -65,10 +78,69 @@ result, few enough that finished results are not held in memory waiting (a train
 renders was killed by the kernel when every job was submitted at once and each future kept its result)."""
 
 
+PARENT_POLL_S = 0.5
+"""How often a worker's watchdog checks that its parent is alive: orphans end within about this long."""
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _exit_when(parent_gone: Callable[[], bool]) -> None:
+    """Start a daemon thread that ends this process (no cleanup: the parent that wanted the result is gone)."""
+
+    def watch() -> None:
+        while not parent_gone():
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nitrogen-parent-watchdog", daemon=True).start()
+
+
+def _end_with_parent(parent_pid: int, death_signal: bool) -> None:
+    """Initializer of local workers: die with the parent process, even when it is SIGKILLed.
+
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that spawned the worker ends, so it is only asked for when
+    that was the main thread (which ends with the process); the ``getppid`` watchdog covers the rest.
+    """
+    if death_signal and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no usable libc: the watchdog alone
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    _exit_when(lambda: os.getppid() != parent_pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+_WATCHED_DRIVERS: set[int] = set()
+
+
+def _call_ending_with_driver(fn: Callable[[Job], Result], driver_pid: int, driver_host: str, job: Job) -> Result:
+    """Ray task body: ``fn(job)``, with a watchdog that exits when the driver is gone (on the driver's machine)."""
+    here = socket.gethostname() == driver_host and os.getpid() != driver_pid
+    if here and driver_pid not in _WATCHED_DRIVERS:  # one watchdog per worker process and driver
+        _WATCHED_DRIVERS.add(driver_pid)
+        _exit_when(lambda: not _pid_alive(driver_pid))
+    return fn(job)
+
+
 def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: int) -> Iterator[tuple[int, Result]]:
     # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    main_thread = threading.current_thread() is threading.main_thread()
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=context,
+        initializer=_end_with_parent,
+        initargs=(os.getpid(), main_thread),
+    )
     queue = iter(range(len(jobs)))
     pending: dict[concurrent.futures.Future[Result], int] = {}
 
@@ -95,7 +167,8 @@ def _run_ray(
     ray = require_package("ray")
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(fn)
+    remote = ray.remote(num_cpus=1)(_call_ending_with_driver)
+    driver = os.getpid(), socket.gethostname()
     pending: dict[Any, int] = {}
     queue = list(range(len(jobs)))
     try:
@@ -103,7 +176,7 @@ def _run_ray(
             # Keep at most `workers` tasks in flight so a big batch does not flood the scheduler.
             while queue and len(pending) < workers:
                 index = queue.pop(0)
-                pending[remote.remote(jobs[index])] = index
+                pending[remote.remote(fn, *driver, jobs[index])] = index
             ready, _ = ray.wait(list(pending), num_returns=1)
             index = pending.pop(ready[0])
             yield index, ray.get(ready[0])
