@@ -53,8 +53,10 @@ class Variant:
         agent: ``random``, ``expert`` or ``policy``.
         obs_size: frame size the env renders (the policy resizes to its own 128 px either way).
         noise: ``fixed`` (``predict(deterministic=True)``: the same noise for every chunk), ``fresh``
-            (new noise per chunk, seeded per episode) or ``mean8`` (8 samples per chunk: mean sticks and
-            triggers, majority buttons).
+            (new noise per chunk, seeded per episode), ``mean8`` (8 samples per chunk: mean sticks and
+            triggers, majority buttons) or ``medoid8`` (8 samples; play the one closest to the others, a
+            cheap estimate of the most likely chunk that, unlike the mean, never averages left and right
+            into standing still).
         n_action_steps: actions played from each chunk before sampling the next.
         what: the one thing that differs from the row before, in words.
     """
@@ -73,6 +75,7 @@ VARIANTS = (
     Variant("obs128", "policy", obs_size=TRAINED_SIZE, what="frames at the 128 px the demonstrations had"),
     Variant("fresh-noise", "policy", obs_size=TRAINED_SIZE, noise="fresh", what="new noise per chunk"),
     Variant("mean8", "policy", obs_size=TRAINED_SIZE, noise="mean8", what="mean of 8 samples per chunk"),
+    Variant("medoid8", "policy", obs_size=TRAINED_SIZE, noise="medoid8", what="the most typical of 8 samples"),
     Variant("replan4", "policy", obs_size=TRAINED_SIZE, noise="fresh", n_action_steps=4, what="4 of 16, fresh"),
     Variant("expert", "expert", obs_size=TRAINED_SIZE, what="the save-state planner the policy cloned"),
 )
@@ -120,6 +123,10 @@ class PolicyAgent:
         if self.variant.noise == "fresh":
             return self.policy.predict_action_chunk(obs, generator=self.generator)
         samples = self.policy.predict_action_chunk(np.stack([obs] * 8), generator=self.generator)
+        if self.variant.noise == "medoid8":
+            played = samples[:, : self.variant.n_action_steps].reshape(len(samples), -1)
+            distances = np.abs(played[:, None] - played[None]).sum(axis=-1).sum(axis=1)
+            return samples[int(np.argmin(distances))]
         chunk = samples.mean(axis=0)
         chunk[:, gamepad.BUTTON_SLICE] = (chunk[:, gamepad.BUTTON_SLICE] >= 0.5).astype(np.float32)
         return chunk
