@@ -31,7 +31,8 @@ _COMMON = [
         "imitation_paths",
         multiple=True,
         type=click.Path(exists=True, path_type=Path),
-        help="Trajectories saved by imitation.data.serialize.save (FlatGamepad actions); converted first.",
+        help="Trajectories saved by imitation.data.serialize.save (FlatGamepad actions); converted first. Read "
+        "without pickle: the folder serialize.save writes or an .npz of plain arrays; pickle files are refused.",
     ),
     click.option(
         "--imitation-game", default="<unknown>", show_default=True, help="Game the --imitation data comes from."

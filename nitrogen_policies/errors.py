@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from nitrogen_envs.errors import DependencyNotInstalled, NitroGenError
 
-__all__ = ["CheckpointError", "DependencyNotInstalled", "NitroGenError", "PolicyInputError", "SchemaMismatch"]
+__all__ = [
+    "CheckpointError",
+    "DependencyNotInstalled",
+    "InvalidConfig",
+    "NitroGenError",
+    "PolicyInputError",
+    "SchemaMismatch",
+    "TrajectoryFileError",
+]
 
 
 class CheckpointError(NitroGenError, OSError):
     """A checkpoint folder, bundled name or Hub id could not be found or read."""
+
+
+class InvalidConfig(NitroGenError, ValueError):
+    """A policy config (``config.json``, a preset override) has a field of the wrong type or out of range."""
+
+
+class TrajectoryFileError(NitroGenError, ValueError):
+    """An ``--imitation`` trajectories file is not in a format read without pickle, or its arrays are malformed."""
 
 
 class SchemaMismatch(NitroGenError, ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,25 +73,26 @@ def load_training_data(
 def import_imitation_trajectories(source: str | Path, out: str | Path, game: str, task: str = "default") -> Path:
     """Convert trajectories saved by ``imitation.data.serialize.save`` into a demonstrations dataset.
 
+    Read without pickle (:mod:`nitrogen_policies.training.trajectory_files`): the folder ``serialize.save``
+    writes, or an ``.npz`` of plain arrays; a pickle file is refused before anything in it is read.
     ``obs`` must be (N + 1, H, W, 3) uint8 frames and ``acts`` (N, 21) flat gamepad vectors, i.e. collected
     on a ``FlatGamepad``-wrapped NitroGen env. Returns the dataset folder (appended to if it exists).
+
+    Raises:
+        TrajectoryFileError: ``source`` is not one of the accepted formats, or is malformed.
     """
-    import dataclasses
-
-    import numpy as np
-    from imitation.data import serialize
-
     from nitrogen_datasets.imitation_bridge import from_trajectories
     from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+    from nitrogen_policies.errors import TrajectoryFileError
+    from nitrogen_policies.training.trajectory_files import read_trajectories
 
-    trajectories = []
-    for trajectory in serialize.load(str(source)):
-        obs = np.asarray(trajectory.obs)
-        # imitation's on-disk format (Hugging Face datasets) widens uint8 frames to int64 on the way back.
-        if obs.dtype != np.uint8 and obs.size and obs.min() >= 0 and obs.max() <= 255:
-            trajectory = dataclasses.replace(trajectory, obs=obs.astype(np.uint8))
-        trajectories.append(trajectory)
+    trajectories = read_trajectories(source)
+    first = next(trajectories, None)  # format errors surface before the output dataset is touched
+    if first is None:
+        raise TrajectoryFileError(f"{source} holds no trajectories")
     with DatasetWriter(out, WriterConfig()) as writer:
-        from_trajectories(trajectories, writer, game=game, task=task, source="imitation")
-    logger.info("imported %d imitation trajectories from %s into %s", len(trajectories), source, out)
+        written = from_trajectories(
+            itertools.chain([first], trajectories), writer, game=game, task=task, source="imitation"
+        )
+    logger.info("imported %d imitation trajectories from %s into %s", len(written), source, out)
     return Path(out)
