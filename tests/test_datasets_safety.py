@@ -12,11 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from fixtures.dataset_factories import random_flat_action
 
+from nitrogen_datasets.cli import data as data_cli
 from nitrogen_datasets.errors import CorruptEpisode, DatasetLocked, DatasetNeedsRepair
 from nitrogen_datasets.format import INFO_PATH, TMP_SUFFIX, episode_paths, load_info
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.reader import DemoDataset
+from nitrogen_datasets.repair import UNUSABLE_DIR, repair_dataset
 from nitrogen_datasets.writer import JOURNAL_PATH, STAGING_DIR, DatasetWriter, WriterConfig, file_sha256
 
 pq = require_package("pyarrow.parquet")
@@ -273,3 +277,80 @@ def test_damaged_staged_episode_raises_corrupt_episode_naming_it(tmp_path):
             writer.adopt(stage)
         assert caught.value.episode_index == 1 and caught.value.path == str(stage / video)
     assert _verified_rewards(root) == [0.0, 1.0]  # episode 0 of the stage was adopted before the damaged one
+
+
+# ---------------------------------------------------------------- nitrogen data repair
+
+
+def _lost_info_with_a_damaged_episode(root: Path) -> Path:
+    """Episodes 0..3 (first reward = seed), info.json gone, episode 1's mp4 cut short (a bad copy)."""
+    _build(root, [0, 1, 2, 3])
+    (root / INFO_PATH).unlink()
+    _, video = episode_paths(1)
+    data = (root / video).read_bytes()
+    (root / video).write_bytes(data[: len(data) // 2])
+    return root
+
+
+def test_repair_rebuilds_a_usable_dataset_and_deletes_nothing(tmp_path):
+    root = _lost_info_with_a_damaged_episode(tmp_path / "demos")
+    damaged = {path: (root / path).read_bytes() for path in episode_paths(1)}
+    result = CliRunner().invoke(data_cli, ["repair", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "3 episodes (18 frames) listed in meta/info.json, 2 renumbered" in result.output
+    assert "unusable: videos/chunk-000/episode_000001.mp4: mp4" in result.output
+    for path, content in damaged.items():  # moved aside, byte for byte
+        assert (root / UNUSABLE_DIR / path).read_bytes() == content
+    assert _verified_rewards(root) == [0.0, 2.0, 3.0]
+    info = load_info(root)
+    assert (info.fps, info.frame_height, info.frame_width, info.video_gop) == (15, 32, 32, 16)
+    for episode in info.episodes:
+        table = pq.read_table(root / episode_paths(episode.episode_index)[0])
+        assert set(table.column("episode_index").to_pylist()) == {episode.episode_index}
+    with DatasetWriter(root, WriterConfig(fps=15)) as writer:  # no longer refused
+        _add(writer, 4)
+    assert _verified_rewards(root) == [0.0, 2.0, 3.0, 4.0]
+    assert len(DemoDataset(root)) == 24
+
+
+def test_repair_lists_unlisted_episodes_and_keeps_what_info_json_knew(tmp_path):
+    """A partial sync: info.json is older than the episode files."""
+    root = tmp_path / "demos"
+    with DatasetWriter(root, WriterConfig(fps=15)) as writer:
+        for seed in (10, 11):
+            episode = writer.start_episode("CoinRun", "hard", "random", seed=seed)
+            for frame, action in zip(*_frames_and_actions(seed), strict=True):
+                episode.add(frame, action, float(seed))
+            writer.finish_episode(episode)
+    stale = (root / INFO_PATH).read_text()
+    _build(root, [12])
+    (root / INFO_PATH).write_text(stale)
+    with pytest.raises(DatasetNeedsRepair, match="does not list them"):
+        DatasetWriter(root, WriterConfig(fps=15))
+    report = repair_dataset(root)
+    assert (report.episodes, report.renumbered, report.unusable) == (3, 0, {})
+    assert [e.seed for e in load_info(root).episodes] == [10, 11, None]  # the third's seed was never listed
+    assert _verified_rewards(root) == [10.0, 11.0, 12.0]
+
+
+def test_repair_interrupted_at_any_step_resumes(tmp_path, monkeypatch):
+    template = _lost_info_with_a_damaged_episode(tmp_path / "template")
+    step, completed = 0, False
+    while not completed:
+        step += 1
+        assert step < 100, "repair never completed"
+        root = tmp_path / f"crash-{step}"
+        shutil.copytree(template, root)
+        with monkeypatch.context() as patch:
+            _crash_at(patch, step)
+            try:
+                repair_dataset(root)
+                completed = True
+            except _Crash:
+                pass
+        report = repair_dataset(root)
+        assert _verified_rewards(root) == [0.0, 2.0, 3.0], f"crash at step {step}"
+        assert report.episodes == 3 and not (root / "meta/repair.json").exists()
+        aside = sorted(p.relative_to(root / UNUSABLE_DIR).as_posix() for p in (root / UNUSABLE_DIR).rglob("*.*"))
+        assert aside == sorted(episode_paths(1)), f"crash at step {step}"
+    assert step > 8, f"only {step - 1} steps were exercised"

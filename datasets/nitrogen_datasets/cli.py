@@ -5,6 +5,7 @@ Usage::
     nitrogen data record CoinRun --out demos/coinrun --episodes 20 --expert planner --obs-size 256
     nitrogen data info demos/coinrun [--verify] [--json]
     nitrogen collect --game CoinRun --episodes 100 --out demos/coinrun --workers 2 [--ray]
+    nitrogen data repair demos/coinrun
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.format import load_info
 
 
@@ -67,7 +69,10 @@ def record(
         max_steps=max_steps,
         crf=crf,
     )
-    stats = run_collection(config, out)
+    try:
+        stats = run_collection(config, out)
+    except DatasetError as err:  # a locked or unlisted folder: one line that says what to do
+        raise click.ClickException(str(err)) from err
     click.echo(
         f"recorded {stats.collected} episodes ({stats.frames} frames) into {out}; mean return {stats.mean_return:.2f}"
     )
@@ -119,7 +124,10 @@ def collect(
         crf=crf,
         workers=workers,
     )
-    stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=True)
+    try:
+        stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=True)
+    except DatasetError as err:  # a locked or unlisted folder: one line that says what to do
+        raise click.ClickException(str(err)) from err
     click.echo(
         f"collected {stats.collected} episodes ({stats.frames} frames) into {out} in {stats.seconds:.1f} s; "
         f"{stats.skipped} already there; mean return of new episodes {stats.mean_return:.2f}"
@@ -150,3 +158,28 @@ def info(root: Path, verify: bool, as_json: bool) -> None:
         click.echo(f"verified: {ok} episodes ok, {len(problems)} corrupt (listed above)")
         if problems:
             raise SystemExit(1)
+
+
+@data.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def repair(root: Path) -> None:
+    """Rebuild ROOT/meta/info.json from the episodes that verify; unusable files go to ROOT/unusable/.
+
+    For a folder a writer refuses (episode files that no valid info.json lists). Nothing is deleted;
+    episodes after a gap are renumbered. Safe to rerun, also after an interrupted repair.
+    """
+    from nitrogen_datasets.repair import UNUSABLE_DIR, repair_dataset
+
+    try:
+        report = repair_dataset(root)
+    except DatasetError as err:
+        raise click.ClickException(str(err)) from err
+    for path, reason in report.unusable.items():
+        click.echo(f"unusable: {path}: {reason}", err=True)
+    if not report.info_written:
+        raise click.ClickException(f"no episode in {root} verified; meta/info.json was not written")
+    moved = f"; {len(report.unusable)} files moved to {root / UNUSABLE_DIR} (listed above)" if report.unusable else ""
+    click.echo(
+        f"repaired {root}: {report.episodes} episodes ({report.frames} frames) listed in meta/info.json, "
+        f"{report.renumbered} renumbered{moved}"
+    )
