@@ -8,9 +8,8 @@ here once.
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, SupportsFloat
 
@@ -18,14 +17,14 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs import gamepad
-from nitrogen_envs.errors import InvalidSaveState, SaveStateUnsupported
+from nitrogen_envs.errors import EnvClosed, InvalidSaveState, SaveStateUnsupported
 from nitrogen_envs.image import resize_frame
 from nitrogen_envs.registry import GameSpec, TaskSpec, get_game
+from nitrogen_envs.savestate import pack_state, unpack_state
 from nitrogen_envs.types import Obs
 
 logger = logging.getLogger(__name__)
 
-_STATE_MAGIC = b"NGST"
 _UNSET = object()
 
 
@@ -116,6 +115,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
         self._success = False
         self._reference: Any = _UNSET
         self._window: Any = None
+        self._closed = False
 
     # ---- hooks for engine adapters ------------------------------------------------------------------
     def _engine_reset(self, engine_seed: int, reseeded: bool) -> np.ndarray:
@@ -142,6 +142,9 @@ class GamepadEnv(gym.Env[Obs, dict]):
     def _engine_load(self, blob: bytes) -> None:
         self._engine_save()  # raises SaveStateUnsupported
 
+    def _engine_close(self) -> None:
+        """Free the engine; called once, by :meth:`close`."""
+
     def native_action_space(self) -> gym.Space:
         """The game's own action space (used by the :class:`NativeActions` wrapper)."""
         raise NotImplementedError
@@ -160,7 +163,12 @@ class GamepadEnv(gym.Env[Obs, dict]):
 
     # ---- Gymnasium API ------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict]:
-        """Start a new episode. The same ``seed`` gives the same level and, with the same actions, the same frames."""
+        """Start a new episode. The same ``seed`` gives the same level and, with the same actions, the same frames.
+
+        Raises:
+            EnvClosed: the env was closed.
+        """
+        self._check_open("reset")
         super().reset(seed=seed)
         engine_seed = int(self.np_random.integers(0, 2**31 - 1))
         frame = self._engine_reset(engine_seed, reseeded=seed is not None or self._frame is None)
@@ -178,7 +186,9 @@ class GamepadEnv(gym.Env[Obs, dict]):
         Raises:
             ValueError: the action has a wrong shape, NaN or an out-of-range field (named in the message).
             gymnasium.error.ResetNeeded: ``step`` before the first ``reset``.
+            EnvClosed: ``step`` after ``close`` (engines would fail in their own ways, or keep playing).
         """
+        self._check_open("step")
         if self._frame is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
         clean = gamepad.validate(action)
@@ -212,60 +222,87 @@ class GamepadEnv(gym.Env[Obs, dict]):
         return self._frame.copy()
 
     def close(self) -> None:
-        """Release the engine and any window."""
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+        """Release the engine and any window. Closing twice is harmless; using the env afterwards raises :class:`EnvClosed`."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._engine_close()
+        finally:
+            if self._window is not None:
+                self._window.close()
+                self._window = None
+
+    def _check_open(self, action: str) -> None:
+        if self._closed:
+            raise EnvClosed(
+                f"{action}() on a closed {self.spec_game.name} env: close() freed its engine; "
+                f"make a new one with gym.make({self.spec_game.env_id!r})"
+            )
 
     # ---- save states --------------------------------------------------------------------------------
     def save_state(self) -> bytes:
         """Snapshot the whole game (engine, episode counters, frame) as bytes. No pickle is involved.
 
+        The bytes are framed by :mod:`nitrogen_envs.savestate` (engine, game, length, sha256), so
+        :meth:`load_state` can refuse a damaged or foreign state before the engine sees it.
+
         Raises:
             SaveStateUnsupported: the engine cannot snapshot (ViZDoom, Crafter).
+            EnvClosed: the env was closed.
         """
+        self._check_open("save_state")
         if self._frame is None:
             raise gym.error.ResetNeeded("call env.reset() before save_state()")
         engine = self._engine_save()
-        header = json.dumps(
-            {
-                "game": self.spec_game.name,
-                "task": self.task_spec.name,
-                "obs_shape": list(self._frame.shape),
-                "episode_return": self._episode_return,
-                "episode_steps": self._episode_steps,
-                "success": self._success,
-            }
-        ).encode()
-        frame = self._frame.tobytes()
-        return _STATE_MAGIC + struct.pack("<II", len(header), len(frame)) + header + frame + engine
+        header = {
+            "engine": self.spec_game.engine,
+            "game": self.spec_game.name,
+            "task": self.task_spec.name,
+            "obs_shape": list(self._frame.shape),
+            "episode_return": self._episode_return,
+            "episode_steps": self._episode_steps,
+            "success": self._success,
+        }
+        return pack_state(header, self._frame.tobytes() + engine)
 
     def load_state(self, state: bytes) -> None:
-        """Restore a snapshot made by :meth:`save_state` of the same game and observation size.
+        """Restore a snapshot made by :meth:`save_state` of the same game, task and observation size.
+
+        Every check runs before the engine is touched, so a refused state leaves the env as it was.
 
         Raises:
-            InvalidSaveState: the bytes are not a snapshot of this game.
+            InvalidSaveState: the bytes are not an intact snapshot of this game (the message says why).
+            EnvClosed: the env was closed.
         """
-        if not isinstance(state, bytes | bytearray) or not state.startswith(_STATE_MAGIC) or len(state) < 12:
-            raise InvalidSaveState("load_state expects bytes returned by save_state() of a NitroGen env")
-        header_len, frame_len = struct.unpack("<II", state[4:12])
-        try:
-            header = json.loads(state[12 : 12 + header_len])
-        except ValueError as err:
-            raise InvalidSaveState(f"corrupt save state header: {err}") from err
+        self._check_open("load_state")
+        header, payload = unpack_state(state)
         shape = tuple(self.observation_space.shape or ())
-        if header.get("game") != self.spec_game.name or tuple(header.get("obs_shape", ())) != shape:
+        found = (header.get("engine"), header.get("game"), header.get("task"), tuple(header.get("obs_shape") or ()))
+        wanted = (self.spec_game.engine, self.spec_game.name, self.task_spec.name, shape)
+        if found != wanted:
             raise InvalidSaveState(
-                f"save state is for game {header.get('game')!r} with frames {header.get('obs_shape')}, "
-                f"but this env is {self.spec_game.name!r} with frames {list(shape)}"
+                f"save state is for game {found[1]!r} ({found[0]}, task {found[2]!r}) with frames {list(found[3])}, "
+                f"but this env is {wanted[1]!r} ({wanted[0]}, task {wanted[2]!r}) with frames {list(shape)}"
             )
-        offset = 12 + header_len
-        frame = np.frombuffer(state[offset : offset + frame_len], dtype=np.uint8)
-        self._engine_load(bytes(state[offset + frame_len :]))
-        self._frame = frame.reshape(shape).copy()
-        self._episode_return = float(header["episode_return"])
-        self._episode_steps = int(header["episode_steps"])
-        self._success = bool(header["success"])
+        counters = (header.get("episode_return"), header.get("episode_steps"), header.get("success"))
+        if not (
+            isinstance(counters[0], int | float)
+            and isinstance(counters[1], int)
+            and counters[1] >= 0
+            and isinstance(counters[2], bool)
+        ):
+            raise InvalidSaveState(f"save state has malformed episode counters {counters}")
+        frame_len = math.prod(shape)
+        if len(payload) < frame_len:
+            raise InvalidSaveState(
+                f"save state holds {len(payload)} payload bytes, fewer than its {frame_len}-byte frame"
+            )
+        self._engine_load(bytes(payload[frame_len:]))
+        self._frame = np.frombuffer(payload[:frame_len], dtype=np.uint8).reshape(shape).copy()
+        self._episode_return = float(counters[0])
+        self._episode_steps = counters[1]
+        self._success = counters[2]
 
     # ---- helpers ------------------------------------------------------------------------------------
     def _to_obs(self, frame: np.ndarray) -> Obs:

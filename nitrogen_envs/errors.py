@@ -29,4 +29,12 @@ class SaveStateUnsupported(NitroGenError, NotImplementedError):
 
 
 class InvalidSaveState(NitroGenError, ValueError):
-    """Bytes given to ``load_state`` were not produced by ``save_state`` of the same game."""
+    """Bytes given to ``load_state`` were not produced by ``save_state`` of the same game.
+
+    Raised before the engine sees the bytes: a truncated, corrupted or foreign state fails the length,
+    format version, engine, game or checksum check (some engines exit the process on a bad blob).
+    """
+
+
+class EnvClosed(NitroGenError, gym_error.Error):
+    """``step``, ``reset`` or a save state was used after ``close()``; the engine is gone, so make a new env."""

@@ -63,3 +63,28 @@ def test_step_before_reset_is_an_error():
             env.step(gamepad.noop())
     finally:
         env.close()
+
+
+def _one_per_engine():
+    from conftest import game_params, one_game_per_engine
+
+    return game_params(one_game_per_engine())
+
+
+@pytest.mark.parametrize("game", _one_per_engine())
+def test_step_after_close_raises_env_closed_in_every_engine(game):
+    from nitrogen_envs import gamepad
+    from nitrogen_envs.errors import EnvClosed
+
+    env = gym.make(game.env_id, obs_size=64)
+    env.reset(seed=0)
+    env.step(gamepad.noop())
+    env.close()
+    env.close()  # closing twice is harmless
+    with pytest.raises(EnvClosed, match=rf"step\(\) on a closed {game.name} env: .* make a new one"):
+        env.step(gamepad.noop())
+    with pytest.raises(EnvClosed, match=r"reset\(\) on a closed"):
+        env.reset(seed=0)
+    if game.save_states:
+        with pytest.raises(EnvClosed, match=r"save_state\(\) on a closed"):
+            env.unwrapped.save_state()

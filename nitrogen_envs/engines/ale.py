@@ -118,14 +118,13 @@ class AtariEnv(GamepadEnv):
         ale_py = require_package("ale_py")
         try:
             state = ale_py.ALEState(blob)
-        except (TypeError, ValueError, RuntimeError) as err:
+        except (TypeError, ValueError, RuntimeError, SystemError) as err:  # SystemError: ALE's bad-blob report
             raise InvalidSaveState(f"corrupt ALE save state: {err}") from err
         self._engine.ale.restoreState(state)
 
-    def close(self) -> None:
-        """Free the emulator and any window."""
-        self._engine.close()
-        super().close()
+    def _engine_close(self) -> None:
+        if getattr(self, "_engine", None) is not None:
+            self._engine.close()
 
     def native_action_space(self) -> gym.spaces.Discrete:
         """The game's minimal action set (what DQN-style agents use)."""

@@ -159,19 +159,16 @@ class ProcgenEnv(GamepadEnv):
         return len(header).to_bytes(4, "little") + header + len(blob).to_bytes(8, "little") + blob + pending
 
     def _engine_load(self, blob: bytes) -> None:
-        try:
-            header_len = int.from_bytes(blob[:4], "little")
-            header = json.loads(blob[4 : 4 + header_len])
-            offset = 4 + header_len
-            state_len = int.from_bytes(blob[offset : offset + 8], "little")
-            state = blob[offset + 8 : offset + 8 + state_len]
-            pending = blob[offset + 8 + state_len :]
-        except ValueError as err:
-            raise InvalidSaveState(f"corrupt Procgen save state: {err}") from err
+        # The envelope (base.load_state) already checked length and checksum; this re-checks the inner
+        # layout so no slice handed to Procgen is short: its set_state exits the process on a bad blob.
+        header, state, pending = _split_state(blob)
         if header.get("mode") != self.task_spec.name:
             raise InvalidSaveState(
                 f"save state is for task {header.get('mode')!r}, this env runs {self.task_spec.name!r}"
             )
+        frame_bytes = self.native_size[0] * self.native_size[1] * 3
+        if len(pending) != (frame_bytes if header.get("pending") else 0):
+            raise InvalidSaveState(f"corrupt Procgen save state: {len(pending)} bytes of pending frame")
         if self._engine is None:
             self._build(0)
         self._engine.set_state([state])
@@ -187,10 +184,8 @@ class ProcgenEnv(GamepadEnv):
                 close()
             self._engine = None
 
-    def close(self) -> None:
-        """Free the engine and any window."""
+    def _engine_close(self) -> None:
         self.close_engine()
-        super().close()
 
     # -- action translation --
     def native_action_space(self) -> gym.spaces.Discrete:
@@ -208,3 +203,23 @@ class ProcgenEnv(GamepadEnv):
     def mapping_rows(self) -> list[tuple[str, str, str]]:
         """The mapping table shown by ``nitrogen info``."""
         return PROCGEN_TABLE.rows()
+
+
+def _split_state(blob: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    """(header, Procgen state, pending frame) of an adapter state, every length checked against ``blob``.
+
+    Raises:
+        InvalidSaveState: a length that points outside ``blob`` or a header that is not a JSON object.
+    """
+    header_len = int.from_bytes(blob[:4], "little")
+    offset = 4 + header_len
+    if len(blob) < offset + 8:
+        raise InvalidSaveState(f"corrupt Procgen save state: {len(blob)} bytes, too short for its header")
+    try:
+        header = json.loads(blob[4:offset])
+    except ValueError as err:
+        raise InvalidSaveState(f"corrupt Procgen save state: {err}") from err
+    state_len = int.from_bytes(blob[offset : offset + 8], "little")
+    if not isinstance(header, dict) or state_len == 0 or len(blob) < offset + 8 + state_len:
+        raise InvalidSaveState(f"corrupt Procgen save state: an engine state of {state_len} bytes does not fit")
+    return header, blob[offset + 8 : offset + 8 + state_len], blob[offset + 8 + state_len :]

@@ -161,12 +161,10 @@ class VizdoomEnv(GamepadEnv):
             extra=extra,
         )
 
-    def close(self) -> None:
-        """Stop the Doom engine and any window."""
+    def _engine_close(self) -> None:
         if getattr(self, "_engine", None) is not None:
             self._engine.close()
             self._engine = None
-        super().close()
 
     def native_action_space(self) -> gym.spaces.Discrete:
         """No-op plus each available button alone."""

@@ -28,6 +28,7 @@ import numpy as np
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import parse_obs_size
+from nitrogen_envs.errors import EnvClosed
 from nitrogen_envs.live.capture import MssCapture
 from nitrogen_envs.live.catalog import LiveGameSpec, get_live_game
 from nitrogen_envs.live.config import LiveConfig, RewardFn, TerminationFn
@@ -340,7 +341,7 @@ class LiveEnv(gym.Env[Obs, dict]):
 
     def _check_usable(self) -> None:
         if self._closed:
-            raise gym.error.Error("this live env is closed; make a new one")
+            raise EnvClosed(f"{self.name}: this live env is closed; make a new one")
         if self._killed:
             raise KillSwitchPressed(self._kill_message())
 
