@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.safe_inputs import open_checked_video
 from nitrogen_envs.video import H264Encoder
 
 logger = logging.getLogger(__name__)
@@ -51,15 +52,15 @@ class VideoReader:
         gop: keyframe interval; forward reads up to this far skip the seek.
 
     Raises:
-        av.error.FFmpegError: the file cannot be opened (the dataset wraps this in ``CorruptEpisode``).
+        InvalidInputFile: not a regular file, not a video, no video stream or frames over the pixel limit
+            (checked before decoding; the dataset wraps this in ``CorruptEpisode``).
     """
 
     def __init__(self, path: str | Path, fps: int, gop: int = 16) -> None:
-        av = require_package("av")
         self.path = str(path)
         self.fps = int(fps)
         self.gop = int(gop)
-        self._container = av.open(self.path)
+        self._container = open_checked_video(self.path, "episode video")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "NONE"  # one frame at a time; threads only add latency in DataLoader workers
         # One scaler per reader, single-threaded: building one per frame (PyAV's default) costs ~2 ms at

@@ -67,6 +67,7 @@ def render(
     from nitrogen_datasets.overlay.styles import preset_styles, random_style
     from nitrogen_datasets.overlay.video import render_overlay_video
     from nitrogen_datasets.reader import DemoDataset
+    from nitrogen_datasets.safe_inputs import refuse_inside
 
     presets = {style.name: style for style in preset_styles()}
     if style_name is not None and style_name not in presets:
@@ -75,6 +76,7 @@ def render(
     if scale is not None:
         style = replace(style, scale=scale)
     try:
+        refuse_inside(out, data, "--out", "dataset")  # the clip, its layout and template must not land on episode files
         dataset = DemoDataset(data)
         if episode >= len(dataset.episodes):
             raise click.BadParameter(f"the dataset has {len(dataset.episodes)} episodes", param_hint="--episode")
@@ -293,9 +295,13 @@ def build_corpus_command(
     the overlay is skipped with its reason logged and counted; the batch never stops for it.
     """
     from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
+    from nitrogen_datasets.safe_inputs import refuse_inside
 
     config = CorpusConfig(layout=str(layout_path), game=game, fps=fps, obs_size=obs_size, method=method)
     try:
+        # The dataset's own mp4s must not become input videos, nor its files land on the user's videos.
+        refuse_inside(out, videos, "--out", "VIDEOS folder")
+        refuse_inside(videos, out, "VIDEOS", "--out dataset folder")
         stats = build_corpus(
             videos,
             out,

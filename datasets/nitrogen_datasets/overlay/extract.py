@@ -25,6 +25,7 @@ import numpy as np
 from nitrogen_datasets.overlay.layout import load_layout
 from nitrogen_datasets.overlay.localize import MEDIAN_FRAMES, Localization, localize, probe_sample
 from nitrogen_datasets.overlay.parse import ParserConfig, ReferenceParser, frame_box
+from nitrogen_datasets.safe_inputs import open_video, refuse_overwrite
 from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
@@ -127,10 +128,13 @@ def prefetch(items: Iterator[T], depth: int = 32) -> Iterator[T]:
 
 
 def _decode(path: Path) -> Iterator[tuple[Any, float, float]]:
-    """(PyAV frame, time in seconds or NaN, stream fps) for every frame of the first video stream."""
-    import av
+    """(PyAV frame, time in seconds or NaN, stream fps) for every frame of the first video stream.
 
-    with av.open(str(path)) as container:
+    Raises:
+        InvalidInputFile: not a regular file, no video stream, or frames over the pixel limit (checked
+            from the container header before anything is decoded).
+    """
+    with open_video(path) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 30)
         for frame in container.decode(stream):
@@ -415,6 +419,8 @@ def extract(
     Raises:
         OverlayNotFound: the layout's template is not in the video (the message gives the best score).
         InvalidLayout: the layout file is broken.
+        InvalidInputFile: the video is not a regular file, has no video stream or too many pixels.
+        OutputOverwritesInput: ``out`` or ``masked_video`` is the video, the layout or its template.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -422,6 +428,10 @@ def extract(
     config = config or ExtractConfig()
     video, out = Path(video), Path(out)
     layout, template = load_layout(layout_path)
+    refuse_overwrite(
+        {"--out": out, "--masked-video": masked_video},
+        {"video": video, "layout": layout_path, "template": Path(layout_path).parent / layout.template},
+    )
     probe = _Probe(video, config.probe_frames)
     try:
         if not probe.held:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nitrogen_datasets.errors import DatasetError
+from nitrogen_datasets.safe_inputs import InvalidInputFile, load_json, read_image
 from nitrogen_envs import gamepad
 
 LAYOUT_FORMAT = "nitrogen-overlay-layout/1"
@@ -125,34 +126,30 @@ def parse_layout(
 def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, object]:
     """Read and validate a layout file and its template image.
 
+    Both files are checked before they are parsed (:mod:`nitrogen_datasets.safe_inputs`): regular files
+    only, the JSON within 1 MB and 64 levels, the template an 8-bit PNG or JPEG within the pixel limit.
+
     Returns:
         The layout and the template as an RGBA (or RGB) uint8 array.
 
     Raises:
-        InvalidLayout: unreadable JSON (with line and column), a missing template, or a format error.
+        InvalidLayout: unreadable JSON (with line and column), a missing, oversized or unsupported
+            template, or a format error.
     """
-    import cv2
-
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as err:
-        raise _fail(path, "layout file not found") from err
+        data = load_json(path, "layout file")
+    except InvalidInputFile as err:
+        raise _fail(path, str(err)) from err
     except json.JSONDecodeError as err:
         raise _fail(path, f"not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
     template_name = data.get("template") if isinstance(data, dict) else None
     if not isinstance(template_name, str) or not template_name:
         raise _fail(path, "'template' must name the template image (relative to the layout file)")
-    template_path = path.parent / template_name
-    image = cv2.imread(str(template_path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise _fail(path, f"template image {template_path} is missing or unreadable")
-    if image.ndim == 2:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.shape[2] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    else:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        image = read_image(path.parent / template_name, "template image")
+    except InvalidInputFile as err:
+        raise _fail(path, str(err)) from err
     layout = parse_layout(data, path, template_size=(image.shape[1], image.shape[0]))
     return layout, image
 
