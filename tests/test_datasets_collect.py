@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from nitrogen_datasets import collect as collect_module
 from nitrogen_datasets.collect import STAGING_DIR, CollectConfig, collect
-from nitrogen_datasets.errors import IncompatibleDataset
+from nitrogen_datasets.errors import DatasetLocked, IncompatibleDataset
 from nitrogen_datasets.format import load_info
 from nitrogen_datasets.reader import DemoDataset, ReaderConfig
+from nitrogen_datasets.writer import DatasetWriter, WriterConfig
 
 pytest.importorskip("procgen")
 
@@ -119,3 +120,30 @@ def test_cli_collects_and_reports(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["collect", "--game", "CoinRn", "--out", str(out)])
     assert bad.exit_code != 0
     assert "CoinRun" in str(bad.exception) + bad.output
+
+
+def test_second_collection_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    """Two collects into one --out both reported success and lost half the episodes before the lock."""
+    from nitrogen_envs.cli import cli
+
+    root = tmp_path / "demos"
+    with DatasetWriter(root, WriterConfig(fps=15)):  # stands for a collection running into the same folder
+        with pytest.raises(DatasetLocked, match="already open for writing"):
+            collect(CollectConfig(episodes=1, **TINY), root)
+        args = ["collect", "--game", "CoinRun", "--episodes", "1", "--out", str(root), "--obs-size", "32"]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1 and "already open for writing" in result.output
+        assert "Traceback" not in result.output
+    assert collect(CollectConfig(episodes=1, **TINY), root).collected == 1
+
+
+def test_staging_left_by_a_run_killed_after_adopting_is_removed(tmp_path: Path) -> None:
+    config = CollectConfig(episodes=1, **TINY).resolved()
+    root = tmp_path / "demos"
+    collect(config, root)
+    leftover = root / STAGING_DIR / collect_module._job_name(config, 0)  # adopted, then killed before the rmtree
+    (leftover / "meta").mkdir(parents=True)
+    (leftover / "meta" / "info.json").write_text("{}")
+    stats = collect(config, root)
+    assert (stats.collected, stats.skipped) == (0, 1)
+    assert not (root / STAGING_DIR).exists()

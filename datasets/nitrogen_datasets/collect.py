@@ -10,7 +10,9 @@ adopts finished jobs into ``OUT`` strictly in seed order. So:
 * a crash or Ctrl-C loses at most the episodes being played: rerunning the same command skips the seeds
   already listed in ``meta/info.json`` (episodes store their seed) and adopts staged episodes that had
   finished but were not adopted yet;
-* workers never write to the shared dataset, so ``meta/info.json`` has one writer.
+* workers never write to the shared dataset, so ``meta/info.json`` has one writer, and that writer holds
+  the folder's lock: a second collection into the same folder is refused at once, naming the first one's pid;
+* killing the main process ends its workers too (see :mod:`nitrogen_datasets.parallel`).
 
 Example:
     >>> stats = collect(CollectConfig(game="CoinRun", episodes=8, workers=2), "demos/coinrun")  # doctest: +SKIP
@@ -142,6 +144,8 @@ def collect(
 
     Raises:
         IncompatibleDataset: ``out`` holds frames of another size or fps.
+        DatasetLocked: another process is writing to ``out``.
+        DatasetNeedsRepair: ``out`` holds episode files that its ``meta/info.json`` does not list.
     """
     started = time.monotonic()
     config = config.resolved()
@@ -156,6 +160,8 @@ def collect(
     }
     seeds = [config.seed + k for k in range(config.episodes) if config.seed + k not in done]
     staging = root / STAGING_DIR
+    for seed in done:  # staged by a run that died after adopting it: the episode is in OUT already
+        shutil.rmtree(staging / _job_name(config, seed), ignore_errors=True)
     jobs = [_Job(config, seed, staging / _job_name(config, seed)) for seed in seeds]
     tqdm = require_package("tqdm").tqdm
     bar = tqdm(
