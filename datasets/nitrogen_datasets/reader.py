@@ -112,7 +112,8 @@ class DemoDataset(torch.utils.data.Dataset):
 
     Raises:
         DatasetNotFound, FormatVersionMismatch, SchemaVersionMismatch, InvalidDatasetInfo: see ``load_info``.
-        CorruptEpisode: verification failed (and ``skip_corrupt`` is off); the message names the file.
+        CorruptEpisode: a file is missing, fails its sha256 or cannot be decoded: here (unless ``skip_corrupt``)
+            or, for a file damaged after the dataset was opened, when a sample is read; the message names the file.
     """
 
     def __init__(self, root: str | os.PathLike[str], config: ReaderConfig | None = None) -> None:
@@ -121,8 +122,8 @@ class DemoDataset(torch.utils.data.Dataset):
         self.info: DatasetInfo = load_info(self.root)
         self.game_names: tuple[str, ...] = self.info.games
         self.task_names: tuple[str, ...] = self.info.tasks
-        self._stamps: dict[str, FileStamp | None] = {}
         # verified files (relative path) -> stamp when checked; a changed or None stamp is hashed again
+        self._stamps: dict[str, FileStamp | None] = {}
         cache = ChecksumCache(self.root, persist=self.config.checksum_cache)
         wanted = range(self.info.total_episodes) if self.config.episodes is None else self.config.episodes
         kept: list[EpisodeInfo] = []
