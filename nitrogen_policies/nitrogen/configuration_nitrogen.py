@@ -5,17 +5,53 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.registry import all_games
+from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
 
 ENCODERS = ("cnn", "siglip")
 UNKNOWN_GAME = "<unknown>"
+CNN_GROUPS = 8
+"""GroupNorm groups after each CNN stage, so every ``cnn_channels`` entry is a multiple of it."""
+MAX_NAME_CHARS = 200
+"""Longest ``name``, ``vision_checkpoint`` or game name accepted (a config.json is untrusted input)."""
+
+# Bounds of every numeric field. A config.json can come from anywhere, so sizes are checked here, before
+# anything is allocated; products of sizes (the parameter count) are checked by the loader on the meta device.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "schema_version": (0, 2**31 - 1),
+    "action_dim": (1, 4096),
+    "chunk_size": (1, 1024),
+    "n_action_steps": (1, 1024),
+    "num_inference_steps": (1, 1000),
+    "image_size": (16, 1024),
+    "vision_hidden_size": (1, 8192),
+    "vision_layers": (1, 64),
+    "vision_heads": (1, 256),
+    "vision_intermediate_size": (1, 65536),
+    "vision_patch_size": (1, 1024),
+    "d_model": (2, 8192),
+    "n_layers": (1, 64),
+    "n_heads": (1, 256),
+}
+FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
+    "mlp_ratio": (1 / 64, 16.0),
+    "game_dropout": (0.0, 1.0),
+    "flow_alpha": (1e-3, 1e3),
+    "flow_beta": (1e-3, 1e3),
+}
+CNN_CHANNELS_BOUNDS = (1, 8)
+"""Number of CNN stages; each entry is a multiple of ``CNN_GROUPS`` up to ``CNN_WIDTH_MAX``."""
+CNN_WIDTH_MAX = 4096
+MAX_GAMES = 100_000
+"""Longest game vocabulary (the embedding table has one row per game)."""
 
 
 def default_game_names() -> tuple[str, ...]:
@@ -74,19 +110,24 @@ class NitroGenConfig:
     flow_beta: float = 1.0
 
     def __post_init__(self) -> None:
-        self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        problems = _type_problems(self)
+        if problems:  # relations between fields only make sense once each field is the right type
+            raise InvalidConfig("invalid NitroGenConfig: " + "; ".join(problems))
+        self.cnn_channels = tuple(self.cnn_channels)
         self.game_names = tuple(self.game_names)
+        self.mlp_ratio = float(self.mlp_ratio)
+        problems = self._relation_problems()
+        if problems:
+            raise InvalidConfig("invalid NitroGenConfig: " + "; ".join(problems))
+
+    def _relation_problems(self) -> list[str]:
         problems = []
         if self.action_dim != gamepad.FLAT_SIZE:
             problems.append(f"action_dim must be {gamepad.FLAT_SIZE} (the gamepad schema), got {self.action_dim}")
-        if self.chunk_size < 1:
-            problems.append(f"chunk_size must be >= 1, got {self.chunk_size}")
         if not 1 <= self.n_action_steps <= self.chunk_size:
             problems.append(
                 f"n_action_steps ({self.n_action_steps}) must be between 1 and chunk_size ({self.chunk_size})"
             )
-        if self.num_inference_steps < 1:
-            problems.append(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
         if self.encoder not in ENCODERS:
             problems.append(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.encoder == "cnn" and self.image_size % (2 ** len(self.cnn_channels)) != 0:
@@ -97,16 +138,17 @@ class NitroGenConfig:
             problems.append(
                 f"image_size ({self.image_size}) must be divisible by vision_patch_size ({self.vision_patch_size})"
             )
+        if self.encoder == "siglip" and self.vision_hidden_size % self.vision_heads != 0:
+            problems.append(
+                f"vision_hidden_size ({self.vision_hidden_size}) must be divisible by vision_heads ({self.vision_heads})"
+            )
         if self.d_model % self.n_heads != 0:
             problems.append(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        if not self.game_names or self.game_names[0] != UNKNOWN_GAME:
+        if self.d_model % 2 != 0:
+            problems.append(f"d_model ({self.d_model}) must be even (the flow-time embedding is sin + cos halves)")
+        if self.game_names[0] != UNKNOWN_GAME:
             problems.append(f"game_names must start with {UNKNOWN_GAME!r}")
-        if not 0.0 <= self.game_dropout <= 1.0:
-            problems.append(f"game_dropout must be in [0, 1], got {self.game_dropout}")
-        if self.flow_alpha <= 0 or self.flow_beta <= 0:
-            problems.append(f"flow_alpha and flow_beta must be positive, got {self.flow_alpha}, {self.flow_beta}")
-        if problems:
-            raise ValueError("invalid NitroGenConfig: " + "; ".join(problems))
+        return problems
 
     def game_id(self, game: str | None) -> int:
         """Index of ``game`` in the vocabulary; unknown or ``None`` gives 0 (zero-shot)."""
@@ -175,4 +217,66 @@ def config_from_preset(name: str, **overrides: Any) -> NitroGenConfig:
     """
     if name not in PRESETS:
         raise ValueError(f"unknown config preset {name!r}; presets are {sorted(PRESETS)}")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(NitroGenConfig)})
+    if unknown:
+        raise InvalidConfig(
+            f"NitroGenConfig has no field(s) {unknown}; fields are {[f.name for f in dataclasses.fields(NitroGenConfig)]}"
+        )
     return NitroGenConfig(**{**PRESETS[name], **overrides})
+
+
+def _type_problems(config: NitroGenConfig) -> list[str]:
+    """One message per field of the wrong type or out of its bounds (``INT_BOUNDS``, ``FLOAT_BOUNDS``, ...)."""
+    problems = []
+    for name, (low, high) in INT_BOUNDS.items():
+        value = getattr(config, name)
+        if not _is_int(value) or not low <= value <= high:
+            problems.append(f"{name} must be an integer in [{low}, {high}], got {_show(value)}")
+    for name, (low_f, high_f) in FLOAT_BOUNDS.items():
+        value = getattr(config, name)
+        if not _is_number(value) or not low_f <= value <= high_f:
+            problems.append(f"{name} must be a number in [{low_f:g}, {high_f:g}], got {_show(value)}")
+    for name in ("name", "encoder"):
+        if not _is_short_str(getattr(config, name)):
+            problems.append(
+                f"{name} must be a string of at most {MAX_NAME_CHARS} characters, got {_show(getattr(config, name))}"
+            )
+    if config.vision_checkpoint is not None and not _is_short_str(config.vision_checkpoint):
+        problems.append(f"vision_checkpoint must be null or a folder path, got {_show(config.vision_checkpoint)}")
+    low_n, high_n = CNN_CHANNELS_BOUNDS
+    channels = config.cnn_channels
+    if (
+        not isinstance(channels, (list, tuple))
+        or not low_n <= len(channels) <= high_n
+        or not all(_is_int(c) and 0 < c <= CNN_WIDTH_MAX and c % CNN_GROUPS == 0 for c in channels)
+    ):
+        problems.append(
+            f"cnn_channels must be a list of {low_n} to {high_n} integers, each a multiple of {CNN_GROUPS} up to "
+            f"{CNN_WIDTH_MAX}, got {_show(channels)}"
+        )
+    games = config.game_names
+    if not isinstance(games, (list, tuple)) or not 1 <= len(games) <= MAX_GAMES or not all(map(_is_short_str, games)):
+        problems.append(
+            f"game_names must be a list of 1 to {MAX_GAMES} strings of at most {MAX_NAME_CHARS} characters, "
+            f"got {_show(games)}"
+        )
+    return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_short_str(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_NAME_CHARS
+
+
+def _show(value: Any) -> str:
+    """A value for a one-line message: its repr cut short, and its type."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} ({type(value).__name__})"

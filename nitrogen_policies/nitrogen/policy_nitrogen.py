@@ -13,13 +13,26 @@ import torch
 from torch import nn
 
 from nitrogen_policies import flow_matching
-from nitrogen_policies.errors import PolicyInputError
-from nitrogen_policies.hub import load_weights, read_config_dict, resolve_checkpoint, save_checkpoint
+from nitrogen_policies.errors import CheckpointError, InvalidConfig, PolicyInputError
+from nitrogen_policies.hub import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    check_tensor_specs,
+    load_weights,
+    module_tensor_specs,
+    read_config_dict,
+    read_tensor_specs,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig, config_from_preset
 from nitrogen_policies.nitrogen.modeling_nitrogen import NitroGenModel
 from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions, frames_to_tensor
 
 logger = logging.getLogger(__name__)
+
+MAX_PARAMETERS = 1_000_000_000
+"""Largest model ``from_pretrained`` builds unless told otherwise (4 GB of float32; nitrogen-500m is ~0.5B)."""
 
 
 class NitroGenPolicy(nn.Module):
@@ -51,18 +64,52 @@ class NitroGenPolicy(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | os.PathLike[str], device: str | torch.device = "cpu", revision: str | None = None
+        cls,
+        name_or_path: str | os.PathLike[str],
+        device: str | torch.device = "cpu",
+        revision: str | None = None,
+        strict: bool = True,
+        max_parameters: int = MAX_PARAMETERS,
     ) -> NitroGenPolicy:
         """Load a bundled name, a local checkpoint folder, or a Hugging Face Hub repo id; returns eval mode.
 
+        Nothing is allocated before the checkpoint is checked: ``config.json`` is type- and range-checked,
+        the model is built on the ``meta`` device to count its parameters and list its tensors, and those are
+        compared with the safetensors header. Only then is the model built and its weights read. A
+        ``vision_checkpoint`` named in the config is not read (the weights file holds the encoder).
+
+        Args:
+            name_or_path: see :func:`nitrogen_policies.hub.resolve_checkpoint` for which strings go to the Hub
+                (``hf://owner/name`` always does; a path that looks local never does).
+            device: where the weights go.
+            revision: Hub revision (branch, tag or commit).
+            strict: a tensor missing from the file, or one the model lacks, is an error; ``False`` loads the
+                tensors that match and logs the rest.
+            max_parameters: refuse configs describing a larger model (the default allows ~4 GB of float32).
+
         Raises:
-            CheckpointError: not found or not downloadable (the message says what to download where).
+            CheckpointError: not found, not downloadable, too large, or the weights do not fit the config.
+            InvalidConfig: a ``config.json`` field has the wrong type or is out of range.
             SchemaMismatch: the checkpoint uses another gamepad schema version.
         """
         folder = resolve_checkpoint(name_or_path, revision=revision)
-        config = NitroGenConfig.from_dict(read_config_dict(folder))
+        try:
+            config = NitroGenConfig.from_dict({**read_config_dict(folder), "vision_checkpoint": None})
+        except InvalidConfig as err:
+            raise InvalidConfig(f"{folder / CONFIG_NAME}: {err}") from err
+        with torch.device("meta"):
+            skeleton = NitroGenModel(config)  # shapes and a parameter count, no memory
+        count = sum(parameter.numel() for parameter in skeleton.parameters())
+        if count > max_parameters:
+            raise CheckpointError(
+                f"{folder / CONFIG_NAME} describes a model of {count:,} parameters, over the limit of "
+                f"{max_parameters:,}; pass max_parameters=... if you mean to load it"
+            )
+        check_tensor_specs(
+            module_tensor_specs(skeleton), read_tensor_specs(folder / WEIGHTS_NAME), folder / WEIGHTS_NAME, strict
+        )
         policy = cls(config)
-        load_weights(policy.model, folder, device=device)
+        load_weights(policy.model, folder, device=device, strict=strict)
         return policy.to(device).eval()
 
     def save_pretrained(self, folder: str | os.PathLike[str], dtype: torch.dtype | None = None) -> Path:
