@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -354,3 +356,24 @@ def test_repair_interrupted_at_any_step_resumes(tmp_path, monkeypatch):
         aside = sorted(p.relative_to(root / UNUSABLE_DIR).as_posix() for p in (root / UNUSABLE_DIR).rglob("*.*"))
         assert aside == sorted(episode_paths(1)), f"crash at step {step}"
     assert step > 8, f"only {step - 1} steps were exercised"
+
+
+def test_a_crafted_journal_touches_nothing_outside_the_dataset(tmp_path):
+    """meta/journal.json comes from disk (a downloaded dataset): it must not move or delete a file elsewhere."""
+    root, victim = _build(tmp_path / "demos", [0]), _build(tmp_path / "elsewhere", [1])
+    before = _snapshot(victim)
+    stolen = load_info(victim).episodes[0]
+    data, _ = episode_paths(1)
+    shutil.copy(victim / episode_paths(0)[0], root / (data + TMP_SUFFIX))
+    commit = {
+        "info": load_info(root).with_episode(replace(stolen, episode_index=1)).to_dict(),
+        "source": os.path.relpath(victim, root),
+        "source_index": 0,
+        "source_chunk_size": 1000,
+        "source_parquet_sha256": stolen.parquet_sha256,
+    }
+    (root / JOURNAL_PATH).write_text(json.dumps(commit))
+    with DatasetWriter(root, WriterConfig(fps=15)) as writer:
+        assert writer.num_episodes == 1
+    assert _snapshot(victim) == before
+    assert _verified_rewards(root) == [0.0]

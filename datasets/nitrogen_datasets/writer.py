@@ -282,8 +282,8 @@ def _complete(root: Path, commit: _Commit, current: DatasetInfo | None, recoveri
     """Rename the episode's files into place, list it in ``info.json``, consume the staged parquet, drop the journal.
 
     ``recovering`` re-checks every file against the recorded sha256 before it is moved or listed (the
-    journal came from disk, so nothing in it is taken on trust) and removes a staged parquet only inside
-    ``root``. Returns the ``info.json`` now on disk.
+    journal came from disk, so nothing in it is taken on trust), and touches staged files only inside
+    ``root`` (where collection stages them). Returns the ``info.json`` now on disk.
 
     Raises:
         _StaleJournal: the commit cannot be completed (a file is missing or changed, or ``info.json`` differs).
@@ -300,6 +300,8 @@ def _complete(root: Path, commit: _Commit, current: DatasetInfo | None, recoveri
         data_rel, video_rel = episode_paths(index, commit.info.chunk_size)
         staged = commit.source_paths(root)
         video_src = staged[1] if staged else root / (video_rel + TMP_SUFFIX)
+        if recovering and not _inside(video_src, root):
+            video_src = root / (video_rel + TMP_SUFFIX)  # never exists: only a video already moved in counts
         for src, final, sha in (
             (video_src, root / video_rel, entry.video_sha256),
             (root / (data_rel + TMP_SUFFIX), root / data_rel, entry.parquet_sha256),
@@ -322,15 +324,17 @@ def _move_checked(src: Path, final: Path, sha: str, recovering: bool) -> None:
         raise _StaleJournal(f"neither {src} nor {final} holds the recorded file")
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def _consume_staged(root: Path, commit: _Commit, recovering: bool) -> None:
     staged = commit.source_paths(root)
     if staged is None or not staged[0].is_file():
         return
-    if recovering:
-        inside = staged[0].resolve().is_relative_to(root.resolve())
-        if not inside or file_sha256(staged[0]) != commit.source_parquet_sha256:
-            logger.warning("left %s in place: it is outside %s or not the adopted file", staged[0], root)
-            return
+    if recovering and not (_inside(staged[0], root) and file_sha256(staged[0]) == commit.source_parquet_sha256):
+        logger.warning("left %s in place: it is outside %s or not the adopted file", staged[0], root)
+        return
     staged[0].unlink()
 
 
