@@ -206,3 +206,16 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
     monkeypatch.setattr(parser_training, "render_pool", broken)
     result = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--renders", "10"])
     assert isinstance(result.exception, ValueError)  # not turned into a one-line message: the traceback stays
+
+
+def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> None:
+    from nitrogen_datasets.overlay.learned import BUNDLED_WEIGHTS, CONFIG_NAME, WEIGHTS_NAME, load_parser
+
+    folder = tmp_path / "parser"
+    folder.mkdir()
+    (folder / WEIGHTS_NAME).write_bytes((BUNDLED_WEIGHTS / WEIGHTS_NAME).read_bytes())
+    config = json.loads((BUNDLED_WEIGHTS / CONFIG_NAME).read_text())
+    config["net"]["widths"] = [24, 32, 10**7]
+    (folder / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="widths"):
+        load_parser(folder)

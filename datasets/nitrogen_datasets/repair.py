@@ -50,6 +50,7 @@ from nitrogen_datasets.format import (
     save_info,
 )
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.safe_inputs import open_video
 from nitrogen_datasets.writer import (
     DatasetLock,
     WriterConfig,
@@ -248,10 +249,9 @@ def _check_parquet(path: Path) -> tuple[int, int | None, tuple[str, str, str]]:
 
 def _check_video(path: Path, length: int) -> tuple[tuple[int, int], str, int | None, int]:
     """((height, width), pix_fmt, keyframe interval, fps) of an mp4 that decodes to exactly ``length`` frames."""
-    av = require_package("av")
     keyframes, count, size = [], 0, (0, 0)
     try:
-        with av.open(str(path)) as container:
+        with open_video(path, "episode video") as container:  # regular file, video stream, bounded size
             if not container.streams.video:
                 raise _Unusable("mp4 has no video stream")
             stream = container.streams.video[0]

@@ -36,6 +36,7 @@ from torch import nn
 from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.parse import ParsedFrame, frame_box, shift_rect
+from nitrogen_datasets.safe_inputs import load_json
 from nitrogen_envs import gamepad
 
 KINDS = ("button", "trigger", "stick")
@@ -59,6 +60,12 @@ def element_kind(name: str) -> int:
     return 2 if name in STICK_ELEMENTS else 1 if name in gamepad.TRIGGERS else 0
 
 
+MAX_PARSER_CROP = 256
+MAX_PARSER_WIDTH = 1024
+"""Upper bounds of a parser's crop side and layer widths: far above any trained parser, far below what would
+exhaust memory when a downloaded ``parser.json`` is loaded."""
+
+
 @dataclass(frozen=True)
 class ParserNetConfig:
     """Architecture of :class:`ElementNet`.
@@ -77,8 +84,13 @@ class ParserNetConfig:
     button_margin: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.crop % 8 != 0 or self.crop < 16:
-            raise ValueError(f"crop must be a multiple of 8 and >= 16, got {self.crop}")
+        if self.crop % 8 != 0 or not 16 <= self.crop <= MAX_PARSER_CROP:
+            raise ValueError(f"crop must be a multiple of 8 in [16, {MAX_PARSER_CROP}], got {self.crop}")
+        # A parser folder may come from anyone: bound what its config makes us allocate.
+        if len(self.widths) != 3 or not all(1 <= int(w) <= MAX_PARSER_WIDTH for w in self.widths):
+            raise ValueError(f"widths must be three channel counts in [1, {MAX_PARSER_WIDTH}], got {self.widths}")
+        if not 1 <= self.hidden <= MAX_PARSER_WIDTH:
+            raise ValueError(f"hidden must be in [1, {MAX_PARSER_WIDTH}], got {self.hidden}")
         if not 0.0 <= self.button_margin <= 0.5:
             raise ValueError(f"button_margin must be in [0, 0.5], got {self.button_margin}")
 
@@ -266,7 +278,7 @@ def load_parser(folder: str | os.PathLike[str] | None = None) -> ElementNet:
             f"no overlay parser in {folder} ({WEIGHTS_NAME} + {CONFIG_NAME}); train one with "
             "`nitrogen overlay train-parser --out DIR`, or use parser='reference'"
         )
-    config = json.loads(config_path.read_text())["net"]
+    config = load_json(config_path, "overlay parser config")["net"]  # a user's folder: size and depth bounded
     model = ElementNet(
         ParserNetConfig(
             crop=int(config["crop"]),
