@@ -11,6 +11,24 @@ from nitrogen_envs.import_utils import require_package
 from nitrogen_envs.live.errors import LiveDependencyNotInstalled, WindowUnavailable
 from nitrogen_envs.live.window import Rect
 
+RENDERED_MIN_STD = 2.0
+"""Pixel standard deviation below which a frame is one flat colour (an unpainted window, a fade's black)."""
+LIT_LEVEL = 32
+"""A pixel is lit when one of its channels reaches this value (0-255)."""
+LIT_MIN_FRACTION = 0.002
+"""Share of lit pixels a rendered frame needs; a dark title card with a line of text has about 1 %."""
+
+
+def is_rendered(frame: np.ndarray) -> bool:
+    """Whether ``frame`` shows a rendered picture, not a black, near-black or one-colour window.
+
+    Kept permissive on purpose: a dark scene or a title card on black counts as rendered; only what a
+    window shows before the game draws (or mid fade from black) does not.
+    """
+    if float(frame.std()) < RENDERED_MIN_STD:
+        return False
+    return float((frame.max(axis=-1) >= LIT_LEVEL).mean()) >= LIT_MIN_FRACTION
+
 
 class MssCapture:
     """Grabs a screen region as RGB uint8 and resizes it (area averaging) to ``size``.

@@ -19,9 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nitrogen_envs import gamepad
 from nitrogen_envs.live.errors import CatalogError
 from nitrogen_envs.live.keys import check_key
-from nitrogen_envs.mapping import Binding, ButtonTable
+from nitrogen_envs.mapping import Binding, ButtonTable, binding_to_gamepad
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,6 +34,26 @@ CATALOG_ENV_VAR = "NITROGEN_LIVE_CATALOG"
 
 INPUT_KINDS = ("gamepad", "keyboard")
 PLATFORMS = ("windows", "linux")
+START_HOLD_RANGE_S = (0.05, 5.0)
+"""How long a start key may be held: a tap shorter than a slow game's frame can be missed."""
+START_WAIT_RANGE_S = (0.0, 60.0)
+"""How long to wait after a start key (a menu fade, a level load)."""
+
+
+@dataclass(frozen=True)
+class StartKey:
+    """One step of the way into gameplay: hold ``key`` for ``hold_s``, release it, wait ``wait_s``.
+
+    Args:
+        key: a key of the game's ``keys`` map; it is sent as that binding's gamepad input, through the
+            env's own input (so the focus guard and kill switch apply as for any step).
+        hold_s: seconds the key is held (long enough for the game to see it at a low frame rate).
+        wait_s: seconds to wait after releasing it (a fade, a load) before the next step.
+    """
+
+    key: str
+    hold_s: float = 0.25
+    wait_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,11 @@ class LiveGameSpec:
         launch: argv that starts the game, empty when unknown.
         steam_appid: Steam app id, used to build a launch command when ``launch`` is empty.
         notes: advice for users (anti-cheat, online play, renderer).
+        start_level: level file to append to ``launch`` when the env starts the game, so it opens in
+            a level instead of its title menu; several paths (one per distribution's layout) may be
+            listed and the first that exists is used.
+        start_keys: keys sent once after the env started the game and its window shows a rendered
+            frame (e.g. from the title menu into a level, or past a level's title card).
     """
 
     id: str
@@ -64,6 +90,8 @@ class LiveGameSpec:
     launch: tuple[str, ...] = ()
     steam_appid: int | None = None
     notes: str = ""
+    start_level: tuple[str, ...] = ()
+    start_keys: tuple[StartKey, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id.isidentifier():
@@ -79,6 +107,33 @@ class LiveGameSpec:
         unknown = set(self.platforms) - set(PLATFORMS)
         if unknown:
             raise CatalogError(f"live game {self.id!r} lists unknown platforms {sorted(unknown)}; use {PLATFORMS}")
+        self._check_start()
+
+    def _check_start(self) -> None:
+        """The way into gameplay must be usable: a level needs a command to append to, keys need the key map."""
+        if self.start_level and not self.launch:
+            raise CatalogError(
+                f"live game {self.id!r} has a `start_level` but no `launch` command to pass it to; add `launch`"
+            )
+        if any(not path for path in self.start_level):
+            raise CatalogError(f"live game {self.id!r} has an empty path in `start_level`")
+        names = {binding.native for binding in self.keys}
+        for step in self.start_keys:
+            if step.key not in names:
+                raise CatalogError(
+                    f"live game {self.id!r}: start key {step.key!r} is not in its `keys` map {sorted(names)}; "
+                    "start keys are sent through the key map, so add a binding for it"
+                )
+            low, high = START_HOLD_RANGE_S
+            if not low <= step.hold_s <= high:
+                raise CatalogError(
+                    f"live game {self.id!r}: start key {step.key!r} has hold_s={step.hold_s}; use {low}..{high} s"
+                )
+            low, high = START_WAIT_RANGE_S
+            if not low <= step.wait_s <= high:
+                raise CatalogError(
+                    f"live game {self.id!r}: start key {step.key!r} has wait_s={step.wait_s}; use {low}..{high} s"
+                )
 
     @property
     def env_id(self) -> str:
@@ -88,6 +143,20 @@ class LiveGameSpec:
     def key_table(self) -> ButtonTable:
         """The keyboard map as a :class:`~nitrogen_envs.mapping.ButtonTable` (one native button per key)."""
         return ButtonTable(self.keys)
+
+    def runs_natively_on(self, platform: str) -> bool:
+        """Whether the catalog lists ``platform`` (``"windows"`` or ``"linux"``) for this game."""
+        return platform in self.platforms
+
+    def existing_start_level(self) -> str | None:
+        """The first ``start_level`` path that exists on this machine, or ``None``."""
+        paths = (Path(path).expanduser() for path in self.start_level)
+        return next((str(path) for path in paths if path.is_file()), None)
+
+    def start_key_action(self, key: str) -> gamepad.GamepadDict:
+        """The gamepad action that presses ``key`` through the key map (its binding's canonical input)."""
+        binding = next(binding for binding in self.keys if binding.native == key)
+        return binding_to_gamepad(binding)
 
     def launch_command(self, platform: str) -> list[str]:
         """The argv that starts the game on ``platform`` (``"windows"`` or ``"linux"``), or ``[]``."""
@@ -117,7 +186,61 @@ def _binding(game: str, row: Any) -> Binding:
         raise CatalogError(f"live game {game!r}: bad key binding {row!r}: {err}") from err
 
 
-_FIELDS = {"title", "process", "platforms", "fps", "input", "keys", "pause", "launch", "steam_appid", "notes"}
+def _start_key(game: str, row: Any) -> StartKey:
+    if isinstance(row, str):
+        row = {"key": row}
+    if not isinstance(row, dict) or "key" not in row:
+        raise CatalogError(f"live game {game!r}: each `start_keys` entry needs a `key`, got {row!r}")
+    unknown = set(row) - {"key", "hold_s", "wait_s"}
+    if unknown:
+        raise CatalogError(
+            f"live game {game!r}: unknown field(s) {sorted(unknown)} in start key {row['key']!r}; "
+            "known: ['hold_s', 'key', 'wait_s']"
+        )
+    try:
+        return StartKey(
+            key=check_key(str(row["key"])),
+            hold_s=_seconds(row.get("hold_s", StartKey.hold_s)),
+            wait_s=_seconds(row.get("wait_s", StartKey.wait_s)),
+        )
+    except (TypeError, ValueError) as err:
+        raise CatalogError(f"live game {game!r}: bad start key {row!r}: {err}") from err
+
+
+def _seconds(value: Any) -> float:
+    """A duration from TOML: an int or float (a string or a boolean is a mistake, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"durations are numbers of seconds, got {value!r}")
+    return float(value)
+
+
+def _start_level(game: str, value: Any) -> tuple[str, ...]:
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+        raise CatalogError(f"live game {game!r}: `start_level` must be a path or a list of paths, got {value!r}")
+    return tuple(paths)
+
+
+def _start_keys(game: str, value: Any) -> tuple[StartKey, ...]:
+    if not isinstance(value, list):
+        raise CatalogError(f"live game {game!r}: `start_keys` must be a list of {{ key = ... }} entries, got {value!r}")
+    return tuple(_start_key(game, row) for row in value)
+
+
+_FIELDS = {
+    "title",
+    "process",
+    "platforms",
+    "fps",
+    "input",
+    "keys",
+    "pause",
+    "launch",
+    "steam_appid",
+    "notes",
+    "start_level",
+    "start_keys",
+}
 
 
 def parse_catalog(text: str, source: str = "<string>") -> dict[str, LiveGameSpec]:
@@ -152,6 +275,8 @@ def parse_catalog(text: str, source: str = "<string>") -> dict[str, LiveGameSpec
             launch=tuple(row.get("launch", ())),
             steam_appid=row.get("steam_appid"),
             notes=str(row.get("notes", "")),
+            start_level=_start_level(game_id, row.get("start_level", [])),
+            start_keys=_start_keys(game_id, row.get("start_keys", [])),
         )
     return specs
 

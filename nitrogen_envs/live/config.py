@@ -28,6 +28,11 @@ class LiveConfig:
             list / command string to start; ``None`` never starts anything.
         launch_env: extra environment variables for a launched game (e.g. an isolated ``HOME``).
         launch_timeout_s: seconds to wait for a launched game's window.
+        render_timeout_s: seconds ``reset`` waits for the window to show a rendered frame (not black,
+            not one flat colour) before raising ``WindowBlank``; a game still loading shows black.
+        start_gameplay: when the env launches a catalog game, take the catalog's way into gameplay
+            (``start_level`` appended to the command, ``start_keys`` sent on the first ``reset``);
+            ``False`` leaves the game on its title menu.
         stop_launched: stop a game we launched when the env closes.
         input: ``"gamepad"`` or ``"keyboard"``; from the catalog when ``None``.
         input_backend: ``"auto"`` or one of ``vgamepad``, ``uinput``, ``xtest``, ``pydirectinput``.
@@ -47,6 +52,8 @@ class LiveConfig:
     launch: bool | Sequence[str] | str | None = None
     launch_env: dict[str, str] = field(default_factory=dict)
     launch_timeout_s: float = 60.0
+    render_timeout_s: float = 60.0
+    start_gameplay: bool = True
     stop_launched: bool = True
     input: str | None = None
     input_backend: str = "auto"
@@ -69,6 +76,8 @@ class LiveConfig:
             raise ValueError(f"fps must be between 0.5 and 240 control steps per second, got {self.fps!r}")
         if self.launch_timeout_s <= 0:
             raise ValueError(f"launch_timeout_s must be positive, got {self.launch_timeout_s!r}")
+        if self.render_timeout_s <= 0:
+            raise ValueError(f"render_timeout_s must be positive, got {self.render_timeout_s!r}")
         if self.kill_switch is not None:
             check_key(self.kill_switch)
         if isinstance(self.launch, str):

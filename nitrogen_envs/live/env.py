@@ -29,10 +29,10 @@ import numpy as np
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import parse_obs_size
 from nitrogen_envs.errors import EnvClosed
-from nitrogen_envs.live.capture import MssCapture
-from nitrogen_envs.live.catalog import LiveGameSpec, get_live_game
+from nitrogen_envs.live.capture import MssCapture, is_rendered
+from nitrogen_envs.live.catalog import LiveGameSpec, StartKey, get_live_game
 from nitrogen_envs.live.config import LiveConfig, RewardFn, TerminationFn
-from nitrogen_envs.live.errors import FocusLost, GameNotRunning, KillSwitchPressed, WindowUnavailable
+from nitrogen_envs.live.errors import FocusLost, GameNotRunning, KillSwitchPressed, WindowBlank, WindowUnavailable
 from nitrogen_envs.live.input import InputController, choose_backend, make_controller
 from nitrogen_envs.live.process import GameProcess, find_process
 from nitrogen_envs.live.safety import KillSwitch, SafetyNet, make_kill_switch_probe
@@ -43,6 +43,14 @@ from nitrogen_envs.types import Obs
 logger = logging.getLogger(__name__)
 
 _PLATFORM = "windows" if sys.platform == "win32" else "linux"
+RENDER_POLL_S = 0.1
+"""How often ``reset`` looks again at a window that is still black."""
+SETTLE_INTERVAL_S = 0.25
+SETTLE_MAX_BRIGHTNESS_CHANGE = 0.5
+"""A launched game's picture has settled when its mean brightness moves less than this (0-255) in
+``SETTLE_INTERVAL_S``: a fade from black changes every pixel, gameplay animation only a few."""
+SETTLE_MAX_S = 15.0
+"""Settling is best effort: a game whose whole picture keeps changing is returned after this long."""
 
 
 class LiveEnv(gym.Env[Obs, dict]):
@@ -104,6 +112,8 @@ class LiveEnv(gym.Env[Obs, dict]):
 
         self._closed = False
         self._killed = False
+        self._fresh_launch = False
+        self._start_keys: tuple[StartKey, ...] = ()
         self._kill_switch: KillSwitch | None = None
         self._kill_probe_close: Any = None
         self.controller: InputController | None = None
@@ -135,9 +145,27 @@ class LiveEnv(gym.Env[Obs, dict]):
 
     # ---- setup ---------------------------------------------------------------------------------------
     def _how_to_start(self) -> str:
-        command = self.spec_game.launch_command(_PLATFORM) if self.spec_game else []
+        """The advice sentence of the "not running" error: how to start the game on this platform."""
+        spec = self.spec_game
+        command = spec.launch_command(_PLATFORM) if spec else []
+        if spec is not None and not spec.runs_natively_on(_PLATFORM):
+            return self._other_platform_route(spec, command)
         start = f"start it with `{' '.join(command)}`" if command else "start it"
-        return f"{start} (or pass launch=True / launch=[...] to gym.make so the env starts it)"
+        return f"Please {start} (or pass launch=True / launch=[...] to gym.make so the env starts it)"
+
+    @staticmethod
+    def _other_platform_route(spec: LiveGameSpec, command: list[str]) -> str:
+        native = " and ".join(platform.capitalize() for platform in spec.platforms)
+        if _PLATFORM != "linux":
+            return f"The catalog lists {spec.id} for {native} only; run it there, or add launch= and platforms in a user catalog"
+        launched = (
+            f"; launch=True runs `{' '.join(command)}`, which needs Proton enabled for it in Steam" if command else ""
+        )
+        return (
+            f"The catalog lists {spec.id} for {native} only: on Linux run it through Steam Play (Proton) or Wine, "
+            "whose window under X11 our X11 backend finds by its title like a native one (untested with Proton), "
+            f"then make the env again{launched}"
+        )
 
     def _connect(self) -> GameProcess | None:
         """Find the running game, or launch it when asked; return its process (``None`` if unknown)."""
@@ -149,7 +177,7 @@ class LiveEnv(gym.Env[Obs, dict]):
             return GameProcess(pid) if pid else None
         if cfg.launch in (None, False):
             what = f"window title containing {self.title!r}" if self.title else f"process {list(self.process_names)}"
-            raise GameNotRunning(f"{self.name} is not running (no {what}). Please {self._how_to_start()}.")
+            raise GameNotRunning(f"{self.name} is not running (no {what}). {self._how_to_start()}.")
         command = (
             list(cfg.launch)  # type: ignore[arg-type]
             if cfg.launch is not True
@@ -157,6 +185,9 @@ class LiveEnv(gym.Env[Obs, dict]):
         )
         if not command:
             raise GameNotRunning(f"launch=True but no launch command is known for {self.name}; pass launch=[argv]")
+        if self.spec_game is not None and not self.spec_game.runs_natively_on(_PLATFORM):
+            logger.warning("%s: %s", self.name, self._other_platform_route(self.spec_game, command))
+        command, start_keys = self._way_into_gameplay(command)
         env = dict(cfg.launch_env)
         if cfg.display:
             env["DISPLAY"] = cfg.display
@@ -176,13 +207,33 @@ class LiveEnv(gym.Env[Obs, dict]):
                     # so that is the one to suspend, stop and record for cleanup.
                     owner = GameProcess(window_pid, launched=True)
                     owner.record()
-                    return owner
+                    game = owner
+                self._fresh_launch, self._start_keys = True, start_keys
                 return game
             time.sleep(0.25)
         game.stop()
         raise GameNotRunning(
             f"{self.name} was launched ({command}) but no window appeared in {cfg.launch_timeout_s:.0f} s"
         )
+
+    def _way_into_gameplay(self, command: list[str]) -> tuple[list[str], tuple[StartKey, ...]]:
+        """The launch command with the catalog's start level appended, and the start keys to send after."""
+        spec = self.spec_game
+        if spec is None or not self.config.start_gameplay:
+            return command, ()
+        if not spec.start_level:
+            return command, spec.start_keys
+        level = spec.existing_start_level()
+        if level is None:
+            logger.warning(
+                "%s: none of the catalog's start_level files exist (%s), so the game opens on its title menu; "
+                "add the level's path on this machine in a user catalog ($NITROGEN_LIVE_CATALOG) or pass "
+                "start_gameplay=False",
+                self.name,
+                ", ".join(spec.start_level),
+            )
+            return command, ()
+        return [*command, level], spec.start_keys
 
     def _make_controller(self, keymap: Sequence[Binding] | None) -> InputController:
         spec = self.spec_game
@@ -230,9 +281,17 @@ class LiveEnv(gym.Env[Obs, dict]):
 
     # ---- Gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict]:
-        """Release all input, bring the window to the front and return the current frame.
+        """Release all input, bring the window to the front and return the first rendered frame.
 
-        A live game cannot be re-seeded or rewound: ``reset`` continues from wherever the game is.
+        A live game cannot be re-seeded or rewound: ``reset`` continues from wherever the game is. It
+        returns once the window shows a rendered frame (not black, not one flat colour), so a game
+        still loading is waited for up to ``render_timeout_s``. The first ``reset`` after the env
+        launched the game also waits for the opening fade to end and sends the catalog's
+        ``start_keys``, so a game with a way into gameplay starts in a level.
+
+        Raises:
+            WindowBlank: the window stayed black for ``render_timeout_s``.
+            FocusLost: start keys were due but the game window is not in front.
         """
         super().reset(seed=seed)
         self._check_usable()
@@ -242,7 +301,7 @@ class LiveEnv(gym.Env[Obs, dict]):
                 self.controller.release_all()
                 if self.config.activate_on_reset and not self.window.is_foreground() and not self.window.activate():
                     logger.warning("%s: could not bring the game window to the front", self.name)
-            frame = self._grab()
+            frame = self._ready_frame()
             if self.config.sync and self.game is not None:
                 self.game.suspend()
         except BaseException:
@@ -252,6 +311,79 @@ class LiveEnv(gym.Env[Obs, dict]):
         self._episode_return, self._episode_steps = 0.0, 0
         self._deadline = time.perf_counter() + self.period
         return frame, self._info({})
+
+    def _ready_frame(self) -> np.ndarray:
+        """A rendered frame; after a launch, the settled frame past the catalog's start keys."""
+        if not self._fresh_launch:
+            return self._wait_for_render(settle=False)
+        keys, self._start_keys, self._fresh_launch = self._start_keys, (), False
+        frame = self._wait_for_render(settle=True)
+        if not keys:
+            return frame
+        self._send_start_keys(keys)
+        return self._wait_for_render(settle=True)
+
+    def _wait_for_render(self, settle: bool) -> np.ndarray:
+        """Poll the window until it shows a rendered frame (and, with ``settle``, no fade is under way).
+
+        A suspended game (``sync=True``) is resumed while waiting, since a frozen black window never changes.
+        """
+        timeout = self.config.render_timeout_s
+        start = time.monotonic()
+        frame = self._grab()
+        if is_rendered(frame) and not settle:
+            return frame
+        if self.game is not None:
+            self.game.resume()
+        while not is_rendered(frame):
+            if time.monotonic() - start > timeout:
+                raise WindowBlank(
+                    f"{self.name}'s window showed only black or one-colour frames for {timeout:.0f} s "
+                    "(render_timeout_s): check that the game is not stuck loading or behind a dialog and that it "
+                    "can render on this display (under Xvfb use a software renderer), or raise render_timeout_s"
+                )
+            time.sleep(RENDER_POLL_S)
+            frame = self._grab()
+        if settle:
+            frame = self._settle(frame, min(start + timeout, time.monotonic() + SETTLE_MAX_S))
+        return frame
+
+    def _settle(self, frame: np.ndarray, deadline: float) -> np.ndarray:
+        """Wait until the picture's brightness stops changing (a fade in has ended); best effort until ``deadline``."""
+        while time.monotonic() < deadline:
+            time.sleep(SETTLE_INTERVAL_S)
+            latest = self._grab()
+            if is_rendered(latest) and abs(float(latest.mean()) - float(frame.mean())) < SETTLE_MAX_BRIGHTNESS_CHANGE:
+                return latest
+            frame = latest
+        logger.info("%s: the picture was still changing as a whole after the launch; continuing", self.name)
+        return frame
+
+    def _send_start_keys(self, keys: Sequence[StartKey]) -> None:
+        """Tap the catalog's start keys through the env's own input (focus guard and kill switch apply)."""
+        spec = self.spec_game
+        if self.controller is None or spec is None:
+            logger.warning("%s: dry_run sends no input, so the catalog's start_keys were not sent", self.name)
+            return
+        for step in keys:
+            self._check_usable()
+            self._guard_focus()
+            self.controller.apply(gamepad.validate(spec.start_key_action(step.key)))
+            time.sleep(step.hold_s)
+            self.controller.apply(gamepad.noop())
+            time.sleep(step.wait_s)
+        self._check_usable()
+
+    def _guard_focus(self) -> None:
+        """Refuse input (release everything, raise ``FocusLost``) when the window is not in front."""
+        if self.controller is None or not self.config.focus_guard or self.window.is_foreground():
+            return
+        self.controller.release_all()
+        raise FocusLost(
+            f"{self.name}'s window is not in front, so input would go to another program; all input "
+            "was released. Click the game window (or call env.reset(), which activates it), or pass "
+            "focus_guard=False if the game reads input in the background"
+        )
 
     def step(self, action: dict[str, Any]) -> tuple[Obs, SupportsFloat, bool, bool, dict]:
         """Send one gamepad action, let the game run one control period, capture the window.
@@ -285,13 +417,7 @@ class LiveEnv(gym.Env[Obs, dict]):
     def _advance(self, clean: gamepad.GamepadDict) -> dict[str, Any]:
         start = time.perf_counter()
         if self.controller is not None:
-            if self.config.focus_guard and not self.window.is_foreground():
-                self.controller.release_all()
-                raise FocusLost(
-                    f"{self.name}'s window is not in front, so input would go to another program; all input "
-                    "was released. Click the game window (or call env.reset(), which activates it), or pass "
-                    "focus_guard=False if the game reads input in the background"
-                )
+            self._guard_focus()
             self.controller.apply(clean)
         sent = time.perf_counter()
         extra: dict[str, Any] = {"input_ms": (sent - start) * 1e3}

@@ -17,6 +17,10 @@ class WindowUnavailable(LiveGameError):
     """The game window was closed, minimized or moved off screen, so it cannot be captured."""
 
 
+class WindowBlank(LiveGameError):
+    """The game window showed only black or one-colour frames until ``render_timeout_s`` ran out."""
+
+
 class FocusLost(LiveGameError):
     """Input was refused because the game window is not in front (it would go to another program)."""
 
