@@ -1,6 +1,7 @@
 """Overlay styles, rendering and the layout format (the contract a user's own overlay follows)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -179,6 +180,8 @@ def test_overlay_render_command_on_a_recorded_episode(tmp_path):
             STYLES[1].name,
             "--scale",
             "0.5",
+            "--resolution",
+            "320x240",  # the fixture's 32x32 frames are smaller than any overlay
             "--out",
             str(tmp_path / "o.mp4"),
         ],
@@ -193,3 +196,118 @@ def test_overlay_render_command_on_a_recorded_episode(tmp_path):
         cli, ["overlay", "render", "--data", str(data), "--style", "nope", "--out", str(tmp_path / "x.mp4")]
     )
     assert bad.exit_code != 0 and "nitrogen overlay styles" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+
+
+# ---- overlays that do not fit, streamer resolutions, progress (issue 16) -----------------------------------
+
+DOCS_STYLE = "keycaps-fill-11"  # docs/overlay.md's example: 258x106 at scale 2 = 516x212, wider than 256 px frames
+
+
+def _render(data, out, *extra):
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    args = ["overlay", "render", "--data", str(data), "--style", DOCS_STYLE, "--out", str(out), *extra]
+    return CliRunner().invoke(cli, args)
+
+
+@pytest.fixture(scope="module")
+def tiny_demos(tmp_path_factory):
+    """The shared 32x32 CoinRun fixture dataset, one 6-step episode."""
+    from fixtures.dataset_factories import make_episodes, write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("tiny") / "demos", make_episodes(count=1, steps=6))
+
+
+def test_an_overlay_too_big_for_the_frame_is_scaled_down_to_fit():
+    from nitrogen_datasets.overlay.render import fit_style
+
+    style = {s.name: s for s in STYLES}[DOCS_STYLE]
+    assert OverlayRenderer(style).scaled_size() == (516, 212)
+    fitted = fit_style(style, (256, 256))
+    width, height = OverlayRenderer(fitted).scaled_size()
+    assert width <= 256 and height <= 256 and width >= 250  # as large as fits, not just smaller
+    assert fitted.scale == 0.99 and fitted == replace(style, scale=0.99)  # only the scale changes
+    assert fit_style(style, (720, 1280)) is style  # a style that fits is left alone
+
+
+def test_no_fit_refuses_naming_both_sizes_and_the_fix():
+    from nitrogen_datasets.overlay.render import OverlayDoesNotFit, fit_style
+
+    style = {s.name: s for s in STYLES}[DOCS_STYLE]
+    with pytest.raises(OverlayDoesNotFit, match=r"516x212 px, larger than the 256x256 frame; draw it at scale 0.99"):
+        fit_style(style, (256, 256), fit=False)
+    # Below the smallest scale extract localizes, fitting would make it unfindable: refused, --resolution named.
+    with pytest.raises(
+        OverlayDoesNotFit, match=r"larger than the 32x32 frame; upscale the frames \(--resolution 1280x720"
+    ):
+        fit_style(style, (32, 32))
+
+
+def test_render_no_fit_is_a_one_line_error_and_writes_nothing(tiny_demos, tmp_path):
+    result = _render(tiny_demos, tmp_path / "clip.mp4", "--no-fit")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: overlay style keycaps-fill-11") and "--resolution" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resolution_1280x720_output_has_that_size_with_the_gameplay_pillarboxed(tiny_demos, tmp_path):
+    av = pytest.importorskip("av")
+    result = _render(tiny_demos, tmp_path / "clip.mp4", "--resolution", "1280x720", "--quiet")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 6 and frames[0].shape == (720, 1280, 3)
+    # Square gameplay keeps its aspect: 720x720 in the middle, black bars of 280 px either side.
+    assert frames[0][:100, :270].max() < 20 and frames[0][:100, 1010:].max() < 20
+    assert frames[0][:, 290:990].std() > 5
+    layout, _ = load_layout(tmp_path / "clip.layout.json")
+    assert layout.name == DOCS_STYLE
+
+
+@pytest.mark.parametrize("value", ["12x", "1280*720", "1280x720x3", "0x0", "99999x720", "1281x720", "-1280x720"])
+def test_a_bad_resolution_is_a_one_line_error(tiny_demos, tmp_path, value):
+    result = _render(tiny_demos, tmp_path / "clip.mp4", "--resolution", value)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: resolution"), result.output
+    assert "1280x720" in lines[0] or "use 1282x720" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_shows_progress_lines_off_a_terminal_and_quiet_hides_them(tiny_demos, tmp_path):
+    shown = _render(tiny_demos, tmp_path / "a.mp4", "--resolution", "320x240")
+    assert shown.exit_code == 0, shown.output
+    assert "rendering keycaps-fill-11: 100%" in shown.stderr and "6/6" in shown.stderr
+    assert "\r" not in shown.stderr  # one line per refresh in logs, no carriage-return redraws
+    quiet = _render(tiny_demos, tmp_path / "b.mp4", "--resolution", "320x240", "--quiet")
+    assert quiet.exit_code == 0 and "rendering" not in quiet.stderr
+
+
+def test_the_docs_example_renders_then_extract_finds_the_overlay(tmp_path):
+    """docs/overlay.md: keycaps-fill-11 onto 256 px CoinRun; the overlay used to run off the frame, unfindable."""
+    pytest.importorskip("av")
+    import gymnasium as gym
+    from click.testing import CliRunner
+    from fixtures.dataset_factories import roll_out, write_dataset
+
+    from nitrogen_envs.cli import cli
+
+    env = gym.make("NitroGen/CoinRun-v0", obs_size=256)
+    try:
+        data = write_dataset(tmp_path / "demos", [roll_out(env, 24, seed=0)])
+    finally:
+        env.close()
+    rendered = _render(data, tmp_path / "clip.mp4", "--crf", "28")
+    assert rendered.exit_code == 0, rendered.output
+    assert "does not fit the 256x256 frame; drawn at scale 0.99" in rendered.stderr
+    extracted = CliRunner().invoke(
+        cli,
+        ["overlay", "extract", str(tmp_path / "clip.mp4"), "--layout", str(tmp_path / "clip.layout.json"),
+         "--out", str(tmp_path / "actions.parquet")],
+    )  # fmt: skip
+    assert extracted.exit_code == 0, extracted.output
+    assert "scale 0.99" in extracted.output and (tmp_path / "actions.parquet").is_file()

@@ -5,6 +5,7 @@ Usage::
     nitrogen overlay styles
     nitrogen overlay render --data demos/coinrun --episode 0 --style xbox-color-00 --crf 28 --out clip.mp4
     nitrogen overlay render --data demos/coinrun --episode 3 --seed 7 --out clip.mp4   # a random style
+    nitrogen overlay render --data demos/coinrun --style keycaps-fill-11 --resolution 1280x720 --out clip.mp4
     nitrogen overlay extract clip.mp4 --layout clip.layout.json --out actions.parquet --masked-video masked.mp4
     nitrogen overlay train-parser --out runs/parser            # synthetic renders -> parser.safetensors
     nitrogen overlay eval --markdown                            # accuracy on held-out styles x CRF x scale
@@ -13,12 +14,16 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from nitrogen_envs.errors import NitroGenError
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -50,6 +55,18 @@ def styles() -> None:
 @click.option("--seed", default=None, type=int, help="Sample a random style from this seed instead.")
 @click.option("--scale", default=None, type=click.FloatRange(0.5, 2.0), help="Override the style's scale.")
 @click.option(
+    "--resolution",
+    default=None,
+    metavar="WxH",
+    help="Scale the gameplay to this output size first (e.g. 1280x720), aspect kept with black bars.",
+)
+@click.option(
+    "--fit/--no-fit",
+    default=True,
+    show_default=True,
+    help="Scale an overlay larger than the frame down to fit (--no-fit: refuse instead).",
+)
+@click.option(
     "--crf", default=28, show_default=True, type=click.IntRange(0, 51), help="x264 quality (23-35 ~ streams)."
 )
 @click.option(
@@ -58,36 +75,71 @@ def styles() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output .mp4 (layout written beside it).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def render(
-    data: Path, episode: int, style_name: str | None, seed: int | None, scale: float | None, crf: int, out: Path
+    data: Path,
+    episode: int,
+    style_name: str | None,
+    seed: int | None,
+    scale: float | None,
+    resolution: str | None,
+    fit: bool,
+    crf: int,
+    out: Path,
+    quiet: bool,
 ) -> None:
-    """Composite an overlay of the recorded actions onto one recorded episode."""
+    """Composite an overlay of the recorded actions onto one recorded episode.
+
+    An overlay larger than the frame (or --resolution) is scaled down to fit, with a note on stderr; an
+    overlay drawn past the frame's edge could not be found by `extract`.
+    """
     import numpy as np
 
+    from nitrogen_datasets.overlay.render import fit_style, letterbox, parse_resolution
     from nitrogen_datasets.overlay.styles import preset_styles, random_style
     from nitrogen_datasets.overlay.video import render_overlay_video
     from nitrogen_datasets.reader import DemoDataset
     from nitrogen_datasets.safe_inputs import refuse_inside
+    from nitrogen_envs.progress import progress_bar
 
     presets = {style.name: style for style in preset_styles()}
     if style_name is not None and style_name not in presets:
-        raise click.BadParameter(f"unknown style {style_name!r}; run `nitrogen overlay styles`", param_hint="--style")
+        raise click.ClickException(f"unknown --style {style_name!r}; run `nitrogen overlay styles` for the names")
     style = presets[style_name] if style_name else random_style(seed if seed is not None else 0)
     if scale is not None:
         style = replace(style, scale=scale)
     try:
+        size = parse_resolution(resolution) if resolution is not None else None
         refuse_inside(out, data, "--out", "dataset")  # the clip, its layout and template must not land on episode files
         dataset = DemoDataset(data)
         if episode >= len(dataset.episodes):
-            raise click.BadParameter(f"the dataset has {len(dataset.episodes)} episodes", param_hint="--episode")
+            count = len(dataset.episodes)
+            raise click.ClickException(f"--episode {episode}: {data} has {count} episodes; use 0 to {count - 1}")
+        frame_size = (size[1], size[0]) if size else (dataset.info.frame_height, dataset.info.frame_width)
+        fitted = fit_style(style, frame_size, fit=fit)
+        if fitted.scale != style.scale:
+            click.echo(
+                f"note: style {style.name} at scale {style.scale:.2f} does not fit the {frame_size[1]}x{frame_size[0]} "
+                f"frame; drawn at scale {fitted.scale:.2f} (--resolution 1280x720 keeps its size, --no-fit refuses)",
+                err=True,
+            )
         table = dataset.read_episode_table(episode)
         actions = np.stack([table.column(name).to_numpy() for name in dataset.info.action_names], axis=1)
-        result = render_overlay_video(
-            dataset.iter_episode_frames(episode), actions, style, out, fps=dataset.info.fps, crf=crf
-        )
+        frames = dataset.iter_episode_frames(episode)
+        if size is not None:
+            frames = (letterbox(frame, size) for frame in frames)
+        with progress_bar(len(actions), f"rendering {fitted.name}", unit="frame", enabled=not quiet) as bar:
+            result = render_overlay_video(_counted(frames, bar), actions, fitted, out, fps=dataset.info.fps, crf=crf)
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"{result.frames} frames with style {style.name} -> {result.video} (layout: {result.layout})")
+
+
+def _counted(items: Iterator[T], bar: Any) -> Iterator[T]:
+    """``items`` unchanged, advancing a progress ``bar`` by one as each is taken."""
+    for item in items:
+        yield item
+        bar.update(1)
 
 
 @overlay.command()

@@ -2,22 +2,42 @@
 
 :class:`OverlayRenderer` draws one style at any scale from the canonical flat action vector, produces the
 rest template and its layout (so every rendered style is a valid user template), and composites the
-overlay onto frames with the style's opacity and position.
+overlay onto frames with the style's opacity and position. :func:`fit_style` keeps a style inside the
+frame it is drawn on (an overlay drawn past the edge cannot be found by ``extract``), and
+:func:`parse_resolution` with :func:`letterbox` bring small gameplay frames to a streamer's resolution.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.layout import Box, OverlayLayout
+from nitrogen_datasets.overlay.localize import MIN_SCALE
 from nitrogen_datasets.overlay.styles import OverlayStyle, Shape, family_geometry
 from nitrogen_envs import gamepad
 
 _STICK_AXES = {"left_stick": (0, 1), "right_stick": (2, 3)}
 _THUMB_OF = {"left_stick": "left_thumb", "right_stick": "right_thumb"}
+
+STREAM_RESOLUTION = (1280, 720)
+"""(width, height) suggested when gameplay frames are too small for an overlay: a common stream size."""
+RESOLUTION_LIMITS = ((64, 7680), (64, 4320))
+"""Accepted (min, max) output width and height: from a thumbnail to 8K."""
+_RESOLUTION = re.compile(r"^\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*$")
+
+
+class OverlayDoesNotFit(DatasetError, ValueError):
+    """The overlay at its style's scale is larger than the frame it is drawn on (and was not, or cannot be, fitted)."""
+
+
+class InvalidResolution(DatasetError, ValueError):
+    """An output resolution is not ``WIDTHxHEIGHT`` with even sides within :data:`RESOLUTION_LIMITS`."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,91 @@ class OverlayRenderer:
             region *= 1.0 - weight
             region += patch[..., :3].astype(np.float32) * weight
         return (out + 0.5).astype(np.uint8)
+
+
+def fit_style(style: OverlayStyle, frame_size: tuple[int, int], fit: bool = True) -> OverlayStyle:
+    """``style`` itself when its overlay fits a (height, width) frame, else the same style scaled down to fit.
+
+    An overlay larger than the frame is drawn past its edge, and ``extract`` then cannot find it, so it is
+    scaled down to the largest scale that fits, never below the smallest scale ``extract`` localizes
+    (:data:`~nitrogen_datasets.overlay.localize.MIN_SCALE`).
+
+    Raises:
+        OverlayDoesNotFit: it does not fit and ``fit`` is false, or it would need a scale below ``MIN_SCALE``;
+            the message gives both sizes and the fix.
+    """
+    height, width = frame_size
+    template_w, template_h = family_geometry(style.family)[0]
+    scaled_w, scaled_h = round(template_w * style.scale), round(template_h * style.scale)
+    if scaled_w <= width and scaled_h <= height:
+        return style
+    scale = _largest_fitting_scale((template_w, template_h), frame_size)
+    what = f"overlay style {style.name} at scale {style.scale:.2f} is {scaled_w}x{scaled_h} px"
+    wider = "x".join(map(str, STREAM_RESOLUTION))  # fits every style up to scale 2
+    if scale < MIN_SCALE:
+        smallest = f"{round(template_w * MIN_SCALE)}x{round(template_h * MIN_SCALE)}"
+        raise OverlayDoesNotFit(
+            f"{what} ({smallest} at the smallest scale extract finds, {MIN_SCALE}), larger than the {width}x{height} "
+            f"frame; upscale the frames (--resolution {wider})"
+        )
+    if not fit:
+        raise OverlayDoesNotFit(
+            f"{what}, larger than the {width}x{height} frame; draw it at scale {scale:.2f} or less (--scale), "
+            f"upscale the frames (--resolution {wider}), or let it be scaled to fit (drop --no-fit)"
+        )
+    return replace(style, scale=scale)
+
+
+def _largest_fitting_scale(template_size: tuple[int, int], frame_size: tuple[int, int]) -> float:
+    """The largest scale, in hundredths, at which a (width, height) template drawn as :meth:`draw` does fits the frame."""
+    (template_w, template_h), (height, width) = template_size, frame_size
+    scale = math.floor(100 * min(width / template_w, height / template_h)) / 100
+    while scale > 0 and (round(template_w * scale) > width or round(template_h * scale) > height):
+        scale = round(scale - 0.01, 2)
+    return scale
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """(width, height) from ``"1280x720"``.
+
+    Raises:
+        InvalidResolution: not ``WIDTHxHEIGHT``, an odd side (H.264's 4:2:0 chroma needs even sides) or a
+            side outside :data:`RESOLUTION_LIMITS`; the message quotes the value and an example.
+    """
+    match = _RESOLUTION.match(text)
+    example = "x".join(map(str, STREAM_RESOLUTION))
+    if match is None:
+        raise InvalidResolution(f"resolution {text!r} is not WIDTHxHEIGHT in pixels; write e.g. {example}")
+    width, height = int(match.group(1)), int(match.group(2))
+    (min_w, max_w), (min_h, max_h) = RESOLUTION_LIMITS
+    if not (min_w <= width <= max_w and min_h <= height <= max_h):
+        raise InvalidResolution(
+            f"resolution {width}x{height} is out of range: width {min_w}-{max_w}, height {min_h}-{max_h}; "
+            f"write e.g. {example}"
+        )
+    if width % 2 or height % 2:
+        raise InvalidResolution(
+            f"resolution {width}x{height} has an odd side, which H.264 (4:2:0) cannot encode; "
+            f"use {width + width % 2}x{height + height % 2}"
+        )
+    return width, height
+
+
+def letterbox(frame: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
+    """``frame`` scaled to fit a (width, height) canvas with its aspect kept, centred on black bars.
+
+    Square gameplay on a 16:9 stream is pillarboxed (bars left and right), as streamers show 4:3 and
+    retro games; stretching would distort what a policy later sees. Upscaling is bilinear.
+    """
+    width, height = resolution
+    frame_h, frame_w = frame.shape[:2]
+    ratio = min(width / frame_w, height / frame_h)
+    inner_w, inner_h = max(1, round(frame_w * ratio)), max(1, round(frame_h * ratio))
+    interpolation = cv2.INTER_LINEAR if ratio >= 1 else cv2.INTER_AREA
+    canvas = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - inner_w) // 2, (height - inner_h) // 2
+    canvas[y0 : y0 + inner_h, x0 : x0 + inner_w] = cv2.resize(frame, (inner_w, inner_h), interpolation=interpolation)
+    return canvas
 
 
 def clip_rect(rect: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
