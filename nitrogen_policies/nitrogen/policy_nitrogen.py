@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from nitrogen_policies import flow_matching
 from nitrogen_policies.errors import CheckpointError, InvalidConfig, PolicyInputError
@@ -97,8 +98,7 @@ class NitroGenPolicy(nn.Module):
             config = NitroGenConfig.from_dict({**read_config_dict(folder), "vision_checkpoint": None})
         except InvalidConfig as err:
             raise InvalidConfig(f"{folder / CONFIG_NAME}: {err}") from err
-        with torch.device("meta"):
-            skeleton = NitroGenModel(config)  # shapes and a parameter count, no memory
+        skeleton = _meta_model(config)  # shapes and a parameter count, no memory
         count = sum(parameter.numel() for parameter in skeleton.parameters())
         if count > max_parameters:
             raise CheckpointError(
@@ -272,6 +272,28 @@ class NitroGenPolicy(nn.Module):
         weights = mask.float()[..., None]
         loss = (error * weights).sum() / (weights.sum() * actions.shape[-1]).clamp_min(1.0)
         return loss, {"loss": float(loss.detach())}
+
+
+class _SkipInitOnMeta(TorchFunctionMode):
+    """Skip in-place initialisers (``normal_``, ``uniform_``, ...) on ``meta`` tensors: they have no values to fill.
+
+    Without it the first ``nn.init.normal_`` on a meta tensor imports torch's compiler stack (sympy, dynamo),
+    seconds of start-up for a model that is only measured.
+    """
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        target = args[0] if args else kwargs.get("tensor")
+        if name.endswith("_") and not name.startswith("_") and isinstance(target, torch.Tensor) and target.is_meta:
+            return target
+        return func(*args, **kwargs)
+
+
+def _meta_model(config: NitroGenConfig) -> NitroGenModel:
+    """The model on the ``meta`` device: every tensor's shape and dtype, no memory, no initialisation."""
+    with torch.device("meta"), _SkipInitOnMeta():
+        return NitroGenModel(config)
 
 
 def _is_single(frames: Any) -> bool:
