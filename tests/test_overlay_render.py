@@ -311,3 +311,22 @@ def test_the_docs_example_renders_then_extract_finds_the_overlay(tmp_path):
     )  # fmt: skip
     assert extracted.exit_code == 0, extracted.output
     assert "scale 0.99" in extracted.output and (tmp_path / "actions.parquet").is_file()
+
+
+def test_the_docs_render_command_runs_as_written(tiny_demos, tmp_path):
+    """docs/overlay.md's `overlay render` line, on the tiny fixture dataset and into tmp_path (flags as written)."""
+    import shlex
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "overlay.md").read_text()
+    line = next(line for line in doc.splitlines() if line.startswith("nitrogen overlay render "))
+    args = shlex.split(line)[1:]
+    args[args.index("--data") + 1] = str(tiny_demos)
+    args[args.index("--out") + 1] = str(tmp_path / "clip.mp4")
+    result = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "clip.layout.json").is_file()
