@@ -95,7 +95,7 @@ def render(
     """
     import numpy as np
 
-    from nitrogen_datasets.overlay.render import fit_style, letterbox, parse_resolution
+    from nitrogen_datasets.overlay.render import STREAM_RESOLUTION, fit_style, letterbox, parse_resolution
     from nitrogen_datasets.overlay.styles import preset_styles, random_style
     from nitrogen_datasets.overlay.video import render_overlay_video
     from nitrogen_datasets.reader import DemoDataset
@@ -120,7 +120,8 @@ def render(
         if fitted.scale != style.scale:
             click.echo(
                 f"note: style {style.name} at scale {style.scale:.2f} does not fit the {frame_size[1]}x{frame_size[0]} "
-                f"frame; drawn at scale {fitted.scale:.2f} (--resolution 1280x720 keeps its size, --no-fit refuses)",
+                f"frame; drawn at scale {fitted.scale:.2f} (--resolution {'x'.join(map(str, STREAM_RESOLUTION))} "
+                "keeps its size, --no-fit refuses)",
                 err=True,
             )
         table = dataset.read_episode_table(episode)
@@ -132,7 +133,10 @@ def render(
             result = render_overlay_video(_counted(frames, bar), actions, fitted, out, fps=dataset.info.fps, crf=crf)
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
-    click.echo(f"{result.frames} frames with style {style.name} -> {result.video} (layout: {result.layout})")
+    click.echo(
+        f"{result.frames} frames with style {style.name} at scale {fitted.scale:.2f} -> {result.video} "
+        f"(layout: {result.layout})"
+    )
 
 
 def _counted(items: Iterator[T], bar: Any) -> Iterator[T]:
