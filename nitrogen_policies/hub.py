@@ -141,12 +141,13 @@ def _download(repo_id: str, revision: str | None) -> Path:
     try:
         folder = hub.snapshot_download(repo_id, revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME])
     except Exception as err:
+        reason = " ".join(str(err).split())  # Hub errors span lines; ours is one
         raise CheckpointError(
-            f"could not fetch {repo_id!r} from the Hugging Face Hub ({type(err).__name__}: {err}). On a machine "
+            f"could not fetch {repo_id!r} from the Hugging Face Hub ({type(err).__name__}: {reason}). On a machine "
             f"with internet run `huggingface-cli download {repo_id} {CONFIG_NAME} {WEIGHTS_NAME} --local-dir DIR`, "
             "copy DIR here and pass its path instead."
         ) from err
-    return Path(folder)
+    return _checkpoint_folder(Path(folder))
 
 
 def read_config_dict(folder: Path) -> dict[str, Any]:

@@ -341,8 +341,9 @@ def test_owner_name_goes_to_the_hub_only_when_nothing_local_has_that_name(tmp_pa
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs").mkdir()
-    with pytest.raises(CheckpointError, match="huggingface-cli download someone/nitrogen"):
+    with pytest.raises(CheckpointError, match="huggingface-cli download someone/nitrogen") as caught:
         resolve_checkpoint("someone/nitrogen")
+    assert "\n" not in str(caught.value)
     with pytest.raises(CheckpointError, match="huggingface-cli download runs/final"):
         resolve_checkpoint("hf://runs/final")  # explicit: the Hub even though runs/ exists
     assert no_hub == ["someone/nitrogen", "runs/final"]

@@ -49,6 +49,17 @@ def test_config_round_trips_through_json_and_warns_on_unknown_keys(caplog):
     assert "from_the_future" in caplog.text
 
 
+def test_config_fields_have_types_and_bounds_and_unknown_overrides_list_the_fields():
+    from nitrogen_policies.errors import InvalidConfig
+
+    with pytest.raises(InvalidConfig, match=r"n_layers must be an integer in \[1, 64\], got 100000 \(int\)"):
+        NitroGenConfig(n_layers=100000)
+    with pytest.raises(InvalidConfig, match=r"cnn_channels must be a list .* multiple of 8"):
+        NitroGenConfig(cnn_channels=(12, 24))  # GroupNorm(8, 12) would fail later with a torch traceback
+    with pytest.raises(InvalidConfig, match=r"no field\(s\) \['n_layer'\]; fields are \[.*'n_layers'"):
+        NitroGenPolicy.from_config("nitrogen-s", n_layer=2)
+
+
 def test_unknown_preset_lists_presets():
     with pytest.raises(ValueError, match=r"presets are \['nitrogen-500m', 'nitrogen-s'\]"):
         NitroGenPolicy.from_config("nitrogen-xl")
