@@ -195,7 +195,7 @@ def _read_npz(path: Path) -> Iterator[Trajectory]:
             raise TrajectoryFileError(f"{path} holds an array that needs pickle ({err}); give {ACCEPTED}") from err
     indices = np.asarray(indices)
     count = len(indices)
-    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer) or len(terminal) != count + 1:
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer) or np.shape(terminal) != (count + 1,):
         # imitation stores split points between trajectories: len(terminal) == len(indices) + 1
         raise TrajectoryFileError(f"{path}: indices must be 1-D integers with one fewer entry than terminal")
     obs_parts = np.split(obs, indices + np.arange(count) + 1)  # each trajectory has one extra observation
