@@ -218,8 +218,9 @@ class FakeWindow:
 class Script:
     """What happened, in order: frames grabbed (``"black"``/``"scene"``) and keys sent."""
 
-    def __init__(self, black_frames: int) -> None:
+    def __init__(self, black_frames: int, fade_frames: int = 0) -> None:
         self.black_frames = black_frames
+        self.fade_frames = fade_frames
         self.events: list[str] = []
 
     def capture(self, size, display):
@@ -229,6 +230,10 @@ class Script:
             def grab(self, rect):
                 black = script.black_frames > 0
                 script.black_frames -= 1
+                if not black and script.fade_frames > 0:  # fading in from black: brighter at every grab
+                    script.fade_frames -= 1
+                    script.events.append("fading")
+                    return (SCENE.astype(np.float32) / (2 + script.fade_frames)).astype(np.uint8) + 1
                 script.events.append("black" if black else "scene")
                 return BLACK if black else SCENE
 
@@ -280,6 +285,7 @@ def fake_game(tmp_path, monkeypatch):
     script = Script(black_frames=3)
     monkeypatch.setattr("nitrogen_envs.live.env.MssCapture", script.capture)
     monkeypatch.setattr("nitrogen_envs.live.env.SETTLE_INTERVAL_S", 0.01)
+    monkeypatch.setattr("nitrogen_envs.live.env.SETTLE_WINDOW_S", 0.05)
     monkeypatch.setattr("nitrogen_envs.live.env.RENDER_POLL_S", 0.01)
     return catalog, level, script
 
@@ -322,6 +328,18 @@ def test_launch_appends_the_start_level_and_sends_start_keys_after_the_first_ren
     finally:
         env.close()
     assert not psutil.pid_exists(env.game.pid) or psutil.Process(env.game.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_first_reset_after_a_launch_waits_for_the_fade_in_to_end(fake_game):
+    catalog, _, script = fake_game
+    script.fade_frames = 12
+    env = make_fake(catalog, script, start_gameplay=False)
+    try:
+        obs, _ = env.reset()
+        assert np.array_equal(obs, SCENE)
+        assert script.events.count("fading") == 12
+    finally:
+        env.close()
 
 
 def test_start_gameplay_false_launches_the_plain_command_and_sends_no_keys(fake_game):

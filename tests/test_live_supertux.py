@@ -2,11 +2,14 @@
 
 Skipped (with the reason) unless Xvfb, openbox and SuperTux are installed (Debian: ``apt-get install
 xvfb xdotool supertux openbox``) and the ``live`` extra (mss, psutil, python-xlib) is present. One
-game is launched for the whole module (about a minute on 2 cores); the tests run in file order.
+game is launched into a level (the catalog's way into gameplay) for most of the module, and one more
+to its title menu for comparison; the tests run in file order. Set ``NITROGEN_TEST_SNAPSHOTS`` to a
+folder to keep the reset frames as PNGs for a look.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -40,7 +43,10 @@ MISSING = [
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live SuperTux test runs on Linux"),
     pytest.mark.skipif(bool(MISSING), reason=f"live game test needs {MISSING} (apt-get install xvfb openbox supertux)"),
+    pytest.mark.display,
 ]
+SMALL_WINDOW = ["--window", "--geometry", "640x360", "--renderer", "sdl"]
+"""A small window keeps software rendering (and so game time) fast on a busy 2-core machine."""
 
 NOOP = gamepad.noop()
 RIGHT = gamepad.make_action(left_stick=(1.0, 0.0))
@@ -70,21 +76,6 @@ def keycode(display: str, key: str) -> int:
         return keyboard.keycode(key)
     finally:
         keyboard.close()
-
-
-def letterboxed(frame: np.ndarray) -> bool:
-    """SuperTux's intro cutscene: black bars at the top and bottom of a bright, full-width scene.
-
-    The bright left and right edges tell it apart from the black iris transition between screens.
-    """
-    band = frame.shape[0] // 16
-    middle = frame[3 * band : -3 * band]
-    return (
-        frame[:band].mean() < 25
-        and frame[-band:].mean() < 25
-        and middle[:, :band].mean() > 60
-        and middle[:, -band:].mean() > 60
-    )
 
 
 def run_for(env, action, seconds: float):
@@ -125,46 +116,41 @@ def peak_motion(env, action, seconds: float) -> float:
     return peak
 
 
-def in_level(env) -> bool:
-    """Level 1 gameplay: no cutscene bars, a bright sky-and-ice picture (the world map's sea is darker), still while idle."""
-    frame = run_for(env, NOOP, 0.1)
-    return not letterboxed(frame) and frame.mean() > 175 and motion(env, NOOP, 1.0) < 1.5
+def mostly_black(frame: np.ndarray) -> bool:
+    """Most pixels dark: an unpainted window, a fade, or SuperTux's black level title card."""
+    return float((frame.max(axis=-1) < 40).mean()) > 0.5
 
 
-def reach_gameplay(env) -> np.ndarray:
-    """Title -> Start Game -> Story Mode -> world map -> intro (Escape skips it) -> walk down -> level 1.
+def looks_like_level_one(frame: np.ndarray) -> bool:
+    """Welcome to Antarctica at its start: bright sky above, ice blocks across the bottom.
 
-    Every stage is confirmed from the frames before moving on, because a key pressed while a screen
-    fades in is dropped and load times vary with CPU load. On the world map Tux starts on the intro
-    cutscene's dot (worldmap.stwm: spawn at 42,66) and the first level is two tiles south (42,68).
+    The title menu has the same ice but a dark menu box in the middle, where the level has sky.
+    (Checked against saved screenshots of both.)
     """
-    deadline = time.monotonic() + 120  # the menus, iris transitions and loads slow down a lot on a busy CPU
-    run_for(env, NOOP, 3.0)
-    while not letterboxed(press(env, CONFIRM, 2.5)):  # "Start Game", "Story Mode", then the intro plays
-        assert time.monotonic() < deadline, "the intro cutscene never started"
-    while True:  # Escape skips the intro once it accepts input
-        obs = press(env, BACK, 1.0)
-        if not letterboxed(obs) and not letterboxed(run_for(env, NOOP, 1.0)):
-            break
-        assert time.monotonic() < deadline, "Escape did not skip the intro cutscene"
-    run_for(env, NOOP, 2.0)  # world map fades in
-    while True:  # walk down to the first level's dot, enter it (Enter also closes a stray pause menu)
-        run_for(env, DOWN, 1.5)
-        press(env, CONFIRM, 4.0)
-        if in_level(env):
-            return run_for(env, NOOP, 0.5)
-        assert time.monotonic() < deadline, "could not enter the first level"
+    height, width = frame.shape[:2]
+    ice = frame[-height // 5 :].astype(np.int16)
+    menu_box = frame[int(0.45 * height) : int(0.7 * height), int(0.42 * width) : int(0.58 * width)]
+    return float((ice[..., 2] - ice[..., 0]).mean()) > 25 and float(menu_box.mean()) > 150
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def snapshot(frame: np.ndarray, name: str) -> None:
+    folder = os.environ.get("NITROGEN_TEST_SNAPSHOTS")
+    if folder:
+        from PIL import Image
+
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(frame).save(Path(folder) / f"{name}.png")
+
+
+@contextlib.contextmanager
+def supertux_session(home: Path, **options):
+    """SuperTux on its own Xvfb, launched by the env; never leaves a game or an X server running."""
     import gymnasium as gym
 
     from nitrogen_envs.live import register_live_games
     from nitrogen_envs.live.virtual_display import VirtualDisplay
 
     register_live_games()
-    home = tmp_path_factory.mktemp("supertux_home")
     os.environ["NITROGEN_LIVE_STATE"] = str(home / "live_state.json")
     before = set(supertux_pids())
     display = VirtualDisplay((1600, 900)).start()
@@ -173,8 +159,7 @@ def live(tmp_path_factory):
         env = gym.make(
             "NitroGen/SuperTux-v0",
             display=display.name,
-            # A small window keeps software rendering (and so game time) fast on a busy 2-core machine.
-            launch=[SUPERTUX, "--window", "--geometry", "640x360"],
+            launch=[SUPERTUX, *SMALL_WINDOW],
             launch_env={
                 "HOME": str(home),
                 "XDG_DATA_HOME": str(home / "data"),
@@ -182,12 +167,9 @@ def live(tmp_path_factory):
                 "SDL_AUDIODRIVER": "dummy",
             },
             obs_size=256,
+            **options,
         )
-        env.reset()
-        start = time.monotonic()
-        reach_gameplay(env)
-        print(f"reached gameplay in {time.monotonic() - start:.1f} s")
-        yield env, display, home
+        yield env, display
     finally:
         if env is not None:
             env.close()
@@ -200,8 +182,46 @@ def live(tmp_path_factory):
         assert display.xvfb is not None and display.xvfb.poll() is not None, "Xvfb left running"
 
 
+@pytest.fixture(scope="module")
+def title_frame(tmp_path_factory):
+    """The first frame ``reset`` returns when the way into gameplay is turned off: the title menu."""
+    with supertux_session(tmp_path_factory.mktemp("supertux_title"), start_gameplay=False) as (env, _):
+        frame, _ = env.reset()
+    snapshot(frame, "title")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """SuperTux launched into its first level by the catalog's start_level and start_keys."""
+    home = tmp_path_factory.mktemp("supertux_home")
+    with supertux_session(home) as (env, display):
+        start = time.monotonic()
+        frame, _ = env.reset()
+        print(f"launch + reset reached the level in {time.monotonic() - start:.1f} s")
+        snapshot(frame, "level")
+        yield env, display, home, frame
+
+
+def test_reset_waits_for_a_rendered_title_menu_without_a_way_in(title_frame):
+    from nitrogen_envs.live.capture import is_rendered
+
+    assert is_rendered(title_frame) and not mostly_black(title_frame)
+    assert not looks_like_level_one(title_frame)
+
+
+def test_reset_after_launch_lands_in_a_level(live, title_frame):
+    env, _, _, frame = live
+    change = frame_change(frame, title_frame)
+    print(f"level frame vs title frame: mean change {change:.1f}")
+    assert not mostly_black(frame), "reset returned a black frame"
+    assert change > 20, f"reset's frame looks like the title menu (mean change {change:.1f})"
+    assert looks_like_level_one(frame), "reset's frame is not the first level"
+    assert motion(env, NOOP, 1.0) < 1.5, "the level was still fading in or scrolling while idle"
+
+
 def test_holding_right_scrolls_the_level_but_idling_does_not(live):
-    env, display, _ = live
+    env, display, _, _ = live
     assert pressed(display.name) == [], "a key is still held after NOOP steps"
     idle = motion(env, NOOP, 2.0)
     moving = peak_motion(
@@ -216,7 +236,7 @@ def test_holding_right_scrolls_the_level_but_idling_does_not(live):
 def test_sync_mode_freezes_the_game_between_steps(live):
     import psutil
 
-    env, _, _ = live
+    env, _, _, _ = live
     base = env.unwrapped
     base.set_sync(True)
     try:
@@ -236,7 +256,7 @@ def test_sync_mode_freezes_the_game_between_steps(live):
 
 
 def test_an_exception_inside_step_releases_every_key(live, monkeypatch):
-    env, display, _ = live
+    env, display, _, _ = live
     base = env.unwrapped
     env.step(RIGHT)
     right = keycode(display.name, "right")
@@ -256,7 +276,7 @@ def test_an_exception_inside_step_releases_every_key(live, monkeypatch):
 def test_dry_run_captures_but_creates_no_input(live):
     import gymnasium as gym
 
-    _, display, _ = live
+    _, display, _, _ = live
     dry = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
     try:
         obs, info = dry.reset()
@@ -283,7 +303,7 @@ def test_play_live_records_what_the_person_presses(live, tmp_path):
     from nitrogen_envs.cli import cli
     from nitrogen_envs.live.x11_keyboard import XTestKeyboard
 
-    _, display, _ = live
+    _, display, _, _ = live
     person = XTestKeyboard(display.name)  # another X client, like a person at the keyboard
 
     def tap(key: str, down: bool) -> None:
@@ -323,7 +343,7 @@ def test_play_live_records_what_the_person_presses(live, tmp_path):
 
 
 def test_sigterm_releases_keys_of_a_process_driving_the_game(live):
-    env, display, home = live
+    env, display, home, _ = live
     script = textwrap.dedent(
         f"""
         import os, signal, gymnasium as gym
@@ -362,7 +382,7 @@ def test_kill_switch_releases_input_and_refuses_more(live):
     from nitrogen_envs.live.errors import KillSwitchPressed
     from nitrogen_envs.live.x11_keyboard import XTestKeyboard
 
-    env, display, _ = live
+    env, display, _, _ = live
     env.step(RIGHT)
     right = keycode(display.name, "right")
     assert right in pressed(display.name)
@@ -390,7 +410,7 @@ def test_minimized_window_gives_a_clear_error(live):
 
     if shutil.which("xdotool") is None:
         pytest.skip("needs xdotool to minimize the window")
-    env, display, _ = live
+    env, display, _, _ = live
     wid = str(env.unwrapped.window._window.id)
     xdotool_env = {**os.environ, "DISPLAY": display.name}
     dry = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
@@ -409,7 +429,7 @@ def test_close_releases_keys_and_stops_the_launched_game(live):
 
     from nitrogen_envs.live.errors import WindowUnavailable
 
-    env, display, home = live
+    env, display, home, _ = live
     pid = env.unwrapped.game.pid
     watcher = gym.make("NitroGen/SuperTux-v0", display=display.name, dry_run=True, obs_size=64)
     watcher.reset()
@@ -436,3 +456,19 @@ def test_missing_game_error_says_how_to_start_it(tmp_path):
         pytest.raises(GameNotRunning, match=r"SuperTux is not running.*supertux2 --window.*launch=True"),
     ):
         gym.make("NitroGen/SuperTux-v0", display=display.name)
+
+
+def test_windows_only_game_on_linux_says_so_and_names_the_proton_route():
+    import gymnasium as gym
+
+    from nitrogen_envs.live import register_live_games
+    from nitrogen_envs.live.errors import GameNotRunning
+    from nitrogen_envs.live.virtual_display import VirtualDisplay
+
+    register_live_games()
+    with (
+        VirtualDisplay((640, 480), window_manager=False) as display,
+        pytest.raises(GameNotRunning, match=r"lists EldenRing for Windows only.*Proton.*X11 backend") as caught,
+    ):
+        gym.make("NitroGen/EldenRing-v0", display=display.name)
+    assert "\n" not in str(caught.value)

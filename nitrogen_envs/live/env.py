@@ -46,9 +46,11 @@ _PLATFORM = "windows" if sys.platform == "win32" else "linux"
 RENDER_POLL_S = 0.1
 """How often ``reset`` looks again at a window that is still black."""
 SETTLE_INTERVAL_S = 0.25
-SETTLE_MAX_BRIGHTNESS_CHANGE = 0.5
-"""A launched game's picture has settled when its mean brightness moves less than this (0-255) in
-``SETTLE_INTERVAL_S``: a fade from black changes every pixel, gameplay animation only a few."""
+SETTLE_WINDOW_S = 1.0
+SETTLE_MAX_RELATIVE_CHANGE = 0.02
+"""A launched game's picture has settled when its mean brightness stayed within this fraction (of the
+mean, at least 1 grey level) for ``SETTLE_WINDOW_S``. A fade changes every pixel, gameplay animation only
+a few; a window over a whole second, not two grabs, because a slow game can show one frame for 0.25 s."""
 SETTLE_MAX_S = 15.0
 """Settling is best effort: a game whose whole picture keeps changing is returned after this long."""
 
@@ -350,12 +352,19 @@ class LiveEnv(gym.Env[Obs, dict]):
 
     def _settle(self, frame: np.ndarray, deadline: float) -> np.ndarray:
         """Wait until the picture's brightness stops changing (a fade in has ended); best effort until ``deadline``."""
+        first = time.monotonic()
+        samples = [(first, float(frame.mean()))]
         while time.monotonic() < deadline:
             time.sleep(SETTLE_INTERVAL_S)
-            latest = self._grab()
-            if is_rendered(latest) and abs(float(latest.mean()) - float(frame.mean())) < SETTLE_MAX_BRIGHTNESS_CHANGE:
-                return latest
-            frame = latest
+            frame = self._grab()
+            now = time.monotonic()
+            samples = [(at, mean) for at, mean in samples if now - at <= SETTLE_WINDOW_S] + [(now, float(frame.mean()))]
+            means = [mean for _, mean in samples]
+            steady = max(means) - min(means) < SETTLE_MAX_RELATIVE_CHANGE * max(
+                means[-1], 1.0 / SETTLE_MAX_RELATIVE_CHANGE
+            )
+            if now - first >= SETTLE_WINDOW_S and steady and is_rendered(frame):
+                return frame
         logger.info("%s: the picture was still changing as a whole after the launch; continuing", self.name)
         return frame
 
