@@ -9,14 +9,27 @@ Usage::
     nitrogen info CoinRun
     nitrogen rollout CoinRun --steps 500 --video coinrun.mp4
     nitrogen play CoinRun
+
+A user's mistake (a missing path, a bad file, an unknown name, a missing optional package) is one line on
+stderr and a non-zero exit: click's usage errors, every :class:`~nitrogen_envs.errors.NitroGenError` and a
+missing third-party module. Anything else is a bug and keeps its traceback (``-vv`` also logs the traceback
+of a one-line error).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import click
+
+from nitrogen_envs.errors import DependencyNotInstalled, NitroGenError
+
+logger = logging.getLogger(__name__)
 
 # name -> (import path, one-line help shown by `nitrogen --help` without importing the command)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -42,8 +55,104 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# name -> extras of nitrogen-gym the subcommand needs beyond a bare install (the README table is built from this)
+COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
+    "list": (),
+    "info": (),
+    "rollout": ("games",),
+    "play": ("games", "play"),
+    "train": ("policy", "data"),
+    "finetune": ("policy", "data"),
+    "live": ("live",),
+    "data": ("games", "data"),
+    "collect": ("games", "data"),
+    "experts": ("games",),
+    "overlay": ("data",),
+    "baseline": ("games", "rl"),
+    "evaluate": ("games", "policy"),
+}
+# click >= 8.2 raises this for a group run without a subcommand; its "message" is the help text, shown as is.
+HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(
+    error for error in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if error is not None
+)
+OUR_PACKAGES = frozenset({"nitrogen_envs", "nitrogen_datasets", "nitrogen_policies", "nitrogen_leaderboard"})
+
+
+def extras_markdown() -> str:
+    """The README table of which extra each subcommand needs (generated, so it never goes stale)."""
+    lines = ["| Command | Install |", "|---|---|"]
+    for name in sorted(SUBCOMMANDS):
+        extras = COMMAND_EXTRAS[name]
+        install = f"`pip install 'nitrogen-gym[{','.join(extras)}]'`" if extras else "(a bare install)"
+        lines.append(f"| `nitrogen {name}` | {install} |")
+    return "\n".join(lines)
+
+
+def missing_dependency(command: str | None, err: ModuleNotFoundError) -> DependencyNotInstalled | None:
+    """The one-line error for a third-party module missing under ``nitrogen COMMAND``; ``None`` for our own modules.
+
+    A missing module of ours or of the standard library is a broken install or a bug, so it keeps its traceback.
+    """
+    top = (err.name or "").split(".")[0]
+    if not top or top in OUR_PACKAGES or top in sys.stdlib_module_names:
+        return None
+    extras = COMMAND_EXTRAS.get(command or "", ())
+    where = f"nitrogen {command}" if command else "nitrogen"
+    install = f"pip install 'nitrogen-gym[{','.join(extras) or 'all'}]'"
+    return DependencyNotInstalled(f"{where} needs the Python package {top!r}, which is not installed: {install}")
+
+
+def one_line(message: str) -> str:
+    """``message`` with its line breaks folded, so an error is always exactly one line."""
+    return re.sub(r"\s*\n\s*", " ", message.strip())
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"Error: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use, and whose user errors are one line."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the CLI; a user's error is one line on stderr and exit status 1 (usage errors: 2)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except HELP_ERRORS as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+            _fail(err.format_message() + hint, err.exit_code)
+        except click.ClickException as err:
+            _fail(err.format_message(), err.exit_code)
+        except click.Abort:
+            _fail("aborted")
+        sys.exit(result if type(result) is int else 0)  # click returns the code of an explicit exit, else the value
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run a subcommand; our typed errors and missing third-party packages become one-line errors."""
+        try:
+            return super().invoke(ctx)
+        except NitroGenError as err:
+            logger.debug("one-line error", exc_info=True)
+            raise click.ClickException(str(err)) from err
+        except ModuleNotFoundError as err:
+            dependency = missing_dependency(ctx.invoked_subcommand, err)
+            if dependency is None:
+                raise
+            logger.debug("missing dependency", exc_info=True)
+            raise click.ClickException(str(dependency)) from err
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Subcommand names, without importing them."""
@@ -54,7 +163,14 @@ class LazyGroup(click.Group):
         if cmd_name not in SUBCOMMANDS:
             return None
         module_name, attr = SUBCOMMANDS[cmd_name][0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:  # a module-level import of an optional package
+            dependency = missing_dependency(cmd_name, err)
+            if dependency is None:
+                raise
+            raise dependency from err
+        return getattr(module, attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Help listing from the static table, so ``--help`` imports no subcommand."""

@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import io
 import logging
+import sys
 from collections.abc import Mapping
 from types import ModuleType
 
@@ -24,6 +25,28 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "pygame": ("pygame-ce", "play"),
 }
 
+LEGACY_GYM_USERS = frozenset({"stable_baselines3", "imitation", "procgen", "crafter"})
+"""Packages that import the unmaintained ``gym`` when it is installed; ``gym`` prints a banner on import."""
+
+
+def import_legacy_gym_quietly() -> None:
+    """Import the old ``gym`` package (if installed and not yet imported) with its stderr banner logged at debug.
+
+    ``gym`` prints "Gym has been unmaintained since 2022 ..." to stderr when first imported; we never use it,
+    but Stable-Baselines3, ``imitation``, procgen2 and crafter import it when present. Importing it here
+    first, quietly, keeps that banner off the user's terminal; nothing else is silenced.
+    """
+    if "gym" in sys.modules:
+        return
+    banner = io.StringIO()
+    with contextlib.redirect_stderr(banner):
+        try:
+            importlib.import_module("gym")
+        except ImportError:
+            return
+    if banner.getvalue().strip():
+        logger.debug("importing gym printed: %s", banner.getvalue().strip())
+
 
 def require_package(
     module: str, packages: Mapping[str, tuple[str, str]] | None = None, default_extra: str = "all"
@@ -41,6 +64,8 @@ def require_package(
     Raises:
         DependencyNotInstalled: the package is missing; the message holds the exact pip command.
     """
+    if module.split(".")[0] in LEGACY_GYM_USERS:
+        import_legacy_gym_quietly()
     try:
         return importlib.import_module(module)
     except ImportError as err:

@@ -17,6 +17,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
+        from nitrogen_policies.import_utils import require_package
+
+        for package in ("torch", "safetensors"):  # a missing one is one line naming the extra, not a traceback
+            require_package(package)
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'nitrogen_policies' has no attribute {name!r}")
 

@@ -10,7 +10,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ _COMMON = [
     click.option("--seed", default=0, show_default=True, type=int),
     click.option("--save-every", default=500, show_default=True, type=click.IntRange(min=1)),
     click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"])),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
 ]
 
 
@@ -72,14 +72,14 @@ def _with_imitation(
     return data + converted
 
 
-def _run(config_kwargs: dict, data: tuple[Path, ...], weights: tuple[float, ...]) -> None:
+def _run(config_kwargs: dict, data: tuple[Path, ...], weights: tuple[float, ...], quiet: bool = False) -> None:
     from nitrogen_envs.errors import NitroGenError
     from nitrogen_policies.nitrogen import NitroGenPolicy
     from nitrogen_policies.training import TrainConfig, train
     from nitrogen_policies.training.data import load_training_data
 
     try:
-        config = TrainConfig(progress=sys.stderr.isatty(), **config_kwargs)
+        config = TrainConfig(progress=not quiet, **config_kwargs)
         if config.init_from:
             policy_config = NitroGenPolicy.from_pretrained(config.init_from).config
         else:
@@ -125,7 +125,7 @@ def _start(specific: dict, options: dict) -> None:
     }
     data = tuple(options["data"]) + tuple(options["more_data"])
     data = _with_imitation(options["out"], data, tuple(options["imitation_paths"]), options["imitation_game"])
-    _run(kwargs, data, tuple(options["weights"]))
+    _run(kwargs, data, tuple(options["weights"]), quiet=options["quiet"])
 
 
 @click.command()

@@ -6,6 +6,7 @@ Training scripts, baselines, the leaderboard and users share it, so every number
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ import numpy as np
 
 from nitrogen_envs import FlatGamepad
 from nitrogen_envs.base import unwrap
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def evaluate(
     obs_size: int = 256,
     max_steps: int | None = None,
     deterministic: bool = True,
+    progress: bool = False,
 ) -> list[EpisodeResult]:
     """Play one episode per seed and return its result.
 
@@ -77,6 +80,8 @@ def evaluate(
         obs_size: observation size handed to the agent.
         max_steps: optional cap per episode (the env's own cap applies anyway).
         deterministic: passed to ``predict``.
+        progress: a bar of episodes with ETA on stderr, and the running episode's step count (a line every
+            few seconds when stderr is not a terminal; see :func:`nitrogen_envs.progress.progress_bar`).
     """
     env = FlatGamepad(gym.make(env_id, task=task, obs_size=obs_size))
     if isinstance(agent, str):
@@ -84,6 +89,7 @@ def evaluate(
             raise ValueError(f"unknown built-in agent {agent!r}; use 'random' or pass an object with predict()")
         agent = RandomAgent(env, seed=int(seeds[0]) if len(seeds) else 0)
     results = []
+    bar = progress_bar(len(seeds), f"eval {env_id.rpartition('/')[2]}", unit="episode", enabled=progress)
     try:
         for seed in seeds:
             obs, info = env.reset(seed=int(seed))
@@ -97,8 +103,25 @@ def evaluate(
                 total += float(reward)
                 steps += 1
                 done = terminated or truncated or (max_steps is not None and steps >= max_steps)
+                _show_step(bar, steps)
+            bar.update(1)
             results.append(EpisodeResult(int(seed), total, bool(info["success"]), steps, info.get("score_normalized")))
             logger.info("%s seed %d: return %.2f success %s", env_id, seed, total, info["success"])
     finally:
+        bar.close()
         env.close()
     return results
+
+
+def _show_step(bar: Any, steps: int) -> None:
+    """Put the running episode's step count on ``bar``, redrawn at most every ``bar.mininterval`` seconds.
+
+    An episode can take minutes, so the bar must move between episodes too (in a log: a line every few seconds).
+    """
+    if bar.disable:
+        return
+    bar.set_postfix_str(f"step {steps}", refresh=False)
+    now = time.monotonic()
+    if now - getattr(bar, "_step_shown_at", 0.0) >= bar.mininterval:
+        bar._step_shown_at = now
+        bar.refresh()

@@ -10,6 +10,7 @@ see :func:`resolve_checkpoint` for which strings go to the Hub.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -36,6 +37,12 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 BUNDLED_PACKAGE = "nitrogen_policies"
 BUNDLED_FOLDER = "weights"
+DEFAULT_MODEL = "nitrogen-s-procgen6"
+"""What ``NitroGenPolicy.from_pretrained()`` loads with no argument: the default shipped model.
+
+For now the small behaviour-cloning run on six Procgen games bundled with the package (offline, CPU); the
+foundation-model work switches it to ``"nitrogen-s"`` once those weights ship. Change it here only.
+"""
 HUB_PREFIX = "hf://"
 """Prefix that always means a Hugging Face Hub repo id, never a local path."""
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
@@ -108,10 +115,16 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str], revision: str | Non
             f"asked; check the path{hint}"
         )
     raise CheckpointError(
-        f"no checkpoint {name!r}: no such folder, not a bundled name (bundled: {bundled_names() or 'none'}), "
-        f"not a Hub id (owner/name or {HUB_PREFIX}owner/name). For a fresh model use "
-        "NitroGenPolicy.from_config('nitrogen-s')."
+        f"no checkpoint {name!r}: no such folder, not a bundled name{suggest_bundled(name)} "
+        f"(bundled: {bundled_names() or 'none'}), not a Hub id (owner/name or {HUB_PREFIX}owner/name). For a "
+        "fresh model use NitroGenPolicy.from_config('nitrogen-s')."
     )
+
+
+def suggest_bundled(name: str, extra: tuple[str, ...] = ()) -> str:
+    """``"; did you mean 'x'?"`` for the closest bundled name (or one of ``extra``, e.g. ``"random"``), else ``""``."""
+    close = difflib.get_close_matches(name, [*bundled_names(), *extra], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _checkpoint_folder(path: Path) -> Path:

@@ -6,9 +6,17 @@ from types import ModuleType
 
 from nitrogen_envs.import_utils import require_package as _require_package
 
-_EXTRAS = {"transformers": ("transformers<5", "policy"), "huggingface_hub": ("huggingface_hub<1.0", "policy")}
+# import name -> (pip requirement, extra of nitrogen-gym that installs it)
+OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
+    "torch": ("torch", "policy"),
+    "safetensors": ("safetensors", "policy"),
+    "transformers": ("transformers<5", "policy"),
+    "huggingface_hub": ("huggingface_hub<1.0", "policy"),
+    "stable_baselines3": ("stable-baselines3", "rl"),
+    "imitation": ("imitation", "rl"),
+}
 
 
 def require_package(module: str) -> ModuleType:
     """Import ``module`` or raise :class:`DependencyNotInstalled` with the pip command."""
-    return _require_package(module, _EXTRAS, default_extra="policy")
+    return _require_package(module, OPTIONAL_PACKAGES, default_extra="policy")

@@ -34,6 +34,7 @@ def data() -> None:
 @click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap on steps per episode.")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51), help="x264 quality.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def record(
     game: str,
     out: Path,
@@ -44,6 +45,7 @@ def record(
     obs_size: int,
     max_steps: int | None,
     crf: int,
+    quiet: bool,
 ) -> None:
     """Record EPISODES more episodes of GAME played by an expert; appends when OUT already holds a dataset.
 
@@ -70,7 +72,7 @@ def record(
         crf=crf,
     )
     try:
-        stats = run_collection(config, out)
+        stats = run_collection(config, out, progress=not quiet)
     except DatasetError as err:  # a locked or unlisted folder: one line that says what to do
         raise click.ClickException(str(err)) from err
     click.echo(
@@ -91,6 +93,7 @@ def record(
 @click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1), help="Cap on steps per episode.")
 @click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51), help="x264 quality.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def collect(
     game: str,
     task: str | None,
@@ -104,6 +107,7 @@ def collect(
     obs_size: int,
     max_steps: int | None,
     crf: int,
+    quiet: bool,
 ) -> None:
     """Collect expert demonstrations of one game into OUT, in parallel, resumably.
 
@@ -125,7 +129,7 @@ def collect(
         workers=workers,
     )
     try:
-        stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=True)
+        stats = run_collection(config, out, ray=use_ray, ray_address=ray_address, progress=not quiet)
     except DatasetError as err:  # a locked or unlisted folder: one line that says what to do
         raise click.ClickException(str(err)) from err
     click.echo(

@@ -33,6 +33,7 @@ from nitrogen_datasets.format import load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ def collect(
             Ray is initialized here if it is not yet (``ray_address`` or a local instance), and the staging
             folder must be on storage every Ray node can reach.
         ray_address: address of a running Ray cluster (``"auto"`` or ``ray://host:10001``).
-        progress: show a progress bar with ETA; ``None`` shows it only when stderr is a TTY.
+        progress: show a progress bar with ETA (a line every few seconds when stderr is not a terminal);
+            ``None`` shows it only when stderr is a TTY.
 
     Returns:
         Counts of collected and skipped episodes.
@@ -163,13 +165,12 @@ def collect(
     for seed in done:  # staged by a run that died after adopting it: the episode is in OUT already
         shutil.rmtree(staging / _job_name(config, seed), ignore_errors=True)
     jobs = [_Job(config, seed, staging / _job_name(config, seed)) for seed in seeds]
-    tqdm = require_package("tqdm").tqdm
-    bar = tqdm(
-        total=config.episodes,
-        initial=config.episodes - len(seeds),
+    bar = progress_bar(
+        config.episodes,
+        f"collecting {config.game}/{config.task}",
         unit="episode",
-        desc=f"collecting {config.game}/{config.task}",
-        disable=not (sys.stderr.isatty() if progress is None else progress),
+        enabled=sys.stderr.isatty() if progress is None else progress,
+        initial=config.episodes - len(seeds),
     )
     returns: list[float] = []
     frames = 0
@@ -187,7 +188,7 @@ def collect(
                 frames += entry.length
                 returns.append(_episode_return(root, entry.episode_index, writer))
             shutil.rmtree(job.staging, ignore_errors=True)
-            bar.set_postfix(frames=frames)
+            bar.set_postfix(frames=frames, refresh=False)  # drawn with the next update, not a line of its own
     finally:
         bar.close()
         writer.close()

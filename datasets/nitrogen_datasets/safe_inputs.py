@@ -289,7 +289,11 @@ def open_checked_video(path: PathLike, what: str = "video") -> Any:
     try:
         container = av.open(os.fspath(path))
     except av.error.FFmpegError as err:
-        raise InvalidInputFile(f"{what} {os.fspath(path)} cannot be opened as a video: {err}") from err
+        reason = getattr(err, "strerror", None) or str(err)  # FFmpeg's words, without "[Errno 1094995529]"
+        raise InvalidInputFile(
+            f"{what} {os.fspath(path)} cannot be opened as a video ({reason}): it is not a video file FFmpeg can "
+            "read; give one such as an .mp4"
+        ) from err
     try:
         if not container.streams.video:
             kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]

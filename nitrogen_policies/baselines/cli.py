@@ -11,6 +11,7 @@ Usage::
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ def baseline() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, seed: int, out: Path) -> None:
     """Stable-Baselines3 PPO from the game's reward, on the flat gamepad action space."""
+    from nitrogen_policies.import_utils import require_package
+
+    require_package("stable_baselines3")  # one line naming the `rl` extra when missing; no gym banner
     from nitrogen_policies.baselines.ppo import PPOConfig, train_ppo
 
     try:
@@ -61,6 +65,10 @@ def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, s
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, seed: int, out: Path) -> None:
     """Behaviour cloning with `imitation` and an SB3 CNN policy on the same demonstrations."""
+    from nitrogen_policies.import_utils import require_package
+
+    for package in ("stable_baselines3", "imitation"):  # one line naming the `rl` extra when missing
+        require_package(package)
     from nitrogen_policies.baselines.bc import BCConfig, train_bc
 
     try:
@@ -74,22 +82,40 @@ def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, see
 
 
 def load_agent(spec: str) -> tuple[Any, int]:
-    """An agent and its observation size from ``random``, a PPO or BC folder, or a NitroGen checkpoint/name/Hub id."""
+    """An agent and its observation size from ``random``, a PPO or BC folder, or a NitroGen checkpoint/name/Hub id.
+
+    Raises:
+        DependencyNotInstalled: the agent needs an extra that is not installed (``rl`` for PPO/BC, ``policy``).
+        CheckpointError: no such agent; the message suggests the closest bundled name, or ``random``.
+    """
+    from nitrogen_policies.import_utils import require_package
+
     if spec == "random":
         return "random", 64
     folder = Path(spec)
     if (folder / "ppo_config.json").is_file():
+        require_package("stable_baselines3")
         from nitrogen_policies.baselines.ppo import load_ppo
 
         model = load_ppo(folder)
         return model, json.loads((folder / "ppo_config.json").read_text())["obs_size"]
     if (folder / "bc_config.json").is_file():
+        require_package("imitation")
         from nitrogen_policies.baselines.bc import load_bc
 
         return load_bc(folder), 256
-    from nitrogen_policies.nitrogen import NitroGenPolicy
+    from nitrogen_policies import NitroGenPolicy  # one line naming the `policy` extra when torch is missing
+    from nitrogen_policies.errors import CheckpointError
 
-    return NitroGenPolicy.from_pretrained(spec), 256
+    try:
+        return NitroGenPolicy.from_pretrained(spec), 256
+    except CheckpointError as err:
+        hint = (
+            "did you mean 'random'?"
+            if difflib.get_close_matches(spec.lower(), ["random"], cutoff=0.6)
+            else ("--agent also takes 'random' (uniformly random play)")
+        )
+        raise CheckpointError(f"{err}; {hint}") from err
 
 
 @click.command()
@@ -101,8 +127,11 @@ def load_agent(spec: str) -> tuple[Any, int]:
 @click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int, help="First seed; episodes use seed, seed+1, ...")
 @click.option("--json", "as_json", is_flag=True)
-def evaluate(agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool) -> None:
-    """Evaluate an agent on a game: per-episode return, success and normalized score."""
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def evaluate(
+    agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool, quiet: bool
+) -> None:
+    """Evaluate an agent on a game: per-episode return, success and normalized score (progress on stderr)."""
     from nitrogen_envs.registry import get_game
     from nitrogen_policies.evaluation import evaluate as run_evaluation
 
@@ -111,7 +140,9 @@ def evaluate(agent_spec: str, game: str, task: str | None, episodes: int, seed: 
         agent, obs_size = load_agent(agent_spec)
         if hasattr(agent, "set_game"):
             agent.set_game(spec.name)
-        results = run_evaluation(agent, spec.env_id, seeds=range(seed, seed + episodes), task=task, obs_size=obs_size)
+        results = run_evaluation(
+            agent, spec.env_id, seeds=range(seed, seed + episodes), task=task, obs_size=obs_size, progress=not quiet
+        )
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     rows = [vars(result) for result in results]

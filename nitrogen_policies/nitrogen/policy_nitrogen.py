@@ -17,6 +17,7 @@ from nitrogen_policies import flow_matching
 from nitrogen_policies.errors import CheckpointError, InvalidConfig, PolicyInputError
 from nitrogen_policies.hub import (
     CONFIG_NAME,
+    DEFAULT_MODEL,
     WEIGHTS_NAME,
     check_tensor_specs,
     load_weights,
@@ -66,7 +67,7 @@ class NitroGenPolicy(nn.Module):
     @classmethod
     def from_pretrained(
         cls,
-        name_or_path: str | os.PathLike[str],
+        name_or_path: str | os.PathLike[str] = DEFAULT_MODEL,
         device: str | torch.device = "cpu",
         revision: str | None = None,
         strict: bool = True,
@@ -81,7 +82,8 @@ class NitroGenPolicy(nn.Module):
 
         Args:
             name_or_path: see :func:`nitrogen_policies.hub.resolve_checkpoint` for which strings go to the Hub
-                (``hf://owner/name`` always does; a path that looks local never does).
+                (``hf://owner/name`` always does; a path that looks local never does). Default: the shipped
+                model, :data:`nitrogen_policies.hub.DEFAULT_MODEL` (bundled, so it loads offline).
             device: where the weights go.
             revision: Hub revision (branch, tag or commit).
             strict: a tensor missing from the file, or one the model lacks, is an error; ``False`` loads the

@@ -52,7 +52,7 @@ class TrainConfig:
         seed: seeds python, numpy and torch; the same seed repeats the run.
         log_every: steps between logged scalars. save_every: steps between checkpoints.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``. amp: bf16 autocast on CUDA.
-        progress: show a progress bar (only on a terminal).
+        progress: show a progress bar with ETA on stderr (a line every few seconds when it is not a terminal).
     """
 
     out: str = "runs/nitrogen"
@@ -160,8 +160,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     Resumes from the newest checkpoint in ``config.out`` when one exists. ``sampler`` (e.g. a weighted
     mixture of datasets) replaces uniform shuffling. Under ``torchrun`` it trains data-parallel (DDP).
     """
-    from tqdm.auto import tqdm
-
+    from nitrogen_envs.progress import progress_bar
     from nitrogen_policies.training.distributed import device_for, init_distributed, shutdown
 
     distributed = init_distributed()
@@ -214,12 +213,13 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     batches = infinite(loader)
     use_amp = config.amp and device.type == "cuda"
     loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
-    bar = tqdm(
-        range(start_step, config.steps),
-        initial=start_step,
-        total=config.steps,
-        disable=not (config.progress and distributed.is_main),
+    bar = progress_bar(
+        config.steps,
+        "training",
         unit="step",
+        enabled=config.progress and distributed.is_main,
+        iterable=range(start_step, config.steps),
+        initial=start_step,
     )
     for step in bar:
         started = time.perf_counter()
@@ -246,7 +246,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
             writer.add_scalar("perf/data_wait_fraction", wait / max(busy, 1e-9), step)
             for key, value in _batch_metrics(policy, batch).items():
                 writer.add_scalar(f"train/{key}", value, step)
-        bar.set_postfix(loss=f"{loss_value:.4f}")
+        bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)  # drawn at the bar's pace, not every step
         if distributed.is_main and (step + 1) % config.save_every == 0 and step + 1 < config.steps:
             save_training_checkpoint(policy, optimizer, step + 1, out)
     if distributed.is_main:

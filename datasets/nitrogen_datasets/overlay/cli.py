@@ -181,6 +181,7 @@ def _counted(items: Iterator[T], bar: Any) -> Iterator[T]:
     help="Learned parser: threshold each button per clip where its readings form two clear clusters "
     "(else at probability 0.5).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def extract(
     video: Path,
     layout_path: Path,
@@ -189,6 +190,7 @@ def extract(
     method: str,
     parser_weights: Path | None,
     clip_thresholds: bool,
+    quiet: bool,
 ) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
     from nitrogen_datasets.overlay.extract import ExtractConfig
@@ -200,7 +202,7 @@ def extract(
         calibrate_presses=clip_thresholds,
     )
     try:
-        result = run_extract(video, layout_path, out, masked_video=masked_video, config=config)
+        result = run_extract(video, layout_path, out, masked_video=masked_video, config=config, progress=not quiet)
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     where = result.localization
@@ -224,6 +226,7 @@ def extract(
     type=click.FloatRange(0.0, 0.5),
     help="Context around button and trigger crops, as a fraction of the box's larger side (default: 0.3).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_parser_command(
     out: Path,
     renders: int,
@@ -234,6 +237,7 @@ def train_parser_command(
     seed: int,
     device: str,
     button_margin: float | None,
+    quiet: bool,
 ) -> None:
     """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
 
@@ -256,7 +260,7 @@ def train_parser_command(
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     try:
-        result = train_parser(config, out, progress=True)
+        result = train_parser(config, out, progress=not quiet)
     except PoolTooLarge as err:  # a pool the machine cannot hold, named with the fix; other errors keep their traceback
         raise click.ClickException(str(err)) from err
     click.echo(
@@ -281,6 +285,7 @@ def train_parser_command(
     help="Also read every clip with an oracle that knows the game behind the overlay: shows how much of the "
     "button and trigger state the compressed video still holds (about doubles the time).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(
     styles: tuple[str, ...],
     crfs: tuple[int, ...],
@@ -292,6 +297,7 @@ def eval_command(
     seed: int,
     markdown: bool,
     bound: bool,
+    quiet: bool,
 ) -> None:
     """Render clips of held-out styles at several CRFs and scales, extract them, print accuracy tables."""
     from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation
@@ -308,7 +314,7 @@ def eval_command(
         bound=bound,
     )
     try:
-        results = evaluate_overlays(config, progress=True)
+        results = evaluate_overlays(config, progress=not quiet)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     click.echo(format_evaluation(results, markdown=markdown))
@@ -332,6 +338,7 @@ def eval_command(
 @click.option("--ray-address", default=None, help="Ray cluster address (default: a local Ray instance).")
 @click.option("--retry-failed", is_flag=True, help="Try videos that failed in an earlier run again.")
 @click.option("--parser", "method", type=click.Choice(["learned", "reference"]), default="learned", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def build_corpus_command(
     videos: Path,
     layout_path: Path,
@@ -344,13 +351,15 @@ def build_corpus_command(
     ray_address: str | None,
     retry_failed: bool,
     method: str,
+    quiet: bool,
 ) -> None:
     """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
 
     Resumable: videos already listed in OUT/meta/corpus.json are skipped. A corrupt video or one without
-    the overlay is skipped with its reason logged and counted; the batch never stops for it.
+    the overlay is skipped with its reason logged and counted; the batch never stops for it. A folder
+    without videos is an error.
     """
-    from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
+    from nitrogen_datasets.overlay.corpus import VIDEO_SUFFIXES, CorpusConfig, build_corpus, find_videos
     from nitrogen_datasets.safe_inputs import refuse_inside
 
     config = CorpusConfig(layout=str(layout_path), game=game, fps=fps, obs_size=obs_size, method=method)
@@ -358,6 +367,11 @@ def build_corpus_command(
         # The dataset's own mp4s must not become input videos, nor its files land on the user's videos.
         refuse_inside(out, videos, "--out", "VIDEOS folder")
         refuse_inside(videos, out, "VIDEOS", "--out dataset folder")
+        if not find_videos(videos):
+            raise click.ClickException(
+                f"no videos found under {videos} (looked for {' '.join(sorted(VIDEO_SUFFIXES))} files, "
+                "recursively); nothing to build"
+            )
         stats = build_corpus(
             videos,
             out,
@@ -366,7 +380,7 @@ def build_corpus_command(
             ray=use_ray,
             ray_address=ray_address,
             retry_failed=retry_failed,
-            progress=True,
+            progress=not quiet,
         )
     except (NitroGenError, ValueError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from err

@@ -30,6 +30,7 @@ from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
 from nitrogen_envs import gamepad
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -240,13 +241,12 @@ def build_corpus(
             stats.skipped += 1
             continue
         jobs.append(VideoJob(str(path), key, str(root / STAGING_DIR / f"{len(jobs):06d}"), config))
-    tqdm = require_package("tqdm").tqdm
-    bar = tqdm(
-        total=len(files),
-        initial=stats.skipped,
+    bar = progress_bar(
+        len(files),
+        "building corpus",
         unit="video",
-        desc="building corpus",
-        disable=not (sys.stderr.isatty() if progress is None else progress),
+        enabled=sys.stderr.isatty() if progress is None else progress,
+        initial=stats.skipped,
     )
     try:
         # Adopted in sorted order, so the dataset does not depend on which worker finished first.
@@ -266,7 +266,7 @@ def build_corpus(
             manifest[outcome.key] = asdict(outcome)
             _save_manifest(root, manifest)
             shutil.rmtree(job.staging, ignore_errors=True)
-            bar.set_postfix(episodes=stats.episodes, failed=stats.failed)
+            bar.set_postfix(episodes=stats.episodes, failed=stats.failed, refresh=False)  # shown with the next update
     finally:
         bar.close()
         writer.close()

@@ -31,6 +31,7 @@ from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_sty
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
+from nitrogen_envs.progress import progress_bar
 
 if TYPE_CHECKING:
     from nitrogen_datasets.overlay.video import RenderResult
@@ -233,8 +234,7 @@ def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list
             (style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales
         )
     ]
-    tqdm = require_package("tqdm").tqdm
-    with tqdm(total=len(jobs), desc="overlay eval", unit="clip", disable=not progress) as bar:
+    with progress_bar(len(jobs), "overlay eval", unit="clip", enabled=progress) as bar:
         clips = run_parallel(jobs, _job, workers=config.workers, on_complete=lambda _: bar.update(1))
         return [result for _, result in clips]
 

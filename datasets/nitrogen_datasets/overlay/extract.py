@@ -27,6 +27,7 @@ from nitrogen_datasets.overlay.localize import MEDIAN_FRAMES, Localization, loca
 from nitrogen_datasets.overlay.parse import ParserConfig, ReferenceParser, frame_box
 from nitrogen_datasets.safe_inputs import open_video, refuse_overwrite
 from nitrogen_envs import gamepad
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,12 @@ def prefetch(items: Iterator[T], depth: int = 32) -> Iterator[T]:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _frame_count(path: Path) -> int | None:
+    """Frames in the video as its container header states them; ``None`` when it does not say (no ETA then)."""
+    with open_video(path) as container:
+        return int(container.streams.video[0].frames) or None
 
 
 def _decode(path: Path) -> Iterator[tuple[Any, float, float]]:
@@ -355,8 +362,12 @@ def _main_pass(
     region: Region,
     masked_video: str | os.PathLike[str] | None,
     config: ExtractConfig,
+    bar: Any = None,
 ) -> tuple[list[np.ndarray], list[float], list[float]]:
-    """Parse every frame (and write the masked video): per-frame readings, confidences and times."""
+    """Parse every frame (and write the masked video): per-frame readings, confidences and times.
+
+    ``bar`` (a progress bar) advances by one per frame decoded.
+    """
     from nitrogen_envs.video import VideoWriter
 
     fps = probe.fps
@@ -386,6 +397,8 @@ def _main_pass(
                 masked = whole.copy()
                 masked[max(0, y0) : y1, max(0, x0) : x1] = 0
                 writer.write(masked)
+            if bar is not None:
+                bar.update(1)
             yield frame
 
     stream = frames()
@@ -413,8 +426,11 @@ def extract(
     out: str | os.PathLike[str],
     masked_video: str | os.PathLike[str] | None = None,
     config: ExtractConfig | None = None,
+    progress: bool = False,
 ) -> ExtractResult:
     """Extract per-frame actions from ``video`` into the parquet file ``out``.
+
+    ``progress`` shows a bar of frames with ETA on stderr (see :func:`nitrogen_envs.progress.progress_bar`).
 
     Raises:
         OverlayNotFound: the layout's template is not in the video (the message gives the best score).
@@ -433,12 +449,14 @@ def extract(
         {"video": video, "layout": layout_path, "template": Path(layout_path).parent / layout.template},
     )
     probe = _Probe(video, config.probe_frames)
+    bar = progress_bar(_frame_count(video), f"extracting {video.name}", unit="frame", enabled=progress)
     try:
         if not probe.held:
             raise ValueError(f"{video}: no video frames could be decoded")
         where, region, fps = _locate(probe, layout, template, config)
-        rows, confidences, times = _main_pass(probe, layout, template, where, region, masked_video, config)
+        rows, confidences, times = _main_pass(probe, layout, template, where, region, masked_video, config, bar)
     finally:
+        bar.close()
         probe.close()
     actions = np.stack(rows) if rows else np.zeros((0, gamepad.FLAT_SIZE), np.float32)
     if config.method == "learned" and config.calibrate_presses and len(actions):

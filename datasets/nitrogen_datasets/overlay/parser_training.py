@@ -36,6 +36,7 @@ from nitrogen_datasets.overlay.learned import (
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs.errors import NitroGenError
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,6 @@ def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, pro
     crop 32): 80,000 renders peaked at 15.8 GB of RSS, where the concatenated copy and the finished chunks
     that every submitted job's future kept had a run killed by the kernel at 62,000 (23.9 GB).
     """
-    tqdm = require_package("tqdm").tqdm
     chunks = [
         (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
@@ -123,7 +123,7 @@ def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, pro
     targets = np.empty((capacity, 4), np.float32)
     kinds = np.empty(capacity, np.int64)
     filled = 0
-    with tqdm(total=renders, desc=desc, unit="render", disable=not progress) as bar:
+    with progress_bar(renders, desc, unit="render", enabled=progress) as bar:
         for _, part in run_parallel(chunks, _render_chunk, workers=workers, on_complete=lambda c: bar.update(c[1])):
             count = len(part.kinds)
             images[filled : filled + count] = part.images
@@ -221,13 +221,12 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
     )
     tensorboard = require_package("torch.utils.tensorboard")
     writer = tensorboard.SummaryWriter(str(out / "tb"))
-    tqdm = require_package("tqdm").tqdm
     rng = np.random.default_rng(config.seed)
     images, targets, kinds = torch.from_numpy(pool.images), torch.from_numpy(pool.targets), torch.from_numpy(pool.kinds)
     step = 0
     metrics: dict[str, float] = {}
     try:
-        with tqdm(total=total, desc="training the overlay parser", unit="step", disable=not show) as bar:
+        with progress_bar(total, "training the overlay parser", unit="step", enabled=show) as bar:
             for epoch in range(config.epochs):
                 model.train()
                 order = torch.from_numpy(rng.permutation(len(kinds)))
@@ -248,7 +247,7 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                         for kind, value in losses.items():
                             writer.add_scalar(f"loss/{kind}", float(value), step)
                         writer.add_scalar("lr", schedule.get_last_lr()[0], step)
-                        bar.set_postfix(loss=f"{float(loss):.4f}")
+                        bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
                 metrics = evaluate_elements(model, validation)
                 for name, value in metrics.items():
                     writer.add_scalar(f"validation/{name}", value, step)
