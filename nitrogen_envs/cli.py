@@ -18,6 +18,7 @@ of a one-line error).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import re
@@ -158,6 +159,16 @@ class LazyGroup(click.Group):
         """Subcommand names, without importing them."""
         return sorted(SUBCOMMANDS)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; an unknown name is a usage error with the closest names."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in SUBCOMMANDS:
+            close = difflib.get_close_matches(name, list(SUBCOMMANDS), n=3)
+            ctx.fail(f"No such command {name!r}." + (f" Did you mean: {', '.join(close)}?" if close else ""))
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """Import and return one subcommand."""
         if cmd_name not in SUBCOMMANDS:
@@ -189,8 +200,8 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point (also ``python -m nitrogen_envs.cli``, e.g. under ``torchrun``)."""
+    cli(prog_name="nitrogen")
 
 
 if __name__ == "__main__":

@@ -112,3 +112,37 @@ def test_games_reference_doc_is_generated_from_the_code():
 
     doc = (REPO_ROOT / "docs" / "games.md").read_text()
     assert doc == games_reference_markdown(), "docs/games.md is stale: run `python scripts/update_docs.py`"
+
+
+def test_evaluate_prints_progress_lines_off_a_terminal_and_nothing_when_quiet():
+    args = ["evaluate", "--agent", "random", "--game", "DoomBasic", "--episodes", "2"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)  # CliRunner's stderr is not a terminal
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert "\r" not in result.stderr and lines[0].startswith("eval DoomBasic-v0:   0%")
+    assert "2/2" in lines[-1] and "episode" in lines[-1]
+    assert "mean return" in result.stdout
+    quiet = CliRunner().invoke(cli, [*args, "--quiet"], catch_exceptions=False)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    assert quiet.stdout == result.stdout  # the same episodes, only the bar is gone
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["evaluate"],
+        ["collect"],
+        ["data", "record"],
+        ["train"],
+        ["finetune"],
+        ["overlay", "render"],
+        ["overlay", "extract"],
+        ["overlay", "train-parser"],
+        ["overlay", "eval"],
+        ["overlay", "build-corpus"],
+    ],
+    ids=" ".join,
+)
+def test_every_long_running_command_takes_quiet(command):
+    result = invoke(*command, "--help")
+    assert "-q, --quiet" in result.output
