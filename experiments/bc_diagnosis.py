@@ -23,6 +23,7 @@ Usage (from the repository root, dev install)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -58,6 +59,7 @@ class Variant:
             cheap estimate of the most likely chunk that, unlike the mean, never averages left and right
             into standing still).
         n_action_steps: actions played from each chunk before sampling the next.
+        holds: the expert plans with ``hold_candidates=True`` (a candidate fix of its labels).
         what: the one thing that differs from the row before, in words.
     """
 
@@ -66,6 +68,7 @@ class Variant:
     obs_size: int = 256
     noise: str = "fixed"
     n_action_steps: int = 8
+    holds: bool = False
     what: str = ""
 
 
@@ -78,6 +81,7 @@ VARIANTS = (
     Variant("medoid8", "policy", obs_size=TRAINED_SIZE, noise="medoid8", what="the most typical of 8 samples"),
     Variant("replan4", "policy", obs_size=TRAINED_SIZE, noise="fresh", n_action_steps=4, what="4 of 16, fresh"),
     Variant("expert", "expert", obs_size=TRAINED_SIZE, what="the save-state planner the policy cloned"),
+    Variant("expert-holds", "expert", obs_size=TRAINED_SIZE, holds=True, what="the planner with hold candidates"),
 )
 
 
@@ -92,13 +96,13 @@ def atomic_json(path: Path, data: Any) -> None:
 class PolicyAgent:
     """The shipped policy played with one variant's inference settings."""
 
-    def __init__(self, variant: Variant, game: str) -> None:
+    def __init__(self, variant: Variant, game: str, checkpoint: str = "nitrogen-s-procgen6") -> None:
         import torch
 
         from nitrogen_policies import NitroGenPolicy
 
         self.torch = torch
-        self.policy = NitroGenPolicy.from_pretrained("nitrogen-s-procgen6")
+        self.policy = NitroGenPolicy.from_pretrained(checkpoint)
         self.policy.set_game(game)
         self.variant = variant
         self.queue: list[np.ndarray] = []
@@ -132,7 +136,7 @@ class PolicyAgent:
         return chunk
 
 
-def play(variant: Variant, game: str, seed: int) -> dict[str, Any]:
+def play(variant: Variant, game: str, seed: int, checkpoint: str = "nitrogen-s-procgen6") -> dict[str, Any]:
     """One episode; returns return, success, normalized score, steps and wall time."""
     import gymnasium as gym
 
@@ -150,11 +154,13 @@ def play(variant: Variant, game: str, seed: int) -> dict[str, Any]:
         elif variant.agent == "expert":
             from nitrogen_datasets.experts import default_expert
 
-            expert = default_expert(game, seed=0)
+            expert: Any = default_expert(game, seed=0)
+            if variant.holds:
+                expert.config = dataclasses.replace(expert.config, hold_candidates=True)
             expert.reset(env, seed)
             act = lambda o, i: gamepad.to_flat(expert.act(o, i))  # noqa: E731
         else:
-            agent = PolicyAgent(variant, game)
+            agent = PolicyAgent(variant, game, checkpoint)
             agent.reset(seed)
             act = lambda o, i: agent.act(o)  # noqa: E731
         steps, done = 0, False
@@ -191,64 +197,97 @@ def run_eval(episodes: int, variants: list[str] | None) -> None:
             print(f"{variant.name:12s} {game:10s} {time.perf_counter() - started:6.0f} s", flush=True)
 
 
-def run_agreement(seeds: int, probes: int, max_steps: int) -> None:
-    """Planner self-agreement on the first action, per game (see the module docstring)."""
+def pair_agreement(items: list[Any]) -> tuple[int, int]:
+    """(equal pairs, pairs) among ``items``."""
+    same = sum(a == b for i, a in enumerate(items) for b in items[i + 1 :])
+    return same, len(items) * (len(items) - 1) // 2
+
+
+def run_agreement(
+    seeds: int, probes: int, max_steps: int, candidates: int | None, games: list[str], holds: bool = False
+) -> None:
+    """Planner self-agreement, per game (see the module docstring).
+
+    Three labels are compared between independent plans from the same state: the first native action, its
+    left-stick direction, and the majority direction of the whole committed window (what a chunk label
+    that keeps only the plan's dominant move would be). ``candidates`` changes the planner's search width
+    (default: the shipped expert's), to see whether more search makes the labels more consistent.
+    """
     import gymnasium as gym
 
     from nitrogen_datasets.experts import default_expert
 
-    for game in GAMES:
-        path = OUT / "agreement" / f"{game}.json"
+    tag = "agreement" + ("" if candidates is None else f"-c{candidates}") + ("-holds" if holds else "")
+    for game in games:
+        path = OUT / tag / f"{game}.json"
         if path.is_file():
             continue
-        pairs_same, pairs_direction, pairs_total, firsts, played = 0, 0, 0, [], []
-        moved: list[tuple[int, int]] = []
+        tallies = {"first": [0, 0], "direction": [0, 0], "plan": [0, 0]}
+        firsts, moved, plans, played = [], [], [], []
+        started = time.perf_counter()
         for seed in range(FIRST_SEED, FIRST_SEED + seeds):
             env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=64)
             expert: Any = default_expert(game, seed=0)
+            if candidates is not None:
+                expert.config = dataclasses.replace(expert.config, candidates=candidates)
+            if holds:
+                expert.config = dataclasses.replace(expert.config, hold_candidates=True)
             obs, info = env.reset(seed=seed)
             expert.reset(env, seed)
             for step in range(max_steps):
                 if not expert._queue:  # the planner is about to plan: ask it `probes` times from here
                     saved = (expert._rng, list(expert._plan), list(expert._visited))
-                    answers = []
+                    answers, windows = [], []
                     for probe in range(probes):
                         expert._rng = np.random.default_rng([seed, step, probe, 7])
                         expert._plan, expert._visited = list(saved[1]), list(saved[2])
                         expert._replan()
                         answers.append(expert._queue[0])
+                        windows.append(majority_direction(env, expert._queue))
                     expert._rng, expert._plan, expert._visited = saved[0], saved[1], saved[2]
                     expert._queue = []
-                    firsts += answers
-                    pairs_same += sum(a == b for i, a in enumerate(answers) for b in answers[i + 1 :])
                     moves = [direction(env, a) for a in answers]
-                    pairs_direction += sum(a == b for i, a in enumerate(moves) for b in moves[i + 1 :])
+                    for key, items in (("first", answers), ("direction", moves), ("plan", windows)):
+                        same, pairs = pair_agreement(items)
+                        tallies[key][0] += same
+                        tallies[key][1] += pairs
+                    firsts += answers
                     moved += moves
-                    pairs_total += probes * (probes - 1) // 2
+                    plans += windows
                 action = expert.act(obs, info)
                 played.append(int(unwrap_native(env, action)))
                 obs, _, terminated, truncated, info = env.step(action)
                 if terminated or truncated:
                     break
             env.close()
-        counts = np.bincount(np.asarray(firsts), minlength=15).astype(float)
-        total = max(counts.sum(), 2.0)
         played_arr = np.asarray(played)
+        pairs = max(tallies["first"][1], 1)
         atomic_json(
             path,
             {
                 "game": game,
-                "planning_points": pairs_total // max(probes * (probes - 1) // 2, 1),
-                "agreement": pairs_same / max(pairs_total, 1),
-                "direction_agreement": pairs_direction / max(pairs_total, 1),
-                # unbiased: two different draws from the planner's own first-action frequencies
-                "chance": float((counts * (counts - 1)).sum() / (total * (total - 1))),
+                "candidates": candidates,
+                "holds": holds,
+                "planning_points": tallies["first"][1] // max(probes * (probes - 1) // 2, 1),
+                "agreement": tallies["first"][0] / pairs,
+                "direction_agreement": tallies["direction"][0] / pairs,
+                "plan_direction_agreement": tallies["plan"][0] / pairs,
+                # chance: two different draws from the planner's own label frequencies agree
+                "chance": unbiased_collision(firsts),
                 "direction_chance": unbiased_collision(moved),
+                "plan_direction_chance": unbiased_collision(plans),
                 "repeat_rate": float((played_arr[1:] == played_arr[:-1]).mean()) if len(played) > 1 else 0.0,
-                "distinct_actions": int((counts > 0).sum()),
+                "distinct_actions": len(set(firsts)),
+                "seconds": round(time.perf_counter() - started, 1),
             },
         )
-        print(f"agreement {game}: {json.loads(path.read_text())}", flush=True)
+        print(f"{tag} {game}: {json.loads(path.read_text())}", flush=True)
+
+
+def majority_direction(env: Any, window: list[int]) -> tuple[int, int]:
+    """The most frequent left-stick direction among a committed window of native actions (first on ties)."""
+    moves = [direction(env, native) for native in window]
+    return max(moves, key=moves.count)
 
 
 def unbiased_collision(items: list[Any]) -> float:
@@ -322,24 +361,35 @@ def report() -> str:
         share = f"{np.mean(fractions):.2f}" if fractions else "-"
         lines.append(f"| `{variant.name}` | {variant.what} | " + " | ".join(cells) + f" | {above} of 6 | {share} |")
     lines += ["", "Cells: mean normalized score (difference from random [95% CI]) success rate."]
-    agreement = sorted((OUT / "agreement").glob("*.json"))
-    if agreement:
+    folders = sorted(OUT.glob("agreement*"), key=lambda f: (len(f.name), f.name))
+    if folders:
         lines += [
             "",
             "Planner self-agreement: at each planning point the planner plans 4 times from the same state with "
-            "fresh candidates; the share of pairs of plans whose first action (or its left-stick direction) is "
-            "the same, against the chance that two draws from the planner's own action frequencies agree:",
+            "fresh candidates. Each cell is the share of pairs of plans that agree (on the first native action, "
+            "on its left-stick direction, on the majority direction of the 8 committed actions), then in "
+            "brackets the chance that two draws from the planner's own frequencies of that label agree. Made by "
+            "`python experiments/bc_diagnosis.py agreement --seeds 3 [--candidates 64 --games ...]`.",
             "",
-            "| game | planning points | same first action | chance | same direction | chance | played action repeats |",
+            "| game | candidates | planning points | first action | direction | plan's majority direction "
+            "| played action repeats |",
             "|---|---|---|---|---|---|---|",
         ]
-        for path in agreement:
-            row = json.loads(path.read_text())
-            lines.append(
-                f"| {row['game']} | {row['planning_points']} | {row['agreement']:.2f} | {row['chance']:.2f} | "
-                f"{row['direction_agreement']:.2f} | {row['direction_chance']:.2f} | "
-                f"{row['repeat_rate']:.2f} |"
-            )
+        for folder in folders:
+            for path in sorted(folder.glob("*.json")):
+                row = json.loads(path.read_text())
+                plan = (
+                    f"{row['plan_direction_agreement']:.2f} ({row['plan_direction_chance']:.2f})"
+                    if "plan_direction_agreement" in row
+                    else "-"
+                )
+                lines.append(
+                    f"| {row['game']} | {row.get('candidates') or 16}{' + holds' if row.get('holds') else ''} | "
+                    f"{row['planning_points']} | "
+                    f"{row['agreement']:.2f} ({row['chance']:.2f}) | "
+                    f"{row['direction_agreement']:.2f} ({row['direction_chance']:.2f}) | {plan} | "
+                    f"{row['repeat_rate']:.2f} |"
+                )
     return "\n".join(lines)
 
 
@@ -366,13 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     ag.add_argument("--seeds", type=int, default=2)
     ag.add_argument("--probes", type=int, default=4)
     ag.add_argument("--max-steps", type=int, default=200)
+    ag.add_argument("--candidates", type=int, default=None, help="planner search width (default: the expert's)")
+    ag.add_argument("--games", nargs="*", default=list(GAMES), choices=GAMES)
+    ag.add_argument("--holds", action="store_true", help="planner with hold_candidates=True")
     rp = sub.add_parser("report", help="print the tables (--write: into docs/results.md)")
     rp.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     if args.stage == "eval":
         run_eval(args.episodes, args.variants)
     elif args.stage == "agreement":
-        run_agreement(args.seeds, args.probes, args.max_steps)
+        run_agreement(args.seeds, args.probes, args.max_steps, args.candidates, args.games, args.holds)
     else:
         text = report()
         print(text)

@@ -300,3 +300,51 @@ def test_fixed_camera_tells_a_still_view_from_a_scrolling_one():
     assert fixed_camera(still)
     assert not fixed_camera(scrolling)
     assert not fixed_camera(still[:1])  # one frame tells nothing
+
+
+class _RewardsOnlyAHold:
+    """A simulator where reward comes only from holding native action 3 for 12 steps in a row."""
+
+    def __init__(self) -> None:
+        self.run = 0
+
+    def sync(self) -> None:
+        pass
+
+    def restore(self) -> None:
+        self.run = 0
+
+    def step(self, native: int):
+        from nitrogen_datasets.experts.simulators import SimStep
+
+        self.run = self.run + 1 if native == 3 else 0
+        return SimStep(reward=1.0 if self.run >= 12 else 0.0, done=False, success=False, failed=False)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("holds", [False, True])
+def test_hold_candidates_find_what_random_sequences_miss(holds):
+    import dataclasses
+
+    import gymnasium as gym
+
+    env = gym.make("NitroGen/CoinRun-v0", task="easy", obs_size=32)
+    try:
+        env.reset(seed=0)
+        config = dataclasses.replace(
+            FAST_PLANNER, hold_candidates=holds, explore=False, max_horizon=FAST_PLANNER.horizon
+        )
+        planners = [PlannerExpert(dataclasses.replace(config, seed=seed)) for seed in range(3)]
+        firsts = []
+        for planner in planners:
+            planner.reset(env, 0)
+            planner._sim = _RewardsOnlyAHold()  # the rollouts' world; the env only provides the action table
+            planner.act(None, {})
+            firsts.append(planner._plan[: FAST_PLANNER.horizon])
+    finally:
+        env.close()
+    holding = [plan == [3] * FAST_PLANNER.horizon for plan in firsts]
+    # With hold candidates every seed plans the hold; without, random sequences with holds of 1-4 steps never do.
+    assert all(holding) if holds else not any(holding)

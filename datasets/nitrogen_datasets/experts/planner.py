@@ -47,6 +47,11 @@ class PlannerConfig:
         explore: when still nothing rewarding is in reach, pick the surviving rollout whose final frame
             is least like the places visited this episode (simulators with frame signatures only: Procgen),
             instead of continuing a blind plan; finds goals that lie beyond the horizon.
+        hold_candidates: also roll out every native action held for the whole horizon, right after the
+            continued plan and before the random candidates. Ties go to the earliest candidate, so wherever
+            no random sequence does better the planner keeps its plan or holds one action, as a person
+            holding a direction would: labels that a cloned policy can learn from the picture, where the
+            winner of 16 random sequences is close to a random label (experiments/bc_diagnosis.py).
         seed: base seed; with the episode seed it fixes every candidate, so play is deterministic.
     """
 
@@ -60,6 +65,7 @@ class PlannerConfig:
     failure_penalty: float = 20.0
     max_horizon: int = 160
     explore: bool = True
+    hold_candidates: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -153,6 +159,10 @@ class PlannerExpert:
             seq.extend([action] * int(self._rng.integers(1, cfg.max_repeat + 1)))
         return seq[:horizon]
 
+    def _holds(self, horizon: int) -> list[list[int]]:
+        """One candidate per native action, held for ``horizon`` steps (none unless ``hold_candidates``)."""
+        return [[action] * horizon for action in range(len(self._actions))] if self.config.hold_candidates else []
+
     def _score(self, seq: list[int]) -> tuple[float, np.ndarray | None]:
         """Clipped discounted return of ``seq`` from the root, with the success bonus and failure penalty.
 
@@ -217,12 +227,13 @@ class PlannerExpert:
             self._visited.append(here)
         horizon = cfg.horizon
         candidates = [self._sample(self._plan[cfg.commit :], horizon)]
+        candidates += self._holds(horizon)
         candidates += [self._sample([], horizon) for _ in range(cfg.candidates - 1)]
         outcomes = [self._score(seq) for seq in candidates]
         while max(score for score, _ in outcomes) <= 0.0 and horizon < cfg.max_horizon:
             # Nothing rewarding in reach: look further before committing to a blind move.
             horizon = min(2 * horizon, cfg.max_horizon)
-            extra = [self._sample([], horizon) for _ in range(cfg.candidates)]
+            extra = self._holds(horizon) + [self._sample([], horizon) for _ in range(cfg.candidates)]
             candidates += extra
             outcomes += [self._score(seq) for seq in extra]
         sim.restore()
