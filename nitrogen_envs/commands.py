@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -113,9 +112,18 @@ def info(game: str, no_mapping: bool) -> None:
 @click.option("--agent", default="random", show_default=True, type=click.Choice(["random", "noop"]))
 @click.option("--obs-size", default=256, show_default=True, type=click.IntRange(8, 4096))
 @click.option("--video", type=click.Path(dir_okay=False, path_type=Path), help="Write the frames to this .mp4.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def rollout(
-    game: str, task: str | None, steps: int, seed: int, agent: str, obs_size: int, video: Path | None, as_json: bool
+    game: str,
+    task: str | None,
+    steps: int,
+    seed: int,
+    agent: str,
+    obs_size: int,
+    video: Path | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Play GAME for a number of steps and print the score."""
     from nitrogen_envs.rollout import RolloutConfig, run_rollout
@@ -129,7 +137,7 @@ def rollout(
             agent=agent,
             obs_size=obs_size,
             video=video,
-            progress=sys.stderr.isatty(),
+            progress=not (quiet or as_json),
         )
         result = run_rollout(config)
     except (NitroGenError, ValueError) as err:

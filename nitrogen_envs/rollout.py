@@ -32,7 +32,7 @@ class RolloutConfig:
         agent: ``random`` (uniform over the game's native actions, sent as gamepad input) or ``noop``.
         obs_size: observation height and width in pixels.
         video: mp4 path to record every frame to, or ``None``.
-        progress: show a progress bar (only on a terminal).
+        progress: show a progress bar with ETA on stderr (a line every few seconds when it is not a terminal).
     """
 
     game: str
@@ -72,8 +72,7 @@ class RolloutResult:
 
 def run_rollout(config: RolloutConfig) -> RolloutResult:
     """Play ``config.steps`` steps and return the scores (and write the video, if asked)."""
-    from tqdm.auto import tqdm
-
+    from nitrogen_envs.progress import progress_bar
     from nitrogen_envs.video import VideoWriter
 
     spec = get_game(config.game)
@@ -88,7 +87,13 @@ def run_rollout(config: RolloutConfig) -> RolloutResult:
         if writer:
             writer.write(obs)
         episode_return = 0.0
-        bar = tqdm(range(config.steps), desc=f"{spec.name}/{result.task}", disable=not config.progress, unit="step")
+        bar = progress_bar(
+            config.steps,
+            f"{spec.name}/{result.task}",
+            unit="step",
+            enabled=config.progress,
+            iterable=range(config.steps),
+        )
         for _ in bar:
             action = base.native_to_gamepad(native.sample()) if config.agent == "random" else gamepad.noop()
             obs, reward, terminated, truncated, info = env.step(action)

@@ -75,7 +75,7 @@ def test_rollout_writes_a_playable_mp4_and_prints_the_score(tmp_path: Path):
 
 def test_rollout_json_reports_episodes():
     result = invoke("rollout", "DoomBasic", "--steps", "200", "--obs-size", "32", "--json")
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # the progress bar is on stderr
     assert payload["game"] == "DoomBasic" and payload["steps"] == 200
     assert len(payload["episode_returns"]) >= 1  # basic times out after 75 steps
 
@@ -130,6 +130,7 @@ def test_evaluate_prints_progress_lines_off_a_terminal_and_nothing_when_quiet():
 @pytest.mark.parametrize(
     "command",
     [
+        ["rollout"],
         ["evaluate"],
         ["collect"],
         ["data", "record"],

@@ -6,7 +6,7 @@ import pytest
 from fixtures.dataset_factories import OBS_SIZE, make_episodes, write_dataset
 
 from nitrogen_datasets.errors import InvalidEpisode
-from nitrogen_datasets.imitation_bridge import from_trajectories, to_trajectories
+from nitrogen_datasets.imitation_bridge import from_trajectories, save_trajectories, to_trajectories
 from nitrogen_datasets.reader import DemoDataset
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
 from nitrogen_envs import gamepad
@@ -70,3 +70,136 @@ def test_imitation_bc_trains_on_exported_trajectories(dataset):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True))
     action, _ = trainer.policy.predict(transitions.obs[0], deterministic=True)
     assert action.shape == (21,)
+
+
+# ---- compact export (nitrogen data export-imitation) ---------------------------------------------------------
+def _folder_bytes(folder):
+    return sum(path.stat().st_size for path in folder.iterdir())
+
+
+def test_export_is_read_by_imitation_and_stores_frames_once_uint8(dataset, tmp_path):
+    from imitation.data import serialize
+
+    summary = save_trajectories(dataset, tmp_path / "trajs", obs_size=OBS_SIZE)
+    loaded = serialize.load(str(tmp_path / "trajs"))  # imitation's own reader, as its users call it
+    expected = to_trajectories(dataset)
+    assert summary.trajectories == 2 and summary.frames == len(dataset) + 2  # N + 1 observations per trajectory
+    for got, want in zip(loaded, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(got.obs), want.obs)
+        np.testing.assert_array_equal(got.acts, want.acts)
+        np.testing.assert_array_equal(got.rews, want.rews)
+        assert got.terminal == want.terminal and got.infos[0] == {}
+    # serialize.save writes a 32-bit offset beside every pixel (~2.3x the frame); the export stores frames once
+    serialize.save(str(tmp_path / "saved"), expected)
+    assert _folder_bytes(tmp_path / "saved") > 2 * summary.bytes
+    assert summary.bytes_per_frame < 1.2 * OBS_SIZE * OBS_SIZE * 3 + 200
+
+
+def test_export_resizes_to_the_policys_input_size_by_default(dataset, tmp_path):
+    from nitrogen_datasets.imitation_bridge import EXPORT_OBS_SIZE
+    from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig
+    from nitrogen_policies.training.trajectory_files import read_trajectories
+
+    assert NitroGenConfig().image_size == EXPORT_OBS_SIZE
+    summary = save_trajectories(dataset, tmp_path / "trajs", obs_size=16)
+    first = next(read_trajectories(tmp_path / "trajs"))
+    assert summary.obs_size == 16 and first.obs.shape == (9, 16, 16, 3) and first.obs.dtype == np.uint8
+    assert to_trajectories(dataset, obs_size=16)[0].obs.shape == (9, 16, 16, 3)
+
+
+def test_export_names_each_trajectorys_game_for_finetune(dataset, tmp_path):
+    from nitrogen_policies.training.data import import_imitation_trajectories
+    from nitrogen_policies.training.trajectory_files import read_trajectories
+
+    save_trajectories(dataset, tmp_path / "trajs", obs_size=OBS_SIZE)
+    names = [(t.game, t.task) for t in read_trajectories(tmp_path / "trajs")]
+    assert names == [(e.game, e.task) for e in dataset.episodes]
+    converted = DemoDataset(import_imitation_trajectories(tmp_path / "trajs", tmp_path / "ds"))
+    assert [(e.game, e.task) for e in converted.episodes] == names and len(converted) == len(dataset)
+
+
+def test_trajectories_that_name_no_game_need_imitation_game(dataset, tmp_path):
+    from imitation.data import serialize
+
+    from nitrogen_policies.errors import TrajectoryFileError
+    from nitrogen_policies.training.data import import_imitation_trajectories
+
+    serialize.save(str(tmp_path / "trajs"), to_trajectories(dataset))
+    with pytest.raises(TrajectoryFileError, match=r"does not name its game; give it with --imitation-game GAME"):
+        import_imitation_trajectories(tmp_path / "trajs", tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+    import_imitation_trajectories(tmp_path / "trajs", tmp_path / "ds", game="CoinRun")
+    assert DemoDataset(tmp_path / "ds").info.games == ("CoinRun",)
+
+
+def test_a_rerun_reuses_the_conversion_instead_of_appending_it_again(dataset, tmp_path):
+    """finetune --imitation converts into the run folder; resuming the run used to append every episode again."""
+    from nitrogen_policies.errors import TrajectoryFileError
+    from nitrogen_policies.training.data import import_imitation_trajectories
+
+    save_trajectories(dataset, tmp_path / "trajs", obs_size=OBS_SIZE)
+    for _ in range(2):
+        import_imitation_trajectories(tmp_path / "trajs", tmp_path / "ds")
+    assert len(DemoDataset(tmp_path / "ds")) == len(dataset)
+    with pytest.raises(TrajectoryFileError, match=r"ds already exists and is not the conversion of .*trajs"):
+        import_imitation_trajectories(tmp_path / "trajs", tmp_path / "ds", game="Pong")
+
+
+def test_an_interrupted_export_leaves_nothing(dataset, tmp_path, monkeypatch):
+    import nitrogen_datasets.imitation_bridge as bridge
+
+    real = bridge.episode_arrays
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bridge, "episode_arrays", failing)
+    with pytest.raises(KeyboardInterrupt):
+        save_trajectories(dataset, tmp_path / "trajs")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "is not a games file written by export-imitation"),
+        ('{"format": "other", "trajectories": []}', "is not a games file"),
+        ('{"format": "nitrogen-imitation-export/1", "trajectories": [{"game": "A", "task": "t"}]}', "names 1 traj"),
+        ('{"format": "nitrogen-imitation-export/1", "trajectories": [{"game": 3, "task": "t"}, {}]}', "is not a games"),
+        (
+            '{"format": "nitrogen-imitation-export/1", "trajectories": [{"game": "\\u001b[2J", "task": "t"}]}',
+            "printable",
+        ),
+    ],
+)
+def test_a_bad_games_file_is_a_one_line_error(dataset, tmp_path, content, message):
+    from nitrogen_datasets.imitation_bridge import GAMES_FILE
+    from nitrogen_policies.errors import TrajectoryFileError
+    from nitrogen_policies.training.trajectory_files import read_trajectories
+
+    save_trajectories(dataset, tmp_path / "trajs", obs_size=8)
+    (tmp_path / "trajs" / GAMES_FILE).write_text(content)
+    with pytest.raises(TrajectoryFileError, match=message) as caught:
+        list(read_trajectories(tmp_path / "trajs"))
+    assert "\n" not in str(caught.value)
+
+
+def test_export_imitation_command(dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from nitrogen_datasets.cli import data
+
+    run = CliRunner().invoke(data, ["export-imitation", str(dataset.root), "--out", str(tmp_path / "t"), "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert "exported 2 trajectories (18 frames at 128 px" in run.output and "kB per frame" in run.output
+    for args, message in [
+        ([str(dataset.root), "--out", str(tmp_path / "t")], "already exists; give a new --out folder"),
+        ([str(tmp_path / "missing"), "--out", str(tmp_path / "u")], "no dataset at"),
+        ([str(dataset.root), "--out", str(tmp_path / "u"), "--obs-size", "4"], "at least 8"),
+    ]:
+        run = CliRunner().invoke(data, ["export-imitation", *args, "--quiet"])
+        assert run.exit_code != 0 and message in run.output and "Traceback" not in run.output, run.output

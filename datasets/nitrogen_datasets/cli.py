@@ -6,6 +6,7 @@ Usage::
     nitrogen data info demos/coinrun [--verify] [--json]
     nitrogen collect --game CoinRun --episodes 100 --out demos/coinrun --workers 2 [--ray]
     nitrogen data repair demos/coinrun
+    nitrogen data export-imitation demos/coinrun --out demos/coinrun_imitation
 """
 
 from __future__ import annotations
@@ -186,4 +187,37 @@ def repair(root: Path) -> None:
     click.echo(
         f"repaired {root}: {report.episodes} episodes ({report.frames} frames) listed in meta/info.json, "
         f"{report.renumbered} renumbered{moved}"
+    )
+
+
+@data.command("export-imitation")
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Trajectories folder to create.")
+@click.option(
+    "--obs-size",
+    default=128,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Square side of the stored frames (128: NitroGenPolicy's input; 0 keeps the dataset's size).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_imitation(root: Path, out: Path, obs_size: int, quiet: bool) -> None:
+    """Export the dataset in ROOT as `imitation` trajectories in OUT (what imitation.data.serialize.load reads).
+
+    Frames are stored once, uint8, at --obs-size; OUT also names each trajectory's game and task for
+    `nitrogen finetune --imitation OUT`. imitation's own BC trains an SB3 policy on them (`nitrogen baseline bc`).
+    """
+    from nitrogen_datasets.imitation_bridge import save_trajectories
+    from nitrogen_datasets.reader import DemoDataset
+    from nitrogen_envs.errors import NitroGenError
+
+    if 0 < obs_size < 8:
+        raise click.BadParameter("give 0 (keep the dataset's size) or a side of at least 8", param_hint="--obs-size")
+    try:
+        summary = save_trajectories(DemoDataset(root), out, obs_size=obs_size or None, progress=not quiet)
+    except NitroGenError as err:  # missing/empty dataset, OUT exists, imitation not installed: one line each
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"exported {summary.trajectories} trajectories ({summary.frames} frames at {summary.obs_size} px, "
+        f"{summary.bytes / 1e6:.1f} MB, {summary.bytes_per_frame / 1e3:.1f} kB per frame) to {out}"
     )

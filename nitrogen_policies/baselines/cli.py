@@ -126,7 +126,7 @@ def load_agent(spec: str) -> tuple[Any, int]:
 @click.option("--task", default=None)
 @click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int, help="First seed; episodes use seed, seed+1, ...")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no progress bar).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def evaluate(
     agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool, quiet: bool
@@ -141,7 +141,12 @@ def evaluate(
         if hasattr(agent, "set_game"):
             agent.set_game(spec.name)
         results = run_evaluation(
-            agent, spec.env_id, seeds=range(seed, seed + episodes), task=task, obs_size=obs_size, progress=not quiet
+            agent,
+            spec.env_id,
+            seeds=range(seed, seed + episodes),
+            task=task,
+            obs_size=obs_size,
+            progress=not (quiet or as_json),
         )
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import torch
 from torch.utils.data import ConcatDataset, Dataset, WeightedRandomSampler
 
-from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig
+from nitrogen_policies.nitrogen.configuration_nitrogen import UNKNOWN_GAME, NitroGenConfig
 
 logger = logging.getLogger(__name__)
 
@@ -70,29 +71,103 @@ def load_training_data(
     return dataset, WeightedRandomSampler(per_sample.tolist(), num_samples=len(dataset), replacement=True)
 
 
-def import_imitation_trajectories(source: str | Path, out: str | Path, game: str, task: str = "default") -> Path:
-    """Convert trajectories saved by ``imitation.data.serialize.save`` into a demonstrations dataset.
+IMPORT_STAMP = "meta/imported_from.json"
+"""Inside a converted dataset: the source's file stamps and the names used, so a rerun (resume) reuses it."""
+
+
+def import_imitation_trajectories(
+    source: str | Path, out: str | Path, game: str | None = None, task: str | None = None
+) -> Path:
+    """Convert ``imitation`` trajectories into a demonstrations dataset (once: a rerun reuses it).
 
     Read without pickle (:mod:`nitrogen_policies.training.trajectory_files`): the folder ``serialize.save``
-    writes, or an ``.npz`` of plain arrays; a pickle file is refused before anything in it is read.
-    ``obs`` must be (N + 1, H, W, 3) uint8 frames and ``acts`` (N, 21) flat gamepad vectors, i.e. collected
-    on a ``FlatGamepad``-wrapped NitroGen env. Returns the dataset folder (appended to if it exists).
+    or ``nitrogen data export-imitation`` writes, or an ``.npz`` of plain arrays; a pickle file is refused
+    before anything in it is read. ``obs`` must be (N + 1, H, W, 3) uint8 frames and ``acts`` (N, 21) flat
+    gamepad vectors, i.e. collected on a ``FlatGamepad``-wrapped NitroGen env. Frames are stored at their
+    size in the file (export at the policy's input size, as ``export-imitation`` does by default, and the
+    conversion and every training read decode 4x fewer pixels than at 256 px).
+
+    The dataset is built beside ``out`` and renamed into place, so a killed conversion leaves nothing;
+    when ``out`` already holds the conversion of the same, unchanged ``source`` with the same names (a
+    resumed ``nitrogen finetune``), it is returned as it is instead of converted (and appended) again.
+
+    Args:
+        source: the trajectories folder or ``.npz``.
+        out: the dataset folder to create.
+        game: the game every trajectory comes from; ``None`` takes each trajectory's game from the file
+            (``export-imitation`` names it), which is then required.
+        task: the task; ``None`` takes it from the file, else ``"default"``.
 
     Raises:
-        TrajectoryFileError: ``source`` is not one of the accepted formats, or is malformed.
+        TrajectoryFileError: ``source`` is not one of the accepted formats, is malformed, names no game and
+            ``game`` is ``None``; or ``out`` holds something other than this conversion.
     """
-    from nitrogen_datasets.imitation_bridge import from_trajectories
-    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
     from nitrogen_policies.errors import TrajectoryFileError
     from nitrogen_policies.training.trajectory_files import read_trajectories
 
+    target = Path(out)
+    stamp = {"source": _file_stamps(Path(source)), "game": game, "task": task}
+    if target.exists() or target.is_symlink():
+        if _read_stamp(target) == stamp:
+            logger.info("%s already holds the conversion of %s; reusing it", target, source)
+            return target
+        raise TrajectoryFileError(
+            f"{target} already exists and is not the conversion of {source} as it is now; delete it or use a new --out"
+        )
     trajectories = read_trajectories(source)
     first = next(trajectories, None)  # format errors surface before the output dataset is touched
     if first is None:
         raise TrajectoryFileError(f"{source} holds no trajectories")
-    with DatasetWriter(out, WriterConfig()) as writer:
-        written = from_trajectories(
-            itertools.chain([first], trajectories), writer, game=game, task=task, source="imitation"
+    if game is None and first.game is None:
+        raise TrajectoryFileError(
+            f"{source} does not name its game; give it with --imitation-game GAME (e.g. CoinRun, or "
+            f"'{UNKNOWN_GAME}' for a game the policy does not know)"
         )
-    logger.info("imported %d imitation trajectories from %s into %s", len(written), source, out)
-    return Path(out)
+    written = _convert(itertools.chain([first], trajectories), target, game, task, stamp)
+    logger.info("imported %d imitation trajectories from %s into %s", written, source, target)
+    return target
+
+
+def _convert(trajectories: Any, target: Path, game: str | None, task: str | None, stamp: dict[str, Any]) -> int:
+    """Write ``trajectories`` as a dataset at ``target`` (staged beside it, renamed when complete)."""
+    import os
+    import shutil
+
+    from nitrogen_datasets.imitation_bridge import from_trajectories
+    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{os.getpid()}-{os.urandom(4).hex()}.partial"
+    written = 0
+    try:
+        with DatasetWriter(staging, WriterConfig()) as writer:
+            for trajectory in trajectories:
+                name = game or trajectory.game
+                if name is None:
+                    raise ValueError("a trajectory file names the game of some trajectories only")  # reader bug
+                from_trajectories(
+                    [trajectory], writer, game=name, task=task or trajectory.task or "default", source="imitation"
+                )
+                written += 1
+        (staging / IMPORT_STAMP).write_text(json.dumps(stamp))
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
+
+
+def _file_stamps(source: Path) -> list[list[Any]]:
+    """(name, size, mtime) of ``source`` or of each file directly in it: changes when the trajectories do."""
+    files = sorted(source.iterdir()) if source.is_dir() else [source]
+    return [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in files if path.is_file()]
+
+
+def _read_stamp(target: Path) -> Any:
+    path = target / IMPORT_STAMP
+    try:
+        if path.is_file() and path.stat().st_size < 1024 * 1024:
+            return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    return None

@@ -11,11 +11,14 @@ build arbitrary objects). This module reads the same data through two doors only
   ``terminal``, optional ``rews``), loaded with ``allow_pickle=False``; its pickled ``infos`` are skipped.
 
 Anything else (a pickle, a ``.npy``, a FIFO, ...) is refused with a one-line :class:`TrajectoryFileError`.
+A folder written by ``nitrogen data export-imitation`` also names each trajectory's game and task in a small
+JSON sidecar (``nitrogen.json``, size-bounded and type-checked); other folders and ``.npz`` files name none.
 Trajectories are yielded one at a time, so a large file is never held in memory at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -26,12 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from nitrogen_datasets.imitation_bridge import GAMES_FILE, GAMES_FORMAT
 from nitrogen_policies.errors import TrajectoryFileError
 
 STATE_NAME = "state.json"
 """The file ``datasets``' ``save_to_disk`` writes to list its Arrow shards."""
 MAX_STATE_BYTES = 1024 * 1024
 """``state.json`` is a few hundred bytes; anything much larger is not one."""
+MAX_GAMES_BYTES = 16 * 1024 * 1024
+"""The games sidecar holds ~50 bytes per trajectory; 16 MiB is far more trajectories than anyone exports."""
+MAX_NAME_CHARS = 200
+"""Longest game or task name accepted from the sidecar (registry names are under 30)."""
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 """First bytes of a zip archive (an ``.npz``), a full one or an empty one."""
 ACCEPTED = (
@@ -49,12 +57,16 @@ class Trajectory:
         acts: (N, ...) actions.
         terminal: whether the episode ended in a terminal state (not a time limit).
         rews: (N,) rewards, or ``None`` when the file has none.
+        game: the game played, when the file names it (``nitrogen data export-imitation`` does), else ``None``.
+        task: the task, likewise.
     """
 
     obs: np.ndarray
     acts: np.ndarray
     terminal: bool
     rews: np.ndarray | None = None
+    game: str | None = None
+    task: str | None = None
 
 
 def read_trajectories(source: str | os.PathLike[str]) -> Iterator[Trajectory]:
@@ -86,15 +98,55 @@ def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
 def _read_hf_folder(folder: Path) -> Iterator[Trajectory]:
     import pyarrow as pa
 
+    names = _game_names(folder)
+    count = 0
     for shard in _arrow_shards(folder):
         try:
             with pa.OSFile(str(shard)) as source:  # not memory-mapped: a file truncated meanwhile is a SIGBUS
                 reader = pa.ipc.open_stream(source)
                 for batch in reader:
                     batch.validate(full=True)  # untrusted IPC: check every offset before reading
-                    yield from _batch_trajectories(batch, shard)
+                    for trajectory in _batch_trajectories(batch, shard):
+                        yield _named(trajectory, names, count, folder)
+                        count += 1
         except (pa.ArrowException, OSError) as err:
             raise TrajectoryFileError(f"{shard} is not a readable Arrow stream ({err}); give {ACCEPTED}") from err
+    if names is not None and len(names) != count:
+        raise TrajectoryFileError(f"{folder / GAMES_FILE} names {len(names)} trajectories, the folder holds {count}")
+
+
+def _named(trajectory: Trajectory, names: list[tuple[str, str]] | None, index: int, folder: Path) -> Trajectory:
+    if names is None:
+        return trajectory
+    if index >= len(names):
+        raise TrajectoryFileError(f"{folder / GAMES_FILE} names {len(names)} trajectories, the folder holds more")
+    game, task = names[index]
+    return dataclasses.replace(trajectory, game=game, task=task)
+
+
+def _game_names(folder: Path) -> list[tuple[str, str]] | None:
+    """(game, task) per trajectory from the export's sidecar, or ``None`` when the folder has none."""
+    path = folder / GAMES_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not path.is_file() or path.is_symlink():
+        raise TrajectoryFileError(f"{path} is not a regular file; delete it or re-export the trajectories")
+    if path.stat().st_size > MAX_GAMES_BYTES:
+        raise TrajectoryFileError(f"{path} is over {MAX_GAMES_BYTES} bytes; it was not written by export-imitation")
+    try:
+        data = json.loads(path.read_bytes())
+        if data.get("format") != GAMES_FORMAT:
+            raise ValueError(f"format is {data.get('format')!r}, expected {GAMES_FORMAT!r}")
+        names = [(entry["game"], entry["task"]) for entry in data["trajectories"]]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        raise TrajectoryFileError(f"{path} is not a games file written by export-imitation ({err!r})") from err
+    for game, task in names:
+        for value in (game, task):
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_CHARS or not value.isprintable():
+                raise TrajectoryFileError(
+                    f"{path} names {value!r}; expected printable names of 1-{MAX_NAME_CHARS} chars"
+                )
+    return names
 
 
 def _arrow_shards(folder: Path) -> list[Path]:
