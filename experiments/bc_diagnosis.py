@@ -284,6 +284,49 @@ def run_agreement(
         print(f"{tag} {game}: {json.loads(path.read_text())}", flush=True)
 
 
+def image_sensitivity(checkpoint: str, game: str, obs_size: int, frames: int = 16) -> dict[str, float]:
+    """How much the policy's output depends on the picture, against how much it depends on the noise.
+
+    ``frames`` frames of different levels (seeds 2000+, after 30 random steps) are each denoised from the
+    same noise; the spread of the raw outputs across frames is compared with the spread across 16 noises
+    for one frame. A policy that ignores the picture has a ratio near 0.
+    """
+    import gymnasium as gym
+    import torch
+
+    from nitrogen_policies import NitroGenPolicy
+
+    policy = NitroGenPolicy.from_pretrained(checkpoint)
+    env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=obs_size)
+    images = []
+    try:
+        for k in range(frames):
+            obs, _ = env.reset(seed=2000 + k)
+            env.action_space.seed(k)
+            for _ in range(30):
+                obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+                if terminated or truncated:
+                    break
+            images.append(obs)
+    finally:
+        env.close()
+
+    def raw(frame: np.ndarray, seed: int) -> np.ndarray:
+        return policy.sample_raw(frame, game=game, generator=torch.Generator().manual_seed(seed))[0].numpy()
+
+    across_frames = float(np.stack([raw(frame, 0) for frame in images]).std(axis=0).mean())
+    across_noise = float(np.stack([raw(images[0], seed) for seed in range(16)]).std(axis=0).mean())
+    return {"across_frames": across_frames, "across_noise": across_noise, "ratio": across_frames / across_noise}
+
+
+def run_sensitivity() -> None:
+    """Image sensitivity of the shipped policy on each game."""
+    for game in GAMES:
+        path = OUT / "sensitivity" / f"{game}.json"
+        if not path.is_file():
+            atomic_json(path, {"game": game, **image_sensitivity("nitrogen-s-procgen6", game, TRAINED_SIZE)})
+
+
 def majority_direction(env: Any, window: list[int]) -> tuple[int, int]:
     """The most frequent left-stick direction among a committed window of native actions (first on ties)."""
     moves = [direction(env, native) for native in window]
@@ -361,6 +404,22 @@ def report() -> str:
         share = f"{np.mean(fractions):.2f}" if fractions else "-"
         lines.append(f"| `{variant.name}` | {variant.what} | " + " | ".join(cells) + f" | {above} of 6 | {share} |")
     lines += ["", "Cells: mean normalized score (difference from random [95% CI]) success rate."]
+    sensitivity = sorted((OUT / "sensitivity").glob("*.json"))
+    if sensitivity:
+        rows = [json.loads(path.read_text()) for path in sensitivity]
+        lines += [
+            "",
+            "How much the shipped policy's output depends on the picture (`python experiments/bc_diagnosis.py "
+            "sensitivity`): the spread of its raw output across 16 frames of different levels denoised from the "
+            "same noise, against the spread across 16 noises for one frame:",
+            "",
+            "| game | across frames | across noise | ratio |",
+            "|---|---|---|---|",
+            *(
+                f"| {row['game']} | {row['across_frames']:.4f} | {row['across_noise']:.4f} | {row['ratio']:.3f} |"
+                for row in rows
+            ),
+        ]
     folders = sorted(OUT.glob("agreement*"), key=lambda f: (len(f.name), f.name))
     if folders:
         lines += [
@@ -393,15 +452,15 @@ def report() -> str:
     return "\n".join(lines)
 
 
-def write_report(text: str) -> None:
-    """Replace the generated block of docs/results.md (atomically)."""
-    doc = RESULTS_DOC.read_text() if RESULTS_DOC.is_file() else f"# Results\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in doc:
-        doc += f"\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+def write_report(text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated block between ``begin`` and ``end`` in docs/results.md (atomically)."""
+    doc = RESULTS_DOC.read_text() if RESULTS_DOC.is_file() else f"# Results\n\n{begin}\n{end}\n"
+    if begin not in doc:
+        doc += f"\n{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
     tmp = RESULTS_DOC.with_name(RESULTS_DOC.name + ".partial")
-    tmp.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    tmp.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
     os.replace(tmp, RESULTS_DOC)
 
 
@@ -419,11 +478,14 @@ def main(argv: list[str] | None = None) -> int:
     ag.add_argument("--candidates", type=int, default=None, help="planner search width (default: the expert's)")
     ag.add_argument("--games", nargs="*", default=list(GAMES), choices=GAMES)
     ag.add_argument("--holds", action="store_true", help="planner with hold_candidates=True")
+    sub.add_parser("sensitivity", help="how much the shipped policy's output depends on the picture")
     rp = sub.add_parser("report", help="print the tables (--write: into docs/results.md)")
     rp.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     if args.stage == "eval":
         run_eval(args.episodes, args.variants)
+    elif args.stage == "sensitivity":
+        run_sensitivity()
     elif args.stage == "agreement":
         run_agreement(args.seeds, args.probes, args.max_steps, args.candidates, args.games, args.holds)
     else:

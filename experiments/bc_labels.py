@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=("collect", "train", "eval", "report"))
     parser.add_argument("--labeller", choices=tuple(LABELLERS), default="planner")
+    parser.add_argument("--write", action="store_true", help="with report: into docs/results.md")
     args = parser.parse_args(argv)
     if args.stage == "collect":
         collect(args.labeller)
@@ -200,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "eval":
         evaluate(args.labeller)
     else:
-        print(report())
+        text = report()
+        print(text)
+        if args.write:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from bc_diagnosis import write_report
+
+            write_report(text, "<!-- bc-labels:begin -->", "<!-- bc-labels:end -->")
     return 0
 
 
