@@ -141,6 +141,9 @@ def test_evaluate_prints_progress_lines_off_a_terminal_and_nothing_when_quiet():
         ["overlay", "train-parser"],
         ["overlay", "eval"],
         ["overlay", "build-corpus"],
+        ["experts", "report"],
+        ["baseline", "ppo"],
+        ["baseline", "bc"],
     ],
     ids=" ".join,
 )

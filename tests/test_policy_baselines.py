@@ -69,3 +69,12 @@ def test_bc_baseline_trains_on_exported_demonstrations_and_acts(tmp_path):
     from nitrogen_envs import gamepad
 
     assert gamepad.flat_space().contains(action)
+
+
+def test_ppo_training_shows_progress_lines_off_a_terminal(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    from nitrogen_policies.baselines.ppo import PPOConfig, train_ppo
+
+    train_ppo(PPOConfig(game="CoinRun", timesteps=64, n_steps=32, batch_size=32, obs_size=36), tmp_path / "ppo")
+    err = capsys.readouterr().err
+    assert "PPO" in err and "64/64" in err and "\r" not in err

@@ -70,8 +70,8 @@ def _policy(observation_space: gym.spaces.Box, action_space: gym.spaces.Box, lea
     return ActorCriticCnnPolicy(observation_space, action_space, lr_schedule=lambda _: learning_rate)
 
 
-def train_bc(config: BCConfig, out: str | Path) -> Path:
-    """Train BC on the datasets and save ``bc_config.json`` + ``policy.safetensors`` into ``out``."""
+def train_bc(config: BCConfig, out: str | Path, progress: bool = True) -> Path:
+    """Train BC on the datasets and save ``bc_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar)."""
     from imitation.algorithms import bc
     from safetensors.torch import save_model
 
@@ -92,7 +92,15 @@ def train_bc(config: BCConfig, out: str | Path) -> Path:
         batch_size=config.batch_size,
         optimizer_kwargs={"lr": config.learning_rate},
     )
-    trainer.train(n_batches=config.n_batches, progress_bar=False, log_interval=max(1, config.n_batches // 10))
+    from nitrogen_envs.progress import progress_bar
+
+    with progress_bar(config.n_batches, "BC", unit="batch", enabled=progress) as bar:
+        trainer.train(
+            n_batches=config.n_batches,
+            progress_bar=False,
+            log_interval=max(1, config.n_batches // 10),
+            on_batch_end=lambda: bar.update(1),
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_model(trainer.policy, str(out / "policy.safetensors"))

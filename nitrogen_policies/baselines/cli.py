@@ -34,7 +34,10 @@ def baseline() -> None:
 @click.option("--obs-size", default=64, show_default=True, type=click.IntRange(16, 512))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, seed: int, out: Path) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def ppo(
+    game: str, task: str | None, timesteps: int, envs: int, obs_size: int, seed: int, out: Path, quiet: bool
+) -> None:
     """Stable-Baselines3 PPO from the game's reward, on the flat gamepad action space."""
     from nitrogen_policies.import_utils import require_package
 
@@ -43,7 +46,9 @@ def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, s
 
     try:
         folder = train_ppo(
-            PPOConfig(game=game, task=task, timesteps=timesteps, n_envs=envs, obs_size=obs_size, seed=seed), out
+            PPOConfig(game=game, task=task, timesteps=timesteps, n_envs=envs, obs_size=obs_size, seed=seed),
+            out,
+            progress=not quiet,
         )
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
@@ -63,7 +68,8 @@ def ppo(game: str, task: str | None, timesteps: int, envs: int, obs_size: int, s
 @click.option("--obs-size", default=64, show_default=True, type=click.IntRange(36, 512))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, seed: int, out: Path) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, seed: int, out: Path, quiet: bool) -> None:
     """Behaviour cloning with `imitation` and an SB3 CNN policy on the same demonstrations."""
     from nitrogen_policies.import_utils import require_package
 
@@ -75,7 +81,7 @@ def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, see
         config = BCConfig(
             data=[str(d) for d in data], n_batches=batches, batch_size=batch_size, obs_size=obs_size, seed=seed
         )
-        folder = train_bc(config, out)
+        folder = train_bc(config, out, progress=not quiet)
     except (NitroGenError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     click.echo(f"BC policy: {folder}")

@@ -69,8 +69,28 @@ def _build(config: PPOConfig, env: Any) -> Any:
     )  # fmt: skip
 
 
-def train_ppo(config: PPOConfig, out: str | Path) -> Path:
-    """Train PPO and save ``ppo_config.json`` + ``policy.safetensors`` into ``out``."""
+def _progress_callback(total: int, enabled: bool) -> Any:
+    """An SB3 callback that drives the package's progress bar (ETA on a terminal, lines in logs)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from nitrogen_envs.progress import progress_bar
+
+    class ProgressCallback(BaseCallback):  # type: ignore[misc]
+        def _on_training_start(self) -> None:
+            self.bar = progress_bar(total, "PPO", unit="step", enabled=enabled)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return ProgressCallback()
+
+
+def train_ppo(config: PPOConfig, out: str | Path, progress: bool = True) -> Path:
+    """Train PPO and save ``ppo_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar on stderr)."""
     from safetensors.torch import save_model
 
     out = Path(out)
@@ -78,7 +98,7 @@ def train_ppo(config: PPOConfig, out: str | Path) -> Path:
     env = _make_vec_env(config)
     try:
         model = _build(config, env)
-        model.learn(total_timesteps=config.timesteps, progress_bar=False)
+        model.learn(total_timesteps=config.timesteps, callback=_progress_callback(config.timesteps, progress))
         # save_model de-duplicates the feature extractor SB3 shares between actor and critic.
         save_model(model.policy, str(out / "policy.safetensors"))
         (out / "ppo_config.json").write_text(json.dumps(asdict(config), indent=2))

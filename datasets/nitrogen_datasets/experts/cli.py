@@ -40,6 +40,7 @@ def experts() -> None:
 @click.option("--markdown", is_flag=True, help="Print a Markdown table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def report(
     targets: tuple[str, ...],
     episodes: int,
@@ -53,6 +54,7 @@ def report(
     markdown: bool,
     as_json: bool,
     verbose: int,
+    quiet: bool,
 ) -> None:
     """Success rate and return of the experts against random play on TARGETS.
 
@@ -71,7 +73,7 @@ def report(
         with_random=not no_random,
         stop_on_success=stop_on_success,
         workers=workers,
-        progress=None,
+        progress=not quiet,
     )
     if as_json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))

@@ -7,7 +7,6 @@ compare the same levels.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -120,9 +119,9 @@ def resolve_targets(targets: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def _progress(total: int, enabled: bool | None) -> object:
-    from tqdm.auto import tqdm
+    from nitrogen_envs.progress import progress_bar
 
-    return tqdm(total=total, disable=not sys.stderr.isatty() if enabled is None else not enabled, unit="ep")
+    return progress_bar(total, "expert report", unit="episode", enabled=enabled is not False)
 
 
 def expert_report(
@@ -154,7 +153,8 @@ def expert_report(
         stop_on_success: end episodes at the first success (see :func:`run_episode`); makes long step caps
             affordable for games whose criterion is a score reached long before the game ends (Atari).
         workers: tasks measured in parallel processes (rows come back in task order).
-        progress: show a tqdm bar (``None``: only when stderr is a terminal).
+        progress: show a progress bar on stderr (a live bar on a terminal, a line every few seconds in logs;
+            ``None`` counts as ``True``, ``False`` hides it).
 
     Raises:
         ValueError: ``episodes`` < 1 or ``max_steps`` < 1.
