@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -189,7 +190,8 @@ def save_trajectories(
 
 def _features(height: int, width: int) -> Any:
     """``datasets`` features of the export: imitation's columns, frames and actions as fixed-size lists."""
-    import datasets
+    # Hugging Face ``datasets`` (imitation's dependency), by name: type checkers see this repo's datasets/ folder
+    datasets: Any = importlib.import_module("datasets")
 
     def fixed(feature: Any, *lengths: int) -> Any:
         for length in reversed(lengths):
