@@ -34,7 +34,10 @@ _COMMON = [
         "without pickle: the folder serialize.save writes or an .npz of plain arrays; pickle files are refused.",
     ),
     click.option(
-        "--imitation-game", default="<unknown>", show_default=True, help="Game the --imitation data comes from."
+        "--imitation-game",
+        default=None,
+        help="Game the --imitation data comes from; required unless the trajectories name it (`nitrogen data "
+        "export-imitation` does); '<unknown>' for a game the policy has no id for.",
     ),
     click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder."),
     click.option("--steps", default=1000, show_default=True, type=click.IntRange(min=1)),
@@ -56,7 +59,7 @@ def _common(function):  # type: ignore[no-untyped-def]
 
 
 def _with_imitation(
-    out: Path, data: tuple[Path, ...], imitation_paths: tuple[Path, ...], game: str
+    out: Path, data: tuple[Path, ...], imitation_paths: tuple[Path, ...], game: str | None
 ) -> tuple[Path, ...]:
     """Convert ``--imitation`` trajectories into datasets under the run folder and add them to ``data``."""
     from nitrogen_envs.errors import NitroGenError

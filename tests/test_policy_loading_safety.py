@@ -58,6 +58,22 @@ def test_a_pickle_file_is_refused_before_it_is_unpickled(tmp_path):
     assert not marker.exists()
 
 
+def test_an_npz_whose_header_declares_more_than_it_holds_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)})
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as archive:  # 4 TB of float32 declared in a few hundred bytes
+        for name in ("obs", "acts", "indices", "terminal"):
+            archive.writestr(f"{name}.npy", header.getvalue())
+    with pytest.raises(TrajectoryFileError, match="declares shape"):
+        list(read_trajectories(bomb))
+
+
 def test_an_npz_with_a_pickled_array_is_refused_and_its_payload_does_not_run(tmp_path):
     marker = tmp_path / "ran"
     evil = tmp_path / "trajs.npz"

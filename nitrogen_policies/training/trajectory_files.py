@@ -231,7 +231,45 @@ def _narrow_frames(obs: np.ndarray) -> np.ndarray:
 
 
 # ---- .npz ---------------------------------------------------------------------------------------------------
+MAX_NPZ_BYTES = 16 * 1024**3
+"""Largest total of uncompressed arrays an ``.npz`` may declare: an archive is a zip, and a few kilobytes of
+zip can declare gigabytes (a decompression bomb)."""
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an ``.npz`` whose arrays would allocate more than the archive holds, or more than the cap.
+
+    NumPy allocates an array from the shape in its ``.npy`` header before reading the data, so each member's
+    header is read (a few hundred bytes) and its size compared with the member's declared uncompressed size.
+    """
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(member.file_size for member in members)
+            if total > MAX_NPZ_BYTES:
+                raise TrajectoryFileError(
+                    f"{path} declares {total / 1024**3:.1f} GiB of arrays, over the {MAX_NPZ_BYTES // 1024**3} GiB limit"
+                )
+            for member in members:
+                with archive.open(member) as stream:
+                    major, _ = npy_format.read_magic(stream)
+                    read_header = npy_format.read_array_header_1_0 if major == 1 else npy_format.read_array_header_2_0
+                    shape, _, dtype = read_header(stream)
+                if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize > member.file_size:
+                    raise TrajectoryFileError(
+                        f"{path}: array {member.filename} declares shape {shape} ({dtype}), more than the "
+                        f"{member.file_size} bytes it holds; the file is damaged or crafted"
+                    )
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise TrajectoryFileError(f"{path} is not a readable .npz ({err}); give {ACCEPTED}") from err
+
+
 def _read_npz(path: Path) -> Iterator[Trajectory]:
+    _check_npz_sizes(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
