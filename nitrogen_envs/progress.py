@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 LOG_INTERVAL_S = 5.0
 """Seconds between progress lines when stderr is not a terminal (logs, CI, ``2> file``)."""
