@@ -358,6 +358,17 @@ def bootstrap_ci(values: np.ndarray, reps: int = 10_000, seed: int = 0) -> tuple
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def paired_difference(
+    mine: list[dict[str, Any]], base: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Normalized scores of ``mine``, their differences from ``base`` on the same seeds, and its 95% CI."""
+    n = min(len(mine), len(base))
+    score = np.array([e["normalized"] for e in mine[:n]], float)
+    diff = score - np.array([e["normalized"] for e in base[:n]], float)
+    low, high = bootstrap_ci(diff)
+    return score, diff, low, high
+
+
 def load_eval() -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Every eval result on disk, by variant then game."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -389,10 +400,8 @@ def report() -> str:
             if not mine or not base:
                 cells.append("-")
                 continue
-            n = min(len(mine), len(base))
-            score = np.array([e["normalized"] for e in mine[:n]], float)
-            diff = score - np.array([e["normalized"] for e in base[:n]], float)
-            low, high = bootstrap_ci(diff)
+            score, diff, low, high = paired_difference(mine, base)
+            n = len(score)
             above += low > 0
             success = np.mean([e["success"] for e in mine[:n]])
             cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]) {success:.0%}")

@@ -152,11 +152,9 @@ def evaluate(labeller: str) -> None:
 
 def report() -> str:
     """Markdown: each trained variant against random play on the same seeds (paired bootstrap)."""
-    import numpy as np
-
     sys.path.insert(0, str(Path(__file__).parent))
     from bc_diagnosis import OUT as DIAGNOSIS_OUT
-    from bc_diagnosis import atomic_json, bootstrap_ci, image_sensitivity
+    from bc_diagnosis import atomic_json, image_sensitivity, paired_difference
 
     def episodes(folder: Path, game: str) -> list[dict[str, Any]]:
         path = folder / f"{game}.json"
@@ -180,10 +178,7 @@ def report() -> str:
                 if not mine or not base:
                     cells.append("-")
                     continue
-                n = min(len(mine), len(base))
-                score = np.array([e["normalized"] for e in mine[:n]], float)
-                diff = score - np.array([e["normalized"] for e in base[:n]], float)
-                low, high = bootstrap_ci(diff)
+                score, diff, low, high = paired_difference(mine, base)
                 cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
             lines.append(f"| {labeller} | {noise} | " + " | ".join(cells) + " |")
     lines += [
