@@ -143,7 +143,8 @@ def collect(
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Check every file against its sha256 and decode headers.")
 @click.option("--json", "as_json", is_flag=True, help="Print meta/info.json as JSON.")
-def info(root: Path, verify: bool, as_json: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (with --verify).")
+def info(root: Path, verify: bool, as_json: bool, quiet: bool) -> None:
     """Summarize (and optionally verify) the dataset in ROOT."""
     meta = load_info(root)
     if as_json:
@@ -157,7 +158,9 @@ def info(root: Path, verify: bool, as_json: bool) -> None:
     if verify:
         from nitrogen_datasets.verify import verify_dataset
 
-        ok, problems = verify_dataset(root, meta)  # hashes every file: also catches bit rot the cache cannot see
+        ok, problems = verify_dataset(
+            root, meta, progress=not quiet
+        )  # hashes every file: also catches bit rot the cache cannot see
         for problem in problems:
             click.echo(f"corrupt: {problem}", err=True)
         click.echo(f"verified: {ok} episodes ok, {len(problems)} corrupt (listed above)")
@@ -167,7 +170,8 @@ def info(root: Path, verify: bool, as_json: bool) -> None:
 
 @data.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def repair(root: Path) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def repair(root: Path, quiet: bool) -> None:
     """Rebuild ROOT/meta/info.json from the episodes that verify; unusable files go to ROOT/unusable/.
 
     For a folder a writer refuses (episode files that no valid info.json lists). Nothing is deleted;
@@ -176,7 +180,7 @@ def repair(root: Path) -> None:
     from nitrogen_datasets.repair import UNUSABLE_DIR, repair_dataset
 
     try:
-        report = repair_dataset(root)
+        report = repair_dataset(root, progress=not quiet)
     except DatasetError as err:
         raise click.ClickException(str(err)) from err
     for path, reason in report.unusable.items():
@@ -200,7 +204,7 @@ def repair(root: Path) -> None:
     type=click.IntRange(min=0),
     help="Square side of the stored frames (128: NitroGenPolicy's input; 0 keeps the dataset's size).",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def export_imitation(root: Path, out: Path, obs_size: int, quiet: bool) -> None:
     """Export the dataset in ROOT as `imitation` trajectories in OUT (what imitation.data.serialize.load reads).
 

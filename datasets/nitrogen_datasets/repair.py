@@ -27,6 +27,7 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,10 @@ class _Unusable(Exception):
     """The reason an episode's files cannot be listed."""
 
 
-def repair_dataset(root: str | os.PathLike[str]) -> RepairReport:
+def repair_dataset(root: str | os.PathLike[str], progress: bool = False) -> RepairReport:
     """Rebuild ``root/meta/info.json`` from the episodes that verify; move the rest to ``root/unusable/``.
+
+    ``progress`` shows a bar over the episodes checked (each is hashed, and decoded when unlisted).
 
     Raises:
         DatasetNotFound: ``root`` is not a folder.
@@ -128,7 +131,7 @@ def repair_dataset(root: str | os.PathLike[str]) -> RepairReport:
         chunk_size = old.chunk_size if old else CHUNK_SIZE
         report = RepairReport(root)
         pairs = _pair_files(root, chunk_size, report.unusable)
-        checked = _verify_all(root, pairs, old, strict=not resuming, unusable=report.unusable)
+        checked = _verify_all(root, pairs, old, strict=not resuming, unusable=report.unusable, progress=progress)
         checked = _one_geometry(root, checked, old, pairs, report.unusable)
         _move_aside(root, report.unusable)
         report.renumbered = _renumber(root, [c.index for c in checked], chunk_size)
@@ -183,17 +186,32 @@ def _pair_files(root: Path, chunk_size: int, unusable: dict[str, str]) -> dict[i
 
 
 def _verify_all(
-    root: Path, pairs: dict[int, tuple[Path, Path]], old: DatasetInfo | None, strict: bool, unusable: dict[str, str]
+    root: Path,
+    pairs: dict[int, tuple[Path, Path]],
+    old: DatasetInfo | None,
+    strict: bool,
+    unusable: dict[str, str],
+    progress: bool = False,
 ) -> list[_Checked]:
     known = {(e.parquet_sha256, e.video_sha256): e for e in (old.episodes if old else ())}
     checked = []
-    for index, (parquet, video) in pairs.items():
+    for index, (parquet, video) in _with_bar(pairs, progress):
         try:
             checked.append(_verify(index, parquet, video, old, known, strict))
         except _Unusable as err:
             for path in (parquet, video):
                 unusable[path.relative_to(root).as_posix()] = str(err)
     return checked
+
+
+def _with_bar(pairs: dict[int, tuple[Path, Path]], enabled: bool) -> Iterator[tuple[int, tuple[Path, Path]]]:
+    """The (index, files) pairs, advancing a progress bar as each is taken."""
+    from nitrogen_envs.progress import progress_bar
+
+    with progress_bar(len(pairs), "checking episodes", unit="episode", enabled=enabled) as bar:
+        for item in pairs.items():
+            yield item
+            bar.update(1)
 
 
 def _verify(

@@ -293,8 +293,12 @@ def listed_files(info: DatasetInfo) -> set[str]:
     return {rel for e in info.episodes for rel in episode_paths(e.episode_index, info.chunk_size)}
 
 
-def verify_dataset(root: str | os.PathLike[str], info: DatasetInfo | None = None) -> tuple[int, list[CorruptEpisode]]:
+def verify_dataset(
+    root: str | os.PathLike[str], info: DatasetInfo | None = None, progress: bool = False
+) -> tuple[int, list[CorruptEpisode]]:
     """Hash every file of every episode (ignoring what is remembered) and open its headers.
+
+    ``progress`` shows a bar over the episodes (hashing a large dataset takes a while).
 
     What matched is remembered in ``meta/verified.json``, so the next reader opens the dataset without hashing.
 
@@ -305,10 +309,14 @@ def verify_dataset(root: str | os.PathLike[str], info: DatasetInfo | None = None
     info = info or load_info(root)
     cache = ChecksumCache(root, lookup=False)
     problems: list[CorruptEpisode] = []
-    for episode in info.episodes:
-        try:
-            verify_episode(root, info, episode, cache, headers=True)
-        except CorruptEpisode as err:
-            problems.append(err)
+    from nitrogen_envs.progress import progress_bar
+
+    with progress_bar(len(info.episodes), "verifying", unit="episode", enabled=progress) as bar:
+        for episode in info.episodes:
+            try:
+                verify_episode(root, info, episode, cache, headers=True)
+            except CorruptEpisode as err:
+                problems.append(err)
+            bar.update(1)
     cache.save(listed_files(info))
     return len(info.episodes) - len(problems), problems
