@@ -170,13 +170,14 @@ def read_config_dict(folder: Path) -> dict[str, Any]:
         CheckpointError: the file is not a regular file, too large, or not a JSON object.
         SchemaMismatch: the checkpoint speaks another schema version.
     """
+    from nitrogen_datasets.safe_inputs import InvalidInputFile, load_json
+
     path = folder / CONFIG_NAME
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"{path} must be a regular file of at most {MAX_CONFIG_BYTES} bytes")
     try:
-        data = json.loads(path.read_bytes())
-    except (ValueError, RecursionError) as err:
+        data = load_json(path, "checkpoint config", max_bytes=MAX_CONFIG_BYTES)
+    except InvalidInputFile as err:  # not a regular file, too large or too deep
+        raise CheckpointError(str(err)) from err
+    except ValueError as err:
         raise CheckpointError(f"{path} is not valid JSON ({type(err).__name__}: {err})") from err
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} must hold a JSON object of config fields, got {type(data).__name__}")

@@ -19,7 +19,6 @@ Trajectories are yielded one at a time, so a large file is never held in memory 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import stat
 from collections.abc import Iterator
@@ -124,6 +123,21 @@ def _named(trajectory: Trajectory, names: list[tuple[str, str]] | None, index: i
     return dataclasses.replace(trajectory, game=game, task=task)
 
 
+def _load_json(path: Path, what: str, max_bytes: int) -> Any:
+    """A JSON file read within a size and nesting limit (:func:`nitrogen_datasets.safe_inputs.load_json`).
+
+    Raises:
+        TrajectoryFileError: not a regular file, too large or too deep.
+        ValueError: malformed JSON (callers say what they expected).
+    """
+    from nitrogen_datasets.safe_inputs import InvalidInputFile, load_json
+
+    try:
+        return load_json(path, what, max_bytes=max_bytes)
+    except InvalidInputFile as err:
+        raise TrajectoryFileError(f"{err}; give {ACCEPTED}") from err
+
+
 def _game_names(folder: Path) -> list[tuple[str, str]] | None:
     """(game, task) per trajectory from the export's sidecar, or ``None`` when the folder has none."""
     path = folder / GAMES_FILE
@@ -131,14 +145,14 @@ def _game_names(folder: Path) -> list[tuple[str, str]] | None:
         return None
     if not path.is_file() or path.is_symlink():
         raise TrajectoryFileError(f"{path} is not a regular file; delete it or re-export the trajectories")
-    if path.stat().st_size > MAX_GAMES_BYTES:
-        raise TrajectoryFileError(f"{path} is over {MAX_GAMES_BYTES} bytes; it was not written by export-imitation")
     try:
-        data = json.loads(path.read_bytes())
+        data = _load_json(path, "games file", MAX_GAMES_BYTES)
         if data.get("format") != GAMES_FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, expected {GAMES_FORMAT!r}")
         names = [(entry["game"], entry["task"]) for entry in data["trajectories"]]
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+    except TrajectoryFileError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise TrajectoryFileError(f"{path} is not a games file written by export-imitation ({err!r})") from err
     for game, task in names:
         for value in (game, task):
@@ -156,12 +170,12 @@ def _arrow_shards(folder: Path) -> list[Path]:
         raise TrajectoryFileError(
             f"{folder} has no {STATE_NAME}, so it was not written by serialize.save; give {ACCEPTED}"
         )
-    if state_path.stat().st_size > MAX_STATE_BYTES:
-        raise TrajectoryFileError(f"{state_path} is over {MAX_STATE_BYTES} bytes; it is not a datasets state file")
     try:
-        files = json.loads(state_path.read_bytes())["_data_files"]
+        files = _load_json(state_path, "datasets state file", MAX_STATE_BYTES)["_data_files"]
         names = [entry["filename"] for entry in files]
-    except (ValueError, KeyError, TypeError, RecursionError) as err:
+    except TrajectoryFileError:
+        raise
+    except (ValueError, KeyError, TypeError) as err:
         raise TrajectoryFileError(f"{state_path} does not list _data_files as datasets writes it ({err!r})") from err
     shards = []
     for name in names:
