@@ -55,9 +55,12 @@ from nitrogen_datasets.safe_inputs import open_video
 from nitrogen_datasets.writer import (
     DatasetLock,
     WriterConfig,
+    episode_files,
     file_sha256,
     recover_commit,
     remove_partial_files,
+    with_episode_index,
+    write_json_atomic,
 )
 from nitrogen_envs import gamepad
 
@@ -157,23 +160,18 @@ def _old_info(root: Path) -> DatasetInfo | None:
 def _pair_files(root: Path, chunk_size: int, unusable: dict[str, str]) -> dict[int, tuple[Path, Path]]:
     """Episode files by index; a file without its partner, misnamed or misplaced goes to ``unusable``."""
     found: dict[int, dict[str, Path]] = {}
-    for folder, suffix in (("data", ".parquet"), ("videos", ".mp4")):
-        if not (root / folder).is_dir():
+    for path in episode_files(root):
+        relative = path.relative_to(root).as_posix()
+        match = _EPISODE_FILE.match(path.name)
+        if match is None:
+            unusable[relative] = "not an episode file name"
             continue
-        for path in sorted((root / folder).rglob("*" + suffix)):
-            relative = path.relative_to(root).as_posix()
-            match = _EPISODE_FILE.match(path.name)
-            if not path.is_file():
-                continue
-            if match is None:
-                unusable[relative] = "not an episode file name"
-                continue
-            index = int(match.group(1))
-            expected = episode_paths(index, chunk_size)[0 if suffix == ".parquet" else 1]
-            if relative != expected:
-                unusable[relative] = f"episode {index} belongs at {expected}"
-                continue
-            found.setdefault(index, {})[suffix] = path
+        index = int(match.group(1))
+        expected = episode_paths(index, chunk_size)[0 if path.suffix == ".parquet" else 1]
+        if relative != expected:
+            unusable[relative] = f"episode {index} belongs at {expected}"
+            continue
+        found.setdefault(index, {})[path.suffix] = path
     pairs = {}
     for index, files in sorted(found.items()):
         if len(files) == 2:
@@ -226,14 +224,18 @@ def _verify(
     listed = known.get(shas)
     if listed is not None and old is not None:  # exactly the files the writer listed: nothing to decode
         entry = replace(listed, episode_index=index)
-        size = (old.frame_height + old.frame_height % 2, old.frame_width + old.frame_width % 2)
-        return _Checked(index, entry, old.fps, size, old.video_pix_fmt, old.video_gop, trusted=True)
+        return _Checked(index, entry, old.fps, _encoded_size(old), old.video_pix_fmt, old.video_gop, trusted=True)
     if strict and old is not None and index < old.total_episodes:
         raise _Unusable(f"episode {index} does not match the sha256 meta/info.json lists for it (changed since)")
     length, fps, names = _check_parquet(parquet)
     size, pix_fmt, gop, stream_fps = _check_video(video, length)
     entry = EpisodeInfo(index, length, *names, parquet_sha256=shas[0], video_sha256=shas[1])
     return _Checked(index, entry, fps or stream_fps, size, pix_fmt, gop, trusted=False)
+
+
+def _encoded_size(info: DatasetInfo) -> tuple[int, int]:
+    """(height, width) of the dataset's mp4 frames: H.264 pads odd sides to even."""
+    return info.frame_height + info.frame_height % 2, info.frame_width + info.frame_width % 2
 
 
 def _check_parquet(path: Path) -> tuple[int, int | None, tuple[str, str, str]]:
@@ -270,8 +272,6 @@ def _check_video(path: Path, length: int) -> tuple[tuple[int, int], str, int | N
     keyframes, count, size = [], 0, (0, 0)
     try:
         with open_video(path, "episode video") as container:  # regular file, video stream, bounded size
-            if not container.streams.video:
-                raise _Unusable("mp4 has no video stream")
             stream = container.streams.video[0]
             rate, pix_fmt = stream.average_rate, ""
             for frame in container.decode(stream):
@@ -301,7 +301,7 @@ def _one_geometry(
 ) -> list[_Checked]:
     """Keep the episodes of the dataset's fps and frame size (the old info.json's, else the most common)."""
     if old is not None:
-        target = (old.fps, (old.frame_height + old.frame_height % 2, old.frame_width + old.frame_width % 2))
+        target = (old.fps, _encoded_size(old))
     elif checked:
         target = Counter((c.fps, c.size) for c in checked).most_common(1)[0][0]
     else:
@@ -334,10 +334,8 @@ def _renumber(root: Path, indices: list[int], chunk_size: int) -> int:
     moves = [(old, new) for new, old in enumerate(indices) if old != new]
     if moves:
         plan = {"chunk_size": chunk_size, "moves": moves}
-        tmp = root / (PLAN_PATH + TMP_SUFFIX)
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(plan))
-        os.replace(tmp, root / PLAN_PATH)
+        (root / PLAN_PATH).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(root / PLAN_PATH, plan)
         _run_plan(root, plan)
     return len(moves)
 
@@ -394,14 +392,12 @@ def _without_episodes(info: DatasetInfo) -> DatasetInfo:
 
 def _set_episode_index(root: Path, index: int, chunk_size: int) -> str | None:
     """Rewrite the parquet's ``episode_index`` column when it is not ``index``; returns the new sha256 if so."""
-    pa, pq = require_package("pyarrow"), require_package("pyarrow.parquet")
+    pq = require_package("pyarrow.parquet")
     path = root / episode_paths(index, chunk_size)[0]
     table = pq.read_table(path)
-    column = table.column("episode_index").to_numpy()
-    if np.all(column == index):
+    if np.all(table.column("episode_index").to_numpy() == index):
         return None
-    position = table.schema.get_field_index("episode_index")
-    table = table.set_column(position, "episode_index", pa.array(np.full(table.num_rows, index, dtype=np.int64)))
+    table = with_episode_index(table, index)
     tmp = path.with_name(path.name + TMP_SUFFIX)
     pq.write_table(table, tmp, compression="zstd")
     with open(tmp, "rb") as handle:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -205,7 +205,8 @@ def _locked_message(root: Path, holder: str) -> str:
     )
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to ``path`` through a flushed and fsynced ``*.partial`` file, then rename it into place."""
     tmp = path.with_name(path.name + TMP_SUFFIX)
     with open(tmp, "w") as handle:
         json.dump(data, handle)
@@ -366,11 +367,23 @@ def unlisted_episode_files(root: str | os.PathLike[str], info: DatasetInfo | Non
     listed = set()
     if info is not None:
         listed = {path for i in range(info.total_episodes) for path in episode_paths(i, info.chunk_size)}
-    found = []
-    for folder, suffix in (("data", ".parquet"), ("videos", ".mp4")):
-        if (root / folder).is_dir():
-            found += [p.relative_to(root).as_posix() for p in (root / folder).rglob("*" + suffix) if p.is_file()]
+    found = (path.relative_to(root).as_posix() for path in episode_files(root))
     return sorted(path for path in found if path not in listed)
+
+
+def episode_files(root: str | os.PathLike[str]) -> Iterator[Path]:
+    """Every ``*.parquet`` under ``root/data`` and ``*.mp4`` under ``root/videos`` (regular files), sorted per folder."""
+    for folder, suffix in (("data", ".parquet"), ("videos", ".mp4")):
+        base = Path(root) / folder
+        if base.is_dir():
+            yield from (path for path in sorted(base.rglob("*" + suffix)) if path.is_file())
+
+
+def with_episode_index(table: Any, index: int) -> Any:
+    """A parquet table (``pyarrow.Table``) with its ``episode_index`` column set to ``index`` on every row."""
+    pa = require_package("pyarrow")
+    position = table.schema.get_field_index("episode_index")
+    return table.set_column(position, "episode_index", pa.array(np.full(table.num_rows, index, dtype=np.int64)))
 
 
 def remove_partial_files(root: str | os.PathLike[str]) -> None:
@@ -610,7 +623,7 @@ class DatasetWriter:
         half moved. A failure mid-commit closes this writer; the next one opened on the folder completes it.
         """
         try:
-            _write_json_atomic(self.root / JOURNAL_PATH, commit.to_dict())
+            write_json_atomic(self.root / JOURNAL_PATH, commit.to_dict())
             self.info = _complete(self.root, commit, self.info, recovering=False)
         except BaseException:
             self._release()
@@ -671,11 +684,7 @@ class DatasetWriter:
     def _adopt_episode(self, source_root: Path, staged: DatasetInfo, episode: EpisodeInfo) -> EpisodeInfo:
         data_rel, video_rel = episode_paths(episode.episode_index, staged.chunk_size)
         index = self.num_episodes
-        table = self._pq.read_table(source_root / data_rel)
-        position = table.schema.get_field_index("episode_index")
-        table = table.set_column(
-            position, "episode_index", self._pa.array(np.full(table.num_rows, index, dtype=np.int64))
-        )
+        table = with_episode_index(self._pq.read_table(source_root / data_rel), index)
         # The video is moved unchanged, so its checked sha256 stands; the parquet is rewritten.
         entry = replace(
             episode,
