@@ -31,6 +31,7 @@ from nitrogen_datasets.format import DatasetInfo, EpisodeInfo, episode_paths, lo
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.video_io import VideoReader
 from nitrogen_datasets.writer import file_sha256
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,16 @@ def corrupt(path: Path, episode_index: int, cause: object) -> CorruptEpisode:
     return CorruptEpisode(
         f"{path} (episode {episode_index}) is corrupt or truncated: {cause}; re-record the episode, or open the "
         "dataset with ReaderConfig(skip_corrupt=True) to skip damaged episodes",
+        path=str(path),
+        episode_index=episode_index,
+    )
+
+
+def missing(path: Path, episode_index: int) -> CorruptEpisode:
+    """The error for an episode file that is not there."""
+    return CorruptEpisode(
+        f"{path} is missing (episode {episode_index}); re-record the episode or read with "
+        "ReaderConfig(skip_corrupt=True)",
         path=str(path),
         episode_index=episode_index,
     )
@@ -220,12 +231,7 @@ def check_file(root: Path, rel: str, expected: str, episode_index: int, cache: C
             if not racy:
                 cache.remember(rel, stamp, digest)
     except FileNotFoundError as err:
-        raise CorruptEpisode(
-            f"{path} is missing (episode {episode_index}); re-record the episode or read with "
-            "ReaderConfig(skip_corrupt=True)",
-            path=str(path),
-            episode_index=episode_index,
-        ) from err
+        raise missing(path, episode_index) from err
     except CorruptEpisode:
         raise
     except OSError as err:
@@ -245,11 +251,7 @@ def check_headers(root: Path, info: DatasetInfo, episode: EpisodeInfo) -> None:
     data_path, video_path = root / data_rel, root / video_rel
     for path in (data_path, video_path):
         if not path.is_file():
-            raise CorruptEpisode(
-                f"{path} is missing (episode {episode.episode_index})",
-                path=str(path),
-                episode_index=episode.episode_index,
-            )
+            raise missing(path, episode.episode_index)
     pq = require_package("pyarrow.parquet")
     try:
         rows = pq.ParquetFile(data_path).metadata.num_rows
@@ -309,8 +311,6 @@ def verify_dataset(
     info = info or load_info(root)
     cache = ChecksumCache(root, lookup=False)
     problems: list[CorruptEpisode] = []
-    from nitrogen_envs.progress import progress_bar
-
     with progress_bar(len(info.episodes), "verifying", unit="episode", enabled=progress) as bar:
         for episode in info.episodes:
             try:
