@@ -7,7 +7,7 @@ import importlib
 import io
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
 from nitrogen_envs.errors import DependencyNotInstalled
@@ -38,14 +38,20 @@ def import_legacy_gym_quietly() -> None:
     """
     if "gym" in sys.modules:
         return
+    with contextlib.suppress(ImportError), _stderr_to_debug("gym"):
+        importlib.import_module("gym")
+
+
+@contextlib.contextmanager
+def _stderr_to_debug(module: str) -> Iterator[None]:
+    """Capture what importing ``module`` prints on stderr and log it at debug level instead."""
     banner = io.StringIO()
-    with contextlib.redirect_stderr(banner):
-        try:
-            importlib.import_module("gym")
-        except ImportError:
-            return
-    if banner.getvalue().strip():
-        logger.debug("importing gym printed: %s", banner.getvalue().strip())
+    try:
+        with contextlib.redirect_stderr(banner):
+            yield
+    finally:
+        if banner.getvalue().strip():
+            logger.debug("importing %s printed: %s", module, banner.getvalue().strip())
 
 
 def require_package(
@@ -83,12 +89,8 @@ def require_package_quietly(module: str) -> ModuleType:
     procgen2 and crafter still import the unmaintained ``gym`` package (we never use it), which prints a
     deprecation banner on import; it is logged at debug level instead.
     """
-    banner = io.StringIO()
-    with contextlib.redirect_stderr(banner):
-        imported = require_package(module)
-    if banner.getvalue().strip():
-        logger.debug("importing %s printed: %s", module, banner.getvalue().strip())
-    return imported
+    with _stderr_to_debug(module):
+        return require_package(module)
 
 
 def is_available(module: str) -> bool:
