@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from nitrogen_envs import gamepad
-from nitrogen_envs.registry import all_games
+from nitrogen_envs.registry import UNKNOWN_GAME, all_games
 from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
 
 ENCODERS = ("cnn", "siglip")
-UNKNOWN_GAME = "<unknown>"
 CNN_GROUPS = 8
 """GroupNorm groups after each CNN stage, so every ``cnn_channels`` entry is a multiple of it."""
 MAX_NAME_CHARS = 200

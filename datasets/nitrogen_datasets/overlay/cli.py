@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from nitrogen_envs.errors import NitroGenError
+from nitrogen_envs.registry import UNKNOWN_GAME
 
 T = TypeVar("T")
 
@@ -330,7 +331,7 @@ def eval_command(
     help="Overlay layout JSON shared by the videos.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
-@click.option("--game", default="<unknown>", show_default=True, help="Game name stored with the episodes.")
+@click.option("--game", default=UNKNOWN_GAME, show_default=True, help="Game name stored with the episodes.")
 @click.option("--fps", default=15, show_default=True, type=click.IntRange(min=1), help="Dataset frame rate.")
 @click.option("--obs-size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")

@@ -31,6 +31,7 @@ from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
 from nitrogen_envs import gamepad
 from nitrogen_envs.progress import progress_bar
+from nitrogen_envs.registry import UNKNOWN_GAME
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class CorpusConfig:
     """
 
     layout: str
-    game: str = "<unknown>"
+    game: str = UNKNOWN_GAME
     fps: int = 15
     obs_size: int = 256
     min_episode_frames: int = 16
