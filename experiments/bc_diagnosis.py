@@ -136,6 +136,17 @@ class PolicyAgent:
         return chunk
 
 
+def planner_expert(game: str, holds: bool = False, candidates: int | None = None) -> Any:
+    """The shipped planner expert of ``game`` (its engine's default settings, seed 0), optionally changed."""
+    from nitrogen_datasets.experts.registry import default_planner_config, make_expert
+    from nitrogen_envs.registry import get_game
+
+    config = dataclasses.replace(default_planner_config(get_game(game).engine), hold_candidates=holds)
+    if candidates is not None:
+        config = dataclasses.replace(config, candidates=candidates)
+    return make_expert("planner", game, planner=config)
+
+
 def play(variant: Variant, game: str, seed: int, checkpoint: str = "nitrogen-s-procgen6") -> dict[str, Any]:
     """One episode; returns return, success, normalized score, steps and wall time."""
     import gymnasium as gym
@@ -152,11 +163,7 @@ def play(variant: Variant, game: str, seed: int, checkpoint: str = "nitrogen-s-p
             random_agent = RandomAgent(env, seed=seed)
             act = lambda o, i: random_agent.predict(o)[0]  # noqa: E731
         elif variant.agent == "expert":
-            from nitrogen_datasets.experts import default_expert
-
-            expert: Any = default_expert(game, seed=0)
-            if variant.holds:
-                expert.config = dataclasses.replace(expert.config, hold_candidates=True)
+            expert = planner_expert(game, holds=variant.holds)
             expert.reset(env, seed)
             act = lambda o, i: gamepad.to_flat(expert.act(o, i))  # noqa: E731
         else:
@@ -215,8 +222,6 @@ def run_agreement(
     """
     import gymnasium as gym
 
-    from nitrogen_datasets.experts import default_expert
-
     tag = "agreement" + ("" if candidates is None else f"-c{candidates}") + ("-holds" if holds else "")
     for game in games:
         path = OUT / tag / f"{game}.json"
@@ -227,11 +232,7 @@ def run_agreement(
         started = time.perf_counter()
         for seed in range(FIRST_SEED, FIRST_SEED + seeds):
             env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=64)
-            expert: Any = default_expert(game, seed=0)
-            if candidates is not None:
-                expert.config = dataclasses.replace(expert.config, candidates=candidates)
-            if holds:
-                expert.config = dataclasses.replace(expert.config, hold_candidates=True)
+            expert: Any = planner_expert(game, holds=holds, candidates=candidates)
             obs, info = env.reset(seed=seed)
             expert.reset(env, seed)
             for step in range(max_steps):

@@ -42,24 +42,6 @@ EVAL_EPISODES = 20  # seeds 1000.., as in bc_diagnosis (random play there is reu
 OUT = Path("runs/bc_labels")
 
 
-class ExpertPolicy:
-    """The planner (with or without hold candidates) as a record_episodes policy."""
-
-    def __init__(self, game: str, holds: bool) -> None:
-        from nitrogen_datasets.experts import default_expert
-
-        self.expert: Any = default_expert(game, seed=0)
-        self.expert.config = dataclasses.replace(self.expert.config, hold_candidates=holds)
-
-    def reset(self, env: Any, seed: int | None) -> None:
-        """Bind to the env right after its reset."""
-        self.expert.reset(env, seed)
-
-    def act(self, obs: Any, info: dict[str, Any]) -> Any:
-        """The planner's next action."""
-        return self.expert.act(obs, info)
-
-
 def demos(labeller: str, game: str) -> Path:
     """Dataset folder of one labeller's demonstrations of one game."""
     return OUT / "demos" / labeller / game
@@ -68,6 +50,9 @@ def demos(labeller: str, game: str) -> Path:
 def collect(labeller: str) -> None:
     """Record the missing episodes of every game (seeds continue where the folder stops)."""
     import gymnasium as gym
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bc_diagnosis import planner_expert
 
     from nitrogen_datasets.record import record_episodes
     from nitrogen_datasets.writer import DatasetWriter
@@ -79,12 +64,13 @@ def collect(labeller: str) -> None:
         if have >= EPISODES:
             continue
         env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=OBS_SIZE)
+        expert = planner_expert(game, holds=LABELLERS[labeller])
         started = time.perf_counter()
         try:
             with DatasetWriter(folder) as writer:
                 stats = record_episodes(
                     env,
-                    ExpertPolicy(game, LABELLERS[labeller]),
+                    expert,
                     EPISODES - have,
                     writer,
                     seed=have,
