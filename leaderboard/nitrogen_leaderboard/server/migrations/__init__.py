@@ -1,0 +1,1 @@
+"""Alembic migrations of the leaderboard database, run through :func:`nitrogen_leaderboard.server.db.upgrade`."""
