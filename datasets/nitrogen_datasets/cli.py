@@ -7,6 +7,8 @@ Usage::
     nitrogen collect --game CoinRun --episodes 100 --out demos/coinrun --workers 2 [--ray]
     nitrogen data repair demos/coinrun
     nitrogen data export-imitation demos/coinrun --out demos/coinrun_imitation
+    nitrogen data import-nitrogen nitrogen/actions --videos my_videos --out demos/nitrogen [--workers 4]
+    nitrogen data export-nitrogen demos/coinrun coinrun_nitrogen
 """
 
 from __future__ import annotations
@@ -224,4 +226,93 @@ def export_imitation(root: Path, out: Path, obs_size: int, quiet: bool) -> None:
     click.echo(
         f"exported {summary.trajectories} trajectories ({summary.frames} frames at {summary.obs_size} px, "
         f"{summary.bytes / 1e6:.1f} MB, {summary.bytes_per_frame / 1e3:.1f} kB per frame) to {out}"
+    )
+
+
+@data.command("import-nitrogen")
+@click.argument("actions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--videos",
+    "videos_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Your copies of the chunks' videos, named <video_id>.mp4 (or yt-dlp's 'Title [<video_id>].mp4').",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
+@click.option("--fps", default=15, show_default=True, type=click.IntRange(min=1), help="Dataset frame rate.")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(min=8), help="Square frame size.")
+@click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51), help="x264 quality.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Parallel processes.")
+@click.option("--ray", "use_ray", is_flag=True, help="Run chunks as Ray tasks (pip install 'nitrogen-gym[scale]').")
+@click.option("--ray-address", default=None, help="Ray cluster address (default: a local Ray instance).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def import_nitrogen_command(
+    actions_dir: Path,
+    videos_dir: Path,
+    out: Path,
+    fps: int,
+    size: int,
+    crf: int,
+    workers: int,
+    use_ray: bool,
+    ray_address: str | None,
+    quiet: bool,
+) -> None:
+    """Import NVIDIA's released NitroGen action chunks under ACTIONS_DIR, with your videos, into a dataset.
+
+    One episode per chunk: the overlay box blacked out, the game area cropped, resampled to --fps and
+    --size, the game name kept. A chunk whose video is missing or unreadable is skipped and listed (also
+    in OUT/meta/nitrogen_import.json); the rest import. Rerun the same command to resume or to pick up
+    videos downloaded since: chunks already in OUT are not written again.
+    """
+    from nitrogen_datasets.official.importer import REPORT_PATH, ImportConfig, import_nitrogen
+    from nitrogen_datasets.safe_inputs import refuse_inside
+    from nitrogen_envs.errors import NitroGenError
+
+    config = ImportConfig(fps=fps, size=size, crf=crf, workers=workers)
+    try:
+        # The dataset's own mp4s must not become input videos, nor its files land among the user's.
+        refuse_inside(out, videos_dir, "--out", "--videos folder")
+        refuse_inside(videos_dir, out, "--videos", "--out dataset folder")
+        stats = import_nitrogen(
+            actions_dir, videos_dir, out, config, ray=use_ray, ray_address=ray_address, progress=not quiet
+        )
+    except (NitroGenError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from err
+    for key, reason in stats.skipped.items():
+        click.echo(f"skipped: {key}: {reason}", err=True)
+    listed = f" (listed above and in {out / REPORT_PATH})" if stats.skipped else ""
+    click.echo(
+        f"imported {stats.imported} chunks ({stats.frames} frames) into {out} in {stats.seconds:.1f} s; "
+        f"{stats.already} already there; {len(stats.skipped)} skipped{listed}"
+    )
+
+
+@data.command("export-nitrogen")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--chunk-seconds",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Split episodes into chunks this long, as released (0: one chunk per episode).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def export_nitrogen_command(root: Path, out_dir: Path, chunk_seconds: float, quiet: bool) -> None:
+    """Write the dataset in ROOT to OUT_DIR in the released NitroGen layout (actions tree + videos).
+
+    OUT_DIR/actions/SHARD_0000/<video_id>/<video_id>_chunk_NNNN/{actions_raw.parquet, metadata.json} and
+    OUT_DIR/videos/<video_id>.mp4, one video per episode, so NVIDIA's tools read a dataset made here.
+    """
+    from nitrogen_datasets.official.exporter import export_nitrogen
+    from nitrogen_envs.errors import NitroGenError
+
+    try:
+        stats = export_nitrogen(root, out_dir, chunk_seconds=chunk_seconds, progress=not quiet)
+    except NitroGenError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(
+        f"exported {stats.episodes} episodes as {stats.chunks} chunks ({stats.frames} frames) to "
+        f"{out_dir / 'actions'} and {out_dir / 'videos'}"
     )
