@@ -403,3 +403,16 @@ def test_cli_refuses_an_output_inside_the_videos_folder(shard):
     )
     assert run.exit_code != 0
     assert "inside the --videos folder" in run.output and "Traceback" not in run.output
+
+
+def test_workers_give_the_same_dataset_as_one_process(shard, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_import(shard, one)
+    stats = run_import(shard, two, workers=2)
+    assert (stats.imported, list(stats.skipped)) == (2, ["vid_gone_chunk_0000"])
+    first, second = load_info(one), load_info(two)
+    assert [(e.source, e.length, e.game) for e in first.episodes] == [
+        (e.source, e.length, e.game) for e in second.episodes
+    ]
+    for index in range(2):
+        np.testing.assert_array_equal(episode_actions(one, index), episode_actions(two, index))
