@@ -53,6 +53,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "baseline": ("nitrogen_policies.baselines.cli:baseline", "Train baselines (SB3 PPO from reward, ...)."),
     "evaluate": ("nitrogen_policies.baselines.cli:evaluate", "Evaluate an agent (random, PPO, NitroGen) on a game."),
+    "eval": (
+        "nitrogen_leaderboard.cli:eval_command",
+        "Run a leaderboard protocol (unseen-v1) with an agent; write a results file (resumable, --workers, --ray).",
+    ),
 }
 
 
@@ -71,6 +75,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "overlay": ("data",),
     "baseline": ("games", "rl"),
     "evaluate": ("games", "policy"),
+    "eval": ("games", "policy", "leaderboard"),
 }
 # click >= 8.2 raises this for a group run without a subcommand; its "message" is the help text, shown as is.
 HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(

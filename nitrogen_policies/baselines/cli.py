@@ -11,7 +11,6 @@ Usage::
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -88,40 +87,10 @@ def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, see
 
 
 def load_agent(spec: str) -> tuple[Any, int]:
-    """An agent and its observation size from ``random``, a PPO or BC folder, or a NitroGen checkpoint/name/Hub id.
+    """An agent and its observation size (see :func:`nitrogen_policies.evaluation.resolve_agent`)."""
+    from nitrogen_policies.evaluation import resolve_agent
 
-    Raises:
-        DependencyNotInstalled: the agent needs an extra that is not installed (``rl`` for PPO/BC, ``policy``).
-        CheckpointError: no such agent; the message suggests the closest bundled name, or ``random``.
-    """
-    from nitrogen_policies.import_utils import require_package
-
-    if spec == "random":
-        return "random", 64
-    folder = Path(spec)
-    if (folder / "ppo_config.json").is_file():
-        require_package("stable_baselines3")
-        from nitrogen_policies.baselines.ppo import load_ppo
-
-        model = load_ppo(folder)
-        return model, json.loads((folder / "ppo_config.json").read_text())["obs_size"]
-    if (folder / "bc_config.json").is_file():
-        require_package("imitation")
-        from nitrogen_policies.baselines.bc import load_bc
-
-        return load_bc(folder), 256
-    from nitrogen_policies import NitroGenPolicy  # one line naming the `policy` extra when torch is missing
-    from nitrogen_policies.errors import CheckpointError
-
-    try:
-        return NitroGenPolicy.from_pretrained(spec), 256
-    except CheckpointError as err:
-        hint = (
-            "did you mean 'random'?"
-            if difflib.get_close_matches(spec.lower(), ["random"], cutoff=0.6)
-            else ("--agent also takes 'random' (uniformly random play)")
-        )
-        raise CheckpointError(f"{err}; {hint}") from err
+    return resolve_agent(spec)
 
 
 @click.command()
