@@ -416,3 +416,20 @@ def test_workers_give_the_same_dataset_as_one_process(shard, tmp_path):
     ]
     for index in range(2):
         np.testing.assert_array_equal(episode_actions(one, index), episode_actions(two, index))
+
+
+def test_an_unreadable_video_is_skipped_with_its_reason(shard, tmp_path):
+    (shard[1] / "vid_a.mp4").write_bytes(b"\x00" * 4096)
+    stats = run_import(shard, tmp_path / "demos")
+    assert stats.imported == 0
+    assert set(stats.skipped) == {"vid_a_chunk_0000", "vid_a_chunk_0001", "vid_gone_chunk_0000"}
+    assert "cannot be opened as a video" in stats.skipped["vid_a_chunk_0000"]
+
+
+def test_staging_left_by_a_killed_run_is_cleared(shard, tmp_path):
+    out = tmp_path / "demos"
+    run_import(shard, out)
+    leftover = out / ".staging" / "nitrogen-import-000007"
+    leftover.mkdir(parents=True)
+    run_import(shard, out)
+    assert not (out / ".staging").exists()

@@ -25,7 +25,7 @@ import numpy as np
 
 from nitrogen_datasets.official.schema import ChunkMetadata
 from nitrogen_datasets.overlay.corpus import VIDEO_SUFFIXES
-from nitrogen_datasets.safe_inputs import open_video
+from nitrogen_datasets.safe_inputs import InvalidInputFile, open_video
 
 ASPECT_TOLERANCE = 0.02
 """Relative aspect-ratio difference between the local video and the metadata's resolution still accepted."""
@@ -184,7 +184,7 @@ def chunk_frames(path: Path, meta: ChunkMetadata, fps: int, size: int) -> Iterat
                 yield seconds / (end - start), image
     except av.error.FFmpegError as err:
         raise ChunkSkipped(f"{path} cannot be decoded ({getattr(err, 'strerror', None) or err})") from err
-    except (OSError, ValueError) as err:  # InvalidInputFile is a ValueError: not a video, too large, ...
+    except (InvalidInputFile, OSError) as err:  # not a video, no video stream, frames too large, unreadable
         raise ChunkSkipped(str(err)) from err
 
 

@@ -52,6 +52,8 @@ SOURCE_PREFIX = "nitrogen-dataset:"
 REPORT_PATH = "meta/nitrogen_import.json"
 """Chunks the last run skipped, with their reasons (relative to the dataset folder)."""
 TASK = "play"
+STAGING_PREFIX = "nitrogen-import-"
+"""Name prefix of this command's staging datasets under ``OUT/.staging``."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,9 @@ def import_nitrogen(
     stats = ImportStats()
     try:
         _check_size(writer, config)
+        for leftover in sorted((root / STAGING_DIR).glob(STAGING_PREFIX + "*")):
+            # Staged by a run that died (adopted or not); we hold OUT's lock, so no other import uses them.
+            shutil.rmtree(leftover, ignore_errors=True)
         done = {e.source.removeprefix(SOURCE_PREFIX) for e in (writer.info.episodes if writer.info else ())}
         jobs: list[ChunkJob] = []
         for chunk in chunks:
@@ -223,7 +228,7 @@ def import_nitrogen(
                 continue
             video_id = chunk_video_id(chunk)
             video, reason = _pair(videos, video_id)
-            staging = root / STAGING_DIR / f"nitrogen-{len(jobs):06d}"
+            staging = root / STAGING_DIR / f"{STAGING_PREFIX}{len(jobs):06d}"
             jobs.append(ChunkJob(str(chunk), key, video_id, video, reason, str(staging), config))
         _run(jobs, writer, stats, config, ray, ray_address, progress, len(chunks))
     finally:
