@@ -53,9 +53,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "baseline": ("nitrogen_policies.baselines.cli:baseline", "Train baselines (SB3 PPO from reward, ...)."),
     "evaluate": ("nitrogen_policies.baselines.cli:evaluate", "Evaluate an agent (random, PPO, NitroGen) on a game."),
+    "convert-official": (
+        "nitrogen_policies.official.cli:convert_official_command",
+        "Convert NVIDIA's NitroGen ng.pt into our checkpoint format, without running its pickle.",
+    ),
     "eval": (
         "nitrogen_leaderboard.cli:eval_command",
         "Run a leaderboard protocol (unseen-v1) with an agent; write a results file (resumable, --workers, --ray).",
+    ),
+    "leaderboard": (
+        "nitrogen_leaderboard.server_cli:leaderboard",
+        "Leaderboard server: serve, add submitters (tokens), migrate the database.",
+    ),
+    "submit": (
+        "nitrogen_leaderboard.client_cli:submit_command",
+        "Submit a results file (and weights) to a leaderboard.",
     ),
 }
 
@@ -75,7 +87,10 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "overlay": ("data",),
     "baseline": ("games", "rl"),
     "evaluate": ("games", "policy"),
+    "convert-official": ("policy",),
     "eval": ("games", "policy", "leaderboard"),
+    "leaderboard": ("games", "policy", "leaderboard"),
+    "submit": ("leaderboard",),
 }
 # click >= 8.2 raises this for a group run without a subcommand; its "message" is the help text, shown as is.
 HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(

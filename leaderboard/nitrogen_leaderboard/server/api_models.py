@@ -28,7 +28,7 @@ class EntryOut(BaseModel):
     seed_set: str
     agent_name: str
     num_parameters: int | None
-    status: str = Field(description="unverified, pending, verified or reproduced-low.")
+    status: str = Field(description="unverified, pending, verified, reproduced-low or failed.")
     score: float | None = Field(description="IQM of score_normalized over tasks (self-reported, dev seeds).")
     score_low: float | None = Field(description="Lower end of the 95% stratified-bootstrap interval.")
     score_high: float | None = Field(description="Upper end of the 95% stratified-bootstrap interval.")

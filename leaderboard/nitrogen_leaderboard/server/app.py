@@ -31,6 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nitrogen_envs.errors import NitroGenError
 from nitrogen_leaderboard.protocol import Protocol
@@ -199,7 +200,13 @@ def _routes() -> APIRouter:  # noqa: C901 (one closure per route reads best here
         has some are refused (409): submit a new results file instead.
         """
         settings: ServerSettings = request.app.state.settings
-        form = await request.form(max_files=len(ALLOWED), max_fields=len(ALLOWED))
+        try:
+            form = await request.form(max_files=len(ALLOWED), max_fields=len(ALLOWED))
+        except StarletteHTTPException as err:  # more parts than allowed, or a malformed multipart body
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"a weights upload is exactly the files {' and '.join(ALLOWED)}; refused: {err.detail}",
+            ) from err
         try:
             files: dict[str, BinaryIO] = {}
             for name, value in form.multi_items():

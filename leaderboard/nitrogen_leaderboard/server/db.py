@@ -11,6 +11,7 @@ For the verification worker and the page (they call these, never raw SQL):
   for verification (a claim lasts ``lease_s``; a crashed worker's claim expires).
 - :func:`record_verification` ``(session, entry_id, status, rerun, note)``: store the re-run on the test
   seeds and set ``verified`` or ``reproduced-low``.
+- :func:`record_failure` ``(session, entry_id, note)``: the re-run could not finish; status ``failed``.
 - :func:`weights_folder` ``(settings, entry) -> Path``: the entry's ``config.json`` + ``model.safetensors``.
 - :func:`list_entries` ``(session, protocol, track, include_all)``: ranked entries of one track.
 - :func:`insert_results` ``(session, user, results) -> (entry, created)``: store a results file (baselines).
@@ -49,7 +50,9 @@ VERIFIED = "verified"
 """The re-run on the test seeds agrees with the self-reported dev score within their intervals."""
 REPRODUCED_LOW = "reproduced-low"
 """The re-run scored below the self-reported interval."""
-STATUSES = (UNVERIFIED, PENDING, VERIFIED, REPRODUCED_LOW)
+FAILED = "failed"
+"""The worker could not re-run the weights (a limit hit, weights that do not load); the note says why."""
+STATUSES = (UNVERIFIED, PENDING, VERIFIED, REPRODUCED_LOW, FAILED)
 FINAL_STATUSES = (VERIFIED, REPRODUCED_LOW)
 MAX_USER_NAME = 64
 TOKEN_PREFIX = "ngl_"
@@ -379,6 +382,23 @@ def record_verification(session: Session, entry_id: int, status: str, rerun: Res
     entry.status = status
     entry.rerun_json = canonical_json(rerun)
     entry.rerun_summary_json = json.dumps(summary, allow_nan=False)
+    entry.verification_note = note
+    entry.verified_at = utcnow()
+    entry.claimed_at = None
+    session.commit()
+    return entry
+
+
+def record_failure(session: Session, entry_id: int, note: str) -> Entry:
+    """Mark an entry whose re-run could not finish as ``failed``, with the reason.
+
+    Raises:
+        LookupError: no such entry.
+    """
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise LookupError(f"no leaderboard entry {entry_id}")
+    entry.status = FAILED
     entry.verification_note = note
     entry.verified_at = utcnow()
     entry.claimed_at = None

@@ -16,10 +16,6 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    """Raised inside the app when a streamed body passes its limit (turned into 413 by the middleware)."""
-
-
 class BodySizeLimit:
     """ASGI middleware: 413 for bodies over ``limit_for(path)`` bytes, before they are read in full."""
 
@@ -42,29 +38,26 @@ class BodySizeLimit:
             await _reply(send, 413, f"request body of {declared} bytes is over the limit of {limit} bytes")
             return
         seen = 0
-        started = False
+        replied = False  # 413 sent: the app sees a disconnect and whatever it answers is dropped
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, replied
+            if replied:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    replied = True
+                    await _reply(send, 413, f"request body is over the limit of {limit} bytes")
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not replied:
+                await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if started:
-                raise
-            await _reply(send, 413, f"request body is over the limit of {limit} bytes")
+        await self.app(scope, counting_receive, guarded_send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
+from urllib.parse import quote
 
 from nitrogen_leaderboard.schema import TRACKS
 
@@ -291,7 +292,12 @@ def _group(entries: Iterable[EntryView]) -> dict[str, list[EntryView]]:
 
 
 def render_index(
-    entries: Sequence[EntryView], protocol: str, show_all: bool = False, hidden: int = 0, notes: Sequence[str] = ()
+    entries: Sequence[EntryView],
+    protocol: str,
+    show_all: bool = False,
+    hidden: int = 0,
+    notes: Sequence[str] = (),
+    others: Sequence[str] = (),
 ) -> str:
     """The front page: per track, a sortable table and a plot of the entries given.
 
@@ -301,12 +307,15 @@ def render_index(
         show_all: whether ``entries`` includes unranked ones (changes the toggle link).
         hidden: how many entries the default view leaves out, for the toggle's label.
         notes: extra lines under the heading (e.g. :data:`FOUNDATION_NOTE`).
+        others: other protocols this server ranks (linked in the navigation).
     """
+    here = f"protocol={quote(protocol)}"
     toggle = (
-        '<a href="/">show verified entries only</a>'
+        f'<a href="/?{escape(here)}">show verified entries only</a>'
         if show_all
-        else f'<a href="/?all=1">show all entries ({hidden} not verified)</a>'
+        else f'<a href="/?{escape(here)}&amp;all=1">show all entries ({hidden} not verified)</a>'
     )
+    links = "".join(f'<a href="/?protocol={escape(quote(name))}">{escape(name)}</a>' for name in others)
     body = [
         f"<h1>NitroGen leaderboard <span class=muted>&middot; {escape(protocol)}</span></h1>",
         '<p class="lead">Zero-shot and few-shot play on held-out games. Scores are the interquartile mean of '
@@ -314,7 +323,7 @@ def render_index(
         "the server re-ran on its secret test seeds rank. Ranks with <code>=</code> share overlapping "
         "intervals. Click a column header to sort.</p>",
         *(f'<p class="note">{escape(note)}</p>' for note in notes),
-        f'<nav>{toggle} <a href="/docs">API</a></nav>',
+        f'<nav>{toggle} <a href="/docs">API</a>{" other protocols: " + links if links else ""}</nav>',
     ]
     groups = _group(entries)
     if not groups:

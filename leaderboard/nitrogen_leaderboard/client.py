@@ -1,0 +1,226 @@
+"""Submitting a results file (and optionally weights) to a leaderboard server: :func:`submit`.
+
+Every step is idempotent on the server (results by their content hash, weights by their sha256), so a
+retry after a dropped connection, a 5xx or a 429 never makes a second entry; :func:`submit` retries those
+itself a few times. Everything a user can get wrong is a one-line :class:`SubmitError`: a results file
+that does not validate (checked here, before anything is sent), a weights folder without
+``config.json`` + ``model.safetensors``, weights whose sha256 differs from the one the results name, a
+refused token, a file over the server's limit, a server that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nitrogen_envs.errors import NitroGenError
+from nitrogen_leaderboard.schema import ResultsFile, read_results
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "NITROGEN_LEADERBOARD_TOKEN"
+"""Environment variable the ``submit`` command reads the token from when ``--token`` is not given."""
+WEIGHT_FILES = ("config.json", "model.safetensors")
+"""What a weights upload holds, and nothing else (other files in the folder are not sent)."""
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+HASH_BLOCK = 1024 * 1024
+
+
+class SubmitError(NitroGenError):
+    """A submission that could not be made; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the server answered: the entry, whether this call created it, and its verification status."""
+
+    entry_id: int
+    created: bool
+    status: str
+    url: str
+    score: float | None
+
+
+def submit(
+    results_path: str | Path,
+    server: str,
+    token: str,
+    weights: str | Path | None = None,
+    timeout_s: float = 300.0,
+    retries: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Submission:
+    """Send ``results_path`` (and the ``weights`` folder) to ``server``; see the module docstring.
+
+    Args:
+        results_path: a results file written by ``nitrogen eval``.
+        server: base URL, e.g. ``https://leaderboard.example.org``.
+        token: the submitter's token from ``nitrogen leaderboard add-user``.
+        weights: a folder holding ``config.json`` and ``model.safetensors`` (the evaluated checkpoint).
+        timeout_s: per-request timeout.
+        retries: extra attempts after a connection error, 429 or 5xx (waits 1, 2, 4 s or the server's Retry-After).
+        sleep: how to wait between attempts (tests pass a no-op).
+
+    Raises:
+        BadResultsFile: the results file does not validate.
+        SubmitError: anything else a user can fix (see the module docstring).
+    """
+    import httpx
+
+    results = read_results(results_path)
+    files = _weight_files(Path(weights), results) if weights is not None else None
+    base = server.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise SubmitError(f"--server {server!r} is not an http(s):// URL")
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": "nitrogen-submit"}
+    with httpx.Client(base_url=base, headers=headers, timeout=timeout_s) as client:
+        body = results.model_dump_json().encode("utf-8")
+        answer = _request(
+            client,
+            "POST",
+            "/api/v1/submissions",
+            retries,
+            sleep,
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        data = _json(answer)
+        created = bool(data.get("created"))
+        entry_id = int(data["id"])
+        if files is not None:
+            data = _json(_upload(client, entry_id, files, retries, sleep))
+    return Submission(
+        entry_id=entry_id,
+        created=created,
+        status=str(data.get("status")),
+        url=f"{base}/api/v1/submissions/{entry_id}",
+        score=data.get("score"),
+    )
+
+
+def _weight_files(folder: Path, results: ResultsFile) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise SubmitError(f"--weights {folder}: no such folder (it should hold {' and '.join(WEIGHT_FILES)})")
+    files = {name: folder / name for name in WEIGHT_FILES}
+    missing = [name for name, path in files.items() if not path.is_file()]
+    if missing:
+        raise SubmitError(
+            f"--weights {folder} lacks {', '.join(missing)}; a checkpoint folder from save_pretrained holds "
+            f"{' and '.join(WEIGHT_FILES)}"
+        )
+    claimed = results.agent.weights_sha256
+    if claimed is not None:
+        actual = _sha256(files["model.safetensors"])
+        if actual != claimed:
+            raise SubmitError(
+                f"{files['model.safetensors']} has sha256 {actual[:12]}..., but the results were made with weights "
+                f"{claimed[:12]}...: pass the folder that was evaluated"
+            )
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _upload(client: Any, entry_id: int, files: dict[str, Path], retries: int, sleep: Callable[[float], None]) -> Any:
+    def send() -> Any:
+        handles = {name: path.open("rb") for name, path in files.items()}
+        try:
+            parts = {name: (name, handle, "application/octet-stream") for name, handle in handles.items()}
+            return client.request("PUT", f"/api/v1/submissions/{entry_id}/weights", files=parts)
+        finally:
+            for handle in handles.values():
+                handle.close()
+
+    return _with_retries(client, send, retries, sleep)
+
+
+def _request(client: Any, method: str, path: str, retries: int, sleep: Callable[[float], None], **kwargs: Any) -> Any:
+    return _with_retries(client, lambda: client.request(method, path, **kwargs), retries, sleep)
+
+
+def _with_retries(client: Any, send: Callable[[], Any], retries: int, sleep: Callable[[float], None]) -> Any:
+    """Send, retrying connection errors, 429 and 5xx; then turn an error status into a :class:`SubmitError`."""
+    import httpx
+
+    for attempt in range(retries + 1):
+        try:
+            response = send()
+        except httpx.TransportError as err:
+            if attempt == retries:
+                raise SubmitError(
+                    f"cannot reach the leaderboard server at {client.base_url} ({type(err).__name__}: {err}); "
+                    "check --server and your network"
+                ) from err
+            logger.info("retrying after %s", err)
+            sleep(2.0**attempt)
+            continue
+        if response.status_code in RETRY_STATUSES and attempt < retries:
+            wait = _retry_after(response) or 2.0**attempt
+            logger.info("server answered %d; retrying in %.0f s", response.status_code, wait)
+            sleep(wait)
+            continue
+        return _check(response)
+    raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def _retry_after(response: Any) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return min(float(value), 60.0) if value.isdigit() else None
+
+
+def _check(response: Any) -> Any:
+    code = response.status_code
+    if code < 400:
+        return response
+    detail = _detail(response)
+    if code == 401:
+        raise SubmitError(
+            f"the server refused the token ({detail}); pass the token from `nitrogen leaderboard add-user` "
+            f"with --token or ${TOKEN_ENV}"
+        )
+    if code == 403:
+        raise SubmitError(f"not allowed: {detail}")
+    if code == 409:
+        raise SubmitError(f"conflict: {detail}")
+    if code == 413:
+        raise SubmitError(f"file too large for this server: {detail}")
+    if code == 422:
+        raise SubmitError(f"the server refused the submission: {detail}")
+    if code == 429:
+        raise SubmitError(f"rate limited by the server: {detail}; try again later")
+    raise SubmitError(f"the server answered {code} ({detail}); the submission is safe to retry")
+
+
+def _detail(response: Any) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return response.text[:200] or response.reason_phrase
+    if isinstance(detail, list) and detail:  # FastAPI's validation errors
+        first = detail[0]
+        where = ".".join(str(part) for part in first.get("loc", []))
+        return f"{where}: {first.get('msg')} ({len(detail)} problem(s))"
+    return str(detail)[:500]
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as err:
+        raise SubmitError(
+            f"the server's answer is not JSON ({response.text[:100]!r}); is --server a leaderboard?"
+        ) from err
+    if not isinstance(data, dict) or "id" not in data:
+        raise SubmitError("the server's answer has no entry id; is --server a NitroGen leaderboard?")
+    return data
