@@ -96,7 +96,8 @@ def load_agent(spec: str, env: gym.Env) -> Agent:
     _check_spec(spec)
     if is_module_spec(spec):
         target = _import_attr(spec)
-        agent = target if hasattr(target, "predict") and not isinstance(target, type) else target(env)
+        has_predict = hasattr(target, "predict") and not isinstance(target, type)
+        agent = target if has_predict or not callable(target) else target(env)
         if not callable(getattr(agent, "predict", None)):
             raise AgentError(
                 f"agent {spec!r}: got a {type(agent).__name__} without predict(observation, state, episode_start, "
