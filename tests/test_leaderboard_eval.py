@@ -161,7 +161,7 @@ def test_a_partial_run_of_another_agent_is_not_mixed_in(tiny, tmp_path):
     folder = partial_dir(out)
     folder.mkdir()
     (folder / "run.json").write_text(json.dumps({"agent": "someone-else"}))
-    with pytest.raises(RunMismatch, match="another agent.*delete that folder"):
+    with pytest.raises(RunMismatch, match=r"another agent.*delete that folder"):
         run_protocol("random", tiny, out=out)
 
 

@@ -52,7 +52,7 @@ def test_dev_seeds_are_public_deterministic_and_far_from_training_seeds(protocol
     seeds = protocol.dev_seeds(task)
     assert seeds == load_protocol("unseen-v1").dev_seeds(task)
     assert len(seeds) == protocol.episodes_per_task == len(set(seeds))
-    assert DEV_SEED_LOW <= min(seeds) and max(seeds) < TEST_SEED_LOW
+    assert min(seeds) >= DEV_SEED_LOW and max(seeds) < TEST_SEED_LOW
 
 
 def test_test_seeds_are_deterministic_secret_dependent_and_disjoint_from_dev(protocol):
