@@ -1,0 +1,431 @@
+"""Is it the data or the objective? A discriminative classifier cloned from the same demonstrations (issue 15).
+
+experiments/bc_labels.py trained nitrogen-s (flow matching over 16-step gamepad chunks) on planner
+demonstrations of Chaser and StarPilot; the policies stayed blind to the picture and played at random level.
+This script asks the simplest question that separates the two suspects: does a plain CNN classifier over
+the game's native actions (cross-entropy, one frame in, one action out, argmax at play time) read the
+picture from the very same frames and labels, and does it beat random play on unseen levels?
+
+- If it does, the data holds a learnable mapping and the flow-matching policy (objective, chunking,
+  sampling or budget) is what fails to find it.
+- If it does not, the labels or the number of levels are the problem, whatever the network.
+
+Stages (each resumable; rerun the same command):
+
+    python experiments/bc_classifier.py collect --episodes 100   # extend the hold-candidate demos (slow)
+    python experiments/bc_classifier.py train --data small        # the 20 episodes bc_labels used
+    python experiments/bc_classifier.py eval --data small
+    python experiments/bc_classifier.py report --write            # a table in docs/results.md
+
+``--data small`` reads ``runs/bc_labels/demos/<labeller>`` (20 episodes per game); ``--data large`` reads
+``runs/bc_classifier/demos`` (the same 20 episodes, extended by ``collect`` with hold-candidate labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, paired_difference, planner_expert
+from bc_diagnosis import OUT as DIAGNOSIS_OUT
+from bc_labels import MAX_STEPS as DEMO_MAX_STEPS
+from bc_labels import OBS_SIZE
+from bc_labels import OUT as LABELS_OUT
+
+OUT = Path("runs/bc_classifier")
+EVAL_EPISODES = 20
+VALIDATION_EPISODES = 4  # the last episodes of each game: held out to measure label accuracy
+PLAY_MODES = ("argmax", "sample")
+N_ACTIONS = 15  # the largest native action space of the families below (Procgen); smaller ones use a prefix
+
+
+@dataclass(frozen=True)
+class Family:
+    """Games cloned together, their task and the demonstrator whose labels are cloned."""
+
+    games: tuple[str, ...]
+    task: str | None
+    expert: str  # "planner-holds" (save-state planner with hold candidates) or "scripted"
+
+
+FAMILIES = {
+    # procedurally generated levels, labels from a search over futures (bc_labels' games and demos)
+    "procgen": Family(("Chaser", "StarPilot"), "easy", "planner-holds"),
+    # fixed maps, labels from a reactive scripted bot (a function of what it sees)
+    "doom": Family(("DoomDefendCenter", "DoomTakeCover"), None, "scripted"),
+}
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Training settings (one config for every data size, so only the data changes between rows)."""
+
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+
+def data_folder(family: str, data: str, labeller: str, game: str) -> Path:
+    """Demonstrations of one game: bc_labels' 20 episodes (procgen ``small``) or this script's own."""
+    if family == "procgen" and data == "small":
+        return LABELS_OUT / "demos" / labeller / game
+    return OUT / "demos" / game
+
+
+def make_env(family: str, game: str) -> Any:
+    """The game at the demonstrations' frame size and the family's task."""
+    import gymnasium as gym
+
+    task = FAMILIES[family].task
+    return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **({"task": task} if task else {}))
+
+
+def make_demonstrator(family: str, game: str) -> Any:
+    """The expert whose labels the family clones."""
+    from nitrogen_datasets.experts.registry import make_expert
+
+    if FAMILIES[family].expert == "planner-holds":
+        return planner_expert(game, holds=True)
+    return make_expert("scripted", game)
+
+
+def collect(family: str, episodes: int) -> None:
+    """Record ``episodes`` per game (procgen: extend copies of bc_labels' hold-candidate demos; seeds continue)."""
+    from nitrogen_datasets.record import record_episodes
+    from nitrogen_datasets.writer import DatasetWriter
+
+    for game in FAMILIES[family].games:
+        folder = data_folder(family, "large", "holds", game)
+        if family == "procgen" and not folder.exists():
+            shutil.copytree(data_folder(family, "small", "holds", game), folder)
+        info = folder / "meta" / "info.json"
+        have = len(json.loads(info.read_text())["episodes"]) if info.is_file() else 0
+        if have >= episodes:
+            continue
+        env = make_env(family, game)
+        started = time.perf_counter()
+        try:
+            with DatasetWriter(folder) as writer:
+                for seed in range(have, episodes):  # one episode per call: a kill loses at most one
+                    record_episodes(
+                        env,
+                        make_demonstrator(family, game),
+                        1,
+                        writer,
+                        seed=seed,
+                        source=FAMILIES[family].expert,
+                        max_steps=DEMO_MAX_STEPS,
+                        progress=False,
+                    )
+                    print(f"collect {game} seed {seed} ({time.perf_counter() - started:.0f} s)", flush=True)
+        finally:
+            env.close()
+
+
+def native_labels(family: str, game: str, actions: np.ndarray) -> np.ndarray:
+    """The game's native action index of each flat gamepad action (the env's own mapping)."""
+    from nitrogen_envs import gamepad
+    from nitrogen_envs.base import unwrap
+
+    env = make_env(family, game)
+    try:
+        base = unwrap(env)
+        return np.array([int(base.gamepad_to_native(gamepad.from_flat(a))) for a in actions], dtype=np.int64)
+    finally:
+        env.close()
+
+
+def load_frames(family: str, folder: Path, game: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames (N, 64, 64, 3) uint8, native labels (N,) and each frame's episode position (N,)."""
+    from nitrogen_datasets.imitation_bridge import episode_arrays
+    from nitrogen_datasets.reader import DemoDataset
+
+    dataset = DemoDataset(folder)
+    frames, labels, episode = [], [], []
+    for position in range(len(dataset.episodes)):
+        obs, acts, _, _ = episode_arrays(dataset, position, OBS_SIZE)
+        frames.append(obs[:-1])
+        labels.append(native_labels(family, game, acts))
+        episode.append(np.full(len(acts), position))
+    return np.concatenate(frames), np.concatenate(labels), np.concatenate(episode)
+
+
+def build_network(n_actions: int, n_games: int) -> Any:
+    """A small CNN (64 px in) with one head per game; the game index picks the head."""
+    import torch
+    from torch import nn
+
+    class Classifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trunk = nn.Sequential(
+                nn.Conv2d(3, 32, 5, stride=2, padding=2),
+                nn.ReLU(),
+                nn.Conv2d(32, 64, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(64, 64, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(64, 64, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(64 * 4 * 4, 256),
+                nn.ReLU(),
+            )
+            self.heads = nn.Linear(256, n_actions * n_games)
+
+        def forward(self, frames: torch.Tensor, game: torch.Tensor) -> torch.Tensor:
+            x = frames.permute(0, 3, 1, 2).float() / 255.0
+            logits = self.heads(self.trunk(x)).view(len(frames), -1, n_actions)
+            return logits[torch.arange(len(frames)), game]
+
+    return Classifier()
+
+
+def run_dir(family: str, data: str, labeller: str) -> Path:
+    """Where one (family, data, labeller) classifier and its evaluation live."""
+    return OUT / "runs" / f"{family}-{data}-{labeller}"
+
+
+def train(family: str, data: str, labeller: str, config: ClassifierConfig) -> None:
+    """Train the classifier on all but the last episodes of each game; report held-out label accuracy."""
+    import torch
+    from safetensors.torch import save_model
+
+    out = run_dir(family, data, labeller)
+    if (out / "metrics.json").is_file():
+        return
+    games_of_family = FAMILIES[family].games
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(1)
+    frames, labels, games, episodes = [], [], [], []
+    for index, game in enumerate(games_of_family):
+        f, y, e = load_frames(family, data_folder(family, data, labeller, game), game)
+        frames.append(f)
+        labels.append(y)
+        games.append(np.full(len(y), index))
+        episodes.append(e - e.max() + VALIDATION_EPISODES - 1)  # >= 0: the held-out last episodes
+    x = torch.from_numpy(np.concatenate(frames))
+    y = torch.from_numpy(np.concatenate(labels))
+    g = torch.from_numpy(np.concatenate(games))
+    held = torch.from_numpy(np.concatenate(episodes) >= 0)
+    network = build_network(n_actions=N_ACTIONS, n_games=len(games_of_family))
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    train_index = torch.nonzero(~held).squeeze(1)
+    generator = torch.Generator().manual_seed(config.seed)
+    started = time.perf_counter()
+    curve = []
+    for step in range(1, config.steps + 1):
+        batch = train_index[torch.randint(len(train_index), (config.batch_size,), generator=generator)]
+        frames_batch = x[batch]
+        shift = torch.randint(-2, 3, (2,), generator=generator)  # small shifts: a cheap guard against memorising
+        frames_batch = torch.roll(frames_batch, shifts=(int(shift[0]), int(shift[1])), dims=(1, 2))
+        loss = torch.nn.functional.cross_entropy(network(frames_batch, g[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 500 == 0 or step == config.steps:
+            accuracy = held_out_accuracy(network, x, y, g, held, games_of_family)
+            curve.append({"step": step, "loss": float(loss.detach()), **accuracy})
+            print(f"train {out.name} step {step}: loss {float(loss):.3f} {accuracy}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(network, str(out / "model.safetensors"))
+    majority = {
+        game: float(np.mean(lab[ep >= 0] == np.bincount(lab[ep < 0], minlength=N_ACTIONS).argmax()))
+        for game, lab, ep in zip(games_of_family, labels, episodes, strict=True)
+    }
+    atomic_json(
+        out / "metrics.json",
+        {
+            "config": asdict(config),
+            "frames": {game: len(lab) for game, lab in zip(games_of_family, labels, strict=True)},
+            "curve": curve,
+            "majority_accuracy": majority,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+
+
+def held_out_accuracy(network: Any, x: Any, y: Any, g: Any, held: Any, games: tuple[str, ...]) -> dict[str, float]:
+    """Accuracy of the argmax on the held-out episodes, per game."""
+    import torch
+
+    with torch.no_grad():
+        index = torch.nonzero(held).squeeze(1)
+        predicted = torch.cat([network(x[i], g[i]).argmax(1) for i in index.split(512)])
+    correct = (predicted == y[index]).numpy()
+    index_of = g[index].numpy()
+    return {game: round(float(correct[index_of == k].mean()), 3) for k, game in enumerate(games)}
+
+
+def play(family: str, network: Any, game_index: int, game: str, seed: int, mode: str) -> dict[str, Any]:
+    """One episode on an unseen seed: the classifier picks native actions (argmax or sampled), or ``random``."""
+    import torch
+
+    from nitrogen_envs.base import unwrap
+
+    env = make_env(family, game)
+    base = unwrap(env)
+    space = base.native_action_space()
+    space.seed(seed)
+    n_native = int(space.n)
+    generator = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    try:
+        obs, info = env.reset(seed=seed)
+        steps, done = 0, False
+        while not done:
+            if mode == "random":
+                obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(space.sample()))
+                steps += 1
+                done = terminated or truncated or steps >= MAX_STEPS
+                continue
+            with torch.no_grad():
+                logits = network(torch.from_numpy(obs[None].copy()), torch.tensor([game_index]))[0][:n_native]
+            if mode == "argmax":
+                native = int(logits.argmax())
+            else:
+                native = int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator))
+            obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(native))
+            steps += 1
+            done = terminated or truncated or steps >= MAX_STEPS
+    finally:
+        env.close()
+    return {
+        "seed": seed,
+        "return": float(info["episode_return"]),
+        "success": bool(info["success"]),
+        "normalized": info.get("score_normalized"),
+        "steps": steps,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def random_episodes(family: str, game: str) -> Path:
+    """Random play on the evaluation seeds (procgen: bc_diagnosis' own, the same seeds and cap)."""
+    if family == "procgen":
+        return DIAGNOSIS_OUT / "eval" / "random" / f"{game}.json"
+    return OUT / "random" / f"{game}.json"
+
+
+def evaluate(family: str, data: str, labeller: str) -> None:
+    """Play the trained classifier on the evaluation seeds of every game, both ways (and random, if missing)."""
+    import torch
+    from safetensors.torch import load_model
+
+    torch.set_num_threads(1)
+    out = run_dir(family, data, labeller)
+    games = FAMILIES[family].games
+    network = build_network(n_actions=N_ACTIONS, n_games=len(games))
+    load_model(network, str(out / "model.safetensors"))
+    network.eval()
+    for mode in ("random", *PLAY_MODES):
+        for index, game in enumerate(games):
+            path = random_episodes(family, game) if mode == "random" else out / "eval" / mode / f"{game}.json"
+            if path.is_file():
+                continue
+            rows = [play(family, network, index, game, FIRST_SEED + k, mode) for k in range(EVAL_EPISODES)]
+            atomic_json(path, {"game": game, "mode": mode, "episodes": rows})
+            print(f"eval {out.name} {mode} {game} done", flush=True)
+
+
+def report() -> str:
+    """Markdown: held-out label accuracy and play against random on the same seeds, a table per family."""
+
+    def episodes(path: Path) -> list[dict[str, Any]]:
+        return json.loads(path.read_text())["episodes"] if path.is_file() else []
+
+    config = ClassifierConfig()
+    lines = [
+        f"A 4-layer CNN classifier over the native actions ({OBS_SIZE} px, one head per game), {config.steps} steps "
+        f"of {config.batch_size} (AdamW, lr {config.lr}), trained on all but the last {VALIDATION_EPISODES} "
+        "demonstration episodes of each game (300-step cap); accuracy is on those held-out episodes (in brackets: "
+        f"always answering the most frequent training label). Play: seeds {FIRST_SEED}-"
+        f"{FIRST_SEED + EVAL_EPISODES - 1}, {MAX_STEPS}-step cap, normalized score, difference from random play on "
+        "the same seeds [paired 95% bootstrap CI]. Made by `python experiments/bc_classifier.py "
+        "collect|train|eval --family F --data D && ... report --write`.",
+    ]
+    for family, spec in FAMILIES.items():
+        games = spec.games
+        lines += [
+            "",
+            f"`{family}`: {', '.join(games)}; labels from the {spec.expert} expert.",
+            "",
+            "| data | labeller | frames | "
+            + " | ".join(f"{g} accuracy" for g in games)
+            + " | play | "
+            + " | ".join(games)
+            + " |",
+            "|---|---|---|" + "---|" * len(games) + "---|" + "---|" * len(games),
+        ]
+        for folder in sorted((OUT / "runs").glob(f"{family}-*")):
+            metrics_path = folder / "metrics.json"
+            if not metrics_path.is_file():
+                continue
+            metrics = json.loads(metrics_path.read_text())
+            _, data, labeller = folder.name.split("-", 2)
+            final = metrics["curve"][-1]
+            accuracy = [f"{final[g]:.2f} ({metrics['majority_accuracy'][g]:.2f})" for g in games]
+            frames = sum(metrics["frames"].values())
+            for mode in PLAY_MODES:
+                cells = []
+                for game in games:
+                    mine = episodes(folder / "eval" / mode / f"{game}.json")
+                    base = episodes(random_episodes(family, game))
+                    if not mine or not base:
+                        cells.append("-")
+                        continue
+                    score, diff, low, high = paired_difference(mine, base)
+                    cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
+                lines.append(
+                    f"| {data} | {labeller} | {frames} | "
+                    + " | ".join(accuracy)
+                    + f" | {mode} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``collect``, ``train``, ``eval`` or ``report``."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=("collect", "train", "eval", "report"))
+    parser.add_argument("--family", choices=tuple(FAMILIES), default="procgen")
+    parser.add_argument("--data", choices=("small", "large"), default="small")
+    parser.add_argument("--labeller", choices=("planner", "holds"), default="holds")
+    parser.add_argument("--episodes", type=int, default=100, help="collect: episodes per game in the large set")
+    parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
+    args = parser.parse_args(argv)
+    if args.data == "large" and args.labeller != "holds":
+        parser.error("the large set has hold-candidate labels only (--labeller holds)")
+    if args.family != "procgen" and args.labeller != "holds":
+        parser.error(f"--family {args.family} has its expert's labels only (leave --labeller at holds)")
+    if args.stage == "collect":
+        collect(args.family, args.episodes)
+    elif args.stage == "train":
+        train(args.family, args.data, args.labeller, ClassifierConfig())
+    elif args.stage == "eval":
+        evaluate(args.family, args.data, args.labeller)
+    else:
+        text = report()
+        print(text)
+        if args.write:
+            from bc_diagnosis import write_report
+
+            write_report(text, "<!-- bc-classifier:begin -->", "<!-- bc-classifier:end -->")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
