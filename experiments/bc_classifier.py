@@ -311,6 +311,88 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
     }
 
 
+FLOW_STEPS = (
+    1500  # nitrogen-s steps of 32: 2.5x bc_labels' budget, about as many samples as the classifier's 3000 of 64 / 4
+)
+FLOW_POLICY = {"image_size": OBS_SIZE, "cnn_channels": [32, 64, 128, 256]}
+
+
+def train_flow(family: str, data: str, labeller: str) -> None:
+    """Train nitrogen-s (flow matching over 16-action gamepad chunks) on the family's training episodes."""
+    import torch
+
+    from nitrogen_policies.nitrogen.configuration_nitrogen import config_from_preset
+    from nitrogen_policies.training.data import load_training_data
+    from nitrogen_policies.training.trainer import TrainConfig
+    from nitrogen_policies.training.trainer import train as run_training
+
+    torch.set_num_threads(1)
+    out = run_dir(family, data, labeller) / "flow"
+    if (out / "final" / "model.safetensors").is_file():
+        return
+    config = TrainConfig(
+        out=str(out),
+        policy_overrides=dict(FLOW_POLICY),
+        steps=FLOW_STEPS,
+        batch_size=32,
+        lr=1e-3,
+        warmup_steps=50,
+        num_workers=1,
+        save_every=250,
+        device="cpu",
+        progress=False,
+    )
+    folders = [data_folder(family, data, labeller, game) for game in FAMILIES[family].games]
+    dataset, sampler = load_training_data(folders, config_from_preset("nitrogen-s", **FLOW_POLICY))
+    started = time.perf_counter()
+    run_training(config, dataset, sampler)
+    print(f"train-flow {out}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def evaluate_flow(family: str, data: str, labeller: str) -> None:
+    """Play the flow policy (fresh noise per chunk, 8 of 16 actions) on the evaluation seeds."""
+    import torch
+    from bc_diagnosis import PolicyAgent, Variant
+
+    from nitrogen_envs import FlatGamepad
+
+    torch.set_num_threads(1)
+    out = run_dir(family, data, labeller) / "flow"
+    variant = Variant("flow-fresh", "policy", obs_size=OBS_SIZE, noise="fresh")
+    for game in FAMILIES[family].games:
+        path = out / "eval" / "fresh" / f"{game}.json"
+        if path.is_file():
+            continue
+        agent = PolicyAgent(variant, game, str(out / "final"))
+        rows = []
+        for k in range(EVAL_EPISODES):
+            seed = FIRST_SEED + k
+            env = FlatGamepad(make_env(family, game))
+            started = time.perf_counter()
+            try:
+                obs, info = env.reset(seed=seed)
+                agent.reset(seed)
+                steps, done = 0, False
+                while not done:
+                    obs, _, terminated, truncated, info = env.step(agent.act(obs))
+                    steps += 1
+                    done = terminated or truncated or steps >= MAX_STEPS
+            finally:
+                env.close()
+            rows.append(
+                {
+                    "seed": seed,
+                    "return": float(info["episode_return"]),
+                    "success": bool(info["success"]),
+                    "normalized": info.get("score_normalized"),
+                    "steps": steps,
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
+        atomic_json(path, {"game": game, "mode": "flow-fresh", "episodes": rows})
+        print(f"eval-flow {out} {game} done", flush=True)
+
+
 def random_episodes(family: str, game: str) -> Path:
     """Random play on the evaluation seeds (procgen: bc_diagnosis' own, the same seeds and cap)."""
     if family == "procgen":
@@ -352,8 +434,10 @@ def report() -> str:
         "demonstration episodes of each game (300-step cap); accuracy is on those held-out episodes (in brackets: "
         f"always answering the most frequent training label). Play: seeds {FIRST_SEED}-"
         f"{FIRST_SEED + EVAL_EPISODES - 1}, {MAX_STEPS}-step cap, normalized score, difference from random play on "
-        "the same seeds [paired 95% bootstrap CI]. Made by `python experiments/bc_classifier.py "
-        "collect|train|eval --family F --data D && ... report --write`.",
+        f"the same seeds [paired 95% bootstrap CI]. `nitrogen-s` rows: the flow-matching policy on the same games' "
+        f"episodes (all of them), {FLOW_STEPS} steps of 32 at {OBS_SIZE} px (lr 0.001), fresh noise per chunk, "
+        "8 of 16 actions played. Made by `python experiments/bc_classifier.py "
+        "collect|train|eval|train-flow|eval-flow --family F --data D && ... report --write`.",
     ]
     for family, spec in FAMILIES.items():
         games = spec.games
@@ -377,20 +461,24 @@ def report() -> str:
             final = metrics["curve"][-1]
             accuracy = [f"{final[g]:.2f} ({metrics['majority_accuracy'][g]:.2f})" for g in games]
             frames = sum(metrics["frames"].values())
-            for mode in PLAY_MODES:
+            for mode in (*PLAY_MODES, "flow"):
+                if mode == "flow" and not (folder / "flow" / "eval").is_dir():
+                    continue
                 cells = []
                 for game in games:
-                    mine = episodes(folder / "eval" / mode / f"{game}.json")
+                    where = folder / "flow" / "eval" / "fresh" if mode == "flow" else folder / "eval" / mode
+                    mine = episodes(where / f"{game}.json")
                     base = episodes(random_episodes(family, game))
                     if not mine or not base:
                         cells.append("-")
                         continue
                     score, diff, low, high = paired_difference(mine, base)
                     cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
+                label = "nitrogen-s (flow, fresh noise)" if mode == "flow" else f"classifier {mode}"
                 lines.append(
                     f"| {data} | {labeller} | {frames} | "
                     + " | ".join(accuracy)
-                    + f" | {mode} | "
+                    + f" | {label} | "
                     + " | ".join(cells)
                     + " |"
                 )
@@ -400,7 +488,7 @@ def report() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``collect``, ``train``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "train", "eval", "report"))
+    parser.add_argument("stage", choices=("collect", "train", "eval", "train-flow", "eval-flow", "report"))
     parser.add_argument("--family", choices=tuple(FAMILIES), default="procgen")
     parser.add_argument("--data", choices=("small", "large"), default="small")
     parser.add_argument("--labeller", choices=("planner", "holds"), default="holds")
@@ -417,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
         train(args.family, args.data, args.labeller, ClassifierConfig())
     elif args.stage == "eval":
         evaluate(args.family, args.data, args.labeller)
+    elif args.stage == "train-flow":
+        train_flow(args.family, args.data, args.labeller)
+    elif args.stage == "eval-flow":
+        evaluate_flow(args.family, args.data, args.labeller)
     else:
         text = report()
         print(text)
