@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fixtures.chromium import chromium_missing, headless_chromium
@@ -93,31 +91,42 @@ def test_status_must_be_one_the_page_has_a_badge_for():
         view(9, "x", 0.1, status="trusted")
 
 
-# ---- in a real browser ---------------------------------------------------------------------------------
-PAGES = {"/": render_index(ENTRIES, "unseen-v1", show_all=True), "/entries/1": render_entry(ENTRIES[0])}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = PAGES.get(self.path)
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Security-Policy", content_security_policy())
-        self.end_headers()
-        self.wfile.write((body or "").encode())
-
-    def log_message(self, *args):
-        pass
+# ---- the real server in a real browser -----------------------------------------------------------------
+HOSTILE_USER = "<script>window.__pwned = 3</script>"
+BOARD = [  # (submitter, agent, track, score, status)
+    ("alice", "nitrogen-s-procgen6", "zero-shot", 0.40, "verified"),
+    ("alice", "from-scratch", "zero-shot", 0.10, "verified"),
+    ("bob", "random", "zero-shot", 0.098, "verified"),  # interval overlaps from-scratch's: rank "3="
+    (HOSTILE_USER, HOSTILE, "zero-shot", 0.90, "unverified"),
+    ("bob", "bc-5", "fine-tuned-5", 0.30, "verified"),
+]
 
 
 @pytest.fixture(scope="module")
-def site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def site(tmp_path_factory):
+    pytest.importorskip("fastapi")
+    from fixtures.leaderboard_factories import LiveServer, results_dict
+
+    from nitrogen_leaderboard.schema import parse_results
+    from nitrogen_leaderboard.server import db
+    from nitrogen_leaderboard.server.app import create_app
+    from nitrogen_leaderboard.server.settings import ServerSettings
+
+    app = create_app(ServerSettings(data_dir=tmp_path_factory.mktemp("page")))
+    ids = {}
+    with app.state.sessionmaker() as session:
+        for name in sorted({row[0] for row in BOARD}):
+            db.add_user(session, name)
+        users = {user.name: user for user in session.scalars(db.select(db.User))}
+        for submitter, agent, track, score, status in BOARD:
+            results = parse_results(results_dict(score=score, agent=agent, track=track))
+            entry, _ = db.insert_results(session, users[submitter], results)
+            entry.status = status
+            session.commit()
+            ids[agent] = entry.id
+    with LiveServer(app) as url:
+        yield url, ids
+    app.state.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -136,45 +145,59 @@ def column(driver, track, index):
     return [row.find_elements(By.TAG_NAME, "td")[index].text for row in rows]
 
 
-def test_browser_renders_rows_badges_and_the_hostile_name_as_text(browser, site):
+def test_default_page_ranks_verified_entries_only(browser, site):
     from selenium.webdriver.common.by import By
 
-    browser.get(site + "/")
-    agents = column(browser, "zero-shot", 1)
-    assert agents == ["nitrogen-s-procgen6", "from-scratch", "random", HOSTILE]
+    url, _ids = site
+    browser.get(url + "/")
+    assert column(browser, "zero-shot", 1) == ["nitrogen-s-procgen6", "from-scratch", "random"]
+    assert column(browser, "zero-shot", 0) == ["1", "2", "3="]
     assert column(browser, "fine-tuned-5", 1) == ["bc-5"]
+    assert "show all entries (1 not verified)" in browser.find_element(By.TAG_NAME, "nav").text
+
+
+def test_browser_renders_rows_badges_and_hostile_names_as_text(browser, site):
+    from selenium.webdriver.common.by import By
+
+    url, _ids = site
+    browser.get(url + "/?all=1")
+    assert column(browser, "zero-shot", 1) == ["nitrogen-s-procgen6", "from-scratch", "random", HOSTILE]
+    assert column(browser, "zero-shot", 5)[-1] == HOSTILE_USER
     assert column(browser, "zero-shot", 4) == ["verified", "verified", "verified", "unverified"]
-    assert (
-        browser.find_elements(By.CSS_SELECTOR, "#track-zero-shot .badge.verified")[0].value_of_css_property(
-            "border-top-style"
-        )
-        == "solid"
-    )  # the stylesheet applied: the CSP hash matches
-    assert browser.execute_script("return window.__pwned === undefined")
+    badge = browser.find_elements(By.CSS_SELECTOR, "#track-zero-shot .badge.verified")[0]
+    assert badge.value_of_css_property("border-top-style") == "solid"  # the stylesheet applied: its CSP hash matches
+    assert browser.execute_script("return window.__pwned === undefined")  # no injected script or handler ran
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.plot g[data-entry]")) == 5
 
 
 def test_clicking_a_header_sorts_the_table_and_clicking_again_reverses_it(browser, site):
     from selenium.webdriver.common.by import By
 
-    browser.get(site + "/")
+    url, _ids = site
+    browser.get(url + "/?all=1")
     header = browser.find_elements(By.CSS_SELECTOR, "#track-zero-shot th")[2]  # Score (IQM)
     header.click()
-    assert column(browser, "zero-shot", 2) == ["0.000", "0.100", "0.400", "0.900"]
+    assert column(browser, "zero-shot", 2) == ["0.098", "0.100", "0.400", "0.900"]
     assert header.get_attribute("aria-sort") == "ascending"
     header.click()
-    assert column(browser, "zero-shot", 2) == ["0.900", "0.400", "0.100", "0.000"]
-    browser.find_elements(By.CSS_SELECTOR, "#track-zero-shot th")[1].click()  # Agent, text order
-    assert column(browser, "zero-shot", 1)[:3] == [HOSTILE, "from-scratch", "nitrogen-s-procgen6"]
+    assert column(browser, "zero-shot", 2) == ["0.900", "0.400", "0.100", "0.098"]
+    browser.find_elements(By.CSS_SELECTOR, "#track-zero-shot th")[1].click()  # Agent: text order
+    assert column(browser, "zero-shot", 1) == [HOSTILE, "from-scratch", "nitrogen-s-procgen6", "random"]
 
 
 def test_entry_page_shows_the_per_task_breakdown(browser, site):
     from selenium.webdriver.common.by import By
 
-    browser.get(site + "/entries/1")
+    from nitrogen_leaderboard.protocol import load_protocol
+
+    url, ids = site
+    browser.get(f"{url}/entries/{ids['nitrogen-s-procgen6']}")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.tasks tbody tr")
-    assert [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows] == [
-        ["CoinRun", "coin", "3", "67%", "0.500"],
-        ["Ninja", "exit", "3", "0%", "0.100"],
-    ]
-    assert "0.350 [0.200, 0.500]" in browser.find_element(By.CSS_SELECTOR, "table.facts").text
+    tasks = load_protocol("unseen-v1").tasks
+    assert len(rows) == len(tasks)
+    cells = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    assert sorted((game, task) for game, task, *_ in cells) == sorted((t.game, t.task) for t in tasks)
+    assert {tuple(rest) for _game, _task, *rest in cells} == {("20", "50%", "0.400")}
+    assert "Rank\n1" in browser.find_element(By.CSS_SELECTOR, "table.facts").text.replace(" ", "\n")
+    browser.get(f"{url}/entries/999999")
+    assert "No such entry" in browser.find_element(By.TAG_NAME, "h1").text

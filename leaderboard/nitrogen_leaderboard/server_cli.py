@@ -74,6 +74,12 @@ def leaderboard() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="An extra protocol JSON file to rank (repeatable; the shipped protocols are always there).",
 )
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Verify uploaded weights in this process (off: run `nitrogen leaderboard worker` separately).",
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
 def serve(
     db_url: str | None,
@@ -84,6 +90,7 @@ def serve(
     max_weights_mb: int | None,
     rate_limit: int | None,
     protocol_files: tuple[Path, ...],
+    verify: bool,
     log_level: str,
 ) -> None:
     """Run the leaderboard server (JSON logs on stderr; OpenAPI spec at /openapi.json)."""
@@ -99,12 +106,22 @@ def serve(
         max_weights_bytes=max_weights_mb * MIB if max_weights_mb else None,
         rate_limit_requests=rate_limit,
         protocol_files=protocol_files or None,
+        verify_in_process=verify,
     )
     level = getattr(logging, log_level.upper())
     configure_json_logging(level)
     app = create_app(settings)
     logging.getLogger(__name__).info("serving", extra={"host": host, "port": port, "database": _safe_url(settings)})
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+    background = None
+    if settings.verify_in_process:
+        from nitrogen_leaderboard.worker import start_background_worker
+
+        background = start_background_worker(settings)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+    finally:
+        if background is not None:
+            background.stop()  # kills a re-run in flight; its entry stays pending
 
 
 @leaderboard.command("add-user")
@@ -148,3 +165,10 @@ def _safe_url(settings: ServerSettings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+# The verification worker and baseline seeding live in their own module (LB3); registered here so the group lists them.
+from nitrogen_leaderboard.worker_cli import seed_baselines, worker  # noqa: E402
+
+leaderboard.add_command(worker)
+leaderboard.add_command(seed_baselines)

@@ -20,6 +20,7 @@ in-process beside the default zero-setup server (:func:`start_background_worker`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ SECRET_FILE = "test-seed-secret"
 NOTE_CHARS = 500
 """Longest note stored with a verdict (the last line of the child's stderr, trimmed)."""
 GIB = 1024**3
+STDERR_TAIL = 64 * 1024
+"""How much of the end of a failed child's stderr is read to find the reason."""
 MEMORY_SIGNS = ("can't allocate memory", "Cannot allocate memory", "failed to map segment", "MemoryError", "out of its")
 """What a child's stderr says when ``RLIMIT_AS`` stopped it (torch, the dynamic loader, Python, our own message)."""
 
@@ -165,11 +169,20 @@ def check_weights_folder(folder: Path) -> None:
 
 
 # ---- one re-run in a child process -------------------------------------------------------------------------
-def rerun(weights: Path, protocol: Protocol, track: str, secret: str, limits: RerunLimits, workdir: Path) -> Path:
+def rerun(
+    weights: Path,
+    protocol: Protocol,
+    track: str,
+    secret: str,
+    limits: RerunLimits,
+    workdir: Path,
+    stop: threading.Event | None = None,
+) -> Path:
     """Play ``protocol``'s test seeds with the weights in a limited child process; returns its results file.
 
     Raises:
         RerunFailed: the child exceeded a limit or exited with an error (the message says which).
+        RerunInterrupted: ``stop`` was set (the server is shutting down); the child was killed.
     """
     out = workdir / "rerun.json"
     job = RerunJob(
@@ -183,24 +196,40 @@ def rerun(weights: Path, protocol: Protocol, track: str, secret: str, limits: Re
         threads=limits.threads,
     )
     env = {**os.environ, "OMP_NUM_THREADS": str(limits.threads), "MKL_NUM_THREADS": str(limits.threads)}
-    child = subprocess.Popen(  # the job (with the secret) goes through stdin, not argv
-        [sys.executable, "-m", "nitrogen_leaderboard.rerun"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=workdir,
-        env=env,
-        start_new_session=True,  # its own process group, so a timeout kills everything it started
-    )
-    try:
-        _, stderr = child.communicate(job.to_json().encode(), timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.communicate()
-        raise RerunFailed(f"the re-run exceeded its wall-time limit of {limits.wall_s:g} s") from None
-    if child.returncode == 0 and out.is_file():
-        return out
-    raise RerunFailed(_failure_reason(child.returncode, stderr.decode("utf-8", "replace"), limits))
+    deadline = time.monotonic() + limits.wall_s
+    with (workdir / "stderr.log").open("w+b") as log:  # a file, not a pipe: a chatty child cannot fill our memory
+        child = subprocess.Popen(  # the job (with the secret) goes through stdin, not argv
+            [sys.executable, "-m", "nitrogen_leaderboard.rerun"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,  # its own process group, so killing it ends everything it started
+        )
+        try:
+            if child.stdin is not None:  # always, with stdin=PIPE; the check narrows the type
+                child.stdin.write(job.to_json().encode())
+                child.stdin.close()
+            while child.poll() is None:
+                if stop is not None and stop.is_set():
+                    raise RerunInterrupted("the worker is stopping")
+                if time.monotonic() > deadline:
+                    raise RerunFailed(f"the re-run exceeded its wall-time limit of {limits.wall_s:g} s")
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        if child.returncode == 0 and out.is_file():
+            return out
+        log.seek(max(0, log.seek(0, os.SEEK_END) - STDERR_TAIL))
+        raise RerunFailed(_failure_reason(child.returncode, log.read().decode("utf-8", "replace"), limits))
+
+
+class RerunInterrupted(Exception):
+    """The worker was asked to stop while a re-run was in flight (not the submission's fault)."""
 
 
 class RerunFailed(NitroGenError):
@@ -225,8 +254,13 @@ def verify_entry(
     limits: RerunLimits,
     secret: str,
     protocols: dict[str, Protocol],
-) -> Outcome:
-    """Re-run one claimed entry on its protocol (from ``protocols``, the server's) and store the verdict or failure."""
+    stop: threading.Event | None = None,
+) -> Outcome | None:
+    """Re-run one claimed entry on its protocol (from ``protocols``, the server's) and store the verdict or failure.
+
+    Returns ``None`` when ``stop`` interrupted the re-run: the claim is released, so the entry is verified
+    from scratch by the next worker.
+    """
     folder = db.weights_folder(settings, entry)
     try:
         if folder is None:
@@ -236,9 +270,14 @@ def verify_entry(
         if board is None:
             raise ProtocolError(f"this server does not rank protocol {entry.protocol!r} (it knows {sorted(protocols)})")
         with tempfile.TemporaryDirectory(prefix=f"verify-{entry.id}-") as workdir:
-            out = rerun(folder, board, entry.track, secret, limits, Path(workdir))
+            out = rerun(folder, board, entry.track, secret, limits, Path(workdir), stop)
             results = read_results(out)
             board.check_coverage(results, secret=secret)
+    except RerunInterrupted:
+        entry.claimed_at = None
+        session.commit()
+        logger.info("entry %d: re-run interrupted; left pending", entry.id)
+        return None
     except NitroGenError as err:
         note = f"{type(err).__name__}: {err}"
         logger.warning("entry %d: verification failed: %s", entry.id, note)
@@ -290,7 +329,9 @@ def verify_pending(
                 entry = db.claim_pending(session, lease_s=settings.claim_lease_s)
                 if entry is not None:
                     logger.info("verifying entry %d (%s, %s)", entry.id, entry.agent_name, entry.track)
-                    outcomes.append(verify_entry(settings, session, entry, limits, secret, protocols))
+                    outcome = verify_entry(settings, session, entry, limits, secret, protocols, stop)
+                    if outcome is not None:
+                        outcomes.append(outcome)
                     continue
             if once:
                 break
@@ -300,13 +341,23 @@ def verify_pending(
     return outcomes
 
 
+@dataclass
+class BackgroundWorker:
+    """A verification loop in a daemon thread of this process (the zero-setup server); :meth:`stop` ends it."""
+
+    thread: threading.Thread
+    event: threading.Event
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to end, kill a re-run in flight (its entry stays pending), and wait for the thread."""
+        self.event.set()
+        self.thread.join(timeout)
+
+
 def start_background_worker(
     settings: ServerSettings, limits: RerunLimits | None = None, poll_s: float = 5.0
-) -> tuple[threading.Thread, threading.Event]:
-    """Verify in a daemon thread of this process (the zero-setup server); set the returned event to stop it.
-
-    The re-runs themselves still happen in limited child processes; the thread only waits for them.
-    """
+) -> BackgroundWorker:
+    """Start verifying in a daemon thread; the re-runs themselves still happen in limited child processes."""
     stop = threading.Event()
 
     def loop() -> None:
@@ -319,7 +370,7 @@ def start_background_worker(
 
     thread = threading.Thread(target=loop, name="nitrogen-verify", daemon=True)
     thread.start()
-    return thread, stop
+    return BackgroundWorker(thread, stop)
 
 
 def summary_line(outcomes: list[Outcome]) -> str:

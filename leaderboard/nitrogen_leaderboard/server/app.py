@@ -76,6 +76,9 @@ def create_app(settings: ServerSettings | None = None, routers: Iterable[APIRout
     app.middleware("http")(_log_requests)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(_routes())
+    from nitrogen_leaderboard.server import web  # the HTML page at / and /entries/{id}
+
+    app.include_router(web.router())
     for router in routers:
         app.include_router(router)
     return app
@@ -113,11 +116,16 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 
 
 def load_protocols(settings: ServerSettings) -> dict[str, Protocol]:
-    """The protocols this server ranks: the shipped ones and the operator's ``protocol_files``, by name."""
+    """The protocols this server ranks, by name.
+
+    The shipped ones, the data folder's ``protocols/*.json`` (``seed-baselines`` writes there) and the
+    operator's ``protocol_files``.
+    """
     from nitrogen_leaderboard.protocol import available_protocols, load_protocol
 
     protocols = {name: load_protocol(name) for name in available_protocols()}
-    for path in settings.protocol_files:
+    local = sorted(settings.protocol_dir.glob("*.json")) if settings.protocol_dir.is_dir() else []
+    for path in [*local, *settings.protocol_files]:
         protocol = load_protocol(str(path))
         protocols[protocol.name] = protocol
     return protocols

@@ -113,6 +113,7 @@ svg.plot .axis{stroke:var(--muted);stroke-width:1}
 svg.plot .grid{stroke:var(--line);stroke-width:1}
 svg.plot .whisker{stroke-width:2}
 nav{margin:.4rem 0 1rem}nav a{margin-right:1rem}
+table.facts{width:auto}table.facts th{padding-right:2.5rem;font-weight:600}
 """
 
 SORT_JS = """

@@ -44,6 +44,8 @@ class ServerSettings:
         migrate_on_start: run the Alembic migrations when the app is created (off: run ``nitrogen leaderboard migrate``).
         protocol_files: protocol JSON files the operator adds to the shipped ones (trusted: the operator's own
             files; a client can only name a protocol, never a path).
+        verify_in_process: ``serve`` runs the verification worker in a background thread (the zero-setup
+            default); off when a separate ``nitrogen leaderboard worker`` process verifies.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -57,6 +59,7 @@ class ServerSettings:
     claim_lease_s: float = 3600.0
     migrate_on_start: bool = True
     protocol_files: tuple[Path, ...] = ()
+    verify_in_process: bool = True
 
     def __post_init__(self) -> None:
         """Reject limits that would make the server refuse everything or nothing."""
@@ -89,6 +92,11 @@ class ServerSettings:
         if os.environ.get(DB_URL_ENV):
             return os.environ[DB_URL_ENV]
         return f"sqlite:///{self.data_dir / DB_FILENAME}"
+
+    @property
+    def protocol_dir(self) -> Path:
+        """Folder of extra protocol files the server ranks besides the shipped ones (``seed-baselines`` writes here)."""
+        return self.data_dir / "protocols"
 
     @property
     def weights_root(self) -> Path:

@@ -1,0 +1,158 @@
+"""``nitrogen leaderboard worker`` and ``nitrogen leaderboard seed-baselines`` (registered on the group in server_cli).
+
+Usage::
+
+    nitrogen leaderboard worker --once                # verify every pending entry, then exit
+    nitrogen leaderboard worker                       # keep polling (a separate process beside `serve`)
+    nitrogen leaderboard seed-baselines --tasks Maze/hard --tasks BigFish/easy --episodes 3 --max-steps 200
+    nitrogen leaderboard seed-baselines --server URL --token TOKEN   # file them on a remote server instead
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import click
+
+from nitrogen_leaderboard.server_cli import database_options, settings_from
+
+GIB = 1024**3
+
+
+@click.command()
+@database_options
+@click.option("--once", is_flag=True, help="Verify what is pending now, then exit (default: keep polling).")
+@click.option("--poll-s", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Polling interval.")
+@click.option(
+    "--cpu-hours", type=click.FloatRange(min=0.001), default=6.0, show_default=True, help="CPU limit per re-run."
+)
+@click.option(
+    "--memory-gb", type=click.FloatRange(min=0.5), default=16.0, show_default=True, help="Memory limit per re-run."
+)
+@click.option(
+    "--wall-hours", type=click.FloatRange(min=0.001), default=8.0, show_default=True, help="Wall-time limit per re-run."
+)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per re-run.")
+@click.option(
+    "--protocol-file",
+    "protocol_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="An extra protocol the server ranks (give the same files as to `serve`).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only print the final line.")
+def worker(
+    db_url: str | None,
+    data_dir: Path | None,
+    once: bool,
+    poll_s: float,
+    cpu_hours: float,
+    memory_gb: float,
+    wall_hours: float,
+    threads: int,
+    protocol_files: tuple[Path, ...],
+    quiet: bool,
+) -> None:
+    """Re-run pending entries' weights on the secret test seeds and mark them verified or reproduced-low.
+
+    The test-seed secret comes from $NITROGEN_LEADERBOARD_TEST_SECRET, else from the file the server's data
+    folder keeps (generated on first use). Each re-run is a child process with CPU, memory and time limits.
+    """
+    from nitrogen_leaderboard.worker import RerunLimits, summary_line, verify_pending
+
+    if not quiet:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = settings_from(db_url, data_dir, protocol_files=protocol_files or None)
+    limits = RerunLimits(
+        cpu_s=max(1, round(cpu_hours * 3600)),
+        memory_bytes=round(memory_gb * GIB),
+        wall_s=wall_hours * 3600,
+        threads=threads,
+    )
+    try:
+        outcomes = verify_pending(settings, once=once, limits=limits, poll_s=poll_s)
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    click.echo(summary_line(outcomes))
+
+
+@click.command("seed-baselines")
+@database_options
+@click.option("--protocol", default="unseen-v1", show_default=True, help="Protocol name or JSON file.")
+@click.option("--tasks", "tasks", multiple=True, metavar="GAME/TASK", help="Keep only these tasks (repeatable).")
+@click.option(
+    "--episodes", type=click.IntRange(min=1), default=None, help="Episodes per task (default: the protocol's)."
+)
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Step cap per episode.")
+@click.option(
+    "--only", multiple=True, metavar="NAME", help="Run only these baselines: random, from-scratch, nitrogen-s-procgen6."
+)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel envs.")
+@click.option(
+    "--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the results files here."
+)
+@click.option("--server", default=None, metavar="URL", help="File on this server over HTTP instead of into --db.")
+@click.option("--token", envvar="NITROGEN_LEADERBOARD_TOKEN", default=None, help="Token for --server.")
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Run the verification worker once after filing (local only).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def seed_baselines(
+    db_url: str | None,
+    data_dir: Path | None,
+    protocol: str,
+    tasks: tuple[str, ...],
+    episodes: int | None,
+    max_steps: int | None,
+    only: tuple[str, ...],
+    workers: int,
+    out_dir: Path | None,
+    server: str | None,
+    token: str | None,
+    verify: bool,
+    quiet: bool,
+) -> None:
+    """Evaluate the baselines (random, from-scratch, nitrogen-s-procgen6) and file them as entries.
+
+    Restricting options (--tasks, --episodes, --max-steps) run a quick variant named PROTOCOL-quick. Locally it
+    is written to the data folder's protocols/ so the server ranks it; a remote server must be started with it
+    as --protocol-file.
+    """
+    from nitrogen_leaderboard.baselines import BaselineOptions, evaluate_baselines, file_locally, write_protocol
+
+    if server is not None and token is None:
+        raise click.UsageError("--server needs --token (or $NITROGEN_LEADERBOARD_TOKEN)")
+    options = BaselineOptions(
+        protocol=protocol,
+        tasks=tasks or None,
+        episodes_per_task=episodes,
+        max_steps=max_steps,
+        workers=workers,
+        only=only or None,
+    )
+    settings = settings_from(db_url, data_dir)
+    with tempfile.TemporaryDirectory(prefix="nitrogen-baselines-") as scratch:
+        folder = out_dir or Path(scratch)
+        board, runs = evaluate_baselines(options, folder, progress=not quiet, log=click.echo)
+        if server is not None:
+            from nitrogen_leaderboard.client import submit
+
+            for run in runs:
+                answer = submit(run.results, server, token or "", weights=run.weights)
+                click.echo(f"{run.baseline} ({run.track}): entry {answer.entry_id}, {answer.status}")
+            if options.restricted:
+                click.echo(f"the server must rank {board.name}: start it with --protocol-file for that protocol")
+            return
+        if options.restricted:
+            click.echo(f"protocol {board.name} written to {write_protocol(board, settings.protocol_dir)}")
+        for run, entry_id, status in file_locally(settings, runs):
+            click.echo(f"{run.baseline} ({run.track}): entry {entry_id}, {status}")
+    if verify:
+        from nitrogen_leaderboard.worker import summary_line, verify_pending
+
+        click.echo("verifying: " + summary_line(verify_pending(settings, once=True)))
