@@ -12,11 +12,16 @@ __all__ = [
     "PolicyInputError",
     "SchemaMismatch",
     "TrajectoryFileError",
+    "UnsafeCheckpoint",
 ]
 
 
 class CheckpointError(NitroGenError, OSError):
     """A checkpoint folder, bundled name or Hub id could not be found or read."""
+
+
+class UnsafeCheckpoint(CheckpointError):
+    """A pickled checkpoint (NVIDIA's ``ng.pt``) names something our restricted reader does not allow; nothing ran."""
 
 
 class InvalidConfig(NitroGenError, ValueError):

@@ -297,6 +297,16 @@ def save_checkpoint(
 
     ``dtype`` converts floating-point tensors (e.g. ``torch.float16`` for shipped weights).
     """
+    return save_tensors(module.state_dict(), config_dict, folder, dtype=dtype)
+
+
+def save_tensors(
+    tensors: Mapping[str, torch.Tensor],
+    config_dict: dict,
+    folder: str | os.PathLike[str],
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """:func:`save_checkpoint` for a plain name -> tensor mapping (a converted checkpoint, never built as a model)."""
     target = Path(folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -304,7 +314,7 @@ def save_checkpoint(
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a checkpoint folder is meant to be shared
     try:
-        state = {key: value.detach().contiguous().cpu() for key, value in module.state_dict().items()}
+        state = {key: value.detach().contiguous().cpu() for key, value in tensors.items()}
         if dtype is not None:
             state = {key: value.to(dtype) if value.is_floating_point() else value for key, value in state.items()}
         save_file(state, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})

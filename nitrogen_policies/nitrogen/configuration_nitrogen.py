@@ -13,6 +13,7 @@ from typing import Any
 from nitrogen_envs import gamepad
 from nitrogen_envs.registry import UNKNOWN_GAME, all_games
 from nitrogen_policies.errors import InvalidConfig
+from nitrogen_policies.official.spec import OfficialSpec
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class NitroGenConfig:
         game_dropout: probability of replacing the game id with "unknown" during training (zero-shot).
         flow_alpha: Beta(alpha, beta) flow-time distribution; alpha > beta favours the data end.
         flow_beta: see ``flow_alpha``.
+        official: settings of NVIDIA's released architecture (:class:`OfficialSpec`) for a ``nitrogen-official``
+            config, made by ``nitrogen convert-official``; ``None`` for our own architecture.
     """
 
     name: str = "nitrogen-s"
@@ -107,8 +110,11 @@ class NitroGenConfig:
     game_dropout: float = 0.1
     flow_alpha: float = 1.5
     flow_beta: float = 1.0
+    official: OfficialSpec | None = None
 
     def __post_init__(self) -> None:
+        if self.official is not None and not isinstance(self.official, OfficialSpec):
+            self.official = OfficialSpec.from_dict(self.official)  # config.json holds it as an object
         problems = _type_problems(self)
         if problems:  # relations between fields only make sense once each field is the right type
             raise InvalidConfig("invalid NitroGenConfig: " + "; ".join(problems))
@@ -147,6 +153,8 @@ class NitroGenConfig:
             problems.append(f"d_model ({self.d_model}) must be even (the flow-time embedding is sin + cos halves)")
         if self.game_names[0] != UNKNOWN_GAME:
             problems.append(f"game_names must start with {UNKNOWN_GAME!r}")
+        if self.official is not None:
+            problems += _official_problems(self, self.official)
         return problems
 
     def game_id(self, game: str | None) -> int:
@@ -259,6 +267,42 @@ def _type_problems(config: NitroGenConfig) -> list[str]:
             f"game_names must be a list of 1 to {MAX_GAMES} strings of at most {MAX_NAME_CHARS} characters, "
             f"got {_show(games)}"
         )
+    return problems
+
+
+def _official_problems(config: NitroGenConfig, spec: OfficialSpec) -> list[str]:
+    """Widths the released architecture needs to agree (its own fields were checked by :class:`OfficialSpec`)."""
+    problems = []
+    if config.encoder != "siglip":
+        problems.append(f"a config with official settings uses encoder 'siglip', got {config.encoder!r}")
+    if spec.vl_layers and spec.vl_heads * spec.vl_head_dim != config.vision_hidden_size:
+        problems.append(
+            f"official vl_heads * vl_head_dim ({spec.vl_heads} * {spec.vl_head_dim}) must equal vision_hidden_size "
+            f"({config.vision_hidden_size})"
+        )
+    if spec.dit_context_dim != config.vision_hidden_size:
+        problems.append(
+            f"official dit_context_dim ({spec.dit_context_dim}) must equal vision_hidden_size ({config.vision_hidden_size})"
+        )
+    if spec.add_pos_embed and spec.max_seq_len < config.chunk_size:
+        problems.append(f"official max_seq_len ({spec.max_seq_len}) must be at least chunk_size ({config.chunk_size})")
+    if spec.dit_positional and spec.dit_max_positions < config.chunk_size:
+        problems.append(f"official dit_max_positions ({spec.dit_max_positions}) must be at least chunk_size")
+    if spec.vl_positional and spec.vl_max_positions < spec.vl_sequence_length:
+        problems.append(
+            f"official vl_max_positions ({spec.vl_max_positions}) must be at least vl_sequence_length "
+            f"({spec.vl_sequence_length})"
+        )
+    tokens = (config.image_size // config.vision_patch_size) ** 2
+    if tokens != spec.visual_tokens_per_frame:
+        problems.append(
+            f"official visual_tokens_per_frame ({spec.visual_tokens_per_frame}) must be (image_size / "
+            f"vision_patch_size)**2 = {tokens}"
+        )
+    if tokens + int(spec.game_token) > spec.vl_sequence_length:
+        problems.append(f"official vl_sequence_length ({spec.vl_sequence_length}) is shorter than one frame's tokens")
+    if not spec.game_token and len(config.game_names) != 1:
+        problems.append("a config with official settings and no game token has only the unknown game in game_names")
     return problems
 
 

@@ -150,6 +150,7 @@ class NitroGenModel(nn.Module):
     def __init__(self, config: NitroGenConfig) -> None:
         super().__init__()
         self.config = config
+        self.flow_dim = config.action_dim  # the flow runs in our flat schema (the official mirror's is its own)
         d = config.d_model
         self.encoder = ConvEncoder(config) if config.encoder == "cnn" else SiglipEncoder(config)
         self.game_embedding = nn.Embedding(len(config.game_names), d)
@@ -199,6 +200,14 @@ class NitroGenModel(nn.Module):
     def velocity(self, noisy_actions: torch.Tensor, t: torch.Tensor, cache: ContextCache) -> torch.Tensor:
         """Predicted flow velocity (B, T, 21) for noisy actions (B, T, 21) at flow time t (B,)."""
         return self.velocity_from(noisy_actions, self.conditioning(t, cache.game), cache)
+
+    def to_gamepad(self, actions: torch.Tensor) -> torch.Tensor:
+        """Flow output -> our raw flat actions: the identity here (see the official mirror for a real mapping)."""
+        return actions
+
+    def from_gamepad(self, actions: torch.Tensor) -> torch.Tensor:
+        """Our flat actions -> flow targets: the identity here."""
+        return actions
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -6,7 +6,7 @@ import logging
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import torch
@@ -31,7 +31,13 @@ from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig, co
 from nitrogen_policies.nitrogen.modeling_nitrogen import NitroGenModel
 from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions, frames_to_tensor
 
+if TYPE_CHECKING:
+    from nitrogen_policies.official.architecture import OfficialNitroGenModel
+
 logger = logging.getLogger(__name__)
+
+AnyModel: TypeAlias = "NitroGenModel | OfficialNitroGenModel"
+"""Our network or the mirror of NVIDIA's released one; both have the interface the policy uses."""
 
 MAX_PARAMETERS = 1_000_000_000
 """Largest model ``from_pretrained`` builds unless told otherwise (4 GB of float32; nitrogen-500m is ~0.5B)."""
@@ -50,7 +56,7 @@ class NitroGenPolicy(nn.Module):
     def __init__(self, config: NitroGenConfig) -> None:
         super().__init__()
         self.config = config
-        self.model = NitroGenModel(config)
+        self.model: AnyModel = build_model(config)
         self.game: str | None = None
         self._queues: list[deque[np.ndarray]] = []
 
@@ -84,6 +90,8 @@ class NitroGenPolicy(nn.Module):
             name_or_path: see :func:`nitrogen_policies.hub.resolve_checkpoint` for which strings go to the Hub
                 (``hf://owner/name`` always does; a path that looks local never does). Default: the shipped
                 model, :data:`nitrogen_policies.hub.DEFAULT_MODEL` (bundled, so it loads offline).
+                ``"nvidia/NitroGen"`` or a path to its ``ng.pt`` loads NVIDIA's release, converted once into a
+                cache folder (:mod:`nitrogen_policies.official`).
             device: where the weights go.
             revision: Hub revision (branch, tag or commit).
             strict: a tensor missing from the file, or one the model lacks, is an error; ``False`` loads the
@@ -95,7 +103,12 @@ class NitroGenPolicy(nn.Module):
             InvalidConfig: a ``config.json`` field has the wrong type or is out of range.
             SchemaMismatch: the checkpoint uses another gamepad schema version.
         """
-        folder = resolve_checkpoint(name_or_path, revision=revision)
+        from nitrogen_policies.official.hub import is_official_name, official_checkpoint_folder
+
+        if is_official_name(name_or_path):  # NVIDIA's release: ng.pt, converted once without running its pickle
+            folder = official_checkpoint_folder(name_or_path, revision=revision)
+        else:
+            folder = resolve_checkpoint(name_or_path, revision=revision)
         try:
             config = NitroGenConfig.from_dict({**read_config_dict(folder), "vision_checkpoint": None})
         except InvalidConfig as err:
@@ -182,7 +195,7 @@ class NitroGenPolicy(nn.Module):
         else:
             game_ids = game_ids.to(device)
         noise = flow_matching.sample_noise(
-            (images.shape[0], self.config.chunk_size, self.config.action_dim), generator=generator, device=device
+            (images.shape[0], self.config.chunk_size, self.model.flow_dim), generator=generator, device=device
         )
         steps = num_steps or self.config.num_inference_steps
         if use_cache:
@@ -193,11 +206,13 @@ class NitroGenPolicy(nn.Module):
             x = noise
             for step in range(steps):
                 x = x + (1.0 / steps) * self.model.velocity_from(x, [mod[step] for mod in all_mods], cache)
-            return x
+            return self.model.to_gamepad(x)
         # The uncached path recomputes the context every step (what the original release does); kept for
         # the latency benchmark and the cache-equivalence test.
-        return flow_matching.euler_integrate(
-            lambda x, t: self.model.velocity(x, t, self.model.encode(images, game_ids)), noise, steps
+        return self.model.to_gamepad(
+            flow_matching.euler_integrate(
+                lambda x, t: self.model.velocity(x, t, self.model.encode(images, game_ids)), noise, steps
+            )
         )
 
     def predict(
@@ -254,7 +269,7 @@ class NitroGenPolicy(nn.Module):
         """
         device = next(self.parameters()).device
         images = frames_to_tensor(batch["frames"], self.config.image_size, device)
-        actions = batch["actions"].to(device).float()
+        actions = self.model.from_gamepad(batch["actions"].to(device).float())  # the flow's own action space
         mask = batch.get("action_mask")
         mask = torch.ones(actions.shape[:2], dtype=torch.bool, device=device) if mask is None else mask.to(device)
         game_ids = batch.get("game_id")
@@ -292,10 +307,19 @@ class _SkipInitOnMeta(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _meta_model(config: NitroGenConfig) -> NitroGenModel:
+def build_model(config: NitroGenConfig) -> AnyModel:
+    """Our network, or the mirror of NVIDIA's released one for a config with ``official`` settings."""
+    if config.official is not None:
+        from nitrogen_policies.official.architecture import OfficialNitroGenModel
+
+        return OfficialNitroGenModel(config)
+    return NitroGenModel(config)
+
+
+def _meta_model(config: NitroGenConfig) -> AnyModel:
     """The model on the ``meta`` device: every tensor's shape and dtype, no memory, no initialisation."""
     with torch.device("meta"), _SkipInitOnMeta():
-        return NitroGenModel(config)
+        return build_model(config)
 
 
 def _is_single(frames: Any) -> bool:
