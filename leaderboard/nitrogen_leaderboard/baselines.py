@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,11 +159,16 @@ class BaselineRun:
 
 
 def evaluate_baselines(
-    options: BaselineOptions, out_dir: Path, progress: bool = False, log: Callable[[str], None] = logger.info
+    options: BaselineOptions,
+    out_dir: Path,
+    progress: bool = False,
+    log: Callable[[str], None] = logger.info,
+    skip: Collection[tuple[str, str]] = (),
 ) -> tuple[Protocol, list[BaselineRun]]:
     """Run every selected baseline once and write one results file per (baseline, track) into ``out_dir``.
 
-    An agent filed on two tracks plays once; the second file differs only in its ``track``.
+    An agent filed on two tracks plays once; the second file differs only in its ``track``. A baseline whose
+    every (name, track) is in ``skip`` (already filed) is not played again.
     """
     from nitrogen_leaderboard.runner import run_protocol, write_results
 
@@ -173,6 +178,9 @@ def evaluate_baselines(
     for baseline in BASELINES:
         if options.only is not None and baseline.name not in options.only:
             continue
+        if all((baseline.name, track) in skip for track in baseline.tracks):
+            log(f"{baseline.name}: already filed on {', '.join(baseline.tracks)}")
+            continue
         spec, weights = agent_spec(baseline, out_dir)
         log(f"evaluating {baseline.name} ({baseline.description}) on {protocol.name}")
         first = out_dir / f"{baseline.name}.{baseline.tracks[0]}.json"
@@ -181,10 +189,32 @@ def evaluate_baselines(
         )
         runs.append(BaselineRun(baseline.name, baseline.tracks[0], first, weights))
         for track in baseline.tracks[1:]:
+            if (baseline.name, track) in skip:
+                continue
             path = out_dir / f"{baseline.name}.{track}.json"
             write_results(results.model_copy(update={"track": track}), path)
             runs.append(BaselineRun(baseline.name, track, path, weights))
     return protocol, runs
+
+
+def filed_baselines(settings: Any, protocol: str) -> set[tuple[str, str]]:
+    """(agent name, track) of the entries the baselines user already has on ``protocol`` in this database."""
+    from sqlalchemy import select
+
+    from nitrogen_leaderboard.server import db
+
+    engine = db.make_engine(settings)
+    try:
+        db.upgrade(engine)
+        with db.make_sessionmaker(engine)() as session:
+            query = (
+                select(db.Entry.agent_name, db.Entry.track)
+                .join(db.User)
+                .where(db.User.name == SUBMITTER, db.Entry.protocol == protocol)
+            )
+            return {(str(name), str(track)) for name, track in session.execute(query)}
+    finally:
+        engine.dispose()
 
 
 def file_locally(settings: Any, runs: Sequence[BaselineRun]) -> list[tuple[BaselineRun, int, str]]:

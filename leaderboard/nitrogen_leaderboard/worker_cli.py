@@ -123,7 +123,13 @@ def seed_baselines(
     is written to the data folder's protocols/ so the server ranks it; a remote server must be started with it
     as --protocol-file.
     """
-    from nitrogen_leaderboard.baselines import BaselineOptions, evaluate_baselines, file_locally, write_protocol
+    from nitrogen_leaderboard.baselines import (
+        BaselineOptions,
+        evaluate_baselines,
+        file_locally,
+        filed_baselines,
+        write_protocol,
+    )
 
     if server is not None and token is None:
         raise click.UsageError("--server needs --token (or $NITROGEN_LEADERBOARD_TOKEN)")
@@ -138,7 +144,8 @@ def seed_baselines(
     settings = settings_from(db_url, data_dir)
     with tempfile.TemporaryDirectory(prefix="nitrogen-baselines-") as scratch:
         folder = out_dir or Path(scratch)
-        board, runs = evaluate_baselines(options, folder, progress=not quiet, log=click.echo)
+        skip = filed_baselines(settings, options.build_protocol().name) if server is None else set()
+        board, runs = evaluate_baselines(options, folder, progress=not quiet, log=click.echo, skip=skip)
         if server is not None:
             from nitrogen_leaderboard.client import submit
 
