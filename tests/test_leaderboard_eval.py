@@ -229,6 +229,15 @@ def test_agent_info_fingerprints_the_weights():
     assert agent_info("random").weights_sha256 is None
 
 
+@pytest.mark.slow
+def test_ray_gives_the_episodes_of_one_process(tiny, reference):
+    ray = pytest.importorskip("ray")
+    try:
+        assert run_protocol("random", tiny, workers=2, use_ray=True).episodes == reference.episodes
+    finally:
+        ray.shutdown()
+
+
 def test_ray_missing_is_a_one_line_error_naming_the_extra(tiny, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     from nitrogen_envs.errors import DependencyNotInstalled
