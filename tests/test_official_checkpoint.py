@@ -547,3 +547,14 @@ def test_convert_official_cli(release_file, tmp_path):
     assert (tmp_path / "out" / "config.json").is_file() and (tmp_path / "out" / "model.safetensors").is_file()
     missing = CliRunner().invoke(cli, ["convert-official", str(tmp_path / "nope.pt"), str(tmp_path / "o2")])
     assert missing.exit_code == 1 and "no such checkpoint file" in missing.output
+
+
+def test_the_converted_model_trains_with_our_flow_matching_loss(converted):
+    policy = NitroGenPolicy.from_pretrained(converted).train()
+    frames = torch.zeros((2, IMAGE, IMAGE, 3), dtype=torch.uint8)
+    actions = torch.as_tensor(schema.official_to_flat(np.random.default_rng(0).uniform(0, 1, (2, HORIZON, 25))))
+    loss, logs = policy({"frames": frames, "actions": actions, "game_id": torch.tensor([1, 0])})
+    loss.backward()
+    assert np.isfinite(logs["loss"]) and logs["loss"] > 0
+    assert policy.model.action_decoder.layer2.W.grad is not None
+    assert policy.model.vision_encoder.embeddings.patch_embedding.weight.grad is not None
