@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
 
 from nitrogen_leaderboard.protocol import DEFAULT_PROTOCOL, Protocol
 from nitrogen_leaderboard.schema import MAX_NAME
@@ -107,10 +108,8 @@ def pick_protocol(session: Any, protocols: dict[str, Protocol], requested: str |
     """The protocol to show: the requested one, else the default if it has entries, else the busiest one."""
     if requested is not None:
         return protocols.get(requested)
-    counts = {
-        name: sum(len(db.list_entries(session, name, track, include_all=True)) for track in known.tracks)
-        for name, known in protocols.items()
-    }
+    rows = session.execute(select(db.Entry.protocol, func.count()).group_by(db.Entry.protocol))
+    counts = {str(name): int(count) for name, count in rows if name in protocols}
     if counts.get(DEFAULT_PROTOCOL) or not any(counts.values()):
         return protocols.get(DEFAULT_PROTOCOL) or next(iter(protocols.values()), None)
     return protocols[max(counts, key=lambda name: (counts[name], name))]
