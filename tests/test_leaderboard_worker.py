@@ -220,3 +220,38 @@ def test_zero_setup_secret_is_generated_once_private_and_stable(tmp_path, monkey
     assert (tmp_path / "test-seed-secret").stat().st_mode & 0o077 == 0
     monkeypatch.setenv("NITROGEN_LEADERBOARD_TEST_SECRET", "an-operator-secret-123")
     assert server_secret(settings) == "an-operator-secret-123"
+
+
+# ---- in-process (the zero-setup server) ----------------------------------------------------------------
+def wait_for(predicate, seconds=60.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_background_worker_verifies_while_serving_and_stop_leaves_an_interrupted_entry_pending(board, monkeypatch):
+    from nitrogen_leaderboard.worker import start_background_worker
+
+    monkeypatch.setenv("NITROGEN_LEADERBOARD_TEST_SECRET", SECRET)
+    refused = submit(board, inflated(board["honest"], by=0.03125), board["weights"])
+    (board["settings"].weights_root / str(refused) / "notes.txt").write_text("x")
+    slow = submit(board, inflated(board["honest"], by=0.015625), board["weights"])
+
+    background = start_background_worker(board["settings"], limits=LIMITS, poll_s=0.2)
+    try:
+        assert wait_for(lambda: entry(board, refused).status == "failed")
+        assert wait_for(lambda: entry(board, slow).claimed_at is not None)  # its re-run child is starting
+    finally:
+        background.stop()
+    assert not background.thread.is_alive()
+    psutil = pytest.importorskip("psutil")
+    assert not [p for p in psutil.Process().children(recursive=True) if "nitrogen_leaderboard.rerun" in p.cmdline()]
+    interrupted = entry(board, slow)
+    assert (interrupted.status, interrupted.claimed_at) == ("pending", None)  # the next worker takes it again
+    with board["sessions"]() as session:  # leave the queue empty for the other tests
+        db.record_failure(session, slow, "test cleanup")
