@@ -11,7 +11,7 @@ Three reference points a new entry is read against:
   it, and there is no fine-tuned baseline until fine-tuning on the held-out games ships.
 
 The two NitroGen baselines are filed with their weights, so the verification worker re-runs them on the
-server's test seeds like any submission. A full ``unseen-v1`` run is ~1,600 episodes per agent (hours on a
+server's test seeds like any submission. A full ``unseen-v1`` run is 660 episodes per agent (hours on a
 CPU); :class:`BaselineOptions` restricts the protocol (tasks, episodes, step cap) into a quick variant named
 ``<protocol>-quick``, written to the data folder's ``protocols/`` so the server ranks it.
 """

@@ -67,8 +67,8 @@ class RerunLimits:
     """Limits on one verification re-run (the child process).
 
     Args:
-        cpu_s: CPU seconds (``RLIMIT_CPU``). The full unseen-v1 protocol with nitrogen-s plays ~1,600
-            episodes: hours, not minutes.
+        cpu_s: CPU seconds (``RLIMIT_CPU``). The full unseen-v1 protocol is 660 episodes of up to 4,500
+            steps: hours of a nitrogen-s-sized policy on one thread, not minutes.
         memory_bytes: address space (``RLIMIT_AS``). torch alone maps ~1-2 GB of virtual memory at import.
         wall_s: wall-clock seconds before the child's process group is killed.
         threads: torch threads of the child.

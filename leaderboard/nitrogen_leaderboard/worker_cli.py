@@ -18,8 +18,6 @@ import click
 
 from nitrogen_leaderboard.server_cli import database_options, settings_from
 
-GIB = 1024**3
-
 
 @click.command()
 @database_options
@@ -60,7 +58,7 @@ def worker(
     The test-seed secret comes from $NITROGEN_LEADERBOARD_TEST_SECRET, else from the file the server's data
     folder keeps (generated on first use). Each re-run is a child process with CPU, memory and time limits.
     """
-    from nitrogen_leaderboard.worker import RerunLimits, summary_line, verify_pending
+    from nitrogen_leaderboard.worker import GIB, RerunLimits, summary_line, verify_pending
 
     if not quiet:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
