@@ -32,9 +32,10 @@ def main() -> None:
         sys.exit(f"cannot take a screenshot: {reason}")
     with headless_chromium(args.width, args.height or 900) as driver:
         driver.get(args.url)
-        if not args.height:  # grow the window to the document so the screenshot holds the whole page
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(args.width, int(height) + 20)
+        if not args.height:  # make the viewport as tall as the document, so the screenshot holds the whole page
+            height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+            metrics = {"width": args.width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(args.out))
     print(f"wrote {args.out}")  # noqa: T201 (a script reports its result)
