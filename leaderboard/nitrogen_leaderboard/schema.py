@@ -69,7 +69,7 @@ class RunEnvironment(_Strict):
 class ResultsFile(_Strict):
     """A whole evaluation run of one agent under one protocol, track and seed set."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1  # == SCHEMA_VERSION; a Literal needs the value itself
     protocol: Name
     track: Track
     seed_set: SeedSet
