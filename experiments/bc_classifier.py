@@ -283,10 +283,14 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
     started = time.perf_counter()
     try:
         obs, info = env.reset(seed=seed)
+        if mode == "expert":
+            expert = make_demonstrator(family, game)
+            expert.reset(env, seed)
         steps, done = 0, False
         while not done:
-            if mode == "random":
-                obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(space.sample()))
+            if mode in ("random", "expert"):
+                action = base.native_to_gamepad(space.sample()) if mode == "random" else expert.act(obs, info)
+                obs, _, terminated, truncated, info = env.step(action)
                 steps += 1
                 done = terminated or truncated or steps >= MAX_STEPS
                 continue
@@ -393,11 +397,11 @@ def evaluate_flow(family: str, data: str, labeller: str) -> None:
         print(f"eval-flow {out} {game} done", flush=True)
 
 
-def random_episodes(family: str, game: str) -> Path:
-    """Random play on the evaluation seeds (procgen: bc_diagnosis' own, the same seeds and cap)."""
+def random_episodes(family: str, game: str, who: str = "random") -> Path:
+    """Random (or expert) play on the evaluation seeds (procgen: bc_diagnosis' own, the same seeds and cap)."""
     if family == "procgen":
-        return DIAGNOSIS_OUT / "eval" / "random" / f"{game}.json"
-    return OUT / "random" / f"{game}.json"
+        return DIAGNOSIS_OUT / "eval" / ("random" if who == "random" else "expert-holds") / f"{game}.json"
+    return OUT / who / f"{game}.json"
 
 
 def evaluate(family: str, data: str, labeller: str) -> None:
@@ -411,14 +415,22 @@ def evaluate(family: str, data: str, labeller: str) -> None:
     network = build_network(n_actions=N_ACTIONS, n_games=len(games))
     load_model(network, str(out / "model.safetensors"))
     network.eval()
-    for mode in ("random", *PLAY_MODES):
+    for mode in ("random", "expert", *PLAY_MODES):
         for index, game in enumerate(games):
-            path = random_episodes(family, game) if mode == "random" else out / "eval" / mode / f"{game}.json"
+            if mode in ("random", "expert"):
+                path = random_episodes(family, game, mode)
+            else:
+                path = out / "eval" / mode / f"{game}.json"
             if path.is_file():
                 continue
             rows = [play(family, network, index, game, FIRST_SEED + k, mode) for k in range(EVAL_EPISODES)]
             atomic_json(path, {"game": game, "mode": mode, "episodes": rows})
             print(f"eval {out.name} {mode} {game} done", flush=True)
+
+
+def with_score(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes with a ``normalized`` score: the game's own, or the return where it has none (Doom tasks)."""
+    return [{**row, "normalized": row["return"] if row["normalized"] is None else row["normalized"]} for row in rows]
 
 
 def report() -> str:
@@ -443,7 +455,8 @@ def report() -> str:
         games = spec.games
         lines += [
             "",
-            f"`{family}`: {', '.join(games)}; labels from the {spec.expert} expert.",
+            f"`{family}`: {', '.join(games)}; labels from the {spec.expert} expert"
+            + ("; cells are episode returns (these tasks have no normalized score)." if family == "doom" else "."),
             "",
             "| data | labeller | frames | "
             + " | ".join(f"{g} accuracy" for g in games)
@@ -452,12 +465,30 @@ def report() -> str:
             + " |",
             "|---|---|---|" + "---|" * len(games) + "---|" + "---|" * len(games),
         ]
+        cells = []
+        for game in games:
+            mine = episodes(random_episodes(family, game, "expert"))
+            base = episodes(random_episodes(family, game))
+            if not mine or not base:
+                cells.append("-")
+                continue
+            score, diff, low, high = paired_difference(with_score(mine), with_score(base))
+            cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
+        lines.append(
+            "| - | - | - | " + " | ".join("-" for _ in games) + " | the expert itself | " + " | ".join(cells) + " |"
+        )
         for folder in sorted((OUT / "runs").glob(f"{family}-*")):
             metrics_path = folder / "metrics.json"
             if not metrics_path.is_file():
                 continue
             metrics = json.loads(metrics_path.read_text())
             _, data, labeller = folder.name.split("-", 2)
+            labeller = labeller if family == "procgen" else spec.expert
+            counts = [
+                len(json.loads((data_folder(family, data, labeller, g) / "meta" / "info.json").read_text())["episodes"])
+                for g in games
+            ]
+            data = f"{data}: {'+'.join(map(str, counts))} episodes"
             final = metrics["curve"][-1]
             accuracy = [f"{final[g]:.2f} ({metrics['majority_accuracy'][g]:.2f})" for g in games]
             frames = sum(metrics["frames"].values())
@@ -472,7 +503,7 @@ def report() -> str:
                     if not mine or not base:
                         cells.append("-")
                         continue
-                    score, diff, low, high = paired_difference(mine, base)
+                    score, diff, low, high = paired_difference(with_score(mine), with_score(base))
                     cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
                 label = "nitrogen-s (flow, fresh noise)" if mode == "flow" else f"classifier {mode}"
                 lines.append(
