@@ -63,7 +63,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "leaderboard": (
         "nitrogen_leaderboard.server_cli:leaderboard",
-        "Leaderboard server: serve, add submitters (tokens), migrate the database.",
+        "Leaderboard server: serve, add submitters (tokens), migrate, verification worker, seed-baselines.",
     ),
     "submit": (
         "nitrogen_leaderboard.client_cli:submit_command",
@@ -89,7 +89,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "evaluate": ("games", "policy"),
     "convert-official": ("policy",),
     "eval": ("games", "policy", "leaderboard"),
-    "leaderboard": ("games", "policy", "leaderboard"),
+    "leaderboard": ("games", "policy", "data", "leaderboard"),
     "submit": ("leaderboard",),
 }
 # click >= 8.2 raises this for a group run without a subcommand; its "message" is the help text, shown as is.

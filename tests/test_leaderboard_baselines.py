@@ -34,8 +34,8 @@ def test_seed_baselines_files_entries_the_server_then_lists_under_the_quick_prot
     args += ["--episodes", "2", "--max-steps", "5", "--no-verify", "-q", "--out-dir", str(tmp_path / "out")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "random (zero-shot): entry 1, unverified" in result.stdout
-    assert "random (from-scratch): entry 2, unverified" in result.stdout
+    assert "random (zero-shot): entry 1, pending" in result.stdout
+    assert "random (from-scratch): entry 2, pending" in result.stdout
     written = json.loads((tmp_path / "protocols" / "unseen-v1-quick.json").read_text())
     assert written["name"] == "unseen-v1-quick" and written["episodes_per_task"] == 2
     assert sorted(p.name for p in (tmp_path / "out").glob("*.json")) == [

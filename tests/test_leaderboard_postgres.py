@@ -81,7 +81,7 @@ def test_postgres_keeps_entries_and_tokens_across_a_restart(postgres_url, tmp_pa
         token = db.add_user(session, "alice")
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
-        assert client.get("/health").json() == {"status": "ok", "database": "postgresql", "revision": "0001"}
+        assert client.get("/health").json() == {"status": "ok", "database": "postgresql", "revision": "0002"}
         first = client.post("/api/v1/submissions", json=results_dict(score=0.4), headers=headers)
         again = client.post("/api/v1/submissions", json=results_dict(score=0.4), headers=headers)
         assert (first.status_code, again.status_code) == (201, 200)

@@ -309,7 +309,7 @@ def test_the_server_restarts_on_its_sqlite_file_with_nothing_lost(tmp_path, chec
 
 def test_health_reports_the_database_and_migration(server):
     _app, client, _alice, _bob = server
-    assert client.get("/health").json() == {"status": "ok", "database": "sqlite", "revision": "0001"}
+    assert client.get("/health").json() == {"status": "ok", "database": "sqlite", "revision": "0002"}
     spec = client.get("/openapi.json").json()
     assert {"/health", "/api/v1/submissions", "/api/v1/submissions/{entry_id}/weights"} <= set(spec["paths"])
 
@@ -370,7 +370,7 @@ def test_add_user_prints_a_token_that_works_and_the_database_holds_only_its_hash
     code, _out, err = run_cli("leaderboard", "add-user", "carol", "--data-dir", str(tmp_path))
     assert code == 1 and err.count("\n") == 1 and "already exists" in err
     code, out, _err = run_cli("leaderboard", "migrate", "--data-dir", str(tmp_path))
-    assert code == 0 and "revision 0001" in out
+    assert code == 0 and "revision 0002" in out
 
 
 @pytest.fixture(scope="module")
@@ -430,3 +430,87 @@ def test_submit_errors_are_one_line(live, tmp_path):
 
     code, _out, err = run_cli("submit", str(good), "--server", url, "--token", token, "--weights", str(tmp_path))
     assert_one_line_error(code, err, "lacks config.json, model.safetensors")
+
+
+# ---- built-in agents ------------------------------------------------------------------------------------------
+def test_the_builtin_random_agent_waits_for_the_worker_without_weights_and_refuses_weights(server, checkpoint):
+    app, client, alice, _bob = server
+    random_entry = client.post(SUBMIT, json=results_dict(agent="random"), headers=auth(alice)).json()
+    assert random_entry["status"] == "pending" and random_entry["weights_sha256"] is None
+    # only the exact built-in name, without claimed weights, is the server's own agent
+    for agent, claimed in (("Random", None), ("random ", None), ("random", "ab" * 32)):
+        other = client.post(SUBMIT, json=results_dict(agent=agent, weights_sha256=claimed), headers=auth(alice))
+        assert other.json()["status"] == "unverified", agent
+    response = upload(client, random_entry["id"], alice, checkpoint_files(checkpoint))
+    assert response.status_code == 422 and "built-in agent 'random'" in response.json()["detail"]
+    assert client.get(f"{SUBMIT}/{random_entry['id']}").json()["weights_sha256"] is None
+    assert stored_files(app.state.settings.data_dir) == []
+
+
+def test_migration_0002_queues_random_entries_filed_before_it(tmp_path):
+    settings = ServerSettings(data_dir=tmp_path)
+    engine = db.make_engine(settings)
+    db.upgrade(engine, "0001")
+    with db.make_sessionmaker(engine)() as session:
+        token = db.add_user(session, "old")
+        user = db.user_for_token(session, token)
+        for agent in ("random", "mine"):
+            entry, _ = db.insert_results(session, user, parse_results(results_dict(agent=agent)))
+            entry.status = "unverified"  # what revision 0001's code filed
+        session.commit()
+    db.upgrade(engine)
+    with db.make_sessionmaker(engine)() as session:
+        statuses = dict(session.execute(select(db.Entry.agent_name, db.Entry.status)).all())
+    assert statuses == {"random": "pending", "mine": "unverified"} and db.current_revision(engine) == "0002"
+    engine.dispose()
+
+
+# ---- listing cost ---------------------------------------------------------------------------------------------
+def test_a_listing_loads_summaries_but_not_the_whole_results_files(server):
+    from sqlalchemy import inspect
+
+    app, client, alice, _bob = server
+    ids = [client.post(SUBMIT, json=results_dict(score=s), headers=auth(alice)).json()["id"] for s in (0.2, 0.6)]
+    with app.state.sessionmaker() as session:
+        listed = db.list_entries(session, "unseen-v1", "zero-shot", include_all=True)
+        assert [entry.id for entry in listed] == ids[::-1]  # best first, as before
+        for entry in listed:
+            assert {"results_json", "rerun_json"} <= inspect(entry).unloaded
+            assert "summary_json" not in inspect(entry).unloaded and entry.summary["iqm"] == entry.score
+        assert len(listed[0].results.episodes) == 660  # still reachable on demand (one query for that row)
+    rows = client.get(BOARD, params={"all": "true"}).json()["entries"]
+    assert [row["entry"]["id"] for row in rows] == ids[::-1] and rows[0]["entry"]["summary"]["per_task"]
+
+
+# ---- serve's in-process worker --------------------------------------------------------------------------------
+def test_serve_hands_its_rerun_limit_flags_to_the_in_process_worker(tmp_path, monkeypatch):
+    import uvicorn
+
+    from nitrogen_envs.cli import cli
+    from nitrogen_leaderboard import worker
+    from nitrogen_leaderboard.worker import GIB, RerunLimits
+
+    started = {}
+
+    class Stopped:
+        def stop(self):
+            started["stopped"] = True
+
+    def fake_worker(settings, limits=None, poll_s=5.0):
+        started["limits"] = limits
+        return Stopped()
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(worker, "start_background_worker", fake_worker)
+    from nitrogen_leaderboard.server import logs
+
+    monkeypatch.setattr(logs, "configure_json_logging", lambda level: None)  # keep pytest's log handlers
+    args = ["leaderboard", "serve", "--data-dir", str(tmp_path), "--cpu-hours", "0.5", "--memory-gb", "2"]
+    result = CliRunner().invoke(cli, [*args, "--wall-hours", "1", "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    assert started == {
+        "limits": RerunLimits(cpu_s=1800, memory_bytes=2 * GIB, wall_s=3600.0, threads=2),
+        "stopped": True,
+    }
+    bad = CliRunner().invoke(cli, ["leaderboard", "serve", "--data-dir", str(tmp_path), "--memory-gb", "0.1"])
+    assert bad.exit_code == 2 and "--memory-gb" in bad.output

@@ -171,6 +171,51 @@ def test_a_rerun_over_its_wall_time_limit_is_killed_and_fails(board):
     assert "wall-time limit of 0.2 s" in outcomes[0].note
 
 
+@pytest.mark.slow  # one child process that imports torch: ~10 s idle, ~30 s on a busy 2-core machine
+def test_the_builtin_random_agent_is_rerun_by_the_server_with_its_own_spec_and_ranks(board, monkeypatch):
+    from nitrogen_leaderboard import worker
+    from nitrogen_leaderboard.schema import BUILTIN_AGENTS
+
+    tiny = load_protocol(str(board["settings"].protocol_files[0]))
+    reported = run_protocol("random", tiny, track="zero-shot", seed_set="dev")
+    entry_id = submit(board, reported)
+    assert entry(board, entry_id).status == "pending"  # no weights, yet waiting for the worker
+    specs = []
+    real_rerun = worker.rerun
+
+    def spy(agent, *args, **kwargs):
+        specs.append(agent)
+        return real_rerun(agent, *args, **kwargs)
+
+    monkeypatch.setattr(worker, "rerun", spy)
+    outcomes = verify_pending(board["settings"], once=True, limits=LIMITS, secret=SECRET)
+    assert [(o.entry_id, o.status) for o in outcomes] == [(entry_id, "verified")]
+    assert specs == ["random"] and specs[0] is BUILTIN_AGENTS["random"]  # the server's constant, not the row's
+    verified = entry(board, entry_id)
+    assert verified.rerun is not None and verified.rerun.seed_set == "test"
+    assert {e.seed for e in verified.rerun.episodes} == set(tiny.test_seeds(tiny.tasks[0], SECRET))
+    listed = board["client"].get("/api/v1/leaderboard/tiny-v1/zero-shot").json()["entries"]
+    assert entry_id in [row["entry"]["id"] for row in listed]  # on the default (verified-only) board
+
+
+def test_the_rerun_child_refuses_any_agent_but_a_folder_or_a_builtin(tmp_path):
+    from nitrogen_leaderboard.rerun import RerunRefused, check_agent
+
+    check_agent("random")
+    check_agent(str(tmp_path))
+    for spec in ("os:system", "nitrogen-s-procgen6", "Random", str(tmp_path / "missing")):
+        with pytest.raises(RerunRefused, match="only a weights folder or a built-in agent"):
+            check_agent(spec)
+
+
+def test_refuse_pickle_is_public_and_names_the_pickle(tmp_path):
+    from nitrogen_leaderboard.server.weights import WeightsRejected, refuse_pickle
+
+    (tmp_path / "config.json").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(WeightsRejected, match=r"config\.json is a pickle"):
+        refuse_pickle(tmp_path / "config.json")
+
+
 # ---- pieces --------------------------------------------------------------------------------------------
 def test_check_weights_folder_accepts_exactly_the_two_files_and_refuses_anything_else(board, tmp_path):
     check_weights_folder(board["weights"])  # what save_pretrained writes passes

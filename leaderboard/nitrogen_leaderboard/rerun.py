@@ -1,4 +1,4 @@
-"""The verification re-run, as a child process: load submitted weights and play the protocol on the test seeds.
+"""The verification re-run, as a child process: play submitted weights (or a built-in agent) on the test seeds.
 
 The verification worker (:mod:`nitrogen_leaderboard.worker`) starts ``python -m nitrogen_leaderboard.rerun``
 and writes one JSON job to its stdin (the test-seed secret travels there, never on the command line, where
@@ -6,7 +6,9 @@ and writes one JSON job to its stdin (the test-seed secret travels there, never 
 *before* importing torch or reading a weight, so a submission describing a huge model, or one that makes
 episodes crawl, ends this process and not the server. The weights are read only through
 :meth:`NitroGenPolicy.from_pretrained` (safetensors, header checked against the config before any tensor is
-read), so nothing in a submission can run code.
+read), so nothing in a submission can run code. The only other agent the child accepts is a built-in one
+(``random``, :data:`~nitrogen_leaderboard.schema.BUILTIN_AGENTS`); it refuses any other spec (a
+``module:callable`` would import code) even though the worker never sends one.
 
 Exit status 0 means the results file was written to the job's ``out`` path; anything else is a failure whose
 last stderr line says why.
@@ -33,7 +35,7 @@ class RerunJob:
     """What the child is asked to do.
 
     Args:
-        weights: folder holding exactly ``config.json`` + ``model.safetensors``.
+        agent: a folder holding exactly ``config.json`` + ``model.safetensors``, or a built-in agent's spec.
         protocol: the protocol as :meth:`Protocol.to_dict` data (the server's own, maybe restricted).
         track: the entry's track (written into the results file).
         secret: the server's test-seed secret.
@@ -43,7 +45,7 @@ class RerunJob:
         threads: torch intra-op threads (the worker shares the machine with the server).
     """
 
-    weights: str
+    agent: str
     protocol: dict[str, Any]
     track: str
     secret: str
@@ -63,6 +65,19 @@ def apply_limits(cpu_s: int, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
 
+class RerunRefused(Exception):
+    """A job whose agent is neither a weights folder nor a built-in agent (the worker never sends one)."""
+
+
+def check_agent(agent: str) -> None:
+    """Accept a built-in agent's spec or an existing folder; refuse anything else (it might import code)."""
+    from nitrogen_leaderboard.schema import BUILTIN_AGENTS
+
+    if agent in BUILTIN_AGENTS.values() or Path(agent).is_dir():
+        return
+    raise RerunRefused(f"refusing to re-run agent {agent!r}: only a weights folder or a built-in agent")
+
+
 def run_job(job: RerunJob) -> Path:
     """Load the weights and play the protocol's test seeds; returns the written results file."""
     import torch
@@ -70,12 +85,11 @@ def run_job(job: RerunJob) -> Path:
     from nitrogen_leaderboard.protocol import Protocol
     from nitrogen_leaderboard.runner import run_protocol
 
+    check_agent(job.agent)
     torch.set_num_threads(job.threads)
     protocol = Protocol.from_dict(job.protocol, source="verification job")
     # workers=1 plays in this very process, so the limits above cover every episode
-    run_protocol(
-        job.weights, protocol, track=job.track, seed_set="test", secret=job.secret, workers=1, out=Path(job.out)
-    )
+    run_protocol(job.agent, protocol, track=job.track, seed_set="test", secret=job.secret, workers=1, out=Path(job.out))
     return Path(job.out)
 
 
@@ -93,6 +107,9 @@ def main() -> int:
     except MemoryError:
         print(f"the re-run ran out of its {job.memory_bytes} bytes of memory", file=sys.stderr)  # noqa: T201
         return 3
+    except RerunRefused as err:
+        print(f"RerunRefused: {err}", file=sys.stderr)  # noqa: T201
+        return 4
     except Exception as err:
         from nitrogen_envs.errors import NitroGenError
 

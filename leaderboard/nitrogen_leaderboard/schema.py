@@ -28,6 +28,24 @@ Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+RANDOM_AGENT = "random"
+"""The built-in uniformly random agent's name (and its ``nitrogen eval --agent`` spec)."""
+BUILTIN_AGENTS: dict[str, str] = {RANDOM_AGENT: RANDOM_AGENT}
+"""Agents a server can re-run with no submitted code or weights: results-file name -> the server's own spec."""
+
+
+def builtin_agent_spec(name: str, weights_sha256: str | None) -> str | None:
+    """The spec a server re-runs for an entry naming a built-in agent without weights; ``None`` otherwise.
+
+    The returned string is the server's own constant (a value of :data:`BUILTIN_AGENTS`), never the
+    submitted name, so nothing a submitter writes ever becomes an agent spec. Names match exactly: ``Random``
+    or ``random `` are ordinary (unverifiable) names.
+    """
+    if weights_sha256 is not None:
+        return None
+    return BUILTIN_AGENTS.get(name)
+
+
 class BadResultsFile(NitroGenError):
     """A results file that is missing, not JSON, of another schema version, or out of its bounds."""
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from nitrogen_leaderboard.server.settings import DATA_DIR_ENV, DB_URL_ENV, MIB, ServerSettings
+
+if TYPE_CHECKING:
+    from nitrogen_leaderboard.worker import RerunLimits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +44,54 @@ def database_options(function: F) -> F:
         metavar="URL",
         help=f"SQLAlchemy database URL (default: ${DB_URL_ENV}, else sqlite:///DATA_DIR/leaderboard.db).",
     )(function)
+
+
+def rerun_limit_options(function: F) -> F:
+    """``--cpu-hours``, ``--memory-gb``, ``--wall-hours``, ``--threads``: the limits of each verification re-run.
+
+    One definition for ``worker`` and ``serve`` (its in-process worker); :func:`limits_from` reads them.
+    """
+    options = [
+        click.option(
+            "--cpu-hours",
+            type=click.FloatRange(min=0.001),
+            default=6.0,
+            show_default=True,
+            help="CPU limit per re-run.",
+        ),
+        click.option(
+            "--memory-gb",
+            type=click.FloatRange(min=0.5),
+            default=16.0,
+            show_default=True,
+            help="Memory limit per re-run.",
+        ),
+        click.option(
+            "--wall-hours",
+            type=click.FloatRange(min=0.001),
+            default=8.0,
+            show_default=True,
+            help="Wall-time limit per re-run.",
+        ),
+        click.option(
+            "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per re-run."
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def limits_from(cpu_hours: float, memory_gb: float, wall_hours: float, threads: int) -> RerunLimits:
+    """The :class:`~nitrogen_leaderboard.worker.RerunLimits` of :func:`rerun_limit_options`' values."""
+    from nitrogen_leaderboard.worker import GIB, RerunLimits
+
+    return RerunLimits(
+        cpu_s=max(1, round(cpu_hours * 3600)),
+        memory_bytes=round(memory_gb * GIB),
+        wall_s=wall_hours * 3600,
+        threads=threads,
+    )
 
 
 def settings_from(db_url: str | None, data_dir: Path | None, **limits: Any) -> ServerSettings:
@@ -80,6 +131,7 @@ def leaderboard() -> None:
     show_default=True,
     help="Verify uploaded weights in this process (off: run `nitrogen leaderboard worker` separately).",
 )
+@rerun_limit_options
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info", show_default=True)
 def serve(
     db_url: str | None,
@@ -91,9 +143,17 @@ def serve(
     rate_limit: int | None,
     protocol_files: tuple[Path, ...],
     verify: bool,
+    cpu_hours: float,
+    memory_gb: float,
+    wall_hours: float,
+    threads: int,
     log_level: str,
 ) -> None:
-    """Run the leaderboard server (JSON logs on stderr; OpenAPI spec at /openapi.json)."""
+    """Run the leaderboard server (JSON logs on stderr; OpenAPI spec at /openapi.json).
+
+    With --verify (the default) a worker in this process re-runs pending entries under the re-run limits
+    (--cpu-hours, --memory-gb, --wall-hours, --threads, as for `nitrogen leaderboard worker`).
+    """
     import uvicorn
 
     from nitrogen_leaderboard.server.app import create_app
@@ -108,6 +168,7 @@ def serve(
         protocol_files=protocol_files or None,
         verify_in_process=verify,
     )
+    limits = limits_from(cpu_hours, memory_gb, wall_hours, threads)
     level = getattr(logging, log_level.upper())
     configure_json_logging(level)
     app = create_app(settings)
@@ -116,7 +177,7 @@ def serve(
     if settings.verify_in_process:
         from nitrogen_leaderboard.worker import start_background_worker
 
-        background = start_background_worker(settings)
+        background = start_background_worker(settings, limits=limits)
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
     finally:

@@ -10,7 +10,10 @@ The verdict compares the self-reported dev summary with the re-run's:
 * ``reproduced-low``: the re-run's interval lies entirely below the reported one;
 * ``failed``: the re-run could not finish (a limit hit, weights that do not load); the note says why.
 
-Entries without weights stay ``unverified``; the worker never touches them. Dev and test seeds are
+Entries without weights stay ``unverified`` and the worker never touches them, except entries of a built-in
+agent (``random``, :data:`~nitrogen_leaderboard.schema.BUILTIN_AGENTS`): the server knows exactly what that
+agent is, so it re-runs it like weights, with the spec string the server itself holds (never the name from
+the submission) in place of a weights folder. Dev and test seeds are
 different levels, so agreement is judged by intervals, not by equal numbers: a policy that generalises
 scores alike on both, one tuned to the public seeds (or a file edited by hand) does not.
 
@@ -39,11 +42,11 @@ from nitrogen_envs.errors import NitroGenError
 from nitrogen_leaderboard import metrics
 from nitrogen_leaderboard.protocol import Protocol, ProtocolError, check_secret, resolve_secret
 from nitrogen_leaderboard.rerun import RerunJob
-from nitrogen_leaderboard.schema import read_results
+from nitrogen_leaderboard.schema import builtin_agent_spec, read_results
 from nitrogen_leaderboard.server import db
 from nitrogen_leaderboard.server.app import load_protocols
 from nitrogen_leaderboard.server.settings import ServerSettings
-from nitrogen_leaderboard.server.weights import ALLOWED, _refuse_pickle
+from nitrogen_leaderboard.server.weights import ALLOWED, refuse_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -163,14 +166,14 @@ def check_weights_folder(folder: Path) -> None:
         if not stat.S_ISREG(mode):
             raise WeightsFolderRefused(f"{folder / name} is not a regular file (a link or special file); refused")
         try:
-            _refuse_pickle(folder / name)
+            refuse_pickle(folder / name)
         except NitroGenError as err:
             raise WeightsFolderRefused(f"{folder}: {err}") from None
 
 
 # ---- one re-run in a child process -------------------------------------------------------------------------
 def rerun(
-    weights: Path,
+    agent: str,
     protocol: Protocol,
     track: str,
     secret: str,
@@ -178,7 +181,10 @@ def rerun(
     workdir: Path,
     stop: threading.Event | None = None,
 ) -> Path:
-    """Play ``protocol``'s test seeds with the weights in a limited child process; returns its results file.
+    """Play ``protocol``'s test seeds with ``agent`` in a limited child process; returns its results file.
+
+    ``agent`` is chosen by the server: a checked weights folder of the data folder, or a value of
+    :data:`~nitrogen_leaderboard.schema.BUILTIN_AGENTS`; the child refuses anything else.
 
     Raises:
         RerunFailed: the child exceeded a limit or exited with an error (the message says which).
@@ -186,7 +192,7 @@ def rerun(
     """
     out = workdir / "rerun.json"
     job = RerunJob(
-        weights=str(weights),
+        agent=agent,
         protocol=protocol.to_dict(),
         track=track,
         secret=secret,
@@ -263,14 +269,12 @@ def verify_entry(
     """
     folder = db.weights_folder(settings, entry)
     try:
-        if folder is None:
-            raise WeightsFolderRefused(f"entry {entry.id} has no weights")
-        check_weights_folder(folder)
+        agent = _rerun_agent(entry, folder)
         board = protocols.get(entry.protocol)
         if board is None:
             raise ProtocolError(f"this server does not rank protocol {entry.protocol!r} (it knows {sorted(protocols)})")
         with tempfile.TemporaryDirectory(prefix=f"verify-{entry.id}-") as workdir:
-            out = rerun(folder, board, entry.track, secret, limits, Path(workdir), stop)
+            out = rerun(agent, board, entry.track, secret, limits, Path(workdir), stop)
             results = read_results(out)
             board.check_coverage(results, secret=secret)
     except RerunInterrupted:
@@ -293,6 +297,17 @@ def verify_entry(
     db.record_verification(session, entry.id, status, results, note=note)
     logger.info("entry %d: %s (%s)", entry.id, status, note)
     return Outcome(entry.id, status, note)
+
+
+def _rerun_agent(entry: db.Entry, folder: Path | None) -> str:
+    """The agent spec to re-run: the checked weights folder, else the server's own built-in spec."""
+    if folder is not None:
+        check_weights_folder(folder)
+        return str(folder)
+    builtin = builtin_agent_spec(entry.agent_name, entry.claimed_weights_sha256)
+    if builtin is None:
+        raise WeightsFolderRefused(f"entry {entry.id} has no weights and names no built-in agent")
+    return builtin  # a value of BUILTIN_AGENTS: the server's literal, not the submitted name
 
 
 def verify_pending(

@@ -16,23 +16,14 @@ from pathlib import Path
 
 import click
 
-from nitrogen_leaderboard.server_cli import database_options, settings_from
+from nitrogen_leaderboard.server_cli import database_options, limits_from, rerun_limit_options, settings_from
 
 
 @click.command()
 @database_options
 @click.option("--once", is_flag=True, help="Verify what is pending now, then exit (default: keep polling).")
 @click.option("--poll-s", type=click.FloatRange(min=0.1), default=10.0, show_default=True, help="Polling interval.")
-@click.option(
-    "--cpu-hours", type=click.FloatRange(min=0.001), default=6.0, show_default=True, help="CPU limit per re-run."
-)
-@click.option(
-    "--memory-gb", type=click.FloatRange(min=0.5), default=16.0, show_default=True, help="Memory limit per re-run."
-)
-@click.option(
-    "--wall-hours", type=click.FloatRange(min=0.001), default=8.0, show_default=True, help="Wall-time limit per re-run."
-)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per re-run.")
+@rerun_limit_options
 @click.option(
     "--protocol-file",
     "protocol_files",
@@ -58,17 +49,12 @@ def worker(
     The test-seed secret comes from $NITROGEN_LEADERBOARD_TEST_SECRET, else from the file the server's data
     folder keeps (generated on first use). Each re-run is a child process with CPU, memory and time limits.
     """
-    from nitrogen_leaderboard.worker import GIB, RerunLimits, summary_line, verify_pending
+    from nitrogen_leaderboard.worker import summary_line, verify_pending
 
     if not quiet:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = settings_from(db_url, data_dir, protocol_files=protocol_files or None)
-    limits = RerunLimits(
-        cpu_s=max(1, round(cpu_hours * 3600)),
-        memory_bytes=round(memory_gb * GIB),
-        wall_s=wall_hours * 3600,
-        threads=threads,
-    )
+    limits = limits_from(cpu_hours, memory_gb, wall_hours, threads)
     try:
         outcomes = verify_pending(settings, once=once, limits=limits, poll_s=poll_s)
     except KeyboardInterrupt:

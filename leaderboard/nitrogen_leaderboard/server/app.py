@@ -289,6 +289,12 @@ def _accept_weights(
     with request.app.state.sessionmaker() as session:
         user = session.get(db.User, user_id)
         entry = require_owner(db.get_entry(session, entry_id), user, entry_id)
+        if entry.weights_sha256 is None and db.is_builtin(entry.agent_name, entry.claimed_weights_sha256):
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"entry {entry_id} is the built-in agent {entry.agent_name!r}, which the server re-runs "
+                "without weights; evaluate your own model under another name to submit weights",
+            )
         try:
             staged = stage_upload(settings, files)
         except WeightsTooLarge as err:

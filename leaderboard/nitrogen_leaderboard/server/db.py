@@ -34,18 +34,19 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column, relationship, sessionmaker
 
 from nitrogen_envs.errors import NitroGenError
-from nitrogen_leaderboard.schema import ResultsFile, parse_results
+from nitrogen_leaderboard.schema import ResultsFile, builtin_agent_spec, parse_results
 from nitrogen_leaderboard.server.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
 UNVERIFIED = "unverified"
-"""No weights came with the results: the entry is listed only with ``?all=true``."""
+"""No weights came with the results (and the agent is not built in): listed only with ``?all=true``."""
 PENDING = "pending"
-"""Weights came and passed the checks; waiting for the worker to re-run them on the test seeds."""
+"""Waiting for the worker to re-run on the test seeds: weights came and passed the checks, or the agent is
+built in (``random``, see :func:`~nitrogen_leaderboard.schema.builtin_agent_spec`)."""
 VERIFIED = "verified"
 """The re-run on the test seeds agrees with the self-reported dev score within their intervals."""
 REPRODUCED_LOW = "reproduced-low"
@@ -306,7 +307,7 @@ def insert_results(session: Session, user: User, results: ResultsFile) -> tuple[
         score=score,
         score_low=low,
         score_high=high,
-        status=UNVERIFIED,
+        status=PENDING if is_builtin(results.agent.name, results.agent.weights_sha256) else UNVERIFIED,
     )
     session.add(entry)
     session.commit()
@@ -322,13 +323,28 @@ def get_entry(session: Session, entry_id: int) -> Entry | None:
     return session.get(Entry, entry_id)
 
 
+LISTING_DEFERRED = ("results_json", "rerun_json")
+"""Columns a listing never loads: whole results files (~90 KB each for unseen-v1); listings read summaries."""
+
+
 def list_entries(session: Session, protocol: str, track: str, include_all: bool = False) -> list[Entry]:
-    """Entries of one protocol and track, best score first (ties: earliest first); verified only by default."""
-    query = select(Entry).where(Entry.protocol == protocol, Entry.track == track)
+    """Entries of one protocol and track, best score first (ties: earliest first); verified only by default.
+
+    The full results files (:data:`LISTING_DEFERRED`) are not loaded: a listing shows summaries only.
+    Touching :attr:`Entry.results` or :attr:`Entry.rerun` on a listed entry still works (one query for
+    that row), so a caller sharing the session with a listing never breaks.
+    """
+    deferred = [defer(getattr(Entry, name)) for name in LISTING_DEFERRED]
+    query = select(Entry).options(*deferred).where(Entry.protocol == protocol, Entry.track == track)
     if not include_all:
         query = query.where(Entry.status == VERIFIED)
     query = query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
     return list(session.scalars(query))
+
+
+def is_builtin(agent_name: str, claimed_weights_sha256: str | None) -> bool:
+    """Whether an entry names a built-in agent (``random``) and no weights: the worker re-runs it as is."""
+    return builtin_agent_spec(agent_name, claimed_weights_sha256) is not None
 
 
 def weights_folder(settings: ServerSettings, entry: Entry) -> Path | None:
@@ -376,8 +392,8 @@ def record_verification(session: Session, entry_id: int, status: str, rerun: Res
     entry = session.get(Entry, entry_id)
     if entry is None:
         raise LookupError(f"no leaderboard entry {entry_id}")
-    if entry.weights_sha256 is None:
-        raise ValueError(f"entry {entry_id} has no weights, so it cannot be verified")
+    if entry.weights_sha256 is None and not is_builtin(entry.agent_name, entry.claimed_weights_sha256):
+        raise ValueError(f"entry {entry_id} has no weights and no built-in agent, so it cannot be verified")
     summary = summarize(rerun)
     entry.status = status
     entry.rerun_json = canonical_json(rerun)

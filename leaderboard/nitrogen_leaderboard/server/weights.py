@@ -85,7 +85,7 @@ def stage_upload(settings: ServerSettings, files: dict[str, BinaryIO]) -> Staged
         _copy(files[CONFIG_NAME], folder / CONFIG_NAME, settings.max_config_bytes)
         sha256 = _copy(files[WEIGHTS_NAME], folder / WEIGHTS_NAME, settings.max_weights_bytes)
         for name in ALLOWED:
-            _refuse_pickle(folder / name)
+            refuse_pickle(folder / name)
         count = _check_checkpoint(folder, settings.max_parameters)
         total = sum((folder / name).stat().st_size for name in ALLOWED)
         return StagedWeights(folder=folder, sha256=sha256, total_bytes=total, num_parameters=count)
@@ -108,7 +108,11 @@ def _copy(source: BinaryIO, target: Path, limit: int) -> str:
     return digest.hexdigest()
 
 
-def _refuse_pickle(path: Path) -> None:
+def refuse_pickle(path: Path) -> None:
+    """Raise :class:`WeightsRejected` when ``path`` is a pickle or a zip (``torch.save``) by its first bytes.
+
+    Cheap (reads at most 12 bytes), so the worker repeats it on the stored folder right before loading.
+    """
     with path.open("rb") as handle:
         head = handle.read(4)
     if len(head) >= 2 and head[0] == 0x80 and head[1] in PICKLE_PROTOCOLS and path.name == CONFIG_NAME:
