@@ -44,6 +44,12 @@ DEV_SEED_LOW = 1_000_000_000
 """Dev seeds start at or above this; every training and collection default in the repo stays far below it."""
 TEST_SEED_LOW = 1_100_000_000
 """Test seeds lie in ``[TEST_SEED_LOW, SEED_HIGH)``; dev seeds must end below it, so the two sets are disjoint."""
+DEMO_SEED_START = 0
+"""Demonstrations for the fine-tuned and from-scratch tracks: task seeds ``DEMO_SEED_START + i`` for ``i < k``.
+
+Any seed below :data:`DEV_SEED_LOW` may be trained on; the baselines use ``0 .. k-1`` of every task (the
+default of ``nitrogen collect``), which never meets a dev or test seed.
+"""
 SEED_HIGH = 2**31 - 1
 """Exclusive upper bound of every seed (the results schema stores seeds below ``2**31``)."""
 MAX_PROTOCOL_BYTES = 1024 * 1024

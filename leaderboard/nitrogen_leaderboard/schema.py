@@ -17,6 +17,18 @@ from nitrogen_envs.errors import NitroGenError
 
 SCHEMA_VERSION = 1
 TRACKS = ("zero-shot", "fine-tuned-1", "fine-tuned-5", "fine-tuned-20", "from-scratch")
+TRACK_DEMOS: dict[str, int] = {
+    "zero-shot": 0,
+    "fine-tuned-1": 1,
+    "fine-tuned-5": 5,
+    "fine-tuned-20": 20,
+    "from-scratch": 20,
+}
+"""Most expert demonstrations per held-out task a track allows (docs/leaderboard.md, "Tracks").
+
+``fine-tuned-k`` starts from weights pretrained on other games; ``from-scratch`` starts from nothing and gets
+the largest fine-tuned budget (20), so comparing it with ``fine-tuned-20`` measures what pretraining adds.
+"""
 SEED_SETS = ("dev", "test")
 # Bounds that keep a hostile file small: a full unseen-v1 run is a few thousand episodes.
 MAX_EPISODES = 100_000

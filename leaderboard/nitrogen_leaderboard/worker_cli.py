@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from nitrogen_leaderboard.baselines import TRAIN_BATCH, TRAIN_STEPS
+from nitrogen_leaderboard.schema import TRACK_DEMOS
 from nitrogen_leaderboard.server_cli import database_options, limits_from, rerun_limit_options, settings_from
 
 
@@ -71,7 +73,35 @@ def worker(
 )
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Step cap per episode.")
 @click.option(
-    "--only", multiple=True, metavar="NAME", help="Run only these baselines: random, from-scratch, nitrogen-s-procgen6."
+    "--only",
+    multiple=True,
+    metavar="NAME",
+    help="Run only these baselines: random, nitrogen-s-procgen6, fine-tuned, from-scratch (repeatable).",
+)
+@click.option(
+    "--tracks",
+    "tracks",
+    multiple=True,
+    metavar="TRACK",
+    help="File baselines only on these tracks (repeatable; default: every track of the protocol).",
+)
+@click.option(
+    "--steps",
+    "train_steps",
+    type=click.IntRange(min=1),
+    default=TRAIN_STEPS,
+    show_default=True,
+    help="Training steps of each fine-tuned and from-scratch baseline.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=TRAIN_BATCH, show_default=True, help="Training batch size."
+)
+@click.option(
+    "--scratch-demos",
+    type=click.IntRange(min=1),
+    default=TRACK_DEMOS["from-scratch"],
+    show_default=True,
+    help="Demonstrations per task of the from-scratch baseline (lower only for a quick variant).",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel envs.")
 @click.option(
@@ -94,6 +124,10 @@ def seed_baselines(
     episodes: int | None,
     max_steps: int | None,
     only: tuple[str, ...],
+    tracks: tuple[str, ...],
+    train_steps: int,
+    batch_size: int,
+    scratch_demos: int,
     workers: int,
     out_dir: Path | None,
     server: str | None,
@@ -101,7 +135,12 @@ def seed_baselines(
     verify: bool,
     quiet: bool,
 ) -> None:
-    """Evaluate the baselines (random, from-scratch, nitrogen-s-procgen6) and file them as entries.
+    """Produce and evaluate the baselines of every track and file them as entries.
+
+    random (zero-shot, from-scratch), nitrogen-s-procgen6 (zero-shot), nitrogen-s-procgen6 fine-tuned on k
+    expert demonstrations per task (fine-tuned-k) and the same architecture trained from scratch on 20
+    (from-scratch); demonstrations are collected on seeds 0..k-1 of every task, each trained model is one
+    weights file for all tasks, and weights go through the upload checks so the worker verifies them.
 
     Restricting options (--tasks, --episodes, --max-steps) run a quick variant named PROTOCOL-quick. Locally it
     is written to the data folder's protocols/ so the server ranks it; a remote server must be started with it
@@ -124,6 +163,10 @@ def seed_baselines(
         max_steps=max_steps,
         workers=workers,
         only=only or None,
+        tracks=tracks or None,
+        train_steps=train_steps,
+        batch_size=batch_size,
+        scratch_demos=scratch_demos,
     )
     settings = settings_from(db_url, data_dir)
     with tempfile.TemporaryDirectory(prefix="nitrogen-baselines-") as scratch:
