@@ -34,8 +34,8 @@ STATUS_HELP = {
     "failed": "the verification re-run could not complete",
 }
 FOUNDATION_NOTE = (
-    "The nitrogen-s foundation model has not shipped yet: the zero-shot baseline is the bundled "
-    "nitrogen-s-procgen6 behaviour-cloning policy."
+    "The nitrogen-s foundation model has not shipped yet: the zero-shot and fine-tuned baselines start from "
+    "the bundled nitrogen-s-procgen6 behaviour-cloning policy."
 )
 
 
