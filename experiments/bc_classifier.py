@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, paired_difference, planner_expert
+from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, image_sensitivity, paired_difference, planner_expert
 from bc_diagnosis import OUT as DIAGNOSIS_OUT
 from bc_labels import MAX_STEPS as DEMO_MAX_STEPS
 from bc_labels import OBS_SIZE
@@ -319,9 +319,12 @@ FLOW_STEPS = (
     1500  # nitrogen-s steps of 32: 2.5x bc_labels' budget, about as many samples as the classifier's 3000 of 64 / 4
 )
 FLOW_POLICY = {"image_size": OBS_SIZE, "cnn_channels": [32, 64, 128, 256]}
+# arm -> (chunk_size, n_action_steps): the default 16-action chunks played 8 at a time, and short chunks
+# replanned every step (does predicting 16 open-loop actions from one frame drown the picture?)
+FLOW_ARMS = {"flow": (16, 8), "flow-c4": (4, 1)}
 
 
-def train_flow(family: str, data: str, labeller: str) -> None:
+def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:
     """Train nitrogen-s (flow matching over 16-action gamepad chunks) on the family's training episodes."""
     import torch
 
@@ -331,12 +334,14 @@ def train_flow(family: str, data: str, labeller: str) -> None:
     from nitrogen_policies.training.trainer import train as run_training
 
     torch.set_num_threads(1)
-    out = run_dir(family, data, labeller) / "flow"
+    out = run_dir(family, data, labeller) / arm
     if (out / "final" / "model.safetensors").is_file():
         return
+    chunk_size, n_action_steps = FLOW_ARMS[arm]
+    policy = {**FLOW_POLICY, "chunk_size": chunk_size, "n_action_steps": n_action_steps}
     config = TrainConfig(
         out=str(out),
-        policy_overrides=dict(FLOW_POLICY),
+        policy_overrides=policy,
         steps=FLOW_STEPS,
         batch_size=32,
         lr=1e-3,
@@ -347,22 +352,22 @@ def train_flow(family: str, data: str, labeller: str) -> None:
         progress=False,
     )
     folders = [data_folder(family, data, labeller, game) for game in FAMILIES[family].games]
-    dataset, sampler = load_training_data(folders, config_from_preset("nitrogen-s", **FLOW_POLICY))
+    dataset, sampler = load_training_data(folders, config_from_preset("nitrogen-s", **policy))
     started = time.perf_counter()
     run_training(config, dataset, sampler)
     print(f"train-flow {out}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def evaluate_flow(family: str, data: str, labeller: str) -> None:
-    """Play the flow policy (fresh noise per chunk, 8 of 16 actions) on the evaluation seeds."""
+def evaluate_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:
+    """Play the flow policy (fresh noise per chunk, the arm's actions per chunk) on the evaluation seeds."""
     import torch
     from bc_diagnosis import PolicyAgent, Variant
 
     from nitrogen_envs import FlatGamepad
 
     torch.set_num_threads(1)
-    out = run_dir(family, data, labeller) / "flow"
-    variant = Variant("flow-fresh", "policy", obs_size=OBS_SIZE, noise="fresh")
+    out = run_dir(family, data, labeller) / arm
+    variant = Variant(f"{arm}-fresh", "policy", obs_size=OBS_SIZE, noise="fresh", n_action_steps=FLOW_ARMS[arm][1])
     for game in FAMILIES[family].games:
         path = out / "eval" / "fresh" / f"{game}.json"
         if path.is_file():
@@ -433,12 +438,96 @@ def with_score(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**row, "normalized": row["return"] if row["normalized"] is None else row["normalized"]} for row in rows]
 
 
+def episodes_in(path: Path) -> list[dict[str, Any]]:
+    """The episodes of one result file (none when it is missing)."""
+    return json.loads(path.read_text())["episodes"] if path.is_file() else []
+
+
+def against_random(family: str, game: str, path: Path) -> str:
+    """Mean score of the episodes at ``path`` (difference from random on the same seeds [95% CI])."""
+    mine, base = episodes_in(path), episodes_in(random_episodes(family, game))
+    if not mine or not base:
+        return "-"
+    score, diff, low, high = paired_difference(with_score(mine), with_score(base))
+    return f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])"
+
+
+def family_table(family: str, spec: Family) -> list[str]:
+    """One family's rows: the expert, then each trained run's classifier and nitrogen-s arms."""
+    games = spec.games
+    lines = [
+        "",
+        f"`{family}`: {', '.join(games)}; labels from the {spec.expert} expert"
+        + ("; cells are episode returns (these tasks have no normalized score)." if family == "doom" else "."),
+        "",
+        "| data | labeller | frames | "
+        + " | ".join(f"{g} accuracy" for g in games)
+        + " | play | "
+        + " | ".join(games)
+        + " |",
+        "|---|---|---|" + "---|" * len(games) + "---|" + "---|" * len(games),
+        "| - | - | - | "
+        + " | ".join("-" for _ in games)
+        + " | the expert itself | "
+        + " | ".join(against_random(family, g, random_episodes(family, g, "expert")) for g in games)
+        + " |",
+    ]
+    for folder in sorted((OUT / "runs").glob(f"{family}-*")):
+        metrics_path = folder / "metrics.json"
+        if not metrics_path.is_file():
+            continue
+        metrics = json.loads(metrics_path.read_text())
+        _, data, labeller = folder.name.split("-", 2)
+        counts = [
+            len(json.loads((data_folder(family, data, labeller, g) / "meta" / "info.json").read_text())["episodes"])
+            for g in games
+        ]
+        labeller = labeller if family == "procgen" else spec.expert
+        final = metrics["curve"][-1]
+        head = (
+            f"| {data}: {'+'.join(map(str, counts))} episodes | {labeller} | {sum(metrics['frames'].values())} | "
+            + " | ".join(f"{final[g]:.2f} ({metrics['majority_accuracy'][g]:.2f})" for g in games)
+        )
+        for mode in PLAY_MODES:
+            cells = [against_random(family, g, folder / "eval" / mode / f"{g}.json") for g in games]
+            lines.append(f"{head} | classifier {mode} | " + " | ".join(cells) + " |")
+        for arm, (chunk_size, played) in FLOW_ARMS.items():
+            if (folder / arm / "eval").is_dir():
+                cells = [against_random(family, g, folder / arm / "eval" / "fresh" / f"{g}.json") for g in games]
+                lines.append(
+                    f"{head} | nitrogen-s, chunks of {chunk_size}, {played} played | " + " | ".join(cells) + " |"
+                )
+    return lines
+
+
+def sensitivity_table() -> list[str]:
+    """Image sensitivity of every trained nitrogen-s arm (computed once, then read from its JSON)."""
+    lines = [
+        "",
+        "How much each nitrogen-s policy's output depends on the picture (as in section 3: spread across 16 frames "
+        "from the same noise / spread across 16 noises for one frame):",
+        "",
+        "| family | data | chunk | games (ratio) |",
+        "|---|---|---|---|",
+    ]
+    for folder in sorted((OUT / "runs").glob("*-*")):
+        family, data, _ = folder.name.split("-", 2)
+        for arm, (chunk_size, _) in FLOW_ARMS.items():
+            checkpoint = folder / arm / "final"
+            if not (checkpoint / "model.safetensors").is_file():
+                continue
+            cells = []
+            for game in FAMILIES[family].games:
+                path = folder / arm / "sensitivity" / f"{game}.json"
+                if not path.is_file():
+                    atomic_json(path, image_sensitivity(str(checkpoint), game, OBS_SIZE, task=FAMILIES[family].task))
+                cells.append(f"{game} {json.loads(path.read_text())['ratio']:.3f}")
+            lines.append(f"| {family} | {data} | {chunk_size} | " + ", ".join(cells) + " |")
+    return lines
+
+
 def report() -> str:
     """Markdown: held-out label accuracy and play against random on the same seeds, a table per family."""
-
-    def episodes(path: Path) -> list[dict[str, Any]]:
-        return json.loads(path.read_text())["episodes"] if path.is_file() else []
-
     config = ClassifierConfig()
     lines = [
         f"A 4-layer CNN classifier over the native actions ({OBS_SIZE} px, one head per game), {config.steps} steps "
@@ -447,73 +536,13 @@ def report() -> str:
         f"always answering the most frequent training label). Play: seeds {FIRST_SEED}-"
         f"{FIRST_SEED + EVAL_EPISODES - 1}, {MAX_STEPS}-step cap, normalized score, difference from random play on "
         f"the same seeds [paired 95% bootstrap CI]. `nitrogen-s` rows: the flow-matching policy on the same games' "
-        f"episodes (all of them), {FLOW_STEPS} steps of 32 at {OBS_SIZE} px (lr 0.001), fresh noise per chunk, "
-        "8 of 16 actions played. Made by `python experiments/bc_classifier.py "
-        "collect|train|eval|train-flow|eval-flow --family F --data D && ... report --write`.",
+        f"episodes (all of them), {FLOW_STEPS} steps of 32 at {OBS_SIZE} px (lr 0.001), fresh noise per chunk. "
+        "Made by `python experiments/bc_classifier.py collect|train|eval|train-flow|eval-flow --family F --data D "
+        "[--arm A] && ... report --write`.",
     ]
     for family, spec in FAMILIES.items():
-        games = spec.games
-        lines += [
-            "",
-            f"`{family}`: {', '.join(games)}; labels from the {spec.expert} expert"
-            + ("; cells are episode returns (these tasks have no normalized score)." if family == "doom" else "."),
-            "",
-            "| data | labeller | frames | "
-            + " | ".join(f"{g} accuracy" for g in games)
-            + " | play | "
-            + " | ".join(games)
-            + " |",
-            "|---|---|---|" + "---|" * len(games) + "---|" + "---|" * len(games),
-        ]
-        cells = []
-        for game in games:
-            mine = episodes(random_episodes(family, game, "expert"))
-            base = episodes(random_episodes(family, game))
-            if not mine or not base:
-                cells.append("-")
-                continue
-            score, diff, low, high = paired_difference(with_score(mine), with_score(base))
-            cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
-        lines.append(
-            "| - | - | - | " + " | ".join("-" for _ in games) + " | the expert itself | " + " | ".join(cells) + " |"
-        )
-        for folder in sorted((OUT / "runs").glob(f"{family}-*")):
-            metrics_path = folder / "metrics.json"
-            if not metrics_path.is_file():
-                continue
-            metrics = json.loads(metrics_path.read_text())
-            _, data, labeller = folder.name.split("-", 2)
-            labeller = labeller if family == "procgen" else spec.expert
-            counts = [
-                len(json.loads((data_folder(family, data, labeller, g) / "meta" / "info.json").read_text())["episodes"])
-                for g in games
-            ]
-            data = f"{data}: {'+'.join(map(str, counts))} episodes"
-            final = metrics["curve"][-1]
-            accuracy = [f"{final[g]:.2f} ({metrics['majority_accuracy'][g]:.2f})" for g in games]
-            frames = sum(metrics["frames"].values())
-            for mode in (*PLAY_MODES, "flow"):
-                if mode == "flow" and not (folder / "flow" / "eval").is_dir():
-                    continue
-                cells = []
-                for game in games:
-                    where = folder / "flow" / "eval" / "fresh" if mode == "flow" else folder / "eval" / mode
-                    mine = episodes(where / f"{game}.json")
-                    base = episodes(random_episodes(family, game))
-                    if not mine or not base:
-                        cells.append("-")
-                        continue
-                    score, diff, low, high = paired_difference(with_score(mine), with_score(base))
-                    cells.append(f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}])")
-                label = "nitrogen-s (flow, fresh noise)" if mode == "flow" else f"classifier {mode}"
-                lines.append(
-                    f"| {data} | {labeller} | {frames} | "
-                    + " | ".join(accuracy)
-                    + f" | {label} | "
-                    + " | ".join(cells)
-                    + " |"
-                )
-    return "\n".join(lines)
+        lines += family_table(family, spec)
+    return "\n".join(lines + sensitivity_table())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -524,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", choices=("small", "large"), default="small")
     parser.add_argument("--labeller", choices=("planner", "holds"), default="holds")
     parser.add_argument("--episodes", type=int, default=100, help="collect: episodes per game in the large set")
+    parser.add_argument("--arm", choices=tuple(FLOW_ARMS), default="flow", help="train-flow/eval-flow: chunking")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
     if args.data == "large" and args.labeller != "holds":
@@ -537,9 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "eval":
         evaluate(args.family, args.data, args.labeller)
     elif args.stage == "train-flow":
-        train_flow(args.family, args.data, args.labeller)
+        train_flow(args.family, args.data, args.labeller, args.arm)
     elif args.stage == "eval-flow":
-        evaluate_flow(args.family, args.data, args.labeller)
+        evaluate_flow(args.family, args.data, args.labeller, args.arm)
     else:
         text = report()
         print(text)

@@ -285,7 +285,9 @@ def run_agreement(
         print(f"{tag} {game}: {json.loads(path.read_text())}", flush=True)
 
 
-def image_sensitivity(checkpoint: str, game: str, obs_size: int, frames: int = 16) -> dict[str, float]:
+def image_sensitivity(
+    checkpoint: str, game: str, obs_size: int, frames: int = 16, task: str | None = TASK
+) -> dict[str, float]:
     """How much the policy's output depends on the picture, against how much it depends on the noise.
 
     ``frames`` frames of different levels (seeds 2000+, after 30 random steps) are each denoised from the
@@ -298,7 +300,7 @@ def image_sensitivity(checkpoint: str, game: str, obs_size: int, frames: int = 1
     from nitrogen_policies import NitroGenPolicy
 
     policy = NitroGenPolicy.from_pretrained(checkpoint)
-    env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=obs_size)
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size, **({"task": task} if task else {}))
     images = []
     try:
         for k in range(frames):
