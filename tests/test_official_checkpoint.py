@@ -346,6 +346,18 @@ def reference_get_action(state, images, game_ids, noise):
     return actions
 
 
+def reference_get_action_with_cfg(state, images, game_ids, noise, cfg_scale):
+    """The release's guided sampler: velocity = (1 - s) * model(no game) + s * model(game), Euler steps."""
+    actions = noise
+    no_game = torch.zeros_like(game_ids)
+    for i in range(STEPS):
+        t_discretized = int(i / float(STEPS) * BUCKETS)
+        conditional = reference_velocity(state, images, game_ids, actions, t_discretized)
+        unconditional = reference_velocity(state, images, no_game, actions, t_discretized)
+        actions = actions + (1.0 / STEPS) * ((1.0 - cfg_scale) * unconditional + cfg_scale * conditional)
+    return actions
+
+
 # ---- tests ------------------------------------------------------------------------------------------------------------
 def test_the_release_format_reads_as_plain_data_without_importing_its_classes(release_file):
     raw = load_official(release_file)
@@ -400,6 +412,26 @@ def test_cached_sampling_equals_the_releases_get_action_on_the_same_noise(conver
     tolerance = 1e-5 * float(np.abs(expected).max())  # float32 rounding at the outputs' scale
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4, atol=tolerance)
     uncached = policy.sample_raw(frames, game="Beta", generator=torch.Generator().manual_seed(7), use_cache=False)
+    np.testing.assert_allclose(uncached.numpy(), ours.numpy(), rtol=1e-4, atol=tolerance)
+
+
+def test_guided_sampling_equals_the_releases_get_action_with_cfg(converted):
+    state = release_state_dict()
+    policy = NitroGenPolicy.from_pretrained(converted)
+    policy.config.guidance_scale = 2.5
+    frames = np.random.default_rng(1).integers(0, 256, size=(2, IMAGE, IMAGE, 3), dtype=np.uint8)
+    ours = policy.sample_raw(frames, game="Beta", generator=torch.Generator().manual_seed(3))
+    noise = torch.randn((2, HORIZON, 25), generator=torch.Generator().manual_seed(3))
+    images = torch.as_tensor(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    with torch.no_grad():
+        release = reference_get_action_with_cfg(state, images, torch.tensor([2, 2]), noise, 2.5)
+        unguided = reference_get_action(state, images, torch.tensor([2, 2]), noise)
+    expected = schema.official_to_flat(release.numpy(), threshold=False)
+    expected[..., gamepad.TRIGGER_SLICE] = expected[..., gamepad.TRIGGER_SLICE] >= 0.5
+    tolerance = 1e-5 * float(np.abs(expected).max())
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-4, atol=tolerance)
+    assert not np.allclose(release.numpy(), unguided.numpy(), atol=1e-3)  # guidance changed the chunk
+    uncached = policy.sample_raw(frames, game="Beta", generator=torch.Generator().manual_seed(3), use_cache=False)
     np.testing.assert_allclose(uncached.numpy(), ours.numpy(), rtol=1e-4, atol=tolerance)
 
 

@@ -46,6 +46,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "game_dropout": (0.0, 1.0),
     "flow_alpha": (1e-3, 1e3),
     "flow_beta": (1e-3, 1e3),
+    "guidance_scale": (0.0, 20.0),
 }
 CNN_CHANNELS_BOUNDS = (1, 8)
 """Number of CNN stages; each entry is a multiple of ``CNN_GROUPS`` up to ``CNN_WIDTH_MAX``."""
@@ -83,6 +84,10 @@ class NitroGenConfig:
         game_dropout: probability of replacing the game id with "unknown" during training (zero-shot).
         flow_alpha: Beta(alpha, beta) flow-time distribution; alpha > beta favours the data end.
         flow_beta: see ``flow_alpha``.
+        guidance_scale: classifier-free guidance at sampling time, as the release's ``cfg_scale``: each Euler
+            step uses ``(1 - s) * v(no game) + s * v(game)``, so 1.0 (the default, and the release's) is plain
+            game-conditioned sampling and costs nothing; above 1 pushes actions toward what is specific to the
+            game, at two velocity evaluations per step.
         official: settings of NVIDIA's released architecture (:class:`OfficialSpec`) for a ``nitrogen-official``
             config, made by ``nitrogen convert-official``; ``None`` for our own architecture.
     """
@@ -110,6 +115,7 @@ class NitroGenConfig:
     game_dropout: float = 0.1
     flow_alpha: float = 1.5
     flow_beta: float = 1.0
+    guidance_scale: float = 1.0
     official: OfficialSpec | None = None
 
     def __post_init__(self) -> None:

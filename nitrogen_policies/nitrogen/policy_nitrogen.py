@@ -198,22 +198,37 @@ class NitroGenPolicy(nn.Module):
             (images.shape[0], self.config.chunk_size, self.model.flow_dim), generator=generator, device=device
         )
         steps = num_steps or self.config.num_inference_steps
+        scale = self.config.guidance_scale
+        # Classifier-free guidance (the release's cfg_scale): the unconditional velocity is the same frame
+        # with no game (vocabulary id 0), blended as (1 - s) * v_uncond + s * v_cond; s = 1 skips it.
+        guided = scale != 1.0
+        no_game = torch.zeros_like(game_ids)
         if use_cache:
             cache = self.model.encode(images, game_ids)
             # Flow times of the K steps are known, so every AdaLN modulation is computed in one batch too.
             times = flow_matching.step_times(steps, images.shape[0], device=device)
             all_mods = self.model.conditioning(times, cache.game)
+            if guided:
+                bare = self.model.encode(images, no_game)
+                bare_mods = self.model.conditioning(times, bare.game)
             x = noise
             for step in range(steps):
-                x = x + (1.0 / steps) * self.model.velocity_from(x, [mod[step] for mod in all_mods], cache)
+                velocity = self.model.velocity_from(x, [mod[step] for mod in all_mods], cache)
+                if guided:
+                    unconditional = self.model.velocity_from(x, [mod[step] for mod in bare_mods], bare)
+                    velocity = (1.0 - scale) * unconditional + scale * velocity
+                x = x + (1.0 / steps) * velocity
             return self.model.to_gamepad(x)
+
         # The uncached path recomputes the context every step (what the original release does); kept for
         # the latency benchmark and the cache-equivalence test.
-        return self.model.to_gamepad(
-            flow_matching.euler_integrate(
-                lambda x, t: self.model.velocity(x, t, self.model.encode(images, game_ids)), noise, steps
-            )
-        )
+        def velocity_at(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            conditional = self.model.velocity(x, t, self.model.encode(images, game_ids))
+            if not guided:
+                return conditional
+            return (1.0 - scale) * self.model.velocity(x, t, self.model.encode(images, no_game)) + scale * conditional
+
+        return self.model.to_gamepad(flow_matching.euler_integrate(velocity_at, noise, steps))
 
     def predict(
         self,

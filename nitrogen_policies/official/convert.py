@@ -157,7 +157,7 @@ def config_from_official(
     if modality.get("frame_per_sample", 1) != 1:
         notes.append(
             f"trained with {modality['frame_per_sample']} context frames: we pass the current frame only, as the "
-            "release does on an episode's first step (its history-based guidance then has nothing to contrast)"
+            "release does on an episode's first step (guidance then contrasts game against no game only)"
         )
     try:
         spec = OfficialSpec(
