@@ -229,8 +229,10 @@ print(json.dumps(results))
 """
 
 
-def test_oversized_and_negative_configs_are_refused_within_1s_and_200mb(checkpoint, tmp_path):
+def test_oversized_and_negative_configs_are_refused_before_allocating(checkpoint, tmp_path):
     # n_layers=100000 took 7.3 GB and 52 s; the last is within every field's bounds but ~80B parameters.
+    # The memory bound is the guard; the time bound only has to tell "checked first" (~0.01 s idle) from
+    # "built, then refused" (tens of seconds), with room for a loaded shared machine.
     huge = {"d_model": 8192, "n_heads": 8, "n_layers": 64, "mlp_ratio": 16.0}
     folders = [copy_with(checkpoint, tmp_path / name, config) for name, config in
                [("deep", {"n_layers": 100000}), ("negative", {"n_layers": -3}), ("huge", huge)]]  # fmt: skip
@@ -242,8 +244,8 @@ def test_oversized_and_negative_configs_are_refused_within_1s_and_200mb(checkpoi
     assert "InvalidConfig" in negative["error"] and "got -3" in negative["error"]
     assert "CheckpointError" in big["error"] and "parameters, over the limit" in big["error"]
     for result in (deep, negative, big):
-        assert result["seconds"] < 1.0, result
         assert result["grown_mb"] < 200, result
+        assert result["seconds"] < 10.0, result
 
 
 @pytest.mark.parametrize(
