@@ -315,13 +315,22 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
     }
 
 
-FLOW_STEPS = (
-    1500  # nitrogen-s steps of 32: 2.5x bc_labels' budget, about as many samples as the classifier's 3000 of 64 / 4
-)
+FLOW_STEPS = 1500  # nitrogen-s steps of 32: a quarter of the classifier's samples (3000 of 64)
 FLOW_POLICY = {"image_size": OBS_SIZE, "cnn_channels": [32, 64, 128, 256]}
-# arm -> (chunk_size, n_action_steps): the default 16-action chunks played 8 at a time, and short chunks
-# replanned every step (does predicting 16 open-loop actions from one frame drown the picture?)
-FLOW_ARMS = {"flow": (16, 8), "flow-c4": (4, 1)}
+
+
+@dataclass(frozen=True)
+class FlowArm:
+    """One nitrogen-s variant: chunk length, actions played per chunk, training steps of 32."""
+
+    chunk_size: int
+    n_action_steps: int
+    steps: int = FLOW_STEPS
+
+
+# the default 16-action chunks played 8 at a time; short chunks replanned every step (does predicting 16
+# open-loop actions from one frame drown the picture?); and the default at half the classifier's samples
+FLOW_ARMS = {"flow": FlowArm(16, 8), "flow-c4": FlowArm(4, 1), "flow-3k": FlowArm(16, 8, steps=3000)}
 
 
 def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:
@@ -337,12 +346,12 @@ def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None
     out = run_dir(family, data, labeller) / arm
     if (out / "final" / "model.safetensors").is_file():
         return
-    chunk_size, n_action_steps = FLOW_ARMS[arm]
-    policy = {**FLOW_POLICY, "chunk_size": chunk_size, "n_action_steps": n_action_steps}
+    spec = FLOW_ARMS[arm]
+    policy = {**FLOW_POLICY, "chunk_size": spec.chunk_size, "n_action_steps": spec.n_action_steps}
     config = TrainConfig(
         out=str(out),
         policy_overrides=policy,
-        steps=FLOW_STEPS,
+        steps=spec.steps,
         batch_size=32,
         lr=1e-3,
         warmup_steps=50,
@@ -367,7 +376,9 @@ def evaluate_flow(family: str, data: str, labeller: str, arm: str = "flow") -> N
 
     torch.set_num_threads(1)
     out = run_dir(family, data, labeller) / arm
-    variant = Variant(f"{arm}-fresh", "policy", obs_size=OBS_SIZE, noise="fresh", n_action_steps=FLOW_ARMS[arm][1])
+    variant = Variant(
+        f"{arm}-fresh", "policy", obs_size=OBS_SIZE, noise="fresh", n_action_steps=FLOW_ARMS[arm].n_action_steps
+    )
     for game in FAMILIES[family].games:
         path = out / "eval" / "fresh" / f"{game}.json"
         if path.is_file():
@@ -491,12 +502,11 @@ def family_table(family: str, spec: Family) -> list[str]:
         for mode in PLAY_MODES:
             cells = [against_random(family, g, folder / "eval" / mode / f"{g}.json") for g in games]
             lines.append(f"{head} | classifier {mode} | " + " | ".join(cells) + " |")
-        for arm, (chunk_size, played) in FLOW_ARMS.items():
+        for arm, spec_arm in FLOW_ARMS.items():
             if (folder / arm / "eval").is_dir():
                 cells = [against_random(family, g, folder / arm / "eval" / "fresh" / f"{g}.json") for g in games]
-                lines.append(
-                    f"{head} | nitrogen-s, chunks of {chunk_size}, {played} played | " + " | ".join(cells) + " |"
-                )
+                what = f"nitrogen-s, {spec_arm.steps} steps, chunks of {spec_arm.chunk_size}, {spec_arm.n_action_steps} played"
+                lines.append(f"{head} | {what} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -507,12 +517,12 @@ def sensitivity_table() -> list[str]:
         "How much each nitrogen-s policy's output depends on the picture (as in section 3: spread across 16 frames "
         "from the same noise / spread across 16 noises for one frame):",
         "",
-        "| family | data | chunk | games (ratio) |",
-        "|---|---|---|---|",
+        "| family | data | steps | chunk | games (ratio) |",
+        "|---|---|---|---|---|",
     ]
     for folder in sorted((OUT / "runs").glob("*-*")):
         family, data, _ = folder.name.split("-", 2)
-        for arm, (chunk_size, _) in FLOW_ARMS.items():
+        for arm, spec_arm in FLOW_ARMS.items():
             checkpoint = folder / arm / "final"
             if not (checkpoint / "model.safetensors").is_file():
                 continue
@@ -522,7 +532,7 @@ def sensitivity_table() -> list[str]:
                 if not path.is_file():
                     atomic_json(path, image_sensitivity(str(checkpoint), game, OBS_SIZE, task=FAMILIES[family].task))
                 cells.append(f"{game} {json.loads(path.read_text())['ratio']:.3f}")
-            lines.append(f"| {family} | {data} | {chunk_size} | " + ", ".join(cells) + " |")
+            lines.append(f"| {family} | {data} | {spec_arm.steps} | {spec_arm.chunk_size} | " + ", ".join(cells) + " |")
     return lines
 
 
@@ -536,7 +546,7 @@ def report() -> str:
         f"always answering the most frequent training label). Play: seeds {FIRST_SEED}-"
         f"{FIRST_SEED + EVAL_EPISODES - 1}, {MAX_STEPS}-step cap, normalized score, difference from random play on "
         f"the same seeds [paired 95% bootstrap CI]. `nitrogen-s` rows: the flow-matching policy on the same games' "
-        f"episodes (all of them), {FLOW_STEPS} steps of 32 at {OBS_SIZE} px (lr 0.001), fresh noise per chunk. "
+        f"episodes (all of them), steps of 32 at {OBS_SIZE} px (lr 0.001), fresh noise per chunk. "
         "Made by `python experiments/bc_classifier.py collect|train|eval|train-flow|eval-flow --family F --data D "
         "[--arm A] && ... report --write`.",
     ]
@@ -553,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", choices=("small", "large"), default="small")
     parser.add_argument("--labeller", choices=("planner", "holds"), default="holds")
     parser.add_argument("--episodes", type=int, default=100, help="collect: episodes per game in the large set")
-    parser.add_argument("--arm", choices=tuple(FLOW_ARMS), default="flow", help="train-flow/eval-flow: chunking")
+    parser.add_argument("--arm", choices=tuple(FLOW_ARMS), default="flow", help="train-flow/eval-flow: which variant")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
     if args.data == "large" and args.labeller != "holds":
