@@ -35,7 +35,16 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, image_sensitivity, paired_difference, planner_expert
+from bc_diagnosis import (
+    FIRST_SEED,
+    MAX_STEPS,
+    atomic_json,
+    episode_record,
+    image_sensitivity,
+    paired_difference,
+    planner_expert,
+    play_out,
+)
 from bc_diagnosis import OUT as DIAGNOSIS_OUT
 from bc_labels import MAX_STEPS as DEMO_MAX_STEPS
 from bc_labels import OBS_SIZE
@@ -269,7 +278,7 @@ def held_out_accuracy(network: Any, x: Any, y: Any, g: Any, held: Any, games: tu
 
 
 def play(family: str, network: Any, game_index: int, game: str, seed: int, mode: str) -> dict[str, Any]:
-    """One episode on an unseen seed: the classifier picks native actions (argmax or sampled), or ``random``."""
+    """One episode on an unseen seed: the classifier picks native actions (argmax or sampled), or random/expert."""
     import torch
 
     from nitrogen_envs.base import unwrap
@@ -280,39 +289,28 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
     space.seed(seed)
     n_native = int(space.n)
     generator = torch.Generator().manual_seed(seed)
+
+    def classify(obs: np.ndarray, info: dict[str, Any]) -> Any:
+        with torch.no_grad():
+            logits = network(torch.from_numpy(obs[None].copy()), torch.tensor([game_index]))[0][:n_native]
+        if mode == "argmax":
+            return base.native_to_gamepad(int(logits.argmax()))
+        return base.native_to_gamepad(int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator)))
+
     started = time.perf_counter()
     try:
         obs, info = env.reset(seed=seed)
-        if mode == "expert":
+        act = classify
+        if mode == "random":
+            act = lambda o, i: base.native_to_gamepad(space.sample())  # noqa: E731
+        elif mode == "expert":
             expert = make_demonstrator(family, game)
             expert.reset(env, seed)
-        steps, done = 0, False
-        while not done:
-            if mode in ("random", "expert"):
-                action = base.native_to_gamepad(space.sample()) if mode == "random" else expert.act(obs, info)
-                obs, _, terminated, truncated, info = env.step(action)
-                steps += 1
-                done = terminated or truncated or steps >= MAX_STEPS
-                continue
-            with torch.no_grad():
-                logits = network(torch.from_numpy(obs[None].copy()), torch.tensor([game_index]))[0][:n_native]
-            if mode == "argmax":
-                native = int(logits.argmax())
-            else:
-                native = int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator))
-            obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(native))
-            steps += 1
-            done = terminated or truncated or steps >= MAX_STEPS
+            act = expert.act
+        info, steps = play_out(env, obs, info, act)
     finally:
         env.close()
-    return {
-        "seed": seed,
-        "return": float(info["episode_return"]),
-        "success": bool(info["success"]),
-        "normalized": info.get("score_normalized"),
-        "steps": steps,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    return episode_record(seed, info, steps, started)
 
 
 FLOW_STEPS = 1500  # nitrogen-s steps of 32: a quarter of the classifier's samples (3000 of 64)
@@ -392,23 +390,10 @@ def evaluate_flow(family: str, data: str, labeller: str, arm: str = "flow") -> N
             try:
                 obs, info = env.reset(seed=seed)
                 agent.reset(seed)
-                steps, done = 0, False
-                while not done:
-                    obs, _, terminated, truncated, info = env.step(agent.act(obs))
-                    steps += 1
-                    done = terminated or truncated or steps >= MAX_STEPS
+                info, steps = play_out(env, obs, info, lambda o, i, agent=agent: agent.act(o))
             finally:
                 env.close()
-            rows.append(
-                {
-                    "seed": seed,
-                    "return": float(info["episode_return"]),
-                    "success": bool(info["success"]),
-                    "normalized": info.get("score_normalized"),
-                    "steps": steps,
-                    "seconds": round(time.perf_counter() - started, 2),
-                }
-            )
+            rows.append(episode_record(seed, info, steps, started))
         atomic_json(path, {"game": game, "mode": "flow-fresh", "episodes": rows})
         print(f"eval-flow {out} {game} done", flush=True)
 

@@ -170,13 +170,26 @@ def play(variant: Variant, game: str, seed: int, checkpoint: str = "nitrogen-s-p
             agent = PolicyAgent(variant, game, checkpoint)
             agent.reset(seed)
             act = lambda o, i: agent.act(o)  # noqa: E731
-        steps, done = 0, False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(act(obs, info))
-            steps += 1
-            done = terminated or truncated or steps >= MAX_STEPS
+        info, steps = play_out(env, obs, info, act)
     finally:
         env.close()
+    return episode_record(seed, info, steps, started)
+
+
+def play_out(
+    env: Any, obs: np.ndarray, info: dict[str, Any], act: Callable[[np.ndarray, dict[str, Any]], Any]
+) -> tuple[dict[str, Any], int]:
+    """Step ``act``'s actions until the episode ends or :data:`MAX_STEPS`; the last info and the step count."""
+    steps, done = 0, False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(act(obs, info))
+        steps += 1
+        done = terminated or truncated or steps >= MAX_STEPS
+    return info, steps
+
+
+def episode_record(seed: int, info: dict[str, Any], steps: int, started: float) -> dict[str, Any]:
+    """One episode's row in the result files (``started``: its ``time.perf_counter()`` at reset)."""
     return {
         "seed": seed,
         "return": float(info["episode_return"]),
