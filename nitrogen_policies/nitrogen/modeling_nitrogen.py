@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -46,6 +47,21 @@ class ConvEncoder(nn.Module):
         return self.project(features) + self.position
 
 
+def siglip_vision_config(config: NitroGenConfig) -> Any:
+    """A ``transformers.SiglipVisionConfig`` of the config's vision sizes (ours and the release's mirror share it)."""
+    from nitrogen_policies.import_utils import require_package
+
+    transformers = require_package("transformers")
+    return transformers.SiglipVisionConfig(
+        hidden_size=config.vision_hidden_size,
+        num_hidden_layers=config.vision_layers,
+        num_attention_heads=config.vision_heads,
+        intermediate_size=config.vision_intermediate_size,
+        image_size=config.image_size,
+        patch_size=config.vision_patch_size,
+    )
+
+
 class SiglipEncoder(nn.Module):
     """A SigLIP vision transformer built from a ``transformers`` config (no download).
 
@@ -57,14 +73,7 @@ class SiglipEncoder(nn.Module):
         from nitrogen_policies.import_utils import require_package
 
         transformers = require_package("transformers")
-        vision_config = transformers.SiglipVisionConfig(
-            hidden_size=config.vision_hidden_size,
-            num_hidden_layers=config.vision_layers,
-            num_attention_heads=config.vision_heads,
-            intermediate_size=config.vision_intermediate_size,
-            image_size=config.image_size,
-            patch_size=config.vision_patch_size,
-        )
+        vision_config = siglip_vision_config(config)
         if config.vision_checkpoint:
             self.vision = transformers.SiglipVisionModel.from_pretrained(
                 config.vision_checkpoint, local_files_only=True

@@ -491,14 +491,7 @@ class OfficialNitroGenModel(nn.Module):
 def _siglip(config: NitroGenConfig) -> nn.Module:
     """The release's ``SiglipVisionModel(...).vision_model``, built from our config (no download)."""
     from nitrogen_policies.import_utils import require_package
+    from nitrogen_policies.nitrogen.modeling_nitrogen import siglip_vision_config
 
     transformers = require_package("transformers")
-    vision_config = transformers.SiglipVisionConfig(
-        hidden_size=config.vision_hidden_size,
-        num_hidden_layers=config.vision_layers,
-        num_attention_heads=config.vision_heads,
-        intermediate_size=config.vision_intermediate_size,
-        image_size=config.image_size,
-        patch_size=config.vision_patch_size,
-    )
-    return transformers.SiglipVisionModel(vision_config).vision_model
+    return transformers.SiglipVisionModel(siglip_vision_config(config)).vision_model
