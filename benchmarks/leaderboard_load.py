@@ -146,6 +146,42 @@ def eval_rate(workers: int, episodes: int, max_steps: int, out: Path) -> float:
     return episodes_per_second(run_protocol("random", protocol, workers=workers, out=out))
 
 
+def server_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of the server process (Linux VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def listing_peak_rss(data_dir: Path, requests: int, concurrency: int, seconds: float) -> float:
+    """Start a fresh server on ``data_dir``, list the board and render the page, return its peak RSS (MB)."""
+    port = free_port()
+    server = start_server(data_dir, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        load(lambda c, i: c.get(f"/api/v1/leaderboard/{PROTOCOL}/zero-shot", params={"all": "true"}), requests,
+             concurrency, seconds, url)  # fmt: skip
+        load(lambda c, i: c.get("/", params={"all": "1"}), requests, concurrency, seconds, url)
+        return server_peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def seed_entries(data_dir: Path, token: str, indices: range, concurrency: int) -> None:
+    """File the results bodies ``indices`` through a fresh server."""
+    port = free_port()
+    server = start_server(data_dir, port)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        load(lambda c, i: c.post("/api/v1/submissions", json=results_body(indices[i]), headers=headers),
+             len(indices), concurrency, 1200, f"http://127.0.0.1:{port}")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200, help="GET requests per listing phase")
@@ -200,6 +236,12 @@ def main() -> None:
             f"  submit {submit_rps:7.1f} req/s  p50 {statistics.median(submit_ms):7.1f} ms  p95 {p95(submit_ms):7.1f} ms"
             f"  ({body_kb:.0f} KB results files; seeding ran at {seed_rate:.1f}/s)"
         )
+        # Memory as the board grows: a fresh server's peak while listing 1x and then 10x the seeded entries.
+        filed = args.entries + args.submits
+        rss_1x = listing_peak_rss(data_dir, args.requests // 4, args.concurrency, args.seconds)
+        seed_entries(data_dir, token, range(filed, 10 * filed), args.concurrency)
+        rss_10x = listing_peak_rss(data_dir, args.requests // 4, args.concurrency, args.seconds)
+        print(f"  server peak RSS while listing: {rss_1x:.0f} MB at {filed} entries, {rss_10x:.0f} MB at {10 * filed}")
         one = eval_rate(1, args.episodes, args.max_steps, Path(scratch) / "eval1.json")
         two = eval_rate(2, args.episodes, args.max_steps, Path(scratch) / "eval2.json")
     print(f"eval (random agent, 4 tasks x {args.episodes} episodes, <= {args.max_steps} steps, {os.cpu_count()} CPUs):")
@@ -208,7 +250,8 @@ def main() -> None:
         f"leaderboard_load: list_rps={list_rps:.1f} list_p95_ms={p95(list_ms):.1f} page_rps={page_rps:.1f} "
         f"page_p95_ms={p95(page_ms):.1f} submit_rps={submit_rps:.1f} submit_p95_ms={p95(submit_ms):.1f} "
         f"eval_eps_w1={one:.2f} eval_eps_w2={two:.2f} eval_speedup={two / one:.2f} "
-        f"requests={len(list_ms) + len(page_ms) + len(submit_ms)}"
+        f"requests={len(list_ms) + len(page_ms) + len(submit_ms)} peak_rss_1x_mb={rss_1x:.0f} "
+        f"peak_rss_10x_mb={rss_10x:.0f}"
     )
 
 
