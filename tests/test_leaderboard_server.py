@@ -488,7 +488,8 @@ def test_serve_hands_its_rerun_limit_flags_to_the_in_process_worker(tmp_path, mo
 
     from nitrogen_envs.cli import cli
     from nitrogen_leaderboard import worker
-    from nitrogen_leaderboard.worker import GIB, RerunLimits
+    from nitrogen_leaderboard.server.settings import GIB
+    from nitrogen_leaderboard.worker import RerunLimits
 
     started = {}
 

@@ -21,7 +21,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from nitrogen_leaderboard.server.settings import DATA_DIR_ENV, DB_URL_ENV, MIB, ServerSettings
+from nitrogen_leaderboard.server.settings import (
+    DATA_DIR_ENV,
+    DB_URL_ENV,
+    GIB,
+    MIB,
+    RERUN_CPU_HOURS,
+    RERUN_MEMORY_GB,
+    RERUN_THREADS,
+    RERUN_WALL_HOURS,
+    ServerSettings,
+)
 
 if TYPE_CHECKING:
     from nitrogen_leaderboard.worker import RerunLimits
@@ -55,26 +65,30 @@ def rerun_limit_options(function: F) -> F:
         click.option(
             "--cpu-hours",
             type=click.FloatRange(min=0.001),
-            default=6.0,
+            default=RERUN_CPU_HOURS,
             show_default=True,
             help="CPU limit per re-run.",
         ),
         click.option(
             "--memory-gb",
             type=click.FloatRange(min=0.5),
-            default=16.0,
+            default=RERUN_MEMORY_GB,
             show_default=True,
             help="Memory limit per re-run.",
         ),
         click.option(
             "--wall-hours",
             type=click.FloatRange(min=0.001),
-            default=8.0,
+            default=RERUN_WALL_HOURS,
             show_default=True,
             help="Wall-time limit per re-run.",
         ),
         click.option(
-            "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per re-run."
+            "--threads",
+            type=click.IntRange(min=1),
+            default=RERUN_THREADS,
+            show_default=True,
+            help="torch threads per re-run.",
         ),
     ]
     for option in reversed(options):
@@ -84,7 +98,7 @@ def rerun_limit_options(function: F) -> F:
 
 def limits_from(cpu_hours: float, memory_gb: float, wall_hours: float, threads: int) -> RerunLimits:
     """The :class:`~nitrogen_leaderboard.worker.RerunLimits` of :func:`rerun_limit_options`' values."""
-    from nitrogen_leaderboard.worker import GIB, RerunLimits
+    from nitrogen_leaderboard.worker import RerunLimits
 
     return RerunLimits(
         cpu_s=max(1, round(cpu_hours * 3600)),

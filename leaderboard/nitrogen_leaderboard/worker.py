@@ -45,7 +45,14 @@ from nitrogen_leaderboard.rerun import RerunJob
 from nitrogen_leaderboard.schema import builtin_agent_spec, read_results
 from nitrogen_leaderboard.server import db
 from nitrogen_leaderboard.server.app import load_protocols
-from nitrogen_leaderboard.server.settings import ServerSettings
+from nitrogen_leaderboard.server.settings import (
+    GIB,
+    RERUN_CPU_HOURS,
+    RERUN_MEMORY_GB,
+    RERUN_THREADS,
+    RERUN_WALL_HOURS,
+    ServerSettings,
+)
 from nitrogen_leaderboard.server.weights import ALLOWED, refuse_pickle
 
 logger = logging.getLogger(__name__)
@@ -54,7 +61,6 @@ SECRET_FILE = "test-seed-secret"
 """File in the data folder holding the zero-setup server's generated test-seed secret (mode 0600)."""
 NOTE_CHARS = 500
 """Longest note stored with a verdict (the last line of the child's stderr, trimmed)."""
-GIB = 1024**3
 STDERR_TAIL = 64 * 1024
 """How much of the end of a failed child's stderr is read to find the reason."""
 MEMORY_SIGNS = ("can't allocate memory", "Cannot allocate memory", "failed to map segment", "MemoryError", "out of its")
@@ -77,10 +83,10 @@ class RerunLimits:
         threads: torch threads of the child.
     """
 
-    cpu_s: int = 6 * 3600
-    memory_bytes: int = 16 * GIB
-    wall_s: float = 8 * 3600
-    threads: int = 1
+    cpu_s: int = round(RERUN_CPU_HOURS * 3600)
+    memory_bytes: int = round(RERUN_MEMORY_GB * GIB)
+    wall_s: float = RERUN_WALL_HOURS * 3600
+    threads: int = RERUN_THREADS
 
     def __post_init__(self) -> None:
         """Reject limits that would make every re-run fail or never end."""

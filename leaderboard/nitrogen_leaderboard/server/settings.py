@@ -16,6 +16,13 @@ DB_URL_ENV = "NITROGEN_LEADERBOARD_DB"
 """Environment variable holding a database URL (``postgresql+psycopg://...``); overrides the SQLite default."""
 DB_FILENAME = "leaderboard.db"
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+# Default limits of one verification re-run, in the units the command line takes (worker.RerunLimits
+# converts them): the full unseen-v1 protocol is hours of a nitrogen-s-sized policy on one thread.
+RERUN_CPU_HOURS = 6.0
+RERUN_MEMORY_GB = 16.0
+RERUN_WALL_HOURS = 8.0
+RERUN_THREADS = 1
 
 
 def default_data_dir() -> Path:
