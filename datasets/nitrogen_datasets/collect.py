@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nitrogen_datasets.errors import DatasetNotFound, IncompatibleDataset
-from nitrogen_datasets.format import load_info
+from nitrogen_datasets.format import DEFAULT_CRF, load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
@@ -62,7 +62,7 @@ class CollectConfig:
     seed: int = 0
     obs_size: int = 256
     max_steps: int | None = None
-    crf: int = 18
+    crf: int = DEFAULT_CRF
     workers: int = 1
 
     def __post_init__(self) -> None:

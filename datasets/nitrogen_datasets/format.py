@@ -42,6 +42,8 @@ FORMAT_VERSION = 1
 INFO_PATH = "meta/info.json"
 CHUNK_SIZE = 1000
 """Episodes per ``chunk-XXX`` folder, so no folder holds more than a thousand files."""
+DEFAULT_CRF = 18
+"""x264 quality of episode videos unless a writer is told otherwise (visually lossless for game frames)."""
 DATA_PATH = "data/chunk-{chunk:03d}/episode_{episode:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{chunk:03d}/episode_{episode:06d}.mp4"
 TMP_SUFFIX = ".partial"
@@ -161,7 +163,7 @@ class DatasetInfo:
     chunk_size: int = CHUNK_SIZE
     video_codec: str = "h264"
     video_pix_fmt: str = "yuv420p"
-    video_crf: int = 18
+    video_crf: int = DEFAULT_CRF
     video_gop: int = 16
     episodes: tuple[EpisodeInfo, ...] = field(default_factory=tuple)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nitrogen_datasets.format import DEFAULT_CRF
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.safe_inputs import open_checked_video
 from nitrogen_envs.video import H264Encoder
@@ -24,7 +25,9 @@ from nitrogen_envs.video import H264Encoder
 logger = logging.getLogger(__name__)
 
 
-def episode_encoder(path: str | Path, fps: int, crf: int = 18, gop: int = 16, pix_fmt: str = "yuv420p") -> H264Encoder:
+def episode_encoder(
+    path: str | Path, fps: int, crf: int = DEFAULT_CRF, gop: int = 16, pix_fmt: str = "yuv420p"
+) -> H264Encoder:
     """The shared H.264 encoder set up for episodes: keyframe every ``gop`` frames and no B-frames.
 
     No B-frames keeps decode order equal to display order, so a seek lands exactly and stays cheap. The

@@ -44,6 +44,7 @@ from nitrogen_datasets.errors import (
 from nitrogen_datasets.format import (
     ACTION_COLUMNS,
     CHUNK_SIZE,
+    DEFAULT_CRF,
     TMP_SUFFIX,
     DatasetInfo,
     EpisodeInfo,
@@ -80,7 +81,7 @@ class WriterConfig:
     """
 
     fps: int = 15
-    crf: int = 18
+    crf: int = DEFAULT_CRF
     gop: int = 16
     pix_fmt: str = "yuv420p"
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nitrogen_datasets.errors import IncompatibleDataset
+from nitrogen_datasets.format import DEFAULT_CRF
 from nitrogen_datasets.official.frames import ChunkSkipped, VideoIndex, chunk_frames
 from nitrogen_datasets.official.schema import ACTIONS_FILE, METADATA_FILE, read_actions, read_metadata
 from nitrogen_datasets.parallel import run_parallel
@@ -69,7 +70,7 @@ class ImportConfig:
 
     fps: int = 15
     size: int = 256
-    crf: int = 18
+    crf: int = DEFAULT_CRF
     workers: int = 1
 
     def __post_init__(self) -> None:
