@@ -82,8 +82,7 @@ def test_fine_tuned_and_from_scratch_baselines_are_trained_and_filed_with_their_
     from sqlalchemy import select
 
     from nitrogen_envs.cli import cli
-    from nitrogen_leaderboard.agents import sha256_file
-    from nitrogen_leaderboard.schema import read_results
+    from nitrogen_leaderboard.schema import read_results, sha256_file
     from nitrogen_leaderboard.server import db
     from nitrogen_leaderboard.server.settings import ServerSettings
     from nitrogen_policies.hub import resolve_checkpoint

@@ -18,7 +18,6 @@ seeding and :func:`agent_info`.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import random
 import re
@@ -29,14 +28,13 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs.errors import NitroGenError
-from nitrogen_leaderboard.schema import MAX_NAME, AgentInfo
+from nitrogen_leaderboard.schema import MAX_NAME, AgentInfo, sha256_file
 from nitrogen_policies.evaluation import Agent, RandomAgent, agent_obs_size, resolve_agent
 
 MODULE_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 """``package.module:attribute.path``: a spec of this shape that is not an existing path is imported."""
 WEIGHT_FILES = ("model.safetensors", "policy.safetensors")
 """Weights files whose hash and size :func:`agent_info` reports (NitroGen, then SB3 baselines)."""
-HASH_BLOCK = 1 << 20
 
 
 class AgentError(NitroGenError, ValueError):
@@ -153,15 +151,6 @@ def _weights_file(spec: str) -> Path | None:
                 f"{err}; --agent also takes 'random', an SB3 baseline folder or module:callable"
             ) from None
     return next((folder / name for name in WEIGHT_FILES if (folder / name).is_file()), None)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def count_parameters(path: Path) -> int:

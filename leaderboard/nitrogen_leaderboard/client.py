@@ -10,7 +10,6 @@ refused token, a file over the server's limit, a server that cannot be reached.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -19,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from nitrogen_envs.errors import NitroGenError
-from nitrogen_leaderboard.schema import ResultsFile, read_results
+from nitrogen_leaderboard.schema import ResultsFile, read_results, sha256_file
+from nitrogen_leaderboard.server.weights import ALLOWED as WEIGHT_FILES  # what an upload holds, nothing else
 
 logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "NITROGEN_LEADERBOARD_TOKEN"
 """Environment variable the ``submit`` command reads the token from when ``--token`` is not given."""
-WEIGHT_FILES = ("config.json", "model.safetensors")
-"""What a weights upload holds, and nothing else (other files in the folder are not sent)."""
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-HASH_BLOCK = 1024 * 1024
 
 
 class SubmitError(NitroGenError):
@@ -115,21 +112,13 @@ def _weight_files(folder: Path, results: ResultsFile) -> dict[str, Path]:
         )
     claimed = results.agent.weights_sha256
     if claimed is not None:
-        actual = _sha256(files["model.safetensors"])
+        actual = sha256_file(files["model.safetensors"])
         if actual != claimed:
             raise SubmitError(
                 f"{files['model.safetensors']} has sha256 {actual[:12]}..., but the results were made with weights "
                 f"{claimed[:12]}...: pass the folder that was evaluated"
             )
     return files
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _upload(client: Any, entry_id: int, files: dict[str, Path], retries: int, sleep: Callable[[float], None]) -> Any:

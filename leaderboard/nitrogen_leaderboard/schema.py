@@ -7,6 +7,7 @@ change that an older reader would misread; readers refuse other versions with a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -107,6 +108,18 @@ class ResultsFile(_Strict):
     environment: RunEnvironment
     wall_time_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     episodes: Annotated[list[EpisodeRecord], Field(max_length=MAX_EPISODES)]
+
+
+HASH_BLOCK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks: how ``AgentInfo.weights_sha256`` names a ``model.safetensors``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_results(path: str | Path) -> ResultsFile:
