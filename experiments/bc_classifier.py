@@ -332,37 +332,13 @@ FLOW_ARMS = {"flow": FlowArm(16, 8), "flow-c4": FlowArm(4, 1), "flow-3k": FlowAr
 
 
 def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:
-    """Train nitrogen-s (flow matching over 16-action gamepad chunks) on the family's training episodes."""
-    import torch
+    """Train nitrogen-s (flow matching over gamepad chunks) on the family's episodes, as bc_labels trains it."""
+    from bc_labels import train_nitrogen_s
 
-    from nitrogen_policies.nitrogen.configuration_nitrogen import config_from_preset
-    from nitrogen_policies.training.data import load_training_data
-    from nitrogen_policies.training.trainer import TrainConfig
-    from nitrogen_policies.training.trainer import train as run_training
-
-    torch.set_num_threads(1)
-    out = run_dir(family, data, labeller) / arm
-    if (out / "final" / "model.safetensors").is_file():
-        return
     spec = FLOW_ARMS[arm]
     policy = {**FLOW_POLICY, "chunk_size": spec.chunk_size, "n_action_steps": spec.n_action_steps}
-    config = TrainConfig(
-        out=str(out),
-        policy_overrides=policy,
-        steps=spec.steps,
-        batch_size=32,
-        lr=1e-3,
-        warmup_steps=50,
-        num_workers=1,
-        save_every=250,
-        device="cpu",
-        progress=False,
-    )
     folders = [data_folder(family, data, labeller, game) for game in FAMILIES[family].games]
-    dataset, sampler = load_training_data(folders, config_from_preset("nitrogen-s", **policy))
-    started = time.perf_counter()
-    run_training(config, dataset, sampler)
-    print(f"train-flow {out}: {time.perf_counter() - started:.0f} s", flush=True)
+    train_nitrogen_s(run_dir(family, data, labeller) / arm, folders, policy, spec.steps, save_every=250)
 
 
 def evaluate_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:

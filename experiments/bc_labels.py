@@ -85,6 +85,18 @@ def collect(labeller: str) -> None:
 
 def train(labeller: str) -> None:
     """Train nitrogen-s (64 px) on both games' demonstrations; resumes from the last checkpoint."""
+    train_nitrogen_s(
+        OUT / "runs" / labeller, [demos(labeller, game) for game in GAMES], POLICY, TRAIN_STEPS, save_every=100
+    )
+
+
+def train_nitrogen_s(
+    out: Path, folders: list[Path], policy: dict[str, Any], steps: int, save_every: int, lr: float = LR
+) -> None:
+    """nitrogen-s with ``policy`` overrides on ``folders``, on one CPU thread (runs train side by side on 2 cores).
+
+    Skipped when ``out/final`` exists; otherwise resumes from the last checkpoint in ``out``.
+    """
     import torch
 
     from nitrogen_policies.nitrogen.configuration_nitrogen import config_from_preset
@@ -92,28 +104,25 @@ def train(labeller: str) -> None:
     from nitrogen_policies.training.trainer import TrainConfig
     from nitrogen_policies.training.trainer import train as run_training
 
-    torch.set_num_threads(1)  # the two labellers train side by side on 2 cores
-    out = OUT / "runs" / labeller
+    torch.set_num_threads(1)
     if (out / "final" / "model.safetensors").is_file():
         return
     config = TrainConfig(
         out=str(out),
-        policy_overrides=dict(POLICY),
-        steps=TRAIN_STEPS,
+        policy_overrides=dict(policy),
+        steps=steps,
         batch_size=BATCH,
-        lr=LR,
+        lr=lr,
         warmup_steps=50,
         num_workers=1,
-        save_every=100,
+        save_every=save_every,
         device="cpu",
         progress=False,
     )
-    dataset, sampler = load_training_data(
-        [demos(labeller, game) for game in GAMES], config_from_preset("nitrogen-s", **POLICY)
-    )
+    dataset, sampler = load_training_data(folders, config_from_preset("nitrogen-s", **policy))
     started = time.perf_counter()
     run_training(config, dataset, sampler)
-    print(f"train {labeller}: {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"train {out}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def evaluate(labeller: str) -> None:
