@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO_ROOT, one_game_per_engine
+from fixtures.games import one_game_per_engine
+from fixtures.repo import REPO_ROOT
 
 from nitrogen_envs.cli import cli
 from nitrogen_envs.commands import games_markdown

@@ -1,7 +1,7 @@
 """A new user's first lines: the default model loads offline, and importing our packages prints nothing."""
 
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 
 def test_from_pretrained_with_no_argument_loads_the_default_shipped_model_offline(monkeypatch):

@@ -1,6 +1,6 @@
 import gymnasium as gym
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 from nitrogen_envs.errors import UnknownGame, UnknownTask
 from nitrogen_envs.registry import get_game
@@ -53,7 +53,7 @@ def test_bad_obs_size_is_rejected():
 
 
 def test_step_before_reset_is_an_error():
-    from conftest import one_game_per_engine
+    from fixtures.games import one_game_per_engine
 
     from nitrogen_envs import gamepad
 
@@ -66,7 +66,7 @@ def test_step_before_reset_is_an_error():
 
 
 def _one_per_engine():
-    from conftest import game_params, one_game_per_engine
+    from fixtures.games import game_params, one_game_per_engine
 
     return game_params(one_game_per_engine())
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import installed_games, make
+from fixtures.games import installed_games, make
 
 from nitrogen_datasets.experts import (
     EXPERTS,

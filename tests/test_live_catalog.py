@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.live.capture import is_rendered

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from fixtures.repo import REPO_ROOT
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.import_utils import is_available

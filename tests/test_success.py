@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import installed_games, make
+from fixtures.games import installed_games, make
 
 from nitrogen_envs import NativeActions, gamepad
 

@@ -1,7 +1,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import game_params, one_game_per_engine
+from fixtures.games import game_params, one_game_per_engine
 
 from nitrogen_envs import FlatGamepad, NativeActions, gamepad
 
@@ -53,7 +53,7 @@ def test_stable_baselines3_subproc_vec_env_steps(game):
 
 
 def test_native_actions_wrapper_uses_the_games_own_action_set():
-    from conftest import installed_games
+    from fixtures.games import installed_games
 
     by_name = {g.name: g for g in installed_games()}
     expected = {"CoinRun": 15, "Pong": 6, "Crafter": 17, "DoomBasic": 4}
