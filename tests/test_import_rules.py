@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 # cv2 is left out: gymnasium.wrappers imports OpenCV itself whenever it is installed.
 HEAVY = ["torch", "procgen", "ale_py", "vizdoom", "crafter", "av", "pygame"]

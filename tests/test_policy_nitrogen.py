@@ -207,7 +207,7 @@ def test_masked_steps_do_not_contribute_to_the_loss(policy):
 def test_stable_baselines3_evaluate_policy_works_unchanged(policy):
     sb3 = pytest.importorskip("stable_baselines3.common.evaluation")
     import gymnasium as gym
-    from conftest import installed_games
+    from fixtures.games import installed_games
 
     from nitrogen_envs import FlatGamepad
 
