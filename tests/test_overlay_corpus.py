@@ -12,8 +12,7 @@ pytest.importorskip("cv2")
 pytest.importorskip("av")
 pytest.importorskip("pyarrow")
 
-from test_overlay_extract import random_actions
-from test_overlay_localize import gameplay
+from fixtures.overlay_factories import gameplay, random_actions
 
 from nitrogen_datasets.format import load_info
 from nitrogen_datasets.overlay.corpus import MANIFEST, CorpusConfig, build_corpus

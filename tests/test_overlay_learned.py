@@ -14,7 +14,7 @@ pytest.importorskip("av")
 pytest.importorskip("pyarrow")
 torch = pytest.importorskip("torch")
 
-from test_overlay_localize import gameplay  # noqa: E402
+from fixtures.overlay_factories import gameplay  # noqa: E402
 
 from nitrogen_datasets.overlay import OverlayRenderer  # noqa: E402
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation  # noqa: E402
