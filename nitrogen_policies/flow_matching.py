@@ -68,18 +68,23 @@ def step_times(steps: int, batch: int, device: torch.device | str = "cpu") -> to
 
 
 def euler_integrate(
-    velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], start: torch.Tensor, steps: int
+    velocity: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor], start: torch.Tensor, steps: int
 ) -> torch.Tensor:
-    """Integrate ``dx/dt = velocity(x, t)`` from t=0 to t=1 in ``steps`` equal Euler steps.
+    """Integrate ``dx/dt = velocity(x, t, i)`` from t=0 to t=1 in ``steps`` equal Euler steps.
+
+    The one Euler loop of the package: every sampler (cached or not, guided or not) calls it, so a change
+    to the integration happens in one place.
 
     Args:
-        velocity: called with (x, t) where t is a (batch,) tensor of the current flow time.
+        velocity: called with (x, t, i): t is a (batch,) tensor of the current flow time (row i of
+            :func:`step_times`) and i the step index, so a caller that precomputed per-step terms for these
+            known times (the policy's AdaLN modulations) looks them up instead of recomputing them.
         start: noise at t=0, (B, ...).
         steps: number of Euler steps K (>= 1).
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     x = start
-    for t in step_times(steps, x.shape[0], device=x.device):
-        x = x + (1.0 / steps) * velocity(x, t)
+    for index, t in enumerate(step_times(steps, x.shape[0], device=x.device)):
+        x = x + (1.0 / steps) * velocity(x, t, index)
     return x
