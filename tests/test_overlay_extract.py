@@ -87,7 +87,7 @@ def test_extract_command_exits_non_zero_without_an_overlay(tmp_path):
 def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
     import threading
 
-    from nitrogen_datasets.overlay.extract import prefetch
+    from nitrogen_datasets.overlay.decode import prefetch
 
     assert list(prefetch(iter(range(100)), depth=4)) == list(range(100))
 

@@ -18,9 +18,9 @@ from fixtures.overlay_factories import gameplay  # noqa: E402
 
 from nitrogen_datasets.overlay import OverlayRenderer  # noqa: E402
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation  # noqa: E402
-from nitrogen_datasets.overlay.learned import load_parser  # noqa: E402
 from nitrogen_datasets.overlay.localize import localize  # noqa: E402
 from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser  # noqa: E402
+from nitrogen_datasets.overlay.parser_weights import load_parser  # noqa: E402
 from nitrogen_datasets.overlay.styles import preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, ElementSampler, training_style  # noqa: E402
 
@@ -82,8 +82,21 @@ def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypa
 
 
 def test_missing_parser_weights_say_how_to_train_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train-parser"):
+    from nitrogen_datasets.overlay.parser_weights import ParserNotFound
+
+    with pytest.raises(ParserNotFound, match="train-parser"):
         load_parser(tmp_path)
+
+
+def test_names_split_out_of_learned_and_extract_still_import_from_there():
+    """Code written against the old module layout keeps working: the modules re-export what they used to hold."""
+    from nitrogen_datasets.overlay import calibration, decode, extract, learned, parser_net, parser_weights, region
+
+    assert learned.load_parser is parser_weights.load_parser and learned.ElementNet is parser_net.ElementNet
+    assert learned.calibrate_presses is calibration.calibrate_presses
+    assert extract.prefetch is decode.prefetch and extract.overlay_region is region.overlay_region
+    for module in (learned, extract):
+        assert all(hasattr(module, name) for name in module.__all__)
 
 
 def test_faint_outlined_overlay_is_found_by_its_edges():
@@ -119,7 +132,7 @@ def test_eval_command_prints_every_table():
 
 def test_clip_thresholds_recover_presses_the_network_reads_low():
     """A subtle press effect: the network separates pressed from released frames, but below 0.5."""
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(0)
     pressed = rng.random(300) < 0.3
@@ -132,7 +145,7 @@ def test_clip_thresholds_recover_presses_the_network_reads_low():
 
 def test_a_rarely_pressed_button_takes_the_split_of_the_whole_overlay():
     """Too few presses for a split of its own, but the overlay's other buttons show where the split lies."""
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(2)
     pressed = rng.random((300, 5)) < 0.3
@@ -145,7 +158,7 @@ def test_a_rarely_pressed_button_takes_the_split_of_the_whole_overlay():
 
 
 def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(1)
     logits = rng.normal(-6.0, 1.5, size=(600, 3))  # never pressed: one spread-out cluster
@@ -156,8 +169,11 @@ def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
 
 
 def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their_boxes(tmp_path):
-    from nitrogen_datasets.overlay.learned import ElementNet, LearnedParser, ParserNetConfig, element_rect, save_parser
+    from nitrogen_datasets.overlay.crops import element_rect
+    from nitrogen_datasets.overlay.learned import LearnedParser
     from nitrogen_datasets.overlay.localize import Localization
+    from nitrogen_datasets.overlay.parser_net import ElementNet, ParserNetConfig
+    from nitrogen_datasets.overlay.parser_weights import save_parser
 
     save_parser(ElementNet(ParserNetConfig(button_margin=0.3)), tmp_path / "new")
     new = load_parser(tmp_path / "new")
@@ -183,7 +199,7 @@ def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their
 
 def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
     from nitrogen_datasets.overlay import parser_training
-    from nitrogen_datasets.overlay.learned import ParserNetConfig
+    from nitrogen_datasets.overlay.parser_net import ParserNetConfig
 
     net = ParserNetConfig(button_margin=0.3)
     pool = parser_training.render_pool(7, 3, net, workers=1, progress=False, desc="")
@@ -209,7 +225,7 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
 
 
 def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> None:
-    from nitrogen_datasets.overlay.learned import BUNDLED_WEIGHTS, CONFIG_NAME, WEIGHTS_NAME, load_parser
+    from nitrogen_datasets.overlay.parser_weights import BUNDLED_WEIGHTS, CONFIG_NAME, WEIGHTS_NAME, InvalidParser
 
     folder = tmp_path / "parser"
     folder.mkdir()
@@ -217,5 +233,5 @@ def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> No
     config = json.loads((BUNDLED_WEIGHTS / CONFIG_NAME).read_text())
     config["net"]["widths"] = [24, 32, 10**7]
     (folder / CONFIG_NAME).write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(InvalidParser, match="widths"):
         load_parser(folder)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nitrogen_datasets.overlay.extract import _decode
+from nitrogen_datasets.overlay.decode import decode_frames
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement, clip_rect
 from nitrogen_envs import gamepad
 
@@ -32,7 +32,7 @@ crops do), which also covers a press drawn larger than the box (the ``grow`` eff
 
 def decoded_frames(video: str | Path) -> Iterator[np.ndarray]:
     """The frames of a video as RGB arrays, streamed by the extractor's own decoder loop."""
-    for frame, _, _ in _decode(Path(video)):
+    for frame, _, _ in decode_frames(Path(video)):
         yield frame.to_ndarray(format="rgb24")
 
 

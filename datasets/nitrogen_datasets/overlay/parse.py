@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
+from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_envs import gamepad
-
-_STICK_AXES = {"left_stick": ("left_x", "left_y"), "right_stick": ("right_x", "right_y")}
 
 
 @dataclass
@@ -128,7 +126,7 @@ class ReferenceParser:
                 continue
             if name in STICK_ELEMENTS:
                 (x, y), quality = self._stick(name, crop)
-                values[_STICK_AXES[name][0]], values[_STICK_AXES[name][1]] = x, y
+                values[STICK_AXES[name][0]], values[STICK_AXES[name][1]] = x, y
                 margins.append(quality)
                 continue
             diff = float(np.abs(crop - self.rest[name]).mean())

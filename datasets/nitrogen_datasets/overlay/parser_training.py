@@ -23,16 +23,16 @@ import torch
 
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
-from nitrogen_datasets.overlay.learned import (
+from nitrogen_datasets.overlay.parser_net import (
     BUTTON_MARGIN,
     CHANNELS,
     ElementNet,
     ParserNetConfig,
     decode_outputs,
     element_loss,
-    save_parser,
     to_inputs,
 )
+from nitrogen_datasets.overlay.parser_weights import save_parser
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs.errors import NitroGenError

@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
-from nitrogen_datasets.overlay.layout import Box, OverlayLayout
+from nitrogen_datasets.overlay.layout import STICK_AXES, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import MIN_SCALE
 from nitrogen_datasets.overlay.styles import OverlayStyle, Shape, family_geometry
 from nitrogen_envs import gamepad
 
-_STICK_AXES = {"left_stick": (0, 1), "right_stick": (2, 3)}
+_STICK_COLUMNS = {stick: tuple(gamepad.FLAT_NAMES.index(axis) for axis in axes) for stick, axes in STICK_AXES.items()}
 _THUMB_OF = {"left_stick": "left_thumb", "right_stick": "right_thumb"}
 
 STREAM_RESOLUTION = (1280, 720)
@@ -156,7 +156,7 @@ class OverlayRenderer:
         self, rgb: np.ndarray, alpha: np.ndarray, name: str, shape: Shape, action: np.ndarray, scale: float
     ) -> None:
         _, x, y, w, h = shape
-        ix, iy = _STICK_AXES[name]
+        ix, iy = _STICK_COLUMNS[name]
         cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
         gate = (w / 2 + 6) * scale
         cv2.circle(rgb, (round(cx), round(cy)), round(gate), self.style.base, -1, cv2.LINE_AA)
