@@ -197,15 +197,31 @@ def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their
         ParserNetConfig(button_margin=0.8)
 
 
-def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
+def test_training_pool_is_filled_chunk_by_chunk_and_each_chunk_renders_new_overlays(monkeypatch):
+    """The pool renders in chunks, each with a seed of its own: a chunk renders the same whatever the pool's size
+    (so a run repeats), the next chunk renders different overlays, and neighbouring seeds share no chunk."""
     from nitrogen_datasets.overlay import parser_training
     from nitrogen_datasets.overlay.parser_net import ParserNetConfig
 
+    monkeypatch.setattr(parser_training, "_CHUNK_RENDERS", 2)
     net = ParserNetConfig(button_margin=0.3)
-    pool = parser_training.render_pool(7, 3, net, workers=1, progress=False, desc="")
-    alone = ElementSampler(7 * 1_000_003, net=net).sample(3)
-    assert np.array_equal(pool.images, alone.images) and np.array_equal(pool.targets, alone.targets)
-    assert np.array_equal(pool.kinds, alone.kinds)
+
+    def pool(seed, renders):
+        return parser_training.render_pool(seed, renders, net, workers=1, progress=False, desc="")
+
+    first, whole, neighbour = pool(7, 2), pool(7, 4), pool(8, 2)
+    head = len(first.kinds)
+    for name in ("images", "targets", "kinds"):  # the first chunk lands first, unchanged, in the filled arrays
+        assert np.array_equal(getattr(whole, name)[:head], getattr(first, name)), name
+    second = whole.images[head:]
+    assert len(second) > 0
+    for other in (first.images, neighbour.images):  # a chunk seed reused (seed + index, say) would repeat these
+        count = min(len(second), len(other))
+        assert not np.array_equal(second[:count], other[:count])
+
+
+def test_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
+    from nitrogen_datasets.overlay import parser_training
 
     monkeypatch.setattr(parser_training, "_available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"10000 renders need about 1\.9 GiB .* use fewer renders \(--renders\)"):
