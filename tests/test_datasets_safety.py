@@ -124,6 +124,7 @@ writer.close()
 """
 
 
+@pytest.mark.slow  # a child writer process: 31 s on 2 busy shared cores
 def test_second_writer_is_refused_naming_the_holder_and_nothing_is_lost(tmp_path):
     """Two collects into one folder both 'succeeded' and lost half the episodes before the lock."""
     root = _build(tmp_path / "demos", [0])
@@ -144,6 +145,7 @@ def test_second_writer_is_refused_naming_the_holder_and_nothing_is_lost(tmp_path
     assert _verified_rewards(root) == [0.0, 1.0, 2.0, 3.0]
 
 
+@pytest.mark.slow  # a child writer process, killed: 42 s on 2 busy shared cores
 def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     root = _build(tmp_path / "demos", [0])
     code = _HOLDER.format(tests=str(Path(__file__).parent), root=str(root))

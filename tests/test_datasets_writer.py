@@ -119,6 +119,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow  # a child writer process, killed: 42 s on 2 busy shared cores
 def test_sigkill_mid_episode_keeps_every_finished_episode(tmp_path):
     root = tmp_path / "demos"
     code = _KILLED_WRITER.format(tests=str(Path(__file__).parent), root=str(root))

@@ -48,6 +48,7 @@ def test_placeholder_packages_import_cleanly(package):
     assert package in loaded
 
 
+@pytest.mark.slow  # fresh interpreters: 8 s in a full run on 2 shared cores
 def test_repo_folders_do_not_shadow_hugging_face_datasets():
     pytest.importorskip("imitation")
     result = run_python("import datasets, imitation.data.serialize\nprint(datasets.__file__)")

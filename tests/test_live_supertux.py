@@ -44,6 +44,8 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live SuperTux test runs on Linux"),
     pytest.mark.skipif(bool(MISSING), reason=f"live game test needs {MISSING} (apt-get install xvfb openbox supertux)"),
     pytest.mark.display,
+    pytest.mark.live,
+    pytest.mark.slow,  # starts Xvfb, openbox and SuperTux; 9 s for one test in a full run on 2 shared cores
 ]
 SMALL_WINDOW = ["--window", "--geometry", "640x360", "--renderer", "sdl"]
 """A small window keeps software rendering (and so game time) fast on a busy 2-core machine."""

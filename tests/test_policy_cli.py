@@ -19,6 +19,7 @@ def nitrogen(*args, timeout=300):
     )
 
 
+@pytest.mark.slow  # train, finetune and evaluate commands: 18 s in a full run on 2 shared cores
 def test_train_then_finetune_then_evaluate(tmp_path):
     data = write_dataset(tmp_path / "demos", make_episodes(count=2, steps=8))
     run = nitrogen("train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "6", "--batch-size", "4",
@@ -49,6 +50,7 @@ def test_train_on_a_missing_folder_names_it(tmp_path):
     assert "nope" in run.stderr
 
 
+@pytest.mark.slow  # a finetune run: 8 s in a full run on 2 shared cores
 def test_finetune_from_imitation_trajectories(tmp_path):
     pytest.importorskip("imitation")
     from imitation.data import serialize

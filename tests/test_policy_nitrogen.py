@@ -64,6 +64,7 @@ def test_nitrogen_s_is_small_enough_for_cpu_training():
     assert 5e6 <= params <= 20e6
 
 
+@pytest.mark.slow  # builds a 500M-parameter model: 6 s in a full run on 2 shared cores
 def test_nitrogen_500m_builds_from_a_config_without_download():
     pytest.importorskip("transformers")
     with torch.device("meta"):

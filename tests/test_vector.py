@@ -39,6 +39,7 @@ def test_gymnasium_async_vector_env_accepts_dict_actions():
 
 
 @pytest.mark.parametrize("game", game_params(one_game_per_engine()))
+@pytest.mark.slow  # worker processes per game: 6-8 s each in a full run on 2 shared cores
 def test_stable_baselines3_subproc_vec_env_steps(game):
     vec_env = pytest.importorskip("stable_baselines3.common.vec_env")
     envs = vec_env.SubprocVecEnv([_flat_env(game.env_id)] * 2)
