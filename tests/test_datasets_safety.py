@@ -18,11 +18,12 @@ from fixtures.dataset_factories import add_random_episode, random_episode_arrays
 
 from nitrogen_datasets.cli import data as data_cli
 from nitrogen_datasets.errors import CorruptEpisode, DatasetLocked, DatasetNeedsRepair
-from nitrogen_datasets.format import INFO_PATH, TMP_SUFFIX, episode_paths, load_info
+from nitrogen_datasets.format import EPISODES_PATH, INFO_PATH, TMP_SUFFIX, episode_paths, load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.reader import DemoDataset
 from nitrogen_datasets.repair import UNUSABLE_DIR, repair_dataset
-from nitrogen_datasets.writer import JOURNAL_PATH, STAGING_DIR, DatasetWriter, WriterConfig, file_sha256
+from nitrogen_datasets.verify import file_sha256
+from nitrogen_datasets.writer import JOURNAL_PATH, STAGING_DIR, DatasetWriter, WriterConfig
 
 pq = require_package("pyarrow.parquet")
 
@@ -304,7 +305,7 @@ def test_repair_rebuilds_a_usable_dataset_and_deletes_nothing(tmp_path):
 
 
 def test_repair_lists_unlisted_episodes_and_keeps_what_info_json_knew(tmp_path):
-    """A partial sync: info.json is older than the episode files."""
+    """A partial sync: the metadata (info.json, episodes.jsonl) is older than the episode files."""
     root = tmp_path / "demos"
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:
         for seed in (10, 11):
@@ -312,9 +313,10 @@ def test_repair_lists_unlisted_episodes_and_keeps_what_info_json_knew(tmp_path):
             for frame, action in zip(*random_episode_arrays(seed), strict=True):
                 episode.add(frame, action, float(seed))
             writer.finish_episode(episode)
-    stale = (root / INFO_PATH).read_text()
+    stale = {rel: (root / rel).read_bytes() for rel in (INFO_PATH, EPISODES_PATH)}
     _build(root, [12])
-    (root / INFO_PATH).write_text(stale)
+    for rel, content in stale.items():
+        (root / rel).write_bytes(content)
     with pytest.raises(DatasetNeedsRepair, match="does not list them"):
         DatasetWriter(root, WriterConfig(fps=15))
     report = repair_dataset(root)
