@@ -54,10 +54,26 @@ def test_train_parser_writes_safetensors_with_its_validation_figures(tmp_path):
     assert (tmp_path / "parser" / "parser.safetensors").is_file()
     meta = json.loads((tmp_path / "parser" / "parser.json").read_text())
     assert set(meta["validation"]) >= {"button_accuracy", "trigger_accuracy", "stick_r2"}
-    assert 0.0 <= result.button_accuracy <= 1.0
+    reported = (result.button_accuracy, result.trigger_accuracy, result.stick_r2)
+    assert reported == tuple(meta["validation"][k] for k in ("button_accuracy", "trigger_accuracy", "stick_r2"))
     assert (tmp_path / "parser" / "tb").is_dir()
     model = load_parser(tmp_path / "parser")
     assert sum(p.numel() for p in model.parameters()) > 10_000
+
+
+def test_train_parser_leaves_torchs_seed_and_thread_count_as_it_found_them(tmp_path):
+    """Training seeds torch and sets its threads; a caller's process (this test session) must not keep either."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # a count the config does not ask for
+    try:
+        torch.manual_seed(12345)
+        state = torch.get_rng_state()
+        config = ParserTrainConfig(renders=4, validation_renders=2, epochs=1, batch_size=64, workers=1, threads=1)
+        train_parser(config, tmp_path / "parser", progress=False)
+        assert torch.get_num_threads() == threads + 1
+        assert torch.equal(torch.get_rng_state(), state)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypatch):
@@ -172,7 +188,8 @@ def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their
     from nitrogen_datasets.overlay.crops import element_rect
     from nitrogen_datasets.overlay.learned import LearnedParser
     from nitrogen_datasets.overlay.localize import Localization
-    from nitrogen_datasets.overlay.parser_net import ElementNet, ParserNetConfig
+    from nitrogen_datasets.overlay.parser_config import ParserNetConfig
+    from nitrogen_datasets.overlay.parser_net import ElementNet
     from nitrogen_datasets.overlay.parser_weights import save_parser
 
     save_parser(ElementNet(ParserNetConfig(button_margin=0.3)), tmp_path / "new")
@@ -201,7 +218,7 @@ def test_training_pool_is_filled_chunk_by_chunk_and_each_chunk_renders_new_overl
     """The pool renders in chunks, each with a seed of its own: a chunk renders the same whatever the pool's size
     (so a run repeats), the next chunk renders different overlays, and neighbouring seeds share no chunk."""
     from nitrogen_datasets.overlay import parser_training
-    from nitrogen_datasets.overlay.parser_net import ParserNetConfig
+    from nitrogen_datasets.overlay.parser_config import ParserNetConfig
 
     monkeypatch.setattr(parser_training, "_CHUNK_RENDERS", 2)
     net = ParserNetConfig(button_margin=0.3)

@@ -18,13 +18,8 @@ from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout  # noqa
 from nitrogen_datasets.overlay.learned import LearnedParser  # noqa: E402
 from nitrogen_datasets.overlay.localize import Localization, localize, median_frames, probe_sample  # noqa: E402
 from nitrogen_datasets.overlay.parse import ReferenceParser, frame_box  # noqa: E402
-from nitrogen_datasets.overlay.parser_net import (  # noqa: E402
-    BUTTON_MARGIN,
-    FRAME_CHANNELS,
-    STICK_MARGIN,
-    decode_outputs,
-    to_inputs,
-)
+from nitrogen_datasets.overlay.parser_config import BUTTON_MARGIN, FRAME_CHANNELS, STICK_MARGIN  # noqa: E402
+from nitrogen_datasets.overlay.parser_net import decode_outputs, to_inputs  # noqa: E402
 from nitrogen_datasets.overlay.parser_weights import load_parser  # noqa: E402
 from nitrogen_datasets.overlay.region import RegionRGB, overlay_region  # noqa: E402
 from nitrogen_datasets.overlay.styles import OverlayStyle, preset_styles  # noqa: E402

@@ -80,9 +80,9 @@ def oracle_hits(
         for name, rect in regions.items():
             column = columns[name]
             flipped = action.copy()
-            flipped[column] = 0.0 if action[column] >= 0.5 else 1.0
+            flipped[column] = 0.0 if action[column] >= gamepad.BUTTON_THRESHOLD else 1.0
             other = renderer.draw(flipped, scale=placement.scale)
-            x0, y0, x1, y1 = clip_rect(rect, scene.shape[:2])
+            x0, y0, x1, y1 = clip_rect(rect, (scene.shape[0], scene.shape[1]))
             if x1 <= x0 or y1 <= y0:
                 continue
             seen = frame[y0:y1, x0:x1].astype(np.float32)

@@ -29,6 +29,7 @@ import numpy as np
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.calibration import calibrate_presses
 from nitrogen_datasets.overlay.decode import VideoProbe, frame_count, prefetch
+from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import OverlayLayout, load_layout
 from nitrogen_datasets.overlay.localize import Localization, localize
 from nitrogen_datasets.overlay.parse import ParsedFrame, ParserConfig, ReferenceParser
@@ -94,9 +95,9 @@ class ExtractConfig:
 
     def __post_init__(self) -> None:
         if self.method not in PARSERS:
-            raise ValueError(f"method must be one of {PARSERS}, got {self.method!r}")
+            raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
         if self.torch_threads is not None and self.torch_threads < 1:
-            raise ValueError(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
+            raise InvalidOverlayConfig(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
 
 
 @dataclass

@@ -12,7 +12,8 @@ with the package (``weights/parser.safetensors``), so extraction works offline o
 
 The pieces live in modules of their own, which are the public import paths:
 
-* :mod:`.parser_net`: the network, its config, inputs, outputs and loss;
+* :mod:`.parser_config`: the network's and the training's configs (no torch);
+* :mod:`.parser_net`: the network, its inputs, outputs and loss;
 * :mod:`.crops`: where an element's crop lies in a frame, and cutting it out;
 * :mod:`.parser_weights`: saving and loading weights (:func:`~.parser_weights.load_parser`);
 * :mod:`.calibration`: per-clip press thresholds (:func:`~.calibration.calibrate_presses`).
@@ -35,19 +36,16 @@ from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template
 from nitrogen_datasets.overlay.layout import STICK_AXES, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.parse import ParsedFrame, shift_rect
-from nitrogen_datasets.overlay.parser_net import (
+from nitrogen_datasets.overlay.parser_config import (
     BUTTON_MARGIN,
     CHANNELS,
     FRAME_CHANNELS,
     KINDS,
     STICK_MARGIN,
-    ElementNet,
     ParserNetConfig,
-    decode_outputs,
     element_kind,
-    element_loss,
-    to_inputs,
 )
+from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
 from nitrogen_datasets.overlay.parser_weights import (
     BUNDLED_WEIGHTS,
     CONFIG_NAME,

@@ -1,4 +1,4 @@
-"""The learned parser's network: :class:`ElementNet`, its config, its inputs, outputs and loss.
+"""The learned parser's network: :class:`ElementNet`, its inputs, outputs and loss.
 
 Each overlay element becomes a square crop with 10 channels (:data:`CHANNELS`): the frame's crop (RGB), the
 clip's median crop (RGB: the overlay at rest, blended over the average game behind it) and the template's
@@ -7,78 +7,21 @@ stick) enters as a learned embedding added before the last layer. The network pr
 kind decides which are read: a button's press logit, a trigger's travel (logit of [0, 1]) or a stick's knob
 position (x, y in [-1, 1], +y up).
 
-Cutting the crops is :mod:`.crops`; saving and loading weights is :mod:`.parser_weights`; running the
+Its config is :mod:`.parser_config`; cutting the crops is :mod:`.crops`; saving and loading weights is :mod:`.parser_weights`; running the
 network over a video is :class:`~.learned.LearnedParser`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS
-from nitrogen_envs import gamepad
-
-KINDS = ("button", "trigger", "stick")
-CHANNELS = 10
-FRAME_CHANNELS = 3
-"""The first input channels, the frame's crop; the others (clip median, template) are constant per video."""
-STICK_MARGIN = 0.2
-"""Stick crops extend by this fraction of the box's larger side on every side."""
-BUTTON_MARGIN = 0.3
-"""What new parsers' button and trigger crops extend by (:attr:`ParserNetConfig.button_margin`): the ring
-of overlay around an element shares the game behind it, so comparing the two cancels the background
-showing through a faint overlay, which the element's own pixels cannot tell from a press."""
-
-
-def element_kind(name: str) -> int:
-    """0 button, 1 trigger, 2 stick."""
-    return 2 if name in STICK_ELEMENTS else 1 if name in gamepad.TRIGGERS else 0
-
+from nitrogen_datasets.overlay.parser_config import CHANNELS, FRAME_CHANNELS, KINDS, ParserNetConfig
 
 _FIRST_STRIDE = 2
 _FIRST_PADDING = 1
 """Stride and padding of :class:`ElementNet`'s first convolution, which :meth:`ElementNet.constant_terms` and
 :meth:`ElementNet.forward_frames` apply channel by channel."""
-MAX_PARSER_CROP = 256
-MAX_PARSER_WIDTH = 1024
-"""Upper bounds of a parser's crop side and layer widths: far above any trained parser, far below what would
-exhaust memory when a downloaded ``parser.json`` is loaded."""
-
-
-@dataclass(frozen=True)
-class ParserNetConfig:
-    """Architecture of :class:`ElementNet`.
-
-    Args:
-        crop: side of the square crop fed to the network, in pixels.
-        widths: channels of the three stride-2 convolutions.
-        hidden: width of the fully connected layer.
-        button_margin: button and trigger crops extend by this fraction of the box's larger side on every
-            side (0 for parsers trained before it existed; new ones use :data:`BUTTON_MARGIN`).
-    """
-
-    crop: int = 32
-    widths: tuple[int, int, int] = (24, 32, 48)
-    hidden: int = 96
-    button_margin: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.crop % 8 != 0 or not 16 <= self.crop <= MAX_PARSER_CROP:
-            raise ValueError(f"crop must be a multiple of 8 in [16, {MAX_PARSER_CROP}], got {self.crop}")
-        # A parser folder may come from anyone: bound what its config makes us allocate.
-        if len(self.widths) != 3 or not all(1 <= int(w) <= MAX_PARSER_WIDTH for w in self.widths):
-            raise ValueError(f"widths must be three channel counts in [1, {MAX_PARSER_WIDTH}], got {self.widths}")
-        if not 1 <= self.hidden <= MAX_PARSER_WIDTH:
-            raise ValueError(f"hidden must be in [1, {MAX_PARSER_WIDTH}], got {self.hidden}")
-        if not 0.0 <= self.button_margin <= 0.5:
-            raise ValueError(f"button_margin must be in [0, 0.5], got {self.button_margin}")
-
-    def margin(self, element: str) -> float:
-        """Crop margin of an element, as a fraction of its box's larger side."""
-        return STICK_MARGIN if element in STICK_ELEMENTS else self.button_margin
 
 
 class ElementNet(nn.Module):

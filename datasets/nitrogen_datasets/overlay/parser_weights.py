@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from nitrogen_datasets.errors import DatasetError
-from nitrogen_datasets.overlay.parser_net import ElementNet, ParserNetConfig
+from nitrogen_datasets.overlay.parser_config import ParserNetConfig
+from nitrogen_datasets.overlay.parser_net import ElementNet
 from nitrogen_datasets.safe_inputs import load_json
 
 BUNDLED_WEIGHTS = Path(__file__).with_name("weights")
