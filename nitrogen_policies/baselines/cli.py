@@ -95,26 +95,29 @@ def load_agent(spec: str) -> tuple[Any, int]:
 @click.option("--task", default=None)
 @click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int, help="First seed; episodes use seed, seed+1, ...")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Processes playing episodes at once."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no progress bar).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def evaluate(
-    agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool, quiet: bool
+    agent_spec: str, game: str, task: str | None, episodes: int, seed: int, workers: int, as_json: bool, quiet: bool
 ) -> None:
     """Evaluate an agent on a game: per-episode return, success and normalized score (progress on stderr)."""
     from nitrogen_envs.registry import get_game
     from nitrogen_policies.evaluation import evaluate as run_evaluation
 
     spec = get_game(game)
-    agent, obs_size = load_agent(agent_spec)
-    if hasattr(agent, "set_game"):
-        agent.set_game(spec.name)
+    agent, obs_size = load_agent(agent_spec)  # a bad spec is one line here, before any worker starts
     results = run_evaluation(
-        agent,
+        agent if workers == 1 else agent_spec,  # each worker loads its own
         spec.env_id,
         seeds=range(seed, seed + episodes),
         task=task,
         obs_size=obs_size,
         progress=not (quiet or as_json),
+        workers=workers,
+        game=spec.name,
     )
     rows = [vars(result) for result in results]
     if as_json:
