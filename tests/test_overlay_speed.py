@@ -14,7 +14,7 @@ from fixtures.overlay_factories import decoded, gameplay, random_actions  # noqa
 
 from nitrogen_datasets.overlay.crops import crop_resized, element_rect  # noqa: E402
 from nitrogen_datasets.overlay.extract import ExtractConfig, extract, spread_indices  # noqa: E402
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout  # noqa: E402
+from nitrogen_datasets.overlay.layout import load_layout  # noqa: E402
 from nitrogen_datasets.overlay.learned import LearnedParser  # noqa: E402
 from nitrogen_datasets.overlay.localize import Localization, localize, median_frames, probe_sample  # noqa: E402
 from nitrogen_datasets.overlay.parse import ReferenceParser, frame_box  # noqa: E402
@@ -64,7 +64,7 @@ def test_overlay_region_holds_every_crop_a_parser_reads_with_even_corners(tmp_pa
         assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
         for name, box in layout.elements.items():
-            reference = frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0)
+            reference = frame_box(box, where, ReferenceParser.margin(name))
             for rect in (reference, element_rect(box, where, STICK_MARGIN), element_rect(box, where, BUTTON_MARGIN)):
                 # Inside the region, or outside the frame (read as zeros either way).
                 assert max(0, rect[0]) >= x0 and max(0, rect[1]) >= y0

@@ -53,7 +53,7 @@ class CorpusConfig:
 
     Args:
         layout: the overlay layout JSON shared by the videos.
-        game: game name stored with the episodes (videos of unknown games: ``<unknown>``).
+        game: game name stored with the episodes (videos of unknown games: :data:`~nitrogen_envs.registry.UNKNOWN_GAME`).
         fps: frame rate of the dataset; videos are resampled to it.
         obs_size: square frame size of the dataset.
         min_episode_frames: shorter runs of kept frames are dropped.

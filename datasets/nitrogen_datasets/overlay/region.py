@@ -12,10 +12,12 @@ import numpy as np
 
 from nitrogen_datasets.overlay.layout import OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.parse import frame_box
+from nitrogen_datasets.overlay.parse import STICK_SEARCH_MARGIN, frame_box
+from nitrogen_datasets.overlay.parser_config import BUTTON_MARGIN, STICK_MARGIN
 
-REGION_MARGIN = 0.5
-"""Margin of every element crop the region holds, as a fraction of the element's larger side."""
+REGION_MARGIN = max(STICK_SEARCH_MARGIN, STICK_MARGIN, BUTTON_MARGIN)
+"""Margin of every element crop the region holds, as a fraction of the element's larger side: the largest
+margin any parser crops with (0.5, the reference parser's stick search)."""
 REGION_SLACK_PX = 2
 """Pixels the region extends past the union of those crops on every side. The parsers round their own crop
 boxes (:func:`~.parse.frame_box`, with their own margins), widen a crop to at least one pixel

@@ -14,6 +14,7 @@ import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_envs import gamepad
 
 FAMILIES = ("xbox", "playstation", "minimal", "keycaps")
 PRESS_EFFECTS = ("highlight", "color", "fill", "grow")
@@ -113,7 +114,7 @@ def family_geometry(family: str) -> tuple[tuple[int, int], dict[str, Shape]]:
         )
         for row, names in enumerate(rows):
             for column, name in enumerate(names):
-                kind = "bar" if name in ("left_trigger", "right_trigger") else "rect"
+                kind = "bar" if name in gamepad.TRIGGERS else "rect"
                 shapes[name] = (kind, 60 + column * 32 + (row % 2) * 8, 8 + row * 32, 28, 24)
     else:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
