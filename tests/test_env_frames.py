@@ -63,3 +63,30 @@ def test_procgen_frames_are_the_engine_render_and_stay_put(obs_size):
             np.testing.assert_array_equal(obs, copy)
     finally:
         env.close()
+
+
+def test_vizdoom_frames_rendered_small_stay_close_to_the_resized_native_frames():
+    """256x256 frames now come from a 256x192 screen instead of the 320x240 one: same game, same view,
+    a little less detail (docs/performance.md)."""
+    pytest.importorskip("vizdoom")
+    import gymnasium as gym
+
+    envs = [gym.make("NitroGen/DoomDefendCenter-v0", obs_size=size) for size in ("native", 256)]
+    try:
+        base = envs[0].unwrapped
+        pairs = [env.reset(seed=5)[0] for env in envs]
+        actions = np.random.default_rng(2).integers(0, base.native_action_space().n, 40)
+        for action in actions:
+            steps = [env.step(base.native_to_gamepad(int(action))) for env in envs]
+            assert steps[0][1:4] == steps[1][1:4]  # reward, terminated, truncated: the same game
+            if steps[0][2] or steps[0][3]:
+                break
+            pairs.append(steps[0][0])
+            pairs.append(steps[1][0])
+        for native, small in zip(pairs[::2], pairs[1::2], strict=True):
+            old = resize_frame(native, (256, 256)).astype(np.int16)
+            assert small.shape == (256, 256, 3)
+            assert np.abs(old - small).mean() < 6.0  # measured 3.7-4.2; a 40 px shift gives 11
+    finally:
+        for env in envs:
+            env.close()
