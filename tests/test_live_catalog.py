@@ -267,6 +267,15 @@ class RecordingController:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _no_safety_hooks_leak():
+    """A live env that sends input installs process-wide signal and atexit hooks: take them out after each test."""
+    yield
+    from nitrogen_envs.live.safety import SafetyNet
+
+    SafetyNet.uninstall()
+
+
 @pytest.fixture
 def fake_game(tmp_path, monkeypatch):
     """A catalog game whose "binary" is a sleeping Python, with a start level and one start key."""
@@ -353,6 +362,38 @@ def test_start_gameplay_false_launches_the_plain_command_and_sends_no_keys(fake_
         assert not any(event.startswith("east") for event in script.events)
     finally:
         env.close()
+
+
+def test_live_info_starts_like_the_embedded_games_and_counts_the_episode(fake_game):
+    from fixtures.games import one_game_per_engine
+
+    catalog, _, script = fake_game
+    steps_seen = []
+
+    def reward_fn(previous, obs, info):
+        steps_seen.append(info["episode_steps"])
+        return 1.5
+
+    env = make_fake(catalog, script, start_gameplay=False, reward_fn=reward_fn, fps=240)
+    try:
+        env.reset()
+        for _ in range(2):
+            _, reward, _, _, info = env.step(gamepad.noop())
+        assert reward == 1.5 and steps_seen == [0, 1]  # reward_fn sees the counters before its step
+        assert (info["game"], info["task"], info["success"]) == ("X", "play", False)
+        assert (info["episode_return"], info["episode_steps"]) == (3.0, 2)
+        _, info_after_reset = env.reset()
+        assert (info_after_reset["episode_return"], info_after_reset["episode_steps"]) == (0.0, 0)
+    finally:
+        env.close()
+    embedded = gym.make(one_game_per_engine()[0].env_id, obs_size=32)
+    try:
+        embedded.reset(seed=0)
+        embedded_info = embedded.step(gamepad.noop())[4]
+    finally:
+        embedded.close()
+    common = ["game", "task", "success", "episode_return", "episode_steps"]
+    assert list(info)[:5] == common == list(embedded_info)[:5]
 
 
 def test_a_missing_start_level_opens_the_title_menu_with_a_warning(fake_game, caplog):
