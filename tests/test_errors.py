@@ -52,14 +52,30 @@ def test_bad_obs_size_is_rejected():
         parse_obs_size("big", (64, 64))
 
 
-def test_step_before_reset_is_an_error():
+def test_step_before_reset_is_refused_by_the_env_itself():
+    """Our own check, on the bare env: what a user of the class (or of wrappers without
+    Gymnasium's OrderEnforcing) gets."""
     from fixtures.games import one_game_per_engine
 
     from nitrogen_envs import gamepad
 
     env = gym.make(one_game_per_engine()[0].env_id, obs_size=64, disable_env_checker=True)
     try:
-        with pytest.raises(gym.error.Error):
+        with pytest.raises(gym.error.ResetNeeded, match=r"call env\.reset\(\) before env\.step\(\)"):
+            env.unwrapped.step(gamepad.noop())
+    finally:
+        env.close()
+
+
+def test_step_before_reset_through_gym_make_raises_reset_needed():
+    """What a gym.make user sees: Gymnasium's OrderEnforcing wrapper answers before our check runs."""
+    from fixtures.games import one_game_per_engine
+
+    from nitrogen_envs import gamepad
+
+    env = gym.make(one_game_per_engine()[0].env_id, obs_size=64, disable_env_checker=True)
+    try:
+        with pytest.raises(gym.error.ResetNeeded, match=r"Cannot call env\.step\(\)"):
             env.step(gamepad.noop())
     finally:
         env.close()

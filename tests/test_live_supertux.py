@@ -58,6 +58,16 @@ CONFIRM = gamepad.make_action(["east"])  # Enter in the SuperTux key map
 BACK = gamepad.make_action(["start"])  # Escape
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_safety_hooks_leak():
+    """The envs here send input, so they install process-wide signal and atexit hooks; take them out
+    when the module is done (after its module-scoped games are closed, so they stay guarded until then)."""
+    yield
+    from nitrogen_envs.live.safety import SafetyNet
+
+    SafetyNet.uninstall()
+
+
 def supertux_pids() -> list[int]:
     import psutil
 

@@ -27,15 +27,28 @@ def test_gymnasium_async_vector_env_steps(game):
         envs.close()
 
 
-def test_gymnasium_async_vector_env_accepts_dict_actions():
+def test_gymnasium_async_vector_env_delivers_each_dict_action_to_its_own_env():
+    """A batched Dict action is split per env: each sub-env plays exactly what a lone env given its slice plays."""
     game = one_game_per_engine()[0]
     envs = gym.vector.AsyncVectorEnv([lambda: gym.make(game.env_id, obs_size=64)] * 2)
     try:
-        envs.reset(seed=0)
+        envs.reset(seed=[3, 4])
         envs.action_space.seed(0)
-        envs.step(envs.action_space.sample())
+        actions = [envs.action_space.sample() for _ in range(3)]
+        for batch in actions:
+            obs, reward, _terminated, _truncated, info = envs.step(batch)
     finally:
         envs.close()
+    assert obs.shape == (2, 64, 64, 3) and list(info["game"]) == [game.name, game.name]
+    for index, seed in enumerate([3, 4]):
+        lone = gym.make(game.env_id, obs_size=64)
+        try:
+            lone.reset(seed=seed)
+            for batch in actions:
+                lone_obs, lone_reward, *_ = lone.step({key: value[index] for key, value in batch.items()})
+        finally:
+            lone.close()
+        assert np.array_equal(obs[index], lone_obs) and reward[index] == lone_reward
 
 
 @pytest.mark.parametrize("game", game_params(one_game_per_engine()))
