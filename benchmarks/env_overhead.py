@@ -60,7 +60,7 @@ def engine_seeds(seed: int = 0):
 
 
 def raw_procgen(steps: int, actions: np.ndarray) -> float:
-    from procgen import ProcgenGym3Env
+    from procgen import ProcgenGym3Env  # type: ignore[import-untyped]
 
     seed = next(engine_seeds())
     env = ProcgenGym3Env(num=1, env_name="coinrun", render_mode="rgb_array", distribution_mode="hard", rand_seed=seed)
@@ -124,7 +124,7 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
 
 
 def raw_crafter(steps: int, actions: np.ndarray, size: int = 64) -> float:
-    import crafter
+    import crafter  # type: ignore[import-untyped]
 
     seeds = engine_seeds()
     env = crafter.Env(size=(size, size), seed=next(seeds))
@@ -148,11 +148,14 @@ RAW: dict[str, Callable[..., float]] = {
 def ours(game: str, obs_size: object, steps: int, actions: np.ndarray) -> float:
     import gymnasium as gym
 
-    import nitrogen_envs  # noqa: F401
+    from nitrogen_envs.base import unwrap
 
     env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size)
-    base = env.unwrapped
-    n = base.native_action_space().n
+    base = unwrap(env)
+    space = base.native_action_space()
+    if not isinstance(space, gym.spaces.Discrete):
+        raise TypeError(f"{game}: expected a Discrete native action space, got {space}")
+    n = int(space.n)
     pads = [base.native_to_gamepad(int(a) % n) for a in actions[:steps]]
     env.reset(seed=0)
     elapsed = 0.0
