@@ -29,26 +29,24 @@ from nitrogen_envs.registry import UNKNOWN_GAME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-TRAIN_FLAGS: dict[str, str] = {
-    "steps": "--steps",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "warmup_steps": "--warmup-steps",
-    "weight_decay": "--weight-decay",
-    "grad_clip": "--grad-clip",
-    "num_workers": "--workers",
-    "seed": "--seed",
-    "log_every": "--log-every",
-    "save_every": "--save-every",
-    "device": "--device",
-    "amp": "--amp",
-}
-"""TrainConfig fields that both commands expose, and their flags (``--workers`` kept from the first release).
+OWN_FLAGS = frozenset({"out", "policy", "policy_overrides", "init_from", "head_only", "progress"})
+"""TrainConfig fields with flags of their own: ``--out`` (required: a command run names its folder),
+``--config``/``--set``, ``--from``/``--head-only`` and ``--quiet``. Every other field is a flag of both commands."""
 
-``out`` (``--out``, required: a command run names its folder), ``policy``/``policy_overrides``
-(``--config``/``--set``), ``init_from``/``head_only`` (``--from``/``--head-only``) and ``progress``
-(``--quiet``) have flags of their own below.
-"""
+FLAG_NAMES = {"num_workers": "--workers"}
+"""Flags not spelled as their field (``--workers`` is the first release's name); others are ``--field-name``."""
+
+
+def train_flags() -> dict[str, str]:
+    """TrainConfig field -> flag, for every field both commands expose (a new field gets its flag for free)."""
+    from nitrogen_policies.training import TrainConfig
+
+    return {
+        field.name: FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+        for field in dataclasses.fields(TrainConfig)
+        if field.name not in OWN_FLAGS
+    }
+
 
 TRAIN_RANGES: dict[str, click.ParamType] = {
     "steps": click.IntRange(min=1),
@@ -137,7 +135,7 @@ def _run_options(function: F) -> F:
         ),
         click.option("--imitation-game", default=None, help=f"{helps['imitation_game']} That id is {UNKNOWN_GAME!r}."),
         click.option("--out", required=True, type=folder, help=run_helps["out"]),
-        dataclass_options(TrainConfig, TRAIN_FLAGS, TRAIN_RANGES),
+        dataclass_options(TrainConfig, train_flags(), TRAIN_RANGES),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for decorator in reversed(decorators):
@@ -163,7 +161,7 @@ def _configs(specific: dict[str, Any], options: dict[str, Any]) -> tuple[Any, An
     """The flags as (TrainConfig, DataConfig); their own checks become usage errors."""
     from nitrogen_policies.training import DataConfig, TrainConfig
 
-    fields = {name: options.pop(name) for name in TRAIN_FLAGS}
+    fields = {name: options.pop(name) for name in train_flags()}
     fields["out"] = str(options.pop("out"))
     try:  # only the dataclasses' checks of the flag values run here
         config = TrainConfig(progress=not options.pop("quiet"), **specific, **fields)
