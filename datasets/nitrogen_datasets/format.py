@@ -141,7 +141,7 @@ class EpisodeInfo:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Everything a reader needs to know about a dataset, stored as ``meta/info.json``.
+    """Everything a reader needs to know about a dataset: ``meta/info.json`` plus the ``episodes`` of ``episodes.jsonl``.
 
     Validated when built, so a bad file fails at load time with the field named rather than mid-training.
     Unknown keys in the JSON are logged and ignored (a newer writer may add fields).
