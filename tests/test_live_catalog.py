@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -299,6 +301,20 @@ def fake_game(tmp_path, monkeypatch):
     return catalog, level, script
 
 
+def last_argument(pid: int) -> str:
+    """The last argv entry of a just-launched process.
+
+    Popen returns once the child's exec has begun; Linux shows the new argv in /proc only once exec has
+    laid it out, so on a loaded machine a read right after launch can find it empty for a moment.
+    """
+    import psutil
+
+    deadline = time.monotonic() + 5.0
+    while not (argv := psutil.Process(pid).cmdline()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return argv[-1]
+
+
 def make_fake(catalog, script, **options):
     from nitrogen_envs.live.env import LiveEnv
 
@@ -324,7 +340,7 @@ def test_launch_appends_the_start_level_and_sends_start_keys_after_the_first_ren
     catalog, level, script = fake_game
     env = make_fake(catalog, script)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == str(level)
+        assert last_argument(env.game.pid) == str(level)
         obs, _ = env.reset()
         assert is_rendered(obs)
         first_key = script.events.index("east=1")
@@ -352,12 +368,11 @@ def test_the_first_reset_after_a_launch_waits_for_the_fade_in_to_end(fake_game):
 
 
 def test_start_gameplay_false_launches_the_plain_command_and_sends_no_keys(fake_game):
-    import psutil
 
     catalog, _, script = fake_game
     env = make_fake(catalog, script, start_gameplay=False)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == "import time; time.sleep(60)"
+        assert last_argument(env.game.pid) == "import time; time.sleep(60)"
         env.reset()
         assert not any(event.startswith("east") for event in script.events)
     finally:
@@ -397,14 +412,13 @@ def test_live_info_starts_like_the_embedded_games_and_counts_the_episode(fake_ga
 
 
 def test_a_missing_start_level_opens_the_title_menu_with_a_warning(fake_game, caplog):
-    import psutil
 
     catalog, level, script = fake_game
     level.unlink()
     with caplog.at_level("WARNING", logger="nitrogen_envs.live.env"):
         env = make_fake(catalog, script)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == "import time; time.sleep(60)"
+        assert last_argument(env.game.pid) == "import time; time.sleep(60)"
         env.reset()
         assert not any(event.startswith("east") for event in script.events)
         assert "none of the catalog's start_level files exist" in caplog.text
