@@ -11,9 +11,13 @@ This script changes them one at a time, with the classifier's data, steps, batch
   mean-pooled tokens) under the classifier's per-game cross-entropy head over native actions. If it plays like
   the classifier, the encoder can see what matters, and the loss lies in the action space or the objective.
 - ``ngenc-gamepad``: the same encoder predicting one gamepad vector (sticks by squared error, buttons and
-  triggers by binary cross-entropy), played by thresholding the buttons at 0.5. If it plays like
-  ``ngenc-native``, the gamepad action space is not what loses the picture; what remains is the flow objective
-  over chunks.
+  triggers by binary cross-entropy), played by thresholding the buttons at 0.5. Squared error regresses a
+  stick whose labels are -1 or +1 to their mean, so this arm shows what a unimodal head over the gamepad
+  vector loses.
+- ``ngenc-bins``: the same encoder, each stick axis a categorical over :data:`STICK_BINS` values (cross-entropy),
+  buttons and triggers by binary cross-entropy; played by the most likely bin and buttons at 0.5. If it plays
+  like ``ngenc-native``, the gamepad action space is not what loses the picture; what remains is the flow
+  objective over chunks.
 
 Stages (each resumable; rerun the same command):
 
@@ -61,14 +65,18 @@ class HeadArm:
     """One network: which picture encoder and which action space it predicts."""
 
     encoder: str  # "cnn" (bc_classifier's 4-layer CNN) or "nitrogen" (nitrogen-s's ConvEncoder)
-    target: str  # "native" (cross-entropy over the game's action index) or "gamepad" (the 21-number vector)
+    target: str  # "native" (the game's action index), "gamepad" (the 21-number vector) or "bins" (sticks binned)
     description: str
 
 
 ARMS = {
     "ngenc-native": HeadArm("nitrogen", "native", "nitrogen-s encoder, cross-entropy over native actions"),
     "ngenc-gamepad": HeadArm("nitrogen", "gamepad", "nitrogen-s encoder, one gamepad vector (MSE + BCE)"),
+    "ngenc-bins": HeadArm("nitrogen", "bins", "nitrogen-s encoder, gamepad vector with binned sticks (CE + BCE)"),
 }
+STICK_BINS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+"""The values a stick axis can take in the ``bins`` arm (the labels' -1, 0, +1 and the halves between)."""
+PRESS_COLUMNS = slice(4, None)  # triggers and buttons: the flat vector after the four stick axes
 
 
 def arm_dir(arm: str) -> Path:
@@ -113,7 +121,7 @@ def build_arm(arm: str, n_games: int) -> Any:
     if spec.encoder == "cnn":
         return build_network(n_actions=N_ACTIONS, n_games=n_games)
     config = NitroGenConfig(**FLOW_POLICY)
-    width = N_ACTIONS if spec.target == "native" else gamepad.FLAT_SIZE
+    width = {"native": N_ACTIONS, "gamepad": gamepad.FLAT_SIZE, "bins": BINNED_WIDTH}[spec.target]
 
     class EncoderHead(nn.Module):
         def __init__(self) -> None:
@@ -129,24 +137,40 @@ def build_arm(arm: str, n_games: int) -> Any:
     return EncoderHead()
 
 
-def gamepad_loss(output: Any, target: Any) -> Any:
-    """Sticks by squared error; buttons and triggers (in [0, 1]) by binary cross-entropy on logits."""
+N_STICK_AXES = 4
+BINNED_WIDTH = N_STICK_AXES * len(STICK_BINS) + 17  # binned stick logits, then the 17 press logits
+
+
+def gamepad_loss(output: Any, target: Any, kind: str) -> Any:
+    """Sticks by squared error (``gamepad``) or cross-entropy over bins (``bins``); presses by BCE on logits."""
+    import torch
     import torch.nn.functional as F  # noqa: N812
 
-    from nitrogen_envs import gamepad
+    sticks = target[:, :N_STICK_AXES]
+    if kind == "gamepad":
+        stick_loss = F.mse_loss(output[:, :N_STICK_AXES], sticks)
+        presses = output[:, N_STICK_AXES:]
+    else:
+        logits = output[:, : N_STICK_AXES * len(STICK_BINS)].reshape(-1, len(STICK_BINS))
+        bins = torch.as_tensor(STICK_BINS)
+        nearest = (sticks.reshape(-1, 1) - bins).abs().argmin(dim=1)
+        stick_loss = F.cross_entropy(logits, nearest)
+        presses = output[:, N_STICK_AXES * len(STICK_BINS) :]
+    return stick_loss + F.binary_cross_entropy_with_logits(presses, target[:, PRESS_COLUMNS])
 
-    sticks = F.mse_loss(output[:, gamepad.STICK_SLICE], target[:, gamepad.STICK_SLICE])
-    presses = F.binary_cross_entropy_with_logits(output[:, 4:], target[:, 4:])
-    return sticks + presses
 
-
-def to_flat(output: Any) -> np.ndarray:
-    """A gamepad-arm output row -> a flat action: sticks clipped, buttons and triggers pressed at p >= 0.5."""
-    from nitrogen_envs import gamepad
-
-    flat = output.detach().numpy().astype(np.float32).copy()
-    flat[:, gamepad.STICK_SLICE] = np.clip(flat[:, gamepad.STICK_SLICE], -1.0, 1.0)
-    flat[:, 4:] = (flat[:, 4:] >= 0.0).astype(np.float32)  # logit 0 = probability 0.5
+def to_flat(output: Any, kind: str) -> np.ndarray:
+    """Gamepad-arm outputs -> flat actions: sticks clipped (or the likeliest bin), presses at p >= 0.5."""
+    out = output.detach().numpy().astype(np.float32)
+    flat = np.zeros((len(out), N_STICK_AXES + 17), dtype=np.float32)
+    if kind == "gamepad":
+        flat[:, :N_STICK_AXES] = np.clip(out[:, :N_STICK_AXES], -1.0, 1.0)
+        presses = out[:, N_STICK_AXES:]
+    else:
+        logits = out[:, : N_STICK_AXES * len(STICK_BINS)].reshape(len(out), N_STICK_AXES, len(STICK_BINS))
+        flat[:, :N_STICK_AXES] = np.asarray(STICK_BINS, dtype=np.float32)[logits.argmax(axis=2)]
+        presses = out[:, N_STICK_AXES * len(STICK_BINS) :]
+    flat[:, PRESS_COLUMNS] = (presses >= 0.0).astype(np.float32)  # logit 0 = probability 0.5
     return flat
 
 
@@ -161,7 +185,10 @@ def held_out_accuracy(arm: str, network: Any, frames: list, natives: list, held:
             x = torch.from_numpy(frames[index][held[index]])
             g = torch.full((len(x),), index)
             out = torch.cat([network(xs, gs) for xs, gs in zip(x.split(512), g.split(512), strict=True)])
-            predicted = out.argmax(1).numpy() if target == "native" else native_labels(FAMILY, game, to_flat(out))
+            if target == "native":
+                predicted = out.argmax(1).numpy()
+            else:
+                predicted = native_labels(FAMILY, game, to_flat(out, target))
             accuracy[game] = round(float(np.mean(predicted == natives[index][held[index]])), 3)
     return accuracy
 
@@ -196,7 +223,7 @@ def train(arm: str, config: ClassifierConfig) -> None:
         if ARMS[arm].target == "native":
             loss = torch.nn.functional.cross_entropy(output, y_native[batch])
         else:
-            loss = gamepad_loss(output, y_flat[batch])
+            loss = gamepad_loss(output, y_flat[batch], ARMS[arm].target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -254,7 +281,7 @@ def evaluate(arm: str) -> None:
                 if ARMS[arm].target == "native":
                     n_native = int(base.native_action_space().n)
                     return base.native_to_gamepad(int(output[0][:n_native].argmax()))
-                return gamepad.from_flat(to_flat(output)[0])
+                return gamepad.from_flat(to_flat(output, ARMS[arm].target)[0])
 
             started = time.perf_counter()
             try:
