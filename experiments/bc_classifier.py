@@ -330,7 +330,13 @@ class FlowArm:
 
 # the default 16-action chunks played 8 at a time; short chunks replanned every step (does predicting 16
 # open-loop actions from one frame drown the picture?); and the default at half the classifier's samples
-FLOW_ARMS = {"flow": FlowArm(16, 8), "flow-c4": FlowArm(4, 1), "flow-3k": FlowArm(16, 8, steps=3000)}
+FLOW_ARMS = {
+    "flow": FlowArm(16, 8),
+    "flow-c4": FlowArm(4, 1),
+    "flow-3k": FlowArm(16, 8, steps=3000),
+    # one action per frame, as the discrete heads of bc_heads.py predict: flow matching without chunking
+    "flow-c1": FlowArm(1, 1),
+}
 
 
 def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:
