@@ -10,6 +10,8 @@ Usage::
     nitrogen overlay train-parser --out runs/parser            # synthetic renders -> parser.safetensors
     nitrogen overlay eval --markdown                            # accuracy on held-out styles x CRF x scale
     nitrogen overlay build-corpus VIDEOS_DIR --layout L.json --out demos/corpus --workers 2
+    nitrogen overlay import-preset pad.json --texture pad.png --out pad.layout.json   # an OBS input-overlay preset
+    nitrogen overlay make-layout --screenshot rest.png --boxes boxes.json --out my.layout.json
 
 Each command parses its options into the library's config dataclass, whose fields hold the defaults
 (:func:`_default`), and calls one library function. A user's mistake raises one of the package's typed
@@ -26,6 +28,7 @@ from typing import Any
 
 import click
 
+from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig
 from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig
@@ -392,6 +395,11 @@ def eval_command(
 @click.option(
     "--parser", "method", type=click.Choice(PARSERS), default=_default(CorpusConfig, "method"), show_default=True
 )
+@click.option(
+    "--masked-videos",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each video's masked mp4 (full size) into this folder, from the same decode.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def build_corpus_command(
     videos: Path,
@@ -405,6 +413,7 @@ def build_corpus_command(
     ray_address: str | None,
     retry_failed: bool,
     method: str,
+    masked_videos: Path | None,
     quiet: bool,
 ) -> None:
     """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
@@ -413,7 +422,14 @@ def build_corpus_command(
     the overlay is skipped with its reason logged and counted; the batch never stops for it. A folder
     without videos is an error.
     """
-    config = CorpusConfig(layout=str(layout_path), game=game, fps=fps, obs_size=obs_size, method=method)
+    config = CorpusConfig(
+        layout=str(layout_path),
+        game=game,
+        fps=fps,
+        obs_size=obs_size,
+        method=method,
+        masked_videos=str(masked_videos) if masked_videos else None,
+    )
     stats = build_corpus(
         videos,
         out,
@@ -430,3 +446,7 @@ def build_corpus_command(
     )
     for key, reason in stats.failures.items():
         click.echo(f"  failed: {key}: {reason}")
+
+
+overlay.add_command(import_preset_command)
+overlay.add_command(make_layout_command)

@@ -189,6 +189,13 @@ def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, np.ndarray
     return layout, image
 
 
+def template_path_for(layout_path: str | os.PathLike[str]) -> Path:
+    """Where a layout written from an import keeps its template: ``my.layout.json`` -> ``my.rest.png`` beside it."""
+    path = Path(layout_path)
+    stem = path.name.removesuffix(".json").removesuffix(".layout")
+    return path.with_name(f"{stem}.rest.png")
+
+
 def save_layout(layout: OverlayLayout, template_rgba: object, path: str | os.PathLike[str]) -> Path:
     """Write the layout JSON and its template PNG atomically (temp files, then rename)."""
     import cv2
