@@ -93,11 +93,12 @@ def test_build_corpus_command_reports_failures(videos, tmp_path):
 
     folder, layout = videos
     args = ["overlay", "build-corpus", str(folder), "--layout", str(layout), "--out", str(tmp_path / "c")]
-    result = CliRunner().invoke(cli, [*args, "--obs-size", "32"])
+    result = CliRunner().invoke(cli, [*args, "--obs-size", "32", "--masked-videos", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert "3 videos processed" in result.output and "1 failed" in result.output
     assert "failed: broken.mp4" in result.output
     assert np.isfinite(load_info(tmp_path / "c").total_frames)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["stream0.mp4", "stream1.mp4"]  # not the broken one
 
 
 def _expected_episodes(actions_parquet: Path, fps: int, min_frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
