@@ -29,6 +29,7 @@ from typing import Any
 import click
 
 from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
+from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig
 from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig
@@ -324,6 +325,21 @@ def train_parser_command(
     help="Also read every clip with an oracle that knows the game behind the overlay: shows how much of the "
     "button and trigger state the compressed video still holds (about doubles the time).",
 )
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CLIP_KINDS),
+    default=_default(OverlayEvalConfig, "kinds"),
+    show_default=True,
+    help="Kinds of clip per cell (repeat): play = recorded play's statistics replayed, held = one button held "
+    "throughout, idle = nothing pressed, iid = every button a coin flip every frame (the old grid).",
+)
+@click.option(
+    "--play-stats",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Play statistics to replay (JSON from experiments/overlay_play_stats.py); default: the shipped table.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(
     styles: tuple[str, ...],
@@ -336,10 +352,13 @@ def eval_command(
     seed: int,
     markdown: bool,
     bound: bool,
+    kinds: tuple[str, ...],
+    play_stats: Path | None,
     quiet: bool,
 ) -> None:
-    """Render clips of held-out styles at several CRFs and scales, extract them, print accuracy tables."""
-    from nitrogen_datasets.overlay.evaluate import evaluate_overlays, format_evaluation
+    """Render clips of held-out styles at several CRFs, scales and kinds of play, extract them, print accuracy tables."""
+    from nitrogen_datasets.overlay.eval_report import format_evaluation
+    from nitrogen_datasets.overlay.evaluate import evaluate_overlays
 
     config = OverlayEvalConfig(
         styles=styles,
@@ -351,6 +370,8 @@ def eval_command(
         seed=seed,
         workers=workers,
         bound=bound,
+        kinds=kinds,
+        play_stats=str(play_stats) if play_stats else None,
     )
     click.echo(format_evaluation(evaluate_overlays(config, progress=not quiet), markdown=markdown))
 
