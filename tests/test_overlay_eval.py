@@ -7,6 +7,7 @@ import pytest
 
 from nitrogen_datasets.overlay.action_sequences import (
     CLIP_KINDS,
+    DEFAULT_KINDS,
     PRESS_ELEMENTS,
     UnknownClipKind,
     clip_actions,
@@ -119,3 +120,18 @@ def test_held_and_idle_clips_are_read_and_reported_per_kind():
     assert idle.total.button_accuracy == 1.0 and idle.total.trigger_accuracy == 1.0
     report = format_evaluation([held, idle])
     assert "By kind of clip" in report and "held element acc" in report
+
+
+def test_a_measured_table_round_trips_through_json_and_eval_reads_it(tmp_path, shipped):
+    path = tmp_path / "mine.json"
+    path.write_text(shipped.to_json())
+    assert load_play_statistics(path) == shipped
+    config = OverlayEvalConfig(play_stats=str(path))
+    assert config.kinds == DEFAULT_KINDS and "iid" not in config.kinds
+
+
+def test_eval_command_defaults_to_the_real_play_kinds():
+    from nitrogen_datasets.overlay import cli as overlay_cli
+
+    params = {param.name: param for param in overlay_cli.overlay.commands["eval"].params}
+    assert tuple(params["kinds"].default) == OverlayEvalConfig().kinds == DEFAULT_KINDS
