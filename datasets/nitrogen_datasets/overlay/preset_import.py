@@ -87,8 +87,7 @@ def dpad_frame(action: np.ndarray) -> int:
 class _Canvas:
     """A premultiplied float RGBA drawing, clipped to the visible rectangle (where OBS draws)."""
 
-    color: np.ndarray  # (H, W, 3) float32, premultiplied
-    alpha: np.ndarray  # (H, W) float32 in [0, 1]
+    pixels: np.ndarray  # (H, W, 4) float32: RGB premultiplied by alpha, alpha in [0, 1]
     visible: tuple[int, int, int, int]  # x0, y0, x1, y1
 
     def paste(self, sprite: np.ndarray, x: float, y: float) -> None:
@@ -105,15 +104,19 @@ class _Canvas:
         if x1 <= x0 or y1 <= y0:
             return
         patch = sprite[y0 - iy : y1 - iy, x0 - ix : x1 - ix]
-        cover = 1.0 - patch[..., 3]
-        self.color[y0:y1, x0:x1] = patch[..., :3] + self.color[y0:y1, x0:x1] * cover[..., None]
-        self.alpha[y0:y1, x0:x1] = patch[..., 3] + self.alpha[y0:y1, x0:x1] * cover
+        region = self.pixels[y0:y1, x0:x1]
+        region *= 1.0 - patch[..., 3:4]
+        region += patch
 
-    def rgba(self) -> np.ndarray:
-        """Straight-alpha (H, W, 4) uint8."""
-        alpha = np.clip(self.alpha, 0.0, 1.0)
-        color = np.where(alpha[..., None] > 0, self.color / np.maximum(alpha, 1e-6)[..., None], 0.0)
-        return np.dstack([np.clip(color * 255.0 + 0.5, 0, 255), alpha * 255.0 + 0.5]).astype(np.uint8)
+
+def _straight(pixels: np.ndarray) -> np.ndarray:
+    """Premultiplied float RGBA (alpha in [0, 1]) -> straight-alpha (H, W, 4) uint8."""
+    alpha = np.clip(pixels[..., 3:4], 0.0, 1.0)
+    out = np.empty(pixels.shape, np.uint8)
+    # Where alpha is 0 the premultiplied colour is 0 too, so the floor on the divisor changes nothing.
+    out[..., :3] = np.clip(pixels[..., :3] * (255.0 / np.maximum(alpha, 1e-6)) + 0.5, 0, 255)
+    out[..., 3:] = alpha * 255.0 + 0.5
+    return out
 
 
 @dataclass
@@ -151,6 +154,11 @@ def _role(element: PresetElement) -> _Role:
     return _Role(skipped=f"type {kind}: not an input-overlay element type")
 
 
+def _reacts(element: PresetElement, role: _Role) -> bool:
+    """Whether an element's drawing may change with the action (sticks and triggers always move or fill)."""
+    return bool(role.names) or element.type in (ElementType.ANALOG_STICK, ElementType.TRIGGER)
+
+
 class PresetRenderer:
     """Draws an input-overlay preset for any flat (21,) gamepad action, and converts it to our layout.
 
@@ -164,6 +172,13 @@ class PresetRenderer:
         straight = atlas.astype(np.float32) / 255.0
         self._atlas = np.dstack([straight[..., :3] * straight[..., 3:4], straight[..., 3]])
         self.roles = [_role(element) for element in preset.elements]
+        self._static = next(
+            (i for i, (e, role) in enumerate(zip(preset.elements, self.roles, strict=True)) if _reacts(e, role)),
+            len(preset.elements),
+        )
+        """How many leading elements look the same whatever the action (drawn once, :meth:`_canvas`)."""
+        self._base: np.ndarray | None = None
+        self._sprites: dict[Sprite, np.ndarray] = {}
         self.skipped: list[str] = [
             f"{element.id!r} ({role.skipped})"
             for element, role in zip(preset.elements, self.roles, strict=True)
@@ -207,34 +222,41 @@ class PresetRenderer:
 
     def _sprite(self, sprite: Sprite) -> np.ndarray:
         """The premultiplied float pixels of an atlas rectangle (what lies outside the atlas is transparent)."""
-        out = np.zeros((sprite.h, sprite.w, 4), np.float32)
-        part = self._atlas[sprite.v : sprite.v + sprite.h, sprite.u : sprite.u + sprite.w]
-        out[: part.shape[0], : part.shape[1]] = part
-        return out
+        cached = self._sprites.get(sprite)
+        if cached is None:
+            cached = np.zeros((sprite.h, sprite.w, 4), np.float32)
+            part = self._atlas[sprite.v : sprite.v + sprite.h, sprite.u : sprite.u + sprite.w]
+            cached[: part.shape[0], : part.shape[1]] = part
+            self._sprites[sprite] = cached
+        return cached
 
     # ---- drawing ----------------------------------------------------------------------------------------
+    def _canvas(self) -> _Canvas:
+        """A canvas holding the leading elements no action changes (the body texture, usually), drawn once."""
+        ox, oy = self.origin
+        vx0, vy0, vx1, vy1 = self._visible
+        if self._base is None:
+            width, height = self.size
+            base = _Canvas(np.zeros((height, width, 4), np.float32), (vx0 - ox, vy0 - oy, vx1 - ox, vy1 - oy))
+            noop = gamepad.noop_flat()
+            for element, role in zip(self.preset.elements[: self._static], self.roles, strict=False):
+                self._draw_element(base, element, role, noop, (element.pos[0] - ox, element.pos[1] - oy))
+            self._base = base.pixels
+        return _Canvas(self._base.copy(), (vx0 - ox, vy0 - oy, vx1 - ox, vy1 - oy))
+
     def draw(self, action: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """The overlay for one flat (21,) action as (H, W, 4) RGBA uint8 at ``scale``; alpha is its shape."""
         action = gamepad.validate_flat(action)
-        width, height = self.size
         ox, oy = self.origin
-        vx0, vy0, vx1, vy1 = self._visible
-        canvas = _Canvas(
-            np.zeros((height, width, 3), np.float32),
-            np.zeros((height, width), np.float32),
-            (vx0 - ox, vy0 - oy, vx1 - ox, vy1 - oy),
-        )
-        for element, role in zip(self.preset.elements, self.roles, strict=True):
+        canvas = self._canvas()
+        for element, role in zip(self.preset.elements[self._static :], self.roles[self._static :], strict=True):
             self._draw_element(canvas, element, role, action, (element.pos[0] - ox, element.pos[1] - oy))
-        rgba = canvas.rgba()
         if scale == 1.0:
-            return rgba
+            return _straight(canvas.pixels)
+        width, height = self.size
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        premultiplied = np.dstack([rgba[..., :3].astype(np.float32) * rgba[..., 3:4] / 255.0, rgba[..., 3]])
-        small = cv2.resize(premultiplied, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        alpha = small[..., 3:4]
-        color = np.where(alpha > 0, small[..., :3] * 255.0 / np.maximum(alpha, 1e-6), 0.0)
-        return np.dstack([np.clip(color + 0.5, 0, 255), np.clip(alpha + 0.5, 0, 255)]).astype(np.uint8)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        return _straight(cv2.resize(canvas.pixels, size, interpolation=interpolation))
 
     def template(self) -> np.ndarray:
         """The overlay at rest (nothing pressed, sticks centred), RGBA at scale 1."""
