@@ -245,3 +245,17 @@ def test_make_layout_reads_a_layouts_elements_object_too(tmp_path):
     (tmp_path / "boxes.json").write_text(json.dumps({"jump": [1, 1, 5, 5]}))
     with pytest.raises(InvalidLayout, match=r"boxes.json: unknown element name\(s\) \['jump'\]"):
         make_layout(tmp_path / "shot.png", tmp_path / "boxes.json", tmp_path / "l.layout.json")
+
+
+def test_a_stick_sweeping_past_the_overlay_grows_the_template_with_clear_margins(tmp_path):
+    config, atlas = preset_config_and_atlas()
+    stick = next(e for e in config["elements"] if e["id"] == "left analog")
+    stick["pos"] = [-10, 40]  # its knob's centre at x = 4.5: the sweep (radius 11) starts 6.5 px left of the overlay
+    renderer = PresetRenderer(parse_preset(config, "p.json"), atlas)
+    assert renderer.origin == (-7, 0) and renderer.size == (307, 170)
+    layout = renderer.layout()
+    assert layout.elements["left_stick"].x == pytest.approx(0.5)  # 4.5 - 11 + 7
+    rest = renderer.draw(_action(left_x=-1.0))
+    assert not rest[:, :7, 3].any()  # OBS draws nothing outside the overlay's own rectangle
+    unsized = PresetRenderer(parse_preset({**config, "overlay_width": 0, "overlay_height": 0}, "p.json"), atlas)
+    assert unsized.size[0] >= 300 and unsized.template()[..., 3].any()
