@@ -150,11 +150,11 @@ def process_video(job: VideoJob) -> VideoOutcome:
     config = job.config
     spool = FrameSpool(staging / "frames.spool", config.fps, config.obs_size)
     taps: list[FrameTap] = [spool]
-    if config.masked_videos is not None:
-        masked = masked_video_path(config.masked_videos, job.key)
-        masked.parent.mkdir(parents=True, exist_ok=True)
-        taps.append(MaskedVideoTap(masked))
     try:
+        if config.masked_videos is not None:
+            masked = masked_video_path(config.masked_videos, job.key)
+            masked.parent.mkdir(parents=True, exist_ok=True)
+            taps.append(MaskedVideoTap(masked))
         extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
         got = read_actions(job.video, config.layout, extract_config, taps)
         episodes = _write_episodes(job, got, spool, staging / "dataset")

@@ -229,8 +229,9 @@ def _main_pass(
             item = DecodedFrame(frame, index, time if np.isfinite(time) else index / fps, fps, box)
             for tap in taps:
                 tap(item)
-            # A tap that converted the whole frame already: slice it rather than convert the region again.
-            yield (item.rgb[ry0:ry1, rx0:rx1] if item.has_rgb() else to_rgb(frame)), item.time
+            # A tap that converted the whole frame already: copy its region rather than convert it again (a copy,
+            # so the queue does not keep whole frames alive).
+            yield (item.rgb[ry0:ry1, rx0:rx1].copy() if item.has_rgb() else to_rgb(frame)), item.time
 
     def frames() -> Generator[np.ndarray, None, None]:
         for frame, time in prefetch(decoded()):
