@@ -116,14 +116,15 @@ def test_pressing_an_element_changes_its_box_and_leaves_the_others_at_rest(style
         assert (np.abs(drawn - rest)[core].sum(axis=2) > 30).mean() <= 0.1, name
 
 
-def _knob_offset(renderer: OverlayRenderer, stick: str, action: np.ndarray, scale: float) -> tuple[int, int]:
-    """(dx, dy) pixels from the knob's rest place to where its rest picture best matches in ``draw(action)``."""
+def _knob_offset(
+    renderer: OverlayRenderer, rest: np.ndarray, stick: str, action: np.ndarray, scale: float
+) -> tuple[int, int]:
+    """(dx, dy) pixels from the knob's place in ``rest`` to where its picture there best matches in ``draw(action)``."""
     element = renderer._sprites.elements[stick]
     cx, cy = (round(v * scale) for v in element.center)
     radius = element.knob * scale
     half = round(radius)
-    rest = renderer.draw(gamepad.noop_flat(), scale=scale)[..., :3]
-    patch = np.ascontiguousarray(rest[cy - half : cy + half + 1, cx - half : cx + half + 1])
+    patch = np.ascontiguousarray(rest[..., :3][cy - half : cy + half + 1, cx - half : cx + half + 1])
     disc = np.zeros(patch.shape, np.uint8)  # the knob's own pixels (its drawing covers the base there)
     cv2.circle(disc, (half, half), max(1, round(radius) - 1), (1, 1, 1), -1)
     reach = half + round(element.travel * scale) + 2
@@ -139,6 +140,7 @@ def _knob_offset(renderer: OverlayRenderer, stick: str, action: np.ndarray, scal
 def test_knob_moves_monotonically_with_the_axis_by_its_travel(style):
     renderer = OverlayRenderer(style)
     scale = 2.0
+    rest = renderer.draw(gamepad.noop_flat(), scale=scale)
     for stick in [name for name in renderer.layout().elements if name in STICK_ELEMENTS]:
         element = renderer._sprites.elements[stick]
         assert element.knob / element.travel >= KNOB_TO_TRAVEL[0] - 0.35  # larger than its travel (after rounding)
@@ -149,7 +151,7 @@ def test_knob_moves_monotonically_with_the_axis_by_its_travel(style):
             for value in np.linspace(-1, 1, 9):
                 action = gamepad.noop_flat()
                 action[column] = value
-                dx, dy = _knob_offset(renderer, stick, action, scale)
+                dx, dy = _knob_offset(renderer, rest, stick, action, scale)
                 along, across = (dx, dy) if axis == 0 else (-dy, dx)  # +y is up, image y grows down
                 assert abs(along - value * travel) <= 1 and abs(across) <= 1, (stick, axis, value, dx, dy)
                 offsets.append(along)
