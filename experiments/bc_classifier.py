@@ -67,14 +67,18 @@ EVAL_EPISODES = 20
 VALIDATION_EPISODES = 4  # the last episodes of each game: held out to measure label accuracy
 PLAY_MODES = ("argmax", "sample")
 N_ACTIONS = 15  # the largest native action space of the families below (Procgen); smaller ones use a prefix
-# planner: bc_labels' plain planner; holds: with hold candidates; holds-smooth: the holds demos relabelled by
-# smooth_labels; reactive: the planner in REACTIVE mode, recorded by collect_scored
-LABELLERS = ("planner", "holds", "holds-smooth", "reactive")
 SMOOTH_WINDOW = 8  # holds-smooth: the majority of this many actions from each step on (the planner's commit)
-# The reactive labeller: every step, the best native action held for 16 steps (32 when none of them scores),
-# no random candidates, no memory; ties to standing still. 16 steps reach the next orb or enemy in the
-# fixed-camera Procgen games and cost a quarter of the shipped 40-80 (15 rollouts every step, not every 8th).
-REACTIVE = {"reactive": True, "commit": 1, "horizon": 16, "max_horizon": 32, "explore": False}
+# Reactive labellers (recorded by collect_scored): every step, the best native action held for `horizon` steps
+# (max_horizon when none of them scores), no random candidates, no memory; ties to standing still. `reactive`
+# looks 16-32 steps ahead: the next orb or enemy in the fixed-camera games, at a quarter of the shipped 40-80
+# (15 rollouts every step, not every 8th); `reactive-h40` looks as far as the shipped planner.
+REACTIVE = {
+    "reactive": {"reactive": True, "commit": 1, "horizon": 16, "max_horizon": 32, "explore": False},
+    "reactive-h40": {"reactive": True, "commit": 1, "horizon": 40, "max_horizon": 80, "explore": False},
+}
+# planner: bc_labels' plain planner; holds: with hold candidates; holds-smooth: the holds demos relabelled by
+# smooth_labels; then the reactive ones
+LABELLERS = ("planner", "holds", "holds-smooth", *REACTIVE)
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,8 @@ class ClassifierConfig:
 
 def data_folder(family: str, data: str, labeller: str, game: str) -> Path:
     """Demonstrations of one game: bc_labels' 20 episodes (procgen ``small``) or this script's own."""
-    if labeller == "reactive":
-        return OUT / "demos-reactive" / game
+    if labeller in REACTIVE:
+        return OUT / f"demos-{labeller}" / game
     if labeller == "holds-smooth":
         labeller = "holds"
     if family == "procgen" and data == "small":
@@ -125,11 +129,11 @@ def make_env(family: str, game: str) -> Any:
 
 
 def make_demonstrator(family: str, game: str, labeller: str = "holds") -> Any:
-    """The expert whose labels the family clones (``reactive``: the planner in :data:`REACTIVE` mode)."""
+    """The expert whose labels the family clones (a reactive labeller: the planner as :data:`REACTIVE` sets it)."""
     from nitrogen_datasets.experts.registry import make_expert
 
-    if labeller == "reactive":
-        return planner_expert(game, **REACTIVE)
+    if labeller in REACTIVE:
+        return planner_expert(game, **REACTIVE[labeller])
     if FAMILIES[family].expert == "planner-holds":
         return planner_expert(game, holds=True)
     return make_expert("scripted", game)
@@ -210,10 +214,10 @@ def collect_scored(game: str, episodes: int, labeller: str) -> None:
             record = episode_record(seed, env.info, int(env.info["episode_steps"]), started)
         finally:
             env.close()
-        if len(rows["random"]) <= seed:
+        base = episodes_in(scores["random"])  # read again: another labeller's run may have added to it
+        if len(base) <= seed:
             atomic_json(
-                scores["random"],
-                {"game": game, "mode": "random", "episodes": [*rows["random"], random_play(game, seed)]},
+                scores["random"], {"game": game, "mode": "random", "episodes": [*base, random_play(game, seed)]}
             )
         atomic_json(scores[labeller], {"game": game, "mode": labeller, "episodes": [*rows[labeller], record]})
         print(f"collect {labeller} {game} seed {seed}: {record}", flush=True)
@@ -572,7 +576,7 @@ def family_table(family: str, spec: Family) -> list[str]:
             continue
         metrics = json.loads(metrics_path.read_text())
         _, data, labeller = folder.name.split("-", 2)
-        if labeller in ("reactive", "holds-smooth"):
+        if labeller == "holds-smooth" or labeller in REACTIVE:
             continue  # section 7's table (labels_report)
         counts = [len(load_info(data_folder(family, data, labeller, g)).episodes) for g in games]
         labeller = labeller if family == "procgen" else spec.expert
@@ -678,7 +682,7 @@ def early_returns(labeller: str, game: str, steps: int = DEMO_MAX_STEPS) -> dict
 
 
 def same_levels_table(games: tuple[str, ...]) -> list[str]:
-    """The reactive demonstrator against the hold-candidate planner on the same levels (both recorded on seeds 0 on)."""
+    """Each reactive demonstrator against the hold-candidate planner on the same levels (all recorded on seeds 0 on)."""
     from bc_diagnosis import bootstrap_ci
 
     lines = [
@@ -687,19 +691,22 @@ def same_levels_table(games: tuple[str, ...]) -> list[str]:
         "(seeds 0 on; bc_labels recorded the `holds` ones with a 300-step cap), reactive minus holds [paired 95% "
         "bootstrap CI]:",
         "",
-        "| game | episodes | holds | reactive | difference |",
-        "|---|---|---|---|---|",
+        "| game | labeller | episodes | holds | reactive | difference |",
+        "|---|---|---|---|---|---|",
     ]
     for game in games:
-        holds, reactive = early_returns("holds", game), early_returns("reactive", game)
-        seeds = sorted(set(holds) & set(reactive))
-        if not seeds:
-            continue
-        a, b = np.array([holds[k] for k in seeds]), np.array([reactive[k] for k in seeds])
-        low, high = bootstrap_ci(b - a)
-        lines.append(
-            f"| {game} | {len(seeds)} | {a.mean():.2f} | {b.mean():.2f} | {(b - a).mean():+.2f} [{low:+.2f}, {high:+.2f}] |"
-        )
+        holds = early_returns("holds", game)
+        for labeller in REACTIVE:
+            reactive = early_returns(labeller, game)
+            seeds = sorted(set(holds) & set(reactive))
+            if not seeds:
+                continue
+            a, b = np.array([holds[k] for k in seeds]), np.array([reactive[k] for k in seeds])
+            low, high = bootstrap_ci(b - a)
+            lines.append(
+                f"| {game} | {labeller} | {len(seeds)} | {a.mean():.2f} | {b.mean():.2f} | "
+                f"{(b - a).mean():+.2f} [{low:+.2f}, {high:+.2f}] |"
+            )
     return lines
 
 
@@ -710,7 +717,7 @@ def labels_report() -> str:
         ("holds", "small", "state, random draws, plan, places visited"),
         ("holds", "large", "state, random draws, plan, places visited"),
         ("holds-smooth", "small", f"as holds, majority of the next {SMOOTH_WINDOW}"),
-        ("reactive", "small", "state only"),
+        *((labeller, "small", f"state only, {REACTIVE[labeller]['horizon']}-step holds") for labeller in REACTIVE),
     ]
     lines = [
         f"Classifier as in section 5 ({ClassifierConfig().steps} steps of {ClassifierConfig().batch_size}, 64 px), "
@@ -731,7 +738,7 @@ def labels_report() -> str:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
         cells = []
         for game in games:
-            if labeller == "reactive":
+            if labeller in REACTIVE:
                 play = paired_cell(
                     episodes_in(play_folder(labeller) / f"{game}.json"),
                     episodes_in(play_folder("random") / f"{game}.json"),
@@ -772,9 +779,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the large set has hold-candidate labels only (--labeller holds)")
     if args.family != "procgen" and args.labeller != "holds":
         parser.error(f"--family {args.family} has its expert's labels only (leave --labeller at holds)")
-    if args.labeller == "reactive" and (args.family != "procgen" or args.data != "small"):
-        parser.error("--labeller reactive records its own procgen episodes (--family procgen --data small)")
-    if args.stage == "collect" and args.labeller == "reactive":
+    if args.labeller in REACTIVE and (args.family != "procgen" or args.data != "small"):
+        parser.error(f"--labeller {args.labeller} records its own procgen episodes (--family procgen --data small)")
+    if args.stage == "collect" and args.labeller in REACTIVE:
         for game in args.games or FAMILIES[args.family].games:
             collect_scored(game, args.episodes, args.labeller)
     elif args.stage == "collect":
