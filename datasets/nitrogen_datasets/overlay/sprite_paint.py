@@ -1,9 +1,10 @@
 """Paint one sprite: a shape with a fill, an outline, a glyph, shading, a drop shadow and a glow.
 
 A :class:`Paint` says how one sprite looks; :func:`paint_sprite` draws it at an output scale as a
-premultiplied RGBA float32 patch. Shapes, outlines and glyphs are drawn on a 4x supersampled canvas and
-averaged down, which anti-aliases every edge the same way; shadow and glow are blurs of the finished
-alpha at the output size. Pixel art is drawn on a coarse grid instead and enlarged without smoothing.
+premultiplied RGBA float32 patch. Shapes, outlines and glyphs are drawn as masks on a 4x supersampled
+canvas and averaged down to coverage, which anti-aliases every edge the same way; fills, shading and
+colours are then laid at the output size (16 times fewer pixels), and shadow and glow are blurs of the
+finished alpha. Pixel art is drawn on a coarse grid instead and enlarged without smoothing.
 """
 
 from __future__ import annotations
@@ -90,24 +91,32 @@ def paint_sprite(
     half_w, half_h = box[0] * unit / 2 * paint.grow, box[1] * unit / 2 * paint.grow
     rect = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     inside = shape_mask(paint.shape, (width, height), rect)
-    premult, alpha = _face(paint, inside, rect, (width, height))
+    # Masks are drawn on the fine canvas; colours are laid at the coarser size their coverage is averaged to.
+    size = (out_w, out_h) if cell == 1 else (width, height)
+    to_size = 1.0 / factor if cell == 1 else 1.0  # coarse pixels per canvas pixel
+    coarse_rect = (rect[0] * to_size, rect[1] * to_size, rect[2] * to_size, rect[3] * to_size)
+
+    def coverage(mask: np.ndarray) -> np.ndarray:
+        if cell > 1:
+            return mask.astype(np.float32)
+        return np.asarray(cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA))
+
+    premult, alpha = _face(paint, coverage(inside), coarse_rect, size, box)
     if paint.highlight:
         spot = np.zeros_like(inside)
         axes = (max(1, round(half_w * 0.55)), max(1, round(half_h * 0.3)))
         cv2.ellipse(spot, (round(cx), round(cy - half_h * 0.45)), axes, 0, 0, 360, (1,), -1)
-        _over(premult, alpha, (255, 255, 255), np.asarray(spot) & inside, 0.35)
+        _over(premult, alpha, (255, 255, 255), coverage(np.asarray(spot) & inside) * np.float32(0.35))
     if paint.glyph:
-        mark = glyph_mask(paint.glyph, (width, height), rect) & inside
-        _over(premult, alpha, paint.glyph_color, mark)
-    stroke = max(0, round(paint.outline_width * unit / 2))
+        _over(premult, alpha, paint.glyph_color, coverage(glyph_mask(paint.glyph, (width, height), rect) & inside))
+    stroke = max(int(paint.outline_width > 0), round(paint.outline_width * unit / 2))  # pixel art: at least a cell
     if stroke > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * stroke + 1, 2 * stroke + 1))
-        ring = cv2.subtract(cv2.dilate(inside, kernel), cv2.erode(inside, kernel))
-        _over(premult, alpha, paint.outline, ring)
+        _over(
+            premult, alpha, paint.outline, coverage(cv2.subtract(cv2.dilate(inside, kernel), cv2.erode(inside, kernel)))
+        )
     rgba = np.dstack([premult, alpha])
-    if cell == 1:
-        rgba = cv2.resize(rgba, (out_w, out_h), interpolation=cv2.INTER_AREA)
-    else:
+    if cell > 1:
         rgba = cv2.resize(rgba, (width * cell, height * cell), interpolation=cv2.INTER_NEAREST)[:out_h, :out_w]
     rgba = np.ascontiguousarray(rgba, dtype=np.float32)
     under = np.zeros_like(rgba)
@@ -213,40 +222,50 @@ def over_patch(canvas: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
 
 
 def _face(
-    paint: Paint, inside: np.ndarray, rect: tuple[float, float, float, float], size: tuple[int, int]
+    paint: Paint,
+    inside: np.ndarray,
+    rect: tuple[float, float, float, float],
+    size: tuple[int, int],
+    box: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Premultiplied RGB and alpha of the sprite's face (fill, shading, texture)."""
+    """Premultiplied RGB and alpha of the sprite's face (fill, shading, texture) for a coverage map ``inside``.
+
+    Shading and texture are functions of the position inside the (w, h) template-pixel ``box``, not of
+    output pixels, so a sprite drawn at another scale is this one resized (as a scaled texture atlas is),
+    and a template matched at another scale still finds it.
+    """
     width, height = size
     color = np.asarray(paint.fill, np.float32)
     x0, y0, x1, y1 = rect
-    shade = None
-    if paint.fill_mode != "flat":
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-        u, v = (xs - x0) / max(1.0, x1 - x0), (ys - y0) / max(1.0, y1 - y0)
-        if paint.fill_mode == "gradient":
-            along = (u - 0.5) * math.cos(paint.angle) + (v - 0.5) * math.sin(paint.angle)
-            shade = 1.0 - 0.9 * along
-        elif paint.fill_mode == "radial":
-            shade = 1.35 - 0.9 * np.hypot(u - 0.35, v - 0.3)
-        elif paint.fill_mode == "texture":
-            rng = np.random.default_rng(paint.texture_seed)
-            coarse = rng.normal(0.0, 1.0, (max(2, height // 6), max(2, width // 6))).astype(np.float32)
-            fine = rng.normal(0.0, 1.0, (height, width)).astype(np.float32)
-            shade = 1.0 + 0.16 * cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC) + 0.05 * fine
-        else:
-            raise ValueError(f"unknown fill_mode {paint.fill_mode!r}")
-    alpha = inside.astype(np.float32) * np.float32(paint.fill_alpha)
-    if shade is None:
+    alpha = inside * np.float32(paint.fill_alpha)
+    if paint.fill_mode == "flat":
         return alpha[..., None] * color, alpha
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) + np.float32(0.5)
+    u, v = (xs - x0) / max(1.0, x1 - x0), (ys - y0) / max(1.0, y1 - y0)
+    if paint.fill_mode == "gradient":
+        shade = 1.0 - 0.9 * ((u - 0.5) * math.cos(paint.angle) + (v - 0.5) * math.sin(paint.angle))
+    elif paint.fill_mode == "radial":
+        shade = 1.35 - 0.9 * np.hypot(u - 0.35, v - 0.3)
+    elif paint.fill_mode == "texture":  # mottled: blotches about 3 template px across plus grain of 1 px
+        rng = np.random.default_rng(paint.texture_seed)
+        shade = np.ones((height, width), np.float32)
+        for cell, strength in ((3.0, 0.18), (1.0, 0.06)):
+            rows, cols = max(2, math.ceil(box[1] / cell) + 1), max(2, math.ceil(box[0] / cell) + 1)
+            noise = rng.normal(0.0, 1.0, (rows, cols)).astype(np.float32)
+            sampled = cv2.remap(noise, u * (cols - 1), v * (rows - 1), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            shade += strength * sampled
+    else:
+        raise ValueError(f"unknown fill_mode {paint.fill_mode!r}")
     return np.clip(shade[..., None] * color, 0.0, 255.0) * alpha[..., None], alpha
 
 
-def _over(premult: np.ndarray, alpha: np.ndarray, color: RGB, mask: np.ndarray, strength: float = 1.0) -> None:
-    """Paint ``color`` at ``strength`` over a premultiplied canvas where ``mask`` is set, in place."""
-    where = mask.astype(bool)
-    keep = np.float32(1.0 - strength)
-    premult[where] = premult[where] * keep + np.asarray(color, np.float32) * np.float32(strength)
-    alpha[where] = alpha[where] * keep + np.float32(strength)
+def _over(premult: np.ndarray, alpha: np.ndarray, color: RGB, coverage: np.ndarray) -> None:
+    """Paint ``color`` with per-pixel ``coverage`` (0-1) over a premultiplied canvas, in place."""
+    keep = 1.0 - coverage
+    premult *= keep[..., None]
+    premult += coverage[..., None] * np.asarray(color, np.float32)
+    alpha *= keep
+    alpha += coverage
 
 
 def _layer(color: RGB, coverage: np.ndarray) -> np.ndarray:
