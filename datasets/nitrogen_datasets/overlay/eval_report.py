@@ -93,11 +93,12 @@ class _Report:
 
     def by_kind(self) -> list[str]:
         """One row per kind of clip, with the stick error and the held element's own accuracy."""
-        header = ["kind", "clips", *self.metrics, "stick RMSE", "held element acc"]
+        header = ["kind", "clips", "found", *self.metrics, "stick RMSE", "held element acc"]
         header += ["held element bound"] if self.with_bound else []
         rows = []
         for kind, group in sorted(_grouped(self.results, "kind").items(), key=lambda kv: CLIP_KINDS.index(str(kv[0]))):
-            row = [str(kind), str(len(group)), *self.cells(group), _fmt(_stick_rmse(_pool(group)))]
+            found = sum(r.located for r in group)
+            row = [str(kind), str(len(group)), str(found), *self.cells(group), _fmt(_stick_rmse(_pool(group)))]
             row.append(_fmt(_held_accuracy(_held_tally(group))))
             if self.with_bound:
                 row.append(_fmt(_held_accuracy(_held_tally(group, "held_bound"))))
