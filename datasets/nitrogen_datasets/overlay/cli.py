@@ -28,8 +28,8 @@ from typing import Any
 
 import click
 
-from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
 from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
+from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig
 from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig
