@@ -212,3 +212,12 @@ def test_the_shipped_localizer_finds_a_sprite_overlay_on_a_clean_frame(name):
     found = localize(composited, renderer.template())
     assert abs(found.x - placement.x) <= 3 and abs(found.y - placement.y) <= 3, (found, placement)
     assert abs(found.scale - style.scale) <= 0.05
+
+
+def test_the_training_sampler_cuts_sprite_overlays_into_element_samples():
+    from nitrogen_datasets.overlay.synthetic import ElementSampler
+
+    batch = ElementSampler(seed=1, sprite_fraction=1.0).sample(2)
+    assert batch.images.shape[1:] == (32, 32, 10) and batch.images.dtype == np.uint8
+    assert 2 * 10 <= len(batch.images) == len(batch.targets) == len(batch.kinds) <= 2 * 19
+    assert np.isfinite(batch.targets).all() and set(batch.kinds.tolist()) <= {0, 1, 2}
