@@ -13,13 +13,23 @@ from nitrogen_datasets.overlay.action_sequences import (
     clip_actions,
     play_sequence,
 )
-from nitrogen_datasets.overlay.eval_report import format_evaluation
-from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays
+from nitrogen_datasets.overlay.eval_report import TARGETS, format_evaluation
+from nitrogen_datasets.overlay.evaluate import (
+    STYLE_SETS,
+    ClipResult,
+    OverlayEvalConfig,
+    Tally,
+    evaluate_overlays,
+    held_out_axes,
+    resolve_styles,
+)
 from nitrogen_datasets.overlay.play_stats import (
     PlayStatistics,
     load_play_statistics,
     measure_play,
 )
+from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, SpriteStyle, named_sprite_styles, sprite_style
+from nitrogen_datasets.overlay.styles import UnknownStyle, preset_styles
 from nitrogen_envs import gamepad
 
 FPS = 30
@@ -135,3 +145,97 @@ def test_eval_command_defaults_to_the_real_play_kinds():
 
     params = {param.name: param for param in overlay_cli.overlay.commands["eval"].params}
     assert tuple(params["kinds"].default) == OverlayEvalConfig().kinds == DEFAULT_KINDS
+
+
+# ---- which styles eval reads: presets, sprite styles, the held-out sprite split (issue #18 part 3) ----------
+
+
+def test_no_style_names_are_the_presets_and_held_out_sprites_are_the_split_s_held_out_half():
+    assert resolve_styles(()) == resolve_styles(("presets",)) == preset_styles()
+    held_out = resolve_styles(("held-out-sprites",))
+    assert held_out == named_sprite_styles(held_out=True) and len(held_out) == 26
+    assert all(isinstance(style, SpriteStyle) and SPRITE_SPLIT.is_held_out(style) for style in held_out)
+    assert {style.family for style in held_out} >= set(SPRITE_SPLIT.held_out_families)
+    assert {style.treatment for style in held_out} >= set(SPRITE_SPLIT.held_out_treatments)
+    assert len(resolve_styles(("sprites",))) == len(named_sprite_styles()) == 56
+
+
+def test_style_names_and_sets_mix_in_order_each_style_once():
+    styles = resolve_styles(("sprite-gamecube-2", "xbox-color-04", "held-out-sprites", "sprite-xbox-0"))
+    names = [style.name for style in styles]
+    held_out = [style.name for style in named_sprite_styles(held_out=True) if style.name != "sprite-gamecube-2"]
+    assert names == ["sprite-gamecube-2", "xbox-color-04", *held_out, "sprite-xbox-0"]
+    assert styles[0] == sprite_style("sprite-gamecube-2")  # any sprite-<family>-<n>, as render takes it
+
+
+def test_an_unknown_style_or_set_names_the_sets_and_the_closest():
+    with pytest.raises(
+        UnknownStyle,
+        match=r"or a set: presets, sprites, held-out-sprites \(did you mean the set 'held-out-sprites'\?\)",
+    ):
+        resolve_styles(("held-out-sprite",))
+    with pytest.raises(UnknownStyle, match="did you mean 'xbox-color-04'"):
+        evaluate_overlays(OverlayEvalConfig(styles=("xbox-colour-04",)))
+    with pytest.raises(UnknownStyle, match="use sprite-<family>-<n>, family one of xbox"):
+        resolve_styles(("sprite-ps2-1",))
+
+
+def test_held_out_axes_say_what_training_never_draws():
+    assert held_out_axes(sprite_style("sprite-dualshock-6")) == ("family", "treatment")  # neon on a DualShock
+    assert held_out_axes(sprite_style("sprite-gamecube-0")) == ("family",)
+    assert held_out_axes(sprite_style("sprite-keyboard-7")) == ("treatment",)  # pixel art
+    assert held_out_axes(sprite_style("sprite-xbox-0")) == ()
+    presets = {style.name: held_out_axes(style) for style in preset_styles()}
+    assert presets["keycaps-color-23"] == ("palette",) and presets["xbox-color-04"] == ()
+    assert sum(axes == ("palette",) for axes in presets.values()) == 4
+
+
+def _clip(style: str, held_out: tuple[str, ...], buttons: tuple[int, int], triggers: tuple[int, int]) -> ClipResult:
+    """A scored clip without rendering: ``buttons``/``triggers`` = (hits, total); sticks read perfectly."""
+    total = Tally(*buttons, *triggers, stick_n=4, stick_sse=0.0, stick_sum=0.0, stick_sum_sq=2.0)
+    return ClipResult(style, "f", "e", 1.0, held_out, 28, 1.0, 10, "play", total=total)
+
+
+def test_targets_line_states_the_issue_targets_on_the_held_out_sprite_clips():
+    assert (TARGETS.button, TARGETS.trigger, TARGETS.stick_r2) == (0.98, 0.98, 0.90)
+    trained = _clip("sprite-xbox-0", (), (50, 100), (50, 100))
+    palette = _clip("keycaps-color-23", ("palette",), (50, 100), (50, 100))
+    held = _clip("sprite-gamecube-0", ("family",), (99, 100), (97, 100))
+    line = format_evaluation([trained, palette, held]).splitlines()[-1]
+    assert line.startswith("targets: button >= 0.98 (0.9900, met), trigger >= 0.98 (0.9700, not met)"), line
+    assert "stick R2 >= 0.90 (1.0000, met) on held-out sprite styles (1 clip)" in line
+    line = format_evaluation([trained, palette]).splitlines()[-1]  # no held-out sprite style: all clips, said so
+    assert "button >= 0.98 (0.5000, not met)" in line and "on all 2 clips" in line and "held-out-sprites" in line
+    table = format_evaluation([trained, palette, held])
+    rows = {line.split()[0]: line for line in table.splitlines() if line.startswith(("sprite-", "keycaps-"))}
+    assert rows["sprite-gamecube-0"].split()[4] == "family" and rows["sprite-xbox-0"].split()[4] == "no"
+
+
+@pytest.mark.slow
+def test_eval_command_reads_a_held_out_sprite_style():
+    """`nitrogen overlay eval --style sprite-...` used to refuse sprite names: it renders and reads one now."""
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    args = ["overlay", "eval", "--style", "sprite-dualshock-5", "--crf", "23", "--scale", "1", "--frames", "8"]
+    result = CliRunner().invoke(cli, [*args, "--kind", "idle", "-q"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("sprite-dualshock-5"))
+    assert row.split()[1:5] == ["dualshock/sticker", "invert", "0.61", "family"], row
+    assert "on held-out sprite styles (1 clip); real-play clips: idle" in result.output.splitlines()[-1]
+
+
+def test_styles_command_lists_every_named_sprite_style_and_marks_the_held_out_ones():
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    result = CliRunner().invoke(cli, ["overlay", "styles"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert all(style.name in lines for style in preset_styles())
+    for style in named_sprite_styles():
+        assert ("held out" in lines[style.name]) == SPRITE_SPLIT.is_held_out(style), lines[style.name]
+    assert lines["sprite-gamecube-6"].endswith("held out (family+treatment)")
+    assert ", ".join(STYLE_SETS) in result.output.splitlines()[-1]

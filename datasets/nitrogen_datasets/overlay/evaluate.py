@@ -1,7 +1,8 @@
 """Measure extraction on styles the parser never trained on (``nitrogen overlay eval``).
 
-For every named preset style (training only ever sees random styles, and never the held-out palette),
-every H.264 quality, every overlay scale and every kind of clip (:mod:`.action_sequences`: by default
+For every named style asked for (by default the parametric presets: training only ever sees random
+styles, and never the held-out palette; on request sprite-sheet styles, among them the held-out half of
+:data:`~.sprite_styles.SPRITE_SPLIT` in one name, ``held-out-sprites``: :data:`STYLE_SETS`), every H.264 quality, every overlay scale and every kind of clip (:mod:`.action_sequences`: by default
 ``play``, recorded play's statistics replayed; ``held``, the same with one button held throughout; ``idle``,
 nothing pressed; on request ``iid``, every button a coin flip every frame, as the parser is trained), a
 clip is rendered over a moving synthetic scene, run through the full extraction (localization, parser,
@@ -20,6 +21,7 @@ The tables are :func:`~.eval_report.format_evaluation`'s.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tempfile
 from collections.abc import Sequence
@@ -34,7 +36,8 @@ from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS, DEFAULT_KINDS
 from nitrogen_datasets.overlay.localize import OverlayNotFound
 from nitrogen_datasets.overlay.play_stats import load_play_statistics
 from nitrogen_datasets.overlay.render import OverlayRenderer
-from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, UnknownStyle, preset_styles
+from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, SpriteStyle, is_sprite_name, named_sprite_styles
+from nitrogen_datasets.overlay.styles import _PALETTES, AnyStyle, UnknownStyle, preset_style, preset_styles
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
@@ -43,13 +46,75 @@ from nitrogen_envs.progress import progress_bar
 if TYPE_CHECKING:
     from nitrogen_datasets.overlay.video import RenderResult
 
+STYLE_SETS = ("presets", "sprites", "held-out-sprites")
+"""Names that stand for several styles in :attr:`OverlayEvalConfig.styles` (and ``eval --style``):
+``presets``, the 24 parametric presets (the default); ``sprites``, the named sprite styles
+``sprite-<family>-0`` to ``-7`` of every family (:func:`~.sprite_styles.named_sprite_styles`); and
+``held-out-sprites``, those of them :data:`~.sprite_styles.SPRITE_SPLIT` holds out (a family or a drawing
+treatment parser training never draws), the set the issue's targets are stated on."""
+
+
+def style_set(name: str) -> list[AnyStyle]:
+    """The styles a name of :data:`STYLE_SETS` stands for, in a fixed order."""
+    if name == "presets":
+        return list(preset_styles())
+    if name == "sprites":
+        return list(named_sprite_styles())
+    if name == "held-out-sprites":
+        return list(named_sprite_styles(held_out=True))
+    raise UnknownStyle(f"unknown style set {name!r}; sets are {', '.join(STYLE_SETS)}")
+
+
+def resolve_styles(names: Sequence[str]) -> list[AnyStyle]:
+    """The styles ``names`` ask for, in order and each once; no names = the parametric presets.
+
+    A name is a preset's, a sprite style's ``sprite-<family>-<n>`` (:func:`~.styles.preset_style`) or a set
+    of :data:`STYLE_SETS`.
+
+    Raises:
+        UnknownStyle: a name that is none of these (the message suggests the closest and names the sets).
+    """
+    styles: dict[str, AnyStyle] = {}
+    for name in names or ("presets",):
+        if name in STYLE_SETS:
+            styles.update((style.name, style) for style in style_set(name))
+            continue
+        try:
+            style = preset_style(name)
+        except UnknownStyle as err:
+            close = [] if is_sprite_name(name) else difflib.get_close_matches(name, STYLE_SETS, n=1)
+            hint = f" (did you mean the set {close[0]!r}?)" if close else ""
+            raise UnknownStyle(f"{err}, or a set: {', '.join(STYLE_SETS)}{hint}") from None
+        styles[style.name] = style
+    return list(styles.values())
+
+
+def held_out_axes(style: AnyStyle) -> tuple[str, ...]:
+    """What about ``style`` parser training never draws; empty when its family and colours are drawn.
+
+    ``family`` and/or ``treatment`` for a sprite style :data:`~.sprite_styles.SPRITE_SPLIT` holds out;
+    ``palette`` for a preset in the palette training never uses (:data:`~.synthetic.HELD_OUT_PALETTE`). No
+    preset is drawn in training, but the other presets' families and colours are.
+    """
+    if isinstance(style, SpriteStyle):
+        return tuple(
+            axis
+            for axis, held in (
+                ("family", style.family in SPRITE_SPLIT.held_out_families),
+                ("treatment", style.treatment in SPRITE_SPLIT.held_out_treatments),
+            )
+            if held
+        )
+    return ("palette",) if style.base == _PALETTES[HELD_OUT_PALETTE][0] else ()
+
 
 @dataclass(frozen=True)
 class OverlayEvalConfig:
     """The evaluation grid.
 
     Args:
-        styles: preset style names; empty = all presets.
+        styles: style names: presets, ``sprite-<family>-<n>`` names and sets (:data:`STYLE_SETS`, e.g.
+            ``held-out-sprites``); empty = all parametric presets.
         crfs: x264 qualities of the rendered clips.
         scales: overlay scales.
         frames: frames per clip.
@@ -131,9 +196,11 @@ class ClipResult:
 
     style: str
     family: str
+    """The controller family (a sprite style's: ``family/treatment``)."""
     effect: str
     opacity: float
-    held_out_palette: bool
+    held_out: tuple[str, ...]
+    """What about the style training never draws (:func:`held_out_axes`)."""
     crf: int
     scale: float
     frames: int = 0
@@ -147,6 +214,14 @@ class ClipResult:
     """The oracle's button and trigger tallies (:mod:`.bound`), when asked for."""
     held_bound: Tally | None = None
     """The oracle's tally of the held element alone (``held`` clips, when asked for)."""
+
+    @property
+    def in_held_out_split(self) -> bool:
+        """The style's family or treatment is held out by :data:`~.sprite_styles.SPRITE_SPLIT`.
+
+        The issue's targets (:data:`~.eval_report.TARGETS`) are stated on these clips.
+        """
+        return "family" in self.held_out or "treatment" in self.held_out
 
 
 def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
@@ -175,7 +250,7 @@ def _agreements(got: np.ndarray, truth: np.ndarray) -> int:
 
 
 def evaluate_clip(
-    style: OverlayStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int, kind: str = "iid"
+    style: AnyStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int, kind: str = "iid"
 ) -> ClipResult:
     """Render one clip of ``kind``, extract it, compare (``seed`` fixes the scene; the kind's actions too)."""
     from nitrogen_datasets.overlay.extract import ExtractConfig, extract
@@ -190,12 +265,13 @@ def evaluate_clip(
     stats = load_play_statistics(config.play_stats)
     truth, held = clip_actions(kind, stats, config.frames, config.fps, rng, pressable)
     placed = replace(style, scale=scale)
+    family = f"{style.family}/{style.treatment}" if isinstance(style, SpriteStyle) else style.family
     result = ClipResult(
         style.name,
-        style.family,
+        family,
         style.press_effect,
         style.opacity,
-        style.base == _PALETTES[HELD_OUT_PALETTE][0],
+        held_out_axes(style),
         crf,
         scale,
         config.frames,
@@ -237,7 +313,7 @@ def evaluate_clip(
 
 
 def _bound_tally(
-    style: OverlayStyle, clip: RenderResult, seed: int, truth: np.ndarray, config: OverlayEvalConfig, held: str | None
+    style: AnyStyle, clip: RenderResult, seed: int, truth: np.ndarray, config: OverlayEvalConfig, held: str | None
 ) -> tuple[Tally, Tally | None]:
     """The oracle's tally of one rendered clip, and of its held element alone (scenes drawn again from the seed)."""
     from nitrogen_datasets.overlay.bound import decoded_frames, oracle_hits
@@ -257,7 +333,7 @@ def _bound_tally(
     return bound, held_bound
 
 
-def _job(args: tuple[OverlayStyle, int, float, OverlayEvalConfig, int, str]) -> ClipResult:
+def _job(args: tuple[AnyStyle, int, float, OverlayEvalConfig, int, str]) -> ClipResult:
     return evaluate_clip(*args)
 
 
@@ -265,14 +341,10 @@ def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list
     """Every (style, crf, scale, kind) clip of the grid, in grid order.
 
     Raises:
-        UnknownStyle: an unknown style name (the message lists the presets).
+        UnknownStyle: an unknown style name (the message suggests the closest and names the sets).
         FileNotFoundError: ``config.play_stats`` names no file.
     """
-    presets = {style.name: style for style in preset_styles()}
-    unknown = [name for name in config.styles if name not in presets]
-    if unknown:
-        raise UnknownStyle(f"unknown styles {unknown}; presets are {sorted(presets)} (`nitrogen overlay styles`)")
-    styles = [presets[name] for name in config.styles] if config.styles else list(presets.values())
+    styles = resolve_styles(config.styles)
     load_play_statistics(config.play_stats)  # a missing or malformed table fails here, not in every worker
     cells = [(style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales]
     jobs = [
