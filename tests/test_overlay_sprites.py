@@ -64,6 +64,65 @@ def test_parser_training_never_draws_a_held_out_sprite_family_or_treatment():
     assert 60 < len(sprites) < 140 and not any(SPRITE_SPLIT.is_held_out(style) for style in sprites)
 
 
+def _recording_renderers(monkeypatch) -> list:
+    """Every style the training sampler draws, in order (the sampler's renderer, wrapped)."""
+    from nitrogen_datasets.overlay import synthetic
+
+    drawn = []
+
+    def renderer(style):
+        drawn.append(style)
+        return OverlayRenderer(style)
+
+    monkeypatch.setattr(synthetic, "OverlayRenderer", renderer)
+    return drawn
+
+
+def test_train_parser_with_sprites_never_draws_a_held_out_sprite_family_or_treatment(monkeypatch, tmp_path):
+    """The training-config path (`train-parser --sprite-fraction`): pool and validation renders come from the
+    split's train half only, and parser.json records the fraction."""
+    pytest.importorskip("torch")
+    import json
+
+    from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
+    from nitrogen_datasets.overlay.parser_training import train_parser
+
+    drawn = _recording_renderers(monkeypatch)
+    config = ParserTrainConfig(
+        renders=6, validation_renders=2, epochs=1, batch_size=64, workers=1, threads=1, sprite_fraction=1.0
+    )
+    train_parser(config, tmp_path / "parser", progress=False)
+    assert len(drawn) == 8 and all(isinstance(style, SpriteStyle) for style in drawn)
+    assert not any(SPRITE_SPLIT.is_held_out(style) for style in drawn)
+    assert json.loads((tmp_path / "parser" / "parser.json").read_text())["training"]["sprite_fraction"] == 1.0
+
+
+def test_train_parser_default_renders_the_shipped_parametric_stream(monkeypatch):
+    """`sprite_fraction` 0 (the default) renders the pool sample for sample as before sprite styles existed:
+    no sprite style drawn, no random number spent on the choice; a fraction above 0 changes the pool."""
+    from nitrogen_datasets.overlay import parser_training, synthetic
+    from nitrogen_datasets.overlay.parser_config import ParserNetConfig, ParserTrainConfig
+
+    net = ParserNetConfig(button_margin=0.3)
+    default = ParserTrainConfig().sprite_fraction
+    assert default == 0.0
+
+    def pool(**kwargs):
+        return parser_training.render_pool(5, 3, net, workers=1, progress=False, desc="", **kwargs)
+
+    with_sprites = pool(sprite_fraction=0.5)
+    before = pool()  # the call the shipped parser's pool was rendered with
+    drawn = _recording_renderers(monkeypatch)
+    shipped = synthetic.ElementSampler(5 * 1_000_003, net=net).sample(3)  # the chunk's sampler, without the option
+    monkeypatch.setattr(synthetic, "training_sprite_style", lambda rng: pytest.fail("a sprite style was drawn"))
+    configured = pool(sprite_fraction=default)
+    assert not any(isinstance(style, SpriteStyle) for style in drawn)
+    for name in ("images", "targets", "kinds"):
+        assert np.array_equal(getattr(configured, name), getattr(before, name)), name
+        assert np.array_equal(getattr(configured, name), getattr(shipped, name)), name
+    assert not np.array_equal(with_sprites.targets, configured.targets)
+
+
 def test_training_without_sprites_draws_the_same_parametric_styles_as_before():
     a, b = np.random.default_rng(5), np.random.default_rng(5)
     styles = [training_style(a) for _ in range(20)]
