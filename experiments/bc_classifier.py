@@ -444,6 +444,7 @@ class FlowArm:
     chunk_size: int
     n_action_steps: int
     steps: int = FLOW_STEPS
+    head: str = "flow"  # NitroGenConfig.action_head: "discrete" is the factorized head of bc_heads' ngenc-bins
 
 
 # the default 16-action chunks played 8 at a time; short chunks replanned every step (does predicting 16
@@ -454,6 +455,10 @@ FLOW_ARMS = {
     "flow-3k": FlowArm(16, 8, steps=3000),
     # one action per frame, as the discrete heads of bc_heads.py predict: flow matching without chunking
     "flow-c1": FlowArm(1, 1),
+    # nitrogen-s itself (encoder + DiT) with the discrete head that cloned the bot in bc_heads.py (ngenc-bins):
+    # one action per frame as there, and the default 16-action chunks played 8 at a time
+    "discrete-c1": FlowArm(1, 1, steps=3000, head="discrete"),
+    "discrete": FlowArm(16, 8, steps=3000, head="discrete"),
 }
 
 
@@ -462,7 +467,12 @@ def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None
     from bc_labels import train_nitrogen_s
 
     spec = FLOW_ARMS[arm]
-    policy = {**FLOW_POLICY, "chunk_size": spec.chunk_size, "n_action_steps": spec.n_action_steps}
+    policy = {
+        **FLOW_POLICY,
+        "chunk_size": spec.chunk_size,
+        "n_action_steps": spec.n_action_steps,
+        "action_head": spec.head,
+    }
     folders = [data_folder(family, data, labeller, game) for game in FAMILIES[family].games]
     train_nitrogen_s(run_dir(family, data, labeller) / arm, folders, policy, spec.steps, save_every=250)
 
