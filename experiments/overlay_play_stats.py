@@ -36,6 +36,7 @@ def episodes(folders: list[Path], games: set[str]) -> Iterator[tuple[np.ndarray,
 
 
 def main() -> None:
+    """Command line: measure the folders and write the table (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="demonstrations folders")
     parser.add_argument("--out", type=Path, required=True, help="JSON table to write")
