@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_datasets.overlay.style_checks import check_placement
 
 SPRITE_FAMILIES = ("xbox", "switch-pro", "dualsense", "dualshock", "gamecube", "arcade", "keyboard")
 """Layout families: where the elements sit and which sprites draw them (:mod:`.sprite_layouts`)."""
@@ -107,12 +108,7 @@ class SpriteStyle:
         ):
             if value not in allowed:
                 raise InvalidOverlayConfig(f"{field} must be one of {allowed}, got {value!r}")
-        if not 0.3 <= self.opacity <= 1.0:
-            raise InvalidOverlayConfig(f"opacity must be in [0.3, 1.0], got {self.opacity}")
-        if not 0.5 <= self.scale <= 2.0:
-            raise InvalidOverlayConfig(f"scale must be in [0.5, 2.0], got {self.scale}")
-        if not all(0.0 <= p <= 1.0 for p in self.position):
-            raise InvalidOverlayConfig(f"position fractions must be in [0, 1], got {self.position}")
+        check_placement(self.opacity, self.scale, self.position)
 
     @property
     def base(self) -> tuple[int, int, int]:

@@ -15,6 +15,7 @@ import numpy as np
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_FAMILIES, SpriteStyle, is_sprite_name, sprite_style
+from nitrogen_datasets.overlay.style_checks import check_placement
 from nitrogen_envs import gamepad
 
 FAMILIES = ("xbox", "playstation", "minimal", "keycaps")
@@ -58,12 +59,7 @@ class OverlayStyle:
             raise InvalidOverlayConfig(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.press_effect not in PRESS_EFFECTS:
             raise InvalidOverlayConfig(f"press_effect must be one of {PRESS_EFFECTS}, got {self.press_effect!r}")
-        if not 0.3 <= self.opacity <= 1.0:
-            raise InvalidOverlayConfig(f"opacity must be in [0.3, 1.0], got {self.opacity}")
-        if not 0.5 <= self.scale <= 2.0:
-            raise InvalidOverlayConfig(f"scale must be in [0.5, 2.0], got {self.scale}")
-        if not all(0.0 <= p <= 1.0 for p in self.position):
-            raise InvalidOverlayConfig(f"position fractions must be in [0, 1], got {self.position}")
+        check_placement(self.opacity, self.scale, self.position)
 
 
 def family_geometry(family: str) -> tuple[tuple[int, int], dict[str, Shape]]:
