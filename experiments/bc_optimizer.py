@@ -10,6 +10,7 @@ demonstrations with the same held-out episodes, and logs held-out label accuracy
 differ in one thing at a time.
 
     python experiments/bc_optimizer.py --arm discrete-bc      # one arm: curve JSON + final weights
+    python experiments/bc_optimizer.py play --arm discrete-bc # its final weights on seeds 1000-1019
     python experiments/bc_optimizer.py report [--write]       # the table in docs/results.md
 
 Run from the repository root. Each arm writes ``runs/bc_optimizer/<arm>/curve.json`` after every
@@ -29,8 +30,17 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bc_classifier import FLOW_POLICY, VALIDATION_EPISODES, data_folder, load_episodes, native_labels
-from bc_diagnosis import atomic_json
+from bc_classifier import (
+    EVAL_EPISODES,
+    FLOW_POLICY,
+    VALIDATION_EPISODES,
+    against_random,
+    data_folder,
+    load_episodes,
+    make_env,
+    native_labels,
+)
+from bc_diagnosis import FIRST_SEED, atomic_json, episode_record, play_out
 
 OUT = Path("runs/bc_optimizer")
 RESULTS = Path(__file__).parent / "results" / "bc_optimizer"
@@ -144,6 +154,51 @@ def train(name: str) -> None:
             print(f"{name} step {step}: {accuracy} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+def eval_folder(temperature: float) -> str:
+    """Where a play run's episodes go: ``eval`` for the likeliest action, ``eval-t<T>`` when sampling."""
+    return "eval" if temperature == 0 else f"eval-t{temperature:g}"
+
+
+def play(name: str, temperature: float = 0.0) -> None:
+    """Play an arm's final weights on bc_classifier's evaluation seeds.
+
+    The likeliest action every frame, or (discrete head) one drawn at ``temperature``.
+    """
+    import torch
+    from safetensors.torch import load_model
+
+    from nitrogen_envs import gamepad
+
+    torch.set_num_threads(1)
+    out = OUT / name
+    policy = build_policy(ARMS[name])
+    load_model(policy, str(out / "model.safetensors"))
+    policy.eval()
+    policy.config.temperature = temperature
+    for game in GAMES:
+        path = out / eval_folder(temperature) / f"{game}.json"
+        if path.is_file():
+            continue
+        rows = []
+        for k in range(EVAL_EPISODES):
+            seed = FIRST_SEED + k
+            env = make_env("doom", game)
+            generator = torch.Generator().manual_seed(seed)
+
+            def act(obs: np.ndarray, info: dict[str, Any], game: str = game, generator: Any = generator) -> Any:
+                return gamepad.from_flat(policy.predict_action_chunk(obs, game=game, generator=generator)[0])
+
+            started = time.perf_counter()
+            try:
+                obs, info = env.reset(seed=seed)
+                info, steps = play_out(env, obs, info, act)
+            finally:
+                env.close()
+            rows.append(episode_record(seed, info, steps, started))
+        atomic_json(path, {"game": game, "mode": name, "episodes": rows})
+        print(f"play {name} {game} done", flush=True)
+
+
 def majority(game: str) -> float:
     """Share of the held-out labels that the most frequent one takes (answering it always)."""
     _, actions, episode = load_episodes(data_folder("doom", "large", "holds", game))
@@ -159,10 +214,16 @@ def report() -> str:
         f"label: {base}); nitrogen-s at 64 px, one action per frame, steps of {BATCH}; cells: "
         + " / ".join(GAMES)
         + ". Made by "
-        "`python experiments/bc_optimizer.py --arm A && ... report --write`.",
+        "`python experiments/bc_optimizer.py --arm A && ... play --arm A && ... report --write`. Play: the "
+        "likeliest action every frame (flow: one sample), 20 episodes on seeds 1000-1019, episode return, "
+        "difference from random on the same seeds [paired 95% bootstrap CI].",
         "",
-        "| arm | what | " + " | ".join(f"step {s}" for s in range(EVAL_EVERY, 1501, EVAL_EVERY)) + " |",
-        "|---|---|" + "---|" * len(range(EVAL_EVERY, 1501, EVAL_EVERY)),
+        "| arm | what | "
+        + " | ".join(f"step {s}" for s in range(EVAL_EVERY, 1501, EVAL_EVERY))
+        + " | "
+        + " | ".join(f"{g} play" for g in GAMES)
+        + " |",
+        "|---|---|" + "---|" * (len(range(EVAL_EVERY, 1501, EVAL_EVERY)) + len(GAMES)),
     ]
     for name, arm in ARMS.items():
         path = RESULTS / name / "curve.json"
@@ -175,19 +236,30 @@ def report() -> str:
             " / ".join(f"{by_step[s][g]:.2f}" for g in GAMES) if s in by_step else "-"
             for s in range(EVAL_EVERY, 1501, EVAL_EVERY)
         ]
-        lines.append(f"| `{name}` | {arm.description} | " + " | ".join(cells) + " |")
+        folder = path.parent
+        plays = [against_random("doom", g, folder / "eval" / f"{g}.json") for g in GAMES]
+        lines.append(f"| `{name}` | {arm.description} | " + " | ".join(cells + plays) + " |")
+        for sampled in sorted(folder.glob("eval-t*")):
+            plays = [against_random("doom", g, sampled / f"{g}.json") for g in GAMES]
+            blank = ["-"] * len(cells)
+            label = f"the same weights, sampled at temperature {sampled.name[len('eval-t') :]}"
+            lines.append(f"| `{name}` | {label} | " + " | ".join(blank + plays) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``--arm A`` trains one arm; ``report [--write]`` prints (and writes) the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", nargs="?", choices=("train", "report"), default="train")
+    parser.add_argument("stage", nargs="?", choices=("train", "play", "report"), default="train")
     parser.add_argument("--arm", choices=tuple(ARMS), default="discrete-bc")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
+    parser.add_argument("--temperature", type=float, default=0.0, help="play: sample the discrete head at T")
     args = parser.parse_args(argv)
-    if args.stage == "train":
-        train(args.arm)
+    if args.stage in ("train", "play"):
+        if args.stage == "train":
+            train(args.arm)
+        else:
+            play(args.arm, args.temperature)
         return 0
     text = report()
     print(text)
