@@ -16,7 +16,7 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "av": ("av", "data"),
     "torch": ("torch", "data"),
     "tqdm": ("tqdm", "data"),
-    "imitation": ("imitation", "rl"),
+    "imitation": ("imitation", "imitation"),  # the classic stack, see docs/install.md
     "ray": ("ray", "scale"),
 }
 
