@@ -2,6 +2,7 @@
 
 import json
 
+import gymnasium as gym
 import pytest
 from conftest import run_python
 
@@ -21,6 +22,11 @@ def test_importing_nitrogen_envs_pulls_in_no_engine_torch_or_other_package_of_ou
     assert not loaded & set(HEAVY + OURS)
 
 
+GYMNASIUM_1 = int(gym.__version__.split(".")[0]) >= 1
+needs_plugins = pytest.mark.skipif(GYMNASIUM_1, reason="Gymnasium 1.x has no entry-point plugins (docs/install.md)")
+
+
+@needs_plugins
 def test_import_gymnasium_registers_our_envs_without_importing_an_engine():
     result = run_python(
         "import gymnasium as gym, sys\n"
@@ -31,10 +37,27 @@ def test_import_gymnasium_registers_our_envs_without_importing_an_engine():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_gym_make_works_with_no_import_of_ours():
+@pytest.mark.skipif(not GYMNASIUM_1, reason="gym.register_envs is new in Gymnasium 1.0")
+def test_register_envs_registers_our_envs_without_importing_an_engine():
+    result = run_python(
+        "import gymnasium as gym, sys, nitrogen_envs\n"
+        "gym.register_envs(nitrogen_envs)\n"
+        "assert 'NitroGen/CoinRun-v0' in gym.registry\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["nitrogen_envs:NitroGen/CoinRun-v0", pytest.param("NitroGen/CoinRun-v0", marks=needs_plugins)],
+    ids=["module-prefix", "plugin"],
+)
+def test_gym_make_works_with_no_import_of_ours(env_id):
     result = run_python(
         "import gymnasium as gym\n"
-        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        f"env = gym.make({env_id!r}, obs_size=32)\n"
         "obs, info = env.reset(seed=0)\n"
         "print(obs.shape, info['game'])"
     )
