@@ -9,6 +9,8 @@ import pytest
 from conftest import REPO_ROOT
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
+
 
 def _constraints_script():
     spec = importlib.util.spec_from_file_location("constraints_script", REPO_ROOT / "scripts" / "constraints.py")

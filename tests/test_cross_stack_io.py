@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("pyarrow")
 pytest.importorskip("av")

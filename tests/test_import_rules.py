@@ -6,6 +6,8 @@ import gymnasium as gym
 import pytest
 from conftest import run_python
 
+pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
+
 # cv2 is left out: gymnasium.wrappers imports OpenCV itself whenever it is installed.
 HEAVY = ["torch", "procgen", "ale_py", "vizdoom", "crafter", "av", "pygame"]
 OURS = ["nitrogen_policies", "nitrogen_datasets", "nitrogen_leaderboard"]

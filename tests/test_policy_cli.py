@@ -49,6 +49,7 @@ def test_train_on_a_missing_folder_names_it(tmp_path):
     assert "nope" in run.stderr
 
 
+@pytest.mark.classic
 def test_finetune_from_imitation_trajectories(tmp_path):
     pytest.importorskip("imitation")
     from imitation.data import serialize
