@@ -1,11 +1,11 @@
-.PHONY: lint format type test bench readme docs
+.PHONY: lint format type test test-fast bench readme docs
 
 lint:
 	ruff check .
 	ruff format --check .
 
 type:
-	mypy nitrogen_envs --ignore-missing-imports
+	mypy
 
 format:
 	ruff format .
@@ -13,6 +13,9 @@ format:
 
 test:
 	bash .ci/run
+
+test-fast:
+	python -m pytest -q -m "not slow"
 
 bench:
 	python benchmarks/env_overhead.py

@@ -1,35 +1,46 @@
-"""Cost of the NitroGen wrapper: raw engine steps/s vs ``NitroGen/...`` env steps/s, side by side.
+"""Cost of the NitroGen wrapper: raw engine steps/s vs ``NitroGen/...`` env steps/s, before and after, side by side.
 
-For one game per engine, each round times three loops back to back on the same machine state:
+For one game per engine, each round times these loops back to back, each in a fresh process:
 
 * ``raw``: the engine's own API with random native actions, producing the same RGB frame we use;
 * ``native``: ``gym.make("NitroGen/<Game>-v0", obs_size="native")`` with the canonical gamepad actions of
   the same random native actions (validation, mapping, info, Gymnasium's wrappers all included);
-* ``256``: the same env at the default 256x256 observation (adds the resize).
+* ``256``: the same env at the default 256x256 observation (adds the resize);
+* both env loops twice: with ``nitrogen_envs`` as of ``--before`` (a git revision, exported to a temporary
+  folder) and as in this working tree (``after``), so the speed-up is measured in the same run;
+* Crafter only, ``raw@256``: the raw engine asked for 256 px frames (the only engine that renders at any
+  size; its render cost grows with the size, so this is the reference for what 256 px costs the engine).
 
 Only step calls are timed (resets excluded): task semantics differ from the raw game (a Crafter task
 ends when its achievement unlocks), and resets are not per-step overhead. The median over rounds is
-reported; ratios below 1 mean our env is slower (0.9 = 10% overhead).
-Last line: ``env_overhead: key=value ...``.
+reported; ratios below 1 mean our env is slower (0.9 = 10% overhead). Loops time this process's CPU
+time, which other programs on a shared machine barely change (wall time for ViZDoom, whose engine runs
+in its own process). Peak RSS is the largest of the
+measuring processes, per loop. Last line: ``env_overhead: key=value ...``.
 
 Usage::
 
-    python benchmarks/env_overhead.py [--rounds 5] [--engines procgen ale vizdoom crafter]
+    python benchmarks/env_overhead.py [--rounds 5] [--engines procgen ale vizdoom crafter] [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
-
-import nitrogen_envs  # noqa: F401
 
 GAMES = {
     "procgen": ("CoinRun", 300),
@@ -37,6 +48,14 @@ GAMES = {
     "vizdoom": ("DoomDefendCenter", 1500),
     "crafter": ("Crafter", 300),
 }
+BEFORE = "4fd1bac"
+"""The last commit before the environment-speed work of issue #19 (the ``before`` column)."""
+REPO = Path(__file__).resolve().parent.parent
+WALL_CLOCK_ENGINES = frozenset({"vizdoom"})
+"""Engines that run in a separate process (ViZDoom's engine), whose cost only the wall clock sees."""
+clock: Callable[[], float] = time.process_time
+"""What each loop times: this process's CPU time (all threads, Procgen's workers included), which the
+other programs on a shared machine barely move; the wall clock for :data:`WALL_CLOCK_ENGINES`."""
 
 
 def engine_seeds(seed: int = 0):
@@ -48,16 +67,16 @@ def engine_seeds(seed: int = 0):
 
 
 def raw_procgen(steps: int, actions: np.ndarray) -> float:
-    from procgen import ProcgenGym3Env
+    from procgen import ProcgenGym3Env  # type: ignore[import-untyped]
 
     seed = next(engine_seeds())
     env = ProcgenGym3Env(num=1, env_name="coinrun", render_mode="rgb_array", distribution_mode="hard", rand_seed=seed)
-    start = time.perf_counter()
+    start = clock()
     for i in range(steps):
-        env.act(np.array([actions[i]], dtype=np.int32))
+        env.act(np.array([actions[i] % 15], dtype=np.int32))
         env.observe()
         frame = env.get_info()[0]["rgb"]
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     assert frame.shape == (512, 512, 3)
     return steps / elapsed
 
@@ -72,9 +91,9 @@ def raw_ale(steps: int, actions: np.ndarray) -> float:
     minimal = [full.index(action) for action in env.ale.getMinimalActionSet()]
     elapsed = 0.0
     for i in range(steps):
-        start = time.perf_counter()
-        _, _, terminated, truncated, _ = env.step(minimal[int(actions[i])])
-        elapsed += time.perf_counter() - start
+        start = clock()
+        _, _, terminated, truncated, _ = env.step(minimal[int(actions[i]) % len(minimal)])
+        elapsed += clock() - start
         if terminated or truncated:
             env.reset()
     env.close()
@@ -98,12 +117,12 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
     game.new_episode()
     elapsed = 0.0
     for i in range(steps):
-        start = time.perf_counter()
+        start = clock()
         game.make_action(table[int(actions[i]) % len(table)], 4)
         finished = game.is_episode_finished()
         if not finished:
             game.get_state().screen_buffer  # noqa: B018 - fetch the frame as our env does
-        elapsed += time.perf_counter() - start
+        elapsed += clock() - start
         if finished:
             game.set_seed(next(seeds))
             game.new_episode()
@@ -111,43 +130,89 @@ def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
     return steps / elapsed
 
 
-def raw_crafter(steps: int, actions: np.ndarray) -> float:
-    import crafter
+def raw_crafter(steps: int, actions: np.ndarray, size: int = 64) -> float:
+    import crafter  # type: ignore[import-untyped]
 
     seeds = engine_seeds()
-    env = crafter.Env(size=(64, 64), seed=next(seeds))
+    env = crafter.Env(size=(size, size), seed=next(seeds))
     env.reset()
     elapsed = 0.0
     for i in range(steps):
-        start = time.perf_counter()
-        _, _, done, _ = env.step(int(actions[i]))
-        elapsed += time.perf_counter() - start
+        start = clock()
+        _, _, done, _ = env.step(int(actions[i]) % 17)
+        elapsed += clock() - start
         if done:
             env._seed, env._episode = next(seeds), 0  # as our env does on reset
             env.reset()
     return steps / elapsed
 
 
-RAW: dict[str, Callable[[int, np.ndarray], float]] = {
+RAW: dict[str, Callable[..., float]] = {
     "procgen": raw_procgen, "ale": raw_ale, "vizdoom": raw_vizdoom, "crafter": raw_crafter,
 }  # fmt: skip
 
 
 def ours(game: str, obs_size: object, steps: int, actions: np.ndarray) -> float:
+    import gymnasium as gym
+
+    from nitrogen_envs.base import unwrap
+
     env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size)
-    base = env.unwrapped
-    n = base.native_action_space().n
+    base = unwrap(env)
+    space = base.native_action_space()
+    if not isinstance(space, gym.spaces.Discrete):
+        raise TypeError(f"{game}: expected a Discrete native action space, got {space}")
+    n = int(space.n)
     pads = [base.native_to_gamepad(int(a) % n) for a in actions[:steps]]
     env.reset(seed=0)
     elapsed = 0.0
     for pad in pads:
-        start = time.perf_counter()
+        start = clock()
         _, _, terminated, truncated, _ = env.step(pad)
-        elapsed += time.perf_counter() - start
+        elapsed += clock() - start
         if terminated or truncated:
             env.reset()
     env.close()
     return steps / elapsed
+
+
+def worker(spec: dict) -> None:
+    """One timed loop in this process (after a short warm-up); prints steps/s and peak RSS as JSON."""
+    # Random native actions, taken modulo each engine's action count (ours maps them through the gamepad).
+    actions = np.random.default_rng(0).integers(0, 1 << 16, size=spec["steps"])
+    global clock
+    clock = time.perf_counter if spec["engine"] in WALL_CLOCK_ENGINES else time.process_time
+    if spec["loop"] == "raw":
+        run = RAW[spec["engine"]]
+        args = {"size": spec["size"]} if spec.get("size") else {}
+        run(10, actions, **args)
+        sps = run(len(actions), actions, **args)
+    else:
+        obs_size = spec["obs_size"]
+        ours(spec["game"], obs_size, 10, actions)
+        sps = ours(spec["game"], obs_size, len(actions), actions)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"sps": sps, "rss_mb": rss_mb}))
+
+
+def export_tree(revision: str, into: Path) -> Path:
+    """``nitrogen_envs`` as of ``revision``, unpacked under ``into`` (the working tree is left alone)."""
+    blob = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "nitrogen_envs"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
+        archive.extractall(into, filter="data")
+    return into
+
+
+def measure(spec: dict, pythonpath: Path) -> tuple[float, float]:
+    """(steps/s, peak RSS MB) of one loop run by :func:`worker` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), str(REPO / "benchmarks")])}
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)], env=env, check=True, capture_output=True, text=True
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(result["sps"]), float(result["rss_mb"])
 
 
 def main() -> None:
@@ -155,32 +220,49 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--engines", nargs="*", default=list(GAMES))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the step counts")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the 'before' nitrogen_envs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(json.loads(args.worker))
+        return
     figures: dict[str, str] = {}
-    for engine in args.engines:
-        game, steps = GAMES[engine]
-        steps = max(10, int(steps * args.scale))
-        # Random native actions, in range for every engine's native set (ours maps them through the gamepad).
-        probe = gym.make(f"NitroGen/{game}-v0", obs_size=32)
-        n_native = probe.unwrapped.native_action_space().n
-        probe.close()
-        actions = np.random.default_rng(0).integers(0, n_native, size=steps)
-        native_size = "native"
-        ours(game, native_size, 10, actions)  # warm-up: imports, caches
-        RAW[engine](10, actions)
-        raw, native, square = [], [], []
-        for round_index in range(args.rounds):
-            # Alternate which loop goes first so neither always runs on a cold or warm machine.
-            loops = [(raw, RAW[engine], ()), (native, ours, (game, native_size)), (square, ours, (game, 256))]
-            for results, loop, head in loops if round_index % 2 == 0 else loops[::-1]:
-                results.append(loop(*head, steps, actions))
-        r, n, s = statistics.median(raw), statistics.median(native), statistics.median(square)
-        print(
-            f"{engine:8s} {game:18s} raw={r:8.0f}/s  nitrogen@native={n:8.0f}/s ({n / r:.2f}x)  nitrogen@256={s:8.0f}/s ({s / r:.2f}x)"
-        )
-        figures[f"{engine}_ratio_native"] = f"{n / r:.3f}"
-        figures[f"{engine}_ratio_256"] = f"{s / r:.3f}"
-        figures[f"{engine}_raw_sps"] = f"{r:.0f}"
+    peak_rss = 0.0
+    with tempfile.TemporaryDirectory(prefix="env_overhead_") as tmp:
+        trees = {"before": export_tree(args.before, Path(tmp)), "after": REPO}
+        for engine in args.engines:
+            game, steps = GAMES[engine]
+            steps = max(10, int(steps * args.scale))
+            loops: dict[str, tuple[dict, Path]] = {"raw": ({"loop": "raw", "engine": engine}, REPO)}
+            if engine == "crafter":
+                loops["raw@256"] = ({"loop": "raw", "engine": engine, "size": 256}, REPO)
+            for when, tree in trees.items():
+                for size in ("native", 256):
+                    loops[f"{when}@{size}"] = ({"loop": "ours", "engine": engine, "game": game, "obs_size": size}, tree)
+            rates: dict[str, list[float]] = {name: [] for name in loops}
+            names = list(loops)
+            for round_index in range(args.rounds):
+                # Rotate the order so no loop always runs first (cold caches) or last.
+                shift = round_index % len(names)
+                for name in names[shift:] + names[:shift]:
+                    spec, tree = loops[name]
+                    sps, rss = measure({**spec, "steps": steps}, tree)
+                    rates[name].append(sps)
+                    peak_rss = max(peak_rss, rss)
+            med = {name: statistics.median(values) for name, values in rates.items()}
+            raw = med["raw"]
+            line = f"{engine:8s} {game:17s} raw={raw:7.0f}/s"
+            for size in ("native", 256):
+                before, after = med[f"before@{size}"] / raw, med[f"after@{size}"] / raw
+                line += f"  @{size}: before {before:.2f}x after {after:.2f}x"
+                figures[f"{engine}_ratio_{size}"] = f"{after:.3f}"
+                figures[f"{engine}_before_ratio_{size}"] = f"{before:.3f}"
+            if "raw@256" in med:
+                line += f"  (raw@256={med['raw@256']:.0f}/s; after@256 {med['after@256'] / med['raw@256']:.2f}x of it)"
+                figures[f"{engine}_ratio_256_vs_raw256"] = f"{med['after@256'] / med['raw@256']:.3f}"
+            figures[f"{engine}_raw_sps"] = f"{raw:.0f}"
+            print(line, flush=True)
+    figures["peak_rss_mb"] = f"{peak_rss:.0f}"
     print("env_overhead: " + " ".join(f"{k}={v}" for k, v in figures.items()))
 
 

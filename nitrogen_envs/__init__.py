@@ -15,21 +15,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# Import Gymnasium first: its plugin loader imports our registry, which must not find this package
-# half-initialized behind a Gymnasium import that started from inside it.
-import gymnasium  # noqa: F401
-
-from nitrogen_envs.registry import all_games, env_ids, get_game, register_all
-
 __version__ = "0.1.0"
 
-register_all()
-
+# Every public name resolves through this table until the imports at the end have run, so code that
+# Gymnasium's plugin hook runs while this module is still importing Gymnasium finds the package whole.
+# Wrappers and the base class pull in gymnasium.wrappers, so they stay lazy for good.
 _LAZY = {
     "FlatGamepad": "nitrogen_envs.wrappers",
     "NativeActions": "nitrogen_envs.wrappers",
     "GamepadEnv": "nitrogen_envs.base",
     "gamepad": "nitrogen_envs.gamepad",
+    "all_games": "nitrogen_envs.registry",
+    "env_ids": "nitrogen_envs.registry",
+    "get_game": "nitrogen_envs.registry",
+    "register_all": "nitrogen_envs.registry",
 }
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # Wrappers and the base class pull in gymnasium.wrappers; keep them out of the plugin import path.
     if name in _LAZY:
         import importlib
 
@@ -59,3 +57,14 @@ __all__ = [
     "get_game",
     "register_all",
 ]
+
+# Registration goes last, once every name above resolves. Gymnasium is imported before the registry
+# on purpose: its 0.29 plugin hook imports nitrogen_envs.registry and registers from inside that import,
+# which must not find the registry half-imported (the registry's errors import gymnasium.error). The
+# hook then registers every id; the call below is for Gymnasium 1.x, which has no hook, and skips the
+# ids already registered.
+import gymnasium  # noqa: E402, F401
+
+from nitrogen_envs.registry import all_games, env_ids, get_game, register_all  # noqa: E402
+
+register_all()

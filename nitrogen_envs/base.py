@@ -1,9 +1,10 @@
 """The base class every embedded game shares: gamepad actions in, RGB frames out, one ``info`` layout.
 
-An engine adapter subclasses :class:`GamepadEnv` and implements four small hooks (start, reset, step,
-native action translation). Everything a user relies on across games — action validation, the
-observation size, ``info`` keys, success and normalized score, rendering, save-state framing — lives
-here once.
+An engine adapter subclasses :class:`GamepadEnv` and implements a few small hooks (reset, step, close,
+save states, native action translation). Everything a user relies on across games — action validation,
+the observation size, ``info`` keys, success and normalized score, rendering, save-state framing — lives
+here once. The episode counters and the common ``info`` keys (:class:`EpisodeCounters`) are shared with the
+live games' ``LiveEnv`` too, so an agent reads the same ``info`` from every NitroGen env.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nitrogen_envs.errors import EnvClosed, InvalidSaveState, SaveStateUnsupport
 from nitrogen_envs.image import resize_frame
 from nitrogen_envs.registry import GameSpec, TaskSpec, get_game
 from nitrogen_envs.savestate import pack_state, unpack_state
+from nitrogen_envs.scores import reference_range
 from nitrogen_envs.types import Obs
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,52 @@ class EngineStep:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class EpisodeCounters:
+    """Episode counters and the ``info`` layout shared by every NitroGen env, embedded or live.
+
+    ``info`` starts with ``game``, ``task``, ``success`` (the task's criterion, latched once reached),
+    ``episode_return`` and ``episode_steps``; then the env's own fields (:meth:`_info_fields`); then
+    what the step adds (``extra``). A subclass says which game and task it plays
+    (:meth:`_game_and_task`), calls :meth:`_start_episode` on reset and :meth:`_count_step` once per step.
+    """
+
+    _episode_return: float = 0.0
+    _episode_steps: int = 0
+    _success: bool = False
+
+    def _game_and_task(self) -> tuple[str, str]:
+        """The ``game`` and ``task`` names that ``info`` reports."""
+        raise NotImplementedError
+
+    def _info_fields(self) -> dict[str, Any]:
+        """Fields of this kind of env, placed after the episode counters (none by default)."""
+        return {}
+
+    def _start_episode(self) -> None:
+        """Zero the counters (on reset)."""
+        self._episode_return, self._episode_steps, self._success = 0.0, 0, False
+
+    def _count_step(self, reward: float, success: bool = False) -> None:
+        """Add one step's reward; ``success`` stays true once reached."""
+        self._episode_return += float(reward)
+        self._episode_steps += 1
+        self._success = self._success or bool(success)
+
+    def _episode_fields(self) -> dict[str, Any]:
+        """``success``, ``episode_return`` and ``episode_steps`` as they stand now."""
+        return {
+            "success": self._success,
+            "episode_return": self._episode_return,
+            "episode_steps": self._episode_steps,
+        }
+
+    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
+        game, task = self._game_and_task()
+        info: dict[str, Any] = {"game": game, "task": task, **self._episode_fields(), **self._info_fields()}
+        info.update(extra)
+        return info
+
+
 def parse_obs_size(obs_size: int | tuple[int, int] | None, native: tuple[int, int]) -> tuple[int, int]:
     """Normalize ``obs_size`` to (height, width); ``None`` or ``"native"`` keeps the engine's size.
 
@@ -72,7 +120,7 @@ def parse_obs_size(obs_size: int | tuple[int, int] | None, native: tuple[int, in
     return size
 
 
-class GamepadEnv(gym.Env[Obs, dict]):
+class GamepadEnv(EpisodeCounters, gym.Env[Obs, dict]):
     """A game played with the unified gamepad; observations are RGB uint8 (H, W, 3) frames.
 
     Args:
@@ -110,9 +158,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
         self.observation_space = gym.spaces.Box(0, 255, shape=(*self.obs_size, 3), dtype=np.uint8)
         self.action_space = gamepad.dict_space()
         self._frame: np.ndarray | None = None
-        self._episode_return = 0.0
-        self._episode_steps = 0
-        self._success = False
+        self._start_episode()
         self._reference: Any = _UNSET
         self._window: Any = None
         self._closed = False
@@ -172,9 +218,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
         super().reset(seed=seed)
         engine_seed = int(self.np_random.integers(0, 2**31 - 1))
         frame = self._engine_reset(engine_seed, reseeded=seed is not None or self._frame is None)
-        self._episode_return = 0.0
-        self._episode_steps = 0
-        self._success = False
+        self._start_episode()
         self._frame = self._to_obs(frame)
         if self.render_mode == "human":
             self.render()
@@ -193,9 +237,7 @@ class GamepadEnv(gym.Env[Obs, dict]):
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
         clean = gamepad.validate(action)
         result = self._engine_step(clean)
-        self._episode_return += float(result.reward)
-        self._episode_steps += 1
-        self._success = self._success or bool(result.success)
+        self._count_step(float(result.reward), bool(result.success))
         if result.frame is not None:
             self._frame = self._to_obs(result.frame)
         if self.render_mode == "human":
@@ -313,28 +355,17 @@ class GamepadEnv(gym.Env[Obs, dict]):
             return obs.copy()
         return obs
 
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "game": self.spec_game.name,
-            "task": self.task_spec.name,
-            "success": self._success,
-            "episode_return": self._episode_return,
-            "episode_steps": self._episode_steps,
-        }
+    def _game_and_task(self) -> tuple[str, str]:
+        return self.spec_game.name, self.task_spec.name
+
+    def _info_fields(self) -> dict[str, Any]:
         normalized = self.normalize_score(self._episode_return)
-        if normalized is not None:
-            info["score_normalized"] = normalized
-        info.update(extra)
-        return info
+        return {} if normalized is None else {"score_normalized": normalized}
 
     def normalize_score(self, episode_return: float) -> float | None:
         """Map an episode return to 0 (random play) .. 1 (expert reference); ``None`` without references."""
         if self._reference is _UNSET:
-            from nitrogen_envs.references import random_score
-
-            expert = self.task_spec.expert_score
-            random = random_score(self.spec_game.name, self.task_spec.name) if expert is not None else None
-            self._reference = (random, expert) if random is not None and expert != random else None
+            self._reference = reference_range(self.spec_game, self.task_spec)
         if self._reference is None:
             return None
         random, expert = self._reference

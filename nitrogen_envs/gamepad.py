@@ -279,3 +279,23 @@ def make_action(
             "buttons": buttons_from_names(buttons),
         }
     )
+
+
+def as_flat_action(action: Any) -> np.ndarray:
+    """Canonical (21,) float32 vector of a Dict or flat gamepad action, buttons snapped to 0/1.
+
+    Snapping records exactly what the game received (the env thresholds buttons at ``BUTTON_THRESHOLD`` too),
+    which is why the dataset writer stores this form.
+
+    Example:
+        >>> as_flat_action(np.full(FLAT_SIZE, 0.7, dtype=np.float32))[BUTTON_SLICE][:2].tolist()
+        [1.0, 1.0]
+
+    Raises:
+        ValueError: a malformed action (the message names the field).
+    """
+    if isinstance(action, Mapping):
+        return to_flat(action)
+    flat = validate_flat(action).copy()
+    flat[BUTTON_SLICE] = (flat[BUTTON_SLICE] >= BUTTON_THRESHOLD).astype(np.float32)
+    return flat

@@ -10,8 +10,9 @@ Reduction rules (shared by every game, so a policy learns one convention):
 * ``move`` comes from the left stick: an axis counts when ``|value| >= STICK_DEADZONE`` (0.5); the
   d-pad adds the same directions (stick wins when both disagree). +y is up.
 * ``look`` comes from the right stick with the same dead zone.
-* ``inputs`` holds the pressed button names plus ``left_trigger``/``right_trigger`` when the trigger
-  is >= 0.5. D-pad buttons are folded into ``move`` and not listed.
+* ``inputs`` holds the pressed button names plus the trigger names (:data:`gamepad.TRIGGERS`) of the
+  triggers at or past :data:`gamepad.BUTTON_THRESHOLD` (0.5). D-pad buttons are folded into ``move``
+  (pressed at the same threshold) and not listed.
 
 Matching (as Procgen's ``keys_to_act``): a row matches when every non-zero component of its move/look
 equals the controls' and all its inputs are pressed. The most specific matching row wins (two points
@@ -33,7 +34,15 @@ STICK_DEADZONE = 0.5
 
 Direction = tuple[int, int]
 _DPAD = {"dpad_left": (-1, 0), "dpad_right": (1, 0), "dpad_up": (0, 1), "dpad_down": (0, -1)}
-_TRIGGER_INPUTS = ("left_trigger", "right_trigger")
+MAX_CACHED_CONTROLS = 65536
+"""Most distinct control readings a table memoizes; later ones are matched on every call instead.
+
+A game table sees few distinct readings in play (an agent presses a handful of combinations), but the
+space is 9 x 9 directions x 2**13 input sets (about 660,000), which a uniformly random policy walks
+through. The cap keeps a long random rollout from growing the cache without bound (an entry costs
+about 700 bytes, measured with tracemalloc over uniformly random actions, so at most about 45 MB per table)
+while every realistic agent stays fully cached.
+"""
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,7 @@ class Binding:
 
     def __post_init__(self) -> None:
         for name in self.inputs:
-            if name not in gamepad.BUTTON_NAMES and name not in _TRIGGER_INPUTS:
+            if name not in gamepad.BUTTON_NAMES and name not in gamepad.TRIGGERS:
                 raise ValueError(f"binding {self.native!r} uses unknown input {name!r}")
         for direction in (self.move, self.look):
             if any(component not in (-1, 0, 1) for component in direction):
@@ -113,6 +122,9 @@ def _axis(value: float) -> int:
 
 _DPAD_INDEX = {name: gamepad.BUTTON_NAMES.index(name) for name in _DPAD}
 _DPAD_SET = frozenset(_DPAD_INDEX.values())
+# Local names for the per-step reader (a module global is a cheaper lookup than an attribute).
+_PRESSED = gamepad.BUTTON_THRESHOLD
+_LEFT_TRIGGER, _RIGHT_TRIGGER = gamepad.TRIGGERS
 
 
 def read_controls(action: Mapping[str, Any]) -> Controls:
@@ -128,16 +140,18 @@ def _read_key(action: Mapping[str, Any]) -> tuple[Direction, Direction, frozense
     buttons = action["buttons"]
     move_x, move_y = _axis(float(left[0])), _axis(float(left[1]))
     if not move_x:
-        move_x = int(buttons[_DPAD_INDEX["dpad_right"]] >= 0.5) - int(buttons[_DPAD_INDEX["dpad_left"]] >= 0.5)
+        move_x = int(buttons[_DPAD_INDEX["dpad_right"]] >= _PRESSED) - int(
+            buttons[_DPAD_INDEX["dpad_left"]] >= _PRESSED
+        )
     if not move_y:
-        move_y = int(buttons[_DPAD_INDEX["dpad_up"]] >= 0.5) - int(buttons[_DPAD_INDEX["dpad_down"]] >= 0.5)
+        move_y = int(buttons[_DPAD_INDEX["dpad_up"]] >= _PRESSED) - int(buttons[_DPAD_INDEX["dpad_down"]] >= _PRESSED)
     pressed = buttons.nonzero()[0] if isinstance(buttons, np.ndarray) else np.flatnonzero(np.asarray(buttons))
     inputs = {gamepad.BUTTON_NAMES[i] for i in pressed.tolist() if i not in _DPAD_SET}
     triggers = action["triggers"]
-    if float(triggers[0]) >= gamepad.BUTTON_THRESHOLD:
-        inputs.add("left_trigger")
-    if float(triggers[1]) >= gamepad.BUTTON_THRESHOLD:
-        inputs.add("right_trigger")
+    if float(triggers[0]) >= _PRESSED:
+        inputs.add(_LEFT_TRIGGER)
+    if float(triggers[1]) >= _PRESSED:
+        inputs.add(_RIGHT_TRIGGER)
     return (move_x, move_y), (_axis(float(right[0])), _axis(float(right[1]))), frozenset(inputs)
 
 
@@ -147,8 +161,8 @@ def binding_to_gamepad(binding: Binding) -> gamepad.GamepadDict:
     action["left_stick"] = np.asarray(binding.move, dtype=np.float32)
     action["right_stick"] = np.asarray(binding.look, dtype=np.float32)
     for name in binding.inputs:
-        if name in _TRIGGER_INPUTS:
-            action["triggers"][_TRIGGER_INPUTS.index(name)] = 1.0
+        if name in gamepad.TRIGGERS:
+            action["triggers"][gamepad.TRIGGERS.index(name)] = 1.0
         else:
             action["buttons"][gamepad.BUTTON_NAMES.index(name)] = 1
     return action
@@ -172,7 +186,7 @@ class ChoiceTable:
         # Most specific first; stable sort keeps table order on ties.
         order = sorted(range(len(self.bindings)), key=lambda i: -self.bindings[i].specificity)
         object.__setattr__(self, "_order", tuple(order))
-        # Few distinct Controls exist (9 x 9 directions x input sets), so matching is memoized.
+        # Few distinct readings occur in play, so matching is memoized (up to MAX_CACHED_CONTROLS).
         object.__setattr__(self, "_cache", {})
 
     @property
@@ -188,7 +202,7 @@ class ChoiceTable:
             return cached
         controls = Controls(*key)
         result = next((i for i in self._order if self.bindings[i].matches(controls)), self.noop_index)
-        if len(self._cache) < 65536:
+        if len(self._cache) < MAX_CACHED_CONTROLS:
             self._cache[key] = result
         return result
 
@@ -228,7 +242,7 @@ class ButtonTable:
         if held is None:
             controls = Controls(*key)
             held = [int(b.matches(controls) and b.specificity > 0) for b in self.bindings]
-            if len(self._cache) < 65536:
+            if len(self._cache) < MAX_CACHED_CONTROLS:
                 self._cache[key] = held
         return list(held)
 

@@ -1,5 +1,7 @@
-"""Random-play reference scores (the 0 of ``score_normalized``), measured by this module and shipped.
+"""Measure the random-play reference scores (the 0 of ``score_normalized``) that the package ships.
 
+This is the measuring half of the references: it plays games, so it imports the envs and wrappers.
+Envs read the result at run time through :mod:`nitrogen_envs.scores`, which imports none of this.
 ``nitrogen_envs/data/random_scores.json`` is produced by::
 
     python -m nitrogen_envs.references --episodes 10 --out nitrogen_envs/data/random_scores.json
@@ -13,38 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
+from nitrogen_envs.registry import all_games
+from nitrogen_envs.wrappers import NativeActions
+
 logger = logging.getLogger(__name__)
-
-_DATA_FILE = "random_scores.json"
-
-
-@lru_cache(maxsize=1)
-def _load() -> dict[str, float]:
-    try:
-        text = resources.files("nitrogen_envs").joinpath("data", _DATA_FILE).read_text()
-    except FileNotFoundError:
-        logger.warning("no random-score reference file shipped; score_normalized is unavailable")
-        return {}
-    return {key: float(value["mean"]) for key, value in json.loads(text)["scores"].items()}
-
-
-def random_score(game: str, task: str) -> float | None:
-    """Mean episode return of random play for ``game``/``task``, or ``None`` when not measured."""
-    return _load().get(f"{game}/{task}")
 
 
 def measure_random_score(env_id: str, task: str, episodes: int, seed: int = 0) -> list[float]:
     """Play ``episodes`` episodes of uniformly random native actions and return their returns."""
-    import gymnasium as gym
-
-    from nitrogen_envs.wrappers import NativeActions
-
     env = NativeActions(gym.make(env_id, task=task, obs_size=64))
     env.action_space.seed(seed)
     returns = []
@@ -62,8 +45,6 @@ def measure_random_score(env_id: str, task: str, episodes: int, seed: int = 0) -
 
 def main(argv: list[str] | None = None) -> None:
     """Measure random-play scores for every task that has an expert reference."""
-    from nitrogen_envs.registry import all_games
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

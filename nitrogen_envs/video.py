@@ -103,6 +103,8 @@ class H264Encoder:
     def abort(self) -> None:
         """Close without caring about errors and delete the partial file."""
         if self._container is not None:
+            # abort runs while another error propagates: a partial file that fails to close (PyAV raises
+            # several error types) must not replace that error, and the file is deleted below anyway.
             with contextlib.suppress(Exception):
                 self._container.close()
             self._container = None

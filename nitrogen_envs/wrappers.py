@@ -14,7 +14,7 @@ from nitrogen_envs.base import unwrap
 class FlatGamepad(gym.ActionWrapper):
     """Accept the canonical flat (21,) float32 gamepad vector instead of the Dict action.
 
-    Sticks in [-1, 1], triggers in [0, 1], buttons pressed when >= 0.5, in
+    Sticks in [-1, 1], triggers in [0, 1], buttons pressed at :data:`~nitrogen_envs.gamepad.BUTTON_THRESHOLD`, in
     :data:`nitrogen_envs.gamepad.FLAT_NAMES` order. This is what Stable-Baselines3, ``imitation`` and
     NitroGen policies produce.
 

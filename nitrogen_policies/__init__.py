@@ -1,4 +1,10 @@
-"""NitroGen policies: the flow-matching action-chunk transformer (training and baselines come next).
+"""NitroGen policies: the flow-matching action-chunk transformer, its training, and baselines.
+
+* :class:`NitroGenPolicy` / :class:`NitroGenConfig` (``nitrogen_policies.nitrogen``): build, load, save, act.
+* ``nitrogen_policies.training``: behaviour cloning on demonstration datasets (``train_on_folders``,
+  ``finetune_from``; ``nitrogen train`` / ``finetune``); the only part that reads datasets.
+* ``nitrogen_policies.baselines``: Stable-Baselines3 PPO and ``imitation`` BC to compare against.
+* ``nitrogen_policies.official``: NVIDIA's released checkpoint, converted without running its pickle.
 
 ``from nitrogen_policies import NitroGenPolicy`` imports torch; ``import nitrogen_policies`` alone does not.
 """

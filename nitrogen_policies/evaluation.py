@@ -1,13 +1,19 @@
 """Evaluation as a plain function: play episodes with any ``predict``-style agent, return per-episode results.
 
 Training scripts, baselines, the leaderboard and users share it, so every number is produced the same way.
+Episodes are independent (each depends on its seed alone), so ``workers=N`` plays them in N processes, each
+with its own env and agent and 1/N of the CPU threads; the results are those of ``workers=1``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import difflib
 import json
 import logging
+import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,7 +65,11 @@ class RandomAgent:
         base = unwrap(env)
         self.base = base
         self.space = base.native_action_space()
-        self.space.seed(seed)
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        """Restart the action stream; :func:`evaluate` calls it with each episode's seed."""
+        self.space.seed(int(seed))
 
     def predict(
         self, observation: np.ndarray, state: Any = None, episode_start: Any = None, deterministic: bool = False
@@ -79,11 +89,19 @@ def evaluate(
     max_steps: int | None = None,
     deterministic: bool = True,
     progress: bool = False,
+    workers: int = 1,
+    game: str | None = None,
 ) -> list[EpisodeResult]:
-    """Play one episode per seed and return its result.
+    """Play one episode per seed and return its result (in the order of ``seeds``).
+
+    Each episode depends on its seed alone: the random agent restarts its action stream from the episode's
+    seed, and a NitroGen policy forgets its queued actions (with ``deterministic``, its noise is fixed too).
+    So ``workers=2`` returns what ``workers=1`` does, and a seed's episode is the same in any list of seeds.
 
     Args:
-        agent: a ``predict``-style agent, or ``"random"``.
+        agent: a ``predict``-style agent, or ``"random"``; with ``workers > 1``, a spec that
+            :func:`resolve_agent` loads (``"random"``, a PPO/BC folder, a NitroGen checkpoint, name or Hub id),
+            since each worker process builds its own agent (a bad spec raises the loader's error).
         env_id: ``NitroGen/<Game>-v0``.
         seeds: one episode per seed (the leaderboard fixes these).
         task: task name (default: the game's).
@@ -92,24 +110,127 @@ def evaluate(
         deterministic: passed to ``predict``.
         progress: a bar of episodes with ETA on stderr, and the running episode's step count (a line every
             few seconds when stderr is not a terminal; see :func:`nitrogen_envs.progress.progress_bar`).
+        workers: processes playing episodes side by side (spawned; each gets an equal share of the CPU
+            threads). 1 plays in this process.
+        game: game name told to a game-conditioned agent (NitroGen's ``set_game``) before playing; ``None``
+            leaves the agent as it is (zero-shot, or what the caller set).
+
+    Raises:
+        ValueError: ``workers < 1``, or ``workers > 1`` with an agent object instead of a spec.
     """
-    env = make_eval_env(env_id, task=task, obs_size=obs_size)
-    if isinstance(agent, str):
-        if agent != "random":
-            raise ValueError(f"unknown built-in agent {agent!r}; use 'random' or pass an object with predict()")
-        agent = RandomAgent(env, seed=int(seeds[0]) if len(seeds) else 0)
-    results = []
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1 and isinstance(agent, str) and agent != "random":
+        raise ValueError(f"unknown built-in agent {agent!r}; use 'random' or pass an object with predict()")
+    if workers > 1 and not isinstance(agent, str):
+        raise ValueError(
+            "evaluating in several processes needs the agent's spec ('random', a folder, a checkpoint name), "
+            f"not a {type(agent).__name__} object; pass the spec, or workers=1"
+        )
     bar = progress_bar(len(seeds), f"eval {env_id.rpartition('/')[2]}", unit="episode", enabled=progress)
     try:
-        for seed in seeds:
-            results.append(
-                play_episode(agent, env, int(seed), max_steps=max_steps, deterministic=deterministic, bar=bar)
-            )
-            bar.update(1)
+        if workers > 1 and len(seeds) > 1:
+            settings = EpisodeSettings(str(agent), env_id, task, obs_size, max_steps, deterministic, game)
+            return _evaluate_in_workers(settings, seeds, workers, bar)
+        env = make_eval_env(env_id, task=task, obs_size=obs_size)
+        try:
+            player = _load_agent(agent, env, game) if isinstance(agent, str) else _told_game(agent, game)
+            results = []
+            for seed in seeds:
+                results.append(_play_seeded(player, env, int(seed), max_steps, deterministic, bar))
+                bar.update(1)
+            return results
+        finally:
+            env.close()
     finally:
         bar.close()
-        env.close()
-    return results
+
+
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """What a worker process needs to play episodes like :func:`evaluate` does here (picklable)."""
+
+    agent: str
+    env_id: str
+    task: str | None
+    obs_size: int
+    max_steps: int | None
+    deterministic: bool
+    game: str | None
+
+
+def _load_agent(spec: str, env: gym.Env, game: str | None) -> Agent:
+    """The agent a spec names (see :func:`resolve_agent`), built on ``env`` for ``random``, told ``game``."""
+    if spec == "random":
+        return RandomAgent(env)
+    loaded, _ = resolve_agent(spec)
+    return _told_game(loaded, game)  # type: ignore[arg-type]
+
+
+def _told_game(agent: Agent, game: str | None) -> Agent:
+    setter = getattr(agent, "set_game", None)
+    if game is not None and callable(setter):
+        setter(game)
+    return agent
+
+
+def _play_seeded(
+    agent: Agent, env: gym.Env, seed: int, max_steps: int | None, deterministic: bool, bar: Any
+) -> EpisodeResult:
+    """:func:`play_episode` after restarting whatever the agent draws from at ``seed``."""
+    if isinstance(agent, RandomAgent):
+        agent.seed(seed)
+    return play_episode(agent, env, seed, max_steps=max_steps, deterministic=deterministic, bar=bar)
+
+
+_WORKER: dict[str, Any] = {}
+"""A worker process's env and agent, built by its first episode and reused for the next ones."""
+
+
+def _share_threads(threads: int) -> None:
+    """Pool initializer: this process's share of the CPU threads (before torch loads; random play never loads it)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def _play_in_worker(settings: EpisodeSettings, seed: int) -> EpisodeResult:
+    """One episode in a worker process (the env and agent are built here, so a bad spec raises its own error)."""
+    if _WORKER.get("settings") != settings:
+        env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
+        _WORKER.update(settings=settings, env=env, agent=_load_agent(settings.agent, env, settings.game))
+    return _play_seeded(_WORKER["agent"], _WORKER["env"], seed, settings.max_steps, settings.deterministic, None)
+
+
+def _evaluate_in_workers(
+    settings: EpisodeSettings, seeds: Sequence[int], workers: int, bar: Any
+) -> list[EpisodeResult]:
+    """Play ``seeds`` in ``workers`` spawned processes; results in the order of ``seeds``."""
+    workers = min(workers, len(seeds))
+    # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_share_threads, initargs=(max(1, _cpu_count() // workers),)
+    ) as pool:
+        futures = {pool.submit(_play_in_worker, settings, int(seed)): index for index, seed in enumerate(seeds)}
+        results: dict[int, EpisodeResult] = {}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update(1)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [results[index] for index in range(len(seeds))]
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def make_eval_env(env_id: str, task: str | None = None, obs_size: int = 256) -> gym.Env:

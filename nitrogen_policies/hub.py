@@ -104,7 +104,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str], revision: str | Non
     if path.exists():
         return _checkpoint_folder(path)
     if name in bundled_names():
-        return Path(str(resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FOLDER, name)))
+        return Path(str(resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FOLDER).joinpath(name)))
     local_reason = _local_reason(name_or_path, path)
     if local_reason is None and HUB_ID.fullmatch(name):
         return _download(name, revision)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO_ROOT, one_game_per_engine
+from fixtures.games import one_game_per_engine
+from fixtures.repo import REPO_ROOT
 
 from nitrogen_envs.cli import cli
 from nitrogen_envs.commands import games_markdown
@@ -107,6 +108,7 @@ def test_ci_runs_the_readme_test_command():
     assert f"```bash\n{ci_lines[0]}\n```" in readme
 
 
+@pytest.mark.slow  # builds every game's env for its mapping table: 6 s in a full run on 2 shared cores
 def test_games_reference_doc_is_generated_from_the_code():
     from nitrogen_envs.docs import games_reference_markdown
 

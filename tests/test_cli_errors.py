@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO_ROOT
+from fixtures.repo import REPO_ROOT
 
 from nitrogen_envs import cli as cli_module
 from nitrogen_envs.cli import cli

@@ -22,3 +22,25 @@ def test_record_then_info_and_verify(tmp_path):
     result = runner.invoke(data, ["info", str(out), "--verify"])
     assert result.exit_code == 0, result.output
     assert "3 episodes, 13 frames" in result.output and "3 episodes ok, 0 corrupt" in result.output
+
+
+def test_data_info_verify_runs_without_importing_torch(tmp_path):
+    """Verification is for any machine holding a dataset, not only one with PyTorch installed."""
+    import subprocess
+    import sys
+
+    from fixtures.dataset_factories import make_episodes, write_dataset
+
+    root = write_dataset(tmp_path / "demos", make_episodes(count=1, steps=4))
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from nitrogen_datasets.cli import data\n"
+        f"result = CliRunner().invoke(data, ['info', {str(root)!r}, '--verify', '--quiet'])\n"
+        "print(result.output)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'torch' not in sys.modules, 'verifying imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 episodes ok, 0 corrupt" in done.stdout

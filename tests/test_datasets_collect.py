@@ -29,6 +29,7 @@ def fingerprint(root: Path) -> list[tuple[int | None, int, str]]:
     return [(e.seed, e.length, e.parquet_sha256) for e in load_info(root).episodes]
 
 
+@pytest.mark.slow  # two collections, one with worker processes: 13 s in a full run on 2 shared cores
 def test_workers_do_not_change_the_dataset(tmp_path: Path) -> None:
     serial = collect(CollectConfig(episodes=3, workers=1, **TINY), tmp_path / "serial")
     parallel = collect(CollectConfig(episodes=3, workers=2, **TINY), tmp_path / "parallel")
@@ -41,6 +42,7 @@ def test_workers_do_not_change_the_dataset(tmp_path: Path) -> None:
     assert sample["frame"].shape == (32, 32, 3)
 
 
+@pytest.mark.slow  # four collections: 7 s in a full run on 2 shared cores
 def test_rerun_skips_finished_seeds_and_extends(tmp_path: Path) -> None:
     first = collect(CollectConfig(episodes=2, **TINY), tmp_path / "grown")
     again = collect(CollectConfig(episodes=2, **TINY), tmp_path / "grown")
@@ -51,6 +53,7 @@ def test_rerun_skips_finished_seeds_and_extends(tmp_path: Path) -> None:
     assert fingerprint(tmp_path / "grown") == fingerprint(tmp_path / "fresh")
 
 
+@pytest.mark.slow  # two collections: 8 s in a full run on 2 shared cores
 def test_crash_keeps_finished_episodes_and_resume_completes(tmp_path: Path, monkeypatch) -> None:
     real_play_job = collect_module.play_job
 
@@ -97,6 +100,7 @@ def test_frame_size_mismatch_is_refused_before_playing(tmp_path: Path) -> None:
         collect(CollectConfig(episodes=2, **{**TINY, "obs_size": 48}), tmp_path / "demos")
 
 
+@pytest.mark.slow  # a Ray cluster and worker processes: 25 s in a full run on 2 shared cores
 def test_ray_matches_local_processes(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -108,6 +112,7 @@ def test_ray_matches_local_processes(tmp_path: Path) -> None:
     assert fingerprint(tmp_path / "ray") == fingerprint(tmp_path / "local")
 
 
+@pytest.mark.slow  # collects through the CLI: 59 s on 2 busy shared cores
 def test_cli_collects_and_reports(tmp_path: Path) -> None:
     from nitrogen_envs.cli import cli
 

@@ -52,6 +52,7 @@ def test_import_rejects_non_gamepad_actions(tmp_path):
         from_trajectories([bad], DatasetWriter(tmp_path / "x"), game="CoinRun", task="hard")
 
 
+@pytest.mark.slow  # trains imitation's BC: 19 s on 2 busy shared cores
 def test_imitation_bc_trains_on_exported_trajectories(dataset):
     import torch
     from imitation.algorithms import bc

@@ -12,18 +12,18 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from fixtures.dataset_factories import random_flat_action
+from fixtures.dataset_factories import add_random_episode, random_episode_arrays
 
 from nitrogen_datasets.cli import data as data_cli
 from nitrogen_datasets.errors import CorruptEpisode, DatasetLocked, DatasetNeedsRepair
-from nitrogen_datasets.format import INFO_PATH, TMP_SUFFIX, episode_paths, load_info
+from nitrogen_datasets.format import EPISODES_PATH, INFO_PATH, TMP_SUFFIX, episode_paths, load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.reader import DemoDataset
 from nitrogen_datasets.repair import UNUSABLE_DIR, repair_dataset
-from nitrogen_datasets.writer import JOURNAL_PATH, STAGING_DIR, DatasetWriter, WriterConfig, file_sha256
+from nitrogen_datasets.verify import file_sha256
+from nitrogen_datasets.writer import JOURNAL_PATH, STAGING_DIR, DatasetWriter, WriterConfig
 
 pq = require_package("pyarrow.parquet")
 
@@ -85,22 +85,10 @@ def test_workers_die_with_their_parent(in_thread):
 # ---------------------------------------------------------------- one writer per folder, nothing deleted
 
 
-def _frames_and_actions(seed: int, steps: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    frames = rng.integers(0, 256, (steps, 32, 32, 3), dtype=np.uint8)
-    actions = np.stack([random_flat_action(rng) for _ in range(steps)])
-    return frames, actions
-
-
-def _add(writer: DatasetWriter, seed: int) -> None:
-    frames, actions = _frames_and_actions(seed)
-    writer.add_episode(frames, actions, np.full(len(frames), seed, np.float32), game="CoinRun", task="hard")
-
-
 def _build(root: Path, seeds: list[int]) -> Path:
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:
         for seed in seeds:
-            _add(writer, seed)
+            add_random_episode(writer, seed)
     return root
 
 
@@ -125,19 +113,19 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 _HOLDER = """
 import sys
-import numpy as np
 sys.path.insert(0, {tests!r})
-from test_datasets_safety import _add
+from fixtures.dataset_factories import add_random_episode
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
 writer = DatasetWriter({root!r}, WriterConfig(fps=15))
-_add(writer, 1)
+add_random_episode(writer, 1)
 print("HOLDING", flush=True)
 sys.stdin.readline()
-_add(writer, 2)
+add_random_episode(writer, 2)
 writer.close()
 """
 
 
+@pytest.mark.slow  # a child writer process: 31 s on 2 busy shared cores
 def test_second_writer_is_refused_naming_the_holder_and_nothing_is_lost(tmp_path):
     """Two collects into one folder both 'succeeded' and lost half the episodes before the lock."""
     root = _build(tmp_path / "demos", [0])
@@ -152,12 +140,13 @@ def test_second_writer_is_refused_naming_the_holder_and_nothing_is_lost(tmp_path
         holder.kill()
     assert holder.returncode == 0
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:  # the lock went with the holder
-        _add(writer, 3)
+        add_random_episode(writer, 3)
         with pytest.raises(DatasetLocked, match="already open for writing in this process"):
             DatasetWriter(root, WriterConfig(fps=15))
     assert _verified_rewards(root) == [0.0, 1.0, 2.0, 3.0]
 
 
+@pytest.mark.slow  # a child writer process, killed: 42 s on 2 busy shared cores
 def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     root = _build(tmp_path / "demos", [0])
     code = _HOLDER.format(tests=str(Path(__file__).parent), root=str(root))
@@ -169,7 +158,7 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     finally:
         holder.kill()
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:
-        _add(writer, 2)
+        add_random_episode(writer, 2)
     assert _verified_rewards(root) == [0.0, 1.0, 2.0]
 
 
@@ -310,23 +299,24 @@ def test_repair_rebuilds_a_usable_dataset_and_deletes_nothing(tmp_path):
         table = pq.read_table(root / episode_paths(episode.episode_index)[0])
         assert set(table.column("episode_index").to_pylist()) == {episode.episode_index}
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:  # no longer refused
-        _add(writer, 4)
+        add_random_episode(writer, 4)
     assert _verified_rewards(root) == [0.0, 2.0, 3.0, 4.0]
     assert len(DemoDataset(root)) == 24
 
 
 def test_repair_lists_unlisted_episodes_and_keeps_what_info_json_knew(tmp_path):
-    """A partial sync: info.json is older than the episode files."""
+    """A partial sync: the metadata (info.json, episodes.jsonl) is older than the episode files."""
     root = tmp_path / "demos"
     with DatasetWriter(root, WriterConfig(fps=15)) as writer:
         for seed in (10, 11):
             episode = writer.start_episode("CoinRun", "hard", "random", seed=seed)
-            for frame, action in zip(*_frames_and_actions(seed), strict=True):
+            for frame, action in zip(*random_episode_arrays(seed), strict=True):
                 episode.add(frame, action, float(seed))
             writer.finish_episode(episode)
-    stale = (root / INFO_PATH).read_text()
+    stale = {rel: (root / rel).read_bytes() for rel in (INFO_PATH, EPISODES_PATH)}
     _build(root, [12])
-    (root / INFO_PATH).write_text(stale)
+    for rel, content in stale.items():
+        (root / rel).write_bytes(content)
     with pytest.raises(DatasetNeedsRepair, match="does not list them"):
         DatasetWriter(root, WriterConfig(fps=15))
     report = repair_dataset(root)

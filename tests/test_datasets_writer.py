@@ -11,7 +11,7 @@ import pytest
 from fixtures.dataset_factories import make_episodes, write_dataset
 
 from nitrogen_datasets.errors import DatasetNeedsRepair, IncompatibleDataset, InvalidEpisode
-from nitrogen_datasets.format import TMP_SUFFIX, load_info
+from nitrogen_datasets.format import COLUMNS, TMP_SUFFIX, episode_paths, load_info
 from nitrogen_datasets.reader import DemoDataset, ReaderConfig
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
 
@@ -48,6 +48,14 @@ def test_info_lists_checksums_counts_and_names(tmp_path, episodes):
     assert info.total_episodes == 2 and info.total_frames == 16
     assert info.games == ("CoinRun",) and info.frame_height == info.frame_width == 32
     assert all(len(ep.parquet_sha256) == 64 and len(ep.video_sha256) == 64 for ep in info.episodes)
+
+
+def test_parquet_columns_are_the_format_schema_in_order(tmp_path, episodes):
+    import pyarrow.parquet as pq
+
+    root = write_dataset(tmp_path / "demos", episodes)
+    for index in range(len(episodes)):
+        assert pq.read_schema(root / episode_paths(index)[0]).names == list(COLUMNS)
 
 
 def test_reopening_appends_after_finished_episodes(tmp_path, episodes):
@@ -119,6 +127,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow  # a child writer process, killed: 42 s on 2 busy shared cores
 def test_sigkill_mid_episode_keeps_every_finished_episode(tmp_path):
     root = tmp_path / "demos"
     code = _KILLED_WRITER.format(tests=str(Path(__file__).parent), root=str(root))
@@ -141,3 +150,21 @@ def test_sigkill_mid_episode_keeps_every_finished_episode(tmp_path):
     frames = np.zeros((4, 32, 32, 3), dtype=np.uint8)
     writer.add_episode(frames, np.zeros((4, 21), np.float32), game="CoinRun", task="hard")
     assert load_info(root).total_episodes == 3
+
+
+def test_writer_converts_a_version_1_dataset_and_keeps_its_episodes(tmp_path, episodes):
+    import json
+
+    from nitrogen_datasets.format import EPISODES_PATH, INFO_PATH, LEGACY_FORMAT_VERSION
+
+    root = write_dataset(tmp_path / "demos", episodes[:1])
+    old = load_info(root)
+    # The version-1 layout, made here: every episode inside info.json, no episodes.jsonl.
+    (root / INFO_PATH).write_text(json.dumps({**old.to_dict(), "format_version": LEGACY_FORMAT_VERSION}))
+    (root / EPISODES_PATH).unlink()
+    assert len(DemoDataset(root)) == 8
+    write_dataset(root, episodes[1:])
+    info = load_info(root)
+    assert json.loads((root / INFO_PATH).read_text())["format_version"] == info.format_version == 2
+    assert info.episodes[0] == old.episodes[0] and info.total_episodes == 2
+    assert len(DemoDataset(root)) == 16

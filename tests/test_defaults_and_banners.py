@@ -1,7 +1,7 @@
 """A new user's first lines: the default model loads offline, and importing our packages prints nothing."""
 
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 
 def test_from_pretrained_with_no_argument_loads_the_default_shipped_model_offline(monkeypatch):
@@ -32,12 +32,17 @@ def test_an_unknown_name_suggests_the_closest_bundled_one(monkeypatch):
 @pytest.mark.parametrize(
     "statement",
     [
-        "import nitrogen_envs, nitrogen_datasets, nitrogen_policies",
-        "from nitrogen_policies import NitroGenPolicy",
-        "from nitrogen_policies.import_utils import require_package as r; r('stable_baselines3'); r('imitation.data.types')",
-        "import gymnasium as gym; gym.make('NitroGen/CoinRun-v0', obs_size=32).reset(seed=0)",
+        pytest.param("import nitrogen_envs, nitrogen_datasets, nitrogen_policies", id="packages"),
+        pytest.param("from nitrogen_policies import NitroGenPolicy", id="policy"),
+        pytest.param(
+            "from nitrogen_policies.import_utils import require_package as r; r('stable_baselines3'); r('imitation.data.types')",
+            id="sb3-and-imitation",
+            marks=pytest.mark.slow,  # imports SB3 and imitation in a fresh interpreter: 5 s on 2 shared cores
+        ),
+        pytest.param(
+            "import gymnasium as gym; gym.make('NitroGen/CoinRun-v0', obs_size=32).reset(seed=0)", id="procgen"
+        ),
     ],
-    ids=["packages", "policy", "sb3-and-imitation", "procgen"],
 )
 def test_importing_prints_no_third_party_banner(statement):
     result = run_python(statement)

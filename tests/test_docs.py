@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from fixtures.repo import REPO_ROOT
 
 MARKER = "<!-- runnable -->"
 """The line before a fence that makes the block part of this test."""

@@ -5,7 +5,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import game_params, installed_games, make, one_game_per_engine
+from fixtures.games import game_params, installed_games, make, one_game_per_engine
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
 from nitrogen_envs import FlatGamepad, gamepad

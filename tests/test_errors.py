@@ -1,6 +1,6 @@
 import gymnasium as gym
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 from nitrogen_envs.errors import UnknownGame, UnknownTask
 from nitrogen_envs.registry import get_game
@@ -52,21 +52,37 @@ def test_bad_obs_size_is_rejected():
         parse_obs_size("big", (64, 64))
 
 
-def test_step_before_reset_is_an_error():
-    from conftest import one_game_per_engine
+def test_step_before_reset_is_refused_by_the_env_itself():
+    """Our own check, on the bare env: what a user of the class (or of wrappers without
+    Gymnasium's OrderEnforcing) gets."""
+    from fixtures.games import one_game_per_engine
 
     from nitrogen_envs import gamepad
 
     env = gym.make(one_game_per_engine()[0].env_id, obs_size=64, disable_env_checker=True)
     try:
-        with pytest.raises(gym.error.Error):
+        with pytest.raises(gym.error.ResetNeeded, match=r"call env\.reset\(\) before env\.step\(\)"):
+            env.unwrapped.step(gamepad.noop())
+    finally:
+        env.close()
+
+
+def test_step_before_reset_through_gym_make_raises_reset_needed():
+    """What a gym.make user sees: Gymnasium's OrderEnforcing wrapper answers before our check runs."""
+    from fixtures.games import one_game_per_engine
+
+    from nitrogen_envs import gamepad
+
+    env = gym.make(one_game_per_engine()[0].env_id, obs_size=64, disable_env_checker=True)
+    try:
+        with pytest.raises(gym.error.ResetNeeded, match=r"Cannot call env\.step\(\)"):
             env.step(gamepad.noop())
     finally:
         env.close()
 
 
 def _one_per_engine():
-    from conftest import game_params, one_game_per_engine
+    from fixtures.games import game_params, one_game_per_engine
 
     return game_params(one_game_per_engine())
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import installed_games, make
+from fixtures.games import installed_games, make
 
 from nitrogen_datasets.experts import (
     EXPERTS,
@@ -72,6 +72,7 @@ def test_act_before_reset_raises():
 
 
 @needs("CoinRun")
+@pytest.mark.slow  # planner rollouts: 8 s in a full run on 2 shared cores
 def test_planner_beats_random_on_coinrun_easy():
     game = get_game("CoinRun")
     env = make(game, task="easy", obs_size=32)
@@ -86,6 +87,7 @@ def test_planner_beats_random_on_coinrun_easy():
 
 
 @needs("Pong")
+@pytest.mark.slow  # planner rollouts: 13 s in a full run on 2 shared cores
 def test_planner_outscores_random_on_pong_over_fixed_steps():
     env = make(get_game("Pong"), obs_size=32)
     try:
@@ -271,6 +273,7 @@ def test_stop_on_success_ends_the_episode_at_the_first_success():
 
 
 @needs("DoomBasic", "CoinRun")
+@pytest.mark.slow  # worker processes: 8 s in a full run on 2 shared cores
 def test_report_workers_give_the_same_rows_in_task_order():
     targets = ["DoomBasic", "CoinRun/easy"]
     serial = expert_report(targets, episodes=1, max_steps=40, with_random=False, progress=False)

@@ -4,7 +4,7 @@ import json
 
 import gymnasium as gym
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
 
@@ -67,12 +67,53 @@ def test_gym_make_works_with_no_import_of_ours(env_id):
     assert "(32, 32, 3) CoinRun" in result.stdout
 
 
+# What importing each package may load, from the table of rooms (docs/STYLE "Rooms and doors"): imports
+# point one way, and heavy dependencies wait until the feature that needs them is used.
+MAY_IMPORT = {
+    "nitrogen_policies": {"nitrogen_envs"},
+    "nitrogen_datasets": {"nitrogen_envs"},
+    "nitrogen_leaderboard": {"nitrogen_envs", "nitrogen_policies"},
+}
+
+
 @pytest.mark.parametrize("package", OURS)
-def test_placeholder_packages_import_cleanly(package):
+def test_each_package_imports_only_the_rooms_it_may_and_nothing_heavy(package):
     loaded = _modules_after(f"import {package}")
-    assert package in loaded
+    forbidden = (set(OURS) - {package} - MAY_IMPORT[package]) | set(HEAVY)
+    assert not loaded & forbidden, f"import {package} pulled in {sorted(loaded & forbidden)}"
 
 
+# Run in a fresh interpreter: when the live catalog is first imported (registration reaches it from
+# Gymnasium's plugin hook, possibly while nitrogen_envs itself is still importing Gymnasium), report
+# which public names of nitrogen_envs could not yet be resolved.
+_PROBE = """
+import importlib.abc, json, sys
+seen = []
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "nitrogen_envs.live.catalog" and not seen:
+            package = sys.modules["nitrogen_envs"]
+            names = vars(package).get("__all__")
+            lazy = vars(package).get("_LAZY", {})
+            seen.append(None if names is None else [n for n in names if n not in vars(package) and n not in lazy])
+        return None
+sys.meta_path.insert(0, Probe())
+{statement}
+import gymnasium
+print(json.dumps({"missing": seen, "registered": "NitroGen/CoinRun-v0" in gymnasium.registry}))
+"""
+
+
+@pytest.mark.parametrize("statement", ["import nitrogen_envs", "import gymnasium"])
+def test_registration_finds_nitrogen_envs_whole_in_either_import_order(statement):
+    result = run_python(_PROBE.replace("{statement}", statement))
+    assert result.returncode == 0, result.stderr
+    assert "plugin:" not in result.stderr, result.stderr  # Gymnasium's warning when our hook raised
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"missing": [[]], "registered": True}
+
+
+@pytest.mark.slow  # fresh interpreters: 8 s in a full run on 2 shared cores
 def test_repo_folders_do_not_shadow_hugging_face_datasets():
     pytest.importorskip("imitation")
     result = run_python("import datasets, imitation.data.serialize\nprint(datasets.__file__)")
@@ -90,3 +131,15 @@ def test_importing_nitrogen_policies_is_light_until_the_policy_is_used():
     loaded = _modules_after("from nitrogen_policies import NitroGenPolicy")
     assert "torch" in loaded
     assert not loaded & {"nitrogen_datasets", "nitrogen_leaderboard"}
+
+
+def test_playing_an_episode_loads_the_score_lookup_but_not_the_measuring_script():
+    result = run_python(
+        "import sys, gymnasium as gym\n"
+        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        "obs, info = env.reset(seed=0)\n"
+        "print('score_normalized' in info, 'nitrogen_envs.scores' in sys.modules, "
+        "'nitrogen_envs.references' in sys.modules)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True True False"

@@ -97,7 +97,8 @@ def test_fine_tuned_and_from_scratch_baselines_are_trained_and_filed_with_their_
     assert "from-scratch-k1 (from-scratch): entry 2, pending" in result.stdout
     # one expert demonstration of the task, on the first demonstration seed (never a dev or test seed)
     info = json.loads((out / "demos" / "Maze_hard" / "meta" / "info.json").read_text())
-    assert info["total_episodes"] == 1 and info["episodes"][0]["seed"] == 0
+    first = json.loads((out / "demos" / "Maze_hard" / "meta" / "episodes.jsonl").read_text().splitlines()[0])
+    assert info["total_episodes"] == 1 and first["seed"] == 0
 
     settings = ServerSettings(data_dir=tmp_path)
     engine = db.make_engine(settings)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import run_python
+from fixtures.repo import run_python
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.live.capture import is_rendered
@@ -267,6 +269,15 @@ class RecordingController:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _no_safety_hooks_leak():
+    """A live env that sends input installs process-wide signal and atexit hooks: take them out after each test."""
+    yield
+    from nitrogen_envs.live.safety import SafetyNet
+
+    SafetyNet.uninstall()
+
+
 @pytest.fixture
 def fake_game(tmp_path, monkeypatch):
     """A catalog game whose "binary" is a sleeping Python, with a start level and one start key."""
@@ -288,6 +299,20 @@ def fake_game(tmp_path, monkeypatch):
     monkeypatch.setattr("nitrogen_envs.live.env.SETTLE_WINDOW_S", 0.05)
     monkeypatch.setattr("nitrogen_envs.live.env.RENDER_POLL_S", 0.01)
     return catalog, level, script
+
+
+def last_argument(pid: int) -> str:
+    """The last argv entry of a just-launched process.
+
+    Popen returns once the child's exec has begun; Linux shows the new argv in /proc only once exec has
+    laid it out, so on a loaded machine a read right after launch can find it empty for a moment.
+    """
+    import psutil
+
+    deadline = time.monotonic() + 5.0
+    while not (argv := psutil.Process(pid).cmdline()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return argv[-1]
 
 
 def make_fake(catalog, script, **options):
@@ -315,7 +340,7 @@ def test_launch_appends_the_start_level_and_sends_start_keys_after_the_first_ren
     catalog, level, script = fake_game
     env = make_fake(catalog, script)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == str(level)
+        assert last_argument(env.game.pid) == str(level)
         obs, _ = env.reset()
         assert is_rendered(obs)
         first_key = script.events.index("east=1")
@@ -343,27 +368,57 @@ def test_the_first_reset_after_a_launch_waits_for_the_fade_in_to_end(fake_game):
 
 
 def test_start_gameplay_false_launches_the_plain_command_and_sends_no_keys(fake_game):
-    import psutil
 
     catalog, _, script = fake_game
     env = make_fake(catalog, script, start_gameplay=False)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == "import time; time.sleep(60)"
+        assert last_argument(env.game.pid) == "import time; time.sleep(60)"
         env.reset()
         assert not any(event.startswith("east") for event in script.events)
     finally:
         env.close()
 
 
+def test_live_info_starts_like_the_embedded_games_and_counts_the_episode(fake_game):
+    from fixtures.games import one_game_per_engine
+
+    catalog, _, script = fake_game
+    steps_seen = []
+
+    def reward_fn(previous, obs, info):
+        steps_seen.append(info["episode_steps"])
+        return 1.5
+
+    env = make_fake(catalog, script, start_gameplay=False, reward_fn=reward_fn, fps=240)
+    try:
+        env.reset()
+        for _ in range(2):
+            _, reward, _, _, info = env.step(gamepad.noop())
+        assert reward == 1.5 and steps_seen == [0, 1]  # reward_fn sees the counters before its step
+        assert (info["game"], info["task"], info["success"]) == ("X", "play", False)
+        assert (info["episode_return"], info["episode_steps"]) == (3.0, 2)
+        _, info_after_reset = env.reset()
+        assert (info_after_reset["episode_return"], info_after_reset["episode_steps"]) == (0.0, 0)
+    finally:
+        env.close()
+    embedded = gym.make(one_game_per_engine()[0].env_id, obs_size=32)
+    try:
+        embedded.reset(seed=0)
+        embedded_info = embedded.step(gamepad.noop())[4]
+    finally:
+        embedded.close()
+    common = ["game", "task", "success", "episode_return", "episode_steps"]
+    assert list(info)[:5] == common == list(embedded_info)[:5]
+
+
 def test_a_missing_start_level_opens_the_title_menu_with_a_warning(fake_game, caplog):
-    import psutil
 
     catalog, level, script = fake_game
     level.unlink()
     with caplog.at_level("WARNING", logger="nitrogen_envs.live.env"):
         env = make_fake(catalog, script)
     try:
-        assert psutil.Process(env.game.pid).cmdline()[-1] == "import time; time.sleep(60)"
+        assert last_argument(env.game.pid) == "import time; time.sleep(60)"
         env.reset()
         assert not any(event.startswith("east") for event in script.events)
         assert "none of the catalog's start_level files exist" in caplog.text

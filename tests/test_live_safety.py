@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+
+import pytest
+from fixtures.repo import run_python
 
 from nitrogen_envs.live.safety import KillSwitch, SafetyNet
 
 
-def test_kill_switch_triggers_once_when_its_key_goes_down():
+@pytest.fixture(autouse=True)
+def _no_safety_hooks_leak():
+    """Every test leaves the process's signal handlers and atexit hooks as it found them."""
+    yield
+    SafetyNet.uninstall()
+
+
+@pytest.fixture
+def thread_errors(monkeypatch):
+    """Exceptions that escaped a thread (a dying watcher), which pytest would only warn about."""
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    return errors
+
+
+def test_kill_switch_triggers_once_when_its_key_goes_down(thread_errors):
     pressed = threading.Event()
     calls = []
     switch = KillSwitch(pressed.is_set, lambda: calls.append(time.monotonic()), interval_s=0.005)
     time.sleep(0.05)
-    assert calls == [] and not switch.triggered.is_set()
+    assert calls == [] and not switch.triggered.is_set() and switch.watching
     pressed.set()
     assert switch.triggered.wait(1.0)
     time.sleep(0.05)
     switch.close()
     assert len(calls) == 1
+    assert thread_errors == []
 
 
-def test_kill_switch_stops_quietly_when_its_probe_fails():
+def test_kill_switch_stops_quietly_when_its_probe_fails(thread_errors):
+    probed = threading.Event()
+    calls = []
+
     def broken() -> bool:
+        probed.set()
         raise OSError("display gone")
 
-    switch = KillSwitch(broken, lambda: None, interval_s=0.005)
-    switch.close()
-    assert not switch.triggered.is_set()
+    switch = KillSwitch(broken, lambda: calls.append(True), interval_s=0.005)
+    try:
+        assert probed.wait(1.0), "the watcher never polled its probe"
+        deadline = time.monotonic() + 1.0
+        while switch.watching and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not switch.watching, "the watcher kept running after its probe failed"
+    finally:
+        switch.close()
+    # Stopping quietly: the probe's error did not escape the thread, and nothing was triggered.
+    assert thread_errors == []
+    assert not switch.triggered.is_set() and calls == []
 
 
 class Owner:
@@ -62,3 +95,37 @@ def test_safety_net_keeps_going_when_one_emergency_stop_fails():
         SafetyNet.unregister(broken)
         SafetyNet.unregister(good)
     assert good.calls == [False]
+
+
+def test_safety_net_hooks_chain_to_the_previous_handler_and_uninstall_restores_it():
+    SafetyNet.uninstall()
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    owner = Owner()
+    SafetyNet.register(owner)
+    assert all(signal.getsignal(signum) != handler for signum, handler in before.items())
+    with pytest.raises(KeyboardInterrupt):  # pytest's own SIGINT handler raises it, after our stop
+        signal.raise_signal(signal.SIGINT)
+    assert owner.calls == [False]
+
+    SafetyNet.uninstall()
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    SafetyNet.fire()
+    assert owner.calls == [False], "uninstall forgets the registered envs"
+
+
+_EXIT = """
+from nitrogen_envs.live.safety import SafetyNet
+class Owner:
+    def emergency_stop(self, final=False):
+        print("stopped at exit", final)
+owner = Owner()
+SafetyNet.register(owner)
+{then}
+"""
+
+
+@pytest.mark.parametrize(("then", "printed"), [("", "stopped at exit True"), ("SafetyNet.uninstall()", "")])
+def test_interpreter_exit_stops_registered_envs_until_the_hooks_are_uninstalled(then, printed):
+    result = run_python(_EXIT.format(then=then))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == printed

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from fixtures.repo import REPO_ROOT
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.import_utils import is_available
@@ -44,6 +44,8 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="live SuperTux test runs on Linux"),
     pytest.mark.skipif(bool(MISSING), reason=f"live game test needs {MISSING} (apt-get install xvfb openbox supertux)"),
     pytest.mark.display,
+    pytest.mark.live,
+    pytest.mark.slow,  # starts Xvfb, openbox and SuperTux; 9 s for one test in a full run on 2 shared cores
 ]
 SMALL_WINDOW = ["--window", "--geometry", "640x360", "--renderer", "sdl"]
 """A small window keeps software rendering (and so game time) fast on a busy 2-core machine."""
@@ -54,6 +56,16 @@ DOWN = gamepad.make_action(left_stick=(0.0, -1.0))
 RUN_RIGHT = gamepad.make_action(["west"], left_stick=(1.0, 0.0))  # west = Ctrl, SuperTux's run button
 CONFIRM = gamepad.make_action(["east"])  # Enter in the SuperTux key map
 BACK = gamepad.make_action(["start"])  # Escape
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_safety_hooks_leak():
+    """The envs here send input, so they install process-wide signal and atexit hooks; take them out
+    when the module is done (after its module-scoped games are closed, so they stay guarded until then)."""
+    yield
+    from nitrogen_envs.live.safety import SafetyNet
+
+    SafetyNet.uninstall()
 
 
 def supertux_pids() -> list[int]:

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import game_params, make
+from fixtures.games import game_params, make
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.engines.ale import ATARI_TABLE

@@ -12,14 +12,14 @@ pytest.importorskip("cv2")
 pytest.importorskip("av")
 pytest.importorskip("pyarrow")
 
-from test_overlay_extract import random_actions
-from test_overlay_localize import gameplay
+from fixtures.overlay_factories import gameplay, random_actions
 
 from nitrogen_datasets.format import load_info
 from nitrogen_datasets.overlay.corpus import MANIFEST, CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.styles import OverlayStyle, preset_styles
 from nitrogen_datasets.overlay.video import render_overlay_video
 from nitrogen_datasets.reader import DemoDataset
+from nitrogen_datasets.writer import DatasetWriter
 
 STYLE = OverlayStyle(**{**preset_styles()[6].__dict__, "opacity": 1.0, "scale": 1.0, "position": (0.9, 0.9)})
 
@@ -71,8 +71,21 @@ def test_corpus_holds_masked_episodes_and_skips_the_corrupt_video(videos, tmp_pa
 
     from nitrogen_datasets.errors import IncompatibleDataset
 
-    with pytest.raises(IncompatibleDataset, match="--obs-size 64"):
+    with pytest.raises(IncompatibleDataset, match="--obs-size 64") as refused:
         build_corpus(folder, tmp_path / "corpus", replace(config, obs_size=32), retry_failed=True, progress=False)
+    # The refused build released the folder's lock (``refused`` keeps its frames alive, so a leak would show).
+    DatasetWriter(tmp_path / "corpus").close()
+    assert refused.value is not None
+
+
+def test_a_folder_without_videos_is_refused_with_the_suffixes_looked_for(videos, tmp_path):
+    from nitrogen_datasets.overlay.corpus import NoVideosFound
+
+    _, layout = videos
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NoVideosFound, match=r"no videos found under .*\.mp4"):
+        build_corpus(tmp_path / "empty", tmp_path / "corpus", CorpusConfig(layout=str(layout)), progress=False)
+    assert not (tmp_path / "corpus").exists()  # refused before the dataset folder is created
 
 
 def test_build_corpus_command_reports_failures(videos, tmp_path):

@@ -7,28 +7,13 @@ pytest.importorskip("cv2")
 av = pytest.importorskip("av")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from test_overlay_localize import decoded, gameplay  # noqa: E402
+from fixtures.overlay_factories import decoded, gameplay, random_actions  # noqa: E402
 
 from nitrogen_datasets.overlay.extract import COLUMNS, extract  # noqa: E402
 from nitrogen_datasets.overlay.localize import OverlayNotFound  # noqa: E402
 from nitrogen_datasets.overlay.styles import OverlayStyle, preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.video import render_overlay_video  # noqa: E402
 from nitrogen_envs import gamepad  # noqa: E402
-
-
-def random_actions(n, seed=0):
-    rng = np.random.default_rng(seed)
-    actions = []
-    for _ in range(n):
-        buttons = [name for name in gamepad.BUTTON_NAMES if rng.random() < 0.25]
-        sticks = rng.uniform(-1, 1, 4) * (rng.random(4) < 0.7)
-        triggers = (rng.random(2) < 0.3).astype(float)
-        actions.append(
-            gamepad.to_flat(
-                {"buttons": buttons, "left_stick": sticks[:2], "right_stick": sticks[2:], "triggers": triggers}
-            )
-        )
-    return np.stack(actions)
 
 
 @pytest.mark.parametrize("style", [preset_styles()[i] for i in (1, 6, 13)], ids=lambda s: s.name)
@@ -102,7 +87,7 @@ def test_extract_command_exits_non_zero_without_an_overlay(tmp_path):
 def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
     import threading
 
-    from nitrogen_datasets.overlay.extract import prefetch
+    from nitrogen_datasets.overlay.decode import prefetch
 
     assert list(prefetch(iter(range(100)), depth=4)) == list(range(100))
 

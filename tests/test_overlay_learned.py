@@ -14,13 +14,13 @@ pytest.importorskip("av")
 pytest.importorskip("pyarrow")
 torch = pytest.importorskip("torch")
 
-from test_overlay_localize import gameplay  # noqa: E402
+from fixtures.overlay_factories import gameplay  # noqa: E402
 
 from nitrogen_datasets.overlay import OverlayRenderer  # noqa: E402
 from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, evaluate_overlays, format_evaluation  # noqa: E402
-from nitrogen_datasets.overlay.learned import load_parser  # noqa: E402
 from nitrogen_datasets.overlay.localize import localize  # noqa: E402
 from nitrogen_datasets.overlay.parser_training import ParserTrainConfig, train_parser  # noqa: E402
+from nitrogen_datasets.overlay.parser_weights import load_parser  # noqa: E402
 from nitrogen_datasets.overlay.styles import preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, ElementSampler, training_style  # noqa: E402
 
@@ -54,10 +54,26 @@ def test_train_parser_writes_safetensors_with_its_validation_figures(tmp_path):
     assert (tmp_path / "parser" / "parser.safetensors").is_file()
     meta = json.loads((tmp_path / "parser" / "parser.json").read_text())
     assert set(meta["validation"]) >= {"button_accuracy", "trigger_accuracy", "stick_r2"}
-    assert 0.0 <= result.button_accuracy <= 1.0
+    reported = (result.button_accuracy, result.trigger_accuracy, result.stick_r2)
+    assert reported == tuple(meta["validation"][k] for k in ("button_accuracy", "trigger_accuracy", "stick_r2"))
     assert (tmp_path / "parser" / "tb").is_dir()
     model = load_parser(tmp_path / "parser")
     assert sum(p.numel() for p in model.parameters()) > 10_000
+
+
+def test_train_parser_leaves_torchs_seed_and_thread_count_as_it_found_them(tmp_path):
+    """Training seeds torch and sets its threads; a caller's process (this test session) must not keep either."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # a count the config does not ask for
+    try:
+        torch.manual_seed(12345)
+        state = torch.get_rng_state()
+        config = ParserTrainConfig(renders=4, validation_renders=2, epochs=1, batch_size=64, workers=1, threads=1)
+        train_parser(config, tmp_path / "parser", progress=False)
+        assert torch.get_num_threads() == threads + 1
+        assert torch.equal(torch.get_rng_state(), state)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypatch):
@@ -82,8 +98,21 @@ def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypa
 
 
 def test_missing_parser_weights_say_how_to_train_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train-parser"):
+    from nitrogen_datasets.overlay.parser_weights import ParserNotFound
+
+    with pytest.raises(ParserNotFound, match="train-parser"):
         load_parser(tmp_path)
+
+
+def test_names_split_out_of_learned_and_extract_still_import_from_there():
+    """Code written against the old module layout keeps working: the modules re-export what they used to hold."""
+    from nitrogen_datasets.overlay import calibration, decode, extract, learned, parser_net, parser_weights, region
+
+    assert learned.load_parser is parser_weights.load_parser and learned.ElementNet is parser_net.ElementNet
+    assert learned.calibrate_presses is calibration.calibrate_presses
+    assert extract.prefetch is decode.prefetch and extract.overlay_region is region.overlay_region
+    for module in (learned, extract):
+        assert all(hasattr(module, name) for name in module.__all__)
 
 
 def test_faint_outlined_overlay_is_found_by_its_edges():
@@ -119,7 +148,7 @@ def test_eval_command_prints_every_table():
 
 def test_clip_thresholds_recover_presses_the_network_reads_low():
     """A subtle press effect: the network separates pressed from released frames, but below 0.5."""
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(0)
     pressed = rng.random(300) < 0.3
@@ -132,7 +161,7 @@ def test_clip_thresholds_recover_presses_the_network_reads_low():
 
 def test_a_rarely_pressed_button_takes_the_split_of_the_whole_overlay():
     """Too few presses for a split of its own, but the overlay's other buttons show where the split lies."""
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(2)
     pressed = rng.random((300, 5)) < 0.3
@@ -145,7 +174,7 @@ def test_a_rarely_pressed_button_takes_the_split_of_the_whole_overlay():
 
 
 def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
-    from nitrogen_datasets.overlay.learned import calibrate_presses
+    from nitrogen_datasets.overlay.calibration import calibrate_presses
 
     rng = np.random.default_rng(1)
     logits = rng.normal(-6.0, 1.5, size=(600, 3))  # never pressed: one spread-out cluster
@@ -156,8 +185,12 @@ def test_clip_thresholds_do_not_invent_presses_on_an_idle_button():
 
 
 def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their_boxes(tmp_path):
-    from nitrogen_datasets.overlay.learned import ElementNet, LearnedParser, ParserNetConfig, element_rect, save_parser
+    from nitrogen_datasets.overlay.crops import element_rect
+    from nitrogen_datasets.overlay.learned import LearnedParser
     from nitrogen_datasets.overlay.localize import Localization
+    from nitrogen_datasets.overlay.parser_config import ParserNetConfig
+    from nitrogen_datasets.overlay.parser_net import ElementNet
+    from nitrogen_datasets.overlay.parser_weights import save_parser
 
     save_parser(ElementNet(ParserNetConfig(button_margin=0.3)), tmp_path / "new")
     new = load_parser(tmp_path / "new")
@@ -181,15 +214,31 @@ def test_crop_margin_travels_with_the_weights_and_parsers_without_one_keep_their
         ParserNetConfig(button_margin=0.8)
 
 
-def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
+def test_training_pool_is_filled_chunk_by_chunk_and_each_chunk_renders_new_overlays(monkeypatch):
+    """The pool renders in chunks, each with a seed of its own: a chunk renders the same whatever the pool's size
+    (so a run repeats), the next chunk renders different overlays, and neighbouring seeds share no chunk."""
     from nitrogen_datasets.overlay import parser_training
-    from nitrogen_datasets.overlay.learned import ParserNetConfig
+    from nitrogen_datasets.overlay.parser_config import ParserNetConfig
 
+    monkeypatch.setattr(parser_training, "_CHUNK_RENDERS", 2)
     net = ParserNetConfig(button_margin=0.3)
-    pool = parser_training.render_pool(7, 3, net, workers=1, progress=False, desc="")
-    alone = ElementSampler(7 * 1_000_003, net=net).sample(3)
-    assert np.array_equal(pool.images, alone.images) and np.array_equal(pool.targets, alone.targets)
-    assert np.array_equal(pool.kinds, alone.kinds)
+
+    def pool(seed, renders):
+        return parser_training.render_pool(seed, renders, net, workers=1, progress=False, desc="")
+
+    first, whole, neighbour = pool(7, 2), pool(7, 4), pool(8, 2)
+    head = len(first.kinds)
+    for name in ("images", "targets", "kinds"):  # the first chunk lands first, unchanged, in the filled arrays
+        assert np.array_equal(getattr(whole, name)[:head], getattr(first, name)), name
+    second = whole.images[head:]
+    assert len(second) > 0
+    for other in (first.images, neighbour.images):  # a chunk seed reused (seed + index, say) would repeat these
+        count = min(len(second), len(other))
+        assert not np.array_equal(second[:count], other[:count])
+
+
+def test_a_pool_too_large_for_memory_fails_first(monkeypatch, tmp_path):
+    from nitrogen_datasets.overlay import parser_training
 
     monkeypatch.setattr(parser_training, "_available_memory", lambda: 2**30)
     with pytest.raises(ValueError, match=r"10000 renders need about 1\.9 GiB .* use fewer renders \(--renders\)"):
@@ -209,7 +258,7 @@ def test_training_pool_is_filled_in_place_and_a_pool_too_large_for_memory_fails_
 
 
 def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> None:
-    from nitrogen_datasets.overlay.learned import BUNDLED_WEIGHTS, CONFIG_NAME, WEIGHTS_NAME, load_parser
+    from nitrogen_datasets.overlay.parser_weights import BUNDLED_WEIGHTS, CONFIG_NAME, WEIGHTS_NAME, InvalidParser
 
     folder = tmp_path / "parser"
     folder.mkdir()
@@ -217,5 +266,5 @@ def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> No
     config = json.loads((BUNDLED_WEIGHTS / CONFIG_NAME).read_text())
     config["net"]["widths"] = [24, 32, 10**7]
     (folder / CONFIG_NAME).write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(InvalidParser, match="widths"):
         load_parser(folder)

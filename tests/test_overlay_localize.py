@@ -6,23 +6,13 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 av = pytest.importorskip("av")
 
+from fixtures.overlay_factories import decoded, gameplay  # noqa: E402
+
 from nitrogen_datasets.overlay import OverlayRenderer, load_layout, preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.localize import OverlayNotFound, localize  # noqa: E402
 from nitrogen_datasets.overlay.styles import with_placement  # noqa: E402
 from nitrogen_datasets.overlay.video import render_overlay_video  # noqa: E402
 from nitrogen_envs import gamepad  # noqa: E402
-
-
-def gameplay(n=6, size=(360, 640), seed=0):
-    """Busy, moving background frames (a stand-in for gameplay)."""
-    rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), size[::-1], interpolation=cv2.INTER_CUBIC)
-    return [np.roll(base, 7 * i, axis=1) for i in range(n)]
-
-
-def decoded(path):
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 @pytest.mark.parametrize(

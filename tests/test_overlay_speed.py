@@ -10,30 +10,18 @@ av = pytest.importorskip("av")
 pq = pytest.importorskip("pyarrow.parquet")
 torch = pytest.importorskip("torch")
 
-from test_overlay_extract import random_actions  # noqa: E402
-from test_overlay_localize import decoded, gameplay  # noqa: E402
+from fixtures.overlay_factories import decoded, gameplay, random_actions  # noqa: E402
 
-from nitrogen_datasets.overlay.extract import (  # noqa: E402
-    ExtractConfig,
-    RegionRGB,
-    extract,
-    overlay_region,
-    spread_indices,
-)
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, load_layout  # noqa: E402
-from nitrogen_datasets.overlay.learned import (  # noqa: E402
-    BUTTON_MARGIN,
-    FRAME_CHANNELS,
-    STICK_MARGIN,
-    LearnedParser,
-    crop_resized,
-    decode_outputs,
-    element_rect,
-    load_parser,
-    to_inputs,
-)
-from nitrogen_datasets.overlay.localize import Localization, localize, median_frames  # noqa: E402
+from nitrogen_datasets.overlay.crops import crop_resized, element_rect  # noqa: E402
+from nitrogen_datasets.overlay.extract import ExtractConfig, extract, spread_indices  # noqa: E402
+from nitrogen_datasets.overlay.layout import load_layout  # noqa: E402
+from nitrogen_datasets.overlay.learned import LearnedParser  # noqa: E402
+from nitrogen_datasets.overlay.localize import Localization, localize, median_frames, probe_sample  # noqa: E402
 from nitrogen_datasets.overlay.parse import ReferenceParser, frame_box  # noqa: E402
+from nitrogen_datasets.overlay.parser_config import BUTTON_MARGIN, FRAME_CHANNELS, STICK_MARGIN  # noqa: E402
+from nitrogen_datasets.overlay.parser_net import decode_outputs, to_inputs  # noqa: E402
+from nitrogen_datasets.overlay.parser_weights import load_parser  # noqa: E402
+from nitrogen_datasets.overlay.region import RegionRGB, overlay_region  # noqa: E402
 from nitrogen_datasets.overlay.styles import OverlayStyle, preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.video import render_overlay_video  # noqa: E402
 from nitrogen_envs import gamepad  # noqa: E402
@@ -76,7 +64,7 @@ def test_overlay_region_holds_every_crop_a_parser_reads_with_even_corners(tmp_pa
         assert x0 % 2 == y0 % 2 == x1 % 2 == y1 % 2 == 0
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
         for name, box in layout.elements.items():
-            reference = frame_box(box, where, 0.5 if name in STICK_ELEMENTS else 0.0)
+            reference = frame_box(box, where, ReferenceParser.margin(name))
             for rect in (reference, element_rect(box, where, STICK_MARGIN), element_rect(box, where, BUTTON_MARGIN)):
                 # Inside the region, or outside the frame (read as zeros either way).
                 assert max(0, rect[0]) >= x0 and max(0, rect[1]) >= y0
@@ -117,6 +105,24 @@ def clip(tmp_path_factory):
     )
 
 
+def moves_when_shifted(layout, where, frame_size, template):
+    """Whether rounding a box after shifting it to the region's coordinates lands it a pixel off, for some box."""
+    x0, y0, _, _ = overlay_region(layout, where, frame_size, template)
+    shifted = Localization(where.x - x0, where.y - y0, where.scale, where.score)
+    return any(frame_box(box, where)[0] - x0 != frame_box(box, shifted)[0] for box in layout.elements.values())
+
+
+def half_pixel_placement(layout, near, frame_size, template):
+    """A placement near ``near`` at a scale just under 0.5, where boxes land on x.5 in frame pixels and floating
+    point rounds ``where.x + v`` and ``where.x - x0 + v`` to different pixels for some box."""
+    for scale in (0.4999999999999999, float(np.nextafter(0.5, 0.0))):
+        for dx in range(64):
+            where = Localization(near.x + dx, near.y, scale, near.score)
+            if moves_when_shifted(layout, where, frame_size, template):
+                return where
+    raise AssertionError("no half-pixel placement found near the localized one")
+
+
 @pytest.mark.parametrize("method", ["learned", "reference"])
 @pytest.mark.parametrize("placement", ["localized", "half-pixel"])
 def test_parsers_read_the_region_as_they_read_the_whole_frame(clip, method, placement):
@@ -124,13 +130,8 @@ def test_parsers_read_the_region_as_they_read_the_whole_frame(clip, method, plac
     frames = decoded(clip.video)[:40]
     where = localize(frames, template)
     if placement == "half-pixel":
-        # Boxes land on x.5 in frame pixels; rounding after shifting to the region would move some by a pixel.
-        where = Localization(421, 265, 0.4999999999999999, where.score)
+        where = half_pixel_placement(layout, where, frames[0].shape[:2], template)
     x0, y0, x1, y1 = overlay_region(layout, where, frames[0].shape[:2], template)
-    if placement == "half-pixel":
-        shifted = Localization(where.x - x0, where.y - y0, where.scale, where.score)
-        moved = [frame_box(b, where)[0] - x0 != frame_box(b, shifted)[0] for b in layout.elements.values()]
-        assert any(moved)
     regions = [frame[y0:y1, x0:x1] for frame in frames]
     make = LearnedParser if method == "learned" else ReferenceParser
     whole = list(make(layout, where, frames, template).parse_all(frames))
@@ -180,19 +181,21 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
 def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(clip, tmp_path, monkeypatch):
     """The frames localization reads stay decoded for the main pass; only the edge fallback decodes the start again,
     and it reads the same actions."""
+    from nitrogen_datasets.overlay import decode as decode_module
     from nitrogen_datasets.overlay import extract as extract_module
 
-    decode, real_localize = extract_module._decode, extract_module.localize
-    decoded_frames = []
+    decode, real_localize = decode_module.decode_frames, extract_module.localize
+    decoded_frames = []  # frames each decoder read, one entry per decoder
 
     def counting_decode(path):
+        decoded_frames.append(0)
         for item in decode(path):
-            decoded_frames.append(1)
+            decoded_frames[-1] += 1
             yield item
 
-    monkeypatch.setattr(extract_module, "_decode", counting_decode)
+    monkeypatch.setattr(decode_module, "decode_frames", counting_decode)
     clear = extract(clip.video, clip.layout, tmp_path / "clear.parquet")
-    assert len(decoded_frames) == clear.frames == 150
+    assert decoded_frames == [clear.frames] and clear.frames == 150
 
     def faint_localize(frames, template, min_score, edge_frames):
         edges = edge_frames()  # what the fallback reads when intensity matching fails
@@ -202,7 +205,10 @@ def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_pr
     decoded_frames.clear()
     monkeypatch.setattr(extract_module, "localize", faint_localize)
     faint = extract(clip.video, clip.layout, tmp_path / "faint.parquet")
-    assert len(decoded_frames) == 9 + ExtractConfig().probe_frames + 150
+    # The first decoder stops after the frames intensity matching reads; the edge reader reads the probe; the main
+    # pass decodes every frame once, from the first.
+    probe_frames = ExtractConfig().probe_frames
+    assert decoded_frames == [len(probe_sample(probe_frames)[0]), probe_frames, 150]
     assert pq.read_table(faint.actions).equals(pq.read_table(clear.actions))
 
 

@@ -21,6 +21,7 @@ def _fail_on_three(n: int) -> int:
     return n
 
 
+@pytest.mark.slow  # worker processes: 14 s in a full run on 2 shared cores
 def test_process_results_come_in_job_order_and_are_released_once_consumed():
     """Consumed results must not pile up inside run_parallel (a training pool doubled when they did)."""
     jobs = list(range(24))

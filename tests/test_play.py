@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import one_game_per_engine
+from fixtures.games import one_game_per_engine
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.play import HumanInput, keys_to_action, play_env

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import installed_games
+from fixtures.games import installed_games
 
 from nitrogen_policies.evaluation import evaluate
 

@@ -31,6 +31,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # torchrun with two processes: 16 s in a full run on 2 shared cores
 def test_torchrun_two_processes_train_and_rank_zero_saves(tmp_path):
     script = tmp_path / "train_ddp.py"
     script.write_text(SCRIPT)

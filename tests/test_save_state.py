@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from conftest import game_params, installed_games, make, run_python
+from fixtures.games import game_params, installed_games, make
+from fixtures.repo import run_python
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.errors import InvalidSaveState, SaveStateUnsupported

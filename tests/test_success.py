@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import installed_games, make
+from fixtures.games import installed_games, make
 
 from nitrogen_envs import NativeActions, gamepad
 
@@ -16,6 +16,7 @@ def needs(name):
 
 
 @needs("CoinRun")
+@pytest.mark.slow  # plays a Procgen level to the end: 8 s in a full run on 2 shared cores
 def test_procgen_success_means_the_level_was_completed():
     env = NativeActions(make(BY_NAME["CoinRun"], obs_size=32))
     env.action_space.seed(0)
@@ -39,6 +40,7 @@ def test_procgen_success_means_the_level_was_completed():
 
 
 @needs("CoinRun")
+@pytest.mark.slow  # plays a level to the end: 7 s in a full run on 2 shared cores
 def test_procgen_episode_end_keeps_the_last_frame_and_reset_starts_the_next_level():
     env = make(BY_NAME["CoinRun"], obs_size=32)
     try:

@@ -144,7 +144,7 @@ def collect(
 @data.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Check every file against its sha256 and decode headers.")
-@click.option("--json", "as_json", is_flag=True, help="Print meta/info.json as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata (info.json and every episode) as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar (with --verify).")
 def info(root: Path, verify: bool, as_json: bool, quiet: bool) -> None:
     """Summarize (and optionally verify) the dataset in ROOT."""

@@ -8,9 +8,9 @@ adopts finished jobs into ``OUT`` strictly in seed order. So:
   order they finish in (experts are seeded per episode, see
   :func:`nitrogen_datasets.experts.base.episode_rng`);
 * a crash or Ctrl-C loses at most the episodes being played: rerunning the same command skips the seeds
-  already listed in ``meta/info.json`` (episodes store their seed) and adopts staged episodes that had
+  already listed in ``meta/episodes.jsonl`` (episodes store their seed) and adopts staged episodes that had
   finished but were not adopted yet;
-* workers never write to the shared dataset, so ``meta/info.json`` has one writer, and that writer holds
+* workers never write to the shared dataset, so the metadata has one writer, and that writer holds
   the folder's lock: a second collection into the same folder is refused at once, naming the first one's pid;
 * killing the main process ends its workers too (see :mod:`nitrogen_datasets.parallel`).
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nitrogen_datasets.errors import DatasetNotFound, IncompatibleDataset
+from nitrogen_datasets.errors import DatasetError, DatasetNotFound, IncompatibleDataset
 from nitrogen_datasets.format import DEFAULT_CRF, load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.parallel import run_parallel
@@ -158,7 +158,8 @@ def collect(
     done = {
         episode.seed
         for episode in (writer.info.episodes if writer.info else ())
-        if (episode.game, episode.task, episode.source) == (config.game, config.task, config.source)
+        if episode.seed is not None
+        and (episode.game, episode.task, episode.source) == (config.game, config.task, config.source)
     }
     seeds = [config.seed + k for k in range(config.episodes) if config.seed + k not in done]
     staging = root / STAGING_DIR
@@ -239,8 +240,8 @@ def play_job(job: _Job) -> Path:
     try:
         if load_info(job.staging).total_episodes == 1:
             return job.staging  # finished before a crash of the main process
-    except Exception:  # any leftover that is not a finished staging dataset is replayed
-        pass
+    except (DatasetError, OSError) as err:  # no, an unreadable or another version's info.json: replay the job
+        logger.debug("replaying %s: %s", job.staging, err)
     shutil.rmtree(job.staging, ignore_errors=True)
     config = job.config
     env = _make_env(config)

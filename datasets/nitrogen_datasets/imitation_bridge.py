@@ -214,7 +214,7 @@ def _nested(values: np.ndarray, list_type: Any) -> Any:
 
     Built zero-copy from the flat buffer: no per-pixel offsets, unlike the nested lists ``datasets`` infers.
     """
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     def build(flat: Any, arrow_type: Any) -> Any:
         if pa.types.is_fixed_size_list(arrow_type):
@@ -234,7 +234,7 @@ def _batches(
     advance: Callable[[int], Any],
 ) -> Iterator[tuple[Any, int]]:
     """(Arrow record batch, stored frames) per episode, in the schema ``features`` describes."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     schema = features.arrow_schema
     empty_info = json.dumps({})  # what imitation stores for infos=None: jsonpickle of {}
@@ -253,7 +253,7 @@ def _batches(
 
 def _write_shard(path: Path, features: Any, batches: Iterator[tuple[Any, int]]) -> int:
     """Stream ``batches`` into an Arrow IPC stream file (``datasets``' on-disk format); returns frames written."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     frames = 0
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, features.arrow_schema) as stream:

@@ -2,6 +2,8 @@
 
 Parquet (``pyarrow``), video (``av``) and the PyTorch reader (``torch``) are not needed to import
 :mod:`nitrogen_datasets`, so a bare install stays light; they are imported where they are used.
+``tqdm`` is not listed: it is a base dependency of nitrogen-gym (``pyproject.toml``), so no extra installs
+it and no hint could name one (it used to point at ``data``, which does not install it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "pyarrow": ("pyarrow", "data"),
     "av": ("av", "data"),
     "torch": ("torch", "data"),
-    "tqdm": ("tqdm", "data"),
     "imitation": ("imitation", "imitation"),  # the classic stack, see docs/install.md
     "ray": ("ray", "scale"),
 }

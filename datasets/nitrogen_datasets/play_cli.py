@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -178,10 +179,16 @@ def _record_live_game(
                         f"controller can be recorded: {err}"
                     ) from err
         human = LiveHumanInput(key_table, system_key_state(display), pad, end_key=end_key, stop_key=stop_key)
-        options = {"display": display, "launch": True if launch else None, "obs_size": obs_size, "dry_run": True}
+        options: dict[str, Any] = {
+            "display": display,
+            "launch": True if launch else None,
+            "obs_size": obs_size,
+            "dry_run": True,
+        }
         if fps is not None:
             options["fps"] = fps
         env = gym.make(spec.env_id, **options)
+        live_fps = float(env.unwrapped.metadata["render_fps"])  # LiveEnv's control rate, set from its fps
     except (NitroGenError, ValueError) as err:
         # Release the controller and the key-state connection opened before the failure.
         if human is not None:
@@ -191,13 +198,13 @@ def _record_live_game(
         raise click.ClickException(str(err)) from err
     unit = "episodes" if episodes is None else f"{episodes} episode(s)"
     click.echo(
-        f"recording {spec.id} into {folder} ({unit}, {env.unwrapped.fps:g} frames/s, "
+        f"recording {spec.id} into {folder} ({unit}, {live_fps:g} frames/s, "
         f"{'controller + ' if pad else ''}{'keyboard' if key_table else 'no keyboard'}): play in the game window; "
         f"{end_key.upper()} ends an episode, {stop_key.upper()} saves it and stops, Ctrl-C drops it and stops"
     )
     report = lambda entry: click.echo(f"saved episode {entry.episode_index}: {entry.length} frames")  # noqa: E731
     try:
-        with DatasetWriter(folder, WriterConfig(fps=round(env.unwrapped.fps))) as writer:
+        with DatasetWriter(folder, WriterConfig(fps=round(live_fps))) as writer:
             stats = record_live(env, human, writer, episodes=episodes, max_steps=max_steps, on_episode=report)
     except KeyboardInterrupt:
         click.echo(f"stopped; finished episodes are kept in {folder}")

@@ -1,6 +1,6 @@
 """PyTorch reader: random access to (frame, next-actions chunk) samples, safe in DataLoader workers.
 
-Memory stays flat as a dataset grows: construction reads ``meta/info.json`` and checks each episode file
+Memory stays flat as a dataset grows: construction reads the metadata (``meta/``) and checks each episode file
 against its sha256 (hashing only file versions not checked before, see :mod:`nitrogen_datasets.verify`),
 and each worker keeps a small LRU of open videos and per-episode action tables. Nothing
 unpicklable is created before a worker first reads, and a worker (fork or spawn) opens its own files.
@@ -60,7 +60,7 @@ class ReaderConfig:
 
     Args:
         action_chunk: actions per sample: the action taken on this frame and the next ``action_chunk - 1``.
-        verify: ``"checksum"`` (default) checks every episode file against its sha256 in ``info.json`` when
+        verify: ``"checksum"`` (default) checks every episode file against its sha256 in ``episodes.jsonl`` when
             the dataset is opened, and a file that changed since (new size, inode or timestamps) again before
             a worker opens it; so any flipped byte raises ``CorruptEpisode`` instead of yielding wrong frames
             or actions. A version of a file that already passed is not hashed again (see

@@ -21,9 +21,9 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_datasets.format import EpisodeInfo
-from nitrogen_datasets.import_utils import require_package
-from nitrogen_datasets.writer import DatasetWriter, as_flat_action
+from nitrogen_datasets.writer import DatasetWriter
 from nitrogen_envs import gamepad
+from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def record_episodes(
             (live games, which cannot be seeded).
         source: stored in every row (e.g. ``"random"``, ``"expert:planner"``).
         max_steps: end an episode after this many steps (recorded as truncated); ``None`` keeps the env's limit.
-        progress: show a tqdm bar of steps; ``None`` shows it only when stderr is a TTY.
+        progress: show a progress bar of episodes (a line every few seconds when stderr is not a terminal);
+            ``None`` shows it only when stderr is a TTY.
 
     Returns:
         The episodes written, total steps and returns.
@@ -103,8 +104,7 @@ def record_episodes(
     flat_actions = isinstance(env.action_space, gym.spaces.Box) and env.action_space.shape == (gamepad.FLAT_SIZE,)
     act = _act_fn(policy)
     reset = getattr(policy, "reset", None)
-    tqdm = require_package("tqdm").tqdm
-    bar = tqdm(total=episodes, unit="episode", desc=f"recording {name}", disable=not _show(progress))
+    bar = progress_bar(episodes, f"recording {name}", unit="episode", enabled=_show(progress))
     written: list[EpisodeInfo] = []
     returns: list[float] = []
     steps = 0
@@ -145,7 +145,7 @@ def _record_one(
     episode_return = 0.0
     try:
         while True:
-            flat = as_flat_action(act(obs, info))
+            flat = gamepad.as_flat_action(act(obs, info))
             next_obs, reward, terminated, truncated, info = env.step(flat if flat_actions else gamepad.from_flat(flat))
             limit = max_steps is not None and len(episode) + 1 >= max_steps
             episode.add(obs, flat, float(reward), bool(terminated), bool(truncated) or (limit and not terminated))

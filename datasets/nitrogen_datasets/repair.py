@@ -1,4 +1,4 @@
-"""Rebuild ``meta/info.json`` from the episodes of a dataset folder that verify: ``nitrogen data repair DIR``.
+"""Rebuild the metadata (``meta/info.json``, ``meta/episodes.jsonl``) from the episodes that verify: ``nitrogen data repair DIR``.
 
 A writer refuses a folder holding episode files that no valid ``info.json`` lists (it used to delete them:
 a lost or stale ``info.json`` after a bad copy or a partial sync cost every episode). This module is the
@@ -52,11 +52,11 @@ from nitrogen_datasets.format import (
 )
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.safe_inputs import open_video
+from nitrogen_datasets.verify import decode_errors, file_sha256
 from nitrogen_datasets.writer import (
     DatasetLock,
     WriterConfig,
     episode_files,
-    file_sha256,
     recover_commit,
     remove_partial_files,
     with_episode_index,
@@ -243,7 +243,7 @@ def _check_parquet(path: Path) -> tuple[int, int | None, tuple[str, str, str]]:
     pq = require_package("pyarrow.parquet")
     try:
         table = pq.read_table(path)
-    except Exception as err:  # pyarrow raises several types for a damaged file; the reason is reported
+    except decode_errors() as err:  # what damaged data raises (pyarrow has several types); the reason is reported
         raise _Unusable(f"parquet unreadable: {err}") from err
     missing = [name for name in COLUMNS if name not in table.column_names]
     if missing:
@@ -284,7 +284,7 @@ def _check_video(path: Path, length: int) -> tuple[tuple[int, int], str, int | N
                 count += 1
     except _Unusable:
         raise
-    except Exception as err:  # PyAV raises per-codec error types; the reason is reported
+    except decode_errors() as err:  # FFmpeg's per-codec errors, a missing stream, a bad file; reported
         raise _Unusable(f"mp4 does not decode: {err}") from err
     if count != length:
         raise _Unusable(f"mp4 holds {count} frames but the parquet {length} rows")
@@ -355,7 +355,7 @@ def _run_plan(root: Path, plan: Any) -> None:
 def _build_info(root: Path, checked: list[_Checked], old: DatasetInfo | None, chunk_size: int) -> DatasetInfo | None:
     """The new ``info.json``: geometry from the old one (else the episodes), each episode at its new index."""
     if old is not None:
-        info = _without_episodes(old)
+        info = old.header()  # geometry and encoding kept, no episodes
     elif checked:
         first = checked[0]
         defaults = WriterConfig()
@@ -374,20 +374,6 @@ def _build_info(root: Path, checked: list[_Checked], old: DatasetInfo | None, ch
         parquet_sha = _set_episode_index(root, new, chunk_size) or item.entry.parquet_sha256
         info = info.with_episode(replace(item.entry, episode_index=new, parquet_sha256=parquet_sha))
     return info
-
-
-def _without_episodes(info: DatasetInfo) -> DatasetInfo:
-    """``info`` with no episodes (geometry and encoding kept), to list the verified episodes into."""
-    return DatasetInfo(
-        fps=info.fps,
-        frame_height=info.frame_height,
-        frame_width=info.frame_width,
-        chunk_size=info.chunk_size,
-        video_codec=info.video_codec,
-        video_pix_fmt=info.video_pix_fmt,
-        video_crf=info.video_crf,
-        video_gop=info.video_gop,
-    )
 
 
 def _set_episode_index(root: Path, index: int, chunk_size: int) -> str | None:

@@ -1,6 +1,6 @@
 """Episode checksums, checked once per version of a file and remembered; no torch, so the CLI can use it too.
 
-The writer records each episode file's sha256 in ``meta/info.json``. Hashing reads every byte once, a small
+The writer records each episode file's sha256 in ``meta/episodes.jsonl``. Hashing reads every byte once, a small
 fraction of what decoding every frame costs, and training decodes each frame many times, so checking every
 file before it is used costs little. Less still when the check is remembered: a file whose sha256 was checked
 is known by its *stamp* (device, inode, size, mtime_ns, ctime_ns), in this process and in
@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -30,7 +31,6 @@ from nitrogen_datasets.errors import CorruptEpisode
 from nitrogen_datasets.format import DatasetInfo, EpisodeInfo, episode_paths, load_info
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.video_io import VideoReader
-from nitrogen_datasets.writer import file_sha256
 from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,15 @@ class FileStamp(NamedTuple):
     def racy(self, now_ns: int) -> bool:
         """True when a write in the current timestamp tick could leave this stamp unchanged."""
         return abs(now_ns - self.mtime_ns) < RACY_NS and abs(now_ns - self.ctime_ns) < RACY_NS
+
+
+def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in blocks so memory stays flat for large videos."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 _MEMORY: dict[str, tuple[FileStamp, str]] = {}

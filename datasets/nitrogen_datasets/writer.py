@@ -1,10 +1,12 @@
 """Append episodes to a demonstrations dataset, atomically, resumably and by one writer at a time.
 
 Each episode is streamed to temp files (``*.partial``). When it ends, a write-ahead record
-(``meta/journal.json``) names the episode and the ``info.json`` that lists it; only then are the parquet and
-mp4 renamed into place, ``meta/info.json`` rewritten (atomically) and the record removed. Reopening the folder
-first completes a recorded commit (every step is idempotent), so a crash at any point loses at most the
-episode being written, and a reader never sees a half-written one (readers only trust ``info.json``).
+(``meta/journal.json``) names the episode and the dataset's settings; only then are the parquet and mp4
+renamed into place, the small ``meta/info.json`` rewritten (atomically), one line appended to
+``meta/episodes.jsonl`` and the record removed. Reopening the folder first completes a recorded commit (every
+step is idempotent), so a crash at any point loses at most the episode being written, and a reader never
+sees a half-written one (readers only trust complete lines of ``episodes.jsonl``). Nothing in a commit
+grows with the episodes already listed: only the new episode is checked, and no file is rewritten whole.
 
 The writer holds an exclusive lock on the folder (``meta/.lock``, released by the kernel when the process
 dies) and never deletes a file it did not make: it removes only its own ``*.partial`` files, and refuses a
@@ -19,11 +21,10 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -44,15 +45,21 @@ from nitrogen_datasets.errors import (
 from nitrogen_datasets.format import (
     ACTION_COLUMNS,
     CHUNK_SIZE,
+    COLUMNS,
     DEFAULT_CRF,
+    FORMAT_VERSION,
+    INFO_PATH,
     TMP_SUFFIX,
     DatasetInfo,
     EpisodeInfo,
+    append_episode,
     episode_paths,
     load_info,
     save_info,
+    save_summary,
 )
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.verify import file_sha256
 from nitrogen_datasets.video_io import episode_encoder
 from nitrogen_envs import gamepad
 
@@ -96,33 +103,9 @@ class WriterConfig:
             raise ValueError(f"pix_fmt must be 'yuv420p' or 'yuv444p', got {self.pix_fmt!r}")
 
 
-def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in blocks so memory stays flat for large videos."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-
-
-def as_flat_action(action: Any) -> np.ndarray:
-    """Canonical (21,) float32 vector of a Dict or flat gamepad action, buttons snapped to 0/1.
-
-    Snapping records exactly what the game received (the env thresholds buttons at 0.5 too).
-
-    Raises:
-        ValueError: a malformed action (the message names the field).
-    """
-    if isinstance(action, Mapping):
-        return gamepad.to_flat(action)
-    flat = gamepad.validate_flat(action).copy()
-    flat[gamepad.BUTTON_SLICE] = (flat[gamepad.BUTTON_SLICE] >= gamepad.BUTTON_THRESHOLD).astype(np.float32)
-    return flat
 
 
 LOCK_PATH = "meta/.lock"
@@ -225,10 +208,13 @@ class _Commit:
     """One episode's commit, recorded in ``meta/journal.json`` before any file is renamed.
 
     Completing it (:func:`_complete`) is idempotent: each step checks whether it already happened, so a
-    crash at any point is finished by the next writer that opens the folder.
+    crash at any point is finished by the next writer that opens the folder. The record's size does not
+    depend on how many episodes the dataset holds.
 
     Args:
-        info: ``info.json`` once the episode is listed; the episode is its last entry.
+        header: the dataset's settings (:meth:`DatasetInfo.header`), for a dataset this commit creates and to
+            check that the folder is still the one the commit was recorded for.
+        entry: the episode to list; its ``episode_index`` is the dataset's episode count before it.
         source: for :meth:`DatasetWriter.adopt`, the staged dataset (relative to the root) whose mp4 is moved
             in and whose parquet is removed once listed; ``None`` for an episode written here.
         source_index: the episode's index in ``source``.
@@ -236,34 +222,50 @@ class _Commit:
         source_parquet_sha256: sha256 of the staged parquet; only a file with this checksum is removed.
     """
 
-    info: DatasetInfo
+    header: DatasetInfo
+    entry: EpisodeInfo
     source: str | None = None
     source_index: int = 0
     source_chunk_size: int = CHUNK_SIZE
     source_parquet_sha256: str = ""
 
-    @property
-    def entry(self) -> EpisodeInfo:
-        return self.info.episodes[-1]
-
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "info": self.info.to_dict()}
+        return {
+            "header": self.header.summary_dict(),
+            "entry": asdict(self.entry),
+            "source": self.source,
+            "source_index": self.source_index,
+            "source_chunk_size": self.source_chunk_size,
+            "source_parquet_sha256": self.source_parquet_sha256,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> _Commit:
-        if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
-            raise InvalidDatasetInfo("journal must hold a JSON object with an 'info' object")
-        info = DatasetInfo.from_dict(data["info"], source=JOURNAL_PATH)
+        if not isinstance(data, dict):
+            raise InvalidDatasetInfo("journal must hold a JSON object")
+        if isinstance(data.get("info"), dict):  # written by format version 1: the whole info.json after the commit
+            info = DatasetInfo.from_dict(data["info"], source=JOURNAL_PATH)
+            if not info.episodes:
+                raise InvalidDatasetInfo(f"{JOURNAL_PATH} lists no episode")
+            header, entry = info.header(), info.episodes[-1]
+        elif isinstance(data.get("header"), dict) and isinstance(data.get("entry"), dict):
+            header = DatasetInfo.from_dict(data["header"], source=JOURNAL_PATH, episodes=()).header()
+            try:
+                entry = EpisodeInfo(**data["entry"])
+            except TypeError as err:
+                raise InvalidDatasetInfo(f"{JOURNAL_PATH} has a malformed entry: {err}") from err
+        else:
+            raise InvalidDatasetInfo(f"{JOURNAL_PATH} must hold 'header' and 'entry' objects")
         commit = cls(
-            info=info,
+            header=header,
+            entry=entry,
             source=data.get("source"),
             source_index=data.get("source_index", 0),
             source_chunk_size=data.get("source_chunk_size", CHUNK_SIZE),
             source_parquet_sha256=data.get("source_parquet_sha256", ""),
         )
         ok = (
-            info.episodes
-            and (commit.source is None or isinstance(commit.source, str))
+            (commit.source is None or isinstance(commit.source, str))
             and isinstance(commit.source_index, int)
             and isinstance(commit.source_chunk_size, int)
             and commit.source_chunk_size >= 1
@@ -281,25 +283,26 @@ class _Commit:
 
 
 def _complete(root: Path, commit: _Commit, current: DatasetInfo | None, recovering: bool) -> DatasetInfo:
-    """Rename the episode's files into place, list it in ``info.json``, consume the staged parquet, drop the journal.
+    """Rename the episode's files into place, list it, consume the staged parquet, drop the journal.
 
     ``recovering`` re-checks every file against the recorded sha256 before it is moved or listed (the
     journal came from disk, so nothing in it is taken on trust), and touches staged files only inside
-    ``root`` (where collection stages them). Returns the ``info.json`` now on disk.
+    ``root`` (where collection stages them). Returns the dataset's info once the episode is listed.
 
     Raises:
-        _StaleJournal: the commit cannot be completed (a file is missing or changed, or ``info.json`` differs).
+        _StaleJournal: the commit cannot be completed (a file is missing or changed, or the dataset differs).
     """
     entry = commit.entry
     index = entry.episode_index
-    before = current.episodes if current is not None else ()
-    if len(before) > index:
-        if before[index] != entry:
-            raise _StaleJournal(f"meta/info.json lists another episode {index}")
-    else:
-        if len(before) != index or (current is not None and current.with_episode(entry) != commit.info):
-            raise _StaleJournal("meta/info.json changed since the commit was recorded")
-        data_rel, video_rel = episode_paths(index, commit.info.chunk_size)
+    before = current if current is not None else commit.header
+    if before.header() != commit.header:
+        raise _StaleJournal("meta/info.json holds other settings than the commit was recorded for")
+    if before.total_episodes > index:
+        if before.episodes[index] != entry:
+            raise _StaleJournal(f"meta/episodes.jsonl lists another episode {index}")
+        after = before
+    elif before.total_episodes == index:
+        data_rel, video_rel = episode_paths(index, commit.header.chunk_size)
         staged = commit.source_paths(root)
         video_src = staged[1] if staged else root / (video_rel + TMP_SUFFIX)
         if recovering and not _inside(video_src, root):
@@ -309,11 +312,13 @@ def _complete(root: Path, commit: _Commit, current: DatasetInfo | None, recoveri
             (root / (data_rel + TMP_SUFFIX), root / data_rel, entry.parquet_sha256),
         ):
             _move_checked(src, final, sha, recovering)
-        save_info(root, commit.info)
-        current = commit.info
+        after = before.with_episode(entry)
+        append_episode(root, after)
+    else:
+        raise _StaleJournal(f"the dataset holds {before.total_episodes} episodes, the commit is of episode {index}")
     _consume_staged(root, commit, recovering)
     (root / JOURNAL_PATH).unlink(missing_ok=True)
-    return current
+    return after
 
 
 def _move_checked(src: Path, final: Path, sha: str, recovering: bool) -> None:
@@ -412,6 +417,32 @@ def _load_existing(root: Path) -> DatasetInfo | None:
         ) from err
 
 
+def _current_layout(root: Path) -> DatasetInfo | None:
+    """``_load_existing``, with a version-1 dataset converted to the current layout (the caller holds the lock).
+
+    Also brings ``info.json``'s totals up to date when a dropped commit left them ahead of ``episodes.jsonl``.
+    """
+    info = _load_existing(root)
+    if info is None:
+        return None
+    if info.format_version != FORMAT_VERSION:
+        logger.info(
+            "%s: converting format version %d to %d before appending", root, info.format_version, FORMAT_VERSION
+        )
+        info = replace(info, format_version=FORMAT_VERSION)
+        save_info(root, info)
+    elif _stored_summary(root) != info.summary_dict():
+        save_summary(root, info)
+    return info
+
+
+def _stored_summary(root: Path) -> Any:
+    try:
+        return json.loads((root / INFO_PATH).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _refuse_unlisted(root: Path, info: DatasetInfo | None) -> None:
     unlisted = unlisted_episode_files(root, info)
     if not unlisted:
@@ -463,7 +494,7 @@ class EpisodeBuffer:
             terminated: the step ended the episode inside the game.
             truncated: the step ended the episode by a time limit.
         """
-        flat = as_flat_action(action)
+        flat = gamepad.as_flat_action(action)
         self.video.write(np.asarray(frame))
         self.actions.append(flat)
         self.rewards.append(float(reward))
@@ -496,7 +527,7 @@ class DatasetWriter:
         self._open: EpisodeBuffer | None = None
         self._lock: DatasetLock | None = DatasetLock(self.root)
         try:
-            self.info: DatasetInfo | None = recover_commit(self.root, _load_existing(self.root))
+            self.info: DatasetInfo | None = recover_commit(self.root, _current_layout(self.root))
             if self.info is not None and self.info.fps != self.config.fps:
                 raise IncompatibleDataset(
                     f"{self.root} was recorded at {self.info.fps} fps, the writer is configured for "
@@ -588,7 +619,7 @@ class DatasetWriter:
             video_sha256=file_sha256(episode.video_tmp),
         )
         _fsync(episode.video_tmp)
-        return _Commit(self._base(height, width).with_episode(entry))
+        return _Commit(self._base(height, width).header(), entry)
 
     def _check_frame_size(self, height: int, width: int) -> None:
         if self.info is not None and (height, width) != (self.info.frame_height, self.info.frame_width):
@@ -695,7 +726,8 @@ class DatasetWriter:
         )
         source = os.path.relpath(source_root.resolve(), self.root.resolve())
         commit = _Commit(
-            self._base(staged.frame_height, staged.frame_width).with_episode(entry),
+            self._base(staged.frame_height, staged.frame_width).header(),
+            entry,
             source=source,
             source_index=episode.episode_index,
             source_chunk_size=staged.chunk_size,
@@ -704,22 +736,26 @@ class DatasetWriter:
         return self._commit(commit)
 
     def _table(self, episode: EpisodeBuffer) -> Any:
+        """The episode's parquet table, its columns taken from :data:`~nitrogen_datasets.format.COLUMNS` in order."""
         pa = self._pa
         n = len(episode)
         actions = np.stack(episode.actions).astype(np.float32)
-        columns: dict[str, Any] = {
+        values: dict[str, Any] = {
             "episode_index": pa.array(np.full(n, episode.index, dtype=np.int64)),
             "frame_index": pa.array(np.arange(n, dtype=np.int64)),
             "timestamp": pa.array(np.arange(n, dtype=np.float32) / np.float32(self.config.fps)),
+            **{name: pa.array(actions[:, position]) for position, name in enumerate(ACTION_COLUMNS)},
+            "reward": pa.array(np.asarray(episode.rewards, dtype=np.float32)),
+            "terminated": pa.array(episode.terminated, type=pa.bool_()),
+            "truncated": pa.array(episode.truncated, type=pa.bool_()),
+            **{
+                name: pa.array([value] * n, type=pa.string()).dictionary_encode()
+                for name, value in (("game", episode.game), ("task", episode.task), ("source", episode.source))
+            },
         }
-        for position, name in enumerate(ACTION_COLUMNS):
-            columns[name] = pa.array(actions[:, position])
-        columns["reward"] = pa.array(np.asarray(episode.rewards, dtype=np.float32))
-        columns["terminated"] = pa.array(episode.terminated, type=pa.bool_())
-        columns["truncated"] = pa.array(episode.truncated, type=pa.bool_())
-        for name, value in (("game", episode.game), ("task", episode.task), ("source", episode.source)):
-            columns[name] = pa.array([value] * n, type=pa.string()).dictionary_encode()
-        return pa.table(columns)
+        if set(values) != set(COLUMNS):  # a column added to the format but not written here (or the reverse)
+            raise RuntimeError(f"writer columns {sorted(values)} differ from format.COLUMNS {sorted(COLUMNS)}")
+        return pa.table({name: values[name] for name in COLUMNS})
 
     def add_episode(
         self,

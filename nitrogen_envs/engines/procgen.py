@@ -80,7 +80,7 @@ class ProcgenEnv(GamepadEnv):
     """
 
     native_size = (512, 512)
-    fresh_frames = True  # the engine allocates a new frame array every step
+    fresh_frames = False  # frames are views of the engine's own buffer (see _engine_step)
 
     def __init__(
         self,
@@ -119,6 +119,18 @@ class ProcgenEnv(GamepadEnv):
     def _render(self) -> np.ndarray:
         return self._engine.get_info()[0]["rgb"]
 
+    def _step_info(self) -> dict[str, np.ndarray]:
+        """This step's info (``rgb`` included) as views of the engine's buffers, without rendering again.
+
+        gym3's ``observe()`` and ``get_info()`` each call ``libenv_observe``, and Procgen renders both the
+        agent view and the 512x512 frame on every such call: ``observe()`` then ``get_info()`` paints the
+        same frame twice and copies it once more (about half of a CoinRun step). ``observe()`` has already
+        filled the info buffers (``CEnv._info``; gym3 is frozen since 2020), so they are read in place;
+        the frame is a view that the next step overwrites, which ``fresh_frames = False`` makes the base
+        class copy when it is not resized.
+        """
+        return {key: values[0] for key, values in self._engine._info.items()}
+
     def _engine_reset(self, engine_seed: int, reseeded: bool) -> np.ndarray:
         if reseeded or self._engine is None or self._pending_frame is None:
             self._build(engine_seed)
@@ -133,7 +145,7 @@ class ProcgenEnv(GamepadEnv):
             raise gym.error.ResetNeeded("the episode is over; call env.reset()")
         self._engine.act(np.array([PROCGEN_TABLE.to_native(action)], dtype=np.int32))
         reward, _, first = self._engine.observe()
-        info = self._engine.get_info()[0]
+        info = self._step_info()
         if bool(first[0]):
             # Procgen resets by itself: keep the new level's frame for reset() and end this episode on
             # its last frame (the final frame of the finished level is never rendered by Procgen).

@@ -10,7 +10,9 @@ Modules: ``catalog`` + ``data/games.toml`` (the games), ``registration`` (gymnas
 ``win32_window`` (find, follow, focus), ``keys`` (key names per OS), ``input`` (key maps, pads,
 backend choice), ``x11_keyboard`` / ``win32_input`` / ``uinput_pad`` (OS input), ``process``
 (launch, suspend, stop, state file), ``safety`` (release on exit and signals, kill switch),
-``cleanup`` + ``cli`` (``nitrogen live cleanup``), ``virtual_display`` (Xvfb + openbox).
+``cleanup`` + ``cli`` (``nitrogen live cleanup``), ``human`` (what a person presses, for recording
+``nitrogen play --live``), ``virtual_display`` (Xvfb + openbox), ``xlib_import`` (the one python-xlib
+import), ``errors`` (typed errors).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``nitrogen live``: commands for live games (wire ``live`` into the root CLI table).
+"""``nitrogen live``: commands for live games (the root CLI table's ``live`` row imports this when run).
 
 Usage::
 

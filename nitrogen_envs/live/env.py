@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs import gamepad
-from nitrogen_envs.base import parse_obs_size
+from nitrogen_envs.base import EpisodeCounters, parse_obs_size
 from nitrogen_envs.errors import EnvClosed
 from nitrogen_envs.live.capture import MssCapture, is_rendered
 from nitrogen_envs.live.catalog import LiveGameSpec, StartKey, get_live_game
@@ -55,7 +55,7 @@ SETTLE_MAX_S = 15.0
 """Settling is best effort: a game whose whole picture keeps changing is returned after this long."""
 
 
-class LiveEnv(gym.Env[Obs, dict]):
+class LiveEnv(EpisodeCounters, gym.Env[Obs, dict]):
     """A live game driven through screen capture and a virtual gamepad or keyboard.
 
     Args:
@@ -72,9 +72,11 @@ class LiveEnv(gym.Env[Obs, dict]):
         **options: the fields of :class:`~nitrogen_envs.live.config.LiveConfig` (``window``,
             ``process``, ``launch``, ``input``, ``sync``, ``dry_run``, ``fps``, ``kill_switch``, ...).
 
-    ``info`` holds ``game``, ``task`` (``"play"``), ``success`` (False: live games have no built-in
-    criterion), ``episode_return``, ``episode_steps``, plus timing: ``step_ms``, ``capture_ms``,
-    ``input_ms``, ``fps_target`` and, when ``sync=False``, ``jitter_ms`` (how late the tick came).
+    ``info`` has the layout of the embedded games (:class:`~nitrogen_envs.base.EpisodeCounters`): ``game``,
+    ``task`` (``"play"``), ``success`` (False: live games have no built-in criterion), ``episode_return``,
+    ``episode_steps``; then ``fps_target``, ``sync``, ``dry_run`` and ``input_sent``; after a step also
+    timing: ``step_ms``, ``capture_ms``, ``input_ms`` and, when ``sync=False``, ``jitter_ms`` (how late
+    the tick came). ``reward_fn`` and ``termination_fn`` see ``info`` with the counters before this step.
 
     Raises:
         GameNotRunning: no matching window/process (the message says how to start it, or pass ``launch=True``).
@@ -141,8 +143,7 @@ class LiveEnv(gym.Env[Obs, dict]):
         self.observation_space = gym.spaces.Box(0, 255, shape=(*self.obs_size, 3), dtype=np.uint8)
         self.action_space = gamepad.dict_space()
         self._frame: np.ndarray | None = None
-        self._episode_return = 0.0
-        self._episode_steps = 0
+        self._start_episode()
         self._deadline = 0.0
 
     # ---- setup ---------------------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class LiveEnv(gym.Env[Obs, dict]):
             self._fail_safe()
             raise
         self._frame = frame
-        self._episode_return, self._episode_steps = 0.0, 0
+        self._start_episode()
         self._deadline = time.perf_counter() + self.period
         return frame, self._info({})
 
@@ -418,9 +419,8 @@ class LiveEnv(gym.Env[Obs, dict]):
         info = self._info(extra)
         reward = float(self.reward_fn(previous, self._frame, info)) if self.reward_fn else 0.0
         terminated = bool(self.termination_fn(self._frame, info)) if self.termination_fn else False
-        self._episode_return += reward
-        self._episode_steps += 1
-        info.update(episode_return=self._episode_return, episode_steps=self._episode_steps)
+        self._count_step(reward)
+        info.update(self._episode_fields())
         return self._frame, reward, terminated, False, info
 
     def _advance(self, clean: gamepad.GamepadDict) -> dict[str, Any]:
@@ -486,20 +486,16 @@ class LiveEnv(gym.Env[Obs, dict]):
             "no more; close it and make a new one to continue"
         )
 
-    def _info(self, extra: dict[str, Any]) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "game": self.name,
-            "task": "play",
-            "success": False,
-            "episode_return": self._episode_return,
-            "episode_steps": self._episode_steps,
+    def _game_and_task(self) -> tuple[str, str]:
+        return self.name, "play"
+
+    def _info_fields(self) -> dict[str, Any]:
+        return {
             "fps_target": self.fps,
             "sync": self.config.sync,
             "dry_run": self.config.dry_run,
             "input_sent": self.controller is not None and not self._killed,
         }
-        info.update(extra)
-        return info
 
     def render(self) -> Obs | None:  # type: ignore[override]
         """The last observation (``rgb_array``)."""

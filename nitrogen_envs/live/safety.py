@@ -4,6 +4,8 @@ A live env sends real input to a real machine, so a crashed or interrupted agent
 key held, a stick pushed or a game frozen. Every open env registers an emergency callback here; the
 process-wide hooks (atexit and signal handlers, installed once and chaining to the previous
 handlers) call all of them before the normal exit or ``KeyboardInterrupt`` proceeds.
+:meth:`SafetyNet.uninstall` takes the hooks out again, for tests and programs that must leave the
+process as they found it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,26 @@ class SafetyNet:
         """Forget ``owner`` (after its normal close)."""
         with cls._lock:
             cls._callbacks.pop(id(owner), None)
+
+    @classmethod
+    def uninstall(cls) -> None:
+        """Remove the atexit and signal hooks, restoring the handlers they chained to, and forget every env.
+
+        The next :meth:`register` installs them again. A signal handler that someone else set after
+        ours is left in place (it may chain to ours; replacing it would break its owner). Call from the
+        main thread, like any change of signal handlers.
+        """
+        with cls._lock:
+            cls._callbacks.clear()
+            if not cls._installed:
+                return
+            atexit.unregister(cls.fire)
+            for signum, previous in cls._previous.items():
+                # None: the previous handler was not set from Python, so it cannot be put back.
+                if previous is not None and signal.getsignal(signum) == cls._handle:
+                    signal.signal(signum, previous)
+            cls._previous.clear()
+            cls._installed = False
 
     @classmethod
     def fire(cls, final: bool = False) -> None:
@@ -117,6 +139,11 @@ class KillSwitch:
                 self._on_trigger()
                 return
             time.sleep(self._interval)
+
+    @property
+    def watching(self) -> bool:
+        """Whether the watcher thread is still polling (it ends once triggered, or when its probe fails)."""
+        return self._thread.is_alive()
 
     def close(self) -> None:
         """Stop watching."""

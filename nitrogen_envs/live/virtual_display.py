@@ -103,7 +103,7 @@ class VirtualDisplay:
 
     def stop(self) -> None:
         """Stop the window manager and the server, waiting for both to exit."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # the server must stop even so
             _stop(self.wm)
         _stop(self.xvfb)
 

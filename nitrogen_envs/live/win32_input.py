@@ -119,7 +119,10 @@ class DirectInputKeyboard:
     """
 
     def __init__(self, module: ModuleType | Any = None) -> None:
-        self._pdi = module if module is not None else _windows_module("pydirectinput", "pydirectinput")
+        # Any: the type checker knows no attributes (PAUSE, keyDown, ...) of a module imported by name.
+        self._pdi: Any = module
+        if module is None:
+            self._pdi = _windows_module("pydirectinput", "pydirectinput")
         # pydirectinput sleeps PAUSE seconds after every call by default (0.1 s): far too slow per step.
         self._pdi.PAUSE = 0
         self._pdi.FAILSAFE = False

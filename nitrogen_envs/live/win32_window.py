@@ -56,7 +56,7 @@ class Win32Window:
         """Select the largest visible top-level window matching the title substring and/or pid."""
         matches: list[tuple[int, int]] = []
 
-        @ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
+        @ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)  # type: ignore[attr-defined]  # Windows only
         def visit(hwnd: int, _: int) -> bool:
             if not self._user32.IsWindowVisible(hwnd):
                 return True

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs import gamepad
+from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +42,11 @@ class BCConfig:
 
     def __post_init__(self) -> None:
         if not self.data:
-            raise ValueError("give at least one dataset folder")
+            raise InvalidConfig("give at least one dataset folder")
         if self.obs_size < 36:
-            raise ValueError(f"obs_size must be >= 36 for SB3's Nature CNN, got {self.obs_size}")
+            raise InvalidConfig(f"obs_size must be >= 36 for SB3's Nature CNN, got {self.obs_size}")
         if self.n_batches < 1 or self.batch_size < 1:
-            raise ValueError(f"n_batches and batch_size must be >= 1, got {self.n_batches} and {self.batch_size}")
+            raise InvalidConfig(f"n_batches and batch_size must be >= 1, got {self.n_batches} and {self.batch_size}")
 
 
 def _prepare(trajectories: list[Any], size: int) -> list[Any]:

@@ -7,6 +7,8 @@ Usage::
     nitrogen evaluate --agent runs/ppo_coinrun --game CoinRun --episodes 10
     nitrogen evaluate --agent runs/s1/final --game CoinRun --episodes 10      # a NitroGen checkpoint
     nitrogen evaluate --agent random --game CoinRun --episodes 10
+
+The package's typed errors become one line (the root command does that); anything else keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from nitrogen_envs.errors import NitroGenError
 
 
 @click.group()
@@ -43,14 +43,11 @@ def ppo(
     require_package("stable_baselines3")  # one line naming the `rl` extra when missing; no gym banner
     from nitrogen_policies.baselines.ppo import PPOConfig, train_ppo
 
-    try:
-        folder = train_ppo(
-            PPOConfig(game=game, task=task, timesteps=timesteps, n_envs=envs, obs_size=obs_size, seed=seed),
-            out,
-            progress=not quiet,
-        )
-    except (NitroGenError, ValueError) as err:
-        raise click.ClickException(str(err)) from err
+    folder = train_ppo(
+        PPOConfig(game=game, task=task, timesteps=timesteps, n_envs=envs, obs_size=obs_size, seed=seed),
+        out,
+        progress=not quiet,
+    )
     click.echo(f"PPO policy: {folder}")
 
 
@@ -76,13 +73,10 @@ def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, see
         require_package(package)
     from nitrogen_policies.baselines.bc import BCConfig, train_bc
 
-    try:
-        config = BCConfig(
-            data=[str(d) for d in data], n_batches=batches, batch_size=batch_size, obs_size=obs_size, seed=seed
-        )
-        folder = train_bc(config, out, progress=not quiet)
-    except (NitroGenError, ValueError) as err:
-        raise click.ClickException(str(err)) from err
+    config = BCConfig(
+        data=[str(d) for d in data], n_batches=batches, batch_size=batch_size, obs_size=obs_size, seed=seed
+    )
+    folder = train_bc(config, out, progress=not quiet)
     click.echo(f"BC policy: {folder}")
 
 
@@ -101,30 +95,30 @@ def load_agent(spec: str) -> tuple[Any, int]:
 @click.option("--task", default=None)
 @click.option("--episodes", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int, help="First seed; episodes use seed, seed+1, ...")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Processes playing episodes at once."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no progress bar).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def evaluate(
-    agent_spec: str, game: str, task: str | None, episodes: int, seed: int, as_json: bool, quiet: bool
+    agent_spec: str, game: str, task: str | None, episodes: int, seed: int, workers: int, as_json: bool, quiet: bool
 ) -> None:
     """Evaluate an agent on a game: per-episode return, success and normalized score (progress on stderr)."""
     from nitrogen_envs.registry import get_game
     from nitrogen_policies.evaluation import evaluate as run_evaluation
 
-    try:
-        spec = get_game(game)
-        agent, obs_size = load_agent(agent_spec)
-        if hasattr(agent, "set_game"):
-            agent.set_game(spec.name)
-        results = run_evaluation(
-            agent,
-            spec.env_id,
-            seeds=range(seed, seed + episodes),
-            task=task,
-            obs_size=obs_size,
-            progress=not (quiet or as_json),
-        )
-    except (NitroGenError, ValueError) as err:
-        raise click.ClickException(str(err)) from err
+    spec = get_game(game)
+    agent, obs_size = load_agent(agent_spec)  # a bad spec is one line here, before any worker starts
+    results = run_evaluation(
+        agent if workers == 1 else agent_spec,  # each worker loads its own
+        spec.env_id,
+        seeds=range(seed, seed + episodes),
+        task=task,
+        obs_size=obs_size,
+        progress=not (quiet or as_json),
+        workers=workers,
+        game=spec.name,
+    )
     rows = [vars(result) for result in results]
     if as_json:
         click.echo(json.dumps(rows, indent=1))

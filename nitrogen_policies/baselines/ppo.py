@@ -16,6 +16,7 @@ import gymnasium as gym
 
 from nitrogen_envs import FlatGamepad
 from nitrogen_envs.registry import get_game
+from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class PPOConfig:
     def __post_init__(self) -> None:
         get_game(self.game)
         if self.timesteps < 1 or self.n_envs < 1:
-            raise ValueError(f"timesteps and n_envs must be >= 1, got {self.timesteps} and {self.n_envs}")
+            raise InvalidConfig(f"timesteps and n_envs must be >= 1, got {self.timesteps} and {self.n_envs}")
 
 
 def _make_vec_env(config: PPOConfig) -> Any:

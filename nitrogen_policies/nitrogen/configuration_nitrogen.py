@@ -226,10 +226,10 @@ def config_from_preset(name: str, **overrides: Any) -> NitroGenConfig:
     """A preset config with optional field overrides.
 
     Raises:
-        ValueError: unknown preset (the message lists them).
+        InvalidConfig: unknown preset (the message lists them), or an override names no field.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown config preset {name!r}; presets are {sorted(PRESETS)}")
+        raise InvalidConfig(f"unknown config preset {name!r}; presets are {sorted(PRESETS)}")
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(NitroGenConfig)})
     if unknown:
         raise InvalidConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -198,37 +199,41 @@ class NitroGenPolicy(nn.Module):
             (images.shape[0], self.config.chunk_size, self.model.flow_dim), generator=generator, device=device
         )
         steps = num_steps or self.config.num_inference_steps
+        velocity = self._velocity_field(images, game_ids, steps, use_cache)
+        return self.model.to_gamepad(flow_matching.euler_integrate(velocity, noise, steps))
+
+    def _velocity_field(
+        self, images: torch.Tensor, game_ids: torch.Tensor, steps: int, use_cache: bool
+    ) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
+        """The velocity ``v(x, t, i)`` that :func:`flow_matching.euler_integrate` follows for these frames.
+
+        Classifier-free guidance (the release's ``cfg_scale``): the unconditional velocity is the same frame
+        with no game (vocabulary id 0), blended as ``(1 - s) * v_uncond + s * v_cond``; s = 1 skips it.
+        """
         scale = self.config.guidance_scale
-        # Classifier-free guidance (the release's cfg_scale): the unconditional velocity is the same frame
-        # with no game (vocabulary id 0), blended as (1 - s) * v_uncond + s * v_cond; s = 1 skips it.
-        guided = scale != 1.0
-        no_game = torch.zeros_like(game_ids)
-        if use_cache:
-            cache = self.model.encode(images, game_ids)
-            # Flow times of the K steps are known, so every AdaLN modulation is computed in one batch too.
-            times = flow_matching.step_times(steps, images.shape[0], device=device)
-            all_mods = self.model.conditioning(times, cache.game)
-            if guided:
-                bare = self.model.encode(images, no_game)
-                bare_mods = self.model.conditioning(times, bare.game)
-            x = noise
-            for step in range(steps):
-                velocity = self.model.velocity_from(x, [mod[step] for mod in all_mods], cache)
-                if guided:
-                    unconditional = self.model.velocity_from(x, [mod[step] for mod in bare_mods], bare)
-                    velocity = (1.0 - scale) * unconditional + scale * velocity
-                x = x + (1.0 / steps) * velocity
-            return self.model.to_gamepad(x)
+        conditional = self._game_velocity(images, game_ids, steps, use_cache)
+        if scale == 1.0:
+            return conditional
+        unconditional = self._game_velocity(images, torch.zeros_like(game_ids), steps, use_cache)
 
-        # The uncached path recomputes the context every step (what the original release does); kept for
-        # the latency benchmark and the cache-equivalence test.
-        def velocity_at(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            conditional = self.model.velocity(x, t, self.model.encode(images, game_ids))
-            if not guided:
-                return conditional
-            return (1.0 - scale) * self.model.velocity(x, t, self.model.encode(images, no_game)) + scale * conditional
+        def guided(x: torch.Tensor, t: torch.Tensor, step: int) -> torch.Tensor:
+            return (1.0 - scale) * unconditional(x, t, step) + scale * conditional(x, t, step)
 
-        return self.model.to_gamepad(flow_matching.euler_integrate(velocity_at, noise, steps))
+        return guided
+
+    def _game_velocity(
+        self, images: torch.Tensor, game_ids: torch.Tensor, steps: int, use_cache: bool
+    ) -> Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]:
+        """The model's velocity conditioned on ``game_ids``, with or without the per-chunk cache."""
+        model = self.model
+        if not use_cache:
+            # Recomputes the context every step (what the original release does); kept for the latency
+            # benchmark and the cache-equivalence test.
+            return lambda x, t, step: model.velocity(x, t, model.encode(images, game_ids))
+        cache = model.encode(images, game_ids)
+        # The K flow times are known up front, so every step's AdaLN modulations are computed in one batch.
+        mods = model.conditioning(flow_matching.step_times(steps, images.shape[0], device=images.device), cache.game)
+        return lambda x, t, step: model.velocity_from(x, [mod[step] for mod in mods], cache)
 
     def predict(
         self,

@@ -33,4 +33,10 @@ class ResumableRandomSampler(Sampler[int]):
             epoch, offset = epoch + 1, 0
 
     def __len__(self) -> int:
-        return 2**62  # endless; DataLoader only needs a length for progress estimates
+        """Indices in one epoch (the dataset length), although the stream never ends.
+
+        ``DataLoader`` reads a sampler's length only for ``len(loader)``, never to stop iterating a map-style
+        dataset, so this makes ``len(loader)`` the batches per epoch, as with torch's own samplers, and the
+        trainer's ``drop_last`` check sees the dataset size. The trainer counts steps, not epochs.
+        """
+        return self.size

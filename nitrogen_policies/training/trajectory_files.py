@@ -95,7 +95,7 @@ def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
 
 # ---- Hugging Face datasets folder -------------------------------------------------------------------------
 def _read_hf_folder(folder: Path) -> Iterator[Trajectory]:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type stubs
 
     names = _game_names(folder)
     count = 0
@@ -210,7 +210,7 @@ def _batch_trajectories(batch: Any, shard: Path) -> Iterator[Trajectory]:
 def _row_array(column: Any, row: int, where: str) -> np.ndarray:
     """One row of a nested-list Arrow column as a rectangular ndarray, without a Python object per element."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     values = column.slice(row, 1)
     shape: list[int] = []

@@ -52,6 +52,18 @@ def unwrap(env: gym.Env, *, engines: tuple[str, ...] | None = None) -> GamepadEn
     return base
 
 
+def native_action_count(env: GamepadEnv) -> int:
+    """Number of native actions of an embedded game (every engine adapter's native space is ``Discrete``).
+
+    Raises:
+        TypeError: an adapter whose native space is not ``Discrete`` (experts enumerate native actions).
+    """
+    space = env.native_action_space()
+    if not isinstance(space, gym.spaces.Discrete):
+        raise TypeError(f"{type(env).__name__} has a {type(space).__name__} native action space; experts need Discrete")
+    return int(space.n)
+
+
 def episode_rng(base_seed: int, seed: int | None) -> np.random.Generator:
     """Generator for one episode: a pure function of the expert's seed and the episode seed."""
     entropy = (
@@ -84,5 +96,4 @@ class RandomExpert:
         """A uniformly random native action as a gamepad action."""
         if self._env is None:
             raise ExpertNotReset("call expert.reset(env, seed) after env.reset() and before act()")
-        space = self._env.native_action_space()
-        return self._env.native_to_gamepad(int(self._rng.integers(space.n)))
+        return self._env.native_to_gamepad(int(self._rng.integers(native_action_count(self._env))))

@@ -21,17 +21,14 @@ import numpy as np
 from nitrogen_datasets.experts.base import episode_rng, unwrap
 from nitrogen_datasets.experts.errors import ExpertNotReset
 from nitrogen_envs import gamepad
+from nitrogen_envs.engines.crafter import CRAFTER_TABLE
 
 logger = logging.getLogger(__name__)
 
-ACTIONS = {
-    "noop": 0, "left": 1, "right": 2, "up": 3, "down": 4, "do": 5, "sleep": 6, "place_stone": 7,
-    "place_table": 8, "place_furnace": 9, "place_plant": 10, "make_wood_pickaxe": 11,
-    "make_stone_pickaxe": 12, "make_iron_pickaxe": 13, "make_wood_sword": 14, "make_stone_sword": 15,
-    "make_iron_sword": 16,
-}  # fmt: skip
-"""Crafter's native action indices (``crafter.constants.actions`` order)."""
-DIRECTIONS = {(-1, 0): "left", (1, 0): "right", (0, -1): "up", (0, 1): "down"}
+ACTIONS = {name: index for index, name in enumerate(CRAFTER_TABLE.names)}
+"""Crafter's native action indices by name (``crafter.constants.actions`` order), from the env's own table."""
+DIRECTIONS = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
+"""Native move action for each (dx, dy) step on Crafter's map (y grows downwards)."""
 WALKABLE = frozenset({"grass", "sand", "path"})
 SOURCE = {"wood": "tree", "stone": "stone", "coal": "coal", "iron": "iron", "diamond": "diamond", "drink": "water"}
 TOOL_FOR = {"stone": "wood_pickaxe", "coal": "wood_pickaxe", "iron": "stone_pickaxe", "diamond": "iron_pickaxe"}

@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from nitrogen_datasets.experts.base import episode_rng, unwrap
+from nitrogen_datasets.experts.base import episode_rng, native_action_count, unwrap
 from nitrogen_datasets.experts.errors import ExpertNotReset
 from nitrogen_datasets.experts.simulators import Simulator, make_simulator
 from nitrogen_envs import gamepad
@@ -125,7 +125,7 @@ class PlannerExpert:
         self._env = base
         self._rng = episode_rng(self.config.seed, seed)
         self._plan, self._queue, self._visited = [], [], []
-        n_actions = int(base.native_action_space().n)
+        n_actions = native_action_count(base)
         self._actions = [base.native_to_gamepad(i) for i in range(n_actions)]
         self._weights = self.config.discount ** np.arange(self.config.max_horizon)
 

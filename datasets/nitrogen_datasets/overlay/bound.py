@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nitrogen_datasets.overlay.extract import _decode
+from nitrogen_datasets.overlay.decode import decode_frames
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement, clip_rect
 from nitrogen_envs import gamepad
 
@@ -32,7 +32,7 @@ crops do), which also covers a press drawn larger than the box (the ``grow`` eff
 
 def decoded_frames(video: str | Path) -> Iterator[np.ndarray]:
     """The frames of a video as RGB arrays, streamed by the extractor's own decoder loop."""
-    for frame, _, _ in _decode(Path(video)):
+    for frame, _, _ in decode_frames(Path(video)):
         yield frame.to_ndarray(format="rgb24")
 
 
@@ -80,9 +80,9 @@ def oracle_hits(
         for name, rect in regions.items():
             column = columns[name]
             flipped = action.copy()
-            flipped[column] = 0.0 if action[column] >= 0.5 else 1.0
+            flipped[column] = 0.0 if action[column] >= gamepad.BUTTON_THRESHOLD else 1.0
             other = renderer.draw(flipped, scale=placement.scale)
-            x0, y0, x1, y1 = clip_rect(rect, scene.shape[:2])
+            x0, y0, x1, y1 = clip_rect(rect, (scene.shape[0], scene.shape[1]))
             if x1 <= x0 or y1 <= y0:
                 continue
             seen = frame[y0:y1, x0:x1].astype(np.float32)

@@ -25,10 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from nitrogen_datasets.errors import IncompatibleDataset
+from nitrogen_datasets.errors import DatasetError, IncompatibleDataset
+from nitrogen_datasets.format import DEFAULT_CRF
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_datasets.overlay.extract import PARSERS
 from nitrogen_datasets.parallel import run_parallel
-from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, WriterConfig, remove_staging_if_empty
+from nitrogen_datasets.safe_inputs import refuse_inside
+from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, EpisodeBuffer, WriterConfig, remove_staging_if_empty
 from nitrogen_envs import gamepad
 from nitrogen_envs.progress import progress_bar
 from nitrogen_envs.registry import UNKNOWN_GAME
@@ -39,13 +43,17 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi")
 MANIFEST = "meta/corpus.json"
 
 
+class NoVideosFound(DatasetError, FileNotFoundError):
+    """The videos folder is not a folder, or holds no file with a video suffix (:data:`VIDEO_SUFFIXES`)."""
+
+
 @dataclass(frozen=True)
 class CorpusConfig:
     """How videos become episodes.
 
     Args:
         layout: the overlay layout JSON shared by the videos.
-        game: game name stored with the episodes (videos of unknown games: ``<unknown>``).
+        game: game name stored with the episodes (videos of unknown games: :data:`~nitrogen_envs.registry.UNKNOWN_GAME`).
         fps: frame rate of the dataset; videos are resampled to it.
         obs_size: square frame size of the dataset.
         min_episode_frames: shorter runs of kept frames are dropped.
@@ -61,7 +69,15 @@ class CorpusConfig:
     min_episode_frames: int = 16
     method: str = "learned"
     parser_weights: str | None = None
-    crf: int = 18
+    crf: int = DEFAULT_CRF
+
+    def __post_init__(self) -> None:
+        # Checked here, once: a bad setting would otherwise fail every video of the batch, each on its own.
+        if self.method not in PARSERS:
+            raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
+        for name in ("fps", "obs_size", "min_episode_frames"):
+            if getattr(self, name) < 1:
+                raise InvalidOverlayConfig(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -100,10 +116,14 @@ class CorpusStats:
 
 
 def find_videos(folder: str | os.PathLike[str]) -> list[Path]:
-    """Video files under ``folder``, recursively, sorted (the adoption order)."""
+    """Video files under ``folder``, recursively, sorted (the adoption order); an empty list when there are none.
+
+    Raises:
+        NoVideosFound: ``folder`` is not a folder.
+    """
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder of videos")
+        raise NoVideosFound(f"{root} is not a folder of videos; pass the folder that holds them")
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
@@ -141,15 +161,16 @@ def _write_episodes(job: VideoJob, actions_path: Path, masked_path: Path, out: P
     keep = table.column("keep").to_numpy()
     actions = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1).astype(np.float32)
     actions = np.nan_to_num(actions, nan=0.0)  # elements the layout lacks: released / centred
-    actions[:, gamepad.BUTTON_SLICE] = (actions[:, gamepad.BUTTON_SLICE] >= 0.5).astype(np.float32)
-    actions = np.clip(actions, [-1] * 4 + [0] * 17, 1)
+    actions[:, gamepad.BUTTON_SLICE] = (actions[:, gamepad.BUTTON_SLICE] >= gamepad.BUTTON_THRESHOLD).astype(np.float32)
+    actions = np.clip(actions, gamepad.FLAT_LOW, gamepad.FLAT_HIGH)
     if len(times) == 0:
         return 0
     # Output frame k shows the source frame nearest to time k / fps.
     targets = np.arange(times[0], times[-1] + 1e-9, 1.0 / config.fps)
     sources = np.clip(np.searchsorted(times, targets), 0, len(times) - 1)
     writer = DatasetWriter(out, WriterConfig(fps=config.fps, crf=config.crf))
-    episodes, episode, position = 0, None, 0
+    episodes, position = 0, 0
+    episode: EpisodeBuffer | None = None
     try:
         with av.open(str(masked_path)) as container:
             for index, frame in enumerate(container.decode(video=0)):
@@ -177,11 +198,12 @@ def _write_episodes(job: VideoJob, actions_path: Path, masked_path: Path, out: P
     return episodes
 
 
-def _close(writer: DatasetWriter, episode: object, min_frames: int) -> int:
-    if len(episode) < min_frames:  # type: ignore[arg-type]
-        writer.abort_episode(episode)  # type: ignore[arg-type]
+def _close(writer: DatasetWriter, episode: EpisodeBuffer, min_frames: int) -> int:
+    """Finish ``episode`` when it holds ``min_frames`` or more, else drop it; 1 if it was kept."""
+    if len(episode) < min_frames:
+        writer.abort_episode(episode)
         return 0
-    writer.finish_episode(episode)  # type: ignore[arg-type]
+    writer.finish_episode(episode)
     return 1
 
 
@@ -212,65 +234,81 @@ def build_corpus(
     """Extract every video under ``videos`` into the demonstrations dataset ``out`` (see the module docstring).
 
     Raises:
-        FileNotFoundError: ``videos`` is not a folder.
+        OutputOverwritesInput: ``out`` is inside ``videos`` (the dataset's mp4s would become input videos) or
+            ``videos`` inside ``out``.
+        NoVideosFound: ``videos`` is not a folder, or holds no video file.
         nitrogen_datasets.overlay.layout.InvalidLayout: the layout is broken (checked before any video).
+        nitrogen_datasets.overlay.parser_weights.ParserNotFound: ``config.parser_weights`` holds no parser.
+        IncompatibleDataset: ``out`` already holds frames of another size than ``config.obs_size``.
     """
     from nitrogen_datasets.overlay.layout import load_layout
 
     started = time.monotonic()
+    root, source = Path(out), Path(videos)
+    # The dataset's own mp4s must not become input videos, nor its files land on the user's videos.
+    refuse_inside(root, source, "--out", "VIDEOS folder")
+    refuse_inside(source, root, "VIDEOS", "--out dataset folder")
+    files = find_videos(source)
+    if not files:
+        raise NoVideosFound(
+            f"no videos found under {source} (looked for {' '.join(sorted(VIDEO_SUFFIXES))} files, "
+            "recursively); nothing to build"
+        )
     load_layout(config.layout)  # fail once, clearly, rather than once per video
     if config.method == "learned":
-        from nitrogen_datasets.overlay.learned import load_parser
+        from nitrogen_datasets.overlay.parser_weights import load_parser
 
         load_parser(config.parser_weights)
-    root, source = Path(out), Path(videos)
-    files = find_videos(source)
-    writer = DatasetWriter(root, WriterConfig(fps=config.fps, crf=config.crf))
-    if writer.info is not None and (writer.info.frame_height, writer.info.frame_width) != (config.obs_size,) * 2:
-        raise IncompatibleDataset(
-            f"{root} holds {writer.info.frame_height}x{writer.info.frame_width} frames; pass "
-            f"--obs-size {writer.info.frame_height} or build into a new folder"
-        )
-    manifest = _load_manifest(root)
-    adopted = {e.source.removeprefix("overlay:") for e in (writer.info.episodes if writer.info else ())}
-    stats = CorpusStats()
-    jobs = []
-    for path in files:
-        key = path.relative_to(source).as_posix()
-        entry = manifest.get(key)
-        if key in adopted or (entry is not None and (entry["status"] != "failed" or not retry_failed)):
-            stats.skipped += 1
-            continue
-        jobs.append(VideoJob(str(path), key, str(root / STAGING_DIR / f"{len(jobs):06d}"), config))
-    bar = progress_bar(
-        len(files),
-        "building corpus",
-        unit="video",
-        enabled=sys.stderr.isatty() if progress is None else progress,
-        initial=stats.skipped,
-    )
-    try:
-        # Adopted in sorted order, so the dataset does not depend on which worker finished first.
-        for job, outcome in run_parallel(
-            jobs, process_video, workers=workers, ray=ray, ray_address=ray_address, on_complete=lambda _: bar.update(1)
-        ):
-            if outcome.status == "ok":
-                writer.adopt(Path(job.staging) / "dataset")
-                stats.episodes += outcome.episodes
-            elif outcome.status == "failed":
-                stats.failed += 1
-                stats.failures[outcome.key] = outcome.reason
-                logger.warning("skipped %s: %s", outcome.key, outcome.reason)
-            else:
-                stats.empty += 1
-            stats.processed += 1
-            manifest[outcome.key] = asdict(outcome)
-            _save_manifest(root, manifest)
-            shutil.rmtree(job.staging, ignore_errors=True)
-            bar.set_postfix(episodes=stats.episodes, failed=stats.failed, refresh=False)  # shown with the next update
-    finally:
-        bar.close()
-        writer.close()
+    with DatasetWriter(root, WriterConfig(fps=config.fps, crf=config.crf)) as writer:  # unlocked however it ends
+        info = writer.info
+        if info is not None and (info.frame_height, info.frame_width) != (config.obs_size,) * 2:
+            raise IncompatibleDataset(
+                f"{root} holds {info.frame_height}x{info.frame_width} frames; pass "
+                f"--obs-size {info.frame_height} or build into a new folder"
+            )
+        manifest = _load_manifest(root)
+        adopted = {e.source.removeprefix("overlay:") for e in (info.episodes if info else ())}
+        stats = CorpusStats()
+        jobs: list[VideoJob] = []
+        for path in files:
+            key = path.relative_to(source).as_posix()
+            entry = manifest.get(key)
+            if key in adopted or (entry is not None and (entry["status"] != "failed" or not retry_failed)):
+                stats.skipped += 1
+                continue
+            jobs.append(VideoJob(str(path), key, str(root / STAGING_DIR / f"{len(jobs):06d}"), config))
+        enabled = sys.stderr.isatty() if progress is None else progress
+        with progress_bar(len(files), "building corpus", unit="video", enabled=enabled, initial=stats.skipped) as bar:
+            # Adopted in sorted order, so the dataset does not depend on which worker finished first.
+            for job, outcome in run_parallel(
+                jobs,
+                process_video,
+                workers=workers,
+                ray=ray,
+                ray_address=ray_address,
+                on_complete=lambda _: bar.update(1),
+            ):
+                _record(writer, job, outcome, stats)
+                manifest[outcome.key] = asdict(outcome)
+                _save_manifest(root, manifest)
+                shutil.rmtree(job.staging, ignore_errors=True)
+                bar.set_postfix(
+                    episodes=stats.episodes, failed=stats.failed, refresh=False
+                )  # shown with the next update
     remove_staging_if_empty(root)
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def _record(writer: DatasetWriter, job: VideoJob, outcome: VideoOutcome, stats: CorpusStats) -> None:
+    """Adopt a finished video's episodes into the dataset and count its outcome."""
+    if outcome.status == "ok":
+        writer.adopt(Path(job.staging) / "dataset")
+        stats.episodes += outcome.episodes
+    elif outcome.status == "failed":
+        stats.failed += 1
+        stats.failures[outcome.key] = outcome.reason
+        logger.warning("skipped %s: %s", outcome.key, outcome.reason)
+    else:
+        stats.empty += 1
+    stats.processed += 1

@@ -27,7 +27,7 @@ import numpy as np
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.localize import OverlayNotFound
 from nitrogen_datasets.overlay.render import OverlayRenderer
-from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, preset_styles
+from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, UnknownStyle, preset_styles
 from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
@@ -135,12 +135,17 @@ def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
             result.stick_sum += float(t.sum())
             result.stick_sum_sq += float((t**2).sum())
         elif name in gamepad.TRIGGERS:
-            result.trigger_hits += int(((g >= 0.5) == (t >= 0.5)).sum())
+            result.trigger_hits += _agreements(g, t)
             result.trigger_total += len(t)
         else:
-            result.button_hits += int(((g >= 0.5) == (t >= 0.5)).sum())
+            result.button_hits += _agreements(g, t)
             result.button_total += len(t)
     return result
+
+
+def _agreements(got: np.ndarray, truth: np.ndarray) -> int:
+    """Readings on the same side of the press threshold as the truth."""
+    return int(((got >= gamepad.BUTTON_THRESHOLD) == (truth >= gamepad.BUTTON_THRESHOLD)).sum())
 
 
 def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int) -> ClipResult:
@@ -152,7 +157,8 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
     pq = require_package("pyarrow.parquet")
     rng = np.random.default_rng(seed)
     truth = np.stack([random_action(rng) for _ in range(config.frames)])
-    truth[:, 4:6] = (truth[:, 4:6] >= 0.5).astype(np.float32)  # pressed state only (see the module docstring)
+    triggers = gamepad.TRIGGER_SLICE  # drawn pulled or released: accuracy asks about the pressed state only
+    truth[:, triggers] = (truth[:, triggers] >= gamepad.BUTTON_THRESHOLD).astype(np.float32)
     placed = replace(style, scale=scale)
     result = ClipResult(
         style.name,
@@ -221,12 +227,12 @@ def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list
     """Every (style, crf, scale) clip of the grid, in grid order.
 
     Raises:
-        ValueError: an unknown style name (the message lists the presets).
+        UnknownStyle: an unknown style name (the message lists the presets).
     """
     presets = {style.name: style for style in preset_styles()}
     unknown = [name for name in config.styles if name not in presets]
     if unknown:
-        raise ValueError(f"unknown styles {unknown}; presets are {sorted(presets)} (`nitrogen overlay styles`)")
+        raise UnknownStyle(f"unknown styles {unknown}; presets are {sorted(presets)} (`nitrogen overlay styles`)")
     styles = [presets[name] for name in config.styles] if config.styles else list(presets.values())
     jobs = [
         (style, crf, scale, config, config.seed * 100_003 + index)

@@ -19,14 +19,22 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.safe_inputs import InvalidInputFile, load_json, read_image
 from nitrogen_envs import gamepad
 
+if TYPE_CHECKING:  # numpy is imported where a template is read, not for the format's names
+    import numpy as np
+
 LAYOUT_FORMAT = "nitrogen-overlay-layout/1"
 STICK_ELEMENTS: tuple[str, ...] = ("left_stick", "right_stick")
 ELEMENT_NAMES: tuple[str, ...] = (*gamepad.BUTTON_NAMES, *gamepad.TRIGGERS, *STICK_ELEMENTS)
+STICK_AXES: dict[str, tuple[str, str]] = {
+    stick: (gamepad.STICK_AXES[2 * i], gamepad.STICK_AXES[2 * i + 1]) for i, stick in enumerate(STICK_ELEMENTS)
+}
+"""The (x, y) axes of :data:`nitrogen_envs.gamepad.STICK_AXES` each stick element shows."""
 
 
 class InvalidLayout(DatasetError, ValueError):
@@ -123,7 +131,7 @@ def parse_layout(
     return OverlayLayout(name=data["name"], template=data["template"], elements=boxes, template_size=template_size)
 
 
-def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, object]:
+def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, np.ndarray]:
     """Read and validate a layout file and its template image.
 
     Both files are checked before they are parsed (:mod:`nitrogen_datasets.safe_inputs`): regular files

@@ -228,7 +228,7 @@ def localize(
     """
     if not frames:
         raise ValueError("give at least one frame to localize the overlay in")
-    first, sample = probe_sample(len(frames))
+    first, edge_indices = probe_sample(len(frames))
     reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
     frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
     template_grey, mask = _prepare_template(template)
@@ -241,7 +241,7 @@ def localize(
         return Localization(x, y, scale, score)
     # Faint overlay: match the edges that stay put over the clip (see the module docstring).
     if edge_frames is None:
-        sample = [frames[i] for i in sample]
+        sample: Sequence[np.ndarray] = [frames[i] for i in edge_indices]
     else:
         sample = edge_frames() if callable(edge_frames) else edge_frames
     greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in sample]

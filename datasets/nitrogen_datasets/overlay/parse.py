@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay.layout import STICK_ELEMENTS, Box, OverlayLayout
+from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_envs import gamepad
 
-_STICK_AXES = {"left_stick": ("left_x", "left_y"), "right_stick": ("right_x", "right_y")}
+STICK_SEARCH_MARGIN = 0.5
+"""The reference parser searches a stick's knob in its box grown by half the box on every side: a knob at the rim
+of its sweep (the box's edge) is then whole inside the search area."""
 
 
 @dataclass
@@ -85,6 +87,11 @@ class ReferenceParser:
             (``where`` stays in frame coordinates).
     """
 
+    @staticmethod
+    def margin(element: str) -> float:
+        """Crop margin of an element, as a fraction of its box's larger side (:data:`STICK_SEARCH_MARGIN` for sticks)."""
+        return STICK_SEARCH_MARGIN if element in STICK_ELEMENTS else 0.0
+
     def __init__(
         self,
         layout: OverlayLayout,
@@ -96,7 +103,7 @@ class ReferenceParser:
     ) -> None:
         self.layout, self.where, self.config, self.origin = layout, where, config or ParserConfig(), origin
         self.rects = {
-            name: shift_rect(frame_box(box, where, margin=0.5 if name in STICK_ELEMENTS else 0.0), origin)
+            name: shift_rect(frame_box(box, where, margin=self.margin(name)), origin)
             for name, box in layout.elements.items()
         }
         self.rest = {
@@ -128,7 +135,7 @@ class ReferenceParser:
                 continue
             if name in STICK_ELEMENTS:
                 (x, y), quality = self._stick(name, crop)
-                values[_STICK_AXES[name][0]], values[_STICK_AXES[name][1]] = x, y
+                values[STICK_AXES[name][0]], values[STICK_AXES[name][1]] = x, y
                 margins.append(quality)
                 continue
             diff = float(np.abs(crop - self.rest[name]).mean())

@@ -11,8 +11,10 @@ so a run stopped early keeps its last finished epoch), loadable with
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
+import operator
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -23,65 +25,19 @@ import torch
 
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
-from nitrogen_datasets.overlay.learned import (
-    BUTTON_MARGIN,
-    CHANNELS,
-    ElementNet,
-    ParserNetConfig,
-    decode_outputs,
-    element_loss,
-    save_parser,
-    to_inputs,
-)
+from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, ParserTrainConfig
+from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
+from nitrogen_datasets.overlay.parser_weights import save_parser
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
+from nitrogen_datasets.overlay.torch_settings import torch_seeded, torch_threads
 from nitrogen_datasets.parallel import run_parallel
+from nitrogen_envs import gamepad
 from nitrogen_envs.errors import NitroGenError
 from nitrogen_envs.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 _CHUNK_RENDERS = 100
-
-
-@dataclass(frozen=True)
-class ParserTrainConfig:
-    """Settings of :func:`train_parser`.
-
-    Args:
-        renders: synthetic overlays rendered for the training pool (about 19 element samples each).
-        validation_renders: overlays rendered, from other seeds, to validate on.
-        epochs: passes over the pool.
-        batch_size: element samples per step.
-        lr: peak learning rate (cosine decay to 0 after a short warm-up).
-        weight_decay: AdamW weight decay.
-        seed: fixes the pool, the validation set and the initialization.
-        workers: processes rendering the pool.
-        threads: torch CPU threads for training (``None``: torch's default).
-        crop: network crop size.
-        button_margin: context around button and trigger crops (:attr:`ParserNetConfig.button_margin`).
-        device: where the network trains (``"cpu"``, ``"cuda"``); the pool is rendered on CPU workers and
-            each batch is moved as uint8, so a GPU run is bound by rendering, not by copies.
-    """
-
-    renders: int = 10000
-    validation_renders: int = 500
-    epochs: int = 4
-    batch_size: int = 256
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-    workers: int = 2
-    threads: int | None = None
-    crop: int = 32
-    button_margin: float = BUTTON_MARGIN
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
 
 
 @dataclass(frozen=True)
@@ -174,16 +130,19 @@ def evaluate_elements(model: ElementNet, batch: ElementBatch, batch_size: int = 
     return element_metrics(predicted, batch.targets, batch.kinds)
 
 
+def _agreement(predicted: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of predictions on the same side of the press threshold as their targets (NaN when there are none)."""
+    if not len(targets):
+        return math.nan
+    return float(((predicted >= gamepad.BUTTON_THRESHOLD) == (targets >= gamepad.BUTTON_THRESHOLD)).mean())
+
+
 def element_metrics(predicted: np.ndarray, targets: np.ndarray, kinds: np.ndarray) -> dict[str, float]:
     """The metrics of :func:`evaluate_elements` from decoded predictions."""
     buttons, triggers, sticks = kinds == 0, kinds == 1, kinds == 2
     metrics = {
-        "button_accuracy": float(((predicted[buttons, 0] >= 0.5) == (targets[buttons, 0] >= 0.5)).mean())
-        if buttons.any()
-        else math.nan,
-        "trigger_accuracy": float(((predicted[triggers, 1] >= 0.5) == (targets[triggers, 1] >= 0.5)).mean())
-        if triggers.any()
-        else math.nan,
+        "button_accuracy": _agreement(predicted[buttons, 0], targets[buttons, 0]),
+        "trigger_accuracy": _agreement(predicted[triggers, 1], targets[triggers, 1]),
         "trigger_mae": float(np.abs(predicted[triggers, 1] - targets[triggers, 1]).mean())
         if triggers.any()
         else math.nan,
@@ -197,13 +156,21 @@ def element_metrics(predicted: np.ndarray, targets: np.ndarray, kinds: np.ndarra
 
 
 def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | None = None) -> ParserTrainResult:
-    """Render the synthetic pool, train :class:`ElementNet`, save it to ``out`` with its validation figures."""
+    """Render the synthetic pool, train :class:`ElementNet`, save it to ``out`` with its validation figures.
+
+    Seeds torch with ``config.seed`` and runs on ``config.threads`` threads; both are restored afterwards, so a
+    caller's process (a notebook, a test session) is left as it was.
+
+    Raises:
+        PoolTooLarge: the pool would not fit in the memory available (checked before rendering).
+    """
+    with torch_seeded(config.seed), torch_threads(config.threads):
+        return _train(config, Path(out), sys.stderr.isatty() if progress is None else progress)
+
+
+def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResult:
+    """:func:`train_parser` with torch's seed and threads set."""
     started = time.monotonic()
-    show = sys.stderr.isatty() if progress is None else progress
-    out = Path(out)
-    torch.manual_seed(config.seed)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     _check_memory(config)
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
     pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays")
@@ -235,7 +202,7 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                     batch_kinds = kinds[index].to(device, non_blocking=True)
                     outputs = model(to_inputs(images[index].to(device, non_blocking=True)), batch_kinds)
                     losses = element_loss(outputs, targets[index].to(device, non_blocking=True), batch_kinds)
-                    loss = sum(losses.values())
+                    loss = functools.reduce(operator.add, losses.values())
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -249,8 +216,8 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
                         writer.add_scalar("lr", schedule.get_last_lr()[0], step)
                         bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
                 metrics = evaluate_elements(model, validation)
-                for name, value in metrics.items():
-                    writer.add_scalar(f"validation/{name}", value, step)
+                for name, figure in metrics.items():
+                    writer.add_scalar(f"validation/{name}", figure, step)
                 logger.info("epoch %d: %s", epoch + 1, metrics)
                 # Saved (atomically) after every epoch: a run stopped early still leaves its last epoch.
                 notes = {"training": asdict(config), "validation": metrics, "epochs_done": epoch + 1}

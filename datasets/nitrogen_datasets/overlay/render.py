@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
-from nitrogen_datasets.overlay.layout import Box, OverlayLayout
+from nitrogen_datasets.overlay.layout import STICK_AXES, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import MIN_SCALE
 from nitrogen_datasets.overlay.styles import OverlayStyle, Shape, family_geometry
 from nitrogen_envs import gamepad
 
-_STICK_AXES = {"left_stick": (0, 1), "right_stick": (2, 3)}
+_STICK_COLUMNS = {stick: tuple(gamepad.FLAT_NAMES.index(axis) for axis in axes) for stick, axes in STICK_AXES.items()}
 _THUMB_OF = {"left_stick": "left_thumb", "right_stick": "right_thumb"}
 
 STREAM_RESOLUTION = (1280, 720)
@@ -133,7 +133,7 @@ class OverlayRenderer:
         if kind == "circle":
             center, radius = (round(cx), round(cy)), max(1, round(min(hw, hh)))
             cv2.circle(rgb, center, radius, color, thickness, cv2.LINE_AA)
-            cv2.circle(alpha, center, radius, 255, -1, cv2.LINE_AA)
+            cv2.circle(alpha, center, radius, (255,), -1, cv2.LINE_AA)
             cv2.circle(rgb, center, radius, self.style.accent, outline, cv2.LINE_AA)
         else:
             p1, p2 = (round(cx - hw), round(cy - hh)), (round(cx + hw), round(cy + hh))
@@ -156,11 +156,11 @@ class OverlayRenderer:
         self, rgb: np.ndarray, alpha: np.ndarray, name: str, shape: Shape, action: np.ndarray, scale: float
     ) -> None:
         _, x, y, w, h = shape
-        ix, iy = _STICK_AXES[name]
+        ix, iy = _STICK_COLUMNS[name]
         cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
         gate = (w / 2 + 6) * scale
         cv2.circle(rgb, (round(cx), round(cy)), round(gate), self.style.base, -1, cv2.LINE_AA)
-        cv2.circle(alpha, (round(cx), round(cy)), round(gate), 255, -1, cv2.LINE_AA)
+        cv2.circle(alpha, (round(cx), round(cy)), round(gate), (255,), -1, cv2.LINE_AA)
         cv2.circle(
             rgb,
             (round(cx), round(cy)),
@@ -182,12 +182,12 @@ class OverlayRenderer:
     # ---- compositing ------------------------------------------------------------------------------
     def composite(self, frame: np.ndarray, action: np.ndarray, placement: Placement | None = None) -> np.ndarray:
         """Alpha-blend the overlay for ``action`` onto an RGB frame (returns a new frame)."""
-        placement = placement or self.placement(frame.shape[:2])
+        placement = placement or self.placement((frame.shape[0], frame.shape[1]))
         overlay = self.draw(action, scale=placement.scale)
         out = frame.copy()
         height, width = overlay.shape[:2]
         rect = (placement.x, placement.y, placement.x + width, placement.y + height)
-        x0, y0, x1, y1 = clip_rect(rect, frame.shape[:2])
+        x0, y0, x1, y1 = clip_rect(rect, (frame.shape[0], frame.shape[1]))
         if x1 > x0 and y1 > y0:
             out[y0:y1, x0:x1] = self.blend(frame, overlay, placement, rect)
         return out
@@ -200,7 +200,7 @@ class OverlayRenderer:
         Returns the pixels of ``frame`` inside ``rect`` with ``overlay`` (from :meth:`draw`) alpha-blended
         at ``placement``, for callers that compare many overlays on one small spot.
         """
-        x0, y0, x1, y1 = clip_rect(rect, frame.shape[:2])
+        x0, y0, x1, y1 = clip_rect(rect, (frame.shape[0], frame.shape[1]))
         out = frame[y0:y1, x0:x1].astype(np.float32)
         ox0, oy0 = max(x0, placement.x), max(y0, placement.y)
         ox1, oy1 = min(x1, placement.x + overlay.shape[1]), min(y1, placement.y + overlay.shape[0])
@@ -325,6 +325,6 @@ def _rounded_rect(
         (x0 + radius, y1 - radius),
         (x1 - radius, y1 - radius),
     ):
-        cv2.circle(mask, (cx, cy), radius, 255, -1, cv2.LINE_AA)
+        cv2.circle(mask, (cx, cy), radius, (255,), -1, cv2.LINE_AA)
     rgb[mask > 0] = color
     alpha[:] = np.maximum(alpha, (mask.astype(np.float32) * opacity / 255).astype(np.uint8))

@@ -7,9 +7,14 @@ every coordinate, which keeps the rendered overlay crisp.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from nitrogen_datasets.errors import DatasetError
+from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_envs import gamepad
 
 FAMILIES = ("xbox", "playstation", "minimal", "keycaps")
 PRESS_EFFECTS = ("highlight", "color", "fill", "grow")
@@ -49,15 +54,15 @@ class OverlayStyle:
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+            raise InvalidOverlayConfig(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.press_effect not in PRESS_EFFECTS:
-            raise ValueError(f"press_effect must be one of {PRESS_EFFECTS}, got {self.press_effect!r}")
+            raise InvalidOverlayConfig(f"press_effect must be one of {PRESS_EFFECTS}, got {self.press_effect!r}")
         if not 0.3 <= self.opacity <= 1.0:
-            raise ValueError(f"opacity must be in [0.3, 1.0], got {self.opacity}")
+            raise InvalidOverlayConfig(f"opacity must be in [0.3, 1.0], got {self.opacity}")
         if not 0.5 <= self.scale <= 2.0:
-            raise ValueError(f"scale must be in [0.5, 2.0], got {self.scale}")
+            raise InvalidOverlayConfig(f"scale must be in [0.5, 2.0], got {self.scale}")
         if not all(0.0 <= p <= 1.0 for p in self.position):
-            raise ValueError(f"position fractions must be in [0, 1], got {self.position}")
+            raise InvalidOverlayConfig(f"position fractions must be in [0, 1], got {self.position}")
 
 
 def family_geometry(family: str) -> tuple[tuple[int, int], dict[str, Shape]]:
@@ -109,7 +114,7 @@ def family_geometry(family: str) -> tuple[tuple[int, int], dict[str, Shape]]:
         )
         for row, names in enumerate(rows):
             for column, name in enumerate(names):
-                kind = "bar" if name in ("left_trigger", "right_trigger") else "rect"
+                kind = "bar" if name in gamepad.TRIGGERS else "rect"
                 shapes[name] = (kind, 60 + column * 32 + (row % 2) * 8, 8 + row * 32, 28, 24)
     else:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
@@ -170,6 +175,24 @@ def preset_styles() -> list[OverlayStyle]:
             )
         )
     return styles
+
+
+class UnknownStyle(DatasetError, ValueError):
+    """A style name that no preset has; the message says how to list the names."""
+
+
+def preset_style(name: str) -> OverlayStyle:
+    """The preset style called ``name``.
+
+    Raises:
+        UnknownStyle: no preset has that name (the closest one is suggested).
+    """
+    names = [style.name for style in preset_styles()]
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownStyle(f"unknown --style {name!r}; {hint}run `nitrogen overlay styles` for the names")
+    return preset_styles()[names.index(name)]
 
 
 def with_placement(style: OverlayStyle, scale: float, position: tuple[float, float]) -> OverlayStyle:

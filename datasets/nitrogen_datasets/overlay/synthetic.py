@@ -17,15 +17,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay.learned import (
-    ParserNetConfig,
-    crop_resized,
-    element_kind,
-    element_rect,
-    template_channels,
-    template_in_frame,
-)
+from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template_channels, template_in_frame
 from nitrogen_datasets.overlay.localize import Localization
+from nitrogen_datasets.overlay.parser_config import ParserNetConfig, element_kind
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement
 from nitrogen_datasets.overlay.styles import _PALETTES, FAMILIES, PRESS_EFFECTS, OverlayStyle
 from nitrogen_envs import gamepad

@@ -1,0 +1,92 @@
+"""The fast frame paths give the frames the plain ones gave: same resize, one Procgen render per step."""
+
+import numpy as np
+import pytest
+
+from nitrogen_envs.image import resize_frame
+
+cv2 = pytest.importorskip("cv2")
+
+# (engine frame shape, OpenCV interpolation the frame was always resized with to 256x256)
+ENGINE_FRAMES = {
+    "ale": ((210, 160, 3), "INTER_LINEAR"),
+    "vizdoom": ((240, 320, 3), "INTER_AREA"),
+    "procgen": ((512, 512, 3), "INTER_AREA"),
+    "crafter": ((64, 64, 3), "INTER_LINEAR"),
+}
+
+
+@pytest.mark.parametrize("engine", list(ENGINE_FRAMES), ids=list(ENGINE_FRAMES))
+def test_resize_frame_matches_a_plain_opencv_resize(engine):
+    shape, interpolation = ENGINE_FRAMES[engine]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = cv2.resize(frame, (256, 256), interpolation=getattr(cv2, interpolation))
+        out = resize_frame(frame, (256, 256))
+        assert out.dtype == np.uint8 and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_resize_frame_returns_a_new_array_the_caller_may_keep():
+    frame = np.zeros((210, 160, 3), np.uint8)
+    out = resize_frame(frame, (256, 256))
+    frame[:] = 255
+    assert not np.shares_memory(out, frame) and out.max() == 0
+
+
+@pytest.mark.parametrize("obs_size", ["native", 64], ids=["native", "resized"])
+def test_procgen_frames_are_the_engine_render_and_stay_put(obs_size):
+    """One libenv_observe per step still yields the frame get_info() renders, and a kept frame is not
+    overwritten by later steps (the engine's buffer is reused)."""
+    pytest.importorskip("procgen")
+    import gymnasium as gym
+
+    env = gym.make("NitroGen/CoinRun-v0", obs_size=obs_size)
+    base = env.unwrapped
+    try:
+        env.reset(seed=3)
+        kept, copies = [], []
+        actions = np.random.default_rng(1).integers(0, base.native_action_space().n, 40)
+        for action in actions:
+            obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(int(action)))
+            if terminated or truncated:
+                env.reset()
+                continue
+            rendered = base._engine.get_info()[0]
+            np.testing.assert_array_equal(obs, resize_frame(rendered["rgb"], base.obs_size))
+            assert info["level_seed"] == int(rendered["level_seed"])
+            kept.append(obs)
+            copies.append(obs.copy())
+        assert len(kept) > 10
+        for obs, copy in zip(kept, copies, strict=True):
+            np.testing.assert_array_equal(obs, copy)
+    finally:
+        env.close()
+
+
+def test_vizdoom_frames_rendered_small_stay_close_to_the_resized_native_frames():
+    """256x256 frames now come from a 256x192 screen instead of the 320x240 one: same game, same view,
+    a little less detail (docs/performance.md)."""
+    pytest.importorskip("vizdoom")
+    import gymnasium as gym
+
+    envs = [gym.make("NitroGen/DoomDefendCenter-v0", obs_size=size) for size in ("native", 256)]
+    try:
+        base = envs[0].unwrapped
+        pairs = [env.reset(seed=5)[0] for env in envs]
+        actions = np.random.default_rng(2).integers(0, base.native_action_space().n, 40)
+        for action in actions:
+            steps = [env.step(base.native_to_gamepad(int(action))) for env in envs]
+            assert steps[0][1:4] == steps[1][1:4]  # reward, terminated, truncated: the same game
+            if steps[0][2] or steps[0][3]:
+                break
+            pairs.append(steps[0][0])
+            pairs.append(steps[1][0])
+        for native, small in zip(pairs[::2], pairs[1::2], strict=True):
+            old = resize_frame(native, (256, 256)).astype(np.int16)
+            assert small.shape == (256, 256, 3)
+            assert np.abs(old - small).mean() < 6.0  # measured 3.7-4.2; a 40 px shift gives 11
+    finally:
+        for env in envs:
+            env.close()
