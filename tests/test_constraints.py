@@ -6,7 +6,7 @@ import importlib.util
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from fixtures.repo import REPO_ROOT
 from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
