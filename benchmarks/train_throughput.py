@@ -1,30 +1,43 @@
-"""Training throughput of nitrogen-s on real demonstrations: samples/s and the share of time spent waiting on data.
+"""Training throughput of nitrogen-s on real demonstrations: the training step before and after issue #19.
 
-Records a small CoinRun dataset with random play (256x256 frames, H.264), then trains nitrogen-s on it
-with the real DataLoader (random access decoding in worker processes) and reports the fraction of step
-time spent waiting for the next batch (target <= 10%). Last line:
-``train_throughput: samples_per_s=... data_wait_fraction=... ``.
+Records a small CoinRun dataset with random play (256x256 frames, H.264), then:
+
+1. Times the optimisation step (forward, flow-matching loss, backward, clipping, AdamW) of the old and the
+   new settings in alternation, on the same batches from the real loader, on ``--threads`` CPU threads:
+   ``old`` is PyTorch's per-tensor AdamW (the trainer's optimizer before issue #19); ``new`` is the
+   trainer's :func:`make_optimizer` (fused AdamW), plus ``torch.compile`` with ``--compile`` (its
+   compilation time is printed apart). Same model, same loss, same batches.
+2. Trains nitrogen-s with :func:`train` and the real DataLoader (random-access decoding in worker
+   processes) and reports samples/s and the share of step time spent waiting for the next batch.
+
+Last line: ``train_throughput: old_samples_per_s=... new_samples_per_s=... ratio=... data_wait_fraction=...
+peak_rss_mb=...``.
 
 Usage::
 
-    python benchmarks/train_throughput.py [--steps 40] [--batch-size 16] [--workers 2] [--episodes 4]
+    python benchmarks/train_throughput.py [--steps 20] [--rounds 10] [--batch-size 16] [--workers 2] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import gymnasium as gym
 import torch
+from torch.utils.data import DataLoader
 
 import nitrogen_envs  # noqa: F401
 from nitrogen_datasets.record import record_episodes
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
-from nitrogen_policies.nitrogen import config_from_preset
+from nitrogen_policies.nitrogen import NitroGenPolicy, config_from_preset
 from nitrogen_policies.training import TrainConfig, train
 from nitrogen_policies.training.data import load_training_data
+from nitrogen_policies.training.trainer import ADAMW_BETAS, make_optimizer, optimization_step
 
 
 def record(folder: Path, episodes: int, steps: int, obs_size: int) -> None:
@@ -39,34 +52,75 @@ def record(folder: Path, episodes: int, steps: int, obs_size: int) -> None:
     env.close()
 
 
+def old_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.Optimizer:
+    """The trainer's optimizer before issue #19: the same groups, PyTorch's per-tensor (for-loop) AdamW on CPU."""
+    decay = [p for p in policy.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in policy.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=ADAMW_BETAS, foreach=False)
+
+
+def compare_steps(dataset, config: TrainConfig, rounds: int, use_compile: bool) -> dict[str, float]:
+    """Median seconds per optimisation step of the old and new settings, timed in alternation."""
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    batches = [batch for batch, _ in zip(loader, range(4), strict=False)]
+    variants = {}
+    for name in ("old", "new"):
+        torch.manual_seed(config.seed)
+        policy = NitroGenPolicy.from_config(config.policy).train()
+        optimizer = old_optimizer(policy, config) if name == "old" else make_optimizer(policy, config)
+        model = torch.compile(policy) if name == "new" and use_compile else policy
+        start = time.perf_counter()
+        optimization_step(model, optimizer, batches[0], config.grad_clip)  # warm-up (and compilation)
+        print(
+            f"  {name}: first step {time.perf_counter() - start:.1f} s" + (" (compiles)" if model is not policy else "")
+        )
+        variants[name] = (model, optimizer, [])
+    for index in range(rounds):
+        order = ("old", "new") if index % 2 == 0 else ("new", "old")
+        for name in order:
+            model, optimizer, times = variants[name]
+            start = time.perf_counter()
+            optimization_step(model, optimizer, batches[index % len(batches)], config.grad_clip)
+            times.append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, (_, _, times) in variants.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40, help="optimizer steps timed")
+    parser.add_argument("--steps", type=int, default=20, help="optimizer steps of the full training run")
+    parser.add_argument("--rounds", type=int, default=10, help="timed steps per setting in the comparison")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=4)
     parser.add_argument("--episode-steps", type=int, default=200)
     parser.add_argument("--obs-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the new step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "demos"
         record(data, args.episodes, args.episode_steps, args.obs_size)
-        policy_config = config_from_preset("nitrogen-s")
-        dataset, _ = load_training_data([data], policy_config)
+        dataset, _ = load_training_data([data], config_from_preset("nitrogen-s"))
         config = TrainConfig(
             out=str(Path(tmp) / "run"), steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
-            warmup_steps=5, save_every=10**9, log_every=10**9, progress=False,
+            warmup_steps=5, save_every=10**9, log_every=10**9, progress=False, compile=args.compile,
         )  # fmt: skip
+        print(f"nitrogen-s on {len(dataset)} samples of {args.obs_size}px CoinRun, batch {args.batch_size}")
+        step = compare_steps(dataset, config, args.rounds, args.compile)
+        old, new = args.batch_size / step["old"], args.batch_size / step["new"]
+        print(f"  step: old {old:.1f} samples/s, new {new:.1f} samples/s, ratio {old and new / old:.2f}")
         result = train(config, dataset)
     print(
-        f"nitrogen-s on {len(dataset)} samples of {args.obs_size}px CoinRun, batch {args.batch_size}, {args.workers} workers"
+        f"  train(): {result.samples_per_second:.1f} samples/s with {args.workers} loader workers, "
+        f"data wait {100 * result.data_wait_fraction:.1f}% of step time"
     )
-    print(f"  {result.samples_per_second:.1f} samples/s, data wait {100 * result.data_wait_fraction:.1f}% of step time")
+    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     print(
-        f"train_throughput: samples_per_s={result.samples_per_second:.1f} "
-        f"data_wait_fraction={result.data_wait_fraction:.3f} batch={args.batch_size} workers={args.workers}"
+        f"train_throughput: old_samples_per_s={old:.1f} new_samples_per_s={new:.1f} ratio={new / old:.2f} "
+        f"train_samples_per_s={result.samples_per_second:.1f} data_wait_fraction={result.data_wait_fraction:.3f} "
+        f"compile={args.compile} batch={args.batch_size} workers={args.workers} peak_rss_mb={rss:.0f}"
     )
 
 

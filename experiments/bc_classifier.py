@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from nitrogen_datasets.format import load_info
+
 sys.path.insert(0, str(Path(__file__).parent))
 from bc_diagnosis import (
     FIRST_SEED,
@@ -119,7 +121,7 @@ def collect(family: str, episodes: int) -> None:
         if family == "procgen" and not folder.exists():
             shutil.copytree(data_folder(family, "small", "holds", game), folder)
         info = folder / "meta" / "info.json"
-        have = len(json.loads(info.read_text())["episodes"]) if info.is_file() else 0
+        have = len(load_info(info.parent.parent).episodes) if info.is_file() else 0
         if have >= episodes:
             continue
         env = make_env(family, game)
@@ -450,10 +452,7 @@ def family_table(family: str, spec: Family) -> list[str]:
             continue
         metrics = json.loads(metrics_path.read_text())
         _, data, labeller = folder.name.split("-", 2)
-        counts = [
-            len(json.loads((data_folder(family, data, labeller, g) / "meta" / "info.json").read_text())["episodes"])
-            for g in games
-        ]
+        counts = [len(load_info(data_folder(family, data, labeller, g)).episodes) for g in games]
         labeller = labeller if family == "procgen" else spec.expert
         final = metrics["curve"][-1]
         head = (

@@ -60,7 +60,9 @@ def collect(labeller: str) -> None:
     for game in GAMES:
         folder = demos(labeller, game)
         info = folder / "meta" / "info.json"
-        have = len(json.loads(info.read_text())["episodes"]) if info.is_file() else 0
+        from nitrogen_datasets.format import load_info
+
+        have = len(load_info(folder).episodes) if info.is_file() else 0
         if have >= EPISODES:
             continue
         env = gym.make(f"NitroGen/{game}-v0", task=TASK, obs_size=OBS_SIZE)

@@ -99,9 +99,9 @@ def evaluate(
     So ``workers=2`` returns what ``workers=1`` does, and a seed's episode is the same in any list of seeds.
 
     Args:
-        agent: a ``predict``-style agent, or ``"random"``; with ``workers > 1``, a spec that
-            :func:`resolve_agent` loads (``"random"``, a PPO/BC folder, a NitroGen checkpoint, name or Hub id),
-            since each worker process builds its own agent (a bad spec raises the loader's error).
+        agent: a ``predict``-style agent, or a spec that :func:`resolve_agent` loads (``"random"``, a PPO/BC
+            folder, a NitroGen checkpoint, name or Hub id); with ``workers > 1``, a spec, since each worker
+            process builds its own agent.
         env_id: ``NitroGen/<Game>-v0``.
         seeds: one episode per seed (the leaderboard fixes these).
         task: task name (default: the game's).
@@ -116,12 +116,11 @@ def evaluate(
             leaves the agent as it is (zero-shot, or what the caller set).
 
     Raises:
-        ValueError: ``workers < 1``, or ``workers > 1`` with an agent object instead of a spec.
+        ValueError: ``workers < 1``, ``workers > 1`` with an agent object instead of a spec, or a spec that names
+            no agent.
     """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1 and isinstance(agent, str) and agent != "random":
-        raise ValueError(f"unknown built-in agent {agent!r}; use 'random' or pass an object with predict()")
     if workers > 1 and not isinstance(agent, str):
         raise ValueError(
             "evaluating in several processes needs the agent's spec ('random', a folder, a checkpoint name), "
@@ -161,9 +160,16 @@ class EpisodeSettings:
 
 def _load_agent(spec: str, env: gym.Env, game: str | None) -> Agent:
     """The agent a spec names (see :func:`resolve_agent`), built on ``env`` for ``random``, told ``game``."""
+    from nitrogen_policies.errors import CheckpointError
+
     if spec == "random":
         return RandomAgent(env)
-    loaded, _ = resolve_agent(spec)
+    try:
+        loaded, _ = resolve_agent(spec)
+    except CheckpointError as err:
+        raise ValueError(
+            f"unknown built-in agent {spec!r}; use 'random', a checkpoint, or pass an object with predict() ({err})"
+        ) from err
     return _told_game(loaded, game)  # type: ignore[arg-type]
 
 

@@ -302,10 +302,13 @@ def test_dry_run_captures_but_creates_no_input(live):
     assert supertux_pids(), "closing an env that did not launch the game must leave the game running"
 
 
-def test_play_live_records_what_the_person_presses(live, tmp_path):
+def test_play_live_records_what_the_person_presses(live, tmp_path, monkeypatch):
     """`nitrogen play --live SuperTux --record DIR`: frames captured, the person's keys recorded, the stop key stops.
 
     The stop key is F9 here: F12 (the default) is also the kill switch of the module's env, which must keep running.
+    The person's timeline starts at the first recorded frame, not at the command's start, whose set-up time
+    varies with the machine's load (it took over a second on a loaded 2-core machine, so the key was let go
+    before anything was recorded).
     """
     import threading
 
@@ -313,31 +316,48 @@ def test_play_live_records_what_the_person_presses(live, tmp_path):
 
     from nitrogen_datasets.reader import DemoDataset
     from nitrogen_envs.cli import cli
+    from nitrogen_envs.live.human import LiveHumanInput
     from nitrogen_envs.live.x11_keyboard import XTestKeyboard
 
     _, display, _, _ = live
     person = XTestKeyboard(display.name)  # another X client, like a person at the keyboard
+    first_poll = threading.Event()
+    poll = LiveHumanInput.poll
+
+    def polled(self):
+        first_poll.set()
+        return poll(self)
+
+    monkeypatch.setattr(LiveHumanInput, "poll", polled)
 
     def tap(key: str, down: bool) -> None:
         (person.key_down if down else person.key_up)(key)
         person.flush()
 
-    timers = [
-        threading.Timer(1.0, tap, ("right", False)),
-        threading.Timer(2.0, tap, ("f9", True)),
-        threading.Timer(2.3, tap, ("f9", False)),
-    ]
+    done = threading.Event()
+
+    def play_along() -> None:
+        """Let go of right 1 s into the recording, then tap the stop key at 2 s."""
+        if not first_poll.wait(120) or done.wait(1.0):
+            return
+        tap("right", False)
+        if done.wait(1.0):
+            return
+        tap("f9", True)
+        done.wait(0.3)
+        tap("f9", False)
+
     out = tmp_path / "human"
+    player = threading.Thread(target=play_along, daemon=True)
     try:
         tap("right", True)
-        for timer in timers:
-            timer.start()
+        player.start()
         args = ["play", "--live", "SuperTux", "--record", str(out), "--display", display.name]
         options = ["--obs-size", "64", "--no-controller", "--max-steps", "400", "--stop-key", "f9"]
         result = CliRunner().invoke(cli, [*args, *options])
     finally:
-        for timer in timers:
-            timer.cancel()
+        done.set()
+        player.join(5.0)
         for key in ("right", "f9"):
             tap(key, False)
         person.close()

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from nitrogen_policies.errors import InvalidConfig
+from nitrogen_policies.errors import InvalidConfig, TrajectoryFileError
 from nitrogen_policies.nitrogen import NitroGenConfig, NitroGenPolicy
 from nitrogen_policies.training.data import import_imitation_trajectories, load_training_data
 from nitrogen_policies.training.trainer import TrainConfig, TrainResult, train
@@ -76,10 +76,13 @@ def train_on_folders(config: TrainConfig, data: DataConfig) -> TrainResult:
             for a bad preset, override or checkpoint.
     """
     out = Path(config.out)
-    converted = tuple(
-        import_imitation_trajectories(source, out / IMITATION_FOLDER / f"{index:02d}", game=data.imitation_game)
-        for index, source in enumerate(data.imitation)
-    )
+    try:
+        converted = tuple(
+            import_imitation_trajectories(source, out / IMITATION_FOLDER / f"{index:02d}", game=data.imitation_game)
+            for index, source in enumerate(data.imitation)
+        )
+    except TrajectoryFileError as err:  # say which step failed: the message names the file, not the run
+        raise TrajectoryFileError(f"could not import imitation trajectories: {err}") from err
     dataset, sampler = load_training_data((*data.folders, *converted), policy_config(config), data.weights or None)
     return train(config, dataset, sampler=sampler)
 

@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 
 STATE_NAME = "training_state.pt"
 
+ADAMW_BETAS = (0.9, 0.95)
+"""AdamW's (beta1, beta2). beta2 = 0.95 rather than PyTorch's 0.999, as GPT-3, nanoGPT and most transformer
+recipes use: the squared-gradient average then forgets in about 20 steps instead of 1000, so a few large
+gradients (after warm-up, or a hard batch) do not leave the step size scaled down for hundreds of steps."""
+
 
 @dataclass
 class TrainConfig:
@@ -52,6 +57,12 @@ class TrainConfig:
         seed: seeds python, numpy and torch; the same seed repeats the run.
         log_every: steps between logged scalars. save_every: steps between checkpoints.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``. amp: bf16 autocast on CUDA.
+        cpu_amp: bf16 autocast on CPU too. Off by default: it changes the numerics, and it is only faster on
+            CPUs with native bf16 (AVX512-BF16 or AMX; ``torch.backends.cpu.get_cpu_capability()``); on an
+            AVX2 CPU it is slower (see docs/performance.md).
+        compile: run forward and backward through ``torch.compile``. Costs a one-off compilation of C++
+            kernels on CPU (unfinished after 20 minutes on a loaded 2-core machine; see docs/performance.md),
+            which only long runs can win back; off by default so runs and tests start at once.
         progress: show a progress bar with ETA on stderr (a line every few seconds when it is not a terminal).
     """
 
@@ -72,6 +83,8 @@ class TrainConfig:
     save_every: int = 500
     device: str = "auto"
     amp: bool = True
+    cpu_amp: bool = False
+    compile: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -116,14 +129,23 @@ def build_policy(config: TrainConfig) -> NitroGenPolicy:
 
 
 def make_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay on weight matrices only (not biases, norms, embeddings' positions)."""
+    """AdamW; weight decay on weight matrices only (not biases, norms, embeddings' positions).
+
+    The fused implementation (one kernel over all parameters instead of about ten ops per tensor) where this
+    torch has it for the parameters' device: CUDA, and CPU from torch 2.4. Same update up to rounding.
+    """
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for parameter in policy.parameters():
         if parameter.requires_grad:
             (decay if parameter.dim() >= 2 else no_decay).append(parameter)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95))
+    try:
+        return torch.optim.AdamW(groups, lr=config.lr, betas=ADAMW_BETAS, fused=True)
+    except RuntimeError as err:  # torch < 2.4 fuses on CUDA only
+        if "fused" not in str(err):
+            raise
+        return torch.optim.AdamW(groups, lr=config.lr, betas=ADAMW_BETAS)
 
 
 def infinite(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
@@ -152,6 +174,47 @@ def save_training_checkpoint(policy: NitroGenPolicy, optimizer: torch.optim.Opti
     torch.save(state, tmp)
     tmp.replace(folder / STATE_NAME)
     return folder
+
+
+def optimization_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    grad_clip: float,
+    amp: bool = False,
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Loss, backward, clipped AdamW step on one batch; returns the loss logs and the gradient norm.
+
+    ``model`` is the module that runs forward (the policy, its DDP wrapper or its compiled form); ``amp``
+    runs the forward under bf16 autocast on the parameters' device. The throughput benchmark times this.
+    """
+    device = next(model.parameters()).device
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+        loss, logs = model(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return logs, grad_norm
+
+
+def make_loader(
+    dataset: Dataset, sampler: torch.utils.data.Sampler | None, config: TrainConfig, start_step: int
+) -> DataLoader:
+    """Batches of ``config.batch_size`` in worker processes; uniform shuffling resumed at ``start_step`` by default."""
+    if sampler is None:
+        sampler = ResumableRandomSampler(len(dataset), seed=config.seed, start=start_step * config.batch_size)  # type: ignore[arg-type]
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=config.num_workers,
+        drop_last=len(sampler) >= config.batch_size,  # type: ignore[arg-type]  # a tiny finite sampler still yields
+        persistent_workers=config.num_workers > 0,
+        # Its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed
+        # run would see different noise than an uninterrupted one.
+        generator=torch.Generator().manual_seed(config.seed),
+    )
 
 
 def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampler | None = None) -> TrainResult:
@@ -196,22 +259,12 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         model = torch.nn.parallel.DistributedDataParallel(
             policy, device_ids=[device.index] if device.type == "cuda" else None
         )
-    if sampler is None:
-        sampler = ResumableRandomSampler(len(dataset), seed=config.seed, start=start_step * config.batch_size)  # type: ignore[arg-type]
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        drop_last=len(sampler) >= config.batch_size,  # type: ignore[arg-type]  # a tiny finite sampler still yields
-        persistent_workers=config.num_workers > 0,
-        # Its own generator: creating the loader's iterator must not draw from the global RNG, or a resumed
-        # run would see different noise than an uninterrupted one.
-        generator=torch.Generator().manual_seed(config.seed),
-    )
+    loader = make_loader(dataset, sampler, config, start_step)
     writer = _tensorboard(out / "tb", config) if distributed.is_main else None
     batches = infinite(loader)
-    use_amp = config.amp and device.type == "cuda"
+    use_amp = (config.amp and device.type == "cuda") or (config.cpu_amp and device.type == "cpu")
+    if config.compile:
+        model = torch.compile(model)  # type: ignore[assignment]
     loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
     bar = progress_bar(
         config.steps,
@@ -227,12 +280,7 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         fetched = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, config.lr, config.warmup_steps, config.steps)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            loss, logs = model(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), config.grad_clip)
-        optimizer.step()
+        logs, grad_norm = optimization_step(model, optimizer, batch, config.grad_clip, use_amp)
         done = time.perf_counter()
         wait += fetched - started
         busy += done - started
