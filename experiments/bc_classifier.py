@@ -157,19 +157,25 @@ def native_labels(family: str, game: str, actions: np.ndarray) -> np.ndarray:
         env.close()
 
 
-def load_frames(family: str, folder: Path, game: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames (N, 64, 64, 3) uint8, native labels (N,) and each frame's episode position (N,)."""
+def load_episodes(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames (N, 64, 64, 3) uint8, flat gamepad actions (N, 21) and each frame's episode position (N,)."""
     from nitrogen_datasets.imitation_bridge import episode_arrays
     from nitrogen_datasets.reader import DemoDataset
 
     dataset = DemoDataset(folder)
-    frames, labels, episode = [], [], []
+    frames, actions, episode = [], [], []
     for position in range(len(dataset.episodes)):
         obs, acts, _, _ = episode_arrays(dataset, position, OBS_SIZE)
         frames.append(obs[:-1])
-        labels.append(native_labels(family, game, acts))
+        actions.append(np.asarray(acts, dtype=np.float32))
         episode.append(np.full(len(acts), position))
-    return np.concatenate(frames), np.concatenate(labels), np.concatenate(episode)
+    return np.concatenate(frames), np.concatenate(actions), np.concatenate(episode)
+
+
+def load_frames(family: str, folder: Path, game: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames (N, 64, 64, 3) uint8, native labels (N,) and each frame's episode position (N,)."""
+    frames, actions, episode = load_episodes(folder)
+    return frames, native_labels(family, game, actions), episode
 
 
 def build_network(n_actions: int, n_games: int) -> Any:
@@ -330,7 +336,13 @@ class FlowArm:
 
 # the default 16-action chunks played 8 at a time; short chunks replanned every step (does predicting 16
 # open-loop actions from one frame drown the picture?); and the default at half the classifier's samples
-FLOW_ARMS = {"flow": FlowArm(16, 8), "flow-c4": FlowArm(4, 1), "flow-3k": FlowArm(16, 8, steps=3000)}
+FLOW_ARMS = {
+    "flow": FlowArm(16, 8),
+    "flow-c4": FlowArm(4, 1),
+    "flow-3k": FlowArm(16, 8, steps=3000),
+    # one action per frame, as the discrete heads of bc_heads.py predict: flow matching without chunking
+    "flow-c1": FlowArm(1, 1),
+}
 
 
 def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None:

@@ -47,8 +47,8 @@ from bc_classifier import (
     VALIDATION_EPISODES,
     ClassifierConfig,
     against_random,
-    build_network,
     data_folder,
+    load_episodes,
     make_env,
     native_labels,
     run_dir,
@@ -62,17 +62,16 @@ LABELLER = "holds"
 
 @dataclass(frozen=True)
 class HeadArm:
-    """One network: which picture encoder and which action space it predicts."""
+    """One network on nitrogen-s's ConvEncoder: which action space it predicts."""
 
-    encoder: str  # "cnn" (bc_classifier's 4-layer CNN) or "nitrogen" (nitrogen-s's ConvEncoder)
     target: str  # "native" (the game's action index), "gamepad" (the 21-number vector) or "bins" (sticks binned)
     description: str
 
 
 ARMS = {
-    "ngenc-native": HeadArm("nitrogen", "native", "nitrogen-s encoder, cross-entropy over native actions"),
-    "ngenc-gamepad": HeadArm("nitrogen", "gamepad", "nitrogen-s encoder, one gamepad vector (MSE + BCE)"),
-    "ngenc-bins": HeadArm("nitrogen", "bins", "nitrogen-s encoder, gamepad vector with binned sticks (CE + BCE)"),
+    "ngenc-native": HeadArm("native", "nitrogen-s encoder, cross-entropy over native actions"),
+    "ngenc-gamepad": HeadArm("gamepad", "nitrogen-s encoder, one gamepad vector (MSE + BCE)"),
+    "ngenc-bins": HeadArm("bins", "nitrogen-s encoder, gamepad vector with binned sticks (CE + BCE)"),
 }
 STICK_BINS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 """The values a stick axis can take in the ``bins`` arm (the labels' -1, 0, +1 and the halves between)."""
@@ -86,24 +85,12 @@ def arm_dir(arm: str) -> Path:
 
 def load_family() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Per game: frames (N, 64, 64, 3), native labels (N,), flat gamepad actions (N, 21), held-out flags (N,)."""
-    from bc_labels import OBS_SIZE
-
-    from nitrogen_datasets.imitation_bridge import episode_arrays
-    from nitrogen_datasets.reader import DemoDataset
-
     frames, natives, flats, held = [], [], [], []
     for game in FAMILIES[FAMILY].games:
-        dataset = DemoDataset(data_folder(FAMILY, DATA, LABELLER, game))
-        f, a, e = [], [], []
-        for position in range(len(dataset.episodes)):
-            obs, acts, _, _ = episode_arrays(dataset, position, OBS_SIZE)
-            f.append(obs[:-1])
-            a.append(np.asarray(acts, dtype=np.float32))
-            e.append(np.full(len(acts), position))
-        episode = np.concatenate(e)
-        frames.append(np.concatenate(f))
-        flats.append(np.concatenate(a))
-        natives.append(native_labels(FAMILY, game, flats[-1]))
+        f, a, episode = load_episodes(data_folder(FAMILY, DATA, LABELLER, game))
+        frames.append(f)
+        flats.append(a)
+        natives.append(native_labels(FAMILY, game, a))
         held.append(episode > episode.max() - VALIDATION_EPISODES)
     return frames, natives, flats, held
 
@@ -118,8 +105,6 @@ def build_arm(arm: str, n_games: int) -> Any:
     from nitrogen_policies.nitrogen.modeling_nitrogen import ConvEncoder
 
     spec = ARMS[arm]
-    if spec.encoder == "cnn":
-        return build_network(n_actions=N_ACTIONS, n_games=n_games)
     config = NitroGenConfig(**FLOW_POLICY)
     width = {"native": N_ACTIONS, "gamepad": gamepad.FLAT_SIZE, "bins": BINNED_WIDTH}[spec.target]
 

@@ -25,7 +25,8 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Area averaging when shrinking (no aliasing, e.g. Procgen's 512x512 render to 256x256, where OpenCV
     takes its exact 2x2-mean path) and bilinear interpolation when enlarging (e.g. Atari's 210x160 to
-    256x256). The result is always a new array, so callers may keep it across steps.
+    256x256). A resized frame is a new array that callers may keep across steps; a frame already at ``size``
+    comes back as is (engines whose frames are views set ``fresh_frames = False`` so the base class copies it).
     """
     height, width = size
     if frame.shape[0] == height and frame.shape[1] == width:

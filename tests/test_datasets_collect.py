@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fixtures.ray_session import ray_session
 
 from nitrogen_datasets import collect as collect_module
 from nitrogen_datasets.collect import STAGING_DIR, CollectConfig, collect
@@ -103,11 +104,8 @@ def test_frame_size_mismatch_is_refused_before_playing(tmp_path: Path) -> None:
 @pytest.mark.slow  # a Ray cluster and worker processes: 25 s in a full run on 2 shared cores
 def test_ray_matches_local_processes(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
+    with ray_session(ray, num_cpus=2, include_dashboard=False, log_to_driver=False):
         collect(CollectConfig(episodes=2, workers=2, **TINY), tmp_path / "ray", ray=True)
-    finally:
-        ray.shutdown()
     collect(CollectConfig(episodes=2, **TINY), tmp_path / "local")
     assert fingerprint(tmp_path / "ray") == fingerprint(tmp_path / "local")
 

@@ -1,5 +1,8 @@
 """record_episodes: any policy callable, reset hook, determinism per seed, step caps."""
 
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -41,13 +44,55 @@ def _record(env, root, seed, policy=None, **kwargs):
     return policy, record_episodes(env, policy, 2, writer, seed=seed, source="random", max_steps=6, **kwargs)
 
 
-def test_same_seed_records_the_same_dataset(env, tmp_path):
-    policy, stats = _record(env, tmp_path / "a", seed=3)
-    _, again = _record(env, tmp_path / "b", seed=3)
-    assert policy.resets == [3, 4]
-    assert [e.parquet_sha256 for e in stats.episodes] == [e.parquet_sha256 for e in again.episodes]
+RECORD_IN_A_FRESH_PROCESS = """
+import sys
+import gymnasium as gym
+import numpy as np
+from nitrogen_datasets.record import record_episodes
+from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+
+class Policy:
+    def reset(self, env, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs, info):
+        r = self.rng
+        return np.concatenate([r.uniform(-1, 1, 4), r.uniform(0, 1, 2), r.integers(0, 2, 15)]).astype(np.float32)
+
+env = gym.make("NitroGen/CoinRun-v0", obs_size=int(sys.argv[2]))
+writer = DatasetWriter(sys.argv[1], WriterConfig(fps=env.metadata["render_fps"]))
+stats = record_episodes(env, Policy(), 2, writer, seed=3, source="random", max_steps=6)
+env.close()
+print(" ".join(e.parquet_sha256 for e in stats.episodes))
+"""
+
+
+def test_same_seed_records_the_same_dataset_in_another_process(tmp_path):
+    """Re-running a collection with the same seed (a new process, as a user re-runs it) gives the same dataset.
+
+    Each copy is recorded in its own interpreter: within one long pytest process, Procgen's process-wide
+    state left by other tests' envs made this comparison fail about once per full run, while ~55 runs in
+    isolation (shared env, fresh envs, a second env stepping in a thread) never differed.
+    """
+    shas = []
+    for name in ("a", "b"):
+        done = subprocess.run(
+            [sys.executable, "-c", RECORD_IN_A_FRESH_PROCESS, str(tmp_path / name), str(OBS_SIZE)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        shas.append(done.stdout.split())
+    assert shas[0] == shas[1] and len(shas[0]) == 2
     a, b = DemoDataset(tmp_path / "a"), DemoDataset(tmp_path / "b")
+    assert len(a) == len(b) == 12
     assert all(np.array_equal(a[i]["frame"], b[i]["frame"]) for i in range(len(a)))
+
+
+def test_seeds_reach_the_policy_and_another_seed_records_another_dataset(env, tmp_path):
+    policy, stats = _record(env, tmp_path / "a", seed=3)
+    assert policy.resets == [3, 4]
     _, other = _record(env, tmp_path / "c", seed=4)
     assert [e.parquet_sha256 for e in stats.episodes] != [e.parquet_sha256 for e in other.episodes]
 

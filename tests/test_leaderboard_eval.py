@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fixtures.ray_session import ray_session
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.cli import cli
@@ -232,10 +233,8 @@ def test_agent_info_fingerprints_the_weights():
 @pytest.mark.slow
 def test_ray_gives_the_episodes_of_one_process(tiny, reference):
     ray = pytest.importorskip("ray")
-    try:
+    with ray_session(ray):
         assert run_protocol("random", tiny, workers=2, use_ray=True).episodes == reference.episodes
-    finally:
-        ray.shutdown()
 
 
 def test_ray_missing_is_a_one_line_error_naming_the_extra(tiny, monkeypatch):
