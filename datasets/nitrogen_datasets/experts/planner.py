@@ -111,7 +111,7 @@ class PlannerExpert:
         self._plan: list[int] = []
         self._queue: list[int] = []
         self._actions: list[gamepad.GamepadDict] = []
-        self._weights = np.ones(0)
+        self._weights: np.ndarray = np.ones(0)
         self._visited: list[np.ndarray] = []
 
     def reset(self, env: gym.Env, seed: int | None) -> None:
