@@ -104,7 +104,14 @@ print(json.dumps({"missing": seen, "registered": "NitroGen/CoinRun-v0" in gymnas
 """
 
 
-@pytest.mark.parametrize("statement", ["import nitrogen_envs", "import gymnasium"])
+# Gymnasium first: on 0.29 `import gymnasium` alone registers through our plugin hook (while nitrogen_envs may
+# itself be importing Gymnasium); 1.x has no plugins, so users import gymnasium, then register as docs/install.md says.
+GYMNASIUM_FIRST = (
+    "import gymnasium as gym, nitrogen_envs\ngym.register_envs(nitrogen_envs)" if GYMNASIUM_1 else "import gymnasium"
+)
+
+
+@pytest.mark.parametrize("statement", ["import nitrogen_envs", GYMNASIUM_FIRST], ids=["ours-first", "gymnasium-first"])
 def test_registration_finds_nitrogen_envs_whole_in_either_import_order(statement):
     result = run_python(_PROBE.replace("{statement}", statement))
     assert result.returncode == 0, result.stderr
@@ -136,7 +143,7 @@ def test_importing_nitrogen_policies_is_light_until_the_policy_is_used():
 def test_playing_an_episode_loads_the_score_lookup_but_not_the_measuring_script():
     result = run_python(
         "import sys, gymnasium as gym\n"
-        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        "env = gym.make('nitrogen_envs:NitroGen/CoinRun-v0', obs_size=32)\n"  # either Gymnasium (no plugins on 1.x)
         "obs, info = env.reset(seed=0)\n"
         "print('score_normalized' in info, 'nitrogen_envs.scores' in sys.modules, "
         "'nitrogen_envs.references' in sys.modules)"
