@@ -19,6 +19,16 @@ Stages (each resumable; rerun the same command):
 
 ``--data small`` reads ``runs/bc_labels/demos/<labeller>`` (20 episodes per game); ``--data large`` reads
 ``runs/bc_classifier/demos`` (the same 20 episodes, extended by ``collect`` with hold-candidate labels).
+
+``--labeller reactive`` (procgen, ``--data small``) asks whether a demonstrator whose action is a function of
+the game state gives labels a picture can predict (docs/results.md section 7): ``collect`` records its own
+episodes (seeds 0 on, 400-step cap) into ``runs/bc_classifier/demos-reactive`` and scores each one, and
+random play on the same seeds, under ``runs/bc_classifier/play``; ``train`` then trains the same classifier
+on them, and ``report --labels`` prints section 7's table::
+
+    python experiments/bc_classifier.py collect --labeller reactive --games Chaser --episodes 20
+    python experiments/bc_classifier.py train --labeller reactive
+    python experiments/bc_classifier.py report --labels --write
 """
 
 from __future__ import annotations
@@ -57,6 +67,18 @@ EVAL_EPISODES = 20
 VALIDATION_EPISODES = 4  # the last episodes of each game: held out to measure label accuracy
 PLAY_MODES = ("argmax", "sample")
 N_ACTIONS = 15  # the largest native action space of the families below (Procgen); smaller ones use a prefix
+SMOOTH_WINDOW = 8  # holds-smooth: the majority of this many actions from each step on (the planner's commit)
+# Reactive labellers (recorded by collect_scored): every step, the best native action held for `horizon` steps
+# (max_horizon when none of them scores), no random candidates, no memory; ties to standing still. `reactive`
+# looks 16-32 steps ahead: the next orb or enemy in the fixed-camera games, at a quarter of the shipped 40-80
+# (15 rollouts every step, not every 8th); `reactive-h40` looks as far as the shipped planner.
+REACTIVE = {
+    "reactive": {"reactive": True, "commit": 1, "horizon": 16, "max_horizon": 32, "explore": False},
+    "reactive-h40": {"reactive": True, "commit": 1, "horizon": 40, "max_horizon": 80, "explore": False},
+}
+# planner: bc_labels' plain planner; holds: with hold candidates; holds-smooth: the holds demos relabelled by
+# smooth_labels; then the reactive ones
+LABELLERS = ("planner", "holds", "holds-smooth", *REACTIVE)
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,10 @@ class ClassifierConfig:
 
 def data_folder(family: str, data: str, labeller: str, game: str) -> Path:
     """Demonstrations of one game: bc_labels' 20 episodes (procgen ``small``) or this script's own."""
+    if labeller in REACTIVE:
+        return OUT / f"demos-{labeller}" / game
+    if labeller == "holds-smooth":
+        labeller = "holds"
     if family == "procgen" and data == "small":
         return LABELS_OUT / "demos" / labeller / game
     return OUT / "demos" / game
@@ -102,10 +128,12 @@ def make_env(family: str, game: str) -> Any:
     return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **({"task": task} if task else {}))
 
 
-def make_demonstrator(family: str, game: str) -> Any:
-    """The expert whose labels the family clones."""
+def make_demonstrator(family: str, game: str, labeller: str = "holds") -> Any:
+    """The expert whose labels the family clones (a reactive labeller: the planner as :data:`REACTIVE` sets it)."""
     from nitrogen_datasets.experts.registry import make_expert
 
+    if labeller in REACTIVE:
+        return planner_expert(game, **REACTIVE[labeller])
     if FAMILIES[family].expert == "planner-holds":
         return planner_expert(game, holds=True)
     return make_expert("scripted", game)
@@ -142,6 +170,74 @@ def collect(family: str, episodes: int) -> None:
                     print(f"collect {game} seed {seed} ({time.perf_counter() - started:.0f} s)", flush=True)
         finally:
             env.close()
+
+
+def play_folder(labeller: str) -> Path:
+    """Scores of a labeller's recorded episodes (or of random play on the same seeds, ``random``)."""
+    return OUT / "play" / labeller
+
+
+def collect_scored(game: str, episodes: int, labeller: str) -> None:
+    """Record ``labeller``'s episodes of ``game`` (seeds 0 on, :data:`MAX_STEPS` cap), scoring each one.
+
+    The demonstrations double as the demonstrator's play test: each episode's normalized score goes to
+    ``play/<labeller>/<game>.json`` and random play on the same seed to ``play/random/<game>.json``, so the
+    two are paired by level. These levels are not the classifier's evaluation seeds (1000 on).
+    """
+    import gymnasium as gym
+
+    from nitrogen_datasets.record import record_episodes
+    from nitrogen_datasets.writer import DatasetWriter
+
+    class LastInfo(gym.Wrapper):  # keeps the info of the last step: the episode's score as recorded
+        info: dict[str, Any]
+
+        def step(self, action: Any) -> Any:
+            out = super().step(action)
+            self.info = out[4]
+            return out
+
+    folder = data_folder("procgen", "small", labeller, game)
+    scores = {who: play_folder(who) / f"{game}.json" for who in (labeller, "random")}
+    for seed in range(episodes):
+        rows = {who: episodes_in(path) for who, path in scores.items()}
+        if len(rows[labeller]) > seed:
+            continue
+        env = LastInfo(make_env("procgen", game))
+        started = time.perf_counter()
+        try:
+            with DatasetWriter(folder) as writer:
+                record_episodes(
+                    env, make_demonstrator("procgen", game, labeller), 1, writer, seed=seed, source=labeller,
+                    max_steps=MAX_STEPS, progress=False,
+                )  # fmt: skip
+            record = episode_record(seed, env.info, int(env.info["episode_steps"]), started)
+        finally:
+            env.close()
+        base = episodes_in(scores["random"])  # read again: another labeller's run may have added to it
+        if len(base) <= seed:
+            atomic_json(
+                scores["random"], {"game": game, "mode": "random", "episodes": [*base, random_play(game, seed)]}
+            )
+        atomic_json(scores[labeller], {"game": game, "mode": labeller, "episodes": [*rows[labeller], record]})
+        print(f"collect {labeller} {game} seed {seed}: {record}", flush=True)
+
+
+def random_play(game: str, seed: int) -> dict[str, Any]:
+    """One episode of uniform native actions on ``seed`` (as bc_diagnosis plays random)."""
+    from nitrogen_envs.base import unwrap
+
+    env = make_env("procgen", game)
+    base = unwrap(env)
+    space = base.native_action_space()
+    space.seed(seed)
+    started = time.perf_counter()
+    try:
+        obs, info = env.reset(seed=seed)
+        info, steps = play_out(env, obs, info, lambda o, i: base.native_to_gamepad(space.sample()))
+    finally:
+        env.close()
+    return episode_record(seed, info, steps, started)
 
 
 def native_labels(family: str, game: str, actions: np.ndarray) -> np.ndarray:
@@ -228,6 +324,8 @@ def train(family: str, data: str, labeller: str, config: ClassifierConfig) -> No
     frames, labels, games, episodes = [], [], [], []
     for index, game in enumerate(games_of_family):
         f, y, e = load_frames(family, data_folder(family, data, labeller, game), game)
+        if labeller == "holds-smooth":
+            y = smooth_labels(y, e, SMOOTH_WINDOW)
         frames.append(f)
         labels.append(y)
         games.append(np.full(len(y), index))
@@ -271,6 +369,20 @@ def train(family: str, data: str, labeller: str, config: ClassifierConfig) -> No
             "seconds": round(time.perf_counter() - started, 1),
         },
     )
+
+
+def smooth_labels(labels: np.ndarray, episode: np.ndarray, window: int) -> np.ndarray:
+    """Each step's label replaced by the most frequent of the next ``window`` labels of its episode (itself first).
+
+    Ties go to the label that comes first in the window, so a step keeps its own label unless another one
+    outnumbers it: the move the planner mostly makes from here, not the jitter of one step.
+    """
+    smoothed = labels.copy()
+    for k in range(len(labels)):
+        ahead = labels[k : k + window][episode[k : k + window] == episode[k]]
+        counts = {int(a): int((ahead == a).sum()) for a in ahead}
+        smoothed[k] = max(counts, key=lambda a: counts[a])  # dicts keep the window's order: ties to the first
+    return smoothed
 
 
 def held_out_accuracy(network: Any, x: Any, y: Any, g: Any, held: Any, games: tuple[str, ...]) -> dict[str, float]:
@@ -332,6 +444,7 @@ class FlowArm:
     chunk_size: int
     n_action_steps: int
     steps: int = FLOW_STEPS
+    head: str = "flow"  # NitroGenConfig.action_head: "discrete" is the factorized head of bc_heads' ngenc-bins
 
 
 # the default 16-action chunks played 8 at a time; short chunks replanned every step (does predicting 16
@@ -342,6 +455,10 @@ FLOW_ARMS = {
     "flow-3k": FlowArm(16, 8, steps=3000),
     # one action per frame, as the discrete heads of bc_heads.py predict: flow matching without chunking
     "flow-c1": FlowArm(1, 1),
+    # nitrogen-s itself (encoder + DiT) with the discrete head that cloned the bot in bc_heads.py (ngenc-bins):
+    # one action per frame as there, and the default 16-action chunks played 8 at a time
+    "discrete-c1": FlowArm(1, 1, steps=3000, head="discrete"),
+    "discrete": FlowArm(16, 8, steps=3000, head="discrete"),
 }
 
 
@@ -350,7 +467,12 @@ def train_flow(family: str, data: str, labeller: str, arm: str = "flow") -> None
     from bc_labels import train_nitrogen_s
 
     spec = FLOW_ARMS[arm]
-    policy = {**FLOW_POLICY, "chunk_size": spec.chunk_size, "n_action_steps": spec.n_action_steps}
+    policy = {
+        **FLOW_POLICY,
+        "chunk_size": spec.chunk_size,
+        "n_action_steps": spec.n_action_steps,
+        "action_head": spec.head,
+    }
     folders = [data_folder(family, data, labeller, game) for game in FAMILIES[family].games]
     train_nitrogen_s(run_dir(family, data, labeller) / arm, folders, policy, spec.steps, save_every=250)
 
@@ -464,6 +586,8 @@ def family_table(family: str, spec: Family) -> list[str]:
             continue
         metrics = json.loads(metrics_path.read_text())
         _, data, labeller = folder.name.split("-", 2)
+        if labeller == "holds-smooth" or labeller in REACTIVE:
+            continue  # section 7's table (labels_report)
         counts = [len(load_info(data_folder(family, data, labeller, g)).episodes) for g in games]
         labeller = labeller if family == "procgen" else spec.expert
         final = metrics["curve"][-1]
@@ -527,22 +651,150 @@ def report() -> str:
     return "\n".join(lines + sensitivity_table())
 
 
+LABELS_BEGIN, LABELS_END = "<!-- bc-predictable:begin -->", "<!-- bc-predictable:end -->"
+
+
+def paired_cell(mine: list[dict[str, Any]], base: list[dict[str, Any]]) -> str:
+    """Mean normalized score (difference from random on the same seeds [95% CI]), episodes."""
+    if not mine or not base:
+        return "-"
+    score, diff, low, high = paired_difference(mine, base)
+    return f"{score.mean():.2f} ({diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]), {len(score)} ep."
+
+
+def label_repeats(labeller: str, game: str) -> str:
+    """Share of recorded steps whose native label equals the step before's (within episodes)."""
+    folder = data_folder("procgen", "small", labeller, game)
+    if not (folder / "meta" / "info.json").is_file():
+        return "-"
+    _, actions, episode = load_episodes(folder)
+    labels = native_labels("procgen", game, actions)
+    if labeller == "holds-smooth":
+        labels = smooth_labels(labels, episode, SMOOTH_WINDOW)
+    same = (labels[1:] == labels[:-1])[episode[1:] == episode[:-1]]
+    return f"{same.mean():.2f}"
+
+
+def early_returns(labeller: str, game: str, steps: int = DEMO_MAX_STEPS) -> dict[int, float]:
+    """Return in the first ``steps`` steps of each recorded demonstration, by seed (read from its parquet)."""
+    import pyarrow.parquet as pq
+
+    from nitrogen_datasets.format import episode_paths
+
+    folder = data_folder("procgen", "small", labeller, game)
+    if not (folder / "meta" / "info.json").is_file():
+        return {}
+    returns = {}
+    for episode in load_info(folder).episodes:
+        table = pq.read_table(folder / episode_paths(episode.episode_index)[0], columns=["reward"])
+        returns[int(episode.seed)] = float(np.sum(table.column("reward").to_numpy()[:steps]))
+    return returns
+
+
+def same_levels_table(games: tuple[str, ...]) -> list[str]:
+    """Each reactive demonstrator against the hold-candidate planner on the same levels (all recorded on seeds 0 on)."""
+    from bc_diagnosis import bootstrap_ci
+
+    lines = [
+        "",
+        f"Same levels, both demonstrators: return in the first {DEMO_MAX_STEPS} steps of their recorded episodes "
+        "(seeds 0 on; bc_labels recorded the `holds` ones with a 300-step cap), reactive minus holds [paired 95% "
+        "bootstrap CI]:",
+        "",
+        "| game | labeller | episodes | holds | reactive | difference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for game in games:
+        holds = early_returns("holds", game)
+        for labeller in REACTIVE:
+            reactive = early_returns(labeller, game)
+            seeds = sorted(set(holds) & set(reactive))
+            if not seeds:
+                continue
+            a, b = np.array([holds[k] for k in seeds]), np.array([reactive[k] for k in seeds])
+            low, high = bootstrap_ci(b - a)
+            lines.append(
+                f"| {game} | {labeller} | {len(seeds)} | {a.mean():.2f} | {b.mean():.2f} | "
+                f"{(b - a).mean():+.2f} [{low:+.2f}, {high:+.2f}] |"
+            )
+    return lines
+
+
+def labels_report() -> str:
+    """Section 7: each Procgen labeller's own play against random, and how well a picture predicts its labels."""
+    games = FAMILIES["procgen"].games
+    rows = [  # (labeller, data, what its label depends on besides the picture's state)
+        ("holds", "small", "state, random draws, plan, places visited"),
+        ("holds", "large", "state, random draws, plan, places visited"),
+        ("holds-smooth", "small", f"as holds, majority of the next {SMOOTH_WINDOW}"),
+        *((labeller, "small", f"state only, {REACTIVE[labeller]['horizon']}-step holds") for labeller in REACTIVE),
+    ]
+    lines = [
+        f"Classifier as in section 5 ({ClassifierConfig().steps} steps of {ClassifierConfig().batch_size}, 64 px), "
+        f"trained on all but the last {VALIDATION_EPISODES} episodes of each game; held-out accuracy (majority "
+        "label's in brackets). Demonstrator play: normalized score, difference from random on the same seeds "
+        "[paired 95% bootstrap CI]; `holds` played seeds 1000-1019 (bc_diagnosis), `reactive` the seeds of its own "
+        f"demonstrations (0 on, {MAX_STEPS}-step cap, random replayed on each). Made by `python "
+        "experiments/bc_classifier.py collect --labeller reactive --episodes 20 && ... train --labeller reactive "
+        "&& ... report --labels --write`.",
+        "",
+        "| labeller | label depends on | data | "
+        + " | ".join(f"{g} demonstrator play | {g} held-out accuracy | {g} label repeats" for g in games)
+        + " |",
+        "|---|---|---|" + "---|---|---|" * len(games),
+    ]
+    for labeller, data, depends in rows:
+        metrics_path = run_dir("procgen", data, labeller) / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+        cells = []
+        for game in games:
+            if labeller in REACTIVE:
+                play = paired_cell(
+                    episodes_in(play_folder(labeller) / f"{game}.json"),
+                    episodes_in(play_folder("random") / f"{game}.json"),
+                )
+            elif labeller == "holds-smooth":
+                play = "not played (relabelled holds demos)"
+            else:
+                play = paired_cell(
+                    episodes_in(random_episodes("procgen", game, "expert")),
+                    episodes_in(random_episodes("procgen", game)),
+                )
+            repeats = label_repeats(labeller, game) if data == "small" else "-"
+            accuracy = (
+                f"{metrics['curve'][-1][game]:.2f} ({metrics['majority_accuracy'][game]:.2f}), "
+                f"{metrics['frames'][game]} frames"
+                if metrics
+                else "-"
+            )
+            cells += [play, accuracy, repeats]
+        lines.append(f"| {labeller} | {depends} | {data} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + same_levels_table(games))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``collect``, ``train``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=("collect", "train", "eval", "train-flow", "eval-flow", "report"))
     parser.add_argument("--family", choices=tuple(FAMILIES), default="procgen")
     parser.add_argument("--data", choices=("small", "large"), default="small")
-    parser.add_argument("--labeller", choices=("planner", "holds"), default="holds")
+    parser.add_argument("--labeller", choices=LABELLERS, default="holds")
     parser.add_argument("--episodes", type=int, default=100, help="collect: episodes per game in the large set")
+    parser.add_argument("--games", nargs="*", default=None, help="collect --labeller reactive: these games only")
     parser.add_argument("--arm", choices=tuple(FLOW_ARMS), default="flow", help="train-flow/eval-flow: which variant")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
+    parser.add_argument("--labels", action="store_true", help="report: section 7's labeller table instead")
     args = parser.parse_args(argv)
     if args.data == "large" and args.labeller != "holds":
         parser.error("the large set has hold-candidate labels only (--labeller holds)")
     if args.family != "procgen" and args.labeller != "holds":
         parser.error(f"--family {args.family} has its expert's labels only (leave --labeller at holds)")
-    if args.stage == "collect":
+    if args.labeller in REACTIVE and (args.family != "procgen" or args.data != "small"):
+        parser.error(f"--labeller {args.labeller} records its own procgen episodes (--family procgen --data small)")
+    if args.stage == "collect" and args.labeller in REACTIVE:
+        for game in args.games or FAMILIES[args.family].games:
+            collect_scored(game, args.episodes, args.labeller)
+    elif args.stage == "collect":
         collect(args.family, args.episodes)
     elif args.stage == "train":
         train(args.family, args.data, args.labeller, ClassifierConfig())
@@ -553,12 +805,17 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "eval-flow":
         evaluate_flow(args.family, args.data, args.labeller, args.arm)
     else:
-        text = report()
+        text = labels_report() if args.labels else report()
         print(text)
         if args.write:
             from bc_diagnosis import write_report
 
-            write_report(text, "<!-- bc-classifier:begin -->", "<!-- bc-classifier:end -->")
+            markers = (
+                (LABELS_BEGIN, LABELS_END)
+                if args.labels
+                else ("<!-- bc-classifier:begin -->", "<!-- bc-classifier:end -->")
+            )
+            write_report(text, *markers)
     return 0
 
 

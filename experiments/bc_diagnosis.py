@@ -136,12 +136,15 @@ class PolicyAgent:
         return chunk
 
 
-def planner_expert(game: str, holds: bool = False, candidates: int | None = None) -> Any:
-    """The shipped planner expert of ``game`` (its engine's default settings, seed 0), optionally changed."""
+def planner_expert(game: str, holds: bool = False, candidates: int | None = None, **changes: Any) -> Any:
+    """The shipped planner expert of ``game`` (its engine's default settings, seed 0), optionally changed.
+
+    ``changes`` are further :class:`PlannerConfig` fields (e.g. bc_classifier's reactive labeller).
+    """
     from nitrogen_datasets.experts.registry import default_planner_config, make_expert
     from nitrogen_envs.registry import get_game
 
-    config = dataclasses.replace(default_planner_config(get_game(game).engine), hold_candidates=holds)
+    config = dataclasses.replace(default_planner_config(get_game(game).engine), hold_candidates=holds, **changes)
     if candidates is not None:
         config = dataclasses.replace(config, candidates=candidates)
     return make_expert("planner", game, planner=config)

@@ -351,3 +351,41 @@ def test_hold_candidates_find_what_random_sequences_miss(holds):
     holding = [plan == [3] * FAST_PLANNER.horizon for plan in firsts]
     # With hold candidates every seed plans the hold; without, random sequences with holds of 1-4 steps never do.
     assert all(holding) if holds else not any(holding)
+
+
+class _NothingToWin(_RewardsOnlyAHold):
+    """A simulator where no sequence of actions scores anything."""
+
+    def step(self, native: int):
+        from nitrogen_datasets.experts.simulators import SimStep
+
+        return SimStep(reward=0.0, done=False, success=False, failed=False)
+
+
+@pytest.mark.parametrize(("simulator", "expected"), [(_RewardsOnlyAHold, 3), (_NothingToWin, "idle")])
+def test_reactive_planner_picks_the_same_hold_whatever_its_seed(simulator, expected):
+    import dataclasses
+
+    import gymnasium as gym
+
+    from nitrogen_envs import gamepad
+
+    env = gym.make("NitroGen/CoinRun-v0", task="easy", obs_size=32)
+    try:
+        env.reset(seed=0)
+        config = dataclasses.replace(FAST_PLANNER, reactive=True, commit=1, explore=False)
+        chosen = []
+        for seed in range(3):
+            planner = PlannerExpert(dataclasses.replace(config, seed=seed))
+            planner.reset(env, seed)
+            planner._sim = simulator()
+            actions = [planner.act(None, {}) for _ in range(3)]
+            chosen.append([int(env.unwrapped.gamepad_to_native(action)) for action in actions])
+        idle = int(env.unwrapped.gamepad_to_native(gamepad.noop()))
+    finally:
+        env.close()
+    # Every step is planned afresh from the holds alone: no seed changes the choice, and where nothing scores
+    # the planner stands still rather than taking native action 0.
+    want = idle if expected == "idle" else expected
+    assert chosen == [[want] * 3] * 3
+    assert idle != 0

@@ -25,7 +25,8 @@ OPTIONS = {
                "crf": (EpisodeRenderConfig, "crf")},
     "extract": {"method": (ExtractConfig, "method"), "clip_thresholds": (ExtractConfig, "calibrate_presses")},
     "train-parser": {name: (ParserTrainConfig, name)
-                     for name in ("renders", "epochs", "batch_size", "lr", "workers", "seed", "device", "button_margin")},
+                     for name in ("renders", "epochs", "batch_size", "lr", "workers", "seed", "device", "button_margin",
+                                  "sprite_fraction")},
     "eval": {name: (OverlayEvalConfig, name) for name in ("crfs", "scales", "frames", "method", "workers", "seed")},
     "build-corpus": {name: (CorpusConfig, name) for name in ("game", "fps", "obs_size", "method")},
 }  # fmt: skip

@@ -136,7 +136,7 @@ def test_layout_errors_name_the_file_and_the_problem(tmp_path):
         load_layout(_write(tmp_path, {**GOOD, "template": "nope.png"}, template=False))
     with pytest.raises(InvalidLayout, match="'format' must be 'nitrogen-overlay-layout/1'"):
         parse_layout({**GOOD, "format": "v0"})
-    with pytest.raises(InvalidLayout, match=r"'box' must be four integers"):
+    with pytest.raises(InvalidLayout, match=r"'box' must be four finite numbers \[x, y, w, h\]"):
         parse_layout({**GOOD, "elements": {"south": {"box": [1, 2, 3]}}})
 
 

@@ -18,6 +18,8 @@ from nitrogen_policies.official.spec import OfficialSpec
 logger = logging.getLogger(__name__)
 
 ENCODERS = ("cnn", "siglip")
+ACTION_HEADS = ("flow", "discrete")
+"""``flow``: flow matching over action chunks (the paper's); ``discrete``: :mod:`discrete_head`'s factorized head."""
 CNN_GROUPS = 8
 """GroupNorm groups after each CNN stage, so every ``cnn_channels`` entry is a multiple of it."""
 MAX_NAME_CHARS = 200
@@ -40,6 +42,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "d_model": (2, 8192),
     "n_layers": (1, 64),
     "n_heads": (1, 256),
+    "stick_bins": (3, 255),
 }
 FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "mlp_ratio": (1 / 64, 16.0),
@@ -47,6 +50,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "flow_alpha": (1e-3, 1e3),
     "flow_beta": (1e-3, 1e3),
     "guidance_scale": (0.0, 20.0),
+    "temperature": (0.0, 10.0),
 }
 CNN_CHANNELS_BOUNDS = (1, 8)
 """Number of CNN stages; each entry is a multiple of ``CNN_GROUPS`` up to ``CNN_WIDTH_MAX``."""
@@ -88,6 +92,14 @@ class NitroGenConfig:
             step uses ``(1 - s) * v(no game) + s * v(game)``, so 1.0 (the default, and the release's) is plain
             game-conditioned sampling and costs nothing; above 1 pushes actions toward what is specific to the
             game, at two velocity evaluations per step.
+        action_head: ``"flow"`` (flow matching over the chunk, K Euler steps at inference: the paper's head and
+            the one NVIDIA's checkpoint uses) or ``"discrete"`` (each stick axis a categorical over
+            ``stick_bins`` values, each trigger and button a Bernoulli, one forward pass per chunk; it learns
+            from the picture where flow matching did not, docs/results.md sections 5-6).
+        stick_bins: with the discrete head, the values a stick axis can take, evenly spaced over [-1, 1]
+            (odd, so centred is one of them).
+        temperature: with the discrete head, 0 plays the likeliest action; above 0 samples from the
+            distribution sharpened (< 1) or flattened (> 1) by it.
         official: settings of NVIDIA's released architecture (:class:`OfficialSpec`) for a ``nitrogen-official``
             config, made by ``nitrogen convert-official``; ``None`` for our own architecture.
     """
@@ -116,6 +128,9 @@ class NitroGenConfig:
     flow_alpha: float = 1.5
     flow_beta: float = 1.0
     guidance_scale: float = 1.0
+    action_head: str = "flow"
+    stick_bins: int = 5
+    temperature: float = 0.0
     official: OfficialSpec | None = None
 
     def __post_init__(self) -> None:
@@ -127,6 +142,7 @@ class NitroGenConfig:
         self.cnn_channels = tuple(self.cnn_channels)
         self.game_names = tuple(self.game_names)
         self.mlp_ratio = float(self.mlp_ratio)
+        self.temperature = float(self.temperature)
         problems = self._relation_problems()
         if problems:
             raise InvalidConfig("invalid NitroGenConfig: " + "; ".join(problems))
@@ -139,6 +155,12 @@ class NitroGenConfig:
             problems.append(
                 f"n_action_steps ({self.n_action_steps}) must be between 1 and chunk_size ({self.chunk_size})"
             )
+        if self.action_head not in ACTION_HEADS:
+            problems.append(f"action_head must be one of {ACTION_HEADS}, got {self.action_head!r}")
+        if self.stick_bins % 2 == 0:
+            problems.append(f"stick_bins must be odd (so a centred stick is a bin), got {self.stick_bins}")
+        if self.official is not None and self.action_head != "flow":
+            problems.append("a config with official settings uses action_head 'flow' (the released model's)")
         if self.encoder not in ENCODERS:
             problems.append(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         if self.encoder == "cnn" and self.image_size % (2 ** len(self.cnn_channels)) != 0:
@@ -249,7 +271,7 @@ def _type_problems(config: NitroGenConfig) -> list[str]:
         value = getattr(config, name)
         if not _is_number(value) or not low_f <= value <= high_f:
             problems.append(f"{name} must be a number in [{low_f:g}, {high_f:g}], got {_show(value)}")
-    for name in ("name", "encoder"):
+    for name in ("name", "encoder", "action_head"):
         if not _is_short_str(getattr(config, name)):
             problems.append(
                 f"{name} must be a string of at most {MAX_NAME_CHARS} characters, got {_show(getattr(config, name))}"

@@ -7,6 +7,10 @@ Layout (GR00T-style, as in the paper):
 * each DiT block runs self-attention over the noisy action tokens, cross-attention from them to the
   context tokens, and an MLP, all modulated by adaptive LayerNorm on the flow time (and game).
 
+With ``action_head="discrete"`` the same blocks read learned query tokens (one per action of the chunk, plus
+the mean of the picture's tokens) instead of noisy actions, are modulated by the game alone, and output the
+logits of :mod:`nitrogen_policies.nitrogen.discrete_head` in one pass: no flow time, no Euler steps.
+
 Inference cost is dominated by per-op overhead at small sizes, so everything that does not depend on
 the noisy actions — the encoder and every block's cross-attention keys/values — is computed once per
 chunk (:meth:`NitroGenModel.encode`) and reused across the K Euler steps.
@@ -22,6 +26,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from nitrogen_policies.nitrogen import discrete_head
 from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig
 
 
@@ -113,6 +118,7 @@ class ContextCache:
     game: torch.Tensor  # (B, d) game embedding, part of the AdaLN conditioning
     keys: list[torch.Tensor]  # per block: (B, heads, N, head_dim)
     values: list[torch.Tensor]
+    pooled: torch.Tensor | None = None  # (B, d) mean of the picture's tokens (the discrete head's queries read it)
 
 
 class DiTBlock(nn.Module):
@@ -174,16 +180,23 @@ class NitroGenModel(nn.Module):
         d = config.d_model
         self.encoder = ConvEncoder(config) if config.encoder == "cnn" else SiglipEncoder(config)
         self.game_embedding = nn.Embedding(len(config.game_names), d)
-        self.action_in = nn.Linear(config.action_dim, d)
+        self.discrete = config.action_head == "discrete"
+        # Creation order fixes which random numbers each tensor gets at a seed: the flow model's is unchanged.
+        if self.discrete:  # queries: one per action of the chunk, plus the pooled picture (see module docstring)
+            self.pooled_in = nn.Linear(d, d)
+        else:
+            self.action_in = nn.Linear(config.action_dim, d)
         self.action_position = nn.Parameter(torch.zeros(1, config.chunk_size, d))
         nn.init.normal_(self.action_position, std=0.02)
-        self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        if not self.discrete:
+            self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(DiTBlock(d, config.n_heads, config.mlp_ratio) for _ in range(config.n_layers))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_modulation = nn.Linear(d, 2 * d)
         nn.init.zeros_(self.final_modulation.weight)
         nn.init.zeros_(self.final_modulation.bias)
-        self.action_out = nn.Linear(d, config.action_dim)
+        width = discrete_head.logit_width(config.stick_bins) if self.discrete else config.action_dim
+        self.action_out = nn.Linear(d, width)
 
     def encode(self, images: torch.Tensor, game_ids: torch.Tensor) -> ContextCache:
         """Run the encoder and every block's cross-attention K/V once.
@@ -193,9 +206,10 @@ class NitroGenModel(nn.Module):
             game_ids: (B,) long, 0 = unknown game.
         """
         game = self.game_embedding(game_ids)
-        context = torch.cat([self.encoder(images), game[:, None]], dim=1)
+        tokens = self.encoder(images)
+        context = torch.cat([tokens, game[:, None]], dim=1)
         keys, values = zip(*(block.context_kv(context) for block in self.blocks), strict=True)  # type: ignore[operator]
-        return ContextCache(game=game, keys=list(keys), values=list(values))
+        return ContextCache(game=game, keys=list(keys), values=list(values), pooled=tokens.mean(dim=1))
 
     def conditioning(self, t: torch.Tensor, game: torch.Tensor) -> list[torch.Tensor]:
         """Every AdaLN modulation for flow times ``t`` (..., B) and game embeddings (B, d).
@@ -220,6 +234,17 @@ class NitroGenModel(nn.Module):
     def velocity(self, noisy_actions: torch.Tensor, t: torch.Tensor, cache: ContextCache) -> torch.Tensor:
         """Predicted flow velocity (B, T, 21) for noisy actions (B, T, 21) at flow time t (B,)."""
         return self.velocity_from(noisy_actions, self.conditioning(t, cache.game), cache)
+
+    def action_logits(self, cache: ContextCache) -> torch.Tensor:
+        """The discrete head's logits (B, chunk_size, width) for encoded frames (see :mod:`discrete_head`)."""
+        if not self.discrete or cache.pooled is None:
+            raise RuntimeError("action_logits needs a model built with action_head='discrete'")
+        x = self.action_position + self.pooled_in(cache.pooled)[:, None]
+        mods = [block.modulate(cache.game) for block in self.blocks]  # type: ignore[operator]
+        for block, mod, keys, values in zip(self.blocks, mods, cache.keys, cache.values, strict=True):
+            x = block(x, mod, keys, values)  # type: ignore[operator]
+        shift, scale = self.final_modulation(F.silu(cache.game)).unsqueeze(-2).chunk(2, dim=-1)
+        return self.action_out(self.final_norm(x) * (1 + scale) + shift)
 
     def to_gamepad(self, actions: torch.Tensor) -> torch.Tensor:
         """Flow output -> our raw flat actions: the identity here (see the official mirror for a real mapping)."""

@@ -28,6 +28,7 @@ from nitrogen_policies.hub import (
     resolve_checkpoint,
     save_checkpoint,
 )
+from nitrogen_policies.nitrogen import discrete_head
 from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig, config_from_preset
 from nitrogen_policies.nitrogen.modeling_nitrogen import NitroGenModel
 from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions, frames_to_tensor
@@ -45,7 +46,10 @@ MAX_PARAMETERS = 1_000_000_000
 
 
 class NitroGenPolicy(nn.Module):
-    """A flow-matching action-chunk policy: one RGB frame in, a chunk of 16 gamepad actions out.
+    """An action-chunk policy: one RGB frame in, a chunk of 16 gamepad actions out.
+
+    The chunk comes from flow matching (``action_head="flow"``, the paper's) or from a factorized discrete
+    head (``action_head="discrete"``); see :class:`NitroGenConfig`.
 
     Example:
         >>> policy = NitroGenPolicy.from_config("nitrogen-s", n_layers=1, d_model=64, n_heads=4)
@@ -183,9 +187,11 @@ class NitroGenPolicy(nn.Module):
         use_cache: bool = True,
         game_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Undecoded flow output (B, chunk_size, 21); see :meth:`predict_action_chunk`.
+        """Undecoded head output (B, chunk_size, 21); see :meth:`predict_action_chunk`.
 
         ``game_ids`` (B,) overrides ``game`` with per-sample vocabulary indices (used by training metrics).
+        The discrete head ignores ``num_steps`` and ``use_cache`` (it makes a chunk in one pass) and uses
+        ``generator`` only when its ``temperature`` is above 0.
         """
         batch_frames = frames[None] if _is_single(frames) else frames
         device = next(self.parameters()).device
@@ -195,12 +201,26 @@ class NitroGenPolicy(nn.Module):
             game_ids = torch.full((images.shape[0],), game_id, dtype=torch.long, device=device)
         else:
             game_ids = game_ids.to(device)
+        if self.config.action_head == "discrete":
+            logits = self._guided_logits(images, game_ids)
+            return discrete_head.decode_logits(logits, self.config.stick_bins, self.config.temperature, generator)
         noise = flow_matching.sample_noise(
             (images.shape[0], self.config.chunk_size, self.model.flow_dim), generator=generator, device=device
         )
         steps = num_steps or self.config.num_inference_steps
         velocity = self._velocity_field(images, game_ids, steps, use_cache)
         return self.model.to_gamepad(flow_matching.euler_integrate(velocity, noise, steps))
+
+    def _guided_logits(self, images: torch.Tensor, game_ids: torch.Tensor) -> torch.Tensor:
+        """The discrete head's logits, blended with the no-game logits as guidance blends velocities."""
+        model = self.model
+        assert isinstance(model, NitroGenModel)  # the released architecture is flow-only (checked by the config)
+        conditional = model.action_logits(model.encode(images, game_ids))
+        scale = self.config.guidance_scale
+        if scale == 1.0:
+            return conditional
+        unconditional = model.action_logits(model.encode(images, torch.zeros_like(game_ids)))
+        return (1.0 - scale) * unconditional + scale * conditional
 
     def _velocity_field(
         self, images: torch.Tensor, game_ids: torch.Tensor, steps: int, use_cache: bool
@@ -246,7 +266,8 @@ class NitroGenPolicy(nn.Module):
 
         Actions come from a per-env queue refilled with a new chunk every ``n_action_steps`` calls, so
         ``stable_baselines3.common.evaluation.evaluate_policy`` works unchanged. ``deterministic=True``
-        samples the flow from fixed noise (seed 0) instead of fresh noise.
+        samples the flow from fixed noise (seed 0) instead of fresh noise (and the discrete head, at a
+        ``temperature`` above 0, draws from a generator seeded 0: repeatable).
 
         Returns:
             ((21,) or (B, 21) float32 actions, None)
@@ -277,7 +298,7 @@ class NitroGenPolicy(nn.Module):
     def forward(
         self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Flow-matching loss on a batch.
+        """Training loss on a batch: flow matching, or the discrete head's cross-entropies.
 
         Args:
             batch: ``frames`` (B, H, W, 3) uint8, ``actions`` (B, T, 21) float32, optional ``action_mask``
@@ -299,6 +320,11 @@ class NitroGenPolicy(nn.Module):
         if self.training and self.config.game_dropout > 0:
             drop = torch.rand(game_ids.shape, generator=generator, device=device) < self.config.game_dropout
             game_ids = torch.where(drop, torch.zeros_like(game_ids), game_ids)
+        if self.config.action_head == "discrete":
+            assert isinstance(self.model, NitroGenModel)
+            logits = self.model.action_logits(self.model.encode(images, game_ids))[:, : actions.shape[1]]
+            loss = discrete_head.discrete_loss(logits, actions, mask, self.config.stick_bins)
+            return loss, {"loss": float(loss.detach())}
         noise = flow_matching.sample_noise(tuple(actions.shape), generator=generator, device=device)
         t = flow_matching.sample_flow_time(
             actions.shape[0], self.config.flow_alpha, self.config.flow_beta, generator=generator, device=device

@@ -52,6 +52,11 @@ class PlannerConfig:
             no random sequence does better the planner keeps its plan or holds one action, as a person
             holding a direction would: labels that a cloned policy can learn from the picture, where the
             winner of 16 random sequences is close to a random label (experiments/bc_diagnosis.py).
+        reactive: plan from the hold candidates alone (``candidates`` is then unused): no continued plan and
+            no random sequences, and ties go to standing still, then to the lowest native action. With
+            ``commit=1`` and ``explore=False`` the action is then a function of the game state alone (no
+            random draw, no memory of the plan or of the places visited): labels that differ between two
+            pictures only where the states behind them differ (experiments/bc_classifier.py ``--labeller``).
         seed: base seed; with the episode seed it fixes every candidate, so play is deterministic.
     """
 
@@ -66,6 +71,7 @@ class PlannerConfig:
     max_horizon: int = 160
     explore: bool = True
     hold_candidates: bool = False
+    reactive: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +119,7 @@ class PlannerExpert:
         self._actions: list[gamepad.GamepadDict] = []
         self._weights: np.ndarray = np.ones(0)
         self._visited: list[np.ndarray] = []
+        self._hold_order: list[int] = []
 
     def reset(self, env: gym.Env, seed: int | None) -> None:
         """Bind to ``env`` (Procgen or Atari), build its simulator and reseed the candidate sampler."""
@@ -127,6 +134,8 @@ class PlannerExpert:
         self._plan, self._queue, self._visited = [], [], []
         n_actions = native_action_count(base)
         self._actions = [base.native_to_gamepad(i) for i in range(n_actions)]
+        idle = [i for i, action in enumerate(self._actions) if not gamepad.to_flat(action).any()]
+        self._hold_order = idle[:1] + [i for i in range(n_actions) if i not in idle[:1]]
         self._weights = self.config.discount ** np.arange(self.config.max_horizon)
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> gamepad.GamepadDict:
@@ -160,8 +169,18 @@ class PlannerExpert:
         return seq[:horizon]
 
     def _holds(self, horizon: int) -> list[list[int]]:
-        """One candidate per native action, held for ``horizon`` steps (none unless ``hold_candidates``)."""
+        """One candidate per native action, held for ``horizon`` steps (none unless ``hold_candidates``).
+
+        In ``reactive`` mode the idle action comes first, so that it wins every tie: where no hold is better
+        than another, the label is "stand still", not whichever action happens to have index 0.
+        """
+        if self.config.reactive:
+            return [[action] * horizon for action in self._hold_order]
         return [[action] * horizon for action in range(len(self._actions))] if self.config.hold_candidates else []
+
+    def _sample_all(self, count: int, horizon: int) -> list[list[int]]:
+        """``count`` random candidates (none in ``reactive`` mode)."""
+        return [] if self.config.reactive else [self._sample([], horizon) for _ in range(count)]
 
     def _score(self, seq: list[int]) -> tuple[float, np.ndarray | None]:
         """Clipped discounted return of ``seq`` from the root, with the success bonus and failure penalty.
@@ -226,14 +245,14 @@ class PlannerExpert:
         if here is not None:
             self._visited.append(here)
         horizon = cfg.horizon
-        candidates = [self._sample(self._plan[cfg.commit :], horizon)]
+        candidates = [] if cfg.reactive else [self._sample(self._plan[cfg.commit :], horizon)]
         candidates += self._holds(horizon)
-        candidates += [self._sample([], horizon) for _ in range(cfg.candidates - 1)]
+        candidates += self._sample_all(cfg.candidates - 1, horizon)
         outcomes = [self._score(seq) for seq in candidates]
         while max(score for score, _ in outcomes) <= 0.0 and horizon < cfg.max_horizon:
             # Nothing rewarding in reach: look further before committing to a blind move.
             horizon = min(2 * horizon, cfg.max_horizon)
-            extra = self._holds(horizon) + [self._sample([], horizon) for _ in range(cfg.candidates)]
+            extra = self._holds(horizon) + self._sample_all(cfg.candidates, horizon)
             candidates += extra
             outcomes += [self._score(seq) for seq in extra]
         sim.restore()
@@ -242,7 +261,7 @@ class PlannerExpert:
             # Still nothing: among rollouts that lose nothing, go where the picture is newest.
             novelty = self._novelty([end if score == 0.0 else None for score, end in outcomes])
             scores = [new if score == 0.0 else score - 1.0 for (score, _), new in zip(outcomes, novelty, strict=True)]
-        best = int(np.argmax(scores))  # ties go to the earliest candidate: the continued plan
+        best = int(np.argmax(scores))  # ties go to the earliest candidate: the continued plan (reactive: idle)
         self._plan = candidates[best]
         self._queue = self._plan[: cfg.commit]
         logger.debug("planned: best score %.2f of %d candidates", scores[best], len(scores))

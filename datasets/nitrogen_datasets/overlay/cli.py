@@ -8,8 +8,12 @@ Usage::
     nitrogen overlay render --data demos/coinrun --style keycaps-fill-11 --resolution 1280x720 --out clip.mp4
     nitrogen overlay extract clip.mp4 --layout clip.layout.json --out actions.parquet --masked-video masked.mp4
     nitrogen overlay train-parser --out runs/parser            # synthetic renders -> parser.safetensors
+    nitrogen overlay train-parser --out runs/sprites --sprite-fraction 0.5   # half in trained-on sprite styles
     nitrogen overlay eval --markdown                            # accuracy on held-out styles x CRF x scale
+    nitrogen overlay eval --style held-out-sprites              # the sprite styles training never draws
     nitrogen overlay build-corpus VIDEOS_DIR --layout L.json --out demos/corpus --workers 2
+    nitrogen overlay import-preset pad.json --texture pad.png --out pad.layout.json   # an OBS input-overlay preset
+    nitrogen overlay make-layout --screenshot rest.png --boxes boxes.json --out my.layout.json
 
 Each command parses its options into the library's config dataclass, whose fields hold the defaults
 (:func:`_default`), and calls one library function. A user's mistake raises one of the package's typed
@@ -26,8 +30,10 @@ from typing import Any
 
 import click
 
+from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
+from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
-from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig
+from nitrogen_datasets.overlay.evaluate import STYLE_SETS, OverlayEvalConfig
 from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig
 from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
 from nitrogen_datasets.overlay.video import EpisodeRenderConfig
@@ -52,12 +58,25 @@ def overlay() -> None:
 
 @overlay.command()
 def styles() -> None:
-    """List the named overlay styles."""
+    """List the named overlay styles: the parametric presets, then the sprite styles (held-out ones marked).
+
+    Sprite styles are sprite-<family>-<n> for any n; the list shows n = 0-7 of every family, which cover every
+    drawing treatment. `eval --style` also takes the sets presets, sprites and held-out-sprites.
+    """
+    from nitrogen_datasets.overlay.evaluate import held_out_axes
+    from nitrogen_datasets.overlay.sprite_styles import named_sprite_styles
     from nitrogen_datasets.overlay.styles import preset_styles
 
     for style in preset_styles():
         click.echo(f"{style.name:<26} family={style.family:<12} effect={style.press_effect:<9} "
                    f"opacity={style.opacity:.2f} scale={style.scale:.2f}")  # fmt: skip
+    for sprite in named_sprite_styles():
+        held_out = "+".join(held_out_axes(sprite))
+        line = (f"{sprite.name:<26} family={sprite.family:<12} effect={sprite.press_effect:<9} "
+                f"opacity={sprite.opacity:.2f} scale={sprite.scale:.2f} treatment={sprite.treatment:<8} "
+                + (f"held out ({held_out})" if held_out else ""))  # fmt: skip
+        click.echo(line.rstrip())
+    click.echo(f"sets for `nitrogen overlay eval --style`: {', '.join(STYLE_SETS)}")
 
 
 @overlay.command()
@@ -238,6 +257,14 @@ def extract(
     type=click.FloatRange(0.0, 0.5),
     help="Context around button and trigger crops, as a fraction of the box's larger side.",
 )
+@click.option(
+    "--sprite-fraction",
+    default=_default(ParserTrainConfig, "sprite_fraction"),
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of the renders drawn in sprite-sheet styles (only the families and treatments the sprite split "
+    "trains on; held-out ones are never drawn). 0 keeps the shipped parser's training stream.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_parser_command(
     out: Path,
@@ -249,6 +276,7 @@ def train_parser_command(
     seed: int,
     device: str,
     button_margin: float,
+    sprite_fraction: float,
     quiet: bool,
 ) -> None:
     """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
@@ -267,6 +295,7 @@ def train_parser_command(
         seed=seed,
         device=device,
         button_margin=button_margin,
+        sprite_fraction=sprite_fraction,
     )
     result = train_parser(config, out, progress=not quiet)
     click.echo(
@@ -276,7 +305,14 @@ def train_parser_command(
 
 
 @overlay.command("eval")
-@click.option("--style", "styles", multiple=True, help="Preset style (repeat; default: all presets).")
+@click.option(
+    "--style",
+    "styles",
+    multiple=True,
+    help=f"Style name or set (repeat; default: the presets): a preset, sprite-<family>-<n>, or a set: "
+    f"{', '.join(STYLE_SETS)} (held-out-sprites: the sprite styles training never draws, where the targets are "
+    "stated; `nitrogen overlay styles` lists them).",
+)
 @click.option(
     "--crf",
     "crfs",
@@ -321,6 +357,21 @@ def train_parser_command(
     help="Also read every clip with an oracle that knows the game behind the overlay: shows how much of the "
     "button and trigger state the compressed video still holds (about doubles the time).",
 )
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(CLIP_KINDS),
+    default=_default(OverlayEvalConfig, "kinds"),
+    show_default=True,
+    help="Kinds of clip per cell (repeat): play = recorded play's statistics replayed, held = one button held "
+    "throughout, idle = nothing pressed, iid = every button a coin flip every frame (the old grid).",
+)
+@click.option(
+    "--play-stats",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Play statistics to replay (JSON from experiments/overlay_play_stats.py); default: the shipped table.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def eval_command(
     styles: tuple[str, ...],
@@ -333,10 +384,17 @@ def eval_command(
     seed: int,
     markdown: bool,
     bound: bool,
+    kinds: tuple[str, ...],
+    play_stats: Path | None,
     quiet: bool,
 ) -> None:
-    """Render clips of held-out styles at several CRFs and scales, extract them, print accuracy tables."""
-    from nitrogen_datasets.overlay.evaluate import evaluate_overlays, format_evaluation
+    """Render clips of held-out styles at several CRFs, scales and kinds of play, extract them, print accuracy tables.
+
+    The last line compares the figures with the issue's targets, on the clips of held-out sprite styles
+    (`--style held-out-sprites`) when there are some.
+    """
+    from nitrogen_datasets.overlay.eval_report import format_evaluation
+    from nitrogen_datasets.overlay.evaluate import evaluate_overlays
 
     config = OverlayEvalConfig(
         styles=styles,
@@ -348,6 +406,8 @@ def eval_command(
         seed=seed,
         workers=workers,
         bound=bound,
+        kinds=kinds,
+        play_stats=str(play_stats) if play_stats else None,
     )
     click.echo(format_evaluation(evaluate_overlays(config, progress=not quiet), markdown=markdown))
 
@@ -392,6 +452,11 @@ def eval_command(
 @click.option(
     "--parser", "method", type=click.Choice(PARSERS), default=_default(CorpusConfig, "method"), show_default=True
 )
+@click.option(
+    "--masked-videos",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each video's masked mp4 (full size) into this folder, from the same decode.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def build_corpus_command(
     videos: Path,
@@ -405,6 +470,7 @@ def build_corpus_command(
     ray_address: str | None,
     retry_failed: bool,
     method: str,
+    masked_videos: Path | None,
     quiet: bool,
 ) -> None:
     """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
@@ -413,7 +479,14 @@ def build_corpus_command(
     the overlay is skipped with its reason logged and counted; the batch never stops for it. A folder
     without videos is an error.
     """
-    config = CorpusConfig(layout=str(layout_path), game=game, fps=fps, obs_size=obs_size, method=method)
+    config = CorpusConfig(
+        layout=str(layout_path),
+        game=game,
+        fps=fps,
+        obs_size=obs_size,
+        method=method,
+        masked_videos=str(masked_videos) if masked_videos else None,
+    )
     stats = build_corpus(
         videos,
         out,
@@ -430,3 +503,7 @@ def build_corpus_command(
     )
     for key, reason in stats.failures.items():
         click.echo(f"  failed: {key}: {reason}")
+
+
+overlay.add_command(import_preset_command)
+overlay.add_command(make_layout_command)

@@ -1,10 +1,13 @@
 """Turn a folder of overlay videos into a demonstrations dataset (``nitrogen overlay build-corpus``).
 
-Each video is one job: extract its actions (localize, parse, quality filter), re-read its masked
-frames (the overlay blacked out, so a model cannot read the answer off the screen), resample them to
-the dataset's fps and frame size, and cut the frames the quality filter keeps into episodes (runs of
-at least ``min_episode_frames``). A worker writes them into its own staging dataset; the main process
-adopts finished videos in sorted order, so the result does not depend on the number of workers.
+Each video is one job and one decode: while extraction reads its actions (localize, parse), the frames
+that the dataset's ticks use are masked (the overlay blacked out, so a model cannot read the answer off the
+screen), resized to the dataset's frame size and spooled losslessly to disk (:mod:`.resample`); once the
+quality filter has judged the whole video, the frames it keeps go straight to the dataset writer, cut into
+episodes (runs of at least ``min_episode_frames``). The dataset's own encode is the only lossy one. The full-size
+masked video is written beside, from the same decode, only when ``masked_videos`` asks for it. A worker writes
+into its own staging dataset; the main process adopts finished videos in sorted order, so the result does
+not depend on the number of workers.
 
 Nothing stops a batch: an unreadable video, one without the overlay, or one with nothing worth keeping
 is recorded with its reason in ``meta/corpus.json`` and counted. Rerunning the same command skips every
@@ -22,14 +25,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from nitrogen_datasets.errors import DatasetError, IncompatibleDataset
 from nitrogen_datasets.format import DEFAULT_CRF
-from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
-from nitrogen_datasets.overlay.extract import PARSERS
+from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig, Extraction, read_actions
+from nitrogen_datasets.overlay.masking import FrameTap, MaskedVideoTap
+from nitrogen_datasets.overlay.resample import FrameSpool, dataset_sources
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.safe_inputs import refuse_inside
 from nitrogen_datasets.writer import STAGING_DIR, DatasetWriter, EpisodeBuffer, WriterConfig, remove_staging_if_empty
@@ -60,6 +63,8 @@ class CorpusConfig:
         method: overlay parser, ``learned`` or ``reference``.
         parser_weights: learned-parser folder (``None``: shipped weights).
         crf: x264 quality of the dataset videos.
+        masked_videos: folder that also receives each video's masked mp4 (full size and rate, the tree of the
+            videos folder mirrored, non-mp4 names get ``.mp4`` appended); ``None``: none are written.
     """
 
     layout: str
@@ -70,6 +75,7 @@ class CorpusConfig:
     method: str = "learned"
     parser_weights: str | None = None
     crf: int = DEFAULT_CRF
+    masked_videos: str | None = None
 
     def __post_init__(self) -> None:
         # Checked here, once: a bad setting would otherwise fail every video of the batch, each on its own.
@@ -127,69 +133,71 @@ def find_videos(folder: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
+def masked_video_path(folder: str | os.PathLike[str], key: str) -> Path:
+    """Where the masked mp4 of the video ``key`` (its path under the videos folder) goes in ``folder``.
+
+    >>> masked_video_path("masked", "day1/run.mkv").as_posix()
+    'masked/day1/run.mkv.mp4'
+    """
+    return Path(folder) / (key if key.lower().endswith(".mp4") else f"{key}.mp4")
+
+
 def process_video(job: VideoJob) -> VideoOutcome:
     """Worker: extract one video into its staging dataset; any failure becomes a ``failed`` outcome."""
-    from nitrogen_datasets.overlay.extract import ExtractConfig, extract
-
     staging = Path(job.staging)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     config = job.config
+    spool = FrameSpool(staging / "frames.spool", config.fps, config.obs_size)
+    taps: list[FrameTap] = [spool]
     try:
+        if config.masked_videos is not None:
+            masked = masked_video_path(config.masked_videos, job.key)
+            masked.parent.mkdir(parents=True, exist_ok=True)
+            taps.append(MaskedVideoTap(masked))
         extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
-        result = extract(
-            job.video, config.layout, staging / "actions.parquet", staging / "masked.mp4", config=extract_config
-        )
-        episodes = _write_episodes(job, staging / "actions.parquet", staging / "masked.mp4", staging / "dataset")
+        got = read_actions(job.video, config.layout, extract_config, taps)
+        episodes = _write_episodes(job, got, spool, staging / "dataset")
     except Exception as err:  # a bad video must never stop the batch; the reason is recorded
         shutil.rmtree(staging, ignore_errors=True)
         return VideoOutcome(job.key, "failed", f"{type(err).__name__}: {err}")
+    finally:
+        spool.remove()
     status = "ok" if episodes else "empty"
     return VideoOutcome(
-        job.key, status, "" if episodes else "no kept run long enough", result.frames, result.kept_fraction, episodes
+        job.key, status, "" if episodes else "no kept run long enough", got.frames, got.kept_fraction, episodes
     )
 
 
-def _write_episodes(job: VideoJob, actions_path: Path, masked_path: Path, out: Path) -> int:
-    """Resample the masked video and its actions to the dataset fps; write each kept run as an episode."""
-    import av
+def dataset_actions(actions: np.ndarray) -> np.ndarray:
+    """(N, 21) float32 actions as a dataset stores them: missing elements released or centred, presses 0/1.
 
-    pq = require_package("pyarrow.parquet")
-    config = job.config
-    table = pq.read_table(actions_path)
-    times = table.column("time_s").to_numpy()
-    keep = table.column("keep").to_numpy()
-    actions = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1).astype(np.float32)
-    actions = np.nan_to_num(actions, nan=0.0)  # elements the layout lacks: released / centred
+    ``actions`` are extraction's readings (:attr:`~.extract.Extraction.actions`); they are not changed.
+    """
+    actions = np.nan_to_num(actions.astype(np.float32), nan=0.0)  # elements the layout lacks: released / centred
     actions[:, gamepad.BUTTON_SLICE] = (actions[:, gamepad.BUTTON_SLICE] >= gamepad.BUTTON_THRESHOLD).astype(np.float32)
-    actions = np.clip(actions, gamepad.FLAT_LOW, gamepad.FLAT_HIGH)
-    if len(times) == 0:
+    return np.clip(actions, gamepad.FLAT_LOW, gamepad.FLAT_HIGH)
+
+
+def _write_episodes(job: VideoJob, got: Extraction, spool: FrameSpool, out: Path) -> int:
+    """Resample the spooled frames and the actions to the dataset fps; write each kept run as an episode."""
+    config = job.config
+    if got.frames == 0:
         return 0
-    # Output frame k shows the source frame nearest to time k / fps.
-    targets = np.arange(times[0], times[-1] + 1e-9, 1.0 / config.fps)
-    sources = np.clip(np.searchsorted(times, targets), 0, len(times) - 1)
+    actions, keep = dataset_actions(got.actions), got.keep
+    sources = dataset_sources(got.times, config.fps)  # the frames the spool holds, one per dataset tick
     writer = DatasetWriter(out, WriterConfig(fps=config.fps, crf=config.crf))
-    episodes, position = 0, 0
+    episodes = 0
     episode: EpisodeBuffer | None = None
     try:
-        with av.open(str(masked_path)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
-                if position >= len(sources):
-                    break
-                if sources[position] != index:
-                    continue
-                image = cv2.resize(
-                    frame.to_ndarray(format="rgb24"), (config.obs_size, config.obs_size), interpolation=cv2.INTER_AREA
-                )
-                while position < len(sources) and sources[position] == index:  # a frame may fill several ticks
-                    if keep[index]:
-                        if episode is None:
-                            episode = writer.start_episode(config.game, "play", f"overlay:{job.key}")
-                        episode.add(image, actions[index])
-                    elif episode is not None:
-                        episodes += _close(writer, episode, config.min_episode_frames)
-                        episode = None
-                    position += 1
+        for index, image in zip(sources.tolist(), spool.frames(sources), strict=True):
+            if keep[index]:
+                if episode is None:
+                    episode = writer.start_episode(config.game, "play", f"overlay:{job.key}")
+                episode.add(image, actions[index])
+            elif episode is not None:
+                episodes += _close(writer, episode, config.min_episode_frames)
+                episode = None
         if episode is not None:
             episodes += _close(writer, episode, config.min_episode_frames)
             episode = None
@@ -235,7 +243,7 @@ def build_corpus(
 
     Raises:
         OutputOverwritesInput: ``out`` is inside ``videos`` (the dataset's mp4s would become input videos) or
-            ``videos`` inside ``out``.
+            ``videos`` inside ``out``; or ``config.masked_videos`` is inside either, or holds ``videos``.
         NoVideosFound: ``videos`` is not a folder, or holds no video file.
         nitrogen_datasets.overlay.layout.InvalidLayout: the layout is broken (checked before any video).
         nitrogen_datasets.overlay.parser_weights.ParserNotFound: ``config.parser_weights`` holds no parser.
@@ -248,6 +256,11 @@ def build_corpus(
     # The dataset's own mp4s must not become input videos, nor its files land on the user's videos.
     refuse_inside(root, source, "--out", "VIDEOS folder")
     refuse_inside(source, root, "VIDEOS", "--out dataset folder")
+    if config.masked_videos is not None:  # masked mp4s must become neither input videos nor unlisted dataset files
+        masked = Path(config.masked_videos)
+        refuse_inside(masked, source, "--masked-videos", "VIDEOS folder")
+        refuse_inside(masked, root, "--masked-videos", "--out dataset folder")
+        refuse_inside(source, masked, "VIDEOS", "--masked-videos folder")
     files = find_videos(source)
     if not files:
         raise NoVideosFound(

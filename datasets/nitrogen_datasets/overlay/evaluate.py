@@ -1,23 +1,30 @@
 """Measure extraction on styles the parser never trained on (``nitrogen overlay eval``).
 
-For every named preset style (training only ever sees random styles, and never the held-out palette),
-every H.264 quality and every overlay scale, a clip is rendered over a moving synthetic scene with
-random actions, run through the full extraction (localization, parser, quality filter) and compared
-with the actions that drew it. Button and trigger accuracy count frames where the pressed state
-(>= 0.5) agrees; stick R^2 pools both axes of both sticks. Triggers are drawn fully pulled or released
-in these clips, since accuracy asks about the pressed state; analog travel is measured separately on
-the same parser by the training validation (``trigger_mae`` in ``parser.json``).
+For every named style asked for (by default the parametric presets: training only ever sees random
+styles, and never the held-out palette; on request sprite-sheet styles, among them the held-out half of
+:data:`~.sprite_styles.SPRITE_SPLIT` in one name, ``held-out-sprites``: :data:`STYLE_SETS`), every H.264 quality, every overlay scale and every kind of clip (:mod:`.action_sequences`: by default
+``play``, recorded play's statistics replayed; ``held``, the same with one button held throughout; ``idle``,
+nothing pressed; on request ``iid``, every button a coin flip every frame, as the parser is trained), a
+clip is rendered over a moving synthetic scene, run through the full extraction (localization, parser,
+quality filter) and compared with the actions that drew it. The kinds of one (style, CRF, scale) cell
+share the scene, so they differ only in the actions. Button and trigger accuracy count frames where the
+pressed state (>= 0.5) agrees; stick R^2 pools both axes of both sticks. Triggers are drawn fully pulled
+or released in these clips, since accuracy asks about the pressed state; analog travel is measured
+separately on the same parser by the training validation (``trigger_mae`` in ``parser.json``).
 
 With ``bound``, every clip is also read by the oracle of :mod:`.bound` (which knows the game frame behind
 the overlay and every other element's state), and the tables show its button and trigger accuracy
 beside the extractor's: what the compressed video still holds.
+
+The tables are :func:`~.eval_report.format_evaluation`'s.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,10 +32,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nitrogen_datasets.import_utils import require_package
+from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS, DEFAULT_KINDS, UnknownClipKind, clip_actions
 from nitrogen_datasets.overlay.localize import OverlayNotFound
+from nitrogen_datasets.overlay.play_stats import load_play_statistics
 from nitrogen_datasets.overlay.render import OverlayRenderer
-from nitrogen_datasets.overlay.styles import _PALETTES, OverlayStyle, UnknownStyle, preset_styles
-from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, random_action, scrolling_scenes
+from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, SpriteStyle, is_sprite_name, named_sprite_styles
+from nitrogen_datasets.overlay.styles import _PALETTES, AnyStyle, UnknownStyle, preset_style, preset_styles
+from nitrogen_datasets.overlay.synthetic import HELD_OUT_PALETTE, scrolling_scenes
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs import gamepad
 from nitrogen_envs.progress import progress_bar
@@ -36,13 +46,75 @@ from nitrogen_envs.progress import progress_bar
 if TYPE_CHECKING:
     from nitrogen_datasets.overlay.video import RenderResult
 
+STYLE_SETS = ("presets", "sprites", "held-out-sprites")
+"""Names that stand for several styles in :attr:`OverlayEvalConfig.styles` (and ``eval --style``):
+``presets``, the 24 parametric presets (the default); ``sprites``, the named sprite styles
+``sprite-<family>-0`` to ``-7`` of every family (:func:`~.sprite_styles.named_sprite_styles`); and
+``held-out-sprites``, those of them :data:`~.sprite_styles.SPRITE_SPLIT` holds out (a family or a drawing
+treatment parser training never draws), the set the issue's targets are stated on."""
+
+
+def style_set(name: str) -> list[AnyStyle]:
+    """The styles a name of :data:`STYLE_SETS` stands for, in a fixed order."""
+    if name == "presets":
+        return list(preset_styles())
+    if name == "sprites":
+        return list(named_sprite_styles())
+    if name == "held-out-sprites":
+        return list(named_sprite_styles(held_out=True))
+    raise UnknownStyle(f"unknown style set {name!r}; sets are {', '.join(STYLE_SETS)}")
+
+
+def resolve_styles(names: Sequence[str]) -> list[AnyStyle]:
+    """The styles ``names`` ask for, in order and each once; no names = the parametric presets.
+
+    A name is a preset's, a sprite style's ``sprite-<family>-<n>`` (:func:`~.styles.preset_style`) or a set
+    of :data:`STYLE_SETS`.
+
+    Raises:
+        UnknownStyle: a name that is none of these (the message suggests the closest and names the sets).
+    """
+    styles: dict[str, AnyStyle] = {}
+    for name in names or ("presets",):
+        if name in STYLE_SETS:
+            styles.update((style.name, style) for style in style_set(name))
+            continue
+        try:
+            style = preset_style(name)
+        except UnknownStyle as err:
+            close = [] if is_sprite_name(name) else difflib.get_close_matches(name, STYLE_SETS, n=1)
+            hint = f" (did you mean the set {close[0]!r}?)" if close else ""
+            raise UnknownStyle(f"{err}, or a set: {', '.join(STYLE_SETS)}{hint}") from None
+        styles[style.name] = style
+    return list(styles.values())
+
+
+def held_out_axes(style: AnyStyle) -> tuple[str, ...]:
+    """What about ``style`` parser training never draws; empty when its family and colours are drawn.
+
+    ``family`` and/or ``treatment`` for a sprite style :data:`~.sprite_styles.SPRITE_SPLIT` holds out;
+    ``palette`` for a preset in the palette training never uses (:data:`~.synthetic.HELD_OUT_PALETTE`). No
+    preset is drawn in training, but the other presets' families and colours are.
+    """
+    if isinstance(style, SpriteStyle):
+        return tuple(
+            axis
+            for axis, held in (
+                ("family", style.family in SPRITE_SPLIT.held_out_families),
+                ("treatment", style.treatment in SPRITE_SPLIT.held_out_treatments),
+            )
+            if held
+        )
+    return ("palette",) if style.base == _PALETTES[HELD_OUT_PALETTE][0] else ()
+
 
 @dataclass(frozen=True)
 class OverlayEvalConfig:
     """The evaluation grid.
 
     Args:
-        styles: preset style names; empty = all presets.
+        styles: style names: presets, ``sprite-<family>-<n>`` names and sets (:data:`STYLE_SETS`, e.g.
+            ``held-out-sprites``); empty = all parametric presets.
         crfs: x264 qualities of the rendered clips.
         scales: overlay scales.
         frames: frames per clip.
@@ -52,6 +124,11 @@ class OverlayEvalConfig:
         seed: fixes scenes and actions.
         workers: clips evaluated in parallel processes.
         bound: also score every clip with the oracle reader of :mod:`.bound` (about doubles the time).
+        kinds: kinds of clip per (style, CRF, scale) cell (:data:`~.action_sequences.CLIP_KINDS`); ``iid``
+            is the evaluation before real-play clips, kept for comparison.
+        play_stats: the play statistics the ``play`` and ``held`` clips replay (a JSON table written by
+            :func:`~.play_stats.measure_play`); ``None`` = the shipped table, measured from our experts.
+        fps: frame rate of the clips (the play statistics are in seconds).
     """
 
     styles: tuple[str, ...] = ()
@@ -64,6 +141,15 @@ class OverlayEvalConfig:
     seed: int = 0
     workers: int = 1
     bound: bool = False
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    play_stats: str | None = None
+    fps: int = 30
+
+    def __post_init__(self) -> None:
+        """Reject an unknown or missing kind of clip, naming the valid ones."""
+        unknown = [kind for kind in self.kinds if kind not in CLIP_KINDS]
+        if unknown or not self.kinds:
+            raise UnknownClipKind(f"unknown clip kinds {unknown or '(none given)'}; kinds are {', '.join(CLIP_KINDS)}")
 
 
 @dataclass
@@ -110,17 +196,32 @@ class ClipResult:
 
     style: str
     family: str
+    """The controller family (a sprite style's: ``family/treatment``)."""
     effect: str
     opacity: float
-    held_out_palette: bool
+    held_out: tuple[str, ...]
+    """What about the style training never draws (:func:`held_out_axes`)."""
     crf: int
     scale: float
     frames: int = 0
+    kind: str = "iid"
+    held: str | None = None
+    """The button or trigger held on every frame (``held`` clips)."""
     located: bool = True
     total: Tally = field(default_factory=Tally)
     elements: dict[str, Tally] = field(default_factory=dict)
     bound: Tally | None = None
     """The oracle's button and trigger tallies (:mod:`.bound`), when asked for."""
+    held_bound: Tally | None = None
+    """The oracle's tally of the held element alone (``held`` clips, when asked for)."""
+
+    @property
+    def in_held_out_split(self) -> bool:
+        """The style's family or treatment is held out by :data:`~.sprite_styles.SPRITE_SPLIT`.
+
+        The issue's targets (:data:`~.eval_report.TARGETS`) are stated on these clips.
+        """
+        return "family" in self.held_out or "treatment" in self.held_out
 
 
 def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
@@ -148,31 +249,43 @@ def _agreements(got: np.ndarray, truth: np.ndarray) -> int:
     return int(((got >= gamepad.BUTTON_THRESHOLD) == (truth >= gamepad.BUTTON_THRESHOLD)).sum())
 
 
-def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int) -> ClipResult:
-    """Render one clip, extract it, compare."""
+def evaluate_clip(
+    style: AnyStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int, kind: str = "iid"
+) -> ClipResult:
+    """Render one clip of ``kind``, extract it, compare (``seed`` fixes the scene; the kind's actions too)."""
     from nitrogen_datasets.overlay.extract import ExtractConfig, extract
     from nitrogen_datasets.overlay.layout import ELEMENT_NAMES, STICK_ELEMENTS
     from nitrogen_datasets.overlay.video import render_overlay_video
 
     pq = require_package("pyarrow.parquet")
-    rng = np.random.default_rng(seed)
-    truth = np.stack([random_action(rng) for _ in range(config.frames)])
-    triggers = gamepad.TRIGGER_SLICE  # drawn pulled or released: accuracy asks about the pressed state only
-    truth[:, triggers] = (truth[:, triggers] >= gamepad.BUTTON_THRESHOLD).astype(np.float32)
+    # An iid clip draws from the seed alone, as the evaluation before the other kinds did (same figures).
+    rng = np.random.default_rng(seed if kind == "iid" else (seed, CLIP_KINDS.index(kind)))
+    present = set(OverlayRenderer(style).shapes)
+    pressable = [name for name in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if name in present]
+    stats = load_play_statistics(config.play_stats)
+    truth, held = clip_actions(kind, stats, config.frames, config.fps, rng, pressable)
     placed = replace(style, scale=scale)
+    family = f"{style.family}/{style.treatment}" if isinstance(style, SpriteStyle) else style.family
     result = ClipResult(
         style.name,
-        style.family,
+        family,
         style.press_effect,
         style.opacity,
-        style.base == _PALETTES[HELD_OUT_PALETTE][0],
+        held_out_axes(style),
         crf,
         scale,
         config.frames,
+        kind,
+        held,
     )
     with tempfile.TemporaryDirectory(prefix="nitrogen-overlay-eval-") as tmp:
         clip = render_overlay_video(
-            scrolling_scenes(seed, config.frames, config.frame_size), truth, placed, Path(tmp) / "clip.mp4", crf=crf
+            scrolling_scenes(seed, config.frames, config.frame_size),
+            truth,
+            placed,
+            Path(tmp) / "clip.mp4",
+            fps=config.fps,
+            crf=crf,
         )
         extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
         try:
@@ -185,8 +298,7 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
             table = pq.read_table(extracted.actions)
             got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
         if config.bound:
-            result.bound = _bound_tally(placed, clip, seed, truth, config)
-    present = set(OverlayRenderer(style).shapes)
+            result.bound, result.held_bound = _bound_tally(placed, clip, seed, truth, config, held)
     for element in ELEMENT_NAMES:
         if element not in present:
             continue
@@ -201,146 +313,45 @@ def evaluate_clip(style: OverlayStyle, crf: int, scale: float, config: OverlayEv
 
 
 def _bound_tally(
-    style: OverlayStyle, clip: RenderResult, seed: int, truth: np.ndarray, config: OverlayEvalConfig
-) -> Tally:
-    """The oracle's tally of one rendered clip (its scenes are drawn again from the same seed)."""
+    style: AnyStyle, clip: RenderResult, seed: int, truth: np.ndarray, config: OverlayEvalConfig, held: str | None
+) -> tuple[Tally, Tally | None]:
+    """The oracle's tally of one rendered clip, and of its held element alone (scenes drawn again from the seed)."""
     from nitrogen_datasets.overlay.bound import decoded_frames, oracle_hits
 
     scenes = scrolling_scenes(seed, config.frames, config.frame_size)
     hits = oracle_hits(OverlayRenderer(style), clip.placement, scenes, decoded_frames(clip.video), truth)
-    bound = Tally()
+    bound, held_bound = Tally(), None
     for name, count in hits.items():
+        part = Tally()
         if name in gamepad.TRIGGERS:
-            bound.trigger_hits += count
-            bound.trigger_total += config.frames
+            part.trigger_hits, part.trigger_total = count, config.frames
         else:
-            bound.button_hits += count
-            bound.button_total += config.frames
-    return bound
+            part.button_hits, part.button_total = count, config.frames
+        bound.add(part)
+        if name == held:
+            held_bound = part
+    return bound, held_bound
 
 
-def _job(args: tuple[OverlayStyle, int, float, OverlayEvalConfig, int]) -> ClipResult:
+def _job(args: tuple[AnyStyle, int, float, OverlayEvalConfig, int, str]) -> ClipResult:
     return evaluate_clip(*args)
 
 
 def evaluate_overlays(config: OverlayEvalConfig, progress: bool = False) -> list[ClipResult]:
-    """Every (style, crf, scale) clip of the grid, in grid order.
+    """Every (style, crf, scale, kind) clip of the grid, in grid order.
 
     Raises:
-        UnknownStyle: an unknown style name (the message lists the presets).
+        UnknownStyle: an unknown style name (the message suggests the closest and names the sets).
+        FileNotFoundError: ``config.play_stats`` names no file.
     """
-    presets = {style.name: style for style in preset_styles()}
-    unknown = [name for name in config.styles if name not in presets]
-    if unknown:
-        raise UnknownStyle(f"unknown styles {unknown}; presets are {sorted(presets)} (`nitrogen overlay styles`)")
-    styles = [presets[name] for name in config.styles] if config.styles else list(presets.values())
+    styles = resolve_styles(config.styles)
+    load_play_statistics(config.play_stats)  # a missing or malformed table fails here, not in every worker
+    cells = [(style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales]
     jobs = [
-        (style, crf, scale, config, config.seed * 100_003 + index)
-        for index, (style, crf, scale) in enumerate(
-            (style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales
-        )
+        (style, crf, scale, config, config.seed * 100_003 + index, kind)
+        for index, (style, crf, scale) in enumerate(cells)
+        for kind in config.kinds
     ]
     with progress_bar(len(jobs), "overlay eval", unit="clip", enabled=progress) as bar:
         clips = run_parallel(jobs, _job, workers=config.workers, on_complete=lambda _: bar.update(1))
         return [result for _, result in clips]
-
-
-def _pool(results: Iterable[ClipResult], which: str = "total") -> Tally:
-    """Sum of the clips' ``total`` (the extractor's) or ``bound`` (the oracle's) tallies; absent ones skipped."""
-    pooled = Tally()
-    for result in results:
-        part = getattr(result, which)
-        if part is not None:
-            pooled.add(part)
-    return pooled
-
-
-def _fmt(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> list[str]:
-    if markdown:
-        return [
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows),
-        ]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
-
-
-def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> str:
-    """Tables: overall, per CRF, per scale, per style, per element; plus the targets line."""
-    with_bound = any(result.bound is not None for result in results)
-    metrics = ("button acc", "trigger acc", "stick R2", *(("button bound", "trigger bound") if with_bound else ()))
-
-    def cells(group: Sequence[ClipResult]) -> list[str]:
-        t = _pool(group)
-        row = [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
-        if with_bound:
-            b = _pool(group, "bound")
-            row += [_fmt(b.button_accuracy), _fmt(b.trigger_accuracy)]
-        return row
-
-    overall = _pool(results)
-    lines = ["Overall", ""]
-    located = [r for r in results if r.located]
-    lines += _table(
-        ["clips", "frames", *metrics],
-        [
-            [f"all {len(results)}", str(sum(r.frames for r in results)), *cells(results)],
-            [f"overlay found: {len(located)}", str(sum(r.frames for r in located)), *cells(located)],
-        ],
-        markdown,
-    )
-    for title, key in (("By H.264 CRF", "crf"), ("By overlay scale", "scale")):
-        groups: dict[object, list[ClipResult]] = {}
-        for result in results:
-            groups.setdefault(getattr(result, key), []).append(result)
-        lines += ["", title, ""]
-        lines += _table([key, *metrics], [[str(k), *cells(v)] for k, v in sorted(groups.items())], markdown)
-    by_style: dict[str, list[ClipResult]] = {}
-    for result in results:
-        by_style.setdefault(result.style, []).append(result)
-    lines += ["", "By style (every CRF and scale pooled)", ""]
-    lines += _table(
-        ["style", "family", "effect", "opacity", "unseen palette", *metrics],
-        [
-            [
-                name,
-                group[0].family,
-                group[0].effect,
-                f"{group[0].opacity:.2f}",
-                "yes" if group[0].held_out_palette else "no",
-                *cells(group),
-            ]
-            for name, group in by_style.items()
-        ],
-        markdown,
-    )
-    elements: dict[str, Tally] = {}
-    for result in results:
-        for name, element_tally in result.elements.items():
-            elements.setdefault(name, Tally()).add(element_tally)
-    lines += ["", "By element", ""]
-    lines += _table(
-        ["element", "accuracy or R2"],
-        [
-            [name, _fmt(t.stick_r2 if t.stick_n else t.trigger_accuracy if t.trigger_total else t.button_accuracy)]
-            for name, t in elements.items()
-        ],
-        markdown,
-    )
-    lines += [
-        "",
-        f"targets: button >= 0.99 ({_fmt(overall.button_accuracy)}), stick R2 >= 0.95 ({_fmt(overall.stick_r2)}), "
-        f"trigger >= 0.99 ({_fmt(overall.trigger_accuracy)})",
-    ]
-    if with_bound:
-        bound = _pool(results, "bound")
-        lines.append(
-            f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
-            f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"
-        )
-    return "\n".join(lines)

@@ -2,13 +2,14 @@
 
 Streams the video (PyAV) so memory stays flat: the first frames localize the overlay, then one pass from
 the first frame on (the frames already decoded are not decoded again) builds the parser's rest reference
-from the first seconds, parses every frame, writes rows in batches and (optionally)
-re-encodes the video with the overlay region blacked out so a model trained on it cannot read the
-answer off the screen. The quality filter then marks which frames to keep.
+from the first seconds and parses every frame. The same pass hands each frame to the caller's taps
+(:mod:`.masking`): the optional masked video (the overlay region blacked out, so a model trained on it
+cannot read the answer off the screen) is one, the corpus's dataset frames another. The quality filter
+then marks which frames to keep; :func:`read_actions` returns it all in memory, :func:`extract` writes parquet.
 
 This module is the orchestration; the stages are modules of their own, which are the public import paths:
 :mod:`.decode` (decoding, the probe, the prefetch thread), :mod:`.region` (the part of the frame parsers
-read), :mod:`.quality` (the keep filter), :mod:`.localize` and the parsers (:mod:`.parse`, :mod:`.learned`).
+read), :mod:`.masking` (blacking out the overlay, frame taps), :mod:`.quality` (the keep filter), :mod:`.localize` and the parsers (:mod:`.parse`, :mod:`.learned`).
 The names they held here before are re-exported (``from nitrogen_datasets.overlay.extract import prefetch``
 keeps working).
 """
@@ -19,7 +20,7 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from nitrogen_datasets.overlay.decode import VideoProbe, frame_count, prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import OverlayLayout, load_layout
 from nitrogen_datasets.overlay.localize import Localization, localize
+from nitrogen_datasets.overlay.masking import DecodedFrame, FrameTap, MaskedVideoTap, mask_box
 from nitrogen_datasets.overlay.parse import ParsedFrame, ParserConfig, ReferenceParser
 from nitrogen_datasets.overlay.quality import quality_filter
 from nitrogen_datasets.overlay.region import REGION_MARGIN, Region, RegionRGB, overlay_region
@@ -45,6 +47,7 @@ __all__ = [
     "REGION_MARGIN",
     "ExtractConfig",
     "ExtractResult",
+    "Extraction",
     "Region",
     "RegionRGB",
     "extract",
@@ -52,6 +55,7 @@ __all__ = [
     "overlay_region",
     "prefetch",
     "quality_filter",
+    "read_actions",
     "spread_indices",
 ]
 
@@ -109,6 +113,38 @@ class ExtractResult:
     localization: Localization
     actions: Path
     masked_video: Path | None
+
+
+@dataclass
+class Extraction:
+    """Per-frame readings of one video, in memory (:func:`read_actions`); one row per decoded frame.
+
+    Args:
+        actions: (N, 21) float32 flat actions as read (buttons are press probabilities or 0/1 after per-clip
+            thresholds; NaN for elements the layout lacks).
+        confidence: (N,) float32 parser confidence.
+        keep: (N,) bool, the quality filter's verdict.
+        times: (N,) float64 frame times in seconds.
+        localization: where the overlay was found.
+        fps: the video's frame rate.
+    """
+
+    actions: np.ndarray
+    confidence: np.ndarray
+    keep: np.ndarray
+    times: np.ndarray
+    localization: Localization
+    fps: float
+
+    @property
+    def frames(self) -> int:
+        """Frames read."""
+        return len(self.actions)
+
+    @property
+    def kept_fraction(self) -> float:
+        """Share of frames the quality filter keeps (0 for a video without frames)."""
+        return float(self.keep.mean()) if len(self.keep) else 0.0
 
 
 class FrameParser(Protocol):
@@ -171,43 +207,35 @@ def _main_pass(
     template: np.ndarray,
     where: Localization,
     region: Region,
-    masked_video: str | os.PathLike[str] | None,
+    taps: Sequence[FrameTap],
     config: ExtractConfig,
     bar: Any = None,
 ) -> tuple[list[np.ndarray], list[float], list[float]]:
-    """Parse every frame (and write the masked video): per-frame readings, confidences and times.
+    """Parse every frame (and hand it to the ``taps``): per-frame readings, confidences and times.
 
     ``bar`` (a progress bar) advances by one per frame decoded.
     """
-    from nitrogen_envs.video import VideoWriter
-
     fps = probe.fps
     rx0, ry0, rx1, ry1 = region
-    height, width = template.shape[:2]
-    x0, y0 = where.x, where.y
-    x1, y1 = where.x + round(width * where.scale), where.y + round(height * where.scale)
-    writer = VideoWriter(masked_video, fps=round(fps)) if masked_video else None
+    box = mask_box(where, (template.shape[0], template.shape[1]))
     rows: list[np.ndarray] = []
     confidences: list[float] = []
     times: list[float] = []
 
-    def decoded() -> Iterator[tuple[np.ndarray, np.ndarray | None, float]]:
-        """Runs in the prefetch thread: (region RGB, whole RGB frame when masking, time)."""
+    def decoded() -> Iterator[tuple[np.ndarray, float]]:
+        """Runs in the prefetch thread: (region RGB, time), after the taps have seen the frame."""
         to_rgb = RegionRGB(region)
-        for frame, time in probe.frames():
-            if writer is None:
-                yield to_rgb(frame), None, time
-            else:
-                whole = frame.to_ndarray(format="rgb24")
-                yield whole[ry0:ry1, rx0:rx1], whole, time
+        for index, (frame, time) in enumerate(probe.frames()):
+            item = DecodedFrame(frame, index, time if np.isfinite(time) else index / fps, fps, box)
+            for tap in taps:
+                tap(item)
+            # A tap that converted the whole frame already: copy its region rather than convert it again (a copy,
+            # so the queue does not keep whole frames alive).
+            yield (item.rgb[ry0:ry1, rx0:rx1].copy() if item.has_rgb() else to_rgb(frame)), item.time
 
     def frames() -> Generator[np.ndarray, None, None]:
-        for index, (frame, whole, time) in enumerate(prefetch(decoded())):
-            times.append(time if np.isfinite(time) else index / fps)
-            if writer is not None and whole is not None:
-                masked = whole.copy()
-                masked[max(0, y0) : y1, max(0, x0) : x1] = 0
-                writer.write(masked)
+        for frame, time in prefetch(decoded()):
+            times.append(time)
             if bar is not None:
                 bar.update(1)
             yield frame
@@ -221,14 +249,70 @@ def _main_pass(
             for parsed in parser.parse_all(itertools.chain(head, stream)):
                 rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
                 confidences.append(parsed.confidence)
-        if writer is not None:
-            writer.close()
+        for tap in taps:
+            tap.close()
     except BaseException:
-        stream.close()
-        if writer is not None:
-            writer.abort()
+        stream.close()  # stops the decoding thread, and with it the taps; the caller aborts them
         raise
     return rows, confidences, times
+
+
+def read_actions(
+    video: str | os.PathLike[str],
+    layout_path: str | os.PathLike[str],
+    config: ExtractConfig | None = None,
+    taps: Sequence[FrameTap] = (),
+    progress: bool = False,
+) -> Extraction:
+    """Per-frame actions of ``video``, in memory; every decoded frame also goes to ``taps`` (in order, once).
+
+    What :func:`extract` writes to parquet; :mod:`.corpus` takes the arrays and the frames its taps kept
+    straight to the dataset writer instead.
+
+    Raises:
+        OverlayNotFound: the layout's template is not in the video (the message gives the best score).
+        InvalidLayout: the layout file is broken.
+        InvalidInputFile: the video is not a regular file, has no video stream or too many pixels.
+    """
+    config = config or ExtractConfig()
+    video = Path(video)
+    layout, template = load_layout(layout_path)
+    probe = VideoProbe(video, config.probe_frames)
+    bar = progress_bar(frame_count(video), f"extracting {video.name}", unit="frame", enabled=progress)
+    try:
+        if not probe.held:
+            raise InvalidInputFile(f"{video}: no video frames could be decoded; check the file plays, or re-encode it")
+        where, region, fps = _locate(probe, layout, template, config)
+        rows, confidences, times = _main_pass(probe, layout, template, where, region, taps, config, bar)
+    except BaseException:
+        for tap in taps:  # a failure before the main pass: the taps saw nothing, but may hold an open file
+            tap.abort()
+        raise
+    finally:
+        bar.close()
+        probe.close()
+    actions = np.stack(rows) if rows else np.zeros((0, gamepad.FLAT_SIZE), np.float32)
+    if config.method == "learned" and config.calibrate_presses and len(actions):
+        actions[:, gamepad.BUTTON_SLICE] = calibrate_presses(actions[:, gamepad.BUTTON_SLICE])
+    confidence = np.asarray(confidences, dtype=np.float32)
+    keep = quality_filter(
+        actions,
+        confidence,
+        fps,
+        window_s=config.window_s,
+        min_active_fraction=config.min_active_fraction,
+        min_confidence=config.min_confidence,
+    )
+    logger.info(
+        "%s: %d frames, overlay at (%d, %d) x%.2f, kept %.1f%%",
+        video,
+        len(actions),
+        where.x,
+        where.y,
+        where.scale,
+        100 * (float(keep.mean()) if len(keep) else 0.0),
+    )
+    return Extraction(actions, confidence, keep, np.asarray(times, dtype=np.float64), where, fps)
 
 
 def extract(
@@ -251,55 +335,26 @@ def extract(
     """
     pa = require_package("pyarrow")
     pq = require_package("pyarrow.parquet")
-    config = config or ExtractConfig()
-    video, out = Path(video), Path(out)
-    layout, template = load_layout(layout_path)
+    out = Path(out)
+    layout, _ = load_layout(layout_path)
     refuse_overwrite(
         {"--out": out, "--masked-video": masked_video},
-        {"video": video, "layout": layout_path, "template": Path(layout_path).parent / layout.template},
+        {"video": Path(video), "layout": layout_path, "template": Path(layout_path).parent / layout.template},
     )
-    probe = VideoProbe(video, config.probe_frames)
-    bar = progress_bar(frame_count(video), f"extracting {video.name}", unit="frame", enabled=progress)
-    try:
-        if not probe.held:
-            raise InvalidInputFile(f"{video}: no video frames could be decoded; check the file plays, or re-encode it")
-        where, region, fps = _locate(probe, layout, template, config)
-        rows, confidences, times = _main_pass(probe, layout, template, where, region, masked_video, config, bar)
-    finally:
-        bar.close()
-        probe.close()
-    actions = np.stack(rows) if rows else np.zeros((0, gamepad.FLAT_SIZE), np.float32)
-    if config.method == "learned" and config.calibrate_presses and len(actions):
-        actions[:, gamepad.BUTTON_SLICE] = calibrate_presses(actions[:, gamepad.BUTTON_SLICE])
-    confidence = np.asarray(confidences, dtype=np.float32)
-    keep = quality_filter(
-        actions,
-        confidence,
-        fps,
-        window_s=config.window_s,
-        min_active_fraction=config.min_active_fraction,
-        min_confidence=config.min_confidence,
-    )
+    taps = [MaskedVideoTap(masked_video)] if masked_video else []
+    got = read_actions(video, layout_path, config, taps, progress)
     table: dict[str, np.ndarray] = {
-        "frame": np.arange(len(actions), dtype=np.int64),
-        "time_s": np.asarray(times, dtype=np.float64),
+        "frame": np.arange(got.frames, dtype=np.int64),
+        "time_s": got.times,
     }
     for column, name in enumerate(gamepad.FLAT_NAMES):
-        table[name] = actions[:, column]
-    table["confidence"] = confidence
-    table["keep"] = keep
+        table[name] = got.actions[:, column]
+    table["confidence"] = got.confidence
+    table["keep"] = got.keep
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     pq.write_table(pa.table(table), tmp)
     os.replace(tmp, out)
-    kept = float(keep.mean()) if len(keep) else 0.0
-    logger.info(
-        "%s: %d frames, overlay at (%d, %d) x%.2f, kept %.1f%%",
-        video,
-        len(actions),
-        where.x,
-        where.y,
-        where.scale,
-        100 * kept,
+    return ExtractResult(
+        got.frames, got.kept_fraction, got.localization, out, Path(masked_video) if masked_video else None
     )
-    return ExtractResult(len(actions), kept, where, out, Path(masked_video) if masked_video else None)

@@ -6,6 +6,13 @@ centred). ``elements`` maps gamepad element names to boxes ``[x, y, w, h]`` in t
 * a button or trigger box is the region that changes when it is pressed;
 * a stick box is the square its knob's centre sweeps: the centre is neutral, the edges are -1/+1, +y up.
 
+Box values are numbers, integers or not: a preset converted from another tool places elements at sub-pixel
+positions (a knob sprite 157 px wide centred at ``pos + 78.5``; a template resized by 1.37), and rounding them
+on the way in would move every box by up to half a template pixel, which the overlay's scale in the video then
+multiplies. They stay exact until a parser cuts pixels (:func:`~.parse.frame_box` scales a box to the found
+placement and rounds once, in frame pixels). The format stays version 1: every integer file means what it
+meant, and a reader from before fractional boxes refuses a fractional one with a one-line error naming the box.
+
 Example::
 
     {"format": "nitrogen-overlay-layout/1", "name": "my-overlay", "template": "rest.png",
@@ -15,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -35,6 +43,9 @@ STICK_AXES: dict[str, tuple[str, str]] = {
     stick: (gamepad.STICK_AXES[2 * i], gamepad.STICK_AXES[2 * i + 1]) for i, stick in enumerate(STICK_ELEMENTS)
 }
 """The (x, y) axes of :data:`nitrogen_envs.gamepad.STICK_AXES` each stick element shows."""
+BOX_SLACK_PX = 0.01
+"""How far (template pixels) a box may reach past the template's edge and still count as inside: a converted
+preset's float arithmetic lands a box ending at the template's edge at e.g. 240.0000001."""
 
 
 class InvalidLayout(DatasetError, ValueError):
@@ -43,15 +54,15 @@ class InvalidLayout(DatasetError, ValueError):
 
 @dataclass(frozen=True)
 class Box:
-    """A rectangle in template pixels."""
+    """A rectangle in template pixels; values may be fractional (sub-pixel), ints stay ints."""
 
-    x: int
-    y: int
-    w: int
-    h: int
+    x: float
+    y: float
+    w: float
+    h: float
 
-    def as_list(self) -> list[int]:
-        """``[x, y, w, h]``."""
+    def as_list(self) -> list[float]:
+        """``[x, y, w, h]`` as given (an integer box writes integers)."""
         return [self.x, self.y, self.w, self.h]
 
     @property
@@ -111,24 +122,40 @@ def parse_layout(
     unknown = sorted(set(elements) - set(ELEMENT_NAMES))
     if unknown:
         raise _fail(source, f"unknown element name(s) {unknown}; valid names are {list(ELEMENT_NAMES)}")
-    boxes = {}
-    for name, spec in elements.items():
-        raw = spec.get("box") if isinstance(spec, dict) else None
-        if not (
-            isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in raw)
-        ):
-            raise _fail(source, f"element {name!r}: 'box' must be four integers [x, y, w, h], got {raw!r}")
-        box = Box(*raw)
-        if box.w <= 0 or box.h <= 0 or box.x < 0 or box.y < 0:
-            raise _fail(source, f"element {name!r}: box {raw} needs x, y >= 0 and w, h > 0")
-        if template_size is not None and (box.x + box.w > template_size[0] or box.y + box.h > template_size[1]):
-            raise _fail(
-                source,
-                f"element {name!r}: box {raw} reaches ({box.x + box.w}, {box.y + box.h}), outside the "
-                f"{template_size[0]}x{template_size[1]} template",
-            )
-        boxes[name] = box
+    boxes = {name: _parse_box(name, spec, source, template_size) for name, spec in elements.items()}
     return OverlayLayout(name=data["name"], template=data["template"], elements=boxes, template_size=template_size)
+
+
+def _is_number(value: object) -> bool:
+    """A finite JSON number.
+
+    ``bool`` is an ``int`` in Python, but ``true`` is not a coordinate; Python's ``json`` reads ``NaN`` and
+    ``Infinity``, which are not either.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _parse_box(name: str, spec: object, source: Path | str, template_size: tuple[int, int] | None) -> Box:
+    """One element's validated box: four finite numbers, a positive size, inside the template (with slack)."""
+    raw = spec.get("box") if isinstance(spec, dict) else None
+    if not (isinstance(raw, list) and len(raw) == 4 and all(_is_number(v) for v in raw)):
+        raise _fail(
+            source, f"element {name!r}: 'box' must be four finite numbers [x, y, w, h] (template pixels), got {raw!r}"
+        )
+    box = Box(*raw)
+    if box.w <= 0 or box.h <= 0 or box.x < -BOX_SLACK_PX or box.y < -BOX_SLACK_PX:
+        raise _fail(source, f"element {name!r}: box {raw} needs x, y >= 0 and w, h > 0")
+    if template_size is not None and (
+        box.x + box.w > template_size[0] + BOX_SLACK_PX or box.y + box.h > template_size[1] + BOX_SLACK_PX
+    ):
+        raise _fail(
+            source,
+            f"element {name!r}: box {raw} reaches ({box.x + box.w:g}, {box.y + box.h:g}), outside the "
+            f"{template_size[0]}x{template_size[1]} template",
+        )
+    return box
 
 
 def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, np.ndarray]:
@@ -160,6 +187,13 @@ def load_layout(path: str | os.PathLike[str]) -> tuple[OverlayLayout, np.ndarray
         raise _fail(path, str(err)) from err
     layout = parse_layout(data, path, template_size=(image.shape[1], image.shape[0]))
     return layout, image
+
+
+def template_path_for(layout_path: str | os.PathLike[str]) -> Path:
+    """Where a layout written from an import keeps its template: ``my.layout.json`` -> ``my.rest.png`` beside it."""
+    path = Path(layout_path)
+    stem = path.name.removesuffix(".json").removesuffix(".layout")
+    return path.with_name(f"{stem}.rest.png")
 
 
 def save_layout(layout: OverlayLayout, template_rgba: object, path: str | os.PathLike[str]) -> Path:

@@ -47,7 +47,10 @@ class ParserConfig:
 
 
 def frame_box(box: Box, where: Localization, margin: float = 0.0) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of a template box in frame pixels, grown by ``margin`` x its larger side per side."""
+    """(x0, y0, x1, y1) of a template box in frame pixels, grown by ``margin`` x its larger side per side.
+
+    The one place a box (fractional or not) becomes pixels: scaled to the found placement first, rounded once.
+    """
     s = where.scale
     pad = margin * max(box.w, box.h)
     return (

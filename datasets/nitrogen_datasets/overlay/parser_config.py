@@ -88,6 +88,9 @@ class ParserTrainConfig:
         button_margin: context around button and trigger crops (:attr:`ParserNetConfig.button_margin`).
         device: where the network trains (``"cpu"``, ``"cuda"``); the pool is rendered on CPU workers and
             each batch is moved as uint8, so a GPU run is bound by rendering, not by copies.
+        sprite_fraction: share of the training and validation renders drawn in a sprite-sheet style, only ever
+            from the train half of :data:`~.sprite_styles.SPRITE_SPLIT` (0: the parametric styles alone, the
+            stream the shipped parser was trained on, sample for sample).
     """
 
     renders: int = 10000
@@ -102,6 +105,7 @@ class ParserTrainConfig:
     crop: int = 32
     button_margin: float = BUTTON_MARGIN
     device: str = "cpu"
+    sprite_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):
@@ -109,3 +113,5 @@ class ParserTrainConfig:
                 raise InvalidOverlayConfig(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise InvalidOverlayConfig(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.sprite_fraction <= 1.0:
+            raise InvalidOverlayConfig(f"sprite_fraction must be in [0, 1], got {self.sprite_fraction}")

@@ -52,9 +52,9 @@ class ParserTrainResult:
     seconds: float
 
 
-def _render_chunk(chunk: tuple[int, int, ParserNetConfig]) -> ElementBatch:
-    seed, renders, net = chunk
-    return ElementSampler(seed, net=net).sample(renders)
+def _render_chunk(chunk: tuple[int, int, ParserNetConfig, float]) -> ElementBatch:
+    seed, renders, net, sprite_fraction = chunk
+    return ElementSampler(seed, net=net, sprite_fraction=sprite_fraction).sample(renders)
 
 
 def pool_bytes(renders: int, crop: int) -> int:
@@ -62,8 +62,19 @@ def pool_bytes(renders: int, crop: int) -> int:
     return renders * len(ELEMENT_NAMES) * (crop * crop * CHANNELS + 4 * 4 + 8)
 
 
-def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, progress: bool, desc: str) -> ElementBatch:
+def render_pool(
+    seed: int,
+    renders: int,
+    net: ParserNetConfig,
+    workers: int,
+    progress: bool,
+    desc: str,
+    sprite_fraction: float = 0.0,
+) -> ElementBatch:
     """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed).
+
+    ``sprite_fraction`` of the overlays are drawn in trained-on sprite-sheet styles
+    (:class:`~.synthetic.ElementSampler`); at 0 the pool is the one rendered before sprite styles existed.
 
     The samples are written into arrays allocated once as chunks come back, and :func:`run_parallel` keeps
     only a few chunks in flight, so the pool's peak memory is the pool itself (about 195 kB per render at
@@ -71,7 +82,7 @@ def render_pool(seed: int, renders: int, net: ParserNetConfig, workers: int, pro
     that every submitted job's future kept had a run killed by the kernel at 62,000 (23.9 GB).
     """
     chunks = [
-        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net)
+        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net, sprite_fraction)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
     ]
     capacity = renders * len(ELEMENT_NAMES)  # a render has at most one sample per element
@@ -173,9 +184,10 @@ def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResul
     started = time.monotonic()
     _check_memory(config)
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
-    pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays")
+    sprites = config.sprite_fraction
+    pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays", sprites)
     validation = render_pool(
-        config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays"
+        config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays", sprites
     )
     device = torch.device(config.device)
     model = ElementNet(net).to(device)

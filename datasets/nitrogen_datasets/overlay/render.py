@@ -19,7 +19,9 @@ import numpy as np
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.layout import STICK_AXES, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import MIN_SCALE
-from nitrogen_datasets.overlay.styles import OverlayStyle, Shape, family_geometry
+from nitrogen_datasets.overlay.sprite_styles import SpriteStyle
+from nitrogen_datasets.overlay.sprites import SpriteSheet
+from nitrogen_datasets.overlay.styles import AnyStyle, Shape, family_geometry
 from nitrogen_envs import gamepad
 
 _STICK_COLUMNS = {stick: tuple(gamepad.FLAT_NAMES.index(axis) for axis in axes) for stick, axes in STICK_AXES.items()}
@@ -50,7 +52,7 @@ class Placement:
 
 
 class OverlayRenderer:
-    """Renders one :class:`OverlayStyle`.
+    """Renders one :class:`OverlayStyle`, or a :class:`~.sprite_styles.SpriteStyle` (drawn by :mod:`.sprites`).
 
     Example:
         >>> renderer = OverlayRenderer(OverlayStyle(name="demo"))
@@ -58,9 +60,15 @@ class OverlayRenderer:
         (150, 240, 4)
     """
 
-    def __init__(self, style: OverlayStyle) -> None:
+    def __init__(self, style: AnyStyle) -> None:
         self.style = style
-        self.template_size, self.shapes = family_geometry(style.family)
+        self._sprites: SpriteSheet | None = None
+        if isinstance(style, SpriteStyle):
+            self._sprites = SpriteSheet(style)
+            self.template_size, self.shapes = self._sprites.template_size, self._sprites.shapes
+        else:
+            self._look = style  # what the parametric drawing below reads
+            self.template_size, self.shapes = family_geometry(style.family)
 
     # ---- geometry ---------------------------------------------------------------------------------
     def layout(self, template_file: str = "rest.png") -> OverlayLayout:
@@ -90,13 +98,15 @@ class OverlayRenderer:
         """The overlay for one flat (21,) action as an RGBA uint8 image; alpha is the overlay's shape."""
         action = gamepad.validate_flat(action)
         scale = self.style.scale if scale is None else scale
+        if self._sprites is not None:
+            return self._sprites.draw(action, scale)
         width, height = (round(v * scale) for v in self.template_size)
         rgb = np.zeros((height, width, 3), np.uint8)
         alpha = np.zeros((height, width), np.uint8)
-        if self.style.panel_alpha > 0:
+        if self._look.panel_alpha > 0:
             radius = int(10 * scale)
             _rounded_rect(
-                rgb, alpha, (0, 0, width - 1, height - 1), radius, self.style.panel, int(255 * self.style.panel_alpha)
+                rgb, alpha, (0, 0, width - 1, height - 1), radius, self._look.panel, int(255 * self._look.panel_alpha)
             )
         for name, shape in self.shapes.items():
             if shape[0] == "stick":
@@ -111,7 +121,7 @@ class OverlayRenderer:
 
     def _colors(self, pressed: bool) -> tuple[tuple[int, int, int], bool, float]:
         """(fill colour, filled, size factor) for an element in a press state."""
-        style = self.style
+        style = self._look
         if not pressed:
             return style.base, style.filled, 1.0
         effect = style.press_effect
@@ -134,23 +144,23 @@ class OverlayRenderer:
             center, radius = (round(cx), round(cy)), max(1, round(min(hw, hh)))
             cv2.circle(rgb, center, radius, color, thickness, cv2.LINE_AA)
             cv2.circle(alpha, center, radius, (255,), -1, cv2.LINE_AA)
-            cv2.circle(rgb, center, radius, self.style.accent, outline, cv2.LINE_AA)
+            cv2.circle(rgb, center, radius, self._look.accent, outline, cv2.LINE_AA)
         else:
             p1, p2 = (round(cx - hw), round(cy - hh)), (round(cx + hw), round(cy + hh))
             cv2.rectangle(rgb, p1, p2, color, thickness, cv2.LINE_AA)
             cv2.rectangle(alpha, p1, p2, 255, -1)
-            cv2.rectangle(rgb, p1, p2, self.style.accent, outline, cv2.LINE_AA)
+            cv2.rectangle(rgb, p1, p2, self._look.accent, outline, cv2.LINE_AA)
 
     def _draw_bar(self, rgb: np.ndarray, alpha: np.ndarray, shape: Shape, value: float, scale: float) -> None:
         _, x, y, w, h = shape
         p1 = (round(x * scale), round(y * scale))
         p2 = (round((x + w) * scale), round((y + h) * scale))
-        cv2.rectangle(rgb, p1, p2, self.style.base, -1 if self.style.filled else max(1, int(scale)))
+        cv2.rectangle(rgb, p1, p2, self._look.base, -1 if self._look.filled else max(1, int(scale)))
         cv2.rectangle(alpha, p1, p2, 255, -1)
         if value > 0.02:  # the trigger's travel fills the bar from the left
             fill_x = round((x + w * value) * scale)
-            cv2.rectangle(rgb, p1, (fill_x, p2[1]), self.style.pressed, -1)
-        cv2.rectangle(rgb, p1, p2, self.style.accent, max(1, round(scale)))
+            cv2.rectangle(rgb, p1, (fill_x, p2[1]), self._look.pressed, -1)
+        cv2.rectangle(rgb, p1, p2, self._look.accent, max(1, round(scale)))
 
     def _draw_stick(
         self, rgb: np.ndarray, alpha: np.ndarray, name: str, shape: Shape, action: np.ndarray, scale: float
@@ -159,13 +169,13 @@ class OverlayRenderer:
         ix, iy = _STICK_COLUMNS[name]
         cx, cy = (x + w / 2) * scale, (y + h / 2) * scale
         gate = (w / 2 + 6) * scale
-        cv2.circle(rgb, (round(cx), round(cy)), round(gate), self.style.base, -1, cv2.LINE_AA)
+        cv2.circle(rgb, (round(cx), round(cy)), round(gate), self._look.base, -1, cv2.LINE_AA)
         cv2.circle(alpha, (round(cx), round(cy)), round(gate), (255,), -1, cv2.LINE_AA)
         cv2.circle(
             rgb,
             (round(cx), round(cy)),
             round(gate),
-            self.style.accent,
+            self._look.accent,
             max(1, round(scale)),
             cv2.LINE_AA,
         )
@@ -176,7 +186,7 @@ class OverlayRenderer:
         clicked = (
             thumb not in self.shapes and float(action[gamepad.FLAT_NAMES.index(thumb)]) >= gamepad.BUTTON_THRESHOLD
         )
-        knob_color = self.style.pressed if clicked else self.style.accent
+        knob_color = self._look.pressed if clicked else self._look.accent
         cv2.circle(rgb, (round(knob_x), round(knob_y)), max(2, round(5 * scale)), knob_color, -1, cv2.LINE_AA)
 
     # ---- compositing ------------------------------------------------------------------------------
@@ -213,7 +223,7 @@ class OverlayRenderer:
         return (out + 0.5).astype(np.uint8)
 
 
-def fit_style(style: OverlayStyle, frame_size: tuple[int, int], fit: bool = True) -> OverlayStyle:
+def fit_style(style: AnyStyle, frame_size: tuple[int, int], fit: bool = True) -> AnyStyle:
     """``style`` itself when its overlay fits a (height, width) frame, else the same style scaled down to fit.
 
     An overlay larger than the frame is drawn past its edge, and ``extract`` then cannot find it, so it is
@@ -225,7 +235,7 @@ def fit_style(style: OverlayStyle, frame_size: tuple[int, int], fit: bool = True
             the message gives both sizes and the fix.
     """
     height, width = frame_size
-    template_w, template_h = family_geometry(style.family)[0]
+    template_w, template_h = OverlayRenderer(style).template_size
     scaled_w, scaled_h = round(template_w * style.scale), round(template_h * style.scale)
     if scaled_w <= width and scaled_h <= height:
         return style

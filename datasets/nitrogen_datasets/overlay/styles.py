@@ -14,6 +14,8 @@ import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_datasets.overlay.sprite_styles import SPRITE_FAMILIES, SpriteStyle, is_sprite_name, sprite_style
+from nitrogen_datasets.overlay.style_checks import check_placement
 from nitrogen_envs import gamepad
 
 FAMILIES = ("xbox", "playstation", "minimal", "keycaps")
@@ -57,12 +59,7 @@ class OverlayStyle:
             raise InvalidOverlayConfig(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.press_effect not in PRESS_EFFECTS:
             raise InvalidOverlayConfig(f"press_effect must be one of {PRESS_EFFECTS}, got {self.press_effect!r}")
-        if not 0.3 <= self.opacity <= 1.0:
-            raise InvalidOverlayConfig(f"opacity must be in [0.3, 1.0], got {self.opacity}")
-        if not 0.5 <= self.scale <= 2.0:
-            raise InvalidOverlayConfig(f"scale must be in [0.5, 2.0], got {self.scale}")
-        if not all(0.0 <= p <= 1.0 for p in self.position):
-            raise InvalidOverlayConfig(f"position fractions must be in [0, 1], got {self.position}")
+        check_placement(self.opacity, self.scale, self.position)
 
 
 def family_geometry(family: str) -> tuple[tuple[int, int], dict[str, Shape]]:
@@ -177,16 +174,29 @@ def preset_styles() -> list[OverlayStyle]:
     return styles
 
 
+AnyStyle = OverlayStyle | SpriteStyle
+"""A parametric style or a sprite-sheet style (:mod:`.sprite_styles`): both render through
+:class:`~.render.OverlayRenderer`."""
+
+
 class UnknownStyle(DatasetError, ValueError):
     """A style name that no preset has; the message says how to list the names."""
 
 
-def preset_style(name: str) -> OverlayStyle:
-    """The preset style called ``name``.
+def preset_style(name: str) -> AnyStyle:
+    """The preset style called ``name``, or the sprite style ``sprite-<family>-<n>`` (:func:`~.sprite_styles.sprite_style`).
 
     Raises:
-        UnknownStyle: no preset has that name (the closest one is suggested).
+        UnknownStyle: no preset has that name (the closest one is suggested), or a ``sprite-`` name that is
+            not ``sprite-<family>-<n>`` (the families are listed).
     """
+    if is_sprite_name(name):
+        try:
+            return sprite_style(name)
+        except InvalidOverlayConfig as err:
+            raise UnknownStyle(
+                f"unknown --style {name!r}: use sprite-<family>-<n>, family one of {', '.join(SPRITE_FAMILIES)}"
+            ) from err
     names = [style.name for style in preset_styles()]
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
@@ -195,6 +205,6 @@ def preset_style(name: str) -> OverlayStyle:
     return preset_styles()[names.index(name)]
 
 
-def with_placement(style: OverlayStyle, scale: float, position: tuple[float, float]) -> OverlayStyle:
+def with_placement(style: AnyStyle, scale: float, position: tuple[float, float]) -> AnyStyle:
     """The same look at another size and place."""
     return replace(style, scale=scale, position=position)

@@ -7,6 +7,10 @@ Everything a real video adds is simulated: backgrounds (smooth colour fields, sh
 game frames), opacity 0.3-1, scale 0.5-2, JPEG compression with chroma subsampling (close to H.264 at
 CRF 23-35), blur, a median "rest" image taken over other backgrounds, and localization errors of a
 pixel or so.
+
+Sprite-sheet styles (:mod:`.sprite_styles`) join the mix only when asked (``sprite_fraction``), and then
+only from the train half of :data:`~.sprite_styles.SPRITE_SPLIT`: the held-out families and treatments
+are never drawn.
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.parser_config import ParserNetConfig, element_kind
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement
-from nitrogen_datasets.overlay.styles import _PALETTES, FAMILIES, PRESS_EFFECTS, OverlayStyle
+from nitrogen_datasets.overlay.sprite_styles import training_sprite_style
+from nitrogen_datasets.overlay.styles import _PALETTES, FAMILIES, PRESS_EFFECTS, AnyStyle, OverlayStyle
 from nitrogen_envs import gamepad
 
 HELD_OUT_PALETTE = 5
 """Index into the style palettes that training never uses."""
 
 
-def training_style(rng: np.random.Generator) -> OverlayStyle:
-    """A random style for training: any family and effect, random or non-held-out palette colours."""
+def training_style(rng: np.random.Generator, sprite_fraction: float = 0.0) -> AnyStyle:
+    """A random style for training: any family and effect, random or non-held-out palette colours.
+
+    With ``sprite_fraction`` > 0, that share of the styles are sprite styles of the split's train families
+    and treatments (:func:`~.sprite_styles.training_sprite_style`); at 0 the stream of styles is the one
+    the shipped parser was trained on (no random number is drawn for the choice).
+    """
+    if sprite_fraction > 0 and rng.random() < sprite_fraction:
+        return training_sprite_style(rng)
     if rng.random() < 0.6:
         # Random colours, but a press must stay visible: real overlays never draw pressed like released.
         while True:
@@ -169,6 +181,7 @@ class ElementSampler:
         scenes: optional real game frames used as backgrounds.
         net: the crop geometry (size and margins) of the network the samples are for; ``None``: the default
             architecture's.
+        sprite_fraction: share of renders drawn in a trained-on sprite-sheet style (0: parametric styles only).
     """
 
     def __init__(
@@ -177,8 +190,10 @@ class ElementSampler:
         crop: int | None = None,
         scenes: Sequence[np.ndarray] = (),
         net: ParserNetConfig | None = None,
+        sprite_fraction: float = 0.0,
     ) -> None:
         self.rng = np.random.default_rng(seed)
+        self.sprite_fraction = sprite_fraction
         self.net = net or ParserNetConfig()
         if crop is not None:
             self.net = replace(self.net, crop=crop)
@@ -195,7 +210,7 @@ class ElementSampler:
 
     def _one(self) -> ElementBatch:
         rng = self.rng
-        style = training_style(rng)
+        style = training_style(rng, self.sprite_fraction)
         renderer = OverlayRenderer(style)
         width, height = renderer.scaled_size()
         margin = int(np.ceil(26 * style.scale)) + 4

@@ -18,7 +18,7 @@ import numpy as np
 from nitrogen_datasets.errors import DatasetError
 from nitrogen_datasets.overlay.layout import save_layout
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement, fit_style, letterbox, parse_resolution
-from nitrogen_datasets.overlay.styles import OverlayStyle, preset_style, random_style
+from nitrogen_datasets.overlay.styles import AnyStyle, preset_style, random_style
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ class EpisodeRender:
     """What :func:`render_episode` wrote, with the style as chosen and as drawn (scaled down to fit, if needed)."""
 
     result: RenderResult
-    style: OverlayStyle
-    drawn: OverlayStyle
+    style: AnyStyle
+    drawn: AnyStyle
     frame_size: tuple[int, int]
     """(height, width) of the clip's frames."""
 
@@ -78,7 +78,7 @@ class RenderResult:
 def render_overlay_video(
     frames: Iterable[np.ndarray],
     actions: np.ndarray,
-    style: OverlayStyle,
+    style: AnyStyle,
     out: str | os.PathLike[str],
     fps: int = 30,
     crf: int = STREAM_CRF,
