@@ -130,7 +130,8 @@ class FrameSpool:
         """
         slots = np.searchsorted(np.asarray(self.indices, dtype=np.int64), sources)
         shape = (self.size, self.size, 3)
-        last_slot, image = -1, np.zeros(shape, np.uint8)
+        last_slot = -1
+        image: np.ndarray = np.zeros(shape, np.uint8)  # a plain ndarray: NumPy 2's stubs type reshape()'s shape apart
         with open(self.path, "rb") as spool:
             for source, slot in zip(sources.tolist(), slots.tolist(), strict=True):
                 if slot >= len(self.indices) or self.indices[slot] != source:
