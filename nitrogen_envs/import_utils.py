@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 # import name -> (pip requirement, extra of nitrogen-gym that installs it)
 OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
-    "procgen": ("procgen2", "procgen"),
+    "procgen": ("procgen-mirror", "procgen"),
     "ale_py": ("ale-py", "atari"),
     "vizdoom": ("vizdoom", "vizdoom"),
     "crafter": ("crafter", "crafter"),
@@ -24,6 +24,12 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "av": ("av", "video"),
     "pygame": ("pygame-ce", "play"),
 }
+
+INSTALL_NOTES: dict[str, str] = {
+    "procgen": "on NumPy 2 install it with: pip install 'nitrogen-gym[games]' && pip install --no-deps "
+    "procgen-mirror gym3 (they declare numpy<2 but run on NumPy 2; docs/install.md)",
+}
+"""Import name -> what to do where the extra alone cannot install the package (one line, appended)."""
 
 LEGACY_GYM_USERS = frozenset({"stable_baselines3", "imitation", "procgen", "crafter"})
 """Packages that import the unmaintained ``gym`` when it is installed; ``gym`` prints a banner on import."""
@@ -33,7 +39,7 @@ def import_legacy_gym_quietly() -> None:
     """Import the old ``gym`` package (if installed and not yet imported) with its stderr banner logged at debug.
 
     ``gym`` prints "Gym has been unmaintained since 2022 ..." to stderr when first imported; we never use it,
-    but Stable-Baselines3, ``imitation``, procgen2 and crafter import it when present. Importing it here
+    but Stable-Baselines3, ``imitation``, procgen and crafter import it when present. Importing it here
     first, quietly, keeps that banner off the user's terminal; nothing else is silenced.
     """
     if "gym" in sys.modules:
@@ -77,16 +83,17 @@ def require_package(
     except ImportError as err:
         table = OPTIONAL_PACKAGES if packages is None else packages
         pip_name, extra = table.get(module.split(".")[0], (module, default_extra))
+        note = INSTALL_NOTES.get(module.split(".")[0])
         raise DependencyNotInstalled(
             f"{module} is not installed ({err}). Install it with: "
-            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install '{pip_name}')"
+            f"pip install 'nitrogen-gym[{extra}]'  (or: pip install '{pip_name}')" + (f"; {note}" if note else "")
         ) from err
 
 
 def require_package_quietly(module: str) -> ModuleType:
     """Like :func:`require_package`, but keeps what the import prints on stderr out of the terminal.
 
-    procgen2 and crafter still import the unmaintained ``gym`` package (we never use it), which prints a
+    procgen and crafter still import the unmaintained ``gym`` package (we never use it), which prints a
     deprecation banner on import; it is logged at debug level instead.
     """
     with _stderr_to_debug(module):

@@ -10,10 +10,11 @@ from nitrogen_envs.import_utils import require_package as _require_package
 OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "torch": ("torch", "policy"),
     "safetensors": ("safetensors", "policy"),
-    "transformers": ("transformers<5", "policy"),
-    "huggingface_hub": ("huggingface_hub<1.0", "policy"),
+    "transformers": ("transformers", "policy"),
+    "huggingface_hub": ("huggingface_hub", "policy"),
     "stable_baselines3": ("stable-baselines3", "rl"),
-    "imitation": ("imitation", "rl"),
+    # imitation 1.0.1 needs the classic stack (NumPy 1, Gymnasium 0.29): its own extra, see docs/install.md
+    "imitation": ("imitation", "imitation"),
 }
 
 

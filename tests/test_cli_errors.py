@@ -119,7 +119,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     [
         ("torch", ["evaluate", "--agent", "nitrogen-s-procgen6", "--game", "CoinRun"], "nitrogen-gym[policy]"),
         ("pyarrow", ["overlay", "extract", "{notes}", "--layout", "{notes}", "--out", "{tmp}/a.parquet"], "[data]"),
-        ("imitation", ["baseline", "bc", "--data", "{empty}", "--out", "{tmp}/bc"], "nitrogen-gym[rl]"),
+        ("imitation", ["baseline", "bc", "--data", "{empty}", "--out", "{tmp}/bc"], "nitrogen-gym[imitation]"),
         ("stable_baselines3", ["baseline", "ppo", "--game", "CoinRun", "--out", "{tmp}/ppo"], "nitrogen-gym[rl]"),
     ],
     ids=["evaluate-nitrogen-without-torch", "extract-without-pyarrow", "bc-without-imitation", "ppo-without-sb3"],

@@ -14,6 +14,9 @@ from nitrogen_envs import gamepad
 pytest.importorskip("imitation")
 
 
+pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return DemoDataset(write_dataset(tmp_path_factory.mktemp("imitation") / "demos", make_episodes(2, 8)))

@@ -2,8 +2,11 @@
 
 import json
 
+import gymnasium as gym
 import pytest
 from fixtures.repo import run_python
+
+pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
 
 # cv2 is left out: gymnasium.wrappers imports OpenCV itself whenever it is installed.
 HEAVY = ["torch", "procgen", "ale_py", "vizdoom", "crafter", "av", "pygame"]
@@ -21,6 +24,11 @@ def test_importing_nitrogen_envs_pulls_in_no_engine_torch_or_other_package_of_ou
     assert not loaded & set(HEAVY + OURS)
 
 
+GYMNASIUM_1 = int(gym.__version__.split(".")[0]) >= 1
+needs_plugins = pytest.mark.skipif(GYMNASIUM_1, reason="Gymnasium 1.x has no entry-point plugins (docs/install.md)")
+
+
+@needs_plugins
 def test_import_gymnasium_registers_our_envs_without_importing_an_engine():
     result = run_python(
         "import gymnasium as gym, sys\n"
@@ -31,10 +39,27 @@ def test_import_gymnasium_registers_our_envs_without_importing_an_engine():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_gym_make_works_with_no_import_of_ours():
+@pytest.mark.skipif(not GYMNASIUM_1, reason="gym.register_envs is new in Gymnasium 1.0")
+def test_register_envs_registers_our_envs_without_importing_an_engine():
+    result = run_python(
+        "import gymnasium as gym, sys, nitrogen_envs\n"
+        "gym.register_envs(nitrogen_envs)\n"
+        "assert 'NitroGen/CoinRun-v0' in gym.registry\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    ["nitrogen_envs:NitroGen/CoinRun-v0", pytest.param("NitroGen/CoinRun-v0", marks=needs_plugins)],
+    ids=["module-prefix", "plugin"],
+)
+def test_gym_make_works_with_no_import_of_ours(env_id):
     result = run_python(
         "import gymnasium as gym\n"
-        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        f"env = gym.make({env_id!r}, obs_size=32)\n"
         "obs, info = env.reset(seed=0)\n"
         "print(obs.shape, info['game'])"
     )
@@ -79,7 +104,14 @@ print(json.dumps({"missing": seen, "registered": "NitroGen/CoinRun-v0" in gymnas
 """
 
 
-@pytest.mark.parametrize("statement", ["import nitrogen_envs", "import gymnasium"])
+# Gymnasium first: on 0.29 `import gymnasium` alone registers through our plugin hook (while nitrogen_envs may
+# itself be importing Gymnasium); 1.x has no plugins, so users import gymnasium, then register as docs/install.md says.
+GYMNASIUM_FIRST = (
+    "import gymnasium as gym, nitrogen_envs\ngym.register_envs(nitrogen_envs)" if GYMNASIUM_1 else "import gymnasium"
+)
+
+
+@pytest.mark.parametrize("statement", ["import nitrogen_envs", GYMNASIUM_FIRST], ids=["ours-first", "gymnasium-first"])
 def test_registration_finds_nitrogen_envs_whole_in_either_import_order(statement):
     result = run_python(_PROBE.replace("{statement}", statement))
     assert result.returncode == 0, result.stderr
@@ -111,7 +143,7 @@ def test_importing_nitrogen_policies_is_light_until_the_policy_is_used():
 def test_playing_an_episode_loads_the_score_lookup_but_not_the_measuring_script():
     result = run_python(
         "import sys, gymnasium as gym\n"
-        "env = gym.make('NitroGen/CoinRun-v0', obs_size=32)\n"
+        "env = gym.make('nitrogen_envs:NitroGen/CoinRun-v0', obs_size=32)\n"  # either Gymnasium (no plugins on 1.x)
         "obs, info = env.reset(seed=0)\n"
         "print('score_normalized' in info, 'nitrogen_envs.scores' in sys.modules, "
         "'nitrogen_envs.references' in sys.modules)"

@@ -54,6 +54,7 @@ def test_evaluate_command_reports_each_episode(tmp_path):
     assert [row["seed"] for row in rows] == [0, 1]
 
 
+@pytest.mark.classic
 def test_bc_baseline_trains_on_exported_demonstrations_and_acts(tmp_path):
     pytest.importorskip("imitation")
     from fixtures.dataset_factories import make_episodes, write_dataset

@@ -54,6 +54,7 @@ def test_train_on_a_missing_folder_names_it(tmp_path):
     assert "nope" in run.stderr
 
 
+@pytest.mark.classic
 @pytest.mark.slow  # a finetune run: 8 s in a full run on 2 shared cores
 def test_finetune_from_imitation_trajectories(tmp_path):
     pytest.importorskip("imitation")

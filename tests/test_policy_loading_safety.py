@@ -98,6 +98,7 @@ def test_legacy_npz_is_read_and_its_pickled_infos_are_never_loaded(tmp_path):
         assert loaded.terminal
 
 
+@pytest.mark.classic
 def test_serialize_save_folders_read_the_same_as_imitation_without_decoding_infos(tmp_path):
     pytest.importorskip("imitation")
     from imitation.data import serialize, types

@@ -17,7 +17,7 @@ OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
     "pyarrow": ("pyarrow", "data"),
     "av": ("av", "data"),
     "torch": ("torch", "data"),
-    "imitation": ("imitation", "rl"),
+    "imitation": ("imitation", "imitation"),  # the classic stack, see docs/install.md
     "ray": ("ray", "scale"),
 }
 

@@ -1,4 +1,4 @@
-"""Procgen (``procgen2``) games: 16 procedurally generated 2D games.
+"""Procgen (``procgen-mirror``; ``procgen2`` is the same code) games: 16 procedurally generated 2D games.
 
 Frames come from Procgen's 512x512 human render (``info["rgb"]``), downscaled to ``obs_size`` — not
 the 64x64 agent view upscaled.

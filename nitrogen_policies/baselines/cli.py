@@ -69,7 +69,7 @@ def bc(data: tuple[Path, ...], batches: int, batch_size: int, obs_size: int, see
     """Behaviour cloning with `imitation` and an SB3 CNN policy on the same demonstrations."""
     from nitrogen_policies.import_utils import require_package
 
-    for package in ("stable_baselines3", "imitation"):  # one line naming the `rl` extra when missing
+    for package in ("stable_baselines3", "imitation"):  # one line naming the `rl` / `imitation` extra when missing
         require_package(package)
     from nitrogen_policies.baselines.bc import BCConfig, train_bc
 

@@ -67,6 +67,16 @@ def siglip_vision_config(config: NitroGenConfig) -> Any:
     )
 
 
+def siglip_tower(model: Any) -> nn.Module:
+    """The vision transformer inside a ``transformers.SiglipVisionModel``, the same module on Transformers 4 and 5.
+
+    Transformers 4 wraps it as ``model.vision_model``; 5 holds its ``embeddings``, ``encoder``,
+    ``post_layernorm`` and ``head`` itself. Either way this module's tensor names and its forward
+    (``pixel_values`` in, ``last_hidden_state`` out) are the same, so checkpoints keep one set of key names.
+    """
+    return getattr(model, "vision_model", model)
+
+
 class SiglipEncoder(nn.Module):
     """A SigLIP vision transformer built from a ``transformers`` config (no download).
 
@@ -80,16 +90,17 @@ class SiglipEncoder(nn.Module):
         transformers = require_package("transformers")
         vision_config = siglip_vision_config(config)
         if config.vision_checkpoint:
-            self.vision = transformers.SiglipVisionModel.from_pretrained(
-                config.vision_checkpoint, local_files_only=True
-            )
+            model = transformers.SiglipVisionModel.from_pretrained(config.vision_checkpoint, local_files_only=True)
         else:
-            self.vision = transformers.SiglipVisionModel(vision_config)
-        self.project = nn.Linear(self.vision.config.hidden_size, config.d_model)
+            model = transformers.SiglipVisionModel(vision_config)
+        # Checkpoints name these tensors ``encoder.vision.vision_model.*`` (Transformers 4's nesting); the dict
+        # keeps that name on Transformers 5 too, so a checkpoint saved on either stack loads on the other.
+        self.vision = nn.ModuleDict({"vision_model": siglip_tower(model)})
+        self.project = nn.Linear(model.config.hidden_size, config.d_model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, N, d_model)."""
-        return self.project(self.vision(pixel_values=images).last_hidden_state)
+        return self.project(self.vision["vision_model"](pixel_values=images).last_hidden_state)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:

@@ -283,8 +283,8 @@ class NitroGenPolicy(nn.Module):
         if len(self._queues) != batch:
             self._queues = [deque() for _ in range(batch)]
         if episode_start is not None:
-            for index in np.flatnonzero(np.asarray(episode_start, dtype=bool).reshape(-1)[:batch]):
-                self._queues[index].clear()
+            for started in np.flatnonzero(np.asarray(episode_start, dtype=bool).reshape(-1)[:batch]):
+                self._queues[int(started)].clear()
         need = [i for i, queue in enumerate(self._queues) if not queue]
         if need:
             generator = torch.Generator().manual_seed(0) if deterministic else None

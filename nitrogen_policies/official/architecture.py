@@ -489,9 +489,13 @@ class OfficialNitroGenModel(nn.Module):
 
 
 def _siglip(config: NitroGenConfig) -> nn.Module:
-    """The release's ``SiglipVisionModel(...).vision_model``, built from our config (no download)."""
+    """The release's ``SiglipVisionModel(...).vision_model``, built from our config (no download).
+
+    Its tensors are ``vision_encoder.embeddings.*``, ``vision_encoder.encoder.layers.N.*``, ... on Transformers
+    4 and 5 alike (:func:`siglip_tower` finds the module that carries those names on either).
+    """
     from nitrogen_policies.import_utils import require_package
-    from nitrogen_policies.nitrogen.modeling_nitrogen import siglip_vision_config
+    from nitrogen_policies.nitrogen.modeling_nitrogen import siglip_tower, siglip_vision_config
 
     transformers = require_package("transformers")
-    return transformers.SiglipVisionModel(siglip_vision_config(config)).vision_model
+    return siglip_tower(transformers.SiglipVisionModel(siglip_vision_config(config)))

@@ -117,7 +117,7 @@ class PlannerExpert:
         self._plan: list[int] = []
         self._queue: list[int] = []
         self._actions: list[gamepad.GamepadDict] = []
-        self._weights = np.ones(0)
+        self._weights: np.ndarray = np.ones(0)
         self._visited: list[np.ndarray] = []
         self._hold_order: list[int] = []
 

@@ -115,7 +115,7 @@ def random_background(
         else:
             cv2.circle(image, (x, y), size // 2, color, -1)
     if noise is None or noise.shape[0] < height or noise.shape[1] < width:
-        grain = rng.normal(0.0, 1.0, image.shape).astype(np.float32)
+        grain = rng.normal(0.0, 1.0, (height, width, 3)).astype(np.float32)  # image's shape, spelled for the stubs
     else:
         y, x = int(rng.integers(0, noise.shape[0] - height + 1)), int(rng.integers(0, noise.shape[1] - width + 1))
         grain = noise[y : y + height, x : x + width]
@@ -150,7 +150,8 @@ def degrade(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         image = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.3, 0.9)))
     quality = int(rng.integers(20, 80))
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if ok else image
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None  # None when the codec fails
+    return image if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
