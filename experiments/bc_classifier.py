@@ -128,6 +128,26 @@ def make_env(family: str, game: str) -> Any:
     return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **({"task": task} if task else {}))
 
 
+def play_seeds(family: str, game: str, act_for: Any) -> list[dict[str, Any]]:
+    """One episode record per evaluation seed (``FIRST_SEED`` on), each env closed whatever happens.
+
+    ``act_for(env, seed)`` gives that episode's ``act(obs, info)``.
+    """
+    rows = []
+    for k in range(EVAL_EPISODES):
+        seed = FIRST_SEED + k
+        env = make_env(family, game)
+        act = act_for(env, seed)
+        started = time.perf_counter()
+        try:
+            obs, info = env.reset(seed=seed)
+            info, steps = play_out(env, obs, info, act)
+        finally:
+            env.close()
+        rows.append(episode_record(seed, info, steps, started))
+    return rows
+
+
 def make_demonstrator(family: str, game: str, labeller: str = "holds") -> Any:
     """The expert whose labels the family clones (a reactive labeller: the planner as :data:`REACTIVE` sets it)."""
     from nitrogen_datasets.experts.registry import make_expert

@@ -40,7 +40,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bc_classifier import (
-    EVAL_EPISODES,
     FAMILIES,
     FLOW_POLICY,
     N_ACTIONS,
@@ -49,11 +48,11 @@ from bc_classifier import (
     against_random,
     data_folder,
     load_episodes,
-    make_env,
     native_labels,
+    play_seeds,
     run_dir,
 )
-from bc_diagnosis import FIRST_SEED, atomic_json, episode_record, play_out
+from bc_diagnosis import atomic_json
 
 FAMILY = "doom"  # the family whose labels a classifier can learn (bc_classifier's finding)
 DATA = "large"
@@ -254,13 +253,11 @@ def evaluate(arm: str) -> None:
         path = out / "eval" / f"{game}.json"
         if path.is_file():
             continue
-        rows = []
-        for k in range(EVAL_EPISODES):
-            seed = FIRST_SEED + k
-            env = make_env(FAMILY, game)
+
+        def act_for(env: Any, seed: int, index: int = index) -> Any:
             base = unwrap(env)
 
-            def act(obs: np.ndarray, info: dict[str, Any], base: Any = base, index: int = index) -> Any:
+            def act(obs: np.ndarray, info: dict[str, Any]) -> Any:
                 with torch.no_grad():
                     output = network(torch.from_numpy(obs[None].copy()), torch.tensor([index]))
                 if ARMS[arm].target == "native":
@@ -268,13 +265,9 @@ def evaluate(arm: str) -> None:
                     return base.native_to_gamepad(int(output[0][:n_native].argmax()))
                 return gamepad.from_flat(to_flat(output, ARMS[arm].target)[0])
 
-            started = time.perf_counter()
-            try:
-                obs, info = env.reset(seed=seed)
-                info, steps = play_out(env, obs, info, act)
-            finally:
-                env.close()
-            rows.append(episode_record(seed, info, steps, started))
+            return act
+
+        rows = play_seeds(FAMILY, game, act_for)
         atomic_json(path, {"game": game, "mode": arm, "episodes": rows})
         print(f"eval {arm} {game} done", flush=True)
 

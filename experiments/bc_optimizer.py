@@ -31,16 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bc_classifier import (
-    EVAL_EPISODES,
     FLOW_POLICY,
     VALIDATION_EPISODES,
     against_random,
     data_folder,
     load_episodes,
-    make_env,
     native_labels,
+    play_seeds,
 )
-from bc_diagnosis import FIRST_SEED, atomic_json, episode_record, play_out
+from bc_diagnosis import atomic_json
 
 OUT = Path("runs/bc_optimizer")
 RESULTS = Path(__file__).parent / "results" / "bc_optimizer"
@@ -179,22 +178,14 @@ def play(name: str, temperature: float = 0.0) -> None:
         path = out / eval_folder(temperature) / f"{game}.json"
         if path.is_file():
             continue
-        rows = []
-        for k in range(EVAL_EPISODES):
-            seed = FIRST_SEED + k
-            env = make_env("doom", game)
+
+        def act_for(env: Any, seed: int, game: str = game) -> Any:
             generator = torch.Generator().manual_seed(seed)
+            return lambda obs, info: gamepad.from_flat(
+                policy.predict_action_chunk(obs, game=game, generator=generator)[0]
+            )
 
-            def act(obs: np.ndarray, info: dict[str, Any], game: str = game, generator: Any = generator) -> Any:
-                return gamepad.from_flat(policy.predict_action_chunk(obs, game=game, generator=generator)[0])
-
-            started = time.perf_counter()
-            try:
-                obs, info = env.reset(seed=seed)
-                info, steps = play_out(env, obs, info, act)
-            finally:
-                env.close()
-            rows.append(episode_record(seed, info, steps, started))
+        rows = play_seeds("doom", game, act_for)
         atomic_json(path, {"game": game, "mode": name, "episodes": rows})
         print(f"play {name} {game} done", flush=True)
 
@@ -255,11 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     parser.add_argument("--temperature", type=float, default=0.0, help="play: sample the discrete head at T")
     args = parser.parse_args(argv)
-    if args.stage in ("train", "play"):
-        if args.stage == "train":
-            train(args.arm)
-        else:
-            play(args.arm, args.temperature)
+    if args.stage == "train":
+        train(args.arm)
+        return 0
+    if args.stage == "play":
+        play(args.arm, args.temperature)
         return 0
     text = report()
     print(text)
