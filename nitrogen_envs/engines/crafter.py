@@ -26,6 +26,7 @@ Save states: no.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import gymnasium as gym
@@ -62,6 +63,45 @@ CRAFTER_TABLE = ChoiceTable(
 CRAFTER_LENGTH = 10_000
 
 
+class _ObjectsInOrder(dict):
+    """The objects of one Crafter chunk, iterated in the order they entered it (a set would go by ``id()``).
+
+    Crafter keeps each chunk's objects in a ``set``, and its balancing step draws "which cow or zombie
+    despawns" as an index into a list made from that set, whose order follows the objects' memory
+    addresses: the same seed and actions played a different game in every process. An insertion-ordered
+    container with the two set methods Crafter calls makes a world a function of its seed and actions.
+    """
+
+    def add(self, item: object) -> None:
+        self[item] = None
+
+    def remove(self, item: object) -> None:
+        del self[item]
+
+
+_ORDERED_WORLDS: dict[type, type] = {}
+
+
+def _ordered_world_class(base: type) -> type:
+    """``base`` (``crafter.engine.World``) whose ``reset`` gives every chunk an :class:`_ObjectsInOrder`."""
+    if base in _ORDERED_WORLDS:
+        return _ORDERED_WORLDS[base]
+
+    class OrderedChunksWorld(base):  # type: ignore[misc, valid-type]
+        def reset(self, seed: int | None = None) -> None:
+            super().reset(seed)
+            self._chunks: collections.defaultdict[Any, _ObjectsInOrder] = collections.defaultdict(_ObjectsInOrder)
+
+    _ORDERED_WORLDS[base] = OrderedChunksWorld
+    return OrderedChunksWorld
+
+
+def _order_chunks(world: Any) -> None:
+    """Make ``world`` (a ``crafter.engine.World``) keep its chunks' objects in insertion order from now on."""
+    world.__class__ = _ordered_world_class(type(world))
+    world._chunks = collections.defaultdict(_ObjectsInOrder)
+
+
 class CrafterEnv(GamepadEnv):
     """Crafter with gamepad actions; ``task`` is the achievement to unlock (default ``collect_wood``).
 
@@ -85,6 +125,7 @@ class CrafterEnv(GamepadEnv):
         crafter = require_package_quietly("crafter")
         height, width = self.obs_size
         self._engine = crafter.Env(size=(width, height), length=CRAFTER_LENGTH, reward=True)
+        _order_chunks(self._engine._world)
         names = [str(name) for name in crafter.constants.actions]
         if names != CRAFTER_TABLE.names:
             raise RuntimeError(f"this crafter version has actions {names}; nitrogen-gym expects {CRAFTER_TABLE.names}")
