@@ -1,8 +1,9 @@
 """Evaluation as a plain function: play episodes with any ``predict``-style agent, return per-episode results.
 
 Training scripts, baselines, the leaderboard and users share it, so every number is produced the same way.
-Episodes are independent (each depends on its seed alone), so ``workers=N`` plays them in N processes, each
-with its own env and agent and 1/N of the CPU threads; the results are those of ``workers=1``.
+Episodes are independent (each depends on its seed alone), so ``workers=N`` plays them in this process and
+N-1 spawned ones, each with its own env and agent and 1/N of the CPU threads; the results are those of
+``workers=1`` (a torch policy's up to the last-bit rounding of another thread count: see :func:`evaluate`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +98,9 @@ def evaluate(
     Each episode depends on its seed alone: the random agent restarts its action stream from the episode's
     seed, and a NitroGen policy forgets its queued actions (with ``deterministic``, its noise is fixed too).
     So ``workers=2`` returns what ``workers=1`` does, and a seed's episode is the same in any list of seeds.
+    One caveat for torch policies: with N workers each computes on 1/N of the threads, and a different thread
+    count can round the continuous outputs differently in the last bit (measured: sticks differ by about 1e-7,
+    buttons never); an episode changes only if such a value sits exactly at a game's threshold.
 
     Args:
         agent: a ``predict``-style agent, or a spec that :func:`resolve_agent` loads (``"random"``, a PPO/BC
@@ -110,8 +114,9 @@ def evaluate(
         deterministic: passed to ``predict``.
         progress: a bar of episodes with ETA on stderr, and the running episode's step count (a line every
             few seconds when stderr is not a terminal; see :func:`nitrogen_envs.progress.progress_bar`).
-        workers: processes playing episodes side by side (spawned; each gets an equal share of the CPU
-            threads). 1 plays in this process.
+        workers: processes playing episodes side by side: this one and ``workers - 1`` spawned ones, started
+            first so that their start-up overlaps this process's play. Each takes the next unplayed seed and
+            reuses one env, with an equal share of the CPU threads. 1 plays in this process alone.
         game: game name told to a game-conditioned agent (NitroGen's ``set_game``) before playing; ``None``
             leaves the agent as it is (zero-shot, or what the caller set).
 
@@ -190,46 +195,175 @@ def _play_seeded(
 
 
 _WORKER: dict[str, Any] = {}
-"""A worker process's env and agent, built by its first episode and reused for the next ones."""
+"""A worker process's thread share and the call's shared counters (set by the pool initializer)."""
 
 
-def _share_threads(threads: int) -> None:
-    """Pool initializer: this process's share of the CPU threads (before torch loads; random play never loads it)."""
+@dataclass(frozen=True)
+class _Shared:
+    """Counters every player of one :func:`evaluate` call shares (multiprocessing values, passed at spawn).
+
+    ``claimed``: the next index of ``seeds`` to play; each player takes indices until none is left, so a
+    worker that starts late plays fewer episodes and nobody waits on a fixed share. ``finished``: episodes
+    the workers have played (the progress bar's count while this process plays its own).
+    """
+
+    claimed: Any
+    finished: Any
+
+
+def _claim(shared: _Shared, total: int) -> int | None:
+    """The next unplayed index of the call's seeds, or ``None`` when every one has been taken."""
+    with shared.claimed.get_lock():
+        index = int(shared.claimed.value)
+        if index >= total:
+            return None
+        shared.claimed.value = index + 1
+    return index
+
+
+def _play_claimed(
+    agent: Agent,
+    env: gym.Env,
+    seeds: Sequence[int],
+    shared: _Shared,
+    settings: EpisodeSettings,
+    bar: Any,
+    after_each: Callable[[], None],
+) -> list[tuple[int, EpisodeResult]]:
+    """Play claimed episodes on one env and agent until none is left; (index, result) pairs.
+
+    Reusing the env is what makes a worker cheap (one engine build, then ``reset(seed=...)``), and it returns
+    the episodes of a fresh env per seed (``tests/test_evaluation_workers.py`` checks it per engine).
+    """
+    played = []
+    while (index := _claim(shared, len(seeds))) is not None:
+        seed = int(seeds[index])
+        played.append((index, _play_seeded(agent, env, seed, settings.max_steps, settings.deterministic, bar)))
+        after_each()
+    return played
+
+
+def _count_finished() -> None:
+    """A worker's episode is done: the parent's progress bar counts it."""
+    finished = _WORKER["shared"].finished
+    with finished.get_lock():
+        finished.value += 1
+
+
+def _start_worker(threads: int, shared: _Shared) -> None:
+    """Pool initializer: this process's share of the CPU threads, and the call's shared counters.
+
+    ``OMP_NUM_THREADS`` is set before torch loads (random play never loads it); torch and OpenCV, if the
+    spawn already imported them, are told directly.
+    """
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    _set_threads(threads)
+    _WORKER.update(threads=threads, shared=shared)
+
+
+def _play_in_worker(settings: EpisodeSettings, seeds: Sequence[int]) -> list[tuple[int, EpisodeResult]]:
+    """A worker's part of a call: build the env and agent (a bad spec raises its own error), play claims."""
+    env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
+    try:
+        agent = _load_agent(settings.agent, env, settings.game)
+        _set_threads(_WORKER["threads"])  # torch and OpenCV may have loaded just now
+        return _play_claimed(agent, env, seeds, _WORKER["shared"], settings, None, _count_finished)
+    finally:
+        env.close()
+
+
+def _set_threads(threads: int) -> dict[str, int]:
+    """Set the thread count of torch and OpenCV where loaded; their previous counts, for :func:`_restore_threads`."""
+    before = {}
     torch = sys.modules.get("torch")
     if torch is not None:
+        before["torch"] = torch.get_num_threads()
         torch.set_num_threads(threads)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and hasattr(cv2, "setNumThreads"):
+        before["cv2"] = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
+    return before
 
 
-def _play_in_worker(settings: EpisodeSettings, seed: int) -> EpisodeResult:
-    """One episode in a worker process (the env and agent are built here, so a bad spec raises its own error)."""
-    if _WORKER.get("settings") != settings:
-        env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
-        _WORKER.update(settings=settings, env=env, agent=_load_agent(settings.agent, env, settings.game))
-    return _play_seeded(_WORKER["agent"], _WORKER["env"], seed, settings.max_steps, settings.deterministic, None)
+def _restore_threads(before: dict[str, int]) -> None:
+    """Put back the thread counts :func:`_set_threads` changed (this process keeps its own after a call)."""
+    if "torch" in before:
+        sys.modules["torch"].set_num_threads(before["torch"])
+    if "cv2" in before:
+        sys.modules["cv2"].setNumThreads(before["cv2"])
 
 
 def _evaluate_in_workers(
     settings: EpisodeSettings, seeds: Sequence[int], workers: int, bar: Any
 ) -> list[EpisodeResult]:
-    """Play ``seeds`` in ``workers`` spawned processes; results in the order of ``seeds``."""
-    workers = min(workers, len(seeds))
+    """Play ``seeds`` in this process and ``workers - 1`` spawned ones; results in the order of ``seeds``.
+
+    The workers are started first, so their start-up (imports, agent load, first engine build: seconds, and
+    a minute on a loaded machine) runs while this process, already warm, loads its agent and plays. Every
+    player takes the next unplayed seed, so the call ends when the last episode does, whoever started late.
+    """
+    helpers = min(workers, len(seeds)) - 1
+    threads = max(1, _cpu_count() // (helpers + 1))
     # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
     context = multiprocessing.get_context("spawn")
+    shared = _Shared(context.Value("q", 0), context.Value("q", 0))
     with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_share_threads, initargs=(max(1, _cpu_count() // workers),)
+        helpers, mp_context=context, initializer=_start_worker, initargs=(threads, shared)
     ) as pool:
-        futures = {pool.submit(_play_in_worker, settings, int(seed)): index for index, seed in enumerate(seeds)}
-        results: dict[int, EpisodeResult] = {}
+        futures = [pool.submit(_play_in_worker, settings, seeds) for _ in range(helpers)]
         try:
-            for future in concurrent.futures.as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update(1)
+            env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
+            try:
+                agent = _load_agent(settings.agent, env, settings.game)
+                before = _set_threads(threads)
+                try:
+                    progress = _Progress(bar, shared, futures)
+                    played = _play_claimed(agent, env, seeds, shared, settings, bar, progress.played_here)
+                finally:
+                    _restore_threads(before)
+            finally:
+                env.close()
+            while not progress.check(timeout=_WAIT_SECONDS):
+                pass
         except BaseException:
-            for future in futures:
-                future.cancel()
+            with shared.claimed.get_lock():
+                shared.claimed.value = len(seeds)  # workers stop after their current episode
             raise
+        results = dict(played)
+        for future in futures:
+            results.update(future.result())
     return [results[index] for index in range(len(seeds))]
+
+
+_WAIT_SECONDS = 0.5
+"""How often the bar moves (and a worker's error is looked at) once this process has no episode left."""
+
+
+@dataclass
+class _Progress:
+    """The bar's count: this process's episodes and the workers' (read from the shared counter)."""
+
+    bar: Any
+    shared: _Shared
+    futures: list[concurrent.futures.Future[list[tuple[int, EpisodeResult]]]]
+    here: int = 0
+    shown: int = 0
+
+    def played_here(self) -> None:
+        """This process finished an episode: count it, and stop early if a worker has failed."""
+        self.here += 1
+        self.check()
+
+    def check(self, timeout: float = 0.0) -> bool:
+        """Move the bar; raise a worker's error as soon as it is known; whether every worker is done."""
+        done, _ = concurrent.futures.wait(self.futures, timeout=timeout, return_when="FIRST_EXCEPTION")
+        for future in done:
+            future.result()
+        total = self.here + int(self.shared.finished.value)
+        self.bar.update(total - self.shown)
+        self.shown = total
+        return len(done) == len(self.futures)
 
 
 def _cpu_count() -> int:

@@ -1,28 +1,54 @@
 """`evaluate(..., workers=N)`: episodes played in N processes are the episodes of one process."""
 
 import pytest
-from fixtures.games import installed_games
+from fixtures.games import game_params, installed_games, one_game_per_engine
 
 from nitrogen_policies.evaluation import evaluate
 
 GAMES = {g.name for g in installed_games()}
 needs_doom = pytest.mark.skipif("DoomBasic" not in GAMES, reason="vizdoom not installed")
+needs_coinrun = pytest.mark.skipif("CoinRun" not in GAMES, reason="procgen not installed")
 
 
+@pytest.mark.slow
 @needs_doom
 def test_two_workers_return_the_episodes_of_one_worker_in_seed_order():
-    seeds = [5, 3, 4]
+    seeds = [5, 3, 4, 6, 2]  # more seeds than players: each player takes several, in claim order
     one = evaluate("random", "NitroGen/DoomBasic-v0", seeds=seeds, obs_size=32, max_steps=40)
     two = evaluate("random", "NitroGen/DoomBasic-v0", seeds=seeds, obs_size=32, max_steps=40, workers=2)
     assert [vars(r) for r in two] == [vars(r) for r in one]
     assert [r.seed for r in two] == seeds
 
 
+@pytest.mark.slow
+@needs_coinrun
+def test_procgen_episodes_with_two_workers_are_those_of_one():
+    """The benchmark's game: one engine build per process, then reset(seed=...) for each claimed episode."""
+    seeds = [0, 1, 2, 3]
+    one = evaluate("random", "NitroGen/CoinRun-v0", seeds=seeds, obs_size=32, max_steps=60)
+    two = evaluate("random", "NitroGen/CoinRun-v0", seeds=seeds, obs_size=32, max_steps=60, workers=2)
+    assert [vars(r) for r in two] == [vars(r) for r in one]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("game", game_params(one_game_per_engine()))
+def test_a_reused_env_plays_the_episode_of_a_fresh_env(game):
+    """Every player reuses one env across its episodes; an episode must not depend on the ones before it.
+
+    Seed 4 after seeds 5 and 3 (each cut by ``max_steps`` mid-episode, or ended by the game) must equal seed 4
+    on a fresh env, for each engine.
+    """
+    alone = evaluate("random", game.env_id, seeds=[4], obs_size=32, max_steps=40)
+    after_two = evaluate("random", game.env_id, seeds=[5, 3, 4], obs_size=32, max_steps=40)
+    assert vars(after_two[2]) == vars(alone[0])
+
+
+@pytest.mark.slow
 @needs_doom
-def test_a_random_episode_depends_on_its_seed_alone():
-    alone = evaluate("random", "NitroGen/DoomBasic-v0", seeds=[4], obs_size=32, max_steps=40)
-    after_another = evaluate("random", "NitroGen/DoomBasic-v0", seeds=[3, 4], obs_size=32, max_steps=40)
-    assert vars(after_another[1]) == vars(alone[0])
+def test_an_unknown_agent_with_two_workers_fails_fast_and_names_it():
+    """This process loads the agent while the worker starts: its error, not the pool's, ends the call."""
+    with pytest.raises(ValueError, match="unknown built-in agent 'no-such-agent'"):
+        evaluate("no-such-agent", "NitroGen/DoomBasic-v0", seeds=list(range(20)), obs_size=32, workers=2)
 
 
 def test_several_workers_need_the_agent_spec_not_an_object():
