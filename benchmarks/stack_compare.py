@@ -9,6 +9,10 @@ round, alternating which stack goes first, and reports medians over rounds:
   for the raw engine, our env at native size and our env at 256 px, one game per engine;
 * policy: ``policy_latency.py`` (nitrogen-s by default), its cached p50 ms per chunk.
 
+Before timing, each engine's game plays the same seeded 256 px rollout in both venvs and the frames,
+rewards and resets are compared (``<engine>_same_episodes``): a speed ratio between stacks that play
+different episodes measures the episodes (Crafter's resets regenerate the world), not the stacks.
+
 Both venvs run this working tree's packages (``PYTHONPATH``), so only the installed stack differs.
 Ratios are current / classic *speed* (steps/s, or 1 / latency): above 1 the current stack is faster.
 Peak RSS is the largest of all measuring processes. Last line: ``stack_compare: key=value ...``.
@@ -36,6 +40,30 @@ REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
 STACKS = ("current", "classic")
 VERSIONS = "import numpy, gymnasium, torch; print(numpy.__version__, gymnasium.__version__, torch.__version__)"
+DIGEST_STEPS = 200
+EPISODE_DIGEST = """
+import hashlib, sys
+import gymnasium as gym
+import numpy as np
+import nitrogen_envs
+
+game, steps = sys.argv[1], int(sys.argv[2])
+env = gym.make(f"NitroGen/{game}-v0")
+base = env.unwrapped
+count = base.native_action_space().n
+obs, _ = env.reset(seed=0)
+digest = hashlib.sha256(obs.tobytes())
+for native in np.random.default_rng(0).integers(0, 1 << 16, size=steps):
+    obs, reward, terminated, truncated, _ = env.step(base.native_to_gamepad(int(native) % count))
+    digest.update(obs.tobytes() + repr((float(reward), terminated, truncated)).encode())
+    if terminated or truncated:
+        obs, _ = env.reset()
+        digest.update(obs.tobytes())
+env.close()
+print(digest.hexdigest())
+"""
+"""A seeded 256 px rollout's digest (frames, rewards, resets): the timed loops compare the stacks' speed
+only if both stacks play the same episodes."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,15 @@ def run_case(python: str, case: Case) -> float:
     return float(json.loads(last)["sps"])
 
 
+def episode_digest(python: str, game: str, steps: int = DIGEST_STEPS) -> str:
+    """sha256 of a seeded rollout of ``game`` at 256 px under ``python`` (see ``EPISODE_DIGEST``)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [python, "-c", EPISODE_DIGEST, game, str(steps)], env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
 def stack_versions(python: str) -> str:
     """``numpy gymnasium torch`` versions of a venv, for the header."""
     done = subprocess.run([python, "-c", VERSIONS], check=True, capture_output=True, text=True)
@@ -104,6 +141,8 @@ def main() -> None:
     parser.add_argument("--current", default=str(REPO / ".venv" / "bin" / "python"))
     parser.add_argument("--classic", default=str(REPO / ".venv-classic" / "bin" / "python"))
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     pythons = {"current": args.current, "classic": args.classic}
     for stack, python in pythons.items():
         if not Path(python).is_file():
@@ -111,6 +150,13 @@ def main() -> None:
                 f"Error: no {stack} interpreter at {python}; build that venv (docs/install.md) or pass --{stack}"
             )
         print(f"{stack:8s} numpy/gymnasium/torch {stack_versions(python)}", flush=True)
+
+    same_episodes = {}
+    for engine in args.engines:
+        game = env_overhead.GAMES[engine][0]
+        digests = {stack: episode_digest(python, game) for stack, python in pythons.items()}
+        same_episodes[engine] = len(set(digests.values())) == 1
+        print(f"{game}: both stacks play the same {DIGEST_STEPS} seeded steps: {same_episodes[engine]}", flush=True)
 
     cases = env_cases(args.engines, args.scale)
     if args.policy_runs > 0:
@@ -141,6 +187,8 @@ def main() -> None:
             raw = statistics.median(results[f"{engine}_raw"][stack])
             ours = statistics.median(results[f"{engine}_256"][stack])
             figures[f"{engine}_overhead_256_{stack}"] = f"{ours / raw:.3f}"
+    for engine, same in same_episodes.items():
+        figures[f"{engine}_same_episodes"] = str(same).lower()
     figures["rounds"] = str(args.rounds)
     figures["peak_rss_mb"] = f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f}"
     print("stack_compare: " + " ".join(f"{key}={value}" for key, value in figures.items()))
