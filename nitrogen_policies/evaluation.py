@@ -14,10 +14,11 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -195,20 +196,23 @@ def _play_seeded(
 
 
 _WORKER: dict[str, Any] = {}
-"""A worker process's thread share and the call's shared counters (set by the pool initializer)."""
+"""A worker process's thread share and the call's shared state (set by the pool initializer)."""
+
+_WAIT_SECONDS = 0.5
+"""How often this process, once it has no episode left, moves the bar and looks for a worker's error."""
 
 
 @dataclass(frozen=True)
 class _Shared:
-    """Counters every player of one :func:`evaluate` call shares (multiprocessing values, passed at spawn).
+    """What every player of one :func:`evaluate` call shares (multiprocessing objects, passed at spawn).
 
     ``claimed``: the next index of ``seeds`` to play; each player takes indices until none is left, so a
-    worker that starts late plays fewer episodes and nobody waits on a fixed share. ``finished``: episodes
-    the workers have played (the progress bar's count while this process plays its own).
+    worker that starts late plays fewer episodes (none if this process has played them all) and nobody waits
+    on a fixed share. ``results``: the workers' ``(index, EpisodeResult)`` pairs, sent as each episode ends.
     """
 
     claimed: Any
-    finished: Any
+    results: Any
 
 
 def _claim(shared: _Shared, total: int) -> int | None:
@@ -228,30 +232,19 @@ def _play_claimed(
     shared: _Shared,
     settings: EpisodeSettings,
     bar: Any,
-    after_each: Callable[[], None],
-) -> list[tuple[int, EpisodeResult]]:
-    """Play claimed episodes on one env and agent until none is left; (index, result) pairs.
+    done: Callable[[int, EpisodeResult], None],
+) -> None:
+    """Play claimed episodes on one env and agent until none is left, handing each result to ``done``.
 
     Reusing the env is what makes a worker cheap (one engine build, then ``reset(seed=...)``), and it returns
     the episodes of a fresh env per seed (``tests/test_evaluation_workers.py`` checks it per engine).
     """
-    played = []
     while (index := _claim(shared, len(seeds))) is not None:
-        seed = int(seeds[index])
-        played.append((index, _play_seeded(agent, env, seed, settings.max_steps, settings.deterministic, bar)))
-        after_each()
-    return played
-
-
-def _count_finished() -> None:
-    """A worker's episode is done: the parent's progress bar counts it."""
-    finished = _WORKER["shared"].finished
-    with finished.get_lock():
-        finished.value += 1
+        done(index, _play_seeded(agent, env, int(seeds[index]), settings.max_steps, settings.deterministic, bar))
 
 
 def _start_worker(threads: int, shared: _Shared) -> None:
-    """Pool initializer: this process's share of the CPU threads, and the call's shared counters.
+    """Pool initializer: this process's share of the CPU threads, and the call's shared state.
 
     ``OMP_NUM_THREADS`` is set before torch loads (random play never loads it); torch and OpenCV, if the
     spawn already imported them, are told directly.
@@ -261,13 +254,25 @@ def _start_worker(threads: int, shared: _Shared) -> None:
     _WORKER.update(threads=threads, shared=shared)
 
 
-def _play_in_worker(settings: EpisodeSettings, seeds: Sequence[int]) -> list[tuple[int, EpisodeResult]]:
-    """A worker's part of a call: build the env and agent (a bad spec raises its own error), play claims."""
+def _play_in_worker(settings: EpisodeSettings, total: int, seeds: Sequence[int]) -> None:
+    """A worker's part of a call: build the env and agent (a bad spec raises its own error), play claims.
+
+    A worker that starts after every seed was taken returns at once, without building anything. Its extra
+    first reset changes no episode: each starts from its own ``reset(seed=...)`` (tested per engine).
+    """
+    shared: _Shared = _WORKER["shared"]
+    if int(shared.claimed.value) >= total:
+        return
     env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
     try:
         agent = _load_agent(settings.agent, env, settings.game)
+        # The first engine build (Procgen loads its assets: seconds, a minute on a loaded machine) before the
+        # first claim, so that a seed is never held by a worker that is not ready to play it.
+        env.reset(seed=int(seeds[0]))
         _set_threads(_WORKER["threads"])  # torch and OpenCV may have loaded just now
-        return _play_claimed(agent, env, seeds, _WORKER["shared"], settings, None, _count_finished)
+        _play_claimed(
+            agent, env, seeds, shared, settings, None, lambda index, result: shared.results.put((index, result))
+        )
     finally:
         env.close()
 
@@ -301,69 +306,67 @@ def _evaluate_in_workers(
 
     The workers are started first, so their start-up (imports, agent load, first engine build: seconds, and
     a minute on a loaded machine) runs while this process, already warm, loads its agent and plays. Every
-    player takes the next unplayed seed, so the call ends when the last episode does, whoever started late.
+    player takes the next unplayed seed, so the call ends when the last episode does, whoever started late;
+    a worker still starting then is not waited for (it finds no seed left and exits).
     """
     helpers = min(workers, len(seeds)) - 1
     threads = max(1, _cpu_count() // (helpers + 1))
     # spawn: engines hold threads and GL/SDL state that must not be forked; each worker imports afresh.
     context = multiprocessing.get_context("spawn")
-    shared = _Shared(context.Value("q", 0), context.Value("q", 0))
-    with concurrent.futures.ProcessPoolExecutor(
+    shared = _Shared(context.Value("q", 0), context.Queue())
+    pool = concurrent.futures.ProcessPoolExecutor(
         helpers, mp_context=context, initializer=_start_worker, initargs=(threads, shared)
-    ) as pool:
-        futures = [pool.submit(_play_in_worker, settings, seeds) for _ in range(helpers)]
+    )
+    try:
+        futures = [pool.submit(_play_in_worker, settings, len(seeds), seeds) for _ in range(helpers)]
+        collected = _Collected(bar, shared, futures)
+        env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
         try:
-            env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
+            agent = _load_agent(settings.agent, env, settings.game)
+            before = _set_threads(threads)
             try:
-                agent = _load_agent(settings.agent, env, settings.game)
-                before = _set_threads(threads)
-                try:
-                    progress = _Progress(bar, shared, futures)
-                    played = _play_claimed(agent, env, seeds, shared, settings, bar, progress.played_here)
-                finally:
-                    _restore_threads(before)
+                _play_claimed(agent, env, seeds, shared, settings, bar, collected.add_here)
             finally:
-                env.close()
-            while not progress.check(timeout=_WAIT_SECONDS):
-                pass
-        except BaseException:
-            with shared.claimed.get_lock():
-                shared.claimed.value = len(seeds)  # workers stop after their current episode
-            raise
-        results = dict(played)
-        for future in futures:
-            results.update(future.result())
-    return [results[index] for index in range(len(seeds))]
-
-
-_WAIT_SECONDS = 0.5
-"""How often the bar moves (and a worker's error is looked at) once this process has no episode left."""
+                _restore_threads(before)
+        finally:
+            env.close()
+        while len(collected.results) < len(seeds):
+            collected.receive(timeout=_WAIT_SECONDS)
+        return [collected.results[index] for index in range(len(seeds))]
+    finally:
+        with shared.claimed.get_lock():
+            shared.claimed.value = len(seeds)  # on an error, workers stop after their current episode
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
-class _Progress:
-    """The bar's count: this process's episodes and the workers' (read from the shared counter)."""
+class _Collected:
+    """Episode results of one call as they arrive (this process's and the workers'), counted on the bar."""
 
     bar: Any
     shared: _Shared
-    futures: list[concurrent.futures.Future[list[tuple[int, EpisodeResult]]]]
-    here: int = 0
-    shown: int = 0
+    futures: list[concurrent.futures.Future[None]]
+    results: dict[int, EpisodeResult] = field(default_factory=dict)
 
-    def played_here(self) -> None:
-        """This process finished an episode: count it, and stop early if a worker has failed."""
-        self.here += 1
-        self.check()
+    def add_here(self, index: int, result: EpisodeResult) -> None:
+        """This process finished an episode: keep it, take in the workers' so far, stop if one has failed."""
+        self.results[index] = result
+        self.bar.update(1)
+        self.receive(timeout=0.0)
 
-    def check(self, timeout: float = 0.0) -> bool:
-        """Move the bar; raise a worker's error as soon as it is known; whether every worker is done."""
-        done, _ = concurrent.futures.wait(self.futures, timeout=timeout, return_when="FIRST_EXCEPTION")
-        for future in done:
-            future.result()
-        total = self.here + int(self.shared.finished.value)
-        self.bar.update(total - self.shown)
-        self.shown = total
-        return len(done) == len(self.futures)
+    def receive(self, timeout: float) -> None:
+        """The workers' results sent so far (waiting up to ``timeout`` for one); a worker's error raised here."""
+        try:
+            while True:
+                index, result = self.shared.results.get(timeout=timeout)
+                self.results[index] = result
+                self.bar.update(1)
+                timeout = 0.0
+        except queue.Empty:
+            pass
+        for future in self.futures:
+            if future.done():
+                future.result()  # raises the worker's error (or BrokenProcessPool if it died)
 
 
 def _cpu_count() -> int:

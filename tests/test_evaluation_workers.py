@@ -1,8 +1,11 @@
 """`evaluate(..., workers=N)`: episodes played in N processes are the episodes of one process."""
 
+import time
+
 import pytest
 from fixtures.games import game_params, installed_games, one_game_per_engine
 
+from nitrogen_policies import evaluation
 from nitrogen_policies.evaluation import evaluate
 
 GAMES = {g.name for g in installed_games()}
@@ -10,24 +13,49 @@ needs_doom = pytest.mark.skipif("DoomBasic" not in GAMES, reason="vizdoom not in
 needs_coinrun = pytest.mark.skipif("CoinRun" not in GAMES, reason="procgen not installed")
 
 
+def _worker_plays_first(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make this process wait for the spawned worker's first claim before taking any seed; its claims, listed.
+
+    Without it, short test episodes may all be played here before the worker has started (it is then not
+    waited for), and a 2-worker test would never see an episode played in another process.
+    """
+    claim, mine = evaluation._claim, []
+
+    def after_the_worker(shared, total):
+        deadline = time.monotonic() + 600
+        while shared.claimed.value == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        index = claim(shared, total)
+        if index is not None:
+            mine.append(index)
+        return index
+
+    monkeypatch.setattr(evaluation, "_claim", after_the_worker)  # this process only; the worker's is the real one
+    return mine
+
+
 @pytest.mark.slow
 @needs_doom
-def test_two_workers_return_the_episodes_of_one_worker_in_seed_order():
+def test_two_workers_return_the_episodes_of_one_worker_in_seed_order(monkeypatch):
     seeds = [5, 3, 4, 6, 2]  # more seeds than players: each player takes several, in claim order
     one = evaluate("random", "NitroGen/DoomBasic-v0", seeds=seeds, obs_size=32, max_steps=40)
+    here = _worker_plays_first(monkeypatch)
     two = evaluate("random", "NitroGen/DoomBasic-v0", seeds=seeds, obs_size=32, max_steps=40, workers=2)
     assert [vars(r) for r in two] == [vars(r) for r in one]
     assert [r.seed for r in two] == seeds
+    assert 0 not in here and len(here) < len(seeds)  # the worker played the first seed at least
 
 
 @pytest.mark.slow
 @needs_coinrun
-def test_procgen_episodes_with_two_workers_are_those_of_one():
+def test_procgen_episodes_with_two_workers_are_those_of_one(monkeypatch):
     """The benchmark's game: one engine build per process, then reset(seed=...) for each claimed episode."""
     seeds = [0, 1, 2, 3]
     one = evaluate("random", "NitroGen/CoinRun-v0", seeds=seeds, obs_size=32, max_steps=60)
+    here = _worker_plays_first(monkeypatch)
     two = evaluate("random", "NitroGen/CoinRun-v0", seeds=seeds, obs_size=32, max_steps=60, workers=2)
     assert [vars(r) for r in two] == [vars(r) for r in one]
+    assert 0 not in here and len(here) < len(seeds)
 
 
 @pytest.mark.slow
