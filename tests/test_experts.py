@@ -34,7 +34,7 @@ def needs(*names):
 
 def test_unknown_expert_name_lists_valid_names():
     with pytest.raises(
-        UnknownExpert, match=r"'planer'.*Did you mean 'planner'.*Valid experts: planner, random, scripted"
+        UnknownExpert, match=r"'planer'.*Did you mean 'planner'.*Valid experts: frame, planner, random, scripted"
     ):
         make_expert("planer", "CoinRun")
 
@@ -49,7 +49,7 @@ def test_default_expert_per_engine():
     assert default_expert_name("Pong") == "planner"
     assert default_expert_name("DoomBasic") == "scripted"
     assert default_expert_name("Crafter") == "scripted"
-    assert set(EXPERTS) == {"planner", "scripted", "random"}
+    assert set(EXPERTS) == {"planner", "scripted", "random", "frame"}
 
 
 @pytest.mark.parametrize(

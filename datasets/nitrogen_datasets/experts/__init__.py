@@ -2,6 +2,8 @@
 
 * ``planner`` — save-state lookahead for Procgen and Atari games (:mod:`.planner`).
 * ``scripted`` — privileged bots for ViZDoom (:mod:`.doom`) and Crafter (:mod:`.crafter_bot`).
+* ``frame`` — Procgen Chaser and Miner played from the current frame alone (:mod:`.frame_procgen`), so its
+  action is a function of the picture (the labels a classifier can learn from pictures).
 * ``random`` — uniform native actions, the baseline every expert is measured against.
 
 Example:

@@ -2,7 +2,7 @@
 
 Example:
     >>> sorted(EXPERTS)
-    ['planner', 'random', 'scripted']
+    ['frame', 'planner', 'random', 'scripted']
     >>> default_expert_name("CoinRun"), default_expert_name("DoomBasic")
     ('planner', 'scripted')
 """
@@ -39,6 +39,7 @@ EXPERTS: dict[str, ExpertInfo] = {
         ExpertInfo("planner", ("procgen", "ale"), "save-state random-shooting lookahead (no learning)"),
         ExpertInfo("scripted", ("vizdoom", "crafter"), "privileged rule-based bot reading engine state"),
         ExpertInfo("random", ("procgen", "ale", "vizdoom", "crafter"), "uniform native actions (baseline)"),
+        ExpertInfo("frame", ("procgen",), "reads the current frame only: grid search (Chaser, Miner; easy, >= 128 px)"),
     )
 }
 DEFAULT_BY_ENGINE: dict[str, str] = {
@@ -64,7 +65,7 @@ def make_expert(name: str, env_id_or_game: str, *, seed: int = 0, planner: Plann
     """Build the expert ``name`` for a game (name such as ``CoinRun`` or env id ``NitroGen/CoinRun-v0``).
 
     Args:
-        name: ``planner``, ``scripted`` or ``random``.
+        name: ``planner``, ``scripted``, ``frame`` or ``random``.
         env_id_or_game: the game it will play (checked against the expert's engines).
         seed: base seed; with each episode seed it makes play deterministic.
         planner: planner settings (``planner`` only); default :func:`default_planner_config`.
@@ -88,6 +89,14 @@ def make_expert(name: str, env_id_or_game: str, *, seed: int = 0, planner: Plann
         )
     if name == "random":
         return RandomExpert(seed=seed)
+    if name == "frame":
+        from nitrogen_datasets.experts.frame_procgen import PARSERS, FrameExpert
+
+        if game.name not in PARSERS:
+            raise ExpertUnsupported(
+                f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {game.name}"
+            )
+        return FrameExpert(seed=seed)
     if name == "planner":
         return PlannerExpert(planner if planner is not None else default_planner_config(game.engine, seed))
     if game.engine == "vizdoom":

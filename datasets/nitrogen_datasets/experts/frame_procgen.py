@@ -1,0 +1,344 @@
+"""A Procgen demonstrator that sees only the current frame: its action is a function of the picture.
+
+Why: the planner decides from the emulator's state (enemies' next random moves included) and a plan it
+continues, so a classifier cannot read its labels from pictures of unseen levels (docs/results.md sections
+5 and 7). This expert parses the observation it is handed (no save state, no engine state, no random
+draws, no memory between steps) and answers with a deterministic rule, so the same frame always gets
+the same action.
+
+Games (Procgen ``easy``, whose whole maze fits the frame):
+
+* ``Chaser`` — an 11x11 maze. The frame is parsed into walls, orbs, stars, enemies and the player by
+  colour; a breadth-first search from the player's cell finds the nearest orb or star through cells that
+  are not next to an enemy, and the first step of that path is the action. With no safe path it steps
+  to the free neighbour farthest from the enemies.
+* ``Miner`` — a 10x10 grid of dirt, boulders, diamonds and an exit. The search goes to the nearest
+  diamond (to the exit once none is left) through cells that are not under a boulder, since a boulder
+  falls into a cell emptied below it.
+
+Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
+itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from nitrogen_datasets.experts.base import unwrap
+from nitrogen_datasets.experts.errors import ExpertNotReset, ExpertUnsupported
+from nitrogen_envs import gamepad
+from nitrogen_envs.base import GamepadEnv
+from nitrogen_envs.image import resize_frame
+
+PARSE_SIZE = 128
+"""Side of the frame the parsers read (pixels); observations must be at least this large."""
+
+NOOP, LEFT, DOWN, UP, RIGHT = 4, 1, 3, 5, 7
+"""Procgen native action indices (nitrogen_envs.engines.procgen.PROCGEN_TABLE) of the four moves and no-op."""
+
+MOVES: tuple[tuple[int, int, int], ...] = ((-1, 0, UP), (1, 0, DOWN), (0, -1, LEFT), (0, 1, RIGHT))
+"""(row step, column step, native action) in the fixed order that breaks ties between equal paths."""
+
+
+@dataclass(frozen=True)
+class GridView:
+    """What a frame shows of a grid game, one cell per entry (row 0 at the top of the picture).
+
+    Args:
+        blocked: cells the player cannot enter (Chaser walls; Miner boulders and walls).
+        targets: cells worth reaching (orbs and stars; diamonds, or the exit once no diamond is left).
+        danger: cells to keep out of (next to an enemy; under a boulder).
+        player: the player's position in cell units (row, column; fractional between cells), or None.
+        unsafe_fallback: with no safe path, take the shortest path through danger (Miner: a boulder may not
+            fall) instead of stepping away from it (Chaser: an enemy will come).
+        loosen: with no path to a target at all, cells worth digging instead (Miner: the dirt under a boulder
+            or diamond, which falls once the player moves on and may open the way).
+    """
+
+    blocked: np.ndarray
+    targets: np.ndarray
+    danger: np.ndarray
+    player: tuple[float, float] | None
+    unsafe_fallback: bool = False
+    loosen: np.ndarray | None = None
+
+
+def as_parse_frame(frame: np.ndarray) -> np.ndarray:
+    """The frame at :data:`PARSE_SIZE` pixels (int16 RGB), shrunk by area average when larger.
+
+    Raises:
+        ExpertUnsupported: the frame is smaller than :data:`PARSE_SIZE` or not an RGB image.
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ExpertUnsupported(f"the frame expert reads RGB frames, got shape {frame.shape}")
+    if min(frame.shape[:2]) < PARSE_SIZE:
+        raise ExpertUnsupported(
+            f"the frame expert needs observations of at least {PARSE_SIZE} px, got {frame.shape[1]}x{frame.shape[0]}; "
+            f"make the env with obs_size={PARSE_SIZE} or larger"
+        )
+    if frame.shape[:2] != (PARSE_SIZE, PARSE_SIZE):
+        frame = resize_frame(frame, (PARSE_SIZE, PARSE_SIZE))
+    return frame.astype(np.int16)
+
+
+def near(frame: np.ndarray, colour: tuple[int, int, int], tolerance: int) -> np.ndarray:
+    """Pixels within ``tolerance`` of ``colour`` in every channel."""
+    return np.all(np.abs(frame - np.array(colour, dtype=np.int16)) <= tolerance, axis=2)
+
+
+def cell_counts(mask: np.ndarray, n: int) -> np.ndarray:
+    """How many pixels of ``mask`` fall in each cell of an n x n grid laid over the frame."""
+    size = mask.shape[0]
+    index = (np.arange(size) + 0.5) * n // size
+    counts = np.zeros((n, n), dtype=np.int64)
+    rows, cols = np.nonzero(mask)
+    np.add.at(counts, (index[rows].astype(int), index[cols].astype(int)), 1)
+    return counts
+
+
+def centroid(mask: np.ndarray, n: int) -> tuple[float, float] | None:
+    """Centre of ``mask``'s pixels in cell units (cell k's centre is k), or None when the mask is empty."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return None
+    scale = n / mask.shape[0]
+    return (float((rows + 0.5).mean() * scale - 0.5), float((cols + 0.5).mean() * scale - 0.5))
+
+
+# -- Chaser --------------------------------------------------------------------------------------------
+
+CHASER_CELLS = 11
+"""The easy maze's side in cells (the frame shows all of it)."""
+CHASER_WALL = (171, 191, 197)
+CHASER_ORB = (0, 255, 0)
+CHASER_ENEMY = (43, 156, 35)  # an enemy before it hatches (green body); hatched ones are found by their red eye
+CHASER_STAR = (224, 208, 72)
+CHASER_DANGER = 2
+"""Cells within this many steps of an enemy are avoided (enemies move as fast as the player)."""
+
+
+def parse_chaser(frame: np.ndarray) -> GridView:
+    """Walls, orbs and stars, enemies and the player of a Chaser frame (colours measured on rendered frames)."""
+    f = as_parse_frame(frame)
+    area = (PARSE_SIZE / CHASER_CELLS) ** 2
+    walls = cell_counts(near(f, CHASER_WALL, 24), CHASER_CELLS) > 0.5 * area
+    orbs = cell_counts(near(f, CHASER_ORB, 40), CHASER_CELLS) >= 4
+    stars = cell_counts(near(f, CHASER_STAR, 40), CHASER_CELLS) >= 0.2 * area
+    eggs = cell_counts(near(f, CHASER_ENEMY, 30), CHASER_CELLS) >= 0.1 * area
+    red_eyes = (f[..., 0] > 170) & (f[..., 1] < 130) & (f[..., 2] < 130)  # hatched enemies: dark body, red eye
+    enemies = eggs | (cell_counts(red_eyes, CHASER_CELLS) >= 2)
+    player_mask = (f[..., 0] > 170) & (f[..., 2] > 200) & (f[..., 1] < 150)
+    danger = near_cells(enemies, walls, CHASER_DANGER)
+    return GridView(walls, (orbs | stars) & ~walls, danger, centroid(player_mask, CHASER_CELLS))
+
+
+def near_cells(sources: np.ndarray, walls: np.ndarray, radius: int) -> np.ndarray:
+    """Open cells within ``radius`` steps of any ``sources`` cell, walking around walls."""
+    out = sources & ~walls
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown & ~walls
+    return out
+
+
+# -- Miner ---------------------------------------------------------------------------------------------
+
+MINER_CELLS = 10
+"""The easy mine's side in cells (the frame shows all of it)."""
+MINER_TILES = {"dirt": ((163, 103, 50), 24), "boulder": ((151, 169, 170), 24), "exit": ((48, 48, 48), 12)}
+"""Each tile's dominant colour and tolerance, measured on rendered frames (the exit's black is neutral: the dug
+background of some levels is a dark navy). A cell that is none of these nor a diamond is empty, whatever
+picture the level draws behind the dug cells (skies, hills)."""
+MINER_DIAMOND = (37, 171, 228)
+"""A diamond's deep blue (not a sky's paler one); it claims a cell over the other tiles."""
+MINER_TILE_SHARE = 0.15
+"""A tile claims a cell when at least this share of the cell's pixels have its colour."""
+
+
+def parse_miner(frame: np.ndarray) -> GridView:
+    """Boulders, diamonds, the exit, falling paths and the player (its teal cart) of a Miner frame."""
+    f = as_parse_frame(frame)
+    area = (PARSE_SIZE / MINER_CELLS) ** 2
+    counts = np.stack([cell_counts(near(f, colour, tol), MINER_CELLS) for colour, tol in MINER_TILES.values()])
+    tile = np.where(
+        counts.max(axis=0) >= MINER_TILE_SHARE * area, np.array(list(MINER_TILES))[counts.argmax(axis=0)], "empty"
+    )
+    tile[cell_counts(near(f, MINER_DIAMOND, 28), MINER_CELLS) >= MINER_TILE_SHARE * area] = "diamond"
+    cart = cell_counts((f[..., 1] > 180) & (f[..., 0] < 145) & (f[..., 2] > 150) & (f[..., 2] < 205), MINER_CELLS)
+    at = np.unravel_index(int(cart.argmax()), cart.shape)  # the cell holding most of the teal cart
+    player = (float(at[0]), float(at[1])) if cart.max() > 0 else None  # it moves a whole cell per step
+    if player is not None:
+        tile[at] = "empty"  # the cart's dark wheels are not the exit
+    boulders, diamonds, empty = tile == "boulder", tile == "diamond", tile == "empty"
+    falling = boulders | diamonds
+    danger = np.zeros_like(boulders)
+    for row in range(MINER_CELLS - 1):  # a boulder or diamond falls through empty cells; the cell under it is unsafe
+        danger[row + 1] = falling[row] | (danger[row] & empty[row])
+    exits = tile == "exit"
+    targets = diamonds if diamonds.any() else exits
+    under = np.zeros_like(falling)
+    under[1:] = falling[:-1] & (tile[1:] == "dirt")
+    return GridView(
+        boulders | (exits & diamonds.any()), targets, danger & ~targets, player, unsafe_fallback=True, loosen=under
+    )
+
+
+# -- search and action ---------------------------------------------------------------------------------
+
+IN_TRANSIT = 0.2
+"""A player this far (in cells) from a cell centre is between two cells and may head to either."""
+
+
+def distances(view: GridView, start: tuple[int, int], closed: np.ndarray) -> np.ndarray:
+    """Breadth-first path length from ``start`` to every cell through open cells (-1: unreachable)."""
+    n = view.blocked.shape[0]
+    out = np.full((n, n), -1, dtype=np.int64)
+    if closed[start]:
+        return out
+    out[start] = 0
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        for dr, dc, _ in MOVES:
+            nxt = (cell[0] + dr, cell[1] + dc)
+            if 0 <= nxt[0] < n and 0 <= nxt[1] < n and out[nxt] < 0 and not closed[nxt]:
+                out[nxt] = out[cell] + 1
+                queue.append(nxt)
+    return out
+
+
+def occupied(player: tuple[float, float], n: int) -> list[tuple[int, int]]:
+    """The one cell the player stands on, or the two it is between (nearer first)."""
+    cells = []
+    for r in sorted({int(np.floor(player[0])), int(np.ceil(player[0]))}, key=lambda k: abs(k - player[0])):
+        for c in sorted({int(np.floor(player[1])), int(np.ceil(player[1]))}, key=lambda k: abs(k - player[1])):
+            if abs(r - player[0]) < 1 - IN_TRANSIT and abs(c - player[1]) < 1 - IN_TRANSIT:
+                cells.append((min(max(r, 0), n - 1), min(max(c, 0), n - 1)))
+    return list(dict.fromkeys(cells)) or [(min(max(round(player[0]), 0), n - 1), min(max(round(player[1]), 0), n - 1))]
+
+
+def heading(player: tuple[float, float], cell: tuple[int, int]) -> int:
+    """Native action that moves the player from ``player`` toward the centre of ``cell`` (the larger offset)."""
+    dr, dc = cell[0] - player[0], cell[1] - player[1]
+    if max(abs(dr), abs(dc)) < IN_TRANSIT:
+        return NOOP
+    if abs(dr) >= abs(dc):
+        return DOWN if dr > 0 else UP
+    return RIGHT if dc > 0 else LEFT
+
+
+def next_cell(view: GridView, cells: list[tuple[int, int]], closed: np.ndarray) -> tuple[int, int] | None:
+    """The neighbour cell (or the other occupied cell) that starts a shortest path to the nearest target.
+
+    A target in the cell the player stands on is being taken and does not count; between two cells, a
+    target still drawn in either is the nearest. Ties go to the nearer occupied cell, then to :data:`MOVES` order.
+    """
+    n = view.blocked.shape[0]
+    targets = view.targets.copy()
+    if len(cells) == 1:
+        targets[cells[0]] = False
+    if not targets.any():
+        return None
+    best: tuple[int, tuple[int, int]] | None = None
+    for start in cells:
+        options = [start] if len(cells) > 1 else []
+        if len(cells) == 1:
+            options = [
+                (start[0] + dr, start[1] + dc)
+                for dr, dc, _ in MOVES
+                if 0 <= start[0] + dr < n and 0 <= start[1] + dc < n
+            ]
+        for cell in options:
+            if closed[cell]:
+                continue
+            d = distances(view, cell, closed)
+            reach = d[targets]
+            reach = reach[reach >= 0]
+            if len(reach) and (best is None or int(reach.min()) < best[0]):
+                best = (int(reach.min()), cell)
+    return None if best is None else best[1]
+
+
+def escape_step(view: GridView, player: tuple[float, float], cells: list[tuple[int, int]]) -> int:
+    """Toward the open neighbour (or the other occupied cell) farthest from every danger cell; ties to MOVES order."""
+    n = view.blocked.shape[0]
+    danger = np.argwhere(view.danger)
+    if len(danger) == 0:
+        return NOOP
+    start = cells[0]
+    best, best_distance = start, int(np.abs(danger - np.array(start)).sum(axis=1).min())
+    candidates = cells[1:] + [(start[0] + dr, start[1] + dc) for dr, dc, _ in MOVES]
+    for cell in candidates:
+        if not (0 <= cell[0] < n and 0 <= cell[1] < n) or view.blocked[cell]:
+            continue
+        distance = int(np.abs(danger - np.array(cell)).sum(axis=1).min())
+        if distance > best_distance:
+            best, best_distance = cell, distance
+    return heading(player, best)
+
+
+def grid_action(view: GridView) -> int:
+    """The native action for a parsed frame: toward the nearest safe target, else away from danger."""
+    if view.player is None:
+        return NOOP
+    cells = occupied(view.player, view.blocked.shape[0])
+    cell = next_cell(view, cells, view.blocked | view.danger)
+    if cell is None and view.unsafe_fallback:
+        cell = next_cell(view, cells, view.blocked)
+    if cell is None and view.loosen is not None:
+        loosen = dataclasses.replace(view, targets=view.loosen)
+        cell = next_cell(loosen, cells, view.blocked | (view.danger & ~view.loosen))
+    if cell is None:
+        return escape_step(view, view.player, cells)
+    return heading(view.player, cell)
+
+
+PARSERS: dict[str, Callable[[np.ndarray], GridView]] = {"Chaser": parse_chaser, "Miner": parse_miner}
+"""The games this expert plays, each with its frame parser."""
+
+
+def frame_action(game: str, frame: np.ndarray) -> int:
+    """The expert's native action for one frame of ``game``: a pure function of the picture."""
+    return grid_action(PARSERS[game](frame))
+
+
+class FrameExpert:
+    """Plays Procgen grid games from the current frame alone (see the module docstring).
+
+    ``reset`` only binds the env's gamepad mapping; nothing about the episode is read from it.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)  # unused by the rule (deterministic); kept for the registry's signature
+        self._env: GamepadEnv | None = None
+        self._game = ""
+
+    def reset(self, env: gym.Env, seed: int | None) -> None:
+        """Bind to ``env``'s game.
+
+        Raises:
+            ExpertUnsupported: not a Procgen game this expert parses.
+        """
+        base = unwrap(env, engines=("procgen",))
+        if base.spec_game.name not in PARSERS:
+            raise ExpertUnsupported(
+                f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {base.spec_game.name}"
+            )
+        self._env, self._game = base, base.spec_game.name
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> gamepad.GamepadDict:
+        """The gamepad action for ``obs`` (``info`` is not read)."""
+        if self._env is None:
+            raise ExpertNotReset("call expert.reset(env, seed) after env.reset() and before act()")
+        return self._env.native_to_gamepad(frame_action(self._game, obs))
