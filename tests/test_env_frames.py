@@ -90,3 +90,76 @@ def test_vizdoom_frames_rendered_small_stay_close_to_the_resized_native_frames()
     finally:
         for env in envs:
             env.close()
+
+
+DUSK = 130
+"""A Crafter step count shortly before night (daylight drops below 0.5 from step 148 of each 300)."""
+
+
+def _crafter_rollout_matches_stock_render(size: tuple[int, int], steps: int, sleep_bias: float) -> dict[str, int]:
+    """Play Crafter and, after every step, render the state with Crafter's renderer and with ours from the
+    same random state: the frames must be equal byte for byte and leave the world's RNG in the same state
+    (night noise draws one number per view pixel from it, and the game draws from it too)."""
+    crafter = pytest.importorskip("crafter")
+    from nitrogen_envs.engines.crafter_render import BufferedRenderer
+
+    env = crafter.Env(size=size, seed=7)
+    env.reset()
+    env._step = DUSK  # each episode starts near dusk, so every one has a night
+    ours = BufferedRenderer(env)
+    rng = np.random.default_rng(0)
+    seen = {"night": 0, "sleep": 0, "reset": 0}
+    for _ in range(steps):
+        action = 6 if rng.random() < sleep_bias else int(rng.integers(0, 17))  # 6 = sleep
+        if env.step(action)[2]:
+            env.reset()
+            env._step = DUSK
+            seen["reset"] += 1
+        random = env._world.random
+        before = random.get_state()
+        expected = crafter.Env.render(env)
+        after = random.get_state()
+        random.set_state(before)
+        frame = ours()
+        assert frame.dtype == expected.dtype and frame.shape == expected.shape == (size[1], size[0], 3)
+        np.testing.assert_array_equal(frame, expected)
+        for mine, theirs in zip(random.get_state(), after, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+        seen["night"] += env._world.daylight < 0.5
+        seen["sleep"] += bool(env._player.sleeping)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("size", "steps", "sleep_bias"),
+    [
+        ((64, 64), 800, 0.05),
+        ((128, 96), 500, 0.1),
+        pytest.param((256, 256), 400, 0.05, marks=pytest.mark.slow),
+    ],
+    ids=["64px", "128x96", "256px"],
+)
+def test_crafter_buffered_renderer_gives_crafters_frames_byte_for_byte(size, steps, sleep_bias):
+    """Over long rollouts with nights (noise from the world RNG), sleep (desaturated view) and resets."""
+    seen = _crafter_rollout_matches_stock_render(size, steps, sleep_bias)
+    assert seen["night"] > 20 and seen["sleep"] > 20 and seen["reset"] >= 1, seen
+
+
+def test_crafter_env_renders_with_the_buffered_renderer():
+    crafter = pytest.importorskip("crafter")
+    import gymnasium as gym
+
+    from nitrogen_envs.engines.crafter_render import BufferedRenderer
+
+    env = gym.make("NitroGen/Crafter-v0")
+    try:
+        obs, _ = env.reset(seed=1)
+        engine = env.unwrapped._engine
+        assert isinstance(engine.render, BufferedRenderer)
+        assert engine._world.daylight >= 0.5  # daytime: no noise, so a second render is the same frame
+        np.testing.assert_array_equal(obs, crafter.Env.render(engine))
+        kept = obs.copy()
+        env.step(env.unwrapped.native_to_gamepad(1))
+        np.testing.assert_array_equal(obs, kept)  # a returned frame is never overwritten
+    finally:
+        env.close()

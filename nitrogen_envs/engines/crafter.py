@@ -1,8 +1,9 @@
 """Crafter: an open-world survival game with 22 achievements (Hafner 2021), one task each.
 
-Frames are rendered by Crafter directly at ``obs_size`` (no resampling). A task's reward is 1.0 on
-the step its achievement unlocks, and the episode then ends; Crafter's own reward is in
-``info["crafter_reward"]``. Death terminates; Crafter's 10,000-step length truncates.
+Frames are rendered by Crafter directly at ``obs_size`` (no resampling), through
+:mod:`nitrogen_envs.engines.crafter_render`: byte-identical to Crafter's renderer, about twice as fast.
+A task's reward is 1.0 on the step its achievement unlocks, and the episode then ends; Crafter's own
+reward is in ``info["crafter_reward"]``. Death terminates; Crafter's 10,000-step length truncates.
 
 Gamepad mapping (a triggers-as-modifiers layout so all 17 actions are reachable):
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import EngineStep, GamepadEnv
+from nitrogen_envs.engines.crafter_render import install as install_buffered_renderer
 from nitrogen_envs.import_utils import require_package_quietly
 from nitrogen_envs.mapping import Binding, ChoiceTable
 
@@ -129,6 +131,7 @@ class CrafterEnv(GamepadEnv):
         names = [str(name) for name in crafter.constants.actions]
         if names != CRAFTER_TABLE.names:
             raise RuntimeError(f"this crafter version has actions {names}; nitrogen-gym expects {CRAFTER_TABLE.names}")
+        install_buffered_renderer(self._engine)
 
     def _to_obs(self, frame: np.ndarray) -> np.ndarray:
         return np.asarray(frame, dtype=np.uint8)  # rendered at obs_size into a new array every step
