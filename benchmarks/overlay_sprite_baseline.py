@@ -10,9 +10,11 @@ Usage::
 
     python benchmarks/overlay_sprite_baseline.py                       # 6 held-out styles x CRF 23/35 x scale 0.5/1/2
     python benchmarks/overlay_sprite_baseline.py --styles sprite-gamecube-4 --crfs 28 --scales 1 --parser reference
+    python benchmarks/overlay_sprite_baseline.py --sticks parser --bound   # the parser's own sticks; clear cells
 
 Prints the figures last as one line: ``overlay_sprite_baseline: key=value ...`` (pooled over every clip,
-a clip whose overlay is not found scores all its readings wrong), with peak RSS.
+a clip whose overlay is not found scores all its readings wrong; ``stick_r2_found`` pools the clips whose overlay
+was found, ``stick_r2_clear`` the clear cells' clips when run with ``--bound``), with CPU seconds per clip and peak RSS.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import resource
 import time
 
 from nitrogen_datasets.overlay.eval_report import format_evaluation
-from nitrogen_datasets.overlay.evaluate import OverlayEvalConfig, Tally, _job
+from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
 
+CLEAR_BOUND = 0.995
+"""A (CRF, scale) cell is clear where the oracle reads its buttons at least this well (issue #18's second row)."""
 DEFAULT_STYLES = (
     "sprite-dualshock-1",  # held-out family, gradient
     "sprite-dualshock-5",  # held-out family, sticker
@@ -36,6 +40,35 @@ DEFAULT_STYLES = (
 )
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished workers (user + system)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def clear_tally(results: list[ClipResult], given: set[str] | None = None) -> tuple[Tally, list[str]]:
+    """Tallies of the clips in clear cells (a (CRF, scale) cell whose oracle reads buttons >= 0.995), and those cells.
+
+    The issue's second target row (stick R^2 >= 0.97 where the video is clear) is stated on these cells.
+    ``given`` names the cells (``CRF/scale``) instead, as an earlier ``--bound`` run of the same grid found them.
+    """
+    cells: dict[tuple[int, float], list[ClipResult]] = {}
+    for result in results:
+        cells.setdefault((result.crf, result.scale), []).append(result)
+    clear, names = Tally(), []
+    for (crf, scale), group in sorted(cells.items()):
+        bound = Tally()
+        for result in group:
+            if result.bound is not None:
+                bound.add(result.bound)
+        name = f"{crf}/{scale:g}"
+        if (name in given) if given is not None else (bound.button_total and bound.button_accuracy >= CLEAR_BOUND):
+            names.append(name)
+            for result in group:
+                clear.add(result.total)
+    return clear, names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--styles", nargs="+", default=list(DEFAULT_STYLES))
@@ -44,8 +77,11 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=["play"])
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--parser", default="learned", choices=["learned", "reference"])
+    parser.add_argument("--sticks", default="knob", choices=["knob", "parser"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bound", action="store_true", help="also run the oracle bound: stick R^2 in clear cells")
+    parser.add_argument("--clear-cells", help="the clear cells as a --bound run printed them (e.g. 23/1,23/2)")
     args = parser.parse_args()
 
     styles = [sprite_style(name) for name in args.styles]
@@ -59,6 +95,8 @@ def main() -> None:
         method=args.parser,
         seed=args.seed,
         kinds=tuple(args.kinds),
+        sticks=args.sticks,
+        bound=args.bound,
     )
     cells = [(style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales]
     jobs = [
@@ -67,20 +105,28 @@ def main() -> None:
         for kind in config.kinds
     ]
     start = time.perf_counter()
+    cpu_start = _cpu_seconds()
     results = [result for _, result in run_parallel(jobs, _job, workers=args.workers)]
     seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu_start
     print(format_evaluation(results))
-    pooled = Tally()
+    pooled, found = Tally(), Tally()
     for result in results:
         pooled.add(result.total)
+        if result.located:
+            found.add(result.total)
+    given = set(args.clear_cells.split(",")) if args.clear_cells else None
+    clear, clear_cells = clear_tally(results, given) if args.bound or given else (Tally(), [])
     located = sum(result.located for result in results)
     for result in results:
         if not result.located:
             print(f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind})")
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
-        f"overlay_sprite_baseline: parser={args.parser} clips={len(results)} located={located} "
+        f"overlay_sprite_baseline: parser={args.parser} sticks={args.sticks} clips={len(results)} located={located} "
         f"button={pooled.button_accuracy:.4f} trigger={pooled.trigger_accuracy:.4f} stick_r2={pooled.stick_r2:.4f} "
+        f"stick_r2_found={found.stick_r2:.4f} stick_r2_clear={clear.stick_r2:.4f} "
+        f"clear_cells={','.join(clear_cells) or '-'} cpu_s_per_clip={cpu / len(results):.2f} "
         f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}"
     )
 

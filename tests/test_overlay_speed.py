@@ -146,7 +146,8 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
     """extract (region-only RGB, split first layer, sparse probe) against the plain way: whole RGB frames,
     the probe's frames all held, the 10-channel network on every crop."""
     before = torch.get_num_threads()
-    result = extract(clip.video, clip.layout, tmp_path / "a.parquet")
+    # The parser's own stick readings (sticks="parser"): what is compared here is the network, run two ways.
+    result = extract(clip.video, clip.layout, tmp_path / "a.parquet", config=ExtractConfig(sticks="parser"))
     assert torch.get_num_threads() == before  # the parser's thread setting is restored
     table = pq.read_table(result.actions)
     got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)

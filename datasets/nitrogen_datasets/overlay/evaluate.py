@@ -129,6 +129,7 @@ class OverlayEvalConfig:
         play_stats: the play statistics the ``play`` and ``held`` clips replay (a JSON table written by
             :func:`~.play_stats.measure_play`); ``None`` = the shipped table, measured from our experts.
         fps: frame rate of the clips (the play statistics are in seconds).
+        sticks: who reads the sticks (:data:`~.extract.STICK_READERS`: ``knob`` matching, or the ``parser``).
     """
 
     styles: tuple[str, ...] = ()
@@ -144,6 +145,7 @@ class OverlayEvalConfig:
     kinds: tuple[str, ...] = DEFAULT_KINDS
     play_stats: str | None = None
     fps: int = 30
+    sticks: str = "knob"
 
     def __post_init__(self) -> None:
         """Reject an unknown or missing kind of clip, naming the valid ones."""
@@ -287,7 +289,7 @@ def evaluate_clip(
             fps=config.fps,
             crf=crf,
         )
-        extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
+        extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights, sticks=config.sticks)
         try:
             extracted = extract(clip.video, clip.layout, Path(tmp) / "actions.parquet", config=extract_config)
         except OverlayNotFound:

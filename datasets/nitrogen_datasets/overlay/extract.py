@@ -31,6 +31,7 @@ from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.calibration import calibrate_presses
 from nitrogen_datasets.overlay.decode import VideoProbe, frame_count, prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, KnobSticks
 from nitrogen_datasets.overlay.layout import OverlayLayout, load_layout
 from nitrogen_datasets.overlay.localize import Localization, localize
 from nitrogen_datasets.overlay.masking import DecodedFrame, FrameTap, MaskedVideoTap, mask_box
@@ -45,6 +46,7 @@ __all__ = [
     "COLUMNS",
     "PARSERS",
     "REGION_MARGIN",
+    "STICK_READERS",
     "ExtractConfig",
     "ExtractResult",
     "Extraction",
@@ -62,6 +64,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 COLUMNS: tuple[str, ...] = ("frame", "time_s", *gamepad.FLAT_NAMES, "confidence", "keep")
 PARSERS = ("learned", "reference")
+STICK_READERS = ("knob", "parser")
+"""How sticks are read: ``knob``, the layout's own knob sprite found in its sweep area (:mod:`.knob_match`, the
+default: it reads sprite families no parser trained on); ``parser``, the parser's own stick reading."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class ExtractConfig:
             setting as it is.
         calibrate_presses: threshold each button of the learned parser per clip where its readings form
             two clear clusters (:func:`~.calibration.calibrate_presses`), instead of at probability 0.5.
+        sticks: who reads the sticks (:data:`STICK_READERS`); buttons and triggers are the parser's either way.
+        knob: settings of the knob matcher (``sticks="knob"``).
     """
 
     probe_frames: int = 120
@@ -96,10 +103,14 @@ class ExtractConfig:
     parser: ParserConfig = field(default_factory=ParserConfig)
     torch_threads: int | None = 1
     calibrate_presses: bool = True
+    sticks: str = "knob"
+    knob: KnobMatchConfig = field(default_factory=KnobMatchConfig)
 
     def __post_init__(self) -> None:
         if self.method not in PARSERS:
             raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
+        if self.sticks not in STICK_READERS:
+            raise InvalidOverlayConfig(f"sticks must be one of {STICK_READERS}, got {self.sticks!r}")
         if self.torch_threads is not None and self.torch_threads < 1:
             raise InvalidOverlayConfig(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
 
@@ -179,16 +190,24 @@ def make_parser(
     template: np.ndarray,
     origin: tuple[int, int] = (0, 0),
 ) -> FrameParser:
-    """The parser ``config.method`` names, set up for one video (for images cut from its frames at ``origin``)."""
-    if config.method == "reference":
-        return ReferenceParser(layout, where, reference, template, config.parser, origin=origin)
-    from nitrogen_datasets.overlay.learned import LearnedParser
-    from nitrogen_datasets.overlay.parser_weights import load_parser
+    """The parser ``config.method`` names, set up for one video (for images cut from its frames at ``origin``).
 
-    model = load_parser(config.parser_weights)
-    return LearnedParser(
-        layout, where, reference, template, model, origin=origin, press_probabilities=config.calibrate_presses
-    )
+    With ``config.sticks == "knob"`` its stick readings are replaced by the knob matcher's (:class:`~.knob_match.KnobSticks`).
+    """
+    parser: FrameParser
+    if config.method == "reference":
+        parser = ReferenceParser(layout, where, reference, template, config.parser, origin=origin)
+    else:
+        from nitrogen_datasets.overlay.learned import LearnedParser
+        from nitrogen_datasets.overlay.parser_weights import load_parser
+
+        model = load_parser(config.parser_weights)
+        parser = LearnedParser(
+            layout, where, reference, template, model, origin=origin, press_probabilities=config.calibrate_presses
+        )
+    if config.sticks == "knob":
+        return KnobSticks(parser, layout, where, template, reference, config.knob, origin=origin)
+    return parser
 
 
 def _locate(
