@@ -34,7 +34,7 @@ from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
 from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.evaluate import STYLE_SETS, OverlayEvalConfig
-from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig
+from nitrogen_datasets.overlay.extract import PARSERS, STICK_READERS, ExtractConfig
 from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
 from nitrogen_datasets.overlay.video import EpisodeRenderConfig
 
@@ -195,6 +195,13 @@ def render(
     help="Learned parser: threshold each button per clip where its readings form two clear clusters "
     "(else at probability 0.5).",
 )
+@click.option(
+    "--sticks",
+    type=click.Choice(STICK_READERS),
+    default=_default(ExtractConfig, "sticks"),
+    show_default=True,
+    help="knob: find the layout's own knob sprite in each stick's sweep box; parser: the parser's stick reading.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def extract(
     video: Path,
@@ -204,6 +211,7 @@ def extract(
     method: str,
     parser_weights: Path | None,
     clip_thresholds: bool,
+    sticks: str,
     quiet: bool,
 ) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
@@ -213,6 +221,7 @@ def extract(
         method=method,
         parser_weights=str(parser_weights) if parser_weights else None,
         calibrate_presses=clip_thresholds,
+        sticks=sticks,
     )
     result = run_extract(video, layout_path, out, masked_video=masked_video, config=config, progress=not quiet)
     where = result.localization
@@ -343,6 +352,9 @@ def train_parser_command(
 )
 @click.option("--parser-weights", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
+    "--sticks", type=click.Choice(STICK_READERS), default=_default(OverlayEvalConfig, "sticks"), show_default=True
+)
+@click.option(
     "--workers",
     default=_default(OverlayEvalConfig, "workers"),
     show_default=True,
@@ -380,6 +392,7 @@ def eval_command(
     frames: int,
     method: str,
     parser_weights: Path | None,
+    sticks: str,
     workers: int,
     seed: int,
     markdown: bool,
@@ -408,6 +421,7 @@ def eval_command(
         bound=bound,
         kinds=kinds,
         play_stats=str(play_stats) if play_stats else None,
+        sticks=sticks,
     )
     click.echo(format_evaluation(evaluate_overlays(config, progress=not quiet), markdown=markdown))
 
