@@ -215,6 +215,26 @@ class _Shared:
     results: Any
 
 
+_IN_USE: dict[int, _Shared] = {}
+"""Shared state of calls that returned while a worker was still starting, kept until every worker is done.
+
+Freed, a call's counter would hand its shared memory to the next call's counter, and the late worker of the
+first call would claim (and lose) the second call's seeds: measured, a hang.
+"""
+
+
+def _keep_while_running(shared: _Shared, futures: Sequence[concurrent.futures.Future[None]]) -> None:
+    """Hold ``shared`` in :data:`_IN_USE` until every worker's part of the call has ended (or was cancelled)."""
+    _IN_USE[id(shared)] = shared
+
+    def release(_: concurrent.futures.Future[None]) -> None:
+        if all(future.done() for future in futures):
+            _IN_USE.pop(id(shared), None)
+
+    for future in futures:
+        future.add_done_callback(release)
+
+
 def _claim(shared: _Shared, total: int) -> int | None:
     """The next unplayed index of the call's seeds, or ``None`` when every one has been taken."""
     with shared.claimed.get_lock():
@@ -319,6 +339,7 @@ def _evaluate_in_workers(
     )
     try:
         futures = [pool.submit(_play_in_worker, settings, len(seeds), seeds) for _ in range(helpers)]
+        _keep_while_running(shared, futures)
         collected = _Collected(bar, shared, futures)
         env = make_eval_env(settings.env_id, task=settings.task, obs_size=settings.obs_size)
         try:

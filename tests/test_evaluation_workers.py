@@ -1,5 +1,6 @@
 """`evaluate(..., workers=N)`: episodes played in N processes are the episodes of one process."""
 
+import concurrent.futures
 import time
 
 import pytest
@@ -56,6 +57,25 @@ def test_procgen_episodes_with_two_workers_are_those_of_one(monkeypatch):
     two = evaluate("random", "NitroGen/CoinRun-v0", seeds=seeds, obs_size=32, max_steps=60, workers=2)
     assert [vars(r) for r in two] == [vars(r) for r in one]
     assert 0 not in here and len(here) < len(seeds)
+
+
+def test_a_calls_shared_counter_lives_until_every_worker_of_the_call_is_done():
+    """A call returns without waiting on a worker still starting; its counter must outlive the call.
+
+    Freed at once, its shared memory became the next call's counter: the late worker took one of the next
+    call's seeds, sent the result to its own call's queue, which nobody read, and the next call hung (seen
+    in the benchmark). Futures stand in for the workers' parts of the call.
+    """
+    shared = evaluation._Shared(claimed=object(), results=object())
+    started, starting = concurrent.futures.Future(), concurrent.futures.Future()
+    evaluation._keep_while_running(shared, [started, starting])
+    key = id(shared)
+    del shared  # the call has returned
+    assert key in evaluation._IN_USE
+    started.set_result(None)
+    assert key in evaluation._IN_USE  # the other worker may still take a seed
+    starting.set_exception(RuntimeError("died while starting"))
+    assert key not in evaluation._IN_USE
 
 
 @pytest.mark.slow
