@@ -16,8 +16,9 @@ Stages (each resumable; rerun the same command)::
 
     python experiments/bc_frame_expert.py collect --episodes 20   # demonstrations, seeds 0-19
     python experiments/bc_frame_expert.py play                    # expert and random, seeds 1000-1019
-    python experiments/bc_frame_expert.py train                   # one classifier per game
-    python experiments/bc_frame_expert.py eval                    # the clones on seeds 1000-1019
+    python experiments/bc_frame_expert.py agreement               # labels given again from the stored frames
+    python experiments/bc_frame_expert.py train --steps 1000      # one classifier per game
+    python experiments/bc_frame_expert.py eval --modes argmax     # the clones on seeds 1000-1019
     python experiments/bc_frame_expert.py report --write          # section 10 of docs/results.md
 
 The expert reads 128 px observations (its parser's size); the demonstrations are recorded at 128 px and the
@@ -27,6 +28,7 @@ classifier reads them at section 5's 64 px, as it plays.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import asdict
@@ -46,6 +48,7 @@ from bc_classifier import (
     episodes_in,
     held_out_accuracy,
     load_frames,
+    native_labels,
     paired_cell,
 )
 from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, play_out
@@ -57,6 +60,7 @@ OUT = Path("runs/bc_frame_expert")
 TASK = "easy"
 GAMES = tuple(PARSERS)
 BEGIN, END = "<!-- bc-frame-expert:begin -->", "<!-- bc-frame-expert:end -->"
+EVAL_EVERY = 250  # training steps between held-out accuracy measurements
 
 
 def make_env(game: str, obs_size: int) -> Any:
@@ -151,13 +155,14 @@ def run_dir(game: str) -> Path:
 
 
 def train(game: str, config: ClassifierConfig) -> None:
-    """Section 5's classifier (one game, one head) on all but the last episodes; held-out accuracy per 500 steps."""
+    """Section 5's classifier (one game, one head) on all but the last episodes; held-out accuracy every EVAL_EVERY steps."""
     import torch
     from safetensors.torch import save_model
 
     out = run_dir(game)
     if (out / "metrics.json").is_file():
         return
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     torch.set_num_threads(1)
     frames, labels, episode = load_frames("procgen", demo_folder(game), game)
@@ -168,8 +173,17 @@ def train(game: str, config: ClassifierConfig) -> None:
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     train_index = torch.nonzero(~held).squeeze(1)
     generator = torch.Generator().manual_seed(config.seed)
+    majority_label = int(np.bincount(labels[~held_np], minlength=N_ACTIONS).argmax())
+    summary = {
+        "config": asdict(config),
+        "frames": len(labels),
+        "held_out_frames": int(held_np.sum()),
+        "majority_label": majority_label,
+        "majority_accuracy": float(np.mean(labels[held_np] == majority_label)),
+        "label_counts": np.bincount(labels, minlength=N_ACTIONS).tolist(),
+    }
     started = time.perf_counter()
-    curve = []
+    curve: list[dict[str, Any]] = []
     for step in range(1, config.steps + 1):
         batch = train_index[torch.randint(len(train_index), (config.batch_size,), generator=generator)]
         shift = torch.randint(-2, 3, (2,), generator=generator)  # as section 5: small shifts
@@ -178,31 +192,43 @@ def train(game: str, config: ClassifierConfig) -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % 500 == 0 or step == config.steps:
+        if step % EVAL_EVERY == 0 or step == config.steps:
             accuracy = held_out_accuracy(network, x, y, g, held, (game,))
             train_accuracy = held_out_accuracy(network, x, y, g, ~held, (game,))[game]
             curve.append({"step": step, "loss": float(loss.detach()), **accuracy, "train": train_accuracy})
-            print(f"train {game} step {step}: loss {float(loss):.3f} {accuracy} train {train_accuracy}", flush=True)
+            atomic_json(out / "progress.json", {**summary, "curve": curve})  # what report reads if this is killed
+            print(f"train {game} step {step}: loss {float(loss.detach()):.3f} {accuracy} train {train_accuracy}")
     out.mkdir(parents=True, exist_ok=True)
     save_model(network, str(out / "model.safetensors"))
-    majority_label = int(np.bincount(labels[~held_np], minlength=N_ACTIONS).argmax())
-    atomic_json(
-        out / "metrics.json",
-        {
-            "config": asdict(config),
-            "frames": len(labels),
-            "held_out_frames": int(held_np.sum()),
-            "curve": curve,
-            "majority_label": majority_label,
-            "majority_accuracy": float(np.mean(labels[held_np] == majority_label)),
-            "label_counts": np.bincount(labels, minlength=N_ACTIONS).tolist(),
-            "seconds": round(time.perf_counter() - started, 1),
-        },
-    )
+    atomic_json(out / "metrics.json", {**summary, "curve": curve, "seconds": round(time.perf_counter() - started, 1)})
 
 
-def evaluate(game: str) -> None:
-    """Play the trained clone of ``game`` on the evaluation seeds, argmax and sampled."""
+def agreement(game: str) -> None:
+    """Share of recorded steps whose label the rule gives again from the stored (video-decoded) 128 px frame.
+
+    The expert's label is a function of the exact picture; the recording's video codec changes pixels, so this
+    says how much of that function survives in the data a clone learns from.
+    """
+    from nitrogen_datasets.experts.frame_procgen import frame_action
+    from nitrogen_datasets.imitation_bridge import episode_arrays
+    from nitrogen_datasets.reader import DemoDataset
+
+    path = OUT / "agreement" / f"{game}.json"
+    if path.is_file():
+        return
+    dataset = DemoDataset(demo_folder(game))
+    same = total = 0
+    for position in range(len(dataset.episodes)):
+        obs, actions, _, _ = episode_arrays(dataset, position, PARSE_SIZE)
+        labels = native_labels("procgen", game, np.asarray(actions, dtype=np.float32))
+        same += sum(frame_action(game, frame) == label for frame, label in zip(obs[:-1], labels, strict=True))
+        total += len(labels)
+    atomic_json(path, {"game": game, "steps": total, "same": int(same), "share": same / total})
+    print(f"agreement {game}: {same}/{total}", flush=True)
+
+
+def evaluate(game: str, modes: tuple[str, ...] = PLAY_MODES) -> None:
+    """Play the trained clone of ``game`` on the evaluation seeds (argmax, sampled, or both)."""
     import torch
     from safetensors.torch import load_model
 
@@ -210,8 +236,17 @@ def evaluate(game: str) -> None:
     network = build_network(n_actions=N_ACTIONS, n_games=1)
     load_model(network, str(run_dir(game) / "model.safetensors"))
     network.eval()
-    for mode in PLAY_MODES:
+    for mode in modes:
         play_all(game, mode, network)
+
+
+def training_record(game: str) -> dict[str, Any] | None:
+    """The finished run's metrics, else the last progress of an unfinished one (``done`` says which)."""
+    for name, done in (("metrics.json", True), ("progress.json", False)):
+        path = run_dir(game) / name
+        if path.is_file():
+            return {**json.loads(path.read_text()), "done": done}
+    return None
 
 
 def report() -> str:
@@ -220,42 +255,49 @@ def report() -> str:
     lines = [
         f"Procgen `{TASK}`, {MAX_STEPS}-step cap. Play: seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1} (no "
         "demonstration came from them), normalized score (difference from random play on the same seeds [paired "
-        "95% bootstrap CI]), episodes. Classifier: section 5's CNN at 64 px, one game per network, "
-        f"{config.steps} steps of {config.batch_size} (AdamW, lr {config.lr}), trained on the expert's "
+        "95% bootstrap CI]), episodes. Classifier: section 5's CNN at 64 px, one game per network, batches of "
+        f"{config.batch_size} (AdamW, lr {config.lr}, the step each cell names), trained on the expert's "
         f"demonstrations of seeds 0 on but the last {VALIDATION_EPISODES}; held-out accuracy on those "
         f"{VALIDATION_EPISODES} levels (always answering the majority training label in brackets; accuracy on "
-        "the training levels after the slash). Made by `python experiments/bc_frame_expert.py "
-        "collect --episodes 20 && ... play && ... train && ... eval && ... report --write`.",
+        "the training levels after the slash). Rule on stored frames: share of the recorded steps whose label the "
+        "expert's rule gives again from the frame as stored (video-decoded, 128 px). Made by `python experiments/bc_frame_expert.py "
+        "collect --episodes 20 && ... play && ... agreement && ... train --steps 1000 && ... eval --modes argmax && ... report "
+        "--write`.",
         "",
-        "| game | frame expert | random | held-out accuracy (majority) / training | clone, argmax | clone, sampled |",
-        "|---|---|---|---|---|---|",
+        "| game | frame expert | random | rule on stored frames | held-out accuracy (majority) / training "
+        "| clone, argmax | clone, sampled |",
+        "|---|---|---|---|---|---|---|",
     ]
     for game in GAMES:
         base = episodes_in(play_path("random", game))
         expert = paired_cell(episodes_in(play_path("expert", game)), base)
         random_mean = f"{np.mean([e['normalized'] for e in base]):.2f}" if base else "-"
-        metrics_path = run_dir(game) / "metrics.json"
         accuracy = "-"
-        if metrics_path.is_file():
-            import json
-
-            metrics = json.loads(metrics_path.read_text())
+        metrics = training_record(game)
+        if metrics is not None and metrics["curve"]:
             final = metrics["curve"][-1]
             accuracy = (
                 f"{final[game]:.2f} ({metrics['majority_accuracy']:.2f}) / {final['train']:.2f}, "
-                f"{metrics['frames']} frames"
+                f"{metrics['frames']} frames, step {final['step']}" + ("" if metrics["done"] else " (stopped there)")
             )
         clones = [paired_cell(episodes_in(play_path(mode, game)), base) for mode in PLAY_MODES]
-        lines.append(f"| {game} | {expert} | {random_mean} | {accuracy} | " + " | ".join(clones) + " |")
+        same_path = OUT / "agreement" / f"{game}.json"
+        same = "-"
+        if same_path.is_file():
+            record = json.loads(same_path.read_text())
+            same = f"{record['share']:.2f} of {record['steps']} steps"
+        lines.append(f"| {game} | {expert} | {random_mean} | {same} | {accuracy} | " + " | ".join(clones) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``collect``, ``play``, ``train``, ``eval`` or ``report``."""
+    """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "play", "train", "eval", "report"))
+    parser.add_argument("stage", choices=("collect", "play", "agreement", "train", "eval", "report"))
     parser.add_argument("--games", nargs="*", choices=GAMES, default=list(GAMES))
     parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game")
+    parser.add_argument("--modes", nargs="*", choices=PLAY_MODES, default=list(PLAY_MODES), help="eval: how to play")
+    parser.add_argument("--steps", type=int, default=ClassifierConfig().steps, help="train: steps of 64")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
     for game in args.games if args.stage != "report" else ():
@@ -264,10 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "play":
             play_all(game, "expert")
             play_all(game, "random")
+        elif args.stage == "agreement":
+            agreement(game)
         elif args.stage == "train":
-            train(game, ClassifierConfig())
+            train(game, ClassifierConfig(steps=args.steps))
         else:
-            evaluate(game)
+            evaluate(game, tuple(args.modes))
     if args.stage == "report":
         text = report()
         print(text)
