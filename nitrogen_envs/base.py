@@ -20,6 +20,7 @@ import numpy as np
 from nitrogen_envs import gamepad
 from nitrogen_envs.errors import EnvClosed, InvalidSaveState, SaveStateUnsupported
 from nitrogen_envs.image import resize_frame
+from nitrogen_envs.mapping import MAX_CACHED_ACTIONS
 from nitrogen_envs.registry import GameSpec, TaskSpec, get_game
 from nitrogen_envs.savestate import pack_state, unpack_state
 from nitrogen_envs.scores import reference_range
@@ -158,6 +159,7 @@ class GamepadEnv(EpisodeCounters, gym.Env[Obs, dict]):
         self.observation_space = gym.spaces.Box(0, 255, shape=(*self.obs_size, 3), dtype=np.uint8)
         self.action_space = gamepad.dict_space()
         self._frame: np.ndarray | None = None
+        self._clean_actions: dict[tuple, gamepad.GamepadDict] = {}
         self._start_episode()
         self._reference: Any = _UNSET
         self._window: Any = None
@@ -235,7 +237,7 @@ class GamepadEnv(EpisodeCounters, gym.Env[Obs, dict]):
         self._check_open("step")
         if self._frame is None:
             raise gym.error.ResetNeeded("call env.reset() before env.step()")
-        clean = gamepad.validate(action)
+        clean = self._validate(action)
         result = self._engine_step(clean)
         self._count_step(float(result.reward), bool(result.success))
         if result.frame is not None:
@@ -249,6 +251,25 @@ class GamepadEnv(EpisodeCounters, gym.Env[Obs, dict]):
             bool(result.truncated),
             self._info(result.extra),
         )
+
+    def _validate(self, action: dict[str, Any]) -> gamepad.GamepadDict:
+        """``gamepad.validate(action)``, memoized on the action's exact :func:`gamepad.fingerprint`.
+
+        Validation was the largest share of our per-step Python (docs/performance.md), and an agent
+        repeats few exact actions. The memoized arrays are shared by later steps, so they are read-only:
+        an adapter that tried to change one would fail loudly instead of changing later steps' actions.
+        """
+        key = gamepad.fingerprint(action)
+        if key is None:
+            return gamepad.validate(action)
+        clean = self._clean_actions.get(key)
+        if clean is None:
+            clean = gamepad.validate(action)
+            if len(self._clean_actions) < MAX_CACHED_ACTIONS:
+                for array in clean.values():
+                    array.flags.writeable = False
+                self._clean_actions[key] = clean
+        return clean
 
     def render(self) -> Obs | None:  # type: ignore[override]
         """Return the current frame (``rgb_array``) or show it in a window (``human``)."""

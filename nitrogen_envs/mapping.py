@@ -45,6 +45,15 @@ while every realistic agent stays fully cached.
 """
 
 
+MAX_CACHED_ACTIONS = 1024
+"""Most exact actions (:func:`gamepad.fingerprint`) a table or an env memoizes.
+
+An agent with a discrete repertoire repeats a few dozen exact actions, each then costs one dict lookup;
+a policy with continuous sticks rarely repeats one, so the cap (an entry is well under 1 kB) keeps such
+a run from growing the memo, and its actions take the ordinary path.
+"""
+
+
 @dataclass(frozen=True)
 class Controls:
     """The digital reading of a gamepad action that the game tables match against."""
@@ -181,13 +190,16 @@ class ChoiceTable:
     noop_index: int = 0
     _order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _cache: dict[tuple, int] = field(init=False, repr=False, compare=False)
+    _exact: dict[tuple, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Most specific first; stable sort keeps table order on ties.
         order = sorted(range(len(self.bindings)), key=lambda i: -self.bindings[i].specificity)
         object.__setattr__(self, "_order", tuple(order))
-        # Few distinct readings occur in play, so matching is memoized (up to MAX_CACHED_CONTROLS).
+        # Few distinct readings occur in play, so matching is memoized (up to MAX_CACHED_CONTROLS), and
+        # so are the exact actions of an agent's repertoire (up to MAX_CACHED_ACTIONS), which skips reading.
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_exact", {})
 
     @property
     def names(self) -> list[str]:
@@ -196,14 +208,20 @@ class ChoiceTable:
 
     def to_native(self, action: Mapping[str, Any]) -> int:
         """Index of the native action for a validated gamepad action."""
+        exact = gamepad.fingerprint(action)
+        if exact is not None:
+            hit = self._exact.get(exact)
+            if hit is not None:
+                return hit
         key = _read_key(action)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        controls = Controls(*key)
-        result = next((i for i in self._order if self.bindings[i].matches(controls)), self.noop_index)
-        if len(self._cache) < MAX_CACHED_CONTROLS:
-            self._cache[key] = result
+        result = self._cache.get(key)
+        if result is None:
+            controls = Controls(*key)
+            result = next((i for i in self._order if self.bindings[i].matches(controls)), self.noop_index)
+            if len(self._cache) < MAX_CACHED_CONTROLS:
+                self._cache[key] = result
+        if exact is not None and len(self._exact) < MAX_CACHED_ACTIONS:
+            self._exact[exact] = result
         return result
 
     def to_gamepad(self, native: int) -> gamepad.GamepadDict:
@@ -226,9 +244,11 @@ class ButtonTable:
 
     bindings: tuple[Binding, ...]
     _cache: dict[tuple, list[int]] = field(init=False, repr=False, compare=False)
+    _exact: dict[tuple, list[int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_exact", {})
 
     @property
     def names(self) -> list[str]:
@@ -237,13 +257,18 @@ class ButtonTable:
 
     def to_native(self, action: Mapping[str, Any]) -> list[int]:
         """0/1 per native button for a validated gamepad action."""
-        key = _read_key(action)
-        held = self._cache.get(key)
+        exact = gamepad.fingerprint(action)
+        held = self._exact.get(exact) if exact is not None else None
         if held is None:
-            controls = Controls(*key)
-            held = [int(b.matches(controls) and b.specificity > 0) for b in self.bindings]
-            if len(self._cache) < MAX_CACHED_CONTROLS:
-                self._cache[key] = held
+            key = _read_key(action)
+            held = self._cache.get(key)
+            if held is None:
+                controls = Controls(*key)
+                held = [int(b.matches(controls) and b.specificity > 0) for b in self.bindings]
+                if len(self._cache) < MAX_CACHED_CONTROLS:
+                    self._cache[key] = held
+            if exact is not None and len(self._exact) < MAX_CACHED_ACTIONS:
+                self._exact[exact] = held
         return list(held)
 
     def to_gamepad(self, held: Sequence[int]) -> gamepad.GamepadDict:
