@@ -18,7 +18,7 @@ Stages (each resumable; rerun the same command)::
     python experiments/bc_frame_expert.py play                    # expert and random, seeds 1000-1019
     python experiments/bc_frame_expert.py agreement               # labels given again from the stored frames
     python experiments/bc_frame_expert.py train --steps 1000      # one classifier per game
-    python experiments/bc_frame_expert.py eval --modes argmax     # the clones on seeds 1000-1019
+    python experiments/bc_frame_expert.py eval                    # the clones on seeds 1000-1019, argmax and sampled
     python experiments/bc_frame_expert.py report --write          # section 10 of docs/results.md
 
 The expert reads 128 px observations (its parser's size); the demonstrations are recorded at 128 px and the
@@ -261,7 +261,7 @@ def report() -> str:
         f"{VALIDATION_EPISODES} levels (always answering the majority training label in brackets; accuracy on "
         "the training levels after the slash). Rule on stored frames: share of the recorded steps whose label the "
         "expert's rule gives again from the frame as stored (video-decoded, 128 px). Made by `python experiments/bc_frame_expert.py "
-        "collect --episodes 20 && ... play && ... agreement && ... train --steps 1000 && ... eval --modes argmax && ... report "
+        "collect --episodes 20 && ... play && ... agreement && ... train --steps 1000 && ... eval && ... report "
         "--write`.",
         "",
         "| game | frame expert | random | rule on stored frames | held-out accuracy (majority) / training "
