@@ -11,6 +11,7 @@ itself on the same seeds.
     python experiments/bc_gate.py collect          # the bot's demonstrations, seeds 0.. (resumable)
     python experiments/bc_gate.py train            # one nitrogen-s on all of them (resumes its checkpoints)
     python experiments/bc_gate.py play --arm random   # random, expert, policy on seeds 1000-1019
+    python experiments/bc_gate.py fit              # the final weights on their own training frames
     python experiments/bc_gate.py report [--write] # section 9 of docs/results.md
 
 The train stage is the same run as::
@@ -282,6 +283,62 @@ def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
     return play_seeds("doom", game, act_for)
 
 
+FIT_FRAMES = 600  # demonstration frames per task the fit stage reads back (the first ones, all of DoomBasic's)
+
+
+def fit() -> None:
+    """How well the final weights reproduce the bot's labels on its own demonstration frames, per task.
+
+    The likeliest action's native index against the label: accuracy and how often each native action is
+    labelled and predicted. Low accuracy on frames it trained on is underfitting, not a failure to generalise.
+    """
+    import torch
+    from bc_classifier import load_episodes, native_labels
+
+    torch.set_num_threads(1)
+    policy = load_policy()
+    rows = {}
+    for game, task in doom_tasks():
+        frames, actions, _ = load_episodes(demo_folder(game, task))
+        frames, actions = frames[:FIT_FRAMES], actions[:FIT_FRAMES]
+        played = np.concatenate(
+            [policy.predict_action_chunk(frames[i : i + 200], game=game)[:, 0] for i in range(0, len(frames), 200)]
+        )
+        labels, predicted = native_labels("doom", game, actions), native_labels("doom", game, played)
+        size = int(max(labels.max(), predicted.max())) + 1
+        rows[f"{game}/{task}"] = {
+            "frames": len(labels),
+            "accuracy": round(float(np.mean(labels == predicted)), 3),
+            "labelled": np.bincount(labels, minlength=size).tolist(),
+            "predicted": np.bincount(predicted, minlength=size).tolist(),
+        }
+        print(f"fit {game}/{task}: {rows[f'{game}/{task}']}", flush=True)
+    atomic_json(RESULTS / "fit.json", {"frames_per_task": FIT_FRAMES, "tasks": rows})
+
+
+def fit_table() -> list[str]:
+    """Section 9's second table: the fit stage's label reproduction, or nothing before it ran."""
+    path = RESULTS / "fit.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    lines = [
+        "",
+        f"The final weights on their own training frames (the first {data['frames_per_task']} demonstration frames of "
+        "each task; `... fit`): the likeliest action's native index against the bot's label, and how often each "
+        "native action (0 = nothing, then the game's actions in its table's order) is labelled and predicted.",
+        "",
+        "| task | frames | accuracy | labelled | predicted |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in data["tasks"].items():
+        lines.append(
+            f"| {name} | {row['frames']} | {row['accuracy']:.2f} | {' / '.join(map(str, row['labelled']))} | "
+            f"{' / '.join(map(str, row['predicted']))} |"
+        )
+    return lines
+
+
 @dataclass(frozen=True)
 class TaskResult:
     """One task's three arms on the same seeds."""
@@ -381,13 +438,13 @@ def report() -> str:
             f"({len(wins) / total:.0%}; the gate needs {need}, {GATE_SHARE:.0%}). Mean share of the expert's score "
             f"over these tasks: {np.mean(shares):.2f} (target {TARGET_SHARE:.2f}).",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + fit_table())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: one stage per call (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "train", "play", "report"))
+    parser.add_argument("stage", choices=("collect", "train", "play", "fit", "report"))
     parser.add_argument("--arm", choices=ARMS, default="policy", help="play: who plays")
     parser.add_argument("--games", nargs="*", help="play: only these games (processes side by side)")
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
@@ -400,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         train_policy(args.threads)
     elif args.stage == "play":
         play(args.arm, args.games)
+    elif args.stage == "fit":
+        fit()
     else:
         text = report()
         print(text)
