@@ -105,6 +105,9 @@ class TrainResult:
     final_loss: float
     samples_per_second: float
     data_wait_fraction: float
+    steady_data_wait_fraction: float = float("nan")
+    """The wait share over the steps after the first: the first fetch also waits for the workers to start
+    (and the first step pays one-off kernel set-up), which a short run would otherwise mistake for a slow loader."""
 
 
 def seed_everything(seed: int) -> None:
@@ -149,14 +152,38 @@ def make_optimizer(policy: NitroGenPolicy, config: TrainConfig) -> torch.optim.O
 
 
 def infinite(loader: DataLoader) -> Iterator[dict[str, torch.Tensor]]:
-    """Cycle over a DataLoader forever (a new shuffled epoch each pass, also for a DistributedSampler)."""
-    epoch = 0
+    """Cycle over a DataLoader forever (a new shuffled epoch each pass, also for a DistributedSampler).
+
+    The first epoch's iterator is made here, not at the first ``next``: with worker processes that starts
+    them and queues their first batches at once, so what the caller does next overlaps their start-up.
+    """
+    _set_epoch(loader, 0)
+    return _epochs(loader, iter(loader))
+
+
+def _set_epoch(loader: DataLoader, epoch: int) -> None:
+    set_epoch = getattr(loader.sampler, "set_epoch", None)
+    if callable(set_epoch):
+        set_epoch(epoch)
+
+
+def _epochs(loader: DataLoader, first: Iterator[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
+    yield from first
+    epoch = 1
     while True:
-        set_epoch = getattr(loader.sampler, "set_epoch", None)
-        if callable(set_epoch):
-            set_epoch(epoch)
+        _set_epoch(loader, epoch)
         yield from loader
         epoch += 1
+
+
+def draws_from_own_generator(sampler: object) -> bool:
+    """Whether a sampler's order comes from its own seeded generator, never from torch's global RNG.
+
+    Only such a loader may start before the model is built: one drawing from the global RNG (a
+    ``WeightedRandomSampler`` without a generator) would change the numbers the model's initialisation
+    and a resumed run's restored RNG state give.
+    """
+    return isinstance(sampler, (ResumableRandomSampler, torch.utils.data.DistributedSampler))
 
 
 def latest_checkpoint(out: Path) -> Path | None:
@@ -233,25 +260,16 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     if distributed.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
     device = device_for(distributed, config.device)
+    resume = latest_checkpoint(out)
+    state = None if resume is None else torch.load(resume / STATE_NAME, map_location=device, weights_only=True)
+    start_step = 0 if state is None else int(state["step"])
+    loader = make_loader(dataset, _distributed_sampler(distributed, dataset, sampler, config), config, start_step)
+    # The workers start (and decode the first batches) while the model is built, instead of stalling step 0.
+    batches = infinite(loader) if draws_from_own_generator(loader.sampler) else None
     policy = build_policy(config).to(device)
     optimizer = make_optimizer(policy, config)
-    start_step = 0
-    resume = latest_checkpoint(out)
-    if resume is not None:
-        from nitrogen_policies.hub import load_weights
-
-        load_weights(policy.model, resume, device=device)
-        state = torch.load(resume / STATE_NAME, map_location=device, weights_only=True)
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        start_step = int(state["step"])
-        logger.info("resumed from %s at step %d", resume, start_step)
-    if distributed.enabled:
-        if sampler is not None:
-            raise ValueError("weighted dataset mixtures are not supported under torchrun yet; drop --weights")
-        sampler = torch.utils.data.DistributedSampler(
-            dataset, num_replicas=distributed.world_size, rank=distributed.rank, seed=config.seed, drop_last=True
-        )
+    if resume is not None and state is not None:
+        _restore(policy, optimizer, resume, state, device)
     # The module that runs forward/backward: DDP averages gradients across ranks; `policy` stays the
     # plain module for saving and metrics.
     model: torch.nn.Module = policy
@@ -259,13 +277,14 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         model = torch.nn.parallel.DistributedDataParallel(
             policy, device_ids=[device.index] if device.type == "cuda" else None
         )
-    loader = make_loader(dataset, sampler, config, start_step)
     writer = _tensorboard(out / "tb", config) if distributed.is_main else None
-    batches = infinite(loader)
+    if batches is None:  # a sampler drawing from the global RNG starts here, after the model, as it always did
+        batches = infinite(loader)
     use_amp = (config.amp and device.type == "cuda") or (config.cpu_amp and device.type == "cpu")
     if config.compile:
         model = torch.compile(model)  # type: ignore[assignment]
     loss_value, samples, wait, busy = float("nan"), 0, 0.0, 0.0
+    first_wait, first_busy = 0.0, 0.0
     bar = progress_bar(
         config.steps,
         "training",
@@ -284,6 +303,8 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         done = time.perf_counter()
         wait += fetched - started
         busy += done - started
+        if step == start_step:
+            first_wait, first_busy = wait, busy
         samples += len(batch["actions"]) * distributed.world_size
         loss_value = logs["loss"]
         if writer is not None and (step % config.log_every == 0 or step == config.steps - 1):
@@ -310,7 +331,33 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
         final_loss=loss_value,
         samples_per_second=samples / max(busy, 1e-9),
         data_wait_fraction=wait / max(busy, 1e-9),
+        steady_data_wait_fraction=(wait - first_wait) / (busy - first_busy) if busy > first_busy else float("nan"),
     )
+
+
+def _distributed_sampler(
+    distributed: Any, dataset: Dataset, sampler: torch.utils.data.Sampler | None, config: TrainConfig
+) -> torch.utils.data.Sampler | None:
+    """Under torchrun, each rank's share of the data; otherwise ``sampler`` as given."""
+    if not distributed.enabled:
+        return sampler
+    if sampler is not None:
+        raise ValueError("weighted dataset mixtures are not supported under torchrun yet; drop --weights")
+    return torch.utils.data.DistributedSampler(
+        dataset, num_replicas=distributed.world_size, rank=distributed.rank, seed=config.seed, drop_last=True
+    )
+
+
+def _restore(
+    policy: NitroGenPolicy, optimizer: torch.optim.Optimizer, folder: Path, state: dict[str, Any], device: torch.device
+) -> None:
+    """Weights, optimizer state and torch's RNG of a checkpoint (``state`` is its training state)."""
+    from nitrogen_policies.hub import load_weights
+
+    load_weights(policy.model, folder, device=device)
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+    logger.info("resumed from %s at step %d", folder, int(state["step"]))
 
 
 @torch.no_grad()
