@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -142,14 +143,15 @@ def test_eval_killed_with_sigkill_resumes_to_the_uninterrupted_result(tiny, tmp_
     args = ["eval", "--agent", agent, "--episodes", str(EPISODES), "--max-steps", str(STEPS), "--out", str(out), "-q"]
     args += ["--tasks", TASKS[0], "--tasks", TASKS[1]]
     env = {**os.environ, "SLOW_AGENT": "1", "PYTHONPATH": os.path.dirname(__file__)}
-    process = subprocess.Popen([sys.executable, "-m", "nitrogen_envs.cli", *args], env=env)
+    # Its own process group, killed whole: ViZDoom's engine is a child process that outlives a SIGKILLed parent.
+    process = subprocess.Popen([sys.executable, "-m", "nitrogen_envs.cli", *args], env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while not list(partial_dir(out).glob("000_*.json")) and time.monotonic() < deadline:
             assert process.poll() is None, "the run ended before its first task was written"
             time.sleep(0.05)
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert not out.exists() and list(partial_dir(out).glob("000_*.json"))
     result = _eval(args[1:])
