@@ -16,18 +16,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import timeit
 from pathlib import Path
 from typing import Any
+
+from env_overhead import export_tree
 
 REPO = Path(__file__).resolve().parent.parent
 BEFORE = "f71fa7e"
@@ -64,16 +64,6 @@ def worker() -> None:
     best = min(timeit.repeat(step, number=STEPS, repeat=REPEATS)) / STEPS * 1e6
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"us": best, "rss_mb": rss_mb}))
-
-
-def export_tree(revision: str, into: Path) -> Path:
-    """``nitrogen_envs`` as of ``revision``, unpacked under ``into`` (the working tree is left alone)."""
-    blob = subprocess.run(
-        ["git", "-C", str(REPO), "archive", revision, "nitrogen_envs"], check=True, capture_output=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-        archive.extractall(into, filter="data")
-    return into
 
 
 def measure(tree: Path) -> tuple[float, float]:
