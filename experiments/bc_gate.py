@@ -14,6 +14,12 @@ itself on the same seeds.
     python experiments/bc_gate.py fit              # the final weights on their own training frames
     python experiments/bc_gate.py report [--write] # section 9 of docs/results.md
 
+Every stage after ``collect`` takes ``--run`` (default ``v1``, the first run, whose files keep their names);
+``--run v2`` is the second run: v1's final weights trained further with equal sampling weight per task::
+
+    python experiments/bc_gate.py train --run v2   # = --balance equal --init runs/bc_gate/train/final --steps 2500
+    python experiments/bc_gate.py play --run v2 && ... fit --run v2 && ... report --write
+
 The train stage is the same run as::
 
     nitrogen train --out runs/bc_gate/train --data runs/bc_gate/demos/* --steps 1500 --batch-size 32
@@ -33,7 +39,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +82,58 @@ class GateConfig:
 
 
 CONFIG = GateConfig()
+BALANCES = ("none", "equal", "sqrt")
+"""Per-task sampling: every frame alike (a task weighs its frame count), each task alike, or each task by the
+square root of its frame count (the trainer's ``--weights``, one weight per task folder)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run of the gate: its budget, its per-task sampling and the weights it starts from.
+
+    ``init`` is a policy folder (``None``: a fresh nitrogen-s); the trainer restarts its warm-up and cosine
+    schedule over ``steps``. The run's files are named after it, v1's as the first run left them.
+    """
+
+    name: str
+    steps: int = CONFIG.steps
+    balance: str = "none"
+    init: str | None = None
+    save_every: int = CONFIG.save_every
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCES:
+            raise SystemExit(f"Error: unknown --balance {self.balance!r}; choose from {', '.join(BALANCES)}")
+        if self.steps < 1 or self.save_every < 1:
+            raise SystemExit(f"Error: --steps and --save-every must be >= 1, got {self.steps} and {self.save_every}")
+
+    @property
+    def suffix(self) -> str:
+        """What the run's file names carry: nothing for v1 (its files predate the option)."""
+        return "" if self.name == "v1" else f"-{self.name}"
+
+    @property
+    def folder(self) -> Path:
+        """The trainer's run folder (checkpoints, TensorBoard, final weights)."""
+        return OUT / f"train{self.suffix}"
+
+    @property
+    def arm(self) -> str:
+        """The play arm its policy's episodes are filed under."""
+        return f"policy{self.suffix}"
+
+    def result(self, stem: str) -> Path:
+        """One of its summary files (``train``, ``fit``)."""
+        return RESULTS / f"{stem}{self.suffix}.json"
+
+
+RUNS = {
+    "v1": RunConfig("v1"),
+    # section 9's two untested fixes: each task sampled alike (Basic and PredictPosition were 0.9% and 2.8% of the
+    # samples), and more steps, from v1's weights; checkpoints every 100 steps (about 3 minutes) so a killed
+    # session loses little
+    "v2": RunConfig("v2", steps=2500, balance="equal", init=str(OUT / "train" / "final"), save_every=100),
+}
 
 
 def doom_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
@@ -139,31 +197,45 @@ def demo_summary() -> dict[str, Any]:
     return {"config": asdict(CONFIG), "tasks": rows}
 
 
-def train_policy(threads: int) -> None:
+def task_weights(balance: str, folders: list[Path]) -> tuple[float, ...]:
+    """The trainer's per-folder sampling weights for ``balance`` (empty: every frame alike)."""
+    from nitrogen_datasets.format import load_info
+
+    if balance == "none":
+        return ()
+    frames = [sum(e.length for e in load_info(folder).episodes) for folder in folders]
+    return tuple(1.0 if balance == "equal" else float(np.sqrt(n)) for n in frames)
+
+
+def train_policy(run: RunConfig, threads: int) -> None:
     """ONE nitrogen-s on every task's demonstrations through the product trainer (resumes its checkpoints)."""
     import torch
 
     from nitrogen_envs.splits import check_pretraining_data
     from nitrogen_policies.training import DataConfig, TrainConfig, train_on_folders
 
-    out = OUT / "train"
+    out = run.folder
     if (out / "final" / "model.safetensors").is_file():
         return
-    folders: list[str | Path] = [demo_folder(game, task) for game, task in doom_tasks()]
-    check_pretraining_data(folders, CONFIG.split)
+    if run.init and not (Path(run.init) / "model.safetensors").is_file():
+        raise SystemExit(f"Error: --init {run.init} holds no model.safetensors; train the run it names first")
+    folders: list[Path] = [demo_folder(game, task) for game, task in doom_tasks()]
+    check_pretraining_data(list(folders), CONFIG.split)
+    weights = task_weights(run.balance, folders)
     torch.set_num_threads(threads)
     config = TrainConfig(
         out=str(out),
-        policy_overrides=dict(CONFIG.policy),
-        steps=CONFIG.steps,
+        init_from=run.init,
+        policy_overrides={} if run.init else dict(CONFIG.policy),  # a checkpoint brings its own config
+        steps=run.steps,
         batch_size=CONFIG.batch_size,
         lr=CONFIG.lr,
         num_workers=1,
-        save_every=CONFIG.save_every,
+        save_every=run.save_every,
         device="cpu",
     )
     started = time.perf_counter()
-    result = train_on_folders(config, DataConfig(folders=tuple(folders)))
+    result = train_on_folders(config, DataConfig(folders=tuple(folders), weights=weights))
     summary = {
         "train_config": asdict(config),
         "steps": result.steps,
@@ -171,8 +243,11 @@ def train_policy(threads: int) -> None:
         "samples_per_second": result.samples_per_second,
         "data_wait_fraction": result.data_wait_fraction,
         "seconds_this_run": round(time.perf_counter() - started, 1),
+        "threads": threads,
     }
-    atomic_json(RESULTS / "train.json", summary)
+    if run.name != "v1":  # v1's summary keeps the keys it was committed with
+        summary |= {"run": asdict(run), "weights": dict(zip((f.name for f in folders), weights, strict=True))}
+    atomic_json(run.result("train"), summary)
     print(f"train: {summary}", flush=True)
 
 
@@ -239,10 +314,11 @@ def play_policy(policy: Any, game: str) -> list[dict[str, Any]]:
     return [rows[i] for i in range(len(seeds))]
 
 
-def play(arm: str, games: list[str] | None = None) -> None:
+def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) -> None:
     """``arm`` on every task's (or ``games``') evaluation seeds (``FIRST_SEED`` on), one result file per task.
 
-    Processes given disjoint ``games`` play side by side.
+    The policy arm plays ``run``'s weights: its final ones, or its newest checkpoint while it trains (the file
+    records which, and the step). Processes given disjoint ``games`` play side by side.
     """
     import torch
 
@@ -252,26 +328,47 @@ def play(arm: str, games: list[str] | None = None) -> None:
             f"Error: {unknown} are not Doom pretraining games; choose from {sorted(set(dict(doom_tasks())))}"
         )
     torch.set_num_threads(1)
+    name = run.arm if arm == "policy" else arm
     for game, task in doom_tasks():
         if games and game not in games:
             continue
-        path = play_path(arm, game, task)
+        path = play_path(name, game, task)
         if path.is_file():
             continue
         started = time.perf_counter()
+        record: dict[str, Any] = {"game": game, "task": task, "arm": name, "max_steps": MAX_STEPS}
         if arm == "policy":
-            rows = play_policy(load_policy(), game)
+            policy, folder, step = load_policy(run)
+            rows = play_policy(policy, game)
+            if run.name != "v1":  # v1's files keep the keys they were committed with
+                record |= {"weights": str(folder), "step": step}
         else:
             rows = play_seeds_task(game, task, make_act_for(arm, game))
-        atomic_json(path, {"game": game, "task": task, "arm": arm, "max_steps": MAX_STEPS, "episodes": rows})
-        print(f"play {arm} {game}/{task}: {time.perf_counter() - started:.0f} s", flush=True)
+        atomic_json(path, record | {"episodes": rows})
+        print(f"play {name} {game}/{task}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def load_policy() -> Any:
-    """The trained policy's final weights, in inference mode (temperature 0: its config's default)."""
+def run_weights(run: RunConfig) -> tuple[Path, int]:
+    """``run``'s final weights, or its newest checkpoint before it finished, and the training step they are at."""
+    from nitrogen_policies.training.trainer import latest_checkpoint
+
+    if (run.folder / "final" / "model.safetensors").is_file():
+        config = json.loads((run.folder / "train_config.json").read_text())
+        return run.folder / "final", int(config["steps"])
+    checkpoint = latest_checkpoint(run.folder)
+    if checkpoint is None:
+        raise SystemExit(
+            f"Error: run {run.name} has no weights yet; run: python experiments/bc_gate.py train --run {run.name}"
+        )
+    return checkpoint, int(checkpoint.name.removeprefix("step_"))
+
+
+def load_policy(run: RunConfig = RUNS["v1"]) -> tuple[Any, Path, int]:
+    """The run's weights (see :func:`run_weights`) in inference mode (temperature 0: its config's default)."""
     from nitrogen_policies import NitroGenPolicy
 
-    return NitroGenPolicy.from_pretrained(str(OUT / "train" / "final")).eval()
+    folder, step = run_weights(run)
+    return NitroGenPolicy.from_pretrained(str(folder)).eval(), folder, step
 
 
 def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
@@ -286,8 +383,8 @@ def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
 FIT_FRAMES = 600  # demonstration frames per task the fit stage reads back (the first ones, all of DoomBasic's)
 
 
-def fit() -> None:
-    """How well the final weights reproduce the bot's labels on its own demonstration frames, per task.
+def fit(run: RunConfig = RUNS["v1"]) -> None:
+    """How well the run's weights reproduce the bot's labels on its own demonstration frames, per task.
 
     The likeliest action's native index against the label: accuracy and how often each native action is
     labelled and predicted. Low accuracy on frames it trained on is underfitting, not a failure to generalise.
@@ -296,7 +393,7 @@ def fit() -> None:
     from bc_classifier import load_episodes, native_labels
 
     torch.set_num_threads(1)
-    policy = load_policy()
+    policy, folder, step = load_policy(run)
     rows = {}
     for game, task in doom_tasks():
         frames, actions, _ = load_episodes(demo_folder(game, task))
@@ -313,20 +410,23 @@ def fit() -> None:
             "predicted": np.bincount(predicted, minlength=size).tolist(),
         }
         print(f"fit {game}/{task}: {rows[f'{game}/{task}']}", flush=True)
-    atomic_json(RESULTS / "fit.json", {"frames_per_task": FIT_FRAMES, "tasks": rows})
+    extra = {} if run.name == "v1" else {"weights": str(folder), "step": step}
+    atomic_json(run.result("fit"), {"frames_per_task": FIT_FRAMES, **extra, "tasks": rows})
 
 
-def fit_table() -> list[str]:
-    """Section 9's second table: the fit stage's label reproduction, or nothing before it ran."""
-    path = RESULTS / "fit.json"
+def fit_table(run: RunConfig = RUNS["v1"]) -> list[str]:
+    """The fit stage's label reproduction for ``run``, or nothing before it ran."""
+    path = run.result("fit")
     if not path.is_file():
         return []
     data = json.loads(path.read_text())
+    what = "The final weights" if run.name == "v1" else f"{run.name}'s weights (step {data['step']})"
     lines = [
         "",
-        f"The final weights on their own training frames (the first {data['frames_per_task']} demonstration frames of "
-        "each task; `... fit`): the likeliest action's native index against the bot's label, and how often each "
-        "native action (0 = nothing, then the game's actions in its table's order) is labelled and predicted.",
+        f"{what} on their own training frames (the first {data['frames_per_task']} demonstration frames of "
+        f"each task; `... fit{'' if run.name == 'v1' else ' --run ' + run.name}`): the likeliest action's native "
+        "index against the bot's label, and how often each native action (0 = nothing, then the game's actions in "
+        "its table's order) is labelled and predicted.",
         "",
         "| task | frames | accuracy | labelled | predicted |",
         "|---|---|---|---|---|",
@@ -355,16 +455,17 @@ class TaskResult:
     successes: dict[str, int]
 
 
-def task_result(game: str, task: str) -> TaskResult | None:
-    """The paired comparison on one task, or ``None`` until all three arms have played it."""
+def task_result(game: str, task: str, arm: str = "policy") -> TaskResult | None:
+    """The paired comparison of the policy ``arm`` on one task, or ``None`` until it, random and the bot played it."""
     runs = {}
-    for arm in ARMS:
-        path = play_path(arm, game, task)
+    for name, path in [(name, play_path(name, game, task)) for name in ("random", "expert")] + [
+        ("policy", play_path(arm, game, task))
+    ]:
         if not path.is_file():
             return None
-        runs[arm] = with_score(json.loads(path.read_text())["episodes"])
+        runs[name] = with_score(json.loads(path.read_text())["episodes"])
     score, diff, low, high = paired_difference(runs["policy"], runs["random"])
-    means = {arm: float(np.mean([e["normalized"] for e in rows])) for arm, rows in runs.items()}
+    means = {name: float(np.mean([e["normalized"] for e in rows])) for name, rows in runs.items()}
     span = means["expert"] - means["random"]
     return TaskResult(
         game=game,
@@ -376,18 +477,54 @@ def task_result(game: str, task: str) -> TaskResult | None:
         low=low,
         high=high,
         share=(means["policy"] - means["random"]) / span if span else float("nan"),
-        successes={arm: sum(bool(e["success"]) for e in rows) for arm, rows in runs.items()},
+        successes={name: sum(bool(e["success"]) for e in rows) for name, rows in runs.items()},
+    )
+
+
+def play_table(arm: str, demos: dict[str, Any]) -> tuple[list[str], list[TaskResult]]:
+    """One policy arm's table rows beside random and the bot, and the tasks all three have played."""
+    lines = [
+        "| task | demo frames | expert (bot) | random | nitrogen-s | nitrogen-s - random | share of expert |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    results = []
+    for game, task in doom_tasks():
+        row = demos["tasks"].get(f"{game}/{task}", {})
+        result = task_result(game, task, arm)
+        if result is None:
+            lines.append(f"| {game}/{task} | {row.get('frames', '-')} | - | - | - | - | - |")
+            continue
+        results.append(result)
+        s = result.successes
+        lines.append(
+            f"| {game}/{task} | {row.get('frames', '-')} | {result.expert:.2f} ({s['expert']}) | "
+            f"{result.random:.2f} ({s['random']}) | {result.policy:.2f} ({s['policy']}) | "
+            f"{result.diff:+.2f} [{result.low:+.2f}, {result.high:+.2f}] | {result.share:.2f} |"
+        )
+    return lines, results
+
+
+def gate_line(results: list[TaskResult]) -> str:
+    """How many tasks beat random (CI above 0), as a share of the 41-task gate, and the mean share of the expert."""
+    total = gate_size()
+    wins = [r for r in results if r.low > 0]
+    shares = [r.share for r in results if np.isfinite(r.share)]
+    need = int(np.ceil(GATE_SHARE * total))
+    return (
+        f"Beats random with the CI above 0 on **{len(wins)} of the {len(results)} Doom pretraining tasks** "
+        f"({', '.join(f'{r.game}/{r.task}' for r in wins) or 'none'}): {len(wins)} of the gate's {total} tasks "
+        f"({len(wins) / total:.0%}; the gate needs {need}, {GATE_SHARE:.0%}). Mean share of the expert's score "
+        f"over these tasks: {np.mean(shares):.2f} (target {TARGET_SHARE:.2f})."
     )
 
 
 def report() -> str:
-    """Section 9's table and its summary line (how much of the 41-task gate the Doom tasks cover)."""
+    """Section 9's tables: v1's, then every later run's that has trained, each with its fit table."""
     from nitrogen_policies.training.trainer import ADAMW_BETAS
 
     demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
     trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
     tasks = doom_tasks()
-    total = gate_size()
     frames = sum(row["frames"] for row in demos["tasks"].values())
     budget = (
         f"{trained['steps']} steps of {trained['train_config']['batch_size']} (lr {trained['train_config']['lr']:g}, "
@@ -410,55 +547,110 @@ def report() -> str:
         "`python experiments/bc_gate.py collect && ... train && ... play --arm random && ... play --arm expert && "
         "... play --arm policy && ... report --write`.",
         "",
-        "| task | demo frames | expert (bot) | random | nitrogen-s | nitrogen-s - random | share of expert |",
-        "|---|---|---|---|---|---|---|",
     ]
-    results = []
-    for game, task in tasks:
-        row = demos["tasks"].get(f"{game}/{task}", {})
-        result = task_result(game, task)
-        if result is None:
-            lines.append(f"| {game}/{task} | {row.get('frames', '-')} | - | - | - | - | - |")
-            continue
-        results.append(result)
-        s = result.successes
-        lines.append(
-            f"| {game}/{task} | {row.get('frames', '-')} | {result.expert:.2f} ({s['expert']}) | "
-            f"{result.random:.2f} ({s['random']}) | {result.policy:.2f} ({s['policy']}) | "
-            f"{result.diff:+.2f} [{result.low:+.2f}, {result.high:+.2f}] | {result.share:.2f} |"
-        )
+    table, results = play_table("policy", demos)
+    lines += table
     if results:
-        wins = [r for r in results if r.low > 0]
-        shares = [r.share for r in results if np.isfinite(r.share)]
-        need = int(np.ceil(GATE_SHARE * total))
-        lines += [
-            "",
-            f"Beats random with the CI above 0 on **{len(wins)} of the {len(results)} Doom pretraining tasks** "
-            f"({', '.join(f'{r.game}/{r.task}' for r in wins) or 'none'}): {len(wins)} of the gate's {total} tasks "
-            f"({len(wins) / total:.0%}; the gate needs {need}, {GATE_SHARE:.0%}). Mean share of the expert's score "
-            f"over these tasks: {np.mean(shares):.2f} (target {TARGET_SHARE:.2f}).",
-        ]
-    return "\n".join(lines + fit_table())
+        lines += ["", gate_line(results)]
+    lines += fit_table()
+    summaries = [f"v1: {gate_summary(results)}"] if results else []
+    for run in RUNS.values():
+        if run.name == "v1" or (
+            not run.result("train").is_file()
+            and not any(play_path(run.arm, game, task).is_file() for game, task in tasks)
+        ):
+            continue
+        run_lines, run_results = run_report(run, demos)
+        lines += ["", *run_lines]
+        if run_results:
+            summaries.append(f"{run.name}: {gate_summary(run_results)}")
+    if len(summaries) > 1:
+        lines += ["", "Side by side: " + "; ".join(summaries) + "."]
+    return "\n".join(lines)
+
+
+def gate_summary(results: list[TaskResult]) -> str:
+    """``k of n beat random, mean share s``: one run's gate figures for the side-by-side line."""
+    wins = sum(r.low > 0 for r in results)
+    shares = [r.share for r in results if np.isfinite(r.share)]
+    return f"{wins} of {len(results)} tasks beat random, mean share of the expert {np.mean(shares):.2f}"
+
+
+def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[TaskResult]]:
+    """A later run's paragraph, table, gate line and fit table."""
+    path = run.result("train")
+    trained = json.loads(path.read_text()) if path.is_file() else None
+    steps = sorted({json.loads(p.read_text()).get("step") for p in (RESULTS / "play" / run.arm).glob("*.json")})
+    played = ", ".join(str(step) for step in steps if step is not None) or "-"
+    flags = f"--run {run.name} --balance {run.balance} --init {run.init} --steps {run.steps}"
+    budget = (
+        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on "
+        f"{trained['threads']} thread(s) of the shared 2 cores in its last session"
+        if trained
+        else "training not finished"
+    )
+    lines = [
+        f"**{run.name}**: {'v1' if run.init == str(RUNS['v1'].folder / 'final') else run.init or 'a fresh nitrogen-s'}'s "
+        f"weights trained {run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr "
+        f"{CONFIG.lr:g}, its warm-up and cosine schedule restarted), sampling "
+        + {
+            "none": "every frame alike",
+            "equal": "each task alike (equal weight per task folder: 1/6 of the samples each)",
+            "sqrt": "each task by the square root of its frame count",
+        }[run.balance]
+        + f"; {budget}. Played at training step {played}; the same seeds, random and bot episodes as v1. Made by "
+        f"`python experiments/bc_gate.py train {flags} && ... play --run {run.name} && ... fit --run {run.name} && "
+        "... report --write`.",
+        "",
+    ]
+    table, results = play_table(run.arm, demos)
+    lines += table
+    if results:
+        lines += ["", gate_line(results)]
+    return lines + fit_table(run), results
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The ``--run`` preset with the command line's overrides."""
+    if args.run not in RUNS:
+        raise SystemExit(f"Error: unknown --run {args.run!r}; choose from {', '.join(RUNS)}")
+    overrides = {
+        key: value
+        for key, value in (
+            ("balance", args.balance),
+            ("init", args.init),
+            ("steps", args.steps),
+            ("save_every", args.save_every),
+        )
+        if value is not None
+    }
+    return replace(RUNS[args.run], **overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: one stage per call (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=("collect", "train", "play", "fit", "report"))
+    parser.add_argument("--run", default="v1", help=f"train, play --arm policy, fit: which run ({', '.join(RUNS)})")
+    parser.add_argument("--balance", choices=BALANCES, help="train: per-task sampling (default: the run's)")
+    parser.add_argument("--init", help="train: policy folder to start from (default: the run's)")
+    parser.add_argument("--steps", type=int, help="train: optimizer steps (default: the run's)")
+    parser.add_argument("--save-every", type=int, help="train: steps between checkpoints (default: the run's)")
     parser.add_argument("--arm", choices=ARMS, default="policy", help="play: who plays")
     parser.add_argument("--games", nargs="*", help="play: only these games (processes side by side)")
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md section 9")
     args = parser.parse_args(argv)
+    run = run_config(args)
     if args.stage == "collect":
         collect_demos(args.workers)
     elif args.stage == "train":
-        train_policy(args.threads)
+        train_policy(run, args.threads)
     elif args.stage == "play":
-        play(args.arm, args.games)
+        play(args.arm, args.games, run)
     elif args.stage == "fit":
-        fit()
+        fit(run)
     else:
         text = report()
         print(text)
