@@ -17,9 +17,15 @@ Stages (each resumable; rerun the same command)::
     python experiments/bc_frame_expert.py collect --episodes 20   # demonstrations, seeds 0-19
     python experiments/bc_frame_expert.py play                    # expert and random, seeds 1000-1019
     python experiments/bc_frame_expert.py agreement               # labels given again from the stored frames
-    python experiments/bc_frame_expert.py train --steps 1000      # one classifier per game
-    python experiments/bc_frame_expert.py eval                    # the clones on seeds 1000-1019, argmax and sampled
+    python experiments/bc_frame_expert.py train --steps 3000      # one classifier per game (arm bc3000)
+    python experiments/bc_frame_expert.py eval --arm bc3000       # the clones on seeds 1000-1019, argmax and sampled
     python experiments/bc_frame_expert.py report --write          # section 10 of docs/results.md
+
+Each trained classifier is an *arm* (``--arm``, default ``bc<steps>``) whose settings (steps, demonstrations
+used, held-out levels, dropping capped demonstrations, initial weights, DAgger data) are saved beside its
+checkpoint; ``train`` checkpoints every EVAL_EVERY steps and a rerun resumes bit for bit. DAgger: ``relabel
+--arm A`` plays clone A on its own training levels and has the expert label every frame it met (the expert
+needs only the frame); ``train --arm B --dagger A --init A`` trains on the demonstrations plus those frames.
 
 The expert reads 128 px observations (its parser's size); the demonstrations are recorded at 128 px and the
 classifier reads them at section 5's 64 px, as it plays.
@@ -29,9 +35,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +109,7 @@ def collect(game: str, episodes: int) -> None:
 def play_episode(game: str, seed: int, who: str, network: Any = None) -> dict[str, Any]:
     """One episode on ``seed``: the frame expert (128 px), random native actions, or a clone (64 px)."""
     import torch
+    from gymnasium.spaces import Discrete
 
     from nitrogen_datasets.experts.frame_procgen import FrameExpert
     from nitrogen_envs.base import unwrap
@@ -108,6 +117,7 @@ def play_episode(game: str, seed: int, who: str, network: Any = None) -> dict[st
     env = make_env(game, PARSE_SIZE if who == "expert" else OBS_SIZE)
     base = unwrap(env)
     space = base.native_action_space()
+    assert isinstance(space, Discrete)  # Procgen's 15 native actions
     space.seed(seed)
     generator = torch.Generator().manual_seed(seed)
 
@@ -121,7 +131,7 @@ def play_episode(game: str, seed: int, who: str, network: Any = None) -> dict[st
     started = time.perf_counter()
     try:
         obs, info = env.reset(seed=seed)
-        act = clone
+        act: Callable[[np.ndarray, dict[str, Any]], Any] = clone
         if who == "random":
             act = lambda o, i: base.native_to_gamepad(space.sample())  # noqa: E731
         elif who == "expert":
@@ -135,56 +145,177 @@ def play_episode(game: str, seed: int, who: str, network: Any = None) -> dict[st
 
 
 def play_path(who: str, game: str) -> Path:
-    """Episodes of one player (``expert``, ``random``, or a clone's ``argmax``/``sample``) on the evaluation seeds."""
+    """Episodes of one player on the evaluation seeds: ``expert``, ``random``, or a clone's ``<arm>-argmax``/``<arm>-sample``."""
     return OUT / "play" / who / f"{game}.json"
 
 
-def play_all(game: str, who: str, network: Any = None) -> None:
-    """Every evaluation seed not yet played by ``who`` (the file is rewritten after each episode)."""
-    path = play_path(who, game)
+def play_all(game: str, who: str, network: Any = None, arm: str | None = None) -> None:
+    """Every evaluation seed not yet played by ``who`` (the clone of ``arm``); the file is rewritten after each episode."""
+    name = who if arm is None else f"{arm}-{who}"
+    path = play_path(name, game)
     rows = episodes_in(path)
     for k in range(len(rows), EVAL_EPISODES):
         rows.append(play_episode(game, FIRST_SEED + k, who, network))
-        atomic_json(path, {"game": game, "mode": who, "episodes": rows})
-        print(f"play {who} {game} seed {FIRST_SEED + k}: {rows[-1]}", flush=True)
+        atomic_json(path, {"game": game, "mode": name, "episodes": rows})
+        print(f"play {name} {game} seed {FIRST_SEED + k}: {rows[-1]}", flush=True)
 
 
-def run_dir(game: str) -> Path:
-    """One game's classifier and its metrics."""
-    return OUT / "runs" / game
+@dataclass(frozen=True)
+class Arm:
+    """How one clone is trained; saved beside its checkpoint so a rerun resumes it or refuses other settings."""
+
+    name: str
+    steps: int
+    episodes: int = 20  # demonstrations used: seeds 0 to episodes - 1
+    held_out: int = VALIDATION_EPISODES  # the last this many of them: held-out label accuracy, never trained on
+    drop_capped: bool = False  # train only on demonstrations the expert ended before the step cap
+    init: str | None = None  # start from this arm's final weights (a fresh optimizer)
+    dagger: tuple[str, ...] = ()  # arms whose own play on the training levels the expert relabelled (added data)
 
 
-def train(game: str, config: ClassifierConfig) -> None:
-    """Section 5's classifier (one game, one head) on all but the last episodes; held-out accuracy every EVAL_EVERY steps."""
+def run_dir(arm: str, game: str) -> Path:
+    """One clone's checkpoint, weights and metrics."""
+    return OUT / "runs" / arm / game
+
+
+def dagger_dir(arm: str, game: str) -> Path:
+    """Frames the clone ``arm`` met playing the training levels, labelled by the expert (one file per seed)."""
+    return OUT / "dagger" / arm / game
+
+
+def demo_data(game: str, arm: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """64 px frames, native labels, the held-out mask and the training mask of ``arm``'s demonstrations.
+
+    Training frames exclude the held-out episodes; held-out frames are every step of the last ``held_out``
+    episodes. ``drop_capped`` removes, from both, episodes that ran to the step cap (the expert's waiting and
+    dithering on levels it cannot solve), so the held-out accuracy measures the labels the clone is taught.
+    """
+    frames, labels, episode = load_frames("procgen", demo_folder(game), game)
+    have = int(episode.max()) + 1
+    if have < arm.episodes:
+        raise SystemExit(
+            f"Error: arm {arm.name} needs {arm.episodes} {game} demonstrations, {have} recorded; "
+            f"run: python experiments/bc_frame_expert.py collect --games {game} --episodes {arm.episodes}"
+        )
+    keep = episode < arm.episodes
+    frames, labels, episode = frames[keep], labels[keep], episode[keep]
+    held = episode >= arm.episodes - arm.held_out
+    kept = np.bincount(episode)[episode] < MAX_STEPS if arm.drop_capped else np.ones(len(labels), bool)
+    return frames, labels, held & kept, ~held & kept
+
+
+def dagger_data(game: str, arm: Arm) -> tuple[np.ndarray, np.ndarray]:
+    """The relabelled frames of every arm in ``arm.dagger`` (all training levels, none held out)."""
+    from safetensors.numpy import load_file
+
+    frames, labels = [np.zeros((0, OBS_SIZE, OBS_SIZE, 3), np.uint8)], [np.zeros(0, np.int64)]
+    for source in arm.dagger:
+        files = sorted(dagger_dir(source, game).glob("*.safetensors"))
+        if len(files) < arm.episodes - arm.held_out:
+            raise SystemExit(
+                f"Error: {len(files)} relabelled {game} episodes of arm {source}; run: python "
+                f"experiments/bc_frame_expert.py relabel --arm {source} --games {game}"
+            )
+        for file in files:
+            data = load_file(str(file))
+            frames.append(data["frames"])
+            labels.append(data["labels"])
+    return np.concatenate(frames), np.concatenate(labels)
+
+
+def save_checkpoint(path: Path, network: Any, optimizer: Any, generator: Any, step: int) -> None:
+    """Weights, AdamW moments and the batch generator at ``step``, written so a kill leaves the old or the new file."""
     import torch
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
-    out = run_dir(game)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in network.state_dict().items()}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            tensors[f"optimizer.{index}.{key}"] = torch.as_tensor(value).contiguous()
+    tensors["generator"] = generator.get_state()
+    tmp = path.with_name(path.name + ".partial")
+    save_file(tensors, str(tmp), metadata={"step": str(step)})
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, network: Any, optimizer: Any, generator: Any) -> int:
+    """Restore what :func:`save_checkpoint` wrote; the step it was taken at."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    network.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer_state = optimizer.state_dict()
+    optimizer_state["state"] = state
+    optimizer.load_state_dict(optimizer_state)
+    generator.set_state(tensors["generator"])
+    with safe_open(str(path), "pt") as handle:
+        return int(handle.metadata()["step"])
+
+
+def train(game: str, arm: Arm) -> None:
+    """Section 5's classifier (one game, one head) on ``arm``'s data; held-out accuracy every EVAL_EVERY steps.
+
+    Checkpointed every EVAL_EVERY steps: rerunning the same command after a kill resumes where it stopped.
+    """
+    import torch
+    from safetensors.torch import load_model, save_model
+
+    out = run_dir(arm.name, game)
     if (out / "metrics.json").is_file():
         return
     out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "arm.json"
+    if spec_path.is_file() and json.loads(spec_path.read_text()) != json.loads(json.dumps(asdict(arm))):
+        raise SystemExit(
+            f"Error: {spec_path} was started with other settings ({spec_path.read_text().strip()}); "
+            "use another --arm name or delete that folder"
+        )
+    atomic_json(spec_path, asdict(arm))
+    config = ClassifierConfig(steps=arm.steps)
     torch.manual_seed(config.seed)
     torch.set_num_threads(1)
-    frames, labels, episode = load_frames("procgen", demo_folder(game), game)
-    held_np = episode > episode.max() - VALIDATION_EPISODES
-    x, y = torch.from_numpy(frames), torch.from_numpy(labels)
-    g, held = torch.zeros(len(y), dtype=torch.long), torch.from_numpy(held_np)
+    frames, labels, held_np, train_np = demo_data(game, arm)
+    extra_frames, extra_labels = dagger_data(game, arm)
+    x = torch.from_numpy(np.concatenate([frames, extra_frames]))
+    y = torch.from_numpy(np.concatenate([labels, extra_labels]))
+    held = torch.from_numpy(np.concatenate([held_np, np.zeros(len(extra_labels), bool)]))
+    trained = torch.from_numpy(np.concatenate([train_np, np.ones(len(extra_labels), bool)]))
+    g = torch.zeros(len(y), dtype=torch.long)
     network = build_network(n_actions=N_ACTIONS, n_games=1)
+    if arm.init is not None:
+        load_model(network, str(run_dir(arm.init, game) / "model.safetensors"))
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    train_index = torch.nonzero(~held).squeeze(1)
+    train_index = torch.nonzero(trained).squeeze(1)
     generator = torch.Generator().manual_seed(config.seed)
-    majority_label = int(np.bincount(labels[~held_np], minlength=N_ACTIONS).argmax())
+    train_labels = y[trained].numpy()
+    majority_label = int(np.bincount(train_labels, minlength=N_ACTIONS).argmax())
     summary = {
         "config": asdict(config),
+        "arm": asdict(arm),
         "frames": len(labels),
+        "training_frames": int(train_np.sum()),
+        "relabelled_frames": len(extra_labels),
         "held_out_frames": int(held_np.sum()),
         "majority_label": majority_label,
         "majority_accuracy": float(np.mean(labels[held_np] == majority_label)),
-        "label_counts": np.bincount(labels, minlength=N_ACTIONS).tolist(),
+        "label_counts": np.bincount(train_labels, minlength=N_ACTIONS).tolist(),
     }
-    started = time.perf_counter()
-    curve: list[dict[str, Any]] = []
-    for step in range(1, config.steps + 1):
+    checkpoint, progress = out / "checkpoint.safetensors", out / "progress.json"
+    first, curve, seconds = 1, [], 0.0
+    if checkpoint.is_file():
+        done = load_checkpoint(checkpoint, network, optimizer, generator)
+        record = json.loads(progress.read_text())
+        curve = [row for row in record["curve"] if row["step"] <= done]
+        first, seconds = done + 1, float(record.get("seconds", 0.0))
+        print(f"train {arm.name} {game}: resumed after step {done}", flush=True)
+    started = time.perf_counter() - seconds
+    for step in range(first, config.steps + 1):
         batch = train_index[torch.randint(len(train_index), (config.batch_size,), generator=generator)]
         shift = torch.randint(-2, 3, (2,), generator=generator)  # as section 5: small shifts
         frames_batch = torch.roll(x[batch], shifts=(int(shift[0]), int(shift[1])), dims=(1, 2))
@@ -194,12 +325,19 @@ def train(game: str, config: ClassifierConfig) -> None:
         optimizer.step()
         if step % EVAL_EVERY == 0 or step == config.steps:
             accuracy = held_out_accuracy(network, x, y, g, held, (game,))
-            train_accuracy = held_out_accuracy(network, x, y, g, ~held, (game,))[game]
+            train_accuracy = held_out_accuracy(network, x, y, g, trained, (game,))[game]
             curve.append({"step": step, "loss": float(loss.detach()), **accuracy, "train": train_accuracy})
-            atomic_json(out / "progress.json", {**summary, "curve": curve})  # what report reads if this is killed
-            print(f"train {game} step {step}: loss {float(loss.detach()):.3f} {accuracy} train {train_accuracy}")
-    out.mkdir(parents=True, exist_ok=True)
-    save_model(network, str(out / "model.safetensors"))
+            save_checkpoint(checkpoint, network, optimizer, generator, step)
+            elapsed = round(time.perf_counter() - started, 1)
+            atomic_json(progress, {**summary, "curve": curve, "seconds": elapsed})  # report reads it if killed
+            print(
+                f"train {arm.name} {game} step {step}: loss {float(loss.detach()):.3f} {accuracy} "
+                f"train {train_accuracy} ({elapsed} s)",
+                flush=True,
+            )
+    tmp = out / "model.safetensors.partial"
+    save_model(network, str(tmp))
+    os.replace(tmp, out / "model.safetensors")
     atomic_json(out / "metrics.json", {**summary, "curve": curve, "seconds": round(time.perf_counter() - started, 1)})
 
 
@@ -227,79 +365,238 @@ def agreement(game: str) -> None:
     print(f"agreement {game}: {same}/{total}", flush=True)
 
 
-def evaluate(game: str, modes: tuple[str, ...] = PLAY_MODES) -> None:
-    """Play the trained clone of ``game`` on the evaluation seeds (argmax, sampled, or both)."""
+def load_clone(arm: str, game: str) -> Any:
+    """The trained classifier of ``arm`` for ``game``, in eval mode on one thread."""
     import torch
     from safetensors.torch import load_model
 
     torch.set_num_threads(1)
+    path = run_dir(arm, game) / "model.safetensors"
+    if not path.is_file():
+        raise SystemExit(
+            f"Error: no trained clone at {path}; run: python experiments/bc_frame_expert.py train --arm {arm}"
+        )
     network = build_network(n_actions=N_ACTIONS, n_games=1)
-    load_model(network, str(run_dir(game) / "model.safetensors"))
+    load_model(network, str(path))
     network.eval()
+    return network
+
+
+def evaluate(game: str, arm: str, modes: tuple[str, ...] = PLAY_MODES) -> None:
+    """Play the clone ``arm`` of ``game`` on the evaluation seeds (argmax, sampled, or both)."""
+    network = load_clone(arm, game)
     for mode in modes:
-        play_all(game, mode, network)
+        play_all(game, mode, network, arm)
 
 
-def training_record(game: str) -> dict[str, Any] | None:
+def relabel(game: str, arm: str) -> None:
+    """DAgger's data: the clone ``arm`` plays each of its training levels (argmax), the expert labels every frame.
+
+    The env runs at the expert's 128 px; the clone sees the frame shrunk to 64 px by the env's own resize (area
+    averaging, so 512 -> 128 -> 64 is 512 -> 64 up to rounding). The expert needs only the frame, so these
+    labels cost one parse per step. One file per level: a kill loses at most one.
+    """
+    import torch
+    from gymnasium.spaces import Discrete
+    from safetensors.numpy import save_file
+
+    from nitrogen_datasets.experts.frame_procgen import frame_action
+    from nitrogen_envs.base import unwrap
+    from nitrogen_envs.image import resize_frame
+
+    spec = arm_spec(arm, game)
+    network = load_clone(arm, game)
+    folder = dagger_dir(arm, game)
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in range(spec.episodes - spec.held_out):  # the training levels only: held-out ones stay unseen
+        path = folder / f"{seed:04d}.safetensors"
+        if path.is_file():
+            continue
+        env = make_env(game, PARSE_SIZE)
+        base = unwrap(env)
+        space = base.native_action_space()
+        assert isinstance(space, Discrete)  # Procgen's 15 native actions
+        n_native = int(space.n)
+        frames, labels, taken = [], [], []
+        try:
+            obs, info = env.reset(seed=seed)
+            for _ in range(MAX_STEPS):
+                small = resize_frame(obs, (OBS_SIZE, OBS_SIZE))
+                frames.append(small)
+                labels.append(frame_action(game, obs))
+                with torch.no_grad():
+                    logits = network(torch.from_numpy(small[None].copy()), torch.tensor([0]))[0][:n_native]
+                taken.append(int(logits.argmax()))
+                obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(taken[-1]))
+                if terminated or truncated:
+                    break
+        finally:
+            env.close()
+        tmp = path.with_name(path.name + ".partial")
+        arrays = {
+            "frames": np.stack(frames),
+            "labels": np.asarray(labels, np.int64),
+            "clone": np.asarray(taken, np.int64),
+        }
+        save_file(arrays, str(tmp))
+        os.replace(tmp, path)
+        same = float(np.mean(np.asarray(labels) == np.asarray(taken)))
+        print(
+            f"relabel {arm} {game} seed {seed}: {len(labels)} frames, return {info['episode_return']}, "
+            f"clone = expert on {same:.2f}",
+            flush=True,
+        )
+
+
+def training_record(arm: str, game: str) -> dict[str, Any] | None:
     """The finished run's metrics, else the last progress of an unfinished one (``done`` says which)."""
     for name, done in (("metrics.json", True), ("progress.json", False)):
-        path = run_dir(game) / name
+        path = run_dir(arm, game) / name
         if path.is_file():
             return {**json.loads(path.read_text()), "done": done}
     return None
 
 
+def arm_spec(arm: str, game: str) -> Arm:
+    """The settings ``arm`` was trained with on ``game`` (its ``arm.json``)."""
+    spec = json.loads((run_dir(arm, game) / "arm.json").read_text())
+    return Arm(**{**spec, "dagger": tuple(spec["dagger"])})
+
+
+def arm_command(spec: Arm, game: str) -> str:
+    """The ``train`` command line that trains ``spec`` on ``game``."""
+    words = [f"train --games {game} --arm {spec.name} --steps {spec.steps}"]
+    if spec.episodes != Arm.episodes:
+        words.append(f"--episodes {spec.episodes}")
+    if spec.held_out != Arm.held_out:
+        words.append(f"--held-out {spec.held_out}")
+    if spec.drop_capped:
+        words.append("--drop-capped")
+    if spec.init is not None:
+        words.append(f"--init {spec.init}")
+    if spec.dagger:
+        words.append("--dagger " + " ".join(spec.dagger))
+    return " ".join(words)
+
+
+def arms_of(game: str) -> list[str]:
+    """Every trained (or training) clone of ``game``, in the order they were started."""
+    found = [path.parent.parent.name for path in (OUT / "runs").glob(f"*/{game}/arm.json")]
+    return sorted(found, key=lambda arm: (run_dir(arm, game) / "arm.json").stat().st_mtime)
+
+
+def arm_cells(arm: str, game: str, base: list[dict[str, Any]]) -> str:
+    """One clone's table row: its data, held-out accuracy and play against random."""
+    metrics = training_record(arm, game)
+    if metrics is None:
+        return ""
+    spec = arm_spec(arm, game)
+    levels = (
+        f"levels 0-{spec.episodes - spec.held_out - 1}, held out {spec.episodes - spec.held_out}-{spec.episodes - 1}"
+    )
+    data = [levels + (", capped demos dropped" if spec.drop_capped else "")]
+    if spec.init is not None:
+        data.append(f"from {spec.init}'s weights")
+    if spec.dagger:
+        data.append(f"+ {metrics.get('relabelled_frames', 0)} relabelled frames of {', '.join(spec.dagger)}'s play")
+    final = metrics["curve"][-1] if metrics["curve"] else None
+    accuracy = "-"
+    if final is not None:
+        trained = metrics.get("training_frames", metrics["frames"] - metrics["held_out_frames"])
+        accuracy = (
+            f"{final[game]:.2f} ({metrics['majority_accuracy']:.2f}) / {final['train']:.2f} at step {final['step']}"
+            + ("" if metrics["done"] else " (still training)")
+            + f"; {metrics['held_out_frames']} held-out / {trained} training frames"
+        )
+        best = max(metrics["curve"], key=lambda row: row[game])
+        if best["step"] != final["step"]:
+            accuracy += f"; best {best[game]:.2f} at step {best['step']}"
+    clones = [paired_cell(episodes_in(play_path(f"{arm}-{mode}", game)), base) for mode in PLAY_MODES]
+    return f"| {game} | `{arm}`: {'; '.join(data)} | {accuracy} | " + " | ".join(clones) + " |"
+
+
 def report() -> str:
-    """Markdown: the expert's play, the clone's held-out accuracy and the clone's play, all against random."""
+    """Markdown: the expert's play and each clone's held-out accuracy and play, all against random."""
     config = ClassifierConfig()
     lines = [
         f"Procgen `{TASK}`, {MAX_STEPS}-step cap. Play: seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1} (no "
         "demonstration came from them), normalized score (difference from random play on the same seeds [paired "
-        "95% bootstrap CI]), episodes. Classifier: section 5's CNN at 64 px, one game per network, batches of "
-        f"{config.batch_size} (AdamW, lr {config.lr}, the step each cell names), trained on the expert's "
-        f"demonstrations of seeds 0 on but the last {VALIDATION_EPISODES}; held-out accuracy on those "
-        f"{VALIDATION_EPISODES} levels (always answering the majority training label in brackets; accuracy on "
-        "the training levels after the slash). Rule on stored frames: share of the recorded steps whose label the "
-        "expert's rule gives again from the frame as stored (video-decoded, 128 px). Made by `python experiments/bc_frame_expert.py "
-        "collect --episodes 20 && ... play && ... agreement && ... train --steps 1000 && ... eval && ... report "
-        "--write`.",
+        "95% bootstrap CI]), episodes. Rule on stored frames: share of the recorded steps (the first 20 "
+        "demonstrations) whose label the expert's rule gives again from the frame as stored (video-decoded, "
+        "128 px). Demonstrations: seeds 0 on, one level each; capped: ran to the step cap unsolved.",
         "",
-        "| game | frame expert | random | rule on stored frames | held-out accuracy (majority) / training "
-        "| clone, argmax | clone, sampled |",
-        "|---|---|---|---|---|---|---|",
+        "| game | frame expert | random | rule on stored frames | demonstrations (capped) |",
+        "|---|---|---|---|---|",
     ]
     for game in GAMES:
         base = episodes_in(play_path("random", game))
         expert = paired_cell(episodes_in(play_path("expert", game)), base)
         random_mean = f"{np.mean([e['normalized'] for e in base]):.2f}" if base else "-"
-        accuracy = "-"
-        metrics = training_record(game)
-        if metrics is not None and metrics["curve"]:
-            final = metrics["curve"][-1]
-            accuracy = (
-                f"{final[game]:.2f} ({metrics['majority_accuracy']:.2f}) / {final['train']:.2f}, "
-                f"{metrics['frames']} frames, step {final['step']}" + ("" if metrics["done"] else " (stopped there)")
-            )
-        clones = [paired_cell(episodes_in(play_path(mode, game)), base) for mode in PLAY_MODES]
         same_path = OUT / "agreement" / f"{game}.json"
         same = "-"
         if same_path.is_file():
             record = json.loads(same_path.read_text())
             same = f"{record['share']:.2f} of {record['steps']} steps"
-        lines.append(f"| {game} | {expert} | {random_mean} | {same} | {accuracy} | " + " | ".join(clones) + " |")
+        lengths = load_lengths(game)
+        capped = sum(length >= MAX_STEPS for length in lengths)
+        demos = f"{len(lengths)} ({capped}), {sum(lengths)} frames" if lengths else "-"
+        lines.append(f"| {game} | {expert} | {random_mean} | {same} | {demos} |")
+    lines += [
+        "",
+        f"Clones: section 5's CNN at 64 px, one game per network, batches of {config.batch_size} (AdamW, lr "
+        f"{config.lr}, weight decay {config.weight_decay}, seed {config.seed}, shifts of up to 2 px), trained on "
+        "the levels each row names; held-out accuracy on the held-out levels (always answering the majority "
+        "training label in brackets; accuracy on the training frames after the slash). Play: the likeliest "
+        "action (argmax) or one drawn from the softmax (sampled) every frame.",
+        "",
+        "| game | clone: training data | held-out accuracy (majority) / training | argmax | sampled |",
+        "|---|---|---|---|---|",
+    ]
+    commands = []
+    for game in GAMES:
+        base = episodes_in(play_path("random", game))
+        for arm in arms_of(game):
+            row = arm_cells(arm, game, base)
+            if row:
+                lines.append(row)
+                commands.append(arm_command(arm_spec(arm, game), game))
+    lines += [
+        "",
+        "Made by `python experiments/bc_frame_expert.py` with, in order: `collect --games Chaser --episodes "
+        f"{len(load_lengths('Chaser'))}`, `collect --games Miner --episodes {len(load_lengths('Miner'))}`, `play`, "
+        "`agreement`, then per clone "
+        + ", ".join(f"`{command}`" for command in commands)
+        + " (a `--dagger` arm after `relabel --games GAME --arm SOURCE`), `eval --games GAME --arm NAME` and "
+        "`report --write`.",
+    ]
     return "\n".join(lines)
 
 
+def load_lengths(game: str) -> list[int]:
+    """Step counts of ``game``'s recorded demonstrations (none when there are none)."""
+    from nitrogen_datasets.format import load_info
+
+    if not (demo_folder(game) / "meta" / "info.json").is_file():
+        return []
+    return [episode.length for episode in load_info(demo_folder(game)).episodes]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``eval`` or ``report``."""
+    """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``relabel``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "play", "agreement", "train", "eval", "report"))
+    parser.add_argument("stage", choices=("collect", "play", "agreement", "train", "relabel", "eval", "report"))
     parser.add_argument("--games", nargs="*", choices=GAMES, default=list(GAMES))
-    parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game")
+    parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game; train: used")
     parser.add_argument("--modes", nargs="*", choices=PLAY_MODES, default=list(PLAY_MODES), help="eval: how to play")
     parser.add_argument("--steps", type=int, default=ClassifierConfig().steps, help="train: steps of 64")
+    parser.add_argument("--arm", help="train/relabel/eval: the clone's name (train's default: bc<steps>)")
+    parser.add_argument("--held-out", type=int, default=VALIDATION_EPISODES, help="train: last episodes held out")
+    parser.add_argument("--drop-capped", action="store_true", help="train: skip demos that ran to the step cap")
+    parser.add_argument("--init", help="train: start from this arm's weights")
+    parser.add_argument("--dagger", nargs="*", default=[], help="train: add these arms' relabelled play")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
+    arm = args.arm or f"bc{args.steps}"
     for game in args.games if args.stage != "report" else ():
         if args.stage == "collect":
             collect(game, args.episodes)
@@ -309,9 +606,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "agreement":
             agreement(game)
         elif args.stage == "train":
-            train(game, ClassifierConfig(steps=args.steps))
+            spec = Arm(arm, args.steps, args.episodes, args.held_out, args.drop_capped, args.init, tuple(args.dagger))
+            train(game, spec)
+        elif args.stage == "relabel":
+            relabel(game, arm)
         else:
-            evaluate(game, tuple(args.modes))
+            evaluate(game, arm, tuple(args.modes))
     if args.stage == "report":
         text = report()
         print(text)
