@@ -149,15 +149,23 @@ def play_path(who: str, game: str) -> Path:
     return OUT / "play" / who / f"{game}.json"
 
 
-def play_all(game: str, who: str, network: Any = None, arm: str | None = None) -> None:
-    """Every evaluation seed not yet played by ``who`` (the clone of ``arm``); the file is rewritten after each episode."""
+def play_all(game: str, who: str, network: Any = None, arm: str | None = None, step: int | None = None) -> None:
+    """Every evaluation seed not yet played by ``who`` (the clone of ``arm`` after ``step`` training steps).
+
+    The file is rewritten after each episode; episodes of the same arm at another step are discarded.
+    """
     name = who if arm is None else f"{arm}-{who}"
     path = play_path(name, game)
-    rows = episodes_in(path)
+    rows = episodes_in(path) if played_step(path) == step else []
     for k in range(len(rows), EVAL_EPISODES):
         rows.append(play_episode(game, FIRST_SEED + k, who, network))
-        atomic_json(path, {"game": game, "mode": name, "episodes": rows})
+        atomic_json(path, {"game": game, "mode": name, "step": step, "episodes": rows})
         print(f"play {name} {game} seed {FIRST_SEED + k}: {rows[-1]}", flush=True)
+
+
+def played_step(path: Path) -> int | None:
+    """The training step of the clone whose episodes ``path`` holds (``None``: not a clone, or none recorded)."""
+    return json.loads(path.read_text()).get("step") if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -365,28 +373,41 @@ def agreement(game: str) -> None:
     print(f"agreement {game}: {same}/{total}", flush=True)
 
 
-def load_clone(arm: str, game: str) -> Any:
-    """The trained classifier of ``arm`` for ``game``, in eval mode on one thread."""
+def load_clone(arm: str, game: str, partial: bool = False) -> tuple[Any, int]:
+    """The classifier of ``arm`` for ``game`` (eval mode, one thread) and the training step it stopped at.
+
+    The finished run's weights; with ``partial``, an unfinished run's last checkpoint (for a time box).
+    """
     import torch
-    from safetensors.torch import load_model
+    from safetensors import safe_open
+    from safetensors.torch import load_file, load_model
 
     torch.set_num_threads(1)
-    path = run_dir(arm, game) / "model.safetensors"
-    if not path.is_file():
-        raise SystemExit(
-            f"Error: no trained clone at {path}; run: python experiments/bc_frame_expert.py train --arm {arm}"
-        )
     network = build_network(n_actions=N_ACTIONS, n_games=1)
-    load_model(network, str(path))
+    out = run_dir(arm, game)
+    checkpoint = out / "checkpoint.safetensors"
+    if (out / "model.safetensors").is_file():
+        load_model(network, str(out / "model.safetensors"))
+        step = arm_spec(arm, game).steps
+    elif partial and checkpoint.is_file():
+        tensors = load_file(str(checkpoint))
+        network.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+        with safe_open(str(checkpoint), "pt") as handle:
+            step = int(handle.metadata()["step"])
+    else:
+        raise SystemExit(
+            f"Error: no trained clone in {out}; run: python experiments/bc_frame_expert.py train --arm {arm} "
+            f"--games {game} (or eval --partial for an unfinished run's last checkpoint)"
+        )
     network.eval()
-    return network
+    return network, step
 
 
-def evaluate(game: str, arm: str, modes: tuple[str, ...] = PLAY_MODES) -> None:
+def evaluate(game: str, arm: str, modes: tuple[str, ...] = PLAY_MODES, partial: bool = False) -> None:
     """Play the clone ``arm`` of ``game`` on the evaluation seeds (argmax, sampled, or both)."""
-    network = load_clone(arm, game)
+    network, step = load_clone(arm, game, partial)
     for mode in modes:
-        play_all(game, mode, network, arm)
+        play_all(game, mode, network, arm, step)
 
 
 def relabel(game: str, arm: str) -> None:
@@ -405,7 +426,7 @@ def relabel(game: str, arm: str) -> None:
     from nitrogen_envs.image import resize_frame
 
     spec = arm_spec(arm, game)
-    network = load_clone(arm, game)
+    network, _ = load_clone(arm, game)
     folder = dagger_dir(arm, game)
     folder.mkdir(parents=True, exist_ok=True)
     for seed in range(spec.episodes - spec.held_out):  # the training levels only: held-out ones stay unseen
@@ -444,6 +465,72 @@ def relabel(game: str, arm: str) -> None:
         print(
             f"relabel {arm} {game} seed {seed}: {len(labels)} frames, return {info['episode_return']}, "
             f"clone = expert on {same:.2f}",
+            flush=True,
+        )
+
+
+def diagnose_episode(game: str, arm: str, network: Any, seed: int, driver: str) -> dict[str, Any]:
+    """One evaluation level driven by the expert or by the clone; how often the clone's argmax is the expert's label.
+
+    Both read the same live frame (the expert at 128 px, the clone at 64 px shrunk from it, as in ``relabel``).
+    Driven by the expert, this is label reading on the expert's own states without the video codec; driven by
+    the clone, it is label reading on the states the clone itself reaches. ``stuck``: share of clone-driven
+    steps whose 64 px frame equals the previous one (walking into a wall: same frame, same action, forever).
+    """
+    import torch
+    from gymnasium.spaces import Discrete
+
+    from nitrogen_datasets.experts.frame_procgen import frame_action
+    from nitrogen_envs.base import unwrap
+    from nitrogen_envs.image import resize_frame
+
+    env = make_env(game, PARSE_SIZE)
+    base = unwrap(env)
+    space = base.native_action_space()
+    assert isinstance(space, Discrete)  # Procgen's 15 native actions
+    same = stuck = steps = 0
+    previous: np.ndarray | None = None
+    try:
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            steps += 1
+            small = resize_frame(obs, (OBS_SIZE, OBS_SIZE))
+            label = frame_action(game, obs)
+            with torch.no_grad():
+                logits = network(torch.from_numpy(small[None].copy()), torch.tensor([0]))[0][: int(space.n)]
+            guess = int(logits.argmax())
+            same += guess == label
+            stuck += previous is not None and bool(np.array_equal(previous, small))
+            previous = small
+            obs, _, terminated, truncated, info = env.step(
+                base.native_to_gamepad(label if driver == "expert" else guess)
+            )
+            done = terminated or truncated or steps >= MAX_STEPS
+    finally:
+        env.close()
+    return {
+        "seed": seed,
+        "steps": steps,
+        "same": same / steps,
+        "stuck": stuck / steps,
+        "return": info["episode_return"],
+    }
+
+
+def diagnose(game: str, arm: str) -> None:
+    """Label reading off the expert's states and on the clone's own, on the evaluation levels (one file per arm)."""
+    path = OUT / "diagnose" / arm / f"{game}.json"
+    record: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {"game": game, "arm": arm}
+    network, _ = load_clone(arm, game)
+    for driver in ("expert", "clone"):
+        rows = record.setdefault(driver, [])
+        for k in range(len(rows), EVAL_EPISODES):
+            rows.append(diagnose_episode(game, arm, network, FIRST_SEED + k, driver))
+            atomic_json(path, record)
+        print(
+            f"diagnose {arm} {game} driven by {driver}: clone = expert on "
+            f"{np.mean([row['same'] for row in rows]):.2f} of steps",
             flush=True,
         )
 
@@ -511,7 +598,12 @@ def arm_cells(arm: str, game: str, base: list[dict[str, Any]]) -> str:
         best = max(metrics["curve"], key=lambda row: row[game])
         if best["step"] != final["step"]:
             accuracy += f"; best {best[game]:.2f} at step {best['step']}"
-    clones = [paired_cell(episodes_in(play_path(f"{arm}-{mode}", game)), base) for mode in PLAY_MODES]
+    clones = []
+    for mode in PLAY_MODES:
+        path = play_path(f"{arm}-{mode}", game)
+        step = played_step(path)
+        at = f" (weights of step {step})" if step is not None and step != spec.steps else ""
+        clones.append(paired_cell(episodes_in(path), base) + at)
     return f"| {game} | `{arm}`: {'; '.join(data)} | {accuracy} | " + " | ".join(clones) + " |"
 
 
@@ -584,7 +676,9 @@ def load_lengths(game: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``relabel``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "play", "agreement", "train", "relabel", "eval", "report"))
+    parser.add_argument(
+        "stage", choices=("collect", "play", "agreement", "train", "relabel", "eval", "diagnose", "report")
+    )
     parser.add_argument("--games", nargs="*", choices=GAMES, default=list(GAMES))
     parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game; train: used")
     parser.add_argument("--modes", nargs="*", choices=PLAY_MODES, default=list(PLAY_MODES), help="eval: how to play")
@@ -594,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-capped", action="store_true", help="train: skip demos that ran to the step cap")
     parser.add_argument("--init", help="train: start from this arm's weights")
     parser.add_argument("--dagger", nargs="*", default=[], help="train: add these arms' relabelled play")
+    parser.add_argument("--partial", action="store_true", help="eval: an unfinished run's last checkpoint")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
     arm = args.arm or f"bc{args.steps}"
@@ -610,8 +705,10 @@ def main(argv: list[str] | None = None) -> int:
             train(game, spec)
         elif args.stage == "relabel":
             relabel(game, arm)
+        elif args.stage == "diagnose":
+            diagnose(game, arm)
         else:
-            evaluate(game, arm, tuple(args.modes))
+            evaluate(game, arm, tuple(args.modes), args.partial)
     if args.stage == "report":
         text = report()
         print(text)
