@@ -604,7 +604,28 @@ def arm_cells(arm: str, game: str, base: list[dict[str, Any]]) -> str:
         step = played_step(path)
         at = f" (weights of step {step})" if step is not None and step != spec.steps else ""
         clones.append(paired_cell(episodes_in(path), base) + at)
-    return f"| {game} | `{arm}`: {'; '.join(data)} | {accuracy} | " + " | ".join(clones) + " |"
+    return (
+        f"| {game} | `{arm}`: {'; '.join(data)} | {accuracy} | {diagnosis_cell(arm, game)} | "
+        + " | ".join(clones)
+        + " |"
+    )
+
+
+def diagnosis_cell(arm: str, game: str) -> str:
+    """Label agreement on the evaluation levels with the expert driving / the clone driving (stuck share)."""
+    path = OUT / "diagnose" / arm / f"{game}.json"
+    if not path.is_file():
+        return "-"
+    record = json.loads(path.read_text())
+
+    def share(rows: list[dict[str, Any]], key: str) -> float:
+        steps = np.array([row["steps"] for row in rows])
+        return float(np.sum(np.array([row[key] for row in rows]) * steps) / steps.sum())
+
+    expert, clone = record.get("expert", []), record.get("clone", [])
+    if len(expert) < EVAL_EPISODES or len(clone) < EVAL_EPISODES:
+        return "-"
+    return f"{share(expert, 'same'):.2f} / {share(clone, 'same'):.2f} ({share(clone, 'stuck'):.2f})"
 
 
 def report() -> str:
@@ -639,10 +660,14 @@ def report() -> str:
         f"{config.lr}, weight decay {config.weight_decay}, seed {config.seed}, shifts of up to 2 px), trained on "
         "the levels each row names; held-out accuracy on the held-out levels (always answering the majority "
         "training label in brackets; accuracy on the training frames after the slash). Play: the likeliest "
-        "action (argmax) or one drawn from the softmax (sampled) every frame.",
+        "action (argmax) or one drawn from the softmax (sampled) every frame. Clone = expert: on the 20 "
+        "evaluation levels, the share of steps whose argmax is the expert's label for the same live frame (no "
+        "video codec), when the expert plays and when the clone plays (in brackets: share of the clone's steps "
+        "on an unchanged frame, i.e. pushing into a wall); `diagnose --games GAME --arm NAME`.",
         "",
-        "| game | clone: training data | held-out accuracy (majority) / training | argmax | sampled |",
-        "|---|---|---|---|---|",
+        "| game | clone: training data | held-out accuracy (majority) / training | clone = expert: expert "
+        "driving / clone driving (stuck) | argmax | sampled |",
+        "|---|---|---|---|---|---|",
     ]
     commands = []
     for game in GAMES:
