@@ -18,7 +18,11 @@ programs on a shared machine barely change: this process's (all threads), plus, 
 runs in a child process, that process's (:class:`ProcessTreeClock`; the wall clock where ``/proc`` lacks
 per-thread CPU times). Each loop is timed as a whole, less its resets. ViZDoom's raw loop and ours play the
 same episodes (same engine seeds and actions; the worker reports episodes and return, and the last line
-says whether every loop agreed). Peak RSS is the largest of the
+says whether every loop agreed). On a shared machine even CPU time swings by 20% from one loop to the
+next (the other programs' use of the caches and of the core's sibling thread), more than the overhead
+measured, so ViZDoom's ratios come from *paired* loops: one process runs the raw engine and our env side
+by side, alternating blocks of :data:`PAIR_BLOCK` steps, each timed on its own engine process, and the
+ratio is taken within that process (one per round and tree, median over rounds). Peak RSS is the largest of the
 measuring processes, per loop. Last line: ``env_overhead: key=value ...``.
 
 Usage::
@@ -55,12 +59,27 @@ BEFORE = "4fd1bac"
 """The last commit before the environment-speed work of issue #19 (the ``before`` column)."""
 REPO = Path(__file__).resolve().parent.parent
 CHILD_PROCESS_ENGINES = frozenset({"vizdoom"})
+PAIR_BLOCK = 50
+"""Steps per block when the raw loop and ours alternate in one process (ViZDoom)."""
 """Engines that run in a child process (ViZDoom's engine), whose CPU time :class:`ProcessTreeClock` adds."""
 clock: Callable[[], float] = time.process_time
 """What each loop times: this process's CPU time (all threads, Procgen's workers included), which the
 other programs on a shared machine barely move; :class:`ProcessTreeClock` for :data:`CHILD_PROCESS_ENGINES`."""
 played: dict[str, float] = {}
 """Episodes finished and reward collected by the last timed ViZDoom loop, to check that raw and ours agree."""
+
+
+def child_pids() -> set[str]:
+    """Process ids of this process's children (empty without ``/proc``)."""
+    me, found = str(os.getpid()), set()
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[1] == me:
+                    found.add(pid)
+        except OSError:  # a process that ended while we looked
+            continue
+    return found
 
 
 class ProcessTreeClock:
@@ -72,16 +91,12 @@ class ProcessTreeClock:
     ``pread`` calls. Where they are missing (no ``/proc``), it falls back to the wall clock.
     """
 
-    def __init__(self) -> None:
-        me = str(os.getpid())
+    def __init__(self, pids: set[str] | None = None) -> None:
         self._files: list[int] = []
-        for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        for pid in child_pids() if pids is None else pids:
             try:
-                with open(f"/proc/{pid}/stat") as stat:
-                    parent = stat.read().rsplit(")", 1)[1].split()[1]
-                if parent == me:
-                    tasks = os.listdir(f"/proc/{pid}/task")
-                    self._files += [os.open(f"/proc/{pid}/task/{tid}/schedstat", os.O_RDONLY) for tid in tasks]
+                tasks = os.listdir(f"/proc/{pid}/task")
+                self._files += [os.open(f"/proc/{pid}/task/{tid}/schedstat", os.O_RDONLY) for tid in tasks]
             except OSError:  # a process that ended while we looked, or no schedstat
                 continue
         self.name = "cpu(process+engine)" if self._files else "wall"
@@ -144,49 +159,123 @@ def raw_ale(steps: int, actions: np.ndarray) -> float:
     return steps / elapsed
 
 
-def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
-    """DefendCenter at 320x240 RGB24, the frame and the game variables our env reads (kills, health).
+class RawDoom:
+    """DefendCenter at 320x240 RGB24 through ViZDoom's own API, reading the frame and the variables our env reads.
 
     Set up as our env sets the engine up where that changes the engine's work (the variables it fills
-    in every state, its settings file outside the working directory); nothing else is asked for.
+    in every state, its settings file outside the working directory); nothing else is asked for. It keeps
+    each frame until the next, as an agent (and our env) does: dropping it at once lets malloc hand its
+    pages back and fault them in again, about 80 page faults a step, which made the raw loop slower.
     """
-    import vizdoom as vzd  # type: ignore[import-untyped]
 
-    game = vzd.DoomGame()
-    game.load_config(os.path.join(vzd.scenarios_path, "defend_the_center.cfg"))
-    game.set_doom_config_path(os.path.join(tempfile.gettempdir(), "env_overhead_vizdoom.ini"))
-    game.set_window_visible(False)
-    game.set_screen_format(vzd.ScreenFormat.RGB24)
-    game.set_screen_resolution(vzd.ScreenResolution.RES_320X240)
-    game.set_sound_enabled(False)
-    game.set_available_game_variables([vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH])
-    game.init()
-    buttons = game.get_available_buttons_size()
-    table = [[0] * buttons] + [[int(j == i) for j in range(buttons)] for i in range(buttons)]
-    seeds = engine_seeds()
-    game.set_seed(next(seeds))
-    game.new_episode()
-    timer = ProcessTreeClock()
-    episodes, total = 0, 0.0
-    paused = 0.0
-    start = timer()
-    for i in range(steps):
-        total += game.make_action(table[int(actions[i]) % len(table)], 4)
-        if game.is_episode_finished():
-            episodes += 1
-            pause = timer()
-            game.set_seed(next(seeds))
-            game.new_episode()
-            paused += timer() - pause
-        else:
-            state = game.get_state()
-            state.screen_buffer  # noqa: B018 - fetch the frame and the variables as our env does
-            state.game_variables  # noqa: B018
-    elapsed = timer() - start - paused
-    timer.close()
-    game.close()
-    played.update(episodes=episodes, reward=total)
+    def __init__(self) -> None:
+        import vizdoom as vzd  # type: ignore[import-untyped]
+
+        before = child_pids()
+        game = vzd.DoomGame()
+        game.load_config(os.path.join(vzd.scenarios_path, "defend_the_center.cfg"))
+        game.set_doom_config_path(os.path.join(tempfile.gettempdir(), "env_overhead_vizdoom.ini"))
+        game.set_window_visible(False)
+        game.set_screen_format(vzd.ScreenFormat.RGB24)
+        game.set_screen_resolution(vzd.ScreenResolution.RES_320X240)
+        game.set_sound_enabled(False)
+        game.set_available_game_variables([vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH])
+        game.init()
+        self.timer = ProcessTreeClock(child_pids() - before)
+        buttons = game.get_available_buttons_size()
+        self.table = [[0] * buttons] + [[int(j == i) for j in range(buttons)] for i in range(buttons)]
+        self.seeds = engine_seeds()
+        game.set_seed(next(self.seeds))
+        game.new_episode()
+        self.game, self.episodes, self.reward, self.frame = game, 0, 0.0, np.zeros((240, 320, 3), np.uint8)
+
+    def play(self, actions: np.ndarray) -> float:
+        """Play ``actions``; returns the CPU seconds they took (resets excluded)."""
+        game, table, timer = self.game, self.table, self.timer
+        paused = 0.0
+        start = timer()
+        for action in actions:
+            self.reward += game.make_action(table[int(action) % len(table)], 4)
+            if game.is_episode_finished():
+                self.episodes += 1
+                pause = timer()
+                game.set_seed(next(self.seeds))
+                game.new_episode()
+                paused += timer() - pause
+            else:
+                state = game.get_state()
+                self.frame, _ = state.screen_buffer, state.game_variables
+        return timer() - start - paused
+
+    def close(self) -> None:
+        assert self.frame.shape == (240, 320, 3)
+        self.timer.close()
+        self.game.close()
+
+
+class OurDoom:
+    """``NitroGen/<game>-v0`` stepped with the gamepad form of the same native actions (see :func:`ours`)."""
+
+    def __init__(self, game: str, obs_size: object, actions: np.ndarray) -> None:
+        import gymnasium as gym
+
+        from nitrogen_envs.base import unwrap
+
+        before = child_pids()
+        self.env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size)
+        self.timer = ProcessTreeClock(child_pids() - before)
+        base = unwrap(self.env)
+        n = int(base.native_action_space().n)  # type: ignore[attr-defined]
+        self.pads = {int(a) % n: base.native_to_gamepad(int(a) % n) for a in np.unique(actions)}
+        self.n, self.episodes, self.reward = n, 0, 0.0
+        self.env.reset(seed=0)
+
+    def play(self, actions: np.ndarray) -> float:
+        """Play ``actions``; returns the CPU seconds they took (resets excluded)."""
+        env, timer, pads = self.env, self.timer, [self.pads[int(a) % self.n] for a in actions]
+        paused = 0.0
+        start = timer()
+        for pad in pads:
+            _, reward, terminated, truncated, _ = env.step(pad)
+            self.reward += float(reward)
+            if terminated or truncated:
+                self.episodes += 1
+                pause = timer()
+                env.reset()
+                paused += timer() - pause
+        return timer() - start - paused
+
+    def close(self) -> None:
+        self.timer.close()
+        self.env.close()
+
+
+def raw_vizdoom(steps: int, actions: np.ndarray) -> float:
+    loop = RawDoom()
+    elapsed = loop.play(actions[:steps])
+    played.update(episodes=loop.episodes, reward=loop.reward)
+    loop.close()
     return steps / elapsed
+
+
+def paired_vizdoom(game: str, obs_size: object, steps: int, actions: np.ndarray) -> dict[str, object]:
+    """Raw ViZDoom and our env in this one process, alternating blocks of :data:`PAIR_BLOCK` steps (which goes
+    first alternates too), so both see the same machine; steps/s of each and what each played."""
+    raw, env = RawDoom(), OurDoom(game, obs_size, actions[:steps])
+    elapsed = {"raw": 0.0, "ours": 0.0}
+    for index, begin in enumerate(range(0, steps, PAIR_BLOCK)):
+        block = actions[begin : min(steps, begin + PAIR_BLOCK)]
+        order = (("raw", raw), ("ours", env)) if index % 2 == 0 else (("ours", env), ("raw", raw))
+        for name, loop in order:
+            elapsed[name] += loop.play(block)
+    raw.close()
+    env.close()
+    return {
+        "raw_sps": steps / elapsed["raw"],
+        "sps": steps / elapsed["ours"],
+        "raw_outcome": [raw.episodes, raw.reward],
+        "outcome": [env.episodes, env.reward],
+    }
 
 
 def raw_crafter(steps: int, actions: np.ndarray, size: int = 64) -> float:
@@ -248,6 +337,12 @@ def worker(spec: dict) -> None:
     """One timed loop in this process (after a short warm-up); prints steps/s and peak RSS as JSON."""
     # Random native actions, taken modulo each engine's action count (ours maps them through the gamepad).
     actions = np.random.default_rng(0).integers(0, 1 << 16, size=spec["steps"])
+    if spec["loop"] == "paired":
+        paired_vizdoom(spec["game"], spec["obs_size"], 10, actions)
+        result = paired_vizdoom(spec["game"], spec["obs_size"], len(actions), actions)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({**result, "rss_mb": rss_mb}))
+        return
     if spec["loop"] == "raw":
         run = RAW[spec["engine"]]
         args = {"size": spec["size"]} if spec.get("size") else {}
@@ -271,15 +366,13 @@ def export_tree(revision: str, into: Path) -> Path:
     return into
 
 
-def measure(spec: dict, pythonpath: Path) -> tuple[float, float, tuple[float, ...]]:
-    """(steps/s, peak RSS MB, (episodes, reward) where reported) of one loop run by :func:`worker` in a fresh process."""
+def measure(spec: dict, pythonpath: Path) -> dict:
+    """What :func:`worker` printed for one loop (``sps``, ``rss_mb``, ...), run in a fresh process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), str(REPO / "benchmarks")])}
     done = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(spec)], env=env, check=True, capture_output=True, text=True
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    outcome = tuple(float(result[key]) for key in ("episodes", "reward") if key in result)
-    return float(result["sps"]), float(result["rss_mb"]), outcome
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -300,13 +393,18 @@ def main() -> None:
         for engine in args.engines:
             game, steps = GAMES[engine]
             steps = max(10, int(steps * args.scale))
-            loops: dict[str, tuple[dict, Path]] = {"raw": ({"loop": "raw", "engine": engine}, REPO)}
+            # ViZDoom: each loop pairs the raw engine with our env in one process (see the module docstring).
+            paired = engine in CHILD_PROCESS_ENGINES
+            loops: dict[str, tuple[dict, Path]] = {} if paired else {"raw": ({"loop": "raw", "engine": engine}, REPO)}
             if engine == "crafter":
                 loops["raw@256"] = ({"loop": "raw", "engine": engine, "size": 256}, REPO)
             for when, tree in trees.items():
                 for size in ("native", 256):
-                    loops[f"{when}@{size}"] = ({"loop": "ours", "engine": engine, "game": game, "obs_size": size}, tree)
+                    kind = "paired" if paired else "ours"
+                    loops[f"{when}@{size}"] = ({"loop": kind, "engine": engine, "game": game, "obs_size": size}, tree)
             rates: dict[str, list[float]] = {name: [] for name in loops}
+            pair_ratios: dict[str, list[float]] = {name: [] for name in loops}
+            pair_raw: list[float] = []
             outcomes: set[tuple[float, ...]] = set()
             names = list(loops)
             for round_index in range(args.rounds):
@@ -314,19 +412,29 @@ def main() -> None:
                 shift = round_index % len(names)
                 for name in names[shift:] + names[:shift]:
                     spec, tree = loops[name]
-                    sps, rss, outcome = measure({**spec, "steps": steps}, tree)
-                    rates[name].append(sps)
-                    if outcome:
-                        outcomes.add(outcome)
-                    peak_rss = max(peak_rss, rss)
+                    result = measure({**spec, "steps": steps}, tree)
+                    rates[name].append(float(result["sps"]))
+                    if "raw_sps" in result:
+                        pair_ratios[name].append(float(result["sps"]) / float(result["raw_sps"]))
+                        pair_raw.append(float(result["raw_sps"]))
+                        outcomes.update((tuple(result["raw_outcome"]), tuple(result["outcome"])))
+                    peak_rss = max(peak_rss, float(result["rss_mb"]))
             med = {name: statistics.median(values) for name, values in rates.items()}
-            raw = med["raw"]
+            raw = statistics.median(pair_raw) if paired else med["raw"]
+            ratio = {
+                name: statistics.median(pair_ratios[name]) if paired else med[name] / raw
+                for name in loops
+                if name.startswith(("before@", "after@"))
+            }
             line = f"{engine:8s} {game:17s} raw={raw:7.0f}/s"
             for size in ("native", 256):
-                before, after = med[f"before@{size}"] / raw, med[f"after@{size}"] / raw
+                before, after = ratio[f"before@{size}"], ratio[f"after@{size}"]
                 line += f"  @{size}: before {before:.2f}x after {after:.2f}x"
                 figures[f"{engine}_ratio_{size}"] = f"{after:.3f}"
                 figures[f"{engine}_before_ratio_{size}"] = f"{before:.3f}"
+            if paired:
+                spread = {f"{when}@{size}": pair_ratios[f"{when}@{size}"] for when in trees for size in ("native", 256)}
+                line += "  (per round: " + ", ".join(f"{k} {min(v):.2f}-{max(v):.2f}" for k, v in spread.items()) + ")"
             if "raw@256" in med:
                 line += f"  (raw@256={med['raw@256']:.0f}/s; after@256 {med['after@256'] / med['raw@256']:.2f}x of it)"
                 figures[f"{engine}_ratio_256_vs_raw256"] = f"{med['after@256'] / med['raw@256']:.3f}"

@@ -92,19 +92,18 @@ class FakeDoom:
     def __init__(self, finished, dead, timed_out, kills=0, health=100.0, tics=100):
         self.finished, self.dead, self.timed_out = finished, dead, timed_out
         self.kills, self.health, self.tics = kills, health, tics
-        self.calls = 0
+        self.acted = False
 
     def is_episode_finished(self):
-        self.calls += 1
-        return self.finished and self.calls > 1
+        return self.finished and self.acted  # the episode ends with the step, as in the engine
 
     def make_action(self, buttons, tics):
+        self.acted = True
         return 1.0
 
     def get_state(self):
-        return SimpleNamespace(
-            screen_buffer=np.zeros((240, 320, 3), np.uint8), game_variables=[self.kills, self.health], tic=self.tics
-        )
+        variables = np.array([self.kills, self.health], dtype=np.float64)  # ViZDoom's own type
+        return SimpleNamespace(screen_buffer=np.zeros((240, 320, 3), np.uint8), game_variables=variables, tic=self.tics)
 
     def get_game_variable(self, variable):
         return self.kills if "KILL" in str(variable) else self.health
