@@ -151,6 +151,8 @@ class VizdoomEnv(GamepadEnv):
         # The screen is as wide as the observation when only rows must be added (256x192 -> 256x256).
         self._stretch = width == self.obs_size[1] and height < self.obs_size[0]
         self._episode_over = True
+        task = self.task_spec.name
+        self._success_rule = ("kill" if task.startswith("kill") else task, self.task_spec.threshold or 0.0)
         self._held: dict[int, tuple[gamepad.GamepadDict, list[int]]] = {}
 
     def _buttons(self, action: gamepad.GamepadDict) -> list[int]:
@@ -197,8 +199,8 @@ class VizdoomEnv(GamepadEnv):
         if not finished:
             # One get_state() gives the frame, the variables we asked for and the tic: fewer engine calls.
             state = engine.get_state()
-            frame = self._observed(state.screen_buffer)
-            self._last_frame = state.screen_buffer
+            screen = self._last_frame = state.screen_buffer
+            frame = self._observed(screen)
             kills, health = state.game_variables.tolist()
             tics, dead, timed_out = state.tic, health <= 0, False
         else:
@@ -207,10 +209,10 @@ class VizdoomEnv(GamepadEnv):
             health = float(engine.get_game_variable(self._vzd.GameVariable.HEALTH))
             tics, dead = int(engine.get_episode_time()), bool(engine.is_player_dead())
             timed_out = bool(engine.is_episode_timeout_reached())
-        task, threshold = self.task_spec.name, self.task_spec.threshold or 0.0
-        if task.startswith("kill"):
+        rule, threshold = self._success_rule
+        if rule == "kill":
             success = kills >= threshold
-        elif task == "survive":
+        elif rule == "survive":
             success = not dead and tics >= threshold
         else:  # "reach": the scenario ends early, alive, when the goal is reached
             success = finished and not dead and not timed_out
