@@ -102,6 +102,8 @@ class FakeDoom:
         return 1.0
 
     def get_state(self):
+        if self.is_episode_finished():
+            return None  # as ViZDoom: no state once the episode is over
         variables = np.array([self.kills, self.health], dtype=np.float64)  # ViZDoom's own type
         return SimpleNamespace(screen_buffer=np.zeros((240, 320, 3), np.uint8), game_variables=variables, tic=self.tics)
 

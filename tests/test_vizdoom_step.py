@@ -81,8 +81,11 @@ def test_a_finished_episode_needs_a_reset_and_a_reset_starts_a_new_one():
         env.reset(seed=0)
         attack = gamepad.noop()
         attack["triggers"][:] = (0.0, 1.0)
+        engine = env.unwrapped._engine
         for _ in range(400):  # DoomBasic ends within 300 tics (75 steps) at the latest
             _, _, terminated, truncated, _ = env.step(attack)
+            # The adapter reads the end of an episode from get_state() being None (ViZDoom's contract).
+            assert (engine.get_state() is None) == engine.is_episode_finished() == (terminated or truncated)
             if terminated or truncated:
                 break
         assert terminated or truncated

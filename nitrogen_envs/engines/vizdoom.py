@@ -195,10 +195,11 @@ class VizdoomEnv(GamepadEnv):
             raise gym.error.ResetNeeded("the episode is over; call env.reset()")
         engine = self._engine
         reward = engine.make_action(self._buttons(action), TICS_PER_STEP)
-        finished = self._episode_over = engine.is_episode_finished()
+        # One get_state() gives the frame, the variables we asked for and the tic, and it is None exactly
+        # when the episode is over (ViZDoom's documented contract), which saves asking is_episode_finished().
+        state = engine.get_state()
+        finished = self._episode_over = state is None
         if not finished:
-            # One get_state() gives the frame, the variables we asked for and the tic: fewer engine calls.
-            state = engine.get_state()
             screen = self._last_frame = state.screen_buffer
             frame = self._observed(screen)
             kills, health = state.game_variables.tolist()
