@@ -585,7 +585,7 @@ def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[T
     flags = f"--run {run.name} --balance {run.balance} --init {run.init} --steps {run.steps}"
     budget = (
         f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on "
-        f"{trained['threads']} thread(s) of the shared 2 cores in its last session"
+        f"{trained['threads']} thread{'s' if trained['threads'] > 1 else ''} of the shared 2 cores in its last session"
         if trained
         else "training not finished"
     )
