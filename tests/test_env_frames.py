@@ -150,12 +150,13 @@ def test_crafter_env_renders_with_the_buffered_renderer():
     import gymnasium as gym
 
     from nitrogen_envs.engines.crafter_render import BufferedRenderer
+    from nitrogen_envs.engines.crafter_step import FastStep
 
     env = gym.make("NitroGen/Crafter-v0")
     try:
         obs, _ = env.reset(seed=1)
         engine = env.unwrapped._engine
-        assert isinstance(engine.render, BufferedRenderer)
+        assert isinstance(engine.render, BufferedRenderer) and isinstance(engine.step, FastStep)
         assert engine._world.daylight >= 0.5  # daytime: no noise, so a second render is the same frame
         np.testing.assert_array_equal(obs, crafter.Env.render(engine))
         kept = obs.copy()
