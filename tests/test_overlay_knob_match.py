@@ -10,7 +10,7 @@ pytest.importorskip("av")
 
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.extract import ExtractConfig, read_actions
-from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, StickMatcher
+from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, MaskedPatches, StickMatcher, masked_ncc
 from nitrogen_datasets.overlay.layout import Box
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.sprite_styles import sprite_style
@@ -103,3 +103,23 @@ def test_the_knob_is_found_to_a_fraction_of_a_pixel(offset):
     matcher = StickMatcher(box, Localization(0, 0, 1.0, 1.0), _pad(60.0, 60.0))
     x, y, _ = matcher.read(_pad(60.0 + offset[0], 60.0 + offset[1]))
     assert x == pytest.approx(offset[0] / 10.0, abs=0.03) and y == pytest.approx(-offset[1] / 10.0, abs=0.03)
+
+
+@pytest.mark.parametrize("side", [7, 11, 23, 41])  # both ways of summing under the mask (direct up to 11 px)
+def test_masked_ncc_is_opencvs_masked_normalized_correlation(side):
+    import cv2
+
+    rng = np.random.default_rng(side)
+    images = [
+        cv2.GaussianBlur(rng.random((side + 19, side + 23), dtype=np.float32) * 255, (0, 0), 1.5) for _ in range(2)
+    ]
+    yy, xx = np.mgrid[0:side, 0:side]
+    mask = (np.hypot(yy - side / 2 + 0.5, xx - side / 2 + 0.5) <= side / 2).astype(np.float32)
+    patches = [image[5 : 5 + side, 7 : 7 + side].copy() for image in images]
+    got = masked_ncc(images, MaskedPatches.prepare(patches, mask))
+    for image, patch, score in zip(images, patches, got, strict=True):
+        expected = cv2.matchTemplate(image, patch, cv2.TM_CCOEFF_NORMED, mask=mask)
+        np.testing.assert_allclose(score, expected, atol=1e-3)
+        assert np.unravel_index(score.argmax(), score.shape) == (5, 7)  # the patch is found where it was cut
+    flat = masked_ncc([np.full_like(images[0], 80.0)], MaskedPatches.prepare(patches[:1], mask))[0]
+    assert (flat == -1.0).all()  # nothing to correlate with: the worst score, as NaN read before

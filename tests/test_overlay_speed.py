@@ -79,6 +79,20 @@ def test_median_frames_is_numpys_median():
         np.testing.assert_array_equal(median_frames(frames), expected)
 
 
+def test_median_crops_are_numpys_median_of_each_crop():
+    from nitrogen_datasets.overlay.crops import crop_resized
+    from nitrogen_datasets.overlay.learned import _median_crops
+
+    rng = np.random.default_rng(1)
+    rects = [(0, 0, 40, 40), (50, 10, 62, 24), (-5, -5, 20, 20), (180, 100, 230, 140)]  # shrunk, grown, past edges
+    for count in (1, 2, 9, 64):
+        frames = [rng.integers(0, 256, (120, 200, 3), dtype=np.uint8) for _ in range(count)]
+        expected = [
+            np.median(np.stack([crop_resized(f, r, 32) for f in frames]), axis=0).astype(np.uint8) for r in rects
+        ]
+        np.testing.assert_array_equal(_median_crops(frames, rects, 32), np.stack(expected))
+
+
 def test_split_first_layer_equals_the_full_network():
     model = load_parser()
     rng = np.random.default_rng(1)

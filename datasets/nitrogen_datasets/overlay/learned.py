@@ -85,9 +85,20 @@ __all__ = [
 ]
 
 
-def _median_crop(frames: Sequence[np.ndarray], rect: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """The clip's median over one element's crop (cropping first: the full-frame median cost 0.8 s per video)."""
-    return np.median(np.stack([crop_resized(frame, rect, size) for frame in frames]), axis=0).astype(np.uint8)
+def _median_crops(frames: Sequence[np.ndarray], rects: Sequence[tuple[int, int, int, int]], size: int) -> np.ndarray:
+    """(E, size, size, C) the clip's median over each element's crop (cropping first: the full-frame median cost 0.8 s).
+
+    Equal to ``np.median(crops, axis=0).astype(np.uint8)`` per element (an even count's two middle values are
+    averaged and rounded down, as ``astype`` truncates), but every element at once with the frames on a
+    contiguous last axis, which NumPy sorts by radix for uint8: about half the time of ``np.median``'s
+    partition along the first axis, which was a tenth of a short clip's extraction.
+    """
+    crops = np.stack([[crop_resized(frame, rect, size) for rect in rects] for frame in frames])  # (F, E, s, s, C)
+    count = len(crops)
+    values = np.sort(np.ascontiguousarray(crops.reshape(count, -1).T), axis=1, kind="stable")
+    middle = count // 2
+    median = values[:, middle] if count % 2 else (values[:, middle - 1].astype(np.uint16) + values[:, middle]) // 2
+    return median.astype(np.uint8).reshape(crops.shape[1:])
 
 
 class LearnedParser:
@@ -135,10 +146,8 @@ class LearnedParser:
         ]
         self.static = np.stack(
             [
-                np.concatenate(
-                    [_median_crop(reference, rect, size), template_channels(crop_resized(placed, rect, size))], 2
-                )
-                for rect in self.rects
+                np.concatenate([median, template_channels(crop_resized(placed, rect, size))], 2)
+                for median, rect in zip(_median_crops(reference, self.rects, size), self.rects, strict=True)
             ]
         )
         self.kind_tensor = torch.tensor(self.kinds, dtype=torch.int64)

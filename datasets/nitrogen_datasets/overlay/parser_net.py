@@ -122,4 +122,5 @@ def to_inputs(images: torch.Tensor) -> torch.Tensor:
 
     Images are kept as uint8 until here so training pools and per-frame batches stay small.
     """
-    return images.permute(0, 3, 1, 2).float() / 255.0 - 0.5
+    inputs = images.permute(0, 3, 1, 2).float()  # a new tensor, so scaling it in place is safe and saves two copies
+    return inputs.div_(255.0).sub_(0.5)
