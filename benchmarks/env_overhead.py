@@ -59,9 +59,9 @@ BEFORE = "4fd1bac"
 """The last commit before the environment-speed work of issue #19 (the ``before`` column)."""
 REPO = Path(__file__).resolve().parent.parent
 CHILD_PROCESS_ENGINES = frozenset({"vizdoom"})
+"""Engines that run in a child process (ViZDoom's engine), whose CPU time :class:`ProcessTreeClock` adds."""
 PAIR_BLOCK = 50
 """Steps per block when the raw loop and ours alternate in one process (ViZDoom)."""
-"""Engines that run in a child process (ViZDoom's engine), whose CPU time :class:`ProcessTreeClock` adds."""
 clock: Callable[[], float] = time.process_time
 """What each loop times: this process's CPU time (all threads, Procgen's workers included), which the
 other programs on a shared machine barely move; :class:`ProcessTreeClock` for :data:`CHILD_PROCESS_ENGINES`."""
