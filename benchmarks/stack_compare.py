@@ -5,7 +5,7 @@ Issue #21 asks that the upgrade (NumPy 2, Gymnasium 1.x, ...) make neither ``env
 the stacks, so this script runs each measurement in both venvs back to back, case by case and round by
 round, alternating which stack goes first, and reports medians over rounds:
 
-* env loops: ``env_overhead.py``'s own worker (a fresh process per loop, CPU time; wall time for ViZDoom)
+* env loops: ``env_overhead.py``'s own worker (a fresh process per loop, CPU time, for ViZDoom of this process plus its engine process)
   for the raw engine, our env at native size and our env at 256 px, one game per engine;
 * policy: ``policy_latency.py`` (nitrogen-s by default), its cached p50 ms per chunk.
 
