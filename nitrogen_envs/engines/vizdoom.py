@@ -25,6 +25,10 @@ SELECT_NEXT_WEAPON    right_shoulder
 SELECT_PREV_WEAPON    left_shoulder
 ====================  ==========================
 
+ViZDoom's engine is a child process. If the Python process is killed (SIGKILL, the OOM killer), a tiny
+guard process (:mod:`nitrogen_envs.engines.orphan_guard`, Linux) ends the engine, which would otherwise
+wait for its controller forever; ``close()`` stops the guard.
+
 :class:`~nitrogen_envs.wrappers.NativeActions` offers ``Discrete(1 + buttons)``: no-op, then each
 button alone. Save states: no (ViZDoom saves only to files, without the RNG).
 """
@@ -40,6 +44,7 @@ import numpy as np
 
 from nitrogen_envs import gamepad
 from nitrogen_envs.base import EngineStep, GamepadEnv
+from nitrogen_envs.engines.orphan_guard import OrphanGuard, child_pids
 from nitrogen_envs.image import resize_frame
 from nitrogen_envs.import_utils import require_package
 from nitrogen_envs.mapping import MAX_CACHED_ACTIONS, Binding, ButtonTable
@@ -138,8 +143,11 @@ class VizdoomEnv(GamepadEnv):
             game_engine.set_objects_info_enabled(True)
             game_engine.set_sectors_info_enabled(True)
             game_engine.set_labels_buffer_enabled(True)
+        engines_before = child_pids(named="vizdoom")
         game_engine.init()
         self._engine = game_engine
+        # A killed Python process runs no cleanup, and ViZDoom's engine process would wait for it forever.
+        self._orphan_guard: OrphanGuard | None = OrphanGuard(child_pids(named="vizdoom") - engines_before)
         names = [button.name for button in game_engine.get_available_buttons()]
         unknown = [name for name in names if name not in DOOM_BINDINGS]
         if unknown:
@@ -231,6 +239,10 @@ class VizdoomEnv(GamepadEnv):
         if getattr(self, "_engine", None) is not None:
             self._engine.close()
             self._engine = None
+        guard = getattr(self, "_orphan_guard", None)  # absent when __init__ failed before the engine started
+        if guard is not None:
+            guard.close()
+            self._orphan_guard = None
 
     def native_action_space(self) -> gym.spaces.Discrete:
         """No-op plus each available button alone."""
