@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -263,12 +264,17 @@ def _play_claimed(
         done(index, _play_seeded(agent, env, int(seeds[index]), settings.max_steps, settings.deterministic, bar))
 
 
-def _start_worker(threads: int, shared: _Shared) -> None:
-    """Pool initializer: this process's share of the CPU threads, and the call's shared state.
+def _start_worker(threads: int, shared: _Shared, parent_pid: int, death_signal: bool) -> None:
+    """Pool initializer: end with the caller, take a share of the CPU threads and the call's shared state.
 
+    A killed caller (SIGKILL, Ctrl-C of a hung run) must not leave workers playing out the remaining seeds
+    for nobody: :func:`~nitrogen_datasets.parallel.end_with_parent` ends this process when it is gone.
     ``OMP_NUM_THREADS`` is set before torch loads (random play never loads it); torch and OpenCV, if the
     spawn already imported them, are told directly.
     """
+    from nitrogen_datasets.parallel import end_with_parent
+
+    end_with_parent(parent_pid, death_signal)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     _set_threads(threads)
     _WORKER.update(threads=threads, shared=shared)
@@ -335,7 +341,10 @@ def _evaluate_in_workers(
     context = multiprocessing.get_context("spawn")
     shared = _Shared(context.Value("q", 0), context.Queue())
     pool = concurrent.futures.ProcessPoolExecutor(
-        helpers, mp_context=context, initializer=_start_worker, initargs=(threads, shared)
+        helpers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(threads, shared, os.getpid(), threading.current_thread() is threading.main_thread()),
     )
     try:
         futures = [pool.submit(_play_in_worker, settings, len(seeds), seeds) for _ in range(helpers)]

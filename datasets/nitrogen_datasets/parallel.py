@@ -95,8 +95,10 @@ def _exit_when(parent_gone: Callable[[], bool]) -> None:
     threading.Thread(target=watch, name="nitrogen-parent-watchdog", daemon=True).start()
 
 
-def _end_with_parent(parent_pid: int, death_signal: bool) -> None:
+def end_with_parent(parent_pid: int, death_signal: bool) -> None:
     """Initializer of local workers: die with the parent process, even when it is SIGKILLed.
+
+    Also what :func:`nitrogen_policies.evaluation.evaluate`'s workers run first.
 
     ``PR_SET_PDEATHSIG`` fires when the *thread* that spawned the worker ends, so it is only asked for when
     that was the main thread (which ends with the process); the ``getppid`` watchdog covers the rest.
@@ -138,7 +140,7 @@ def _run_processes(jobs: Sequence[Job], fn: Callable[[Job], Result], workers: in
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)),
         mp_context=context,
-        initializer=_end_with_parent,
+        initializer=end_with_parent,
         initargs=(os.getpid(), main_thread),
     )
     queue = iter(range(len(jobs)))
