@@ -33,13 +33,14 @@ CLOSE_TIMEOUT_S = 5.0
 """How long :meth:`OrphanGuard.close` lets the guard stop by itself (about 1 s at most where it polls)."""
 
 
-def child_pids(named: str | None = None) -> set[int]:
+def child_pids(named: str | None = None, parent: int | None = None) -> set[int]:
     """Process ids whose parent is this process (from ``/proc``; empty where there is none).
 
     Args:
         named: only those whose command name (``/proc/<pid>/comm``) is this.
+        parent: another process's children instead of this one's.
     """
-    me, found = os.getpid(), set[int]()
+    me, found = os.getpid() if parent is None else parent, set[int]()
     try:
         entries = os.listdir("/proc")
     except OSError:
