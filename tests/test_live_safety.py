@@ -99,18 +99,26 @@ def test_safety_net_keeps_going_when_one_emergency_stop_fails():
 
 def test_safety_net_hooks_chain_to_the_previous_handler_and_uninstall_restores_it():
     SafetyNet.uninstall()
-    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    owner = Owner()
-    SafetyNet.register(owner)
-    assert all(signal.getsignal(signum) != handler for signum, handler in before.items())
-    with pytest.raises(KeyboardInterrupt):  # pytest's own SIGINT handler raises it, after our stop
-        signal.raise_signal(signal.SIGINT)
-    assert owner.calls == [False]
+    # The previous SIGINT handler is Python's own, which raises KeyboardInterrupt, whatever an earlier test
+    # left installed (a full CI run once had another one here, and nothing was raised).
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        owner = Owner()
+        SafetyNet.register(owner)
+        assert all(signal.getsignal(signum) != handler for signum, handler in before.items())
+        with pytest.raises(KeyboardInterrupt):  # the previous handler raises it, after our stop
+            signal.raise_signal(signal.SIGINT)
+        assert owner.calls == [False]
 
-    SafetyNet.uninstall()
-    assert {signum: signal.getsignal(signum) for signum in before} == before
-    SafetyNet.fire()
-    assert owner.calls == [False], "uninstall forgets the registered envs"
+        SafetyNet.uninstall()
+        assert {signum: signal.getsignal(signum) for signum in before} == before
+        SafetyNet.fire()
+        assert owner.calls == [False], "uninstall forgets the registered envs"
+    finally:
+        SafetyNet.uninstall()
+        if outer is not None:  # None: a handler not set from Python, which cannot be put back
+            signal.signal(signal.SIGINT, outer)
 
 
 _EXIT = """
