@@ -11,6 +11,7 @@ Usage::
     python benchmarks/overlay_sprite_baseline.py                       # 6 held-out styles x CRF 23/35 x scale 0.5/1/2
     python benchmarks/overlay_sprite_baseline.py --styles sprite-gamecube-4 --crfs 28 --scales 1 --parser reference
     python benchmarks/overlay_sprite_baseline.py --sticks parser --bound   # the parser's own sticks; clear cells
+    python benchmarks/overlay_sprite_baseline.py --parser-weights runs/parser-sprites   # a parser of your own
 
 Prints the figures last as one line: ``overlay_sprite_baseline: key=value ...`` (pooled over every clip,
 a clip whose overlay is not found scores all its readings wrong; ``stick_r2_found`` pools the clips whose overlay
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--parser", default="learned", choices=["learned", "reference"])
     parser.add_argument("--sticks", default="knob", choices=["knob", "parser"])
+    parser.add_argument("--parser-weights", help="folder of a parser from train-parser (default: the shipped weights)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bound", action="store_true", help="also run the oracle bound: stick R^2 in clear cells")
@@ -93,6 +95,7 @@ def main() -> None:
         scales=tuple(args.scales),
         frames=args.frames,
         method=args.parser,
+        parser_weights=args.parser_weights,
         seed=args.seed,
         kinds=tuple(args.kinds),
         sticks=args.sticks,
@@ -123,7 +126,7 @@ def main() -> None:
             print(f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind})")
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
-        f"overlay_sprite_baseline: parser={args.parser} sticks={args.sticks} clips={len(results)} located={located} "
+        f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} clips={len(results)} located={located} "
         f"button={pooled.button_accuracy:.4f} trigger={pooled.trigger_accuracy:.4f} stick_r2={pooled.stick_r2:.4f} "
         f"stick_r2_found={found.stick_r2:.4f} stick_r2_clear={clear.stick_r2:.4f} "
         f"clear_cells={','.join(clear_cells) or '-'} cpu_s_per_clip={cpu / len(results):.2f} "

@@ -77,6 +77,38 @@ def test_train_parser_leaves_torchs_seed_and_thread_count_as_it_found_them(tmp_p
         torch.set_num_threads(threads)
 
 
+def test_train_parser_can_start_from_a_trained_parser_and_refuses_another_network(tmp_path, monkeypatch):
+    """``init`` warm-starts from a parser's weights (recorded in parser.json); a different network is refused first."""
+    from nitrogen_datasets.overlay import parser_training
+    from nitrogen_datasets.overlay.parser_weights import BUNDLED_WEIGHTS, InvalidParser
+
+    figures = {"button_accuracy": 0.5, "trigger_accuracy": 0.5, "trigger_mae": 0.5, "stick_r2": 0.0}
+    monkeypatch.setattr(parser_training, "evaluate_elements", lambda model, batch: figures)
+    shipped = load_parser(BUNDLED_WEIGHTS)
+    config = ParserTrainConfig(
+        renders=2,
+        validation_renders=1,
+        epochs=1,
+        batch_size=64,
+        lr=1e-9,
+        workers=1,
+        threads=1,
+        init=str(BUNDLED_WEIGHTS),
+    )
+    train_parser(config, tmp_path / "warm", progress=False)
+    warm = load_parser(tmp_path / "warm")
+    for name, value in shipped.state_dict().items():  # a step at lr 1e-9 leaves the shipped weights
+        assert torch.allclose(warm.state_dict()[name].float(), value.float(), atol=1e-5), name
+    assert json.loads((tmp_path / "warm" / "parser.json").read_text())["training"]["init"] == str(BUNDLED_WEIGHTS)
+
+    def never(*args, **kwargs):
+        raise AssertionError("rendered before the network was checked")
+
+    monkeypatch.setattr(parser_training, "render_pool", never)
+    with pytest.raises(InvalidParser, match="button_margin"):
+        train_parser(replace(config, button_margin=0.1), tmp_path / "other", progress=False)
+
+
 def test_train_parser_stopped_after_an_epoch_keeps_that_epoch(tmp_path, monkeypatch):
     """A long (GPU) run that hits its time limit must leave a usable parser, not nothing."""
     from nitrogen_datasets.overlay import parser_training

@@ -91,6 +91,9 @@ class ParserTrainConfig:
         sprite_fraction: share of the training and validation renders drawn in a sprite-sheet style, only ever
             from the train half of :data:`~.sprite_styles.SPRITE_SPLIT` (0: the parametric styles alone, the
             stream the shipped parser was trained on, sample for sample).
+        init: folder of a trained parser whose weights training starts from (its network must be the one this
+            config builds: same crop, widths, hidden width and button margin); ``None`` starts from a random
+            initialization. The schedule is the same either way.
     """
 
     renders: int = 10000
@@ -106,6 +109,7 @@ class ParserTrainConfig:
     button_margin: float = BUTTON_MARGIN
     device: str = "cpu"
     sprite_fraction: float = 0.0
+    init: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):

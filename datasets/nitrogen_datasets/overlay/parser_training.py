@@ -27,7 +27,7 @@ from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
 from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, ParserTrainConfig
 from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
-from nitrogen_datasets.overlay.parser_weights import save_parser
+from nitrogen_datasets.overlay.parser_weights import InvalidParser, load_parser, save_parser
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
 from nitrogen_datasets.overlay.torch_settings import torch_seeded, torch_threads
 from nitrogen_datasets.parallel import run_parallel
@@ -179,18 +179,34 @@ def train_parser(config: ParserTrainConfig, out: str | Path, progress: bool | No
         return _train(config, Path(out), sys.stderr.isatty() if progress is None else progress)
 
 
+def _initial_model(config: ParserTrainConfig, net: ParserNetConfig) -> ElementNet | None:
+    """The parser of ``config.init`` to start from (``None`` without one).
+
+    Raises:
+        InvalidParser: its network is not the one ``config`` trains.
+    """
+    if config.init is None:
+        return None
+    model = load_parser(config.init)
+    if model.config != net:
+        raise InvalidParser(f"{config.init} holds the network {model.config}; this training builds {net}")
+    return model
+
+
 def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResult:
     """:func:`train_parser` with torch's seed and threads set."""
     started = time.monotonic()
     _check_memory(config)
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
+    start = _initial_model(config, net)  # checked before the pool is rendered
     sprites = config.sprite_fraction
     pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays", sprites)
     validation = render_pool(
         config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays", sprites
     )
     device = torch.device(config.device)
-    model = ElementNet(net).to(device)
+    model = (start or ElementNet(net)).to(device)
+    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(pool.kinds) / config.batch_size)
     total = steps_per_epoch * config.epochs
