@@ -26,6 +26,11 @@ used, held-out levels, dropping capped demonstrations, initial weights, DAgger d
 checkpoint; ``train`` checkpoints every EVAL_EVERY steps and a rerun resumes bit for bit. DAgger: ``relabel
 --arm A`` plays clone A on its own training levels and has the expert label every frame it met (the expert
 needs only the frame); ``train --arm B --dagger A --init A`` trains on the demonstrations plus those frames.
+DAgger with a mixture, on new levels: ``relabel --arm A --set S --beta 0.5 --levels 100 139`` plays levels
+100-139 with the expert's action taken with probability 0.5 at each step (else clone A's argmax; seeded by the
+level) and the expert's label on every frame; ``train --arm B --init A --dagger S1 S2 ...`` adds every set so
+far. Levels must miss the evaluation seeds and A's held-out levels. ``eval`` also plays ``norepeat``: the
+argmax, except that on a frame equal to the previous one the actions already played on it are skipped.
 
 The expert reads 128 px observations (its parser's size); the demonstrations are recorded at 128 px and the
 classifier reads them at section 5's 64 px, as it plays.
@@ -69,6 +74,8 @@ TASK = "easy"
 GAMES = tuple(PARSERS)
 BEGIN, END = "<!-- bc-frame-expert:begin -->", "<!-- bc-frame-expert:end -->"
 EVAL_EVERY = 250  # training steps between held-out accuracy measurements
+# how a clone plays: section 5's argmax and sampled, and argmax that does not repeat an action on an unchanged frame
+CLONE_MODES = (*PLAY_MODES, "norepeat")
 
 
 def make_env(game: str, obs_size: int) -> Any:
@@ -120,10 +127,19 @@ def play_episode(game: str, seed: int, who: str, network: Any = None) -> dict[st
     assert isinstance(space, Discrete)  # Procgen's 15 native actions
     space.seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    previous: list[Any] = [None, set()]  # norepeat: the last frame, the actions already played on it
 
     def clone(obs: np.ndarray, info: dict[str, Any]) -> Any:
         with torch.no_grad():
             logits = network(torch.from_numpy(obs[None].copy()), torch.tensor([0]))[0][: int(space.n)]
+        if who == "norepeat":
+            # an unchanged frame means the last action did nothing (a wall): try the next likeliest, and so on
+            if previous[0] is None or not np.array_equal(previous[0], obs) or len(previous[1]) >= len(logits):
+                previous[:] = [obs.copy(), set()]
+            logits[sorted(previous[1])] = -float("inf")
+            action = int(logits.argmax())
+            previous[1].add(action)
+            return base.native_to_gamepad(action)
         if who == "argmax":
             return base.native_to_gamepad(int(logits.argmax()))
         return base.native_to_gamepad(int(torch.multinomial(torch.softmax(logits, 0), 1, generator=generator)))
@@ -212,17 +228,30 @@ def demo_data(game: str, arm: Arm) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return frames, labels, held & kept, ~held & kept
 
 
+def relabel_spec(name: str, game: str) -> dict[str, Any] | None:
+    """How the relabelled set ``name`` was made (``relabel.json``; ``None`` for a set of the first, plain kind)."""
+    path = dagger_dir(name, game) / "relabel.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def dagger_data(game: str, arm: Arm) -> tuple[np.ndarray, np.ndarray]:
-    """The relabelled frames of every arm in ``arm.dagger`` (all training levels, none held out)."""
+    """The relabelled frames of every set in ``arm.dagger`` (none held out).
+
+    A set is the folder ``relabel --set NAME`` wrote: a plain one (``relabel --arm A``, named ``A``) holds clone
+    A's argmax play on A's training levels; a mixture set names its clone, levels and beta in ``relabel.json``.
+    """
     from safetensors.numpy import load_file
 
     frames, labels = [np.zeros((0, OBS_SIZE, OBS_SIZE, 3), np.uint8)], [np.zeros(0, np.int64)]
     for source in arm.dagger:
         files = sorted(dagger_dir(source, game).glob("*.safetensors"))
-        if len(files) < arm.episodes - arm.held_out:
+        spec = relabel_spec(source, game)
+        wanted = arm.episodes - arm.held_out if spec is None else spec["levels"][1] - spec["levels"][0] + 1
+        if len(files) < wanted:
+            again = f"--arm {source}" if spec is None else relabel_words(spec, source)
             raise SystemExit(
-                f"Error: {len(files)} relabelled {game} episodes of arm {source}; run: python "
-                f"experiments/bc_frame_expert.py relabel --arm {source} --games {game}"
+                f"Error: {len(files)} of {wanted} relabelled {game} episodes of set {source}; run: python "
+                f"experiments/bc_frame_expert.py relabel --games {game} {again}"
             )
         for file in files:
             data = load_file(str(file))
@@ -403,19 +432,35 @@ def load_clone(arm: str, game: str, partial: bool = False) -> tuple[Any, int]:
     return network, step
 
 
-def evaluate(game: str, arm: str, modes: tuple[str, ...] = PLAY_MODES, partial: bool = False) -> None:
-    """Play the clone ``arm`` of ``game`` on the evaluation seeds (argmax, sampled, or both)."""
+def evaluate(game: str, arm: str, modes: tuple[str, ...] = CLONE_MODES, partial: bool = False) -> None:
+    """Play the clone ``arm`` of ``game`` on the evaluation seeds (argmax, sampled, argmax without repeats)."""
     network, step = load_clone(arm, game, partial)
     for mode in modes:
         play_all(game, mode, network, arm, step)
 
 
-def relabel(game: str, arm: str) -> None:
-    """DAgger's data: the clone ``arm`` plays each of its training levels (argmax), the expert labels every frame.
+def relabel_words(spec: dict[str, Any], name: str) -> str:
+    """The ``relabel`` options that make the mixture set ``name`` described by ``spec``."""
+    first, last = spec["levels"]
+    return f"--arm {spec['clone']} --set {name} --beta {spec['beta']:g} --levels {first} {last}"
+
+
+def relabel(
+    game: str, arm: str, beta: float = 0.0, levels: tuple[int, int] | None = None, name: str | None = None
+) -> None:
+    """DAgger's data: the clone ``arm`` plays levels (argmax) with the expert mixed in; the expert labels every frame.
+
+    Plain (``beta`` 0, no ``levels``, no ``name``): the clone plays each of its own training levels and the set is
+    named after it, as for ``dagger1``. Mixture: the set ``name`` (default ``<arm>-beta<beta>``) plays the levels
+    ``levels`` (first and last seed, inclusive), and at each step the expert's action is played with probability
+    ``beta``, else the clone's (a generator seeded by the level's seed decides, so a rerun plays the same
+    episode). Either way every visited frame gets the expert's label. Levels must miss the evaluation seeds and
+    the clone's held-out demonstration levels.
 
     The env runs at the expert's 128 px; the clone sees the frame shrunk to 64 px by the env's own resize (area
     averaging, so 512 -> 128 -> 64 is 512 -> 64 up to rounding). The expert needs only the frame, so these
-    labels cost one parse per step. One file per level: a kill loses at most one.
+    labels cost one parse per step. One file per level: a kill loses at most one. A summary per set (levels,
+    frames, agreement, returns) goes to ``relabel/<set>/<game>.json``.
     """
     import torch
     from gymnasium.spaces import Discrete
@@ -425,48 +470,100 @@ def relabel(game: str, arm: str) -> None:
     from nitrogen_envs.base import unwrap
     from nitrogen_envs.image import resize_frame
 
+    if not 0.0 <= beta <= 1.0:
+        raise SystemExit(f"Error: --beta must be in [0, 1], got {beta}")
     spec = arm_spec(arm, game)
-    network, _ = load_clone(arm, game)
-    folder = dagger_dir(arm, game)
-    folder.mkdir(parents=True, exist_ok=True)
-    for seed in range(spec.episodes - spec.held_out):  # the training levels only: held-out ones stay unseen
-        path = folder / f"{seed:04d}.safetensors"
-        if path.is_file():
-            continue
-        env = make_env(game, PARSE_SIZE)
-        base = unwrap(env)
-        space = base.native_action_space()
-        assert isinstance(space, Discrete)  # Procgen's 15 native actions
-        n_native = int(space.n)
-        frames, labels, taken = [], [], []
-        try:
-            obs, info = env.reset(seed=seed)
-            for _ in range(MAX_STEPS):
-                small = resize_frame(obs, (OBS_SIZE, OBS_SIZE))
-                frames.append(small)
-                labels.append(frame_action(game, obs))
-                with torch.no_grad():
-                    logits = network(torch.from_numpy(small[None].copy()), torch.tensor([0]))[0][:n_native]
-                taken.append(int(logits.argmax()))
-                obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(taken[-1]))
-                if terminated or truncated:
-                    break
-        finally:
-            env.close()
-        tmp = path.with_name(path.name + ".partial")
-        arrays = {
-            "frames": np.stack(frames),
-            "labels": np.asarray(labels, np.int64),
-            "clone": np.asarray(taken, np.int64),
-        }
-        save_file(arrays, str(tmp))
-        os.replace(tmp, path)
-        same = float(np.mean(np.asarray(labels) == np.asarray(taken)))
-        print(
-            f"relabel {arm} {game} seed {seed}: {len(labels)} frames, return {info['episode_return']}, "
-            f"clone = expert on {same:.2f}",
-            flush=True,
+    held_out = range(spec.episodes - spec.held_out, spec.episodes)
+    plain = beta == 0.0 and levels is None and name is None
+    name = arm if plain else (name or f"{arm}-beta{beta:g}")
+    seeds = list(range(spec.episodes - spec.held_out)) if levels is None else list(range(levels[0], levels[1] + 1))
+    if not seeds:
+        raise SystemExit(f"Error: --levels {levels} names no level")
+    clash = sorted(set(seeds) & (set(held_out) | set(range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES))))
+    if clash:
+        raise SystemExit(
+            f"Error: levels {clash} are evaluation seeds ({FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1}) or "
+            f"{arm}'s held-out levels ({held_out.start}-{held_out.stop - 1}); pick others"
         )
+    folder = dagger_dir(name, game)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not plain:
+        wanted = {"clone": arm, "beta": beta, "levels": [seeds[0], seeds[-1]]}
+        if relabel_spec(name, game) not in (None, wanted):
+            raise SystemExit(
+                f"Error: set {name} was made with {relabel_spec(name, game)}; use another --set name or delete {folder}"
+            )
+        atomic_json(folder / "relabel.json", wanted)
+    network, _ = load_clone(arm, game)
+    rows = []
+    for seed in seeds:
+        path = folder / f"{seed:04d}.safetensors"
+        if not path.is_file():
+            env = make_env(game, PARSE_SIZE)
+            base = unwrap(env)
+            space = base.native_action_space()
+            assert isinstance(space, Discrete)  # Procgen's 15 native actions
+            n_native = int(space.n)
+            mixture = np.random.default_rng(seed)
+            frames, labels, taken, turns = [], [], [], []
+            try:
+                obs, info = env.reset(seed=seed)
+                for _ in range(MAX_STEPS):
+                    small = resize_frame(obs, (OBS_SIZE, OBS_SIZE))
+                    frames.append(small)
+                    labels.append(frame_action(game, obs))
+                    with torch.no_grad():
+                        logits = network(torch.from_numpy(small[None].copy()), torch.tensor([0]))[0][:n_native]
+                    taken.append(int(logits.argmax()))
+                    turns.append(bool(mixture.random() < beta))
+                    action = labels[-1] if turns[-1] else taken[-1]
+                    obs, _, terminated, truncated, info = env.step(base.native_to_gamepad(action))
+                    if terminated or truncated:
+                        break
+            finally:
+                env.close()
+            arrays = {
+                "frames": np.stack(frames),
+                "labels": np.asarray(labels, np.int64),
+                "clone": np.asarray(taken, np.int64),
+                "expert_turn": np.asarray(turns, np.uint8),
+                "episode_return": np.asarray([float(info["episode_return"])]),
+            }
+            tmp = path.with_name(path.name + ".partial")
+            save_file(arrays, str(tmp))
+            os.replace(tmp, path)
+        rows.append(relabel_row(path, seed))
+        print(f"relabel {name} {game}: {rows[-1]}", flush=True)
+    summary = {
+        "game": game,
+        "set": name,
+        "clone": arm,
+        "beta": beta,
+        "levels": [seeds[0], seeds[-1]],
+        "frames": sum(row["frames"] for row in rows),
+        "same": float(np.sum([row["same"] * row["frames"] for row in rows]) / sum(row["frames"] for row in rows)),
+        "rows": rows,
+    }
+    atomic_json(OUT / "relabel" / name / f"{game}.json", summary)
+
+
+def relabel_row(path: Path, seed: int) -> dict[str, Any]:
+    """One relabelled level: frames, clone = expert share, the expert's share of the steps, the return.
+
+    The first kind of file (``dagger1``'s) stored neither the expert's turns (none) nor the return (``None``).
+    """
+    from safetensors.numpy import load_file
+
+    data = load_file(str(path))
+    labels, clone = data["labels"], data["clone"]
+    turns = data.get("expert_turn", np.zeros(len(labels), np.uint8))
+    return {
+        "seed": seed,
+        "frames": len(labels),
+        "same": float(np.mean(labels == clone)),
+        "expert_turns": float(np.mean(turns)),
+        "return": float(data["episode_return"][0]) if "episode_return" in data else None,
+    }
 
 
 def diagnose_episode(game: str, arm: str, network: Any, seed: int, driver: str) -> dict[str, Any]:
@@ -585,7 +682,15 @@ def arm_cells(arm: str, game: str, base: list[dict[str, Any]]) -> str:
     if spec.init is not None:
         data.append(f"from {spec.init}'s weights")
     if spec.dagger:
-        data.append(f"+ {metrics.get('relabelled_frames', 0)} relabelled frames of {', '.join(spec.dagger)}'s play")
+        sets = []
+        for name in spec.dagger:
+            made = relabel_spec(name, game)
+            if made is None:
+                sets.append(f"{name}'s play")
+            else:
+                first, last = made["levels"]
+                sets.append(f"`{name}`: {made['clone']} on levels {first}-{last}, expert played w.p. {made['beta']:g}")
+        data.append(f"+ {metrics.get('relabelled_frames', 0)} relabelled frames ({'; '.join(sets)})")
     final = metrics["curve"][-1] if metrics["curve"] else None
     accuracy = "-"
     if final is not None:
@@ -599,7 +704,7 @@ def arm_cells(arm: str, game: str, base: list[dict[str, Any]]) -> str:
         if best["step"] != final["step"]:
             accuracy += f"; best {best[game]:.2f} at step {best['step']}"
     clones = []
-    for mode in PLAY_MODES:
+    for mode in CLONE_MODES:
         path = play_path(f"{arm}-{mode}", game)
         step = played_step(path)
         at = f" (weights of step {step})" if step is not None and step != spec.steps else ""
@@ -650,9 +755,8 @@ def report() -> str:
         if same_path.is_file():
             record = json.loads(same_path.read_text())
             same = f"{record['share']:.2f} of {record['steps']} steps"
-        lengths = load_lengths(game)
-        capped = sum(length >= MAX_STEPS for length in lengths)
-        demos = f"{len(lengths)} ({capped}), {sum(lengths)} frames" if lengths else "-"
+        counts = demo_counts(game)
+        demos = "-" if counts is None else f"{counts['episodes']} ({counts['capped']}), {counts['frames']} frames"
         lines.append(f"| {game} | {expert} | {random_mean} | {same} | {demos} |")
     lines += [
         "",
@@ -660,30 +764,42 @@ def report() -> str:
         f"{config.lr}, weight decay {config.weight_decay}, seed {config.seed}, shifts of up to 2 px), trained on "
         "the levels each row names; held-out accuracy on the held-out levels (always answering the majority "
         "training label in brackets; accuracy on the training frames after the slash). Play: the likeliest "
-        "action (argmax) or one drawn from the softmax (sampled) every frame. Clone = expert: on the 20 "
+        "action (argmax) or one drawn from the softmax (sampled) every frame, or the argmax over the actions not "
+        "yet played on an unchanged frame (no repeat: when the frame equals the previous one, the last action "
+        "did nothing, so the next likeliest is tried). Clone = expert: on the 20 "
         "evaluation levels, the share of steps whose argmax is the expert's label for the same live frame (no "
         "video codec), when the expert plays and when the clone plays (in brackets: share of the clone's steps "
         "on an unchanged frame, i.e. pushing into a wall); `diagnose --games GAME --arm NAME`.",
         "",
         "| game | clone: training data | held-out accuracy (majority) / training | clone = expert: expert "
-        "driving / clone driving (stuck) | argmax | sampled |",
-        "|---|---|---|---|---|---|",
+        "driving / clone driving (stuck) | argmax | sampled | argmax, no repeat |",
+        "|---|---|---|---|---|---|---|",
     ]
-    commands = []
+    commands, made_sets = [], set()
     for game in GAMES:
         base = episodes_in(play_path("random", game))
         for arm in arms_of(game):
             row = arm_cells(arm, game, base)
             if row:
                 lines.append(row)
-                commands.append(arm_command(arm_spec(arm, game), game))
+                spec = arm_spec(arm, game)
+                for name in spec.dagger:
+                    made = relabel_spec(name, game)
+                    if made is not None and name not in made_sets:
+                        made_sets.add(name)
+                        commands.append(f"relabel --games {game} {relabel_words(made, name)}")
+                commands.append(arm_command(spec, game))
     lines += [
         "",
-        "Made by `python experiments/bc_frame_expert.py` with, in order: `collect --games Chaser --episodes "
-        f"{len(load_lengths('Chaser'))}`, `collect --games Miner --episodes {len(load_lengths('Miner'))}`, `play`, "
+        "Made by `python experiments/bc_frame_expert.py` with, in order: "
+        + "".join(
+            f"`collect --games {game} --episodes {(demo_counts(game) or {'episodes': 0})['episodes']}`, "
+            for game in GAMES
+        )
+        + "`play`, "
         "`agreement`, then per clone "
         + ", ".join(f"`{command}`" for command in commands)
-        + " (a `--dagger` arm after `relabel --games GAME --arm SOURCE`), `eval --games GAME --arm NAME` and "
+        + " (`dagger1` after `relabel --games Chaser --arm bc1000`), `eval --games GAME --arm NAME` and "
         "`report --write`.",
     ]
     return "\n".join(lines)
@@ -698,6 +814,25 @@ def load_lengths(game: str) -> list[int]:
     return [episode.length for episode in load_info(demo_folder(game)).episodes]
 
 
+def demo_counts(game: str) -> dict[str, int] | None:
+    """Demonstrations, capped ones and frames of ``game``: from the recordings, else as last recorded.
+
+    The counts are saved to ``demo_counts/<game>.json`` whenever the recordings are there, so the report can be
+    rebuilt from the committed results alone (the recordings themselves are not committed).
+    """
+    path = OUT / "demo_counts" / f"{game}.json"
+    lengths = load_lengths(game)
+    if lengths:
+        counts = {
+            "episodes": len(lengths),
+            "capped": sum(length >= MAX_STEPS for length in lengths),
+            "frames": sum(lengths),
+        }
+        atomic_json(path, counts)
+        return counts
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``relabel``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -706,13 +841,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--games", nargs="*", choices=GAMES, default=list(GAMES))
     parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game; train: used")
-    parser.add_argument("--modes", nargs="*", choices=PLAY_MODES, default=list(PLAY_MODES), help="eval: how to play")
+    parser.add_argument("--modes", nargs="*", choices=CLONE_MODES, default=list(CLONE_MODES), help="eval: how to play")
+    parser.add_argument("--beta", type=float, default=0.0, help="relabel: probability the expert's action is played")
+    parser.add_argument("--levels", type=int, nargs=2, metavar=("FIRST", "LAST"), help="relabel: these level seeds")
+    parser.add_argument("--set", help="relabel: name of the relabelled set (train --dagger NAME)")
     parser.add_argument("--steps", type=int, default=ClassifierConfig().steps, help="train: steps of 64")
     parser.add_argument("--arm", help="train/relabel/eval: the clone's name (train's default: bc<steps>)")
     parser.add_argument("--held-out", type=int, default=VALIDATION_EPISODES, help="train: last episodes held out")
     parser.add_argument("--drop-capped", action="store_true", help="train: skip demos that ran to the step cap")
     parser.add_argument("--init", help="train: start from this arm's weights")
-    parser.add_argument("--dagger", nargs="*", default=[], help="train: add these arms' relabelled play")
+    parser.add_argument("--dagger", nargs="*", default=[], help="train: add these relabelled sets (relabel --set)")
     parser.add_argument("--partial", action="store_true", help="eval: an unfinished run's last checkpoint")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
     args = parser.parse_args(argv)
@@ -729,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = Arm(arm, args.steps, args.episodes, args.held_out, args.drop_capped, args.init, tuple(args.dagger))
             train(game, spec)
         elif args.stage == "relabel":
-            relabel(game, arm)
+            relabel(game, arm, args.beta, tuple(args.levels) if args.levels else None, args.set)
         elif args.stage == "diagnose":
             diagnose(game, arm)
         else:
