@@ -13,6 +13,7 @@ from nitrogen_datasets.overlay.synthetic import ElementSampler
 
 
 def main() -> None:
+    """Print both parsers' validation figures on both sets of renders."""
     torch.set_num_threads(1)
     net = ParserNetConfig(button_margin=0.3)
     for fraction in (1.0, 0.0):
