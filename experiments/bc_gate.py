@@ -28,6 +28,21 @@ The train stage is the same run as::
 
 (one command line).
 
+``--engine ale`` runs the same gate on the Atari tasks of the split's pretraining games (section 11), with the
+save-state planner (the only Atari expert) as the demonstrator; its files go to ``runs/bc_gate/ale`` and
+``experiments/results/bc_gate/ale``, and ViZDoom stays the default::
+
+    python experiments/bc_gate.py collect --engine ale   # the planner, 400-step demonstrations (round-robin)
+    python experiments/bc_gate.py train --engine ale     # equal weight per task, checkpoints every 100 steps
+    python experiments/bc_gate.py play --engine ale --arm random   # then --arm marginal, --arm policy
+    python experiments/bc_gate.py report --engine ale --write      # section 11 of docs/results.md
+
+The planner plays 10-40 steps/s on the shared cores, too slow to play the 20 evaluation seeds as well: the
+Atari table's expert column is the planner's own demonstrations (seeds 0.., the evaluation's 400-step cap),
+not paired with the evaluation seeds. The ``marginal`` arm plays each game's native actions at the frequencies
+the planner's demonstrations hold them, blind to the frame: the policy has to beat it to show that it reads
+the picture rather than the label statistics.
+
 Run from the repository root. Demonstrations and weights go to ``runs/bc_gate`` (not committed); per-episode
 results to ``experiments/results/bc_gate``. Every stage skips what is already on disk, so a killed run resumes
 by running the same command again.
@@ -46,14 +61,18 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bc_classifier import EVAL_EPISODES, play_seeds, with_score
+from bc_classifier import EVAL_EPISODES, make_env, play_seeds, with_score
 from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, paired_difference, write_report
 
 OUT = Path("runs/bc_gate")
 RESULTS = Path(__file__).parent / "results" / "bc_gate"
 BEGIN, END = "<!-- bc-gate:begin -->", "<!-- bc-gate:end -->"
 ENGINE = "vizdoom"
-ARMS = ("random", "expert", "policy")
+EXPERT = "scripted"  # the engine's demonstrator (nitrogen_datasets.experts.registry)
+EXPERT_ARM = "expert"  # whose episodes the expert column reads: the expert on the evaluation seeds
+WORDS = {"games": "Doom", "expert": "the scripted bot", "short": "bot"}
+ARMS = ("random", "expert", "policy", "marginal")
+FAMILY = "doom"  # bc_classifier's env family: 64 px frames and the game's default task (any engine's game)
 GATE_SHARE = 0.8  # issue 15: beat random on at least 80% of the pretraining games' tasks
 TARGET_SHARE = 0.5  # issue 15: at least 50% of the expert's normalized score on average
 
@@ -136,8 +155,28 @@ RUNS = {
 }
 
 
-def doom_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
-    """(game, task) of every ViZDoom task among the split's pretraining games, in registry order."""
+ALE_CONFIG = replace(CONFIG, episodes=8, demo_max_steps=MAX_STEPS, steps=2500, save_every=100)
+"""The Atari gate: demonstrations at the evaluation's cap (so they double as the expert's score), collected
+round-robin over the games up to ``episodes`` each (the planner's speed sets how many fit), and one run from a
+fresh nitrogen-s with each task sampled alike (section 9's v2 finding)."""
+
+
+def use_engine(engine: str) -> None:
+    """Point the module at one engine's gate: its tasks, expert, folders, report block, settings and runs."""
+    global OUT, RESULTS, BEGIN, END, ENGINE, EXPERT, EXPERT_ARM, WORDS, CONFIG, RUNS
+    if engine == "vizdoom":
+        return
+    if engine != "ale":
+        raise SystemExit(f"Error: unknown --engine {engine!r}; choose from vizdoom, ale")
+    OUT, RESULTS = OUT / "ale", RESULTS / "ale"
+    BEGIN, END = "<!-- bc-gate-ale:begin -->", "<!-- bc-gate-ale:end -->"
+    ENGINE, EXPERT, EXPERT_ARM, CONFIG = "ale", "planner", "expert-demos", ALE_CONFIG
+    WORDS = {"games": "Atari", "expert": "the save-state planner", "short": "planner"}
+    RUNS = {"v1": RunConfig("v1", steps=CONFIG.steps, balance="equal", save_every=CONFIG.save_every)}
+
+
+def gate_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
+    """(game, task) of every task of the engine among the split's pretraining games, in registry order."""
     from nitrogen_envs.registry import get_game
     from nitrogen_envs.splits import load_split
 
@@ -159,23 +198,32 @@ def demo_folder(game: str, task: str) -> Path:
 
 
 def collect_demos(workers: int) -> None:
-    """The scripted bot on every task, seeds 0..episodes-1 (``nitrogen collect``'s resumable machinery)."""
+    """The expert on every task, seeds 0..episodes-1 (``nitrogen collect``'s resumable machinery).
+
+    Doom: each task's episodes at once. Atari: round-robin, one more episode of every game per pass, so a
+    collection stopped early leaves every game alike.
+    """
     from nitrogen_datasets.collect import CollectConfig, collect
 
-    for game, task in doom_tasks():
-        config = CollectConfig(
-            game=game,
-            task=task,
-            episodes=CONFIG.episodes,
-            expert="scripted",
-            seed=0,
-            obs_size=CONFIG.obs_size,
-            max_steps=CONFIG.demo_max_steps,
-            workers=workers,
-        )
-        stats = collect(config, demo_folder(game, task), progress=False)
-        print(f"collect {game}/{task}: {stats.collected} new episodes, {stats.frames} frames", flush=True)
+    passes = range(1, CONFIG.episodes + 1) if ENGINE == "ale" else [CONFIG.episodes]
+    for episodes in passes:
+        for game, task in gate_tasks():
+            config = CollectConfig(
+                game=game,
+                task=task,
+                episodes=episodes,
+                expert=EXPERT,
+                seed=0,
+                obs_size=CONFIG.obs_size,
+                max_steps=CONFIG.demo_max_steps,
+                workers=workers,
+            )
+            stats = collect(config, demo_folder(game, task), progress=False)
+            print(f"collect {game}/{task}: {stats.collected} new episodes, {stats.frames} frames", flush=True)
     atomic_json(RESULTS / "demos.json", demo_summary())
+    if EXPERT_ARM != "expert":
+        for game, task in gate_tasks():
+            atomic_json(play_path(EXPERT_ARM, game, task), demo_episodes(game, task))
 
 
 def demo_summary() -> dict[str, Any]:
@@ -183,7 +231,7 @@ def demo_summary() -> dict[str, Any]:
     from nitrogen_datasets.format import load_info
 
     rows = {}
-    for game, task in doom_tasks():
+    for game, task in gate_tasks():
         info = load_info(demo_folder(game, task))
         seeds = sorted(int(e.seed) for e in info.episodes if e.seed is not None)
         overlap = sorted(set(seeds) & set(range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES)))
@@ -195,6 +243,38 @@ def demo_summary() -> dict[str, Any]:
             "seeds": [seeds[0], seeds[-1]] if seeds else [],
         }
     return {"config": asdict(CONFIG), "tasks": rows}
+
+
+def demo_episodes(game: str, task: str) -> dict[str, Any]:
+    """The expert's demonstrations as play results: per episode its seed, return, normalized score and length."""
+    import pyarrow.parquet as pq
+
+    from nitrogen_datasets.format import load_info
+
+    folder = demo_folder(game, task)
+    env = make_env(FAMILY, game)
+    try:
+        base = env.unwrapped
+        threshold = base.task_spec.threshold
+        rows = []
+        for episode in load_info(folder).episodes:
+            (path,) = folder.glob(f"data/*/episode_{episode.episode_index:06d}.parquet")
+            rewards = pq.read_table(path, columns=["reward"])["reward"].to_numpy()
+            total = float(np.sum(rewards))
+            # the env's success: the return reached the task's threshold at some step (latched)
+            success = threshold is not None and float(np.max(np.cumsum(rewards))) >= threshold
+            rows.append(
+                {
+                    "seed": episode.seed,
+                    "return": total,
+                    "success": bool(success),
+                    "normalized": base.normalize_score(total),
+                    "steps": episode.length,
+                }
+            )
+    finally:
+        env.close()
+    return {"game": game, "task": task, "arm": EXPERT_ARM, "max_steps": CONFIG.demo_max_steps, "episodes": rows}
 
 
 def task_weights(balance: str, folders: list[Path]) -> tuple[float, ...]:
@@ -219,7 +299,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         return
     if run.init and not (Path(run.init) / "model.safetensors").is_file():
         raise SystemExit(f"Error: --init {run.init} holds no model.safetensors; train the run it names first")
-    folders: list[Path] = [demo_folder(game, task) for game, task in doom_tasks()]
+    folders: list[Path] = [demo_folder(game, task) for game, task in gate_tasks()]
     check_pretraining_data(list(folders), CONFIG.split)
     weights = task_weights(run.balance, folders)
     torch.set_num_threads(threads)
@@ -257,7 +337,10 @@ def play_path(arm: str, game: str, task: str) -> Path:
 
 
 def make_act_for(arm: str, game: str) -> Any:
-    """``act_for(env, seed)`` for :func:`bc_classifier.play_seeds`: uniform native actions or the bot."""
+    """``act_for(env, seed)`` for :func:`bc_classifier.play_seeds`: uniform native actions or the expert.
+
+    ``marginal``: native actions drawn at the frequencies the demonstrations hold them, blind to the frame.
+    """
     from nitrogen_envs.base import unwrap
 
     if arm == "random":
@@ -269,15 +352,41 @@ def make_act_for(arm: str, game: str) -> Any:
             return lambda obs, info: base.native_to_gamepad(space.sample())
 
         return random_act
+    if arm == "marginal":
+        frequencies = action_frequencies(game)
+
+        def marginal_act(env: Any, seed: int) -> Any:
+            base = unwrap(env)
+            rng = np.random.default_rng(seed)
+            return lambda obs, info: base.native_to_gamepad(int(rng.choice(len(frequencies), p=frequencies)))
+
+        return marginal_act
     from nitrogen_datasets.experts.registry import make_expert
 
     def expert_act(env: Any, seed: int) -> Any:
-        expert = make_expert("scripted", game)
+        expert = make_expert(EXPERT, game)
         # the bot restarts the engine with object info on and replays reset(seed); play_seeds resets again
         expert.reset(env, seed)
         return expert.act
 
     return expert_act
+
+
+def action_frequencies(game: str) -> np.ndarray:
+    """How often the game's demonstrations hold each native action (0 = nothing, then the game's table)."""
+    from bc_classifier import load_episodes, native_labels
+
+    from nitrogen_envs.base import unwrap
+
+    (task,) = [task for name, task in gate_tasks() if name == game]
+    _, actions, _ = load_episodes(demo_folder(game, task))
+    env = make_env(FAMILY, game)
+    try:
+        size = int(unwrap(env).native_action_space().n)
+    finally:
+        env.close()
+    counts = np.bincount(native_labels(FAMILY, game, actions), minlength=size).astype(float)
+    return counts / counts.sum()
 
 
 def play_policy(policy: Any, game: str) -> list[dict[str, Any]]:
@@ -287,12 +396,10 @@ def play_policy(policy: Any, game: str) -> list[dict[str, Any]]:
     deterministic), in a fraction of the time: a forward over 20 frames costs about 3 times one frame's on a CPU
     core, and the network, not ViZDoom, is what a step costs. ``seconds`` is the whole batch's time.
     """
-    from bc_classifier import make_env
-
     from nitrogen_envs import gamepad
 
     seeds = [FIRST_SEED + k for k in range(EVAL_EPISODES)]
-    envs = [make_env("doom", game) for _ in seeds]
+    envs = [make_env(FAMILY, game) for _ in seeds]
     rows: dict[int, dict[str, Any]] = {}
     started = time.perf_counter()
     try:
@@ -322,14 +429,14 @@ def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) 
     """
     import torch
 
-    unknown = sorted(set(games or ()) - {game for game, _ in doom_tasks()})
+    unknown = sorted(set(games or ()) - {game for game, _ in gate_tasks()})
     if unknown:
         raise SystemExit(
-            f"Error: {unknown} are not Doom pretraining games; choose from {sorted(set(dict(doom_tasks())))}"
+            f"Error: {unknown} are not {WORDS['games']} pretraining games; choose from {sorted(set(dict(gate_tasks())))}"
         )
     torch.set_num_threads(1)
     name = run.arm if arm == "policy" else arm
-    for game, task in doom_tasks():
+    for game, task in gate_tasks():
         if games and game not in games:
             continue
         path = play_path(name, game, task)
@@ -372,12 +479,12 @@ def load_policy(run: RunConfig = RUNS["v1"]) -> tuple[Any, Path, int]:
 
 
 def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
-    """bc_classifier's per-seed loop on the ``doom`` family (64 px frames, the game's default task)."""
+    """bc_classifier's per-seed loop on :data:`FAMILY` (64 px frames, the game's default task)."""
     from nitrogen_envs.registry import get_game
 
     if get_game(game).tasks[0].name != task:
         raise RuntimeError(f"{game}/{task}: play_seeds plays the default task only")
-    return play_seeds("doom", game, act_for)
+    return play_seeds(FAMILY, game, act_for)
 
 
 FIT_FRAMES = 600  # demonstration frames per task the fit stage reads back (the first ones, all of DoomBasic's)
@@ -395,13 +502,13 @@ def fit(run: RunConfig = RUNS["v1"]) -> None:
     torch.set_num_threads(1)
     policy, folder, step = load_policy(run)
     rows = {}
-    for game, task in doom_tasks():
+    for game, task in gate_tasks():
         frames, actions, _ = load_episodes(demo_folder(game, task))
         frames, actions = frames[:FIT_FRAMES], actions[:FIT_FRAMES]
         played = np.concatenate(
             [policy.predict_action_chunk(frames[i : i + 200], game=game)[:, 0] for i in range(0, len(frames), 200)]
         )
-        labels, predicted = native_labels("doom", game, actions), native_labels("doom", game, played)
+        labels, predicted = native_labels(FAMILY, game, actions), native_labels(FAMILY, game, played)
         size = int(max(labels.max(), predicted.max())) + 1
         rows[f"{game}/{task}"] = {
             "frames": len(labels),
@@ -425,7 +532,7 @@ def fit_table(run: RunConfig = RUNS["v1"]) -> list[str]:
         "",
         f"{what} on their own training frames (the first {data['frames_per_task']} demonstration frames of "
         f"each task; `... fit{'' if run.name == 'v1' else ' --run ' + run.name}`): the likeliest action's native "
-        "index against the bot's label, and how often each native action (0 = nothing, then the game's actions in "
+        f"index against the {WORDS['short']}'s label, and how often each native action (0 = nothing, then the game's actions in "
         "its table's order) is labelled and predicted.",
         "",
         "| task | frames | accuracy | labelled | predicted |",
@@ -455,15 +562,25 @@ class TaskResult:
     successes: dict[str, int]
 
 
+def scored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes with the score the tables compare: the return on Atari, else bc_classifier's.
+
+    Atari's normalized score is an affine map of the return whose references are whole episodes: tiny under the
+    400-step cap, and the paired comparison and the share are the same on either.
+    """
+    if ENGINE == "ale":
+        return [{**row, "normalized": row["return"]} for row in rows]
+    return with_score(rows)
+
+
 def task_result(game: str, task: str, arm: str = "policy") -> TaskResult | None:
     """The paired comparison of the policy ``arm`` on one task, or ``None`` until it, random and the bot played it."""
     runs = {}
-    for name, path in [(name, play_path(name, game, task)) for name in ("random", "expert")] + [
-        ("policy", play_path(arm, game, task))
-    ]:
+    arms = {"random": "random", "expert": EXPERT_ARM, "policy": arm}
+    for name, path in [(name, play_path(played, game, task)) for name, played in arms.items()]:
         if not path.is_file():
             return None
-        runs[name] = with_score(json.loads(path.read_text())["episodes"])
+        runs[name] = scored(json.loads(path.read_text())["episodes"])
     score, diff, low, high = paired_difference(runs["policy"], runs["random"])
     means = {name: float(np.mean([e["normalized"] for e in rows])) for name, rows in runs.items()}
     span = means["expert"] - means["random"]
@@ -484,11 +601,11 @@ def task_result(game: str, task: str, arm: str = "policy") -> TaskResult | None:
 def play_table(arm: str, demos: dict[str, Any]) -> tuple[list[str], list[TaskResult]]:
     """One policy arm's table rows beside random and the bot, and the tasks all three have played."""
     lines = [
-        "| task | demo frames | expert (bot) | random | nitrogen-s | nitrogen-s - random | share of expert |",
+        f"| task | demo frames | expert ({WORDS['short']}) | random | nitrogen-s | nitrogen-s - random | share of expert |",
         "|---|---|---|---|---|---|---|",
     ]
     results = []
-    for game, task in doom_tasks():
+    for game, task in gate_tasks():
         row = demos["tasks"].get(f"{game}/{task}", {})
         result = task_result(game, task, arm)
         if result is None:
@@ -511,22 +628,18 @@ def gate_line(results: list[TaskResult]) -> str:
     shares = [r.share for r in results if np.isfinite(r.share)]
     need = int(np.ceil(GATE_SHARE * total))
     return (
-        f"Beats random with the CI above 0 on **{len(wins)} of the {len(results)} Doom pretraining tasks** "
+        f"Beats random with the CI above 0 on **{len(wins)} of the {len(results)} {WORDS['games']} pretraining tasks** "
         f"({', '.join(f'{r.game}/{r.task}' for r in wins) or 'none'}): {len(wins)} of the gate's {total} tasks "
         f"({len(wins) / total:.0%}; the gate needs {need}, {GATE_SHARE:.0%}). Mean share of the expert's score "
         f"over these tasks: {np.mean(shares):.2f} (target {TARGET_SHARE:.2f})."
     )
 
 
-def report() -> str:
-    """Section 9's tables: v1's, then every later run's that has trained, each with its fit table."""
+def train_budget(trained: dict[str, Any] | None) -> str:
+    """The first run's training budget as the report quotes it (from its ``train.json``)."""
     from nitrogen_policies.training.trainer import ADAMW_BETAS
 
-    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
-    trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
-    tasks = doom_tasks()
-    frames = sum(row["frames"] for row in demos["tasks"].values())
-    budget = (
+    return (
         f"{trained['steps']} steps of {trained['train_config']['batch_size']} (lr {trained['train_config']['lr']:g}, "
         f"cosine with {trained['train_config']['warmup_steps']} warm-up steps, AdamW betas {ADAMW_BETAS}, weight decay "
         f"{trained['train_config']['weight_decay']:g}, clipping at {trained['train_config']['grad_clip']:g}; final "
@@ -535,6 +648,15 @@ def report() -> str:
         if trained
         else "not trained yet"
     )
+
+
+def report() -> str:
+    """Section 9's tables: v1's, then every later run's that has trained, each with its fit table."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
+    tasks = gate_tasks()
+    frames = sum(row["frames"] for row in demos["tasks"].values())
+    budget = train_budget(trained)
     lines = [
         f"ONE nitrogen-s (`action_head=discrete`, {CONFIG.obs_size} px, one action per frame) trained by "
         f"`nitrogen_policies.training.train_on_folders` (what `nitrogen train` runs) on the scripted bot's "
@@ -567,6 +689,67 @@ def report() -> str:
     if len(summaries) > 1:
         lines += ["", "Side by side: " + "; ".join(summaries) + "."]
     return "\n".join(lines)
+
+
+def ale_report() -> str:
+    """Section 11: the Atari gate's paragraph, table, gate line, the marginal baseline and the fit table."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
+    run = RUNS["v1"]
+    frames = sum(row["frames"] for row in demos["tasks"].values())
+    episodes = sorted({row["episodes"] for row in demos["tasks"].values()}) or [0]
+    lines = [
+        f"ONE nitrogen-s (`action_head=discrete`, {CONFIG.obs_size} px, one action per frame, each task sampled "
+        f"alike) trained by `nitrogen_policies.training.train_on_folders` on {WORDS['expert']}'s demonstrations of "
+        f"all {len(gate_tasks())} Atari tasks of {CONFIG.split}'s pretraining games: "
+        f"{'-'.join(map(str, (episodes[0], episodes[-1]))) if len(episodes) > 1 else episodes[0]} episodes per task "
+        f"from seed 0 ({CONFIG.demo_max_steps}-step cap, the evaluation's), {frames} frames in all; "
+        f"{train_budget(trained)}; the final weights play. Play: {EVAL_EPISODES} episodes per task on seeds "
+        f"{FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1} ({MAX_STEPS}-step cap, 4 frames a step, sticky actions "
+        "0.25), the likeliest action every frame (temperature 0); random (uniform native actions) on the same seeds. "
+        "Cells: mean episode return (successes of 20: the task's threshold is the human reference score); "
+        "difference from random [paired 95% bootstrap CI]. The expert column is the planner's own "
+        "demonstrations (not the evaluation seeds: the planner plays 10-40 steps/s here), so share = (policy - "
+        "random) / (expert - random) compares means of different seeds. Made by `python experiments/bc_gate.py "
+        "collect --engine ale && ... train --engine ale && ... play --engine ale --arm random && ... play --engine "
+        "ale --arm marginal && ... play --engine ale && ... fit --engine ale && ... report --engine ale --write`.",
+        "",
+    ]
+    table, results = play_table(run.arm, demos)
+    lines += table
+    if results:
+        lines += ["", gate_line(results)]
+    lines += marginal_table(run)
+    return "\n".join(lines + fit_table(run))
+
+
+def marginal_table(run: RunConfig) -> list[str]:
+    """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds."""
+    rows = []
+    for game, task in gate_tasks():
+        paths = [play_path(name, game, task) for name in ("random", "marginal", run.arm)]
+        if not all(path.is_file() for path in paths):
+            continue
+        random, marginal, policy = (scored(json.loads(path.read_text())["episodes"]) for path in paths)
+        score, over_random, low, high = paired_difference(marginal, random)
+        _, over_marginal, low2, high2 = paired_difference(policy, marginal)
+        rows.append(
+            f"| {game}/{task} | {score.mean():.2f} | {over_random.mean():+.2f} [{low:+.2f}, {high:+.2f}] | "
+            f"{over_marginal.mean():+.2f} [{low2:+.2f}, {high2:+.2f}] |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        f"Does the policy read the frame, or play the label statistics? The `marginal` arm plays each game's native "
+        f"actions at the frequencies {WORDS['expert']}'s demonstrations hold them, blind to the frame (same seeds; "
+        "`... play --engine ale --arm marginal`). Cells: its mean episode return; its difference from random and "
+        "the policy's difference from it [paired 95% bootstrap CIs].",
+        "",
+        "| task | marginal | marginal - random | nitrogen-s - marginal |",
+        "|---|---|---|---|",
+        *rows,
+    ]
 
 
 def gate_summary(results: list[TaskResult]) -> str:
@@ -640,8 +823,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--games", nargs="*", help="play: only these games (processes side by side)")
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
-    parser.add_argument("--write", action="store_true", help="report: into docs/results.md section 9")
+    parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
+    parser.add_argument("--engine", choices=("vizdoom", "ale"), default="vizdoom", help="which engine's tasks")
     args = parser.parse_args(argv)
+    use_engine(args.engine)
     run = run_config(args)
     if args.stage == "collect":
         collect_demos(args.workers)
@@ -652,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "fit":
         fit(run)
     else:
-        text = report()
+        text = ale_report() if ENGINE == "ale" else report()
         print(text)
         if args.write:
             write_report(text, BEGIN, END)
