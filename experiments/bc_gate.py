@@ -376,13 +376,14 @@ def action_frequencies(game: str) -> np.ndarray:
     """How often the game's demonstrations hold each native action (0 = nothing, then the game's table)."""
     from bc_classifier import load_episodes, native_labels
 
+    from nitrogen_datasets.experts.base import native_action_count
     from nitrogen_envs.base import unwrap
 
     (task,) = [task for name, task in gate_tasks() if name == game]
     _, actions, _ = load_episodes(demo_folder(game, task))
     env = make_env(FAMILY, game)
     try:
-        size = int(unwrap(env).native_action_space().n)
+        size = native_action_count(unwrap(env))
     finally:
         env.close()
     counts = np.bincount(native_labels(FAMILY, game, actions), minlength=size).astype(float)
