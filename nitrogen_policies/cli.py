@@ -55,6 +55,7 @@ TRAIN_RANGES: dict[str, click.ParamType] = {
     "num_workers": click.IntRange(min=0),
     "log_every": click.IntRange(min=1),
     "save_every": click.IntRange(min=1),
+    "threads": click.IntRange(min=1),
     "device": click.Choice(["auto", "cpu", "cuda"]),
 }
 """Bounds the flags check before TrainConfig is built (it checks only steps, batch_size and device itself)."""

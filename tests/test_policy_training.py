@@ -106,6 +106,26 @@ def test_bad_training_configs_are_rejected():
         TrainConfig(head_only=True)
     with pytest.raises(ValueError, match="steps and batch_size must be >= 1"):
         TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        TrainConfig(threads=0)
+
+
+def test_a_run_trains_on_the_thread_count_asked_for_and_gives_the_previous_one_back(tmp_path, monkeypatch):
+    import nitrogen_policies.training.trainer as trainer
+
+    seen = []
+    real_step = trainer.optimization_step
+
+    def counting_step(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "optimization_step", counting_step)
+    before = torch.get_num_threads()
+    asked = 2 if before == 1 else 1
+    train(config(tmp_path, steps=3, threads=asked), BrightnessRule(n=16))
+    assert set(seen) == {asked}
+    assert torch.get_num_threads() == before
 
 
 def test_training_resumes_from_a_checkpoint_to_the_same_loss_curve(tmp_path, monkeypatch):

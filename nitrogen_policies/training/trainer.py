@@ -11,6 +11,7 @@ Reads top to bottom: config, data, model and optimizer, resume, loop. A run fold
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -63,6 +64,9 @@ class TrainConfig:
         compile: run forward and backward through ``torch.compile``. Costs a one-off compilation of C++
             kernels on CPU (unfinished after 20 minutes on a loaded 2-core machine; see docs/performance.md),
             which only long runs can win back; off by default so runs and tests start at once.
+        threads: torch CPU threads for the run (None: torch's default, one per core). On a machine that other
+            jobs keep busy, 1 is often several times faster than 2: OpenMP threads that wait for each other
+            stall while a core is taken (docs/performance.md, "What is left to try for 2x").
         progress: show a progress bar with ETA on stderr (a line every few seconds when it is not a terminal).
     """
 
@@ -85,6 +89,7 @@ class TrainConfig:
     amp: bool = True
     cpu_amp: bool = False
     compile: bool = False
+    threads: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +99,8 @@ class TrainConfig:
             raise ValueError("head_only=True fine-tunes a pretrained policy: also pass init_from")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 (or None for torch's default), got {self.threads}")
 
 
 @dataclass
@@ -250,6 +257,25 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     Resumes from the newest checkpoint in ``config.out`` when one exists. ``sampler`` (e.g. a weighted
     mixture of datasets) replaces uniform shuffling. Under ``torchrun`` it trains data-parallel (DDP).
     """
+    with torch_threads(config.threads):
+        return _train(config, dataset, sampler)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block on ``threads`` torch CPU threads (None: leave them be), then put the previous count back."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous)
+
+
+def _train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampler | None) -> TrainResult:
+    """:func:`train`'s body, on the thread count the caller set."""
     from nitrogen_envs.progress import progress_bar
     from nitrogen_policies.training.distributed import device_for, init_distributed, shutdown
 
