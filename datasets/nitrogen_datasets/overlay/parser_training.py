@@ -198,14 +198,14 @@ def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResul
     started = time.monotonic()
     _check_memory(config)
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
-    start = _initial_model(config, net)  # checked before the pool is rendered
+    initial = _initial_model(config, net)  # checked before the pool is rendered
     sprites = config.sprite_fraction
     pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays", sprites)
     validation = render_pool(
         config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays", sprites
     )
     device = torch.device(config.device)
-    model = (start or ElementNet(net)).to(device)
+    model = (initial or ElementNet(net)).to(device)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(pool.kinds) / config.batch_size)
