@@ -11,7 +11,6 @@ Reads top to bottom: config, data, model and optimizer, resume, loop. A run fold
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -257,21 +256,10 @@ def train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampl
     Resumes from the newest checkpoint in ``config.out`` when one exists. ``sampler`` (e.g. a weighted
     mixture of datasets) replaces uniform shuffling. Under ``torchrun`` it trains data-parallel (DDP).
     """
+    from nitrogen_datasets.torch_settings import torch_threads
+
     with torch_threads(config.threads):
         return _train(config, dataset, sampler)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block on ``threads`` torch CPU threads (None: leave them be), then put the previous count back."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if threads is not None:
-            torch.set_num_threads(previous)
 
 
 def _train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Sampler | None) -> TrainResult:

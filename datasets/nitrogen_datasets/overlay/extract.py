@@ -177,7 +177,7 @@ def _parser_threads(config: ExtractConfig) -> contextlib.AbstractContextManager[
     """Run the learned parser on ``config.torch_threads`` threads, then restore torch's setting."""
     if config.method != "learned" or config.torch_threads is None:
         return contextlib.nullcontext()
-    from nitrogen_datasets.overlay.torch_settings import torch_threads
+    from nitrogen_datasets.torch_settings import torch_threads
 
     return torch_threads(config.torch_threads)
 

@@ -29,8 +29,8 @@ from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, P
 from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
 from nitrogen_datasets.overlay.parser_weights import InvalidParser, load_parser, save_parser
 from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
-from nitrogen_datasets.overlay.torch_settings import torch_seeded, torch_threads
 from nitrogen_datasets.parallel import run_parallel
+from nitrogen_datasets.torch_settings import torch_seeded, torch_threads
 from nitrogen_envs import gamepad
 from nitrogen_envs.errors import NitroGenError
 from nitrogen_envs.progress import progress_bar

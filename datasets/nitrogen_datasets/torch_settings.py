@@ -1,7 +1,8 @@
 """Process-wide torch settings changed for one call and restored after it: thread count and random state.
 
-Extraction runs the parser on one thread and parser training seeds torch; both are library calls inside
-someone else's process (a notebook, a test session, a trainer), so neither may leave torch changed.
+Extraction runs the parser on one thread, parser training seeds torch and the policy trainer
+(``nitrogen_policies.training``) runs on the thread count asked for; all are library calls inside someone
+else's process (a notebook, a test session, a trainer), so none may leave torch changed.
 """
 
 from __future__ import annotations
