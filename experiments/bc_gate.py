@@ -622,6 +622,12 @@ def play_table(arm: str, demos: dict[str, Any]) -> tuple[list[str], list[TaskRes
     return lines, results
 
 
+def gated_table(arm: str, demos: dict[str, Any]) -> tuple[list[str], list[TaskResult]]:
+    """:func:`play_table`'s rows, with :func:`gate_line` under them once any task has all its arms played."""
+    table, results = play_table(arm, demos)
+    return ([*table, "", gate_line(results)] if results else table), results
+
+
 def gate_line(results: list[TaskResult]) -> str:
     """How many tasks beat random (CI above 0), as a share of the 41-task gate, and the mean share of the expert."""
     total = gate_size()
@@ -671,10 +677,8 @@ def report() -> str:
         "... play --arm policy && ... report --write`.",
         "",
     ]
-    table, results = play_table("policy", demos)
+    table, results = gated_table("policy", demos)
     lines += table
-    if results:
-        lines += ["", gate_line(results)]
     lines += fit_table()
     summaries = [f"v1: {gate_summary(results)}"] if results else []
     for run in RUNS.values():
@@ -716,10 +720,7 @@ def ale_report() -> str:
         "ale --arm marginal && ... play --engine ale && ... fit --engine ale && ... report --engine ale --write`.",
         "",
     ]
-    table, results = play_table(run.arm, demos)
-    lines += table
-    if results:
-        lines += ["", gate_line(results)]
+    lines += gated_table(run.arm, demos)[0]
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
 
@@ -787,10 +788,8 @@ def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[T
         "... report --write`.",
         "",
     ]
-    table, results = play_table(run.arm, demos)
+    table, results = gated_table(run.arm, demos)
     lines += table
-    if results:
-        lines += ["", gate_line(results)]
     return lines + fit_table(run), results
 
 
