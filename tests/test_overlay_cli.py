@@ -26,7 +26,7 @@ OPTIONS = {
     "extract": {"method": (ExtractConfig, "method"), "clip_thresholds": (ExtractConfig, "calibrate_presses")},
     "train-parser": {name: (ParserTrainConfig, name)
                      for name in ("renders", "epochs", "batch_size", "lr", "workers", "seed", "device", "button_margin",
-                                  "sprite_fraction")},
+                                  "sprite_fraction", "threads", "init")},
     "eval": {name: (OverlayEvalConfig, name) for name in ("crfs", "scales", "frames", "method", "workers", "seed")},
     "build-corpus": {name: (CorpusConfig, name) for name in ("game", "fps", "obs_size", "method")},
 }  # fmt: skip
@@ -71,3 +71,23 @@ def test_a_bug_in_extraction_keeps_its_traceback_and_a_user_error_is_one_line(tm
     monkeypatch.setattr(extract_module, "extract", buggy)
     result = CliRunner().invoke(cli, args)
     assert isinstance(result.exception, ValueError) and "a bug inside extraction" in str(result.exception)
+
+
+def test_train_parser_passes_threads_and_warm_start_to_the_config(tmp_path, monkeypatch):
+    """`--threads` and `--init` reach ParserTrainConfig (the fields the library honours and tests itself)."""
+    from nitrogen_datasets.overlay import parser_training
+    from nitrogen_datasets.overlay.parser_weights import BUNDLED_WEIGHTS
+
+    seen: list[ParserTrainConfig] = []
+
+    def record(config, out, progress=True):
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(parser_training, "train_parser", record)
+    args = ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--threads", "1", "--init", str(BUNDLED_WEIGHTS)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].threads == 1 and seen[0].init == str(BUNDLED_WEIGHTS)
+    missing = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--init", "nowhere"])
+    assert missing.exit_code == 2 and "'nowhere' does not exist" in missing.output

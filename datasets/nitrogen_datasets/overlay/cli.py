@@ -274,6 +274,19 @@ def extract(
     help="Share of the renders drawn in sprite-sheet styles (only the families and treatments the sprite split "
     "trains on; held-out ones are never drawn). 0 keeps the shipped parser's training stream.",
 )
+@click.option(
+    "--threads",
+    default=_default(ParserTrainConfig, "threads"),
+    type=click.IntRange(min=1),
+    help="Torch CPU threads for training (default: torch's own count); the previous count is restored after.",
+)
+@click.option(
+    "--init",
+    default=_default(ParserTrainConfig, "init"),
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a trained parser (parser.safetensors + parser.json) to start from; its network must be "
+    "the one these options build. Default: a random initialization.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def train_parser_command(
     out: Path,
@@ -286,6 +299,8 @@ def train_parser_command(
     device: str,
     button_margin: float,
     sprite_fraction: float,
+    threads: int | None,
+    init: str | None,
     quiet: bool,
 ) -> None:
     """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
@@ -305,6 +320,8 @@ def train_parser_command(
         device=device,
         button_margin=button_margin,
         sprite_fraction=sprite_fraction,
+        threads=threads,
+        init=init,
     )
     result = train_parser(config, out, progress=not quiet)
     click.echo(
