@@ -16,39 +16,25 @@ Usage::
     nitrogen overlay make-layout --screenshot rest.png --boxes boxes.json --out my.layout.json
 
 Each command parses its options into the library's config dataclass, whose fields hold the defaults
-(:func:`_default`), and calls one library function. A user's mistake raises one of the package's typed
+(:func:`.cli_defaults.config_default`), and calls one library function. A user's mistake raises one of the package's typed
 errors, which the root ``nitrogen`` command prints as one line; any other exception keeps its traceback.
+The parser's commands (``train-parser``, ``eval``) live in :mod:`.cli_parser`, the layout importers in
+:mod:`.cli_layouts`; this module gathers them into the ``overlay`` group.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
+from nitrogen_datasets.overlay.cli_defaults import config_default
 from nitrogen_datasets.overlay.cli_layouts import import_preset_command, make_layout_command
+from nitrogen_datasets.overlay.cli_parser import eval_command, train_parser_command
 from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
-from nitrogen_datasets.overlay.evaluate import STYLE_SETS, OverlayEvalConfig
+from nitrogen_datasets.overlay.evaluate import STYLE_SETS
 from nitrogen_datasets.overlay.extract import PARSERS, STICK_READERS, ExtractConfig
-from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
 from nitrogen_datasets.overlay.video import EpisodeRenderConfig
-
-
-def _default(config: type[Any] | Callable[..., Any], name: str) -> Any:
-    """The default of field ``name`` of the config dataclass ``config`` (or of parameter ``name`` of a function).
-
-    Options read their defaults from the library, so each default is defined once, where a Python caller
-    gets it too.
-    """
-    if dataclasses.is_dataclass(config):
-        field = next(f for f in dataclasses.fields(config) if f.name == name)
-        return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
-    return inspect.signature(config).parameters[name].default
 
 
 @click.group()
@@ -88,7 +74,7 @@ def styles() -> None:
 )
 @click.option(
     "--episode",
-    default=_default(EpisodeRenderConfig, "episode"),
+    default=config_default(EpisodeRenderConfig, "episode"),
     show_default=True,
     type=click.IntRange(min=0),
     help="Episode position in the dataset.",
@@ -104,13 +90,13 @@ def styles() -> None:
 )
 @click.option(
     "--fit/--no-fit",
-    default=_default(EpisodeRenderConfig, "fit"),
+    default=config_default(EpisodeRenderConfig, "fit"),
     show_default=True,
     help="Scale an overlay larger than the frame down to fit (--no-fit: refuse instead).",
 )
 @click.option(
     "--crf",
-    default=_default(EpisodeRenderConfig, "crf"),
+    default=config_default(EpisodeRenderConfig, "crf"),
     show_default=True,
     type=click.IntRange(0, 51),
     help="x264 quality (23-35 ~ streams).",
@@ -179,7 +165,7 @@ def render(
     "--parser",
     "method",
     type=click.Choice(PARSERS),
-    default=_default(ExtractConfig, "method"),
+    default=config_default(ExtractConfig, "method"),
     show_default=True,
     help="learned: the shipped CNN; reference: training-free thresholds.",
 )
@@ -190,7 +176,7 @@ def render(
 )
 @click.option(
     "--clip-thresholds/--no-clip-thresholds",
-    default=_default(ExtractConfig, "calibrate_presses"),
+    default=config_default(ExtractConfig, "calibrate_presses"),
     show_default=True,
     help="Learned parser: threshold each button per clip where its readings form two clear clusters "
     "(else at probability 0.5).",
@@ -198,7 +184,7 @@ def render(
 @click.option(
     "--sticks",
     type=click.Choice(STICK_READERS),
-    default=_default(ExtractConfig, "sticks"),
+    default=config_default(ExtractConfig, "sticks"),
     show_default=True,
     help="knob: find the layout's own knob sprite in each stick's sweep box; parser: the parser's stick reading.",
 )
@@ -231,218 +217,6 @@ def extract(
     )
 
 
-@overlay.command("train-parser")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option(
-    "--renders",
-    default=_default(ParserTrainConfig, "renders"),
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Synthetic overlays.",
-)
-@click.option("--epochs", default=_default(ParserTrainConfig, "epochs"), show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--batch-size", default=_default(ParserTrainConfig, "batch_size"), show_default=True, type=click.IntRange(min=1)
-)
-@click.option("--lr", default=_default(ParserTrainConfig, "lr"), show_default=True, type=float)
-@click.option(
-    "--workers",
-    default=_default(ParserTrainConfig, "workers"),
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Rendering processes.",
-)
-@click.option("--seed", default=_default(ParserTrainConfig, "seed"), show_default=True, type=int)
-@click.option(
-    "--device",
-    default=_default(ParserTrainConfig, "device"),
-    show_default=True,
-    help="Where the network trains: cpu, cuda, cuda:1.",
-)
-@click.option(
-    "--button-margin",
-    default=_default(ParserTrainConfig, "button_margin"),
-    show_default=True,
-    type=click.FloatRange(0.0, 0.5),
-    help="Context around button and trigger crops, as a fraction of the box's larger side.",
-)
-@click.option(
-    "--sprite-fraction",
-    default=_default(ParserTrainConfig, "sprite_fraction"),
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Share of the renders drawn in sprite-sheet styles (only the families and treatments the sprite split "
-    "trains on; held-out ones are never drawn). 0 keeps the shipped parser's training stream.",
-)
-@click.option(
-    "--threads",
-    default=_default(ParserTrainConfig, "threads"),
-    type=click.IntRange(min=1),
-    help="Torch CPU threads for training (default: torch's own count); the previous count is restored after.",
-)
-@click.option(
-    "--init",
-    default=_default(ParserTrainConfig, "init"),
-    type=click.Path(exists=True, file_okay=False),
-    help="Folder of a trained parser (parser.safetensors + parser.json) to start from; its network must be "
-    "the one these options build. Default: a random initialization.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def train_parser_command(
-    out: Path,
-    renders: int,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    workers: int,
-    seed: int,
-    device: str,
-    button_margin: float,
-    sprite_fraction: float,
-    threads: int | None,
-    init: str | None,
-    quiet: bool,
-) -> None:
-    """Train the learned parser on synthetic overlays only; TensorBoard logs in OUT/tb.
-
-    The result (OUT/parser.safetensors + parser.json) is used with `extract --parser-weights OUT`;
-    copy both files into nitrogen_datasets/overlay/weights/ to replace the shipped parser.
-    """
-    from nitrogen_datasets.overlay.parser_training import train_parser
-
-    config = ParserTrainConfig(
-        renders=renders,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        workers=workers,
-        seed=seed,
-        device=device,
-        button_margin=button_margin,
-        sprite_fraction=sprite_fraction,
-        threads=threads,
-        init=init,
-    )
-    result = train_parser(config, out, progress=not quiet)
-    click.echo(
-        f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "
-        f"button {result.button_accuracy:.4f}, trigger {result.trigger_accuracy:.4f}, stick R2 {result.stick_r2:.4f}"
-    )
-
-
-@overlay.command("eval")
-@click.option(
-    "--style",
-    "styles",
-    multiple=True,
-    help=f"Style name or set (repeat; default: the presets): a preset, sprite-<family>-<n>, or a set: "
-    f"{', '.join(STYLE_SETS)} (held-out-sprites: the sprite styles training never draws, where the targets are "
-    "stated; `nitrogen overlay styles` lists them).",
-)
-@click.option(
-    "--crf",
-    "crfs",
-    multiple=True,
-    default=_default(OverlayEvalConfig, "crfs"),
-    show_default=True,
-    type=click.IntRange(0, 51),
-    help="x264 CRF (repeat).",
-)
-@click.option(
-    "--scale",
-    "scales",
-    multiple=True,
-    default=_default(OverlayEvalConfig, "scales"),
-    show_default=True,
-    type=click.FloatRange(0.5, 2.0),
-    help="Scale (repeat).",
-)
-@click.option(
-    "--frames",
-    default=_default(OverlayEvalConfig, "frames"),
-    show_default=True,
-    type=click.IntRange(min=8),
-    help="Frames per clip.",
-)
-@click.option(
-    "--parser", "method", type=click.Choice(PARSERS), default=_default(OverlayEvalConfig, "method"), show_default=True
-)
-@click.option("--parser-weights", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--sticks", type=click.Choice(STICK_READERS), default=_default(OverlayEvalConfig, "sticks"), show_default=True
-)
-@click.option(
-    "--workers",
-    default=_default(OverlayEvalConfig, "workers"),
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Clips in parallel.",
-)
-@click.option("--seed", default=_default(OverlayEvalConfig, "seed"), show_default=True, type=int)
-@click.option("--markdown", is_flag=True, help="Markdown tables (for the docs).")
-@click.option(
-    "--bound",
-    is_flag=True,
-    help="Also read every clip with an oracle that knows the game behind the overlay: shows how much of the "
-    "button and trigger state the compressed video still holds (about doubles the time).",
-)
-@click.option(
-    "--kind",
-    "kinds",
-    multiple=True,
-    type=click.Choice(CLIP_KINDS),
-    default=_default(OverlayEvalConfig, "kinds"),
-    show_default=True,
-    help="Kinds of clip per cell (repeat): play = recorded play's statistics replayed, held = one button held "
-    "throughout, idle = nothing pressed, iid = every button a coin flip every frame (the old grid).",
-)
-@click.option(
-    "--play-stats",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Play statistics to replay (JSON from experiments/overlay_play_stats.py); default: the shipped table.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def eval_command(
-    styles: tuple[str, ...],
-    crfs: tuple[int, ...],
-    scales: tuple[float, ...],
-    frames: int,
-    method: str,
-    parser_weights: Path | None,
-    sticks: str,
-    workers: int,
-    seed: int,
-    markdown: bool,
-    bound: bool,
-    kinds: tuple[str, ...],
-    play_stats: Path | None,
-    quiet: bool,
-) -> None:
-    """Render clips of held-out styles at several CRFs, scales and kinds of play, extract them, print accuracy tables.
-
-    The last line compares the figures with the issue's targets, on the clips of held-out sprite styles
-    (`--style held-out-sprites`) when there are some.
-    """
-    from nitrogen_datasets.overlay.eval_report import format_evaluation
-    from nitrogen_datasets.overlay.evaluate import evaluate_overlays
-
-    config = OverlayEvalConfig(
-        styles=styles,
-        crfs=crfs,
-        scales=scales,
-        frames=frames,
-        method=method,
-        parser_weights=str(parser_weights) if parser_weights else None,
-        seed=seed,
-        workers=workers,
-        bound=bound,
-        kinds=kinds,
-        play_stats=str(play_stats) if play_stats else None,
-        sticks=sticks,
-    )
-    click.echo(format_evaluation(evaluate_overlays(config, progress=not quiet), markdown=markdown))
-
-
 @overlay.command("build-corpus")
 @click.argument("videos", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -454,25 +228,28 @@ def eval_command(
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset folder.")
 @click.option(
-    "--game", default=_default(CorpusConfig, "game"), show_default=True, help="Game name stored with the episodes."
+    "--game",
+    default=config_default(CorpusConfig, "game"),
+    show_default=True,
+    help="Game name stored with the episodes.",
 )
 @click.option(
     "--fps",
-    default=_default(CorpusConfig, "fps"),
+    default=config_default(CorpusConfig, "fps"),
     show_default=True,
     type=click.IntRange(min=1),
     help="Dataset frame rate.",
 )
 @click.option(
     "--obs-size",
-    default=_default(CorpusConfig, "obs_size"),
+    default=config_default(CorpusConfig, "obs_size"),
     show_default=True,
     type=click.IntRange(min=8),
     help="Square frame size.",
 )
 @click.option(
     "--workers",
-    default=_default(build_corpus, "workers"),
+    default=config_default(build_corpus, "workers"),
     show_default=True,
     type=click.IntRange(min=1),
     help="Parallel processes.",
@@ -481,7 +258,7 @@ def eval_command(
 @click.option("--ray-address", default=None, help="Ray cluster address (default: a local Ray instance).")
 @click.option("--retry-failed", is_flag=True, help="Try videos that failed in an earlier run again.")
 @click.option(
-    "--parser", "method", type=click.Choice(PARSERS), default=_default(CorpusConfig, "method"), show_default=True
+    "--parser", "method", type=click.Choice(PARSERS), default=config_default(CorpusConfig, "method"), show_default=True
 )
 @click.option(
     "--masked-videos",
@@ -536,5 +313,7 @@ def build_corpus_command(
         click.echo(f"  failed: {key}: {reason}")
 
 
+overlay.add_command(train_parser_command)
+overlay.add_command(eval_command)
 overlay.add_command(import_preset_command)
 overlay.add_command(make_layout_command)
