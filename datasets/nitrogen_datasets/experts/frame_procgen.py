@@ -60,6 +60,8 @@ class GridView:
             fall) instead of stepping away from it (Chaser: an enemy will come).
         loosen: with no path to a target at all, cells worth digging instead (Miner: the dirt under a boulder
             or diamond, which falls once the player moves on and may open the way).
+        glide: the player slides more than a fifth of a cell per step (Heist hard), so it rarely stops on a
+            cell centre: head for the cell after the one it is on, diagonally when also off that cell's centre.
     """
 
     blocked: np.ndarray
@@ -68,6 +70,7 @@ class GridView:
     player: tuple[float, float] | None
     unsafe_fallback: bool = False
     loosen: np.ndarray | None = None
+    glide: bool = False
 
 
 def as_parse_frame(frame: np.ndarray) -> np.ndarray:
@@ -194,6 +197,58 @@ def parse_miner(frame: np.ndarray) -> GridView:
     )
 
 
+# -- Heist ---------------------------------------------------------------------------------------------
+
+HEIST_CELLS = (9, 13)
+"""The world's side in cells: ``easy`` shows a 9x9 world, ``hard`` a 13x13 one (the frame shows all of it)."""
+HEIST_WALL = (181, 196, 197)
+HEIST_KEYS = ((232, 106, 23), (115, 205, 75), (30, 167, 225))
+"""The orange, green and blue of the keys and their locks (a lock fills its cell, a key a fifth of it)."""
+HEIST_PLAYER_ORANGE = (252, 151, 0)
+HEIST_HUD = (slice(0, 13), slice(104, None))
+"""Pixels (at 128 px) where the keys the player holds are drawn, over the top right corner of the world: a maze
+key there is not seen (its lock then looks open)."""
+HEIST_LOCK_SHARE, HEIST_KEY_SHARE = 0.4, 0.08
+"""Share of a cell's pixels in a key colour that make it a lock, or a key."""
+
+
+def heist_cells(frame: np.ndarray) -> int:
+    """The world's side in cells: the grid whose cells are most nearly all wall or all open."""
+    walls = near(frame, HEIST_WALL, 20)
+
+    def mixed(n: int) -> float:
+        share = cell_counts(walls, n) / (PARSE_SIZE / n) ** 2
+        return float(np.minimum(share, 1 - share).clip(0).mean())
+
+    return min(HEIST_CELLS, key=mixed)
+
+
+def parse_heist(frame: np.ndarray) -> GridView:
+    """Walls, keys, locks, the gem and the player (white) of a Heist frame.
+
+    A lock whose key is still drawn in the maze is closed; a lock whose key is gone (the player holds it;
+    held keys are drawn in :data:`HEIST_HUD`, which is not read for keys) is a target, as are the keys and the gem, so the search fetches a key before the door it opens.
+    """
+    f = as_parse_frame(frame)
+    n = heist_cells(f)
+    area = (PARSE_SIZE / n) ** 2
+    walls = cell_counts(near(f, HEIST_WALL, 20), n) > 0.5 * area
+    blocked, targets = walls.copy(), np.zeros_like(walls)
+    maze = np.ones(f.shape[:2], dtype=bool)
+    maze[HEIST_HUD] = False
+    for colour in HEIST_KEYS:
+        counts = cell_counts(near(f, colour, 30) & maze, n)
+        locks = counts >= HEIST_LOCK_SHARE * area
+        keys = (counts >= HEIST_KEY_SHARE * area) & ~locks & ~walls
+        targets |= keys | (locks if not keys.any() else False)
+        blocked |= locks if keys.any() else False
+    gem = (f[..., 0] > 220) & (f[..., 1] > 170) & (f[..., 2] < 160)  # its yellows; the player's orange is redder
+    targets |= cell_counts(gem, n) >= HEIST_KEY_SHARE * area
+    white = np.all(f >= 220, axis=2) & (f.max(axis=2) - f.min(axis=2) < 24)
+    player = white | near(f, HEIST_PLAYER_ORANGE, 30)  # white on top, orange below: both, or the centre is off
+    return GridView(blocked, targets & ~walls, np.zeros_like(walls), centroid(player, n), glide=True)
+
+
 # -- search and action ---------------------------------------------------------------------------------
 
 IN_TRANSIT = 0.2
@@ -301,10 +356,34 @@ def grid_action(view: GridView) -> int:
         cell = next_cell(loosen, cells, view.blocked | (view.danger & ~view.loosen))
     if cell is None:
         return escape_step(view, view.player, cells)
+    if view.glide:
+        return glide_heading(view, cells, cell)
     return heading(view.player, cell)
 
 
-PARSERS: dict[str, Callable[[np.ndarray], GridView]] = {"Chaser": parse_chaser, "Miner": parse_miner}
+DIAGONALS = {(-1, -1): 2, (-1, 1): 8, (1, -1): 0, (1, 1): 6}
+"""Native actions of the diagonal moves, by (row sign, column sign): LEFT+UP, RIGHT+UP, LEFT+DOWN, RIGHT+DOWN."""
+
+
+def glide_heading(view: GridView, cells: list[tuple[int, int]], cell: tuple[int, int]) -> int:
+    """Toward the cell after ``cell`` on the path when ``cell`` is one the player is on, correcting sideways drift."""
+    assert view.player is not None
+    if cell in cells:
+        after = next_cell(view, [cell], view.blocked)
+        cell = after if after is not None else cell
+    dr, dc = cell[0] - view.player[0], cell[1] - view.player[1]
+    sr = 0 if abs(dr) < IN_TRANSIT else int(np.sign(dr))
+    sc = 0 if abs(dc) < IN_TRANSIT else int(np.sign(dc))
+    if sr and sc:
+        return DIAGONALS[(sr, sc)]
+    return heading(view.player, cell)
+
+
+PARSERS: dict[str, Callable[[np.ndarray], GridView]] = {
+    "Chaser": parse_chaser,
+    "Heist": parse_heist,
+    "Miner": parse_miner,
+}
 """The games this expert plays, each with its frame parser."""
 
 
