@@ -6,7 +6,7 @@ continues, so a classifier cannot read its labels from pictures of unseen levels
 draws, no memory between steps) and answers with a deterministic rule, so the same frame always gets
 the same action.
 
-Games (Procgen ``easy``, whose whole maze fits the frame):
+Games (Chaser and Miner: Procgen ``easy``, whose whole maze fits the frame):
 
 * ``Chaser`` — an 11x11 maze. The frame is parsed into walls, orbs, stars, enemies and the player by
   colour; a breadth-first search from the player's cell finds the nearest orb or star through cells that
@@ -15,6 +15,13 @@ Games (Procgen ``easy``, whose whole maze fits the frame):
 * ``Miner`` — a 10x10 grid of dirt, boulders, diamonds and an exit. The search goes to the nearest
   diamond (to the exit once none is left) through cells that are not under a boulder, since a boulder
   falls into a cell emptied below it.
+* ``Heist`` (``easy`` 9x9 and ``hard`` 13x13 worlds, told apart by which grid the walls fit) — the search
+  goes to the nearest key, lock whose key is gone (held) or gem, with a lock closed while its key is still
+  drawn in the maze; the player glides (hard: over half a cell per step), so it heads for the cell after
+  the one it is on, diagonally while off that cell's centre.
+* ``FruitBot`` (``easy`` and ``hard``) — no grid: the robot drives along the bottom while walls scroll down;
+  it steers into the gap of the next wall nearest to it and otherwise waits. Fruit is not read (a rule that
+  only passes walls reaches the level's end, worth 10).
 
 Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
 itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).
@@ -71,6 +78,10 @@ class GridView:
     unsafe_fallback: bool = False
     loosen: np.ndarray | None = None
     glide: bool = False
+
+    def action(self) -> int:
+        """The native action for this view (:func:`grid_action`)."""
+        return grid_action(self)
 
 
 def as_parse_frame(frame: np.ndarray) -> np.ndarray:
@@ -249,6 +260,74 @@ def parse_heist(frame: np.ndarray) -> GridView:
     return GridView(blocked, targets & ~walls, np.zeros_like(walls), centroid(player, n), glide=True)
 
 
+# -- FruitBot ------------------------------------------------------------------------------------------
+
+FRUITBOT_WALL = (168, 188, 194)
+FRUITBOT_BOT = (164, 180, 198)
+"""The walls' pale grey and the robot's bluer grey (its blue exceeds its green by 12 or more; the walls' by 6)."""
+FRUITBOT_BOT_ROWS = 96
+"""The robot drives along the bottom of the frame, below this row (at 128 px)."""
+FRUITBOT_WALL_SHARE = 0.25
+"""A row is a wall when at least this share of its pixels have the wall colour."""
+
+
+@dataclass(frozen=True)
+class LaneView:
+    """What a FruitBot frame shows: the robot's column and the gaps of the next wall down the screen.
+
+    Args:
+        player_x: the robot's centre column in pixels (at :data:`PARSE_SIZE`), or None when not found.
+        half_width: half the robot's width in pixels.
+        gaps: (first, past-the-end) pixel columns of each opening of the lowest wall not yet passed that is
+            wide enough for the robot; empty when no wall is drawn.
+    """
+
+    player_x: float | None
+    half_width: float
+    gaps: tuple[tuple[int, int], ...]
+
+    def action(self) -> int:
+        """Steer into the gap nearest the robot (RIGHT or LEFT until inside it by a pixel), else NOOP."""
+        if self.player_x is None or not self.gaps:
+            return NOOP
+        first, end = min(self.gaps, key=lambda gap: abs((gap[0] + gap[1]) / 2 - self.player_x))
+        if self.player_x < first + self.half_width + 1:
+            return RIGHT
+        if self.player_x > end - self.half_width - 1:
+            return LEFT
+        return NOOP
+
+
+def runs(row: np.ndarray, shortest: int) -> tuple[tuple[int, int], ...]:
+    """(first, past-the-end) indices of each run of True in ``row`` at least ``shortest`` long."""
+    edges = np.flatnonzero(np.diff(np.r_[0, row.astype(np.int8), 0]))
+    return tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= shortest)
+
+
+def parse_fruitbot(frame: np.ndarray) -> LaneView:
+    """The robot and the next wall's gaps of a FruitBot frame (``easy``, and ``hard``'s farther view).
+
+    Walls scroll down toward the robot; the next one is the lowest wall row at or above the robot's bottom.
+    While the robot is inside that wall's band its own pixels split the wall row, so its columns count as open.
+    """
+    f = as_parse_frame(frame)
+    low = f[FRUITBOT_BOT_ROWS:]
+    rows, cols = np.nonzero(near(low, FRUITBOT_BOT, 16) & (low[..., 2] - low[..., 1] >= 12))
+    if len(rows) == 0:
+        return LaneView(None, 0.0, ())
+    top, bottom = FRUITBOT_BOT_ROWS + int(rows.min()), FRUITBOT_BOT_ROWS + int(rows.max())
+    x, half = float(cols.mean()), (int(cols.max()) - int(cols.min()) + 1) / 2
+    wall = near(f[: bottom + 1], FRUITBOT_WALL, 18)
+    wall_rows = np.flatnonzero(wall.sum(axis=1) >= FRUITBOT_WALL_SHARE * PARSE_SIZE)
+    if len(wall_rows) == 0:
+        return LaneView(x, half, ())
+    opening = ~wall[wall_rows.max()]
+    if wall_rows.max() >= top:
+        opening[max(int(x - half) - 1, 0) : int(x + half) + 2] = True
+    opening[[0, -1]] = False  # the frame's edges are drawn as thin walls
+    return LaneView(x, half, runs(opening, int(2 * half) + 2))
+
+
 # -- search and action ---------------------------------------------------------------------------------
 
 IN_TRANSIT = 0.2
@@ -379,17 +458,18 @@ def glide_heading(view: GridView, cells: list[tuple[int, int]], cell: tuple[int,
     return heading(view.player, cell)
 
 
-PARSERS: dict[str, Callable[[np.ndarray], GridView]] = {
+PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView]] = {
     "Chaser": parse_chaser,
+    "FruitBot": parse_fruitbot,
     "Heist": parse_heist,
     "Miner": parse_miner,
 }
-"""The games this expert plays, each with its frame parser."""
+"""The games this expert plays, each with its frame parser (whose view's ``action()`` is the rule)."""
 
 
 def frame_action(game: str, frame: np.ndarray) -> int:
     """The expert's native action for one frame of ``game``: a pure function of the picture."""
-    return grid_action(PARSERS[game](frame))
+    return PARSERS[game](frame).action()
 
 
 class FrameExpert:
