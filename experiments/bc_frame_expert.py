@@ -20,6 +20,8 @@ Stages (each resumable; rerun the same command)::
     python experiments/bc_frame_expert.py train --steps 3000      # one classifier per game (arm bc3000)
     python experiments/bc_frame_expert.py eval --arm bc3000       # the clones on seeds 1000-1019, argmax and sampled
     python experiments/bc_frame_expert.py report --write          # section 10 of docs/results.md
+    python experiments/bc_frame_expert.py versus --games Heist FruitBot --episodes 20  # easy and hard, 1000 steps
+    python experiments/bc_frame_expert.py versus-report           # docs/experts.md's frame expert table
 
 Each trained classifier is an *arm* (``--arm``, default ``bc<steps>``) whose settings (steps, demonstrations
 used, held-out levels, dropping capped demonstrations, initial weights, DAgger data) are saved beside its
@@ -833,14 +835,103 @@ def demo_counts(game: str) -> dict[str, int] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+VERSUS = Path("experiments/results/bc_frame_expert/versus")
+VERSUS_MAX_STEPS = 1000  # the expert-report cap of docs/experts.md
+VERSUS_TASKS = ("easy", "hard")
+
+
+def versus_episode(game: str, task: str, seed: int, who: str) -> dict[str, Any]:
+    """One episode of the frame expert or uniform random native actions on ``game``/``task`` (128 px, 1000 steps)."""
+    import gymnasium as gym
+    from gymnasium.spaces import Discrete
+
+    from nitrogen_datasets.experts.frame_procgen import FrameExpert
+    from nitrogen_envs.base import unwrap
+
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=PARSE_SIZE, task=task)
+    base = unwrap(env)
+    space = base.native_action_space()
+    assert isinstance(space, Discrete)
+    space.seed(seed)
+    started = time.perf_counter()
+    try:
+        obs, info = env.reset(seed=seed)
+        expert = FrameExpert()
+        expert.reset(env, seed)
+
+        def act(obs: np.ndarray, info: dict[str, Any]) -> Any:
+            return expert.act(obs, info) if who == "expert" else base.native_to_gamepad(int(space.sample()))
+
+        steps, done = 0, False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(act(obs, info))
+            steps += 1
+            done = terminated or truncated or steps >= VERSUS_MAX_STEPS
+        return episode_record(seed, info, steps, started)
+    finally:
+        env.close()
+
+
+def versus(game: str, tasks: tuple[str, ...], episodes: int) -> None:
+    """Expert and random on seeds 1000 on, each task; one file per task, rewritten after every episode."""
+    for task in tasks:
+        path = VERSUS / f"{game}-{task}.json"
+        data = json.loads(path.read_text()) if path.is_file() else {"game": game, "task": task}
+        for who in ("expert", "random"):
+            rows = data.setdefault(who, [])
+            for k in range(len(rows), episodes):
+                rows.append(versus_episode(game, task, FIRST_SEED + k, who))
+                atomic_json(path, data)
+                print(f"versus {game} {task} {who} seed {FIRST_SEED + k}: {rows[-1]}", flush=True)
+
+
+def versus_report() -> str:
+    """Markdown table of every versus file: success, return, and the paired return difference [95% CI]."""
+    from bc_diagnosis import bootstrap_ci
+
+    lines = [
+        "| game | task | episodes | expert success | expert return | random success | random return "
+        "| expert - random return [95% CI] | expert normalized |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(VERSUS.glob("*.json")):
+        data = json.loads(path.read_text())
+        n = min(len(data["expert"]), len(data["random"]))
+        mine, base = data["expert"][:n], data["random"][:n]
+        ret = np.array([e["return"] for e in mine])
+        diff = ret - np.array([e["return"] for e in base])
+        low, high = bootstrap_ci(diff)
+        normalized = np.mean([e["normalized"] for e in mine])
+        lines.append(
+            f"| {data['game']} | {data['task']} | {n} | {np.mean([e['success'] for e in mine]):.0%} | {ret.mean():.2f} "
+            f"| {np.mean([e['success'] for e in base]):.0%} | {np.mean([e['return'] for e in base]):.2f} "
+            f"| {diff.mean():+.2f} [{low:+.2f}, {high:+.2f}] | {normalized:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``collect``, ``play``, ``agreement``, ``train``, ``relabel``, ``eval`` or ``report``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "stage", choices=("collect", "play", "agreement", "train", "relabel", "eval", "diagnose", "report")
+        "stage",
+        choices=(
+            "collect",
+            "play",
+            "agreement",
+            "train",
+            "relabel",
+            "eval",
+            "diagnose",
+            "report",
+            "versus",
+            "versus-report",
+        ),
     )
     parser.add_argument("--games", nargs="*", choices=GAMES, default=list(GAMES))
-    parser.add_argument("--episodes", type=int, default=20, help="collect: demonstrations per game; train: used")
+    parser.add_argument(
+        "--episodes", type=int, default=20, help="collect: demonstrations per game; train: used; versus: per task"
+    )
     parser.add_argument("--modes", nargs="*", choices=CLONE_MODES, default=list(CLONE_MODES), help="eval: how to play")
     parser.add_argument("--beta", type=float, default=0.0, help="relabel: probability the expert's action is played")
     parser.add_argument("--levels", type=int, nargs=2, metavar=("FIRST", "LAST"), help="relabel: these level seeds")
@@ -853,7 +944,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dagger", nargs="*", default=[], help="train: add these relabelled sets (relabel --set)")
     parser.add_argument("--partial", action="store_true", help="eval: an unfinished run's last checkpoint")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md")
+    parser.add_argument("--tasks", nargs="*", choices=VERSUS_TASKS, default=list(VERSUS_TASKS), help="versus: tasks")
     args = parser.parse_args(argv)
+    if args.stage == "versus-report":
+        print(versus_report())
+        return 0
     arm = args.arm or f"bc{args.steps}"
     for game in args.games if args.stage != "report" else ():
         if args.stage == "collect":
@@ -870,6 +965,8 @@ def main(argv: list[str] | None = None) -> int:
             relabel(game, arm, args.beta, tuple(args.levels) if args.levels else None, args.set)
         elif args.stage == "diagnose":
             diagnose(game, arm)
+        elif args.stage == "versus":
+            versus(game, tuple(args.tasks), args.episodes)
         else:
             evaluate(game, arm, tuple(args.modes), args.partial)
     if args.stage == "report":

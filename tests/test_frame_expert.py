@@ -12,14 +12,23 @@ from nitrogen_datasets.experts.frame_procgen import (
     CHASER_ORB,
     CHASER_WALL,
     DOWN,
+    FRUITBOT_BOT,
+    FRUITBOT_WALL,
+    HEIST_KEYS,
+    HEIST_PLAYER_ORANGE,
+    HEIST_WALL,
     LEFT,
     MINER_CELLS,
+    NOOP,
     PARSE_SIZE,
+    PARSERS,
     RIGHT,
     UP,
     FrameExpert,
     frame_action,
     parse_chaser,
+    parse_fruitbot,
+    parse_heist,
     parse_miner,
 )
 
@@ -81,7 +90,7 @@ def test_small_frames_are_refused_with_the_fix():
 
 def test_registry_builds_it_for_its_games_only():
     assert isinstance(make_expert("frame", "Chaser"), FrameExpert)
-    with pytest.raises(ExpertUnsupported, match=r"frame expert plays Chaser, Miner.*'planner'"):
+    with pytest.raises(ExpertUnsupported, match=r"frame expert plays Chaser, FruitBot, Heist, Miner.*'planner'"):
         make_expert("frame", "CoinRun")
 
 
@@ -109,3 +118,129 @@ def test_rendered_frame_parsed_and_action_from_the_frame_alone(game):
         assert frame_action(game, larger) == frame_action(game, frame)
     finally:
         env.close()
+
+
+def heist_frame(n: int, open_cells: list[tuple[int, int]], player: tuple[int, int], items=()) -> np.ndarray:
+    """A synthetic Heist picture: walls everywhere but ``open_cells``; ``items`` are (cell, colour, fill)."""
+    frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
+    frame[:] = HEIST_WALL
+    size = PARSE_SIZE / n
+
+    def fill(cell, colour, share=1.0):
+        half = size * share / 2
+        centre = ((cell[0] + 0.5) * size, (cell[1] + 0.5) * size)
+        frame[round(centre[0] - half) : round(centre[0] + half), round(centre[1] - half) : round(centre[1] + half)] = (
+            colour
+        )
+
+    for cell in open_cells:
+        fill(cell, (30, 90, 150))  # a blue floor
+    for cell, colour, share in items:
+        fill(cell, colour, share)
+    fill(player, (255, 255, 255), 0.5)
+    fill(player, HEIST_PLAYER_ORANGE, 0.25)
+    return frame
+
+
+@pytest.mark.parametrize("n", [9, 13])
+def test_heist_fetches_the_key_before_its_lock_and_reads_the_grid_size(n):
+    corridor = [(4, c) for c in range(1, 8)]
+    blue = HEIST_KEYS[2]
+    # the gem (right) is behind a blue lock; the blue key is on the left: go left first
+    items = [((4, 5), blue, 1.0), ((4, 7), (255, 216, 60), 0.5), ((4, 1), blue, 0.4)]
+    view = parse_heist(heist_frame(n, corridor, (4, 3), items))
+    assert view.blocked.shape == (n, n)
+    assert view.blocked[4, 5] and not view.targets[4, 5]  # closed while its key is drawn
+    assert view.targets[4, 1] and view.targets[4, 7]
+    assert view.player == pytest.approx((4, 3), abs=0.15)
+    assert frame_action("Heist", heist_frame(n, corridor, (4, 3), items)) == LEFT
+    # the key taken (no longer drawn): the lock opens and the way to the gem is right
+    assert frame_action("Heist", heist_frame(n, corridor, (4, 3), items[:2])) == RIGHT
+
+
+def fruitbot_frame(wall_row: int, gap: tuple[int, int], robot_x: int) -> np.ndarray:
+    """A synthetic FruitBot picture: one wall band above the robot with an opening at columns ``gap``."""
+    frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
+    frame[:] = (80, 60, 30)  # a brown ground
+    frame[wall_row : wall_row + 7] = FRUITBOT_WALL
+    frame[wall_row : wall_row + 7, gap[0] : gap[1]] = (80, 60, 30)
+    frame[113:123, robot_x - 4 : robot_x + 4] = FRUITBOT_BOT
+    return frame
+
+
+def test_fruitbot_steers_into_the_next_gap():
+    assert frame_action("FruitBot", fruitbot_frame(60, (80, 110), 30)) == RIGHT
+    assert frame_action("FruitBot", fruitbot_frame(60, (10, 40), 100)) == LEFT
+    assert frame_action("FruitBot", fruitbot_frame(60, (20, 50), 35)) == NOOP  # already under it
+    view = parse_fruitbot(fruitbot_frame(60, (80, 110), 30))
+    assert view.player_x == pytest.approx(29.5) and view.gaps == ((80, 110),)
+    # inside the wall's band: the robot's own pixels do not split the opening it is in
+    assert parse_fruitbot(fruitbot_frame(112, (20, 50), 35)).gaps == ((20, 50),)
+    assert frame_action("FruitBot", np.full((PARSE_SIZE, PARSE_SIZE, 3), 80, dtype=np.uint8)) == NOOP  # no robot
+
+
+@needs_procgen
+@pytest.mark.parametrize(
+    "game,task", [("Heist", "easy"), ("Heist", "hard"), ("FruitBot", "easy"), ("FruitBot", "hard")]
+)
+def test_new_games_parsed_on_rendered_frames_and_same_frame_same_action(game, task):
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=PARSE_SIZE, task=task)
+    try:
+        obs, info = env.reset(seed=3)
+        expert = FrameExpert()
+        expert.reset(env, 3)
+        for _ in range(30 if game == "FruitBot" else 0):  # until the first wall scrolls into view
+            obs, _, terminated, *_ = env.step(expert.act(obs, info))
+            assert not terminated
+        view = PARSERS[game](obs)
+        if game == "Heist":
+            assert view.blocked.shape == ((9, 9) if task == "easy" else (13, 13))
+            assert view.player is not None and view.targets.any()
+        else:
+            assert view.player_x is not None and view.gaps
+        frame = obs.copy()
+        native = frame_action(game, frame)
+        for _ in range(5):
+            obs, _, terminated, *_ = env.step(expert.act(obs, info))
+            if terminated:
+                break
+        assert frame_action(game, frame) == native  # the same picture, the same action
+        larger = np.repeat(np.repeat(frame, 2, axis=0), 2, axis=1)
+        assert frame_action(game, larger) == native
+    finally:
+        env.close()
+
+
+def play(game: str, task: str, seed: int, who: str, cap: int = 300) -> tuple[float, int]:
+    """One episode's return and length (``cap`` steps at most) of the frame expert or uniform random native actions."""
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=PARSE_SIZE, task=task)
+    try:
+        obs, info = env.reset(seed=seed)
+        expert = FrameExpert()
+        expert.reset(env, seed)
+        space = env.unwrapped.native_action_space()
+        space.seed(seed)
+        total, steps = 0.0, 0
+        while steps < cap:
+            action = expert.act(obs, info) if who == "expert" else env.unwrapped.native_to_gamepad(int(space.sample()))
+            obs, reward, terminated, truncated, info = env.step(action)
+            total, steps = total + reward, steps + 1
+            if terminated or truncated:
+                break
+        return total, steps
+    finally:
+        env.close()
+
+
+@needs_procgen
+def test_heist_easy_expert_takes_the_gem_where_random_play_does_not():
+    seeds = (1000, 1001, 1002)
+    assert [play("Heist", "easy", s, "expert")[0] for s in seeds] == [10.0, 10.0, 10.0]
+    assert sum(play("Heist", "easy", s, "random", cap=100)[0] for s in seeds) < 30.0
+
+
+@needs_procgen
+def test_fruitbot_easy_expert_passes_every_wall_where_random_play_crashes():
+    # a FruitBot level ends at its finish line after about 420 steps, or early when the robot hits a wall
+    assert play("FruitBot", "easy", 1000, "expert", cap=500)[1] >= 400
+    assert play("FruitBot", "easy", 1000, "random", cap=500)[1] < 300

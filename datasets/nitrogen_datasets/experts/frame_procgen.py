@@ -265,8 +265,12 @@ def parse_heist(frame: np.ndarray) -> GridView:
 FRUITBOT_WALL = (168, 188, 194)
 FRUITBOT_BOT = (164, 180, 198)
 """The walls' pale grey and the robot's bluer grey (its blue exceeds its green by 12 or more; the walls' by 6)."""
-FRUITBOT_BOT_ROWS = 96
+FRUITBOT_BOT_ROWS = 108
 """The robot drives along the bottom of the frame, below this row (at 128 px)."""
+FRUITBOT_BOT_REACH = 7
+"""Robot pixels lie within this many columns of its densest column (it is 10 px wide in easy, 3 in hard)."""
+FRUITBOT_CLEARANCE = 1
+"""Pixels kept between the robot's detected edge and a gap's edge (its wheels and outline are not detected)."""
 FRUITBOT_WALL_SHARE = 0.25
 """A row is a wall when at least this share of its pixels have the wall colour."""
 
@@ -287,13 +291,13 @@ class LaneView:
     gaps: tuple[tuple[int, int], ...]
 
     def action(self) -> int:
-        """Steer into the gap nearest the robot (RIGHT or LEFT until inside it by a pixel), else NOOP."""
+        """Steer into the gap nearest the robot (RIGHT or LEFT until inside it by the clearance), else NOOP."""
         if self.player_x is None or not self.gaps:
             return NOOP
         first, end = min(self.gaps, key=lambda gap: abs((gap[0] + gap[1]) / 2 - self.player_x))
-        if self.player_x < first + self.half_width + 1:
+        if self.player_x < first + self.half_width + FRUITBOT_CLEARANCE:
             return RIGHT
-        if self.player_x > end - self.half_width - 1:
+        if self.player_x > end - self.half_width - FRUITBOT_CLEARANCE:
             return LEFT
         return NOOP
 
@@ -315,6 +319,8 @@ def parse_fruitbot(frame: np.ndarray) -> LaneView:
     rows, cols = np.nonzero(near(low, FRUITBOT_BOT, 16) & (low[..., 2] - low[..., 1] >= 12))
     if len(rows) == 0:
         return LaneView(None, 0.0, ())
+    centre = np.bincount(cols).argmax()  # the robot's densest column; stray matches on water or walls are dropped
+    rows, cols = rows[np.abs(cols - centre) <= FRUITBOT_BOT_REACH], cols[np.abs(cols - centre) <= FRUITBOT_BOT_REACH]
     top, bottom = FRUITBOT_BOT_ROWS + int(rows.min()), FRUITBOT_BOT_ROWS + int(rows.max())
     x, half = float(cols.mean()), (int(cols.max()) - int(cols.min()) + 1) / 2
     wall = near(f[: bottom + 1], FRUITBOT_WALL, 18)
