@@ -758,6 +758,8 @@ def report() -> str:
             record = json.loads(same_path.read_text())
             same = f"{record['share']:.2f} of {record['steps']} steps"
         counts = demo_counts(game)
+        if counts is None and not base:
+            continue  # a game the frame expert plays that this experiment has not run
         demos = "-" if counts is None else f"{counts['episodes']} ({counts['capped']}), {counts['frames']} frames"
         lines.append(f"| {game} | {expert} | {random_mean} | {same} | {demos} |")
     lines += [
@@ -795,8 +797,9 @@ def report() -> str:
         "",
         "Made by `python experiments/bc_frame_expert.py` with, in order: "
         + "".join(
-            f"`collect --games {game} --episodes {(demo_counts(game) or {'episodes': 0})['episodes']}`, "
+            f"`collect --games {game} --episodes {counts['episodes']}`, "
             for game in GAMES
+            if (counts := demo_counts(game)) is not None
         )
         + "`play`, "
         "`agreement`, then per clone "
