@@ -17,6 +17,9 @@ from nitrogen_datasets.experts.frame_procgen import (
     HEIST_KEYS,
     HEIST_PLAYER_ORANGE,
     HEIST_WALL,
+    LEAPER_LOG,
+    LEAPER_RIVER,
+    LEAPER_ROAD,
     LEFT,
     MINER_CELLS,
     NOOP,
@@ -29,6 +32,7 @@ from nitrogen_datasets.experts.frame_procgen import (
     parse_chaser,
     parse_fruitbot,
     parse_heist,
+    parse_leaper,
     parse_miner,
 )
 
@@ -90,7 +94,9 @@ def test_small_frames_are_refused_with_the_fix():
 
 def test_registry_builds_it_for_its_games_only():
     assert isinstance(make_expert("frame", "Chaser"), FrameExpert)
-    with pytest.raises(ExpertUnsupported, match=r"frame expert plays Chaser, FruitBot, Heist, Miner.*'planner'"):
+    with pytest.raises(
+        ExpertUnsupported, match=r"frame expert plays Chaser, FruitBot, Heist, Leaper, Miner.*'planner'"
+    ):
         make_expert("frame", "CoinRun")
 
 
@@ -179,9 +185,39 @@ def test_fruitbot_steers_into_the_next_gap():
     assert frame_action("FruitBot", np.full((PARSE_SIZE, PARSE_SIZE, 3), 80, dtype=np.uint8)) == NOOP  # no robot
 
 
+def leaper_frame(above: str, item_x: int | None, frog_x: int = 64) -> np.ndarray:
+    """A synthetic Leaper picture: the frog (11 px) on safe ground, a road or river lane (15 px) above it."""
+    frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
+    frame[:] = (30, 90, 150)  # safe ground: deep water background
+    frame[98:113] = LEAPER_ROAD if above == "road" else LEAPER_RIVER
+    if item_x is not None:
+        colour = (240, 180, 20) if above == "road" else LEAPER_LOG  # a yellow car, or a log
+        frame[101:110, item_x - 6 : item_x + 6] = colour
+    frame[116:127, frog_x - 5 : frog_x + 5] = (174, 199, 51)
+    return frame
+
+
+def test_leaper_hops_onto_clear_road_and_onto_logs_only():
+    assert frame_action("Leaper", leaper_frame("road", None)) == UP
+    assert frame_action("Leaper", leaper_frame("road", 80)) == NOOP  # a car 16 px away: wait
+    assert frame_action("Leaper", leaper_frame("road", 120)) == UP  # far enough
+    assert frame_action("Leaper", leaper_frame("river", 64)) == UP  # a log under the frog's column
+    assert frame_action("Leaper", leaper_frame("river", 90)) == NOOP  # only water there
+    view = parse_leaper(leaper_frame("road", 80))
+    assert view.found and (view.up_kind, view.here_kind) == ("road", "safe") and not view.up_clear
+
+
 @needs_procgen
 @pytest.mark.parametrize(
-    "game,task", [("Heist", "easy"), ("Heist", "hard"), ("FruitBot", "easy"), ("FruitBot", "hard")]
+    "game,task",
+    [
+        ("Heist", "easy"),
+        ("Heist", "hard"),
+        ("FruitBot", "easy"),
+        ("FruitBot", "hard"),
+        ("Leaper", "easy"),
+        ("Leaper", "hard"),
+    ],
 )
 def test_new_games_parsed_on_rendered_frames_and_same_frame_same_action(game, task):
     env = gym.make(f"NitroGen/{game}-v0", obs_size=PARSE_SIZE, task=task)
@@ -196,6 +232,8 @@ def test_new_games_parsed_on_rendered_frames_and_same_frame_same_action(game, ta
         if game == "Heist":
             assert view.blocked.shape == ((9, 9) if task == "easy" else (13, 13))
             assert view.player is not None and view.targets.any()
+        elif game == "Leaper":
+            assert view.found and view.here_kind == "safe"  # the frog starts on the bank below the road
         else:
             assert view.player_x is not None and view.gaps
         frame = obs.copy()
@@ -244,3 +282,9 @@ def test_fruitbot_easy_expert_passes_every_wall_where_random_play_crashes():
     # a FruitBot level ends at its finish line after about 420 steps, or early when the robot hits a wall
     assert play("FruitBot", "easy", 1000, "expert", cap=500)[1] >= 400
     assert play("FruitBot", "easy", 1000, "random", cap=500)[1] < 300
+
+
+@needs_procgen
+def test_leaper_easy_expert_crosses_where_random_play_does_not():
+    assert play("Leaper", "easy", 1001, "expert")[0] == 10.0
+    assert play("Leaper", "easy", 1001, "random")[0] == 0.0

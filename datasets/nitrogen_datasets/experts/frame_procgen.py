@@ -22,6 +22,10 @@ Games (Chaser and Miner: Procgen ``easy``, whose whole maze fits the frame):
 * ``FruitBot`` (``easy`` and ``hard``) — no grid: the robot drives along the bottom while walls scroll down;
   it steers into the gap of the next wall nearest to it and otherwise waits. Fruit is not read (a rule that
   only passes walls reaches the level's end, worth 10).
+* ``Leaper`` (``easy`` and ``hard``) — no grid: lanes are read around the frog (a lane is 1.4 frog heights).
+  It hops up when the lane above is clear: a road with no car within 1.3 lanes of its column (either side:
+  a car's direction is not read), a river with a log under it, or safe ground; on a road with a car close,
+  it hops up or back down to the lane with room, else waits.
 
 Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
 itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).
@@ -334,6 +338,112 @@ def parse_fruitbot(frame: np.ndarray) -> LaneView:
     return LaneView(x, half, runs(opening, int(2 * half) + 2))
 
 
+# -- Leaper --------------------------------------------------------------------------------------------
+
+LEAPER_ROAD = (87, 87, 87)
+LEAPER_RIVER = (156, 213, 226)
+LEAPER_LOG = (160, 109, 61)
+LEAPER_LANE = 1.4
+"""A lane is this many times the frog's height (measured at rest: 11 px of a 15 px lane in ``easy``)."""
+LEAPER_MARGIN = 1.3
+"""A road lane is clear when no car is within this many lane heights of the frog's column, either side (a
+car's direction is not read)."""
+LEAPER_SHARE = 0.4
+"""A lane is road (or river) when at least this share of its pixels are asphalt (or water and logs)."""
+
+
+def frog_rule(up_kind: str, up_clear: bool, here_kind: str, here_threat: bool, up_near: bool, down_clear: bool) -> int:
+    """Leaper's decision: hop up onto a clear lane; on a road with a car close, hop where there is more room."""
+    if up_clear:
+        return UP
+    if here_kind == "road" and here_threat:
+        if up_kind == "road" and not up_near:
+            return UP
+        if down_clear:
+            return DOWN
+    return NOOP
+
+
+@dataclass(frozen=True)
+class LeaperView:
+    """What a Leaper frame shows around the frog: the kind of its lane and the lanes above and below, and cars.
+
+    Args:
+        found: the frog (yellow-green) is in the frame.
+        up_kind, here_kind: ``road``, ``river`` or ``safe`` (grass, the finish) for the lane above and the frog's.
+        up_clear: the lane above can be entered now: a road with no car within the margin, a river with a log
+            under the frog's column, or safe ground.
+        here_threat: a car within half the margin in the frog's own lane.
+        up_near: a car within half the margin in the lane above.
+        down_clear: the lane below is in the frame, not river, and has no car within half the margin.
+    """
+
+    found: bool
+    up_kind: str = "safe"
+    here_kind: str = "safe"
+    up_clear: bool = False
+    here_threat: bool = False
+    up_near: bool = False
+    down_clear: bool = False
+
+    def action(self) -> int:
+        """UP onto a clear lane, else away from a car in the frog's lane, else NOOP (wait)."""
+        if not self.found:
+            return NOOP
+        return frog_rule(self.up_kind, self.up_clear, self.here_kind, self.here_threat, self.up_near, self.down_clear)
+
+
+def lane_kind(band: np.ndarray) -> str:
+    """``road``, ``river`` or ``safe`` for a band of rows, by its share of asphalt, or of water and logs."""
+    size = band.shape[0] * band.shape[1]
+    if near(band, LEAPER_ROAD, 12).sum() > LEAPER_SHARE * size:
+        return "road"
+    if (near(band, LEAPER_RIVER, 20) | near(band, LEAPER_LOG, 30)).sum() > LEAPER_SHARE * size:
+        return "river"
+    return "safe"
+
+
+def car_near(band: np.ndarray, x: int, reach: int) -> bool:
+    """A car (saturated colour, or a white car's near-white) within ``reach`` columns of ``x`` in ``band``."""
+    car = (band.max(axis=2) - band.min(axis=2) > 45) | (band.min(axis=2) > 235)
+    return bool(car[:, max(x - reach, 0) : x + reach + 1].any())
+
+
+def parse_leaper(frame: np.ndarray) -> LeaperView:
+    """The frog and the lanes around it in a Leaper frame (``easy`` and ``hard``, whose lanes are smaller)."""
+    f = as_parse_frame(frame)
+    rows, cols = np.nonzero((f[..., 0] > 100) & (f[..., 1] > 150) & (f[..., 2] < 90) & (f[..., 1] > f[..., 0]))
+    if len(rows) == 0:
+        return LeaperView(False)
+    top, bottom, x = int(rows.min()), int(rows.max()), round(float(cols.mean()))
+    lane = max(round(LEAPER_LANE * (bottom - top + 1)), 4)
+    middle = (top + bottom) // 2
+
+    def band(k: int) -> np.ndarray:  # the middle two thirds of the lane k lanes up (negative: down)
+        centre = middle - k * lane
+        return f[max(centre - lane // 3, 0) : max(centre + lane // 3, 1)]
+
+    up, here, down = band(1), band(0), band(-1)
+    reach = int(LEAPER_MARGIN * lane)
+    up_kind, here_kind = lane_kind(up), lane_kind(here)
+    if up_kind == "road":
+        up_clear = not car_near(up, x, reach)
+    elif up_kind == "river":
+        up_clear = bool(near(up, LEAPER_LOG, 30)[:, max(x - 2, 0) : x + 3].any(axis=0).all())  # a log under it
+    else:
+        up_clear = True
+    below_in_frame = middle + lane + lane // 3 < PARSE_SIZE
+    return LeaperView(
+        True,
+        up_kind,
+        here_kind,
+        up_clear,
+        here_kind == "road" and car_near(here, x, reach // 2 + 2),
+        up_kind == "road" and car_near(up, x, reach // 2),
+        below_in_frame and lane_kind(down) != "river" and not car_near(down, x, reach // 2),
+    )
+
+
 # -- search and action ---------------------------------------------------------------------------------
 
 IN_TRANSIT = 0.2
@@ -464,10 +574,11 @@ def glide_heading(view: GridView, cells: list[tuple[int, int]], cell: tuple[int,
     return heading(view.player, cell)
 
 
-PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView]] = {
+PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView | LeaperView]] = {
     "Chaser": parse_chaser,
     "FruitBot": parse_fruitbot,
     "Heist": parse_heist,
+    "Leaper": parse_leaper,
     "Miner": parse_miner,
 }
 """The games this expert plays, each with its frame parser (whose view's ``action()`` is the rule)."""
