@@ -879,7 +879,7 @@ def versus(game: str, tasks: tuple[str, ...], episodes: int) -> None:
     """Expert and random on seeds 1000 on, each task; one file per task, rewritten after every episode."""
     for task in tasks:
         path = VERSUS / f"{game}-{task}.json"
-        data = json.loads(path.read_text()) if path.is_file() else {"game": game, "task": task}
+        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {"game": game, "task": task}
         for who in ("expert", "random"):
             rows = data.setdefault(who, [])
             for k in range(len(rows), episodes):

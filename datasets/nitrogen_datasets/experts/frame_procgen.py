@@ -296,12 +296,13 @@ class LaneView:
 
     def action(self) -> int:
         """Steer into the gap nearest the robot (RIGHT or LEFT until inside it by the clearance), else NOOP."""
-        if self.player_x is None or not self.gaps:
+        x = self.player_x
+        if x is None or not self.gaps:
             return NOOP
-        first, end = min(self.gaps, key=lambda gap: abs((gap[0] + gap[1]) / 2 - self.player_x))
-        if self.player_x < first + self.half_width + FRUITBOT_CLEARANCE:
+        first, end = min(self.gaps, key=lambda gap: abs((gap[0] + gap[1]) / 2 - x))
+        if x < first + self.half_width + FRUITBOT_CLEARANCE:
             return RIGHT
-        if self.player_x > end - self.half_width - FRUITBOT_CLEARANCE:
+        if x > end - self.half_width - FRUITBOT_CLEARANCE:
             return LEFT
         return NOOP
 
