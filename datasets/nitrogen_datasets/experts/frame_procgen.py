@@ -239,10 +239,11 @@ def heist_cells(frame: np.ndarray) -> int:
 
 
 def parse_heist(frame: np.ndarray) -> GridView:
-    """Walls, keys, locks, the gem and the player (white) of a Heist frame.
+    """Walls, keys, locks, the gem and the player (white and orange) of a Heist frame.
 
     A lock whose key is still drawn in the maze is closed; a lock whose key is gone (the player holds it;
-    held keys are drawn in :data:`HEIST_HUD`, which is not read for keys) is a target, as are the keys and the gem, so the search fetches a key before the door it opens.
+    held keys are drawn in :data:`HEIST_HUD`, which is not read for keys) is a target, as are the keys and
+    the gem, so the search fetches a key before the door it opens.
     """
     f = as_parse_frame(frame)
     n = heist_cells(f)
