@@ -288,3 +288,14 @@ def test_fruitbot_easy_expert_passes_every_wall_where_random_play_crashes():
 def test_leaper_easy_expert_crosses_where_random_play_does_not():
     assert play("Leaper", "easy", 1001, "expert")[0] == 10.0
     assert play("Leaper", "easy", 1001, "random")[0] == 0.0
+
+
+@needs_procgen
+def test_chaser_and_miner_hard_are_refused_with_the_planner_named():
+    env = gym.make("NitroGen/Miner-v0", obs_size=PARSE_SIZE, task="hard")
+    try:
+        env.reset(seed=0)
+        with pytest.raises(ExpertUnsupported, match=r"Miner on 'easy' only.*'planner' for Miner/hard"):
+            FrameExpert().reset(env, 0)
+    finally:
+        env.close()

@@ -584,6 +584,9 @@ PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView | LeaperView]] = {
     "Miner": parse_miner,
 }
 """The games this expert plays, each with its frame parser (whose view's ``action()`` is the rule)."""
+EASY_ONLY = frozenset({"Chaser", "Miner"})
+"""Games whose parser reads the ``easy`` grid only (``hard`` has a larger maze); :class:`FrameExpert` refuses
+their other tasks."""
 
 
 def frame_action(game: str, frame: np.ndarray) -> int:
@@ -606,14 +609,18 @@ class FrameExpert:
         """Bind to ``env``'s game.
 
         Raises:
-            ExpertUnsupported: not a Procgen game this expert parses.
+            ExpertUnsupported: not a Procgen game this expert parses, or a task it does not (:data:`EASY_ONLY`).
         """
         base = unwrap(env, engines=("procgen",))
-        if base.spec_game.name not in PARSERS:
+        name = base.spec_game.name
+        if name not in PARSERS:
+            raise ExpertUnsupported(f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {name}")
+        if name in EASY_ONLY and base.task_spec.name != "easy":
             raise ExpertUnsupported(
-                f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {base.spec_game.name}"
+                f"the frame expert plays {name} on 'easy' only (its parser assumes the easy grid); "
+                f"use 'planner' for {name}/{base.task_spec.name}"
             )
-        self._env, self._game = base, base.spec_game.name
+        self._env, self._game = base, name
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> gamepad.GamepadDict:
         """The gamepad action for ``obs`` (``info`` is not read)."""
