@@ -877,13 +877,19 @@ def versus_episode(game: str, task: str, seed: int, who: str) -> dict[str, Any]:
 
 def versus(game: str, tasks: tuple[str, ...], episodes: int) -> None:
     """Expert and random on seeds 1000 on, each task; one file per task, rewritten after every episode."""
+    from nitrogen_datasets.experts.errors import ExpertUnsupported
+
     for task in tasks:
         path = VERSUS / f"{game}-{task}.json"
         data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {"game": game, "task": task}
         for who in ("expert", "random"):
             rows = data.setdefault(who, [])
             for k in range(len(rows), episodes):
-                rows.append(versus_episode(game, task, FIRST_SEED + k, who))
+                try:
+                    rows.append(versus_episode(game, task, FIRST_SEED + k, who))
+                except ExpertUnsupported as error:
+                    print(f"versus {game} {task}: skipped ({error})", flush=True)
+                    break
                 atomic_json(path, data)
                 print(f"versus {game} {task} {who} seed {FIRST_SEED + k}: {rows[-1]}", flush=True)
 
