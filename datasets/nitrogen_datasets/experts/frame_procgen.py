@@ -6,7 +6,8 @@ continues, so a classifier cannot read its labels from pictures of unseen levels
 draws, no memory between steps) and answers with a deterministic rule, so the same frame always gets
 the same action.
 
-Games (Chaser and Miner: Procgen ``easy``, whose whole maze fits the frame):
+Games (Chaser and Miner on Procgen ``easy`` only, whose whole maze fits the frame; :class:`FrameExpert` refuses
+their ``hard``):
 
 * ``Chaser`` — an 11x11 maze. The frame is parsed into walls, orbs, stars, enemies and the player by
   colour; a breadth-first search from the player's cell finds the nearest orb or star through cells that
