@@ -43,6 +43,14 @@ not paired with the evaluation seeds. The ``marginal`` arm plays each game's nat
 the planner's demonstrations hold them, blind to the frame: the policy has to beat it to show that it reads
 the picture rather than the label statistics.
 
+``--expert frame`` runs the Atari gate on the frame expert's demonstrations instead (section 12): a rule per game
+on the current screen (``nitrogen_datasets.experts.frame_ale``), fast enough to play the evaluation seeds too, so
+its expert column is paired; MontezumaRevenge, which it has no rule for, is demonstrated by random play. Its
+files go to ``runs/bc_gate/ale-frame`` and ``experiments/results/bc_gate/ale-frame``::
+
+    python experiments/bc_gate.py collect --engine ale --expert frame   # then train, play --arm random/expert/
+    python experiments/bc_gate.py report --engine ale --expert frame --write   # marginal/policy, fit, report
+
 Run from the repository root. Demonstrations and weights go to ``runs/bc_gate`` (not committed); per-episode
 results to ``experiments/results/bc_gate``. Every stage skips what is already on disk, so a killed run resumes
 by running the same command again.
@@ -161,18 +169,50 @@ round-robin over the games up to ``episodes`` each (the planner's speed sets how
 fresh nitrogen-s with each task sampled alike (section 9's v2 finding)."""
 
 
-def use_engine(engine: str) -> None:
-    """Point the module at one engine's gate: its tasks, expert, folders, report block, settings and runs."""
+FRAME_CONFIG = replace(ALE_CONFIG, episodes=16)
+"""The Atari gate on the frame expert's demonstrations (section 12): the same settings as section 11's, with as many
+episodes per task as the frame expert (200 steps/s, MsPacman's maze search 14) records in about 15 minutes."""
+FALLBACK_EXPERT = "random"
+"""Who demonstrates a game the chosen expert refuses (the Atari frame expert has no Montezuma rule)."""
+
+
+def use_engine(engine: str, expert: str | None = None) -> None:
+    """Point the module at one engine's gate: its tasks, expert, folders, report block, settings and runs.
+
+    ``expert`` (``None``: the engine's default) names another demonstrator; its gate gets its own folders and
+    report block (``frame`` on ``ale``: ``runs/bc_gate/ale-frame``, section 12).
+    """
     global OUT, RESULTS, BEGIN, END, ENGINE, EXPERT, EXPERT_ARM, WORDS, CONFIG, RUNS
+    if engine not in ("vizdoom", "ale"):
+        raise SystemExit(f"Error: unknown --engine {engine!r}; choose from vizdoom, ale")
+    if expert is not None and (engine, expert) not in (("vizdoom", "scripted"), ("ale", "planner"), ("ale", "frame")):
+        raise SystemExit(
+            f"Error: --expert {expert!r} has no gate on {engine}; choose: vizdoom scripted, ale planner/frame"
+        )
     if engine == "vizdoom":
         return
-    if engine != "ale":
-        raise SystemExit(f"Error: unknown --engine {engine!r}; choose from vizdoom, ale")
     OUT, RESULTS = OUT / "ale", RESULTS / "ale"
     BEGIN, END = "<!-- bc-gate-ale:begin -->", "<!-- bc-gate-ale:end -->"
     ENGINE, EXPERT, EXPERT_ARM, CONFIG = "ale", "planner", "expert-demos", ALE_CONFIG
     WORDS = {"games": "Atari", "expert": "the save-state planner", "short": "planner"}
+    if expert == "frame":  # fast enough to play the evaluation seeds: the expert column is paired
+        OUT, RESULTS = OUT.with_name("ale-frame"), RESULTS.with_name("ale-frame")
+        BEGIN, END = "<!-- bc-gate-ale-frame:begin -->", "<!-- bc-gate-ale-frame:end -->"
+        EXPERT, EXPERT_ARM, CONFIG = "frame", "expert", FRAME_CONFIG
+        WORDS = {"games": "Atari", "expert": "the frame expert", "short": "frame expert"}
     RUNS = {"v1": RunConfig("v1", steps=CONFIG.steps, balance="equal", save_every=CONFIG.save_every)}
+
+
+def expert_for(game: str) -> str:
+    """The demonstrator of ``game``: :data:`EXPERT`, or :data:`FALLBACK_EXPERT` for a game it refuses."""
+    from nitrogen_datasets.experts.errors import ExpertUnsupported
+    from nitrogen_datasets.experts.registry import make_expert
+
+    try:
+        make_expert(EXPERT, game)
+    except ExpertUnsupported:
+        return FALLBACK_EXPERT
+    return EXPERT
 
 
 def gate_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
@@ -212,7 +252,7 @@ def collect_demos(workers: int) -> None:
                 game=game,
                 task=task,
                 episodes=episodes,
-                expert=EXPERT,
+                expert=expert_for(game),
                 seed=0,
                 obs_size=CONFIG.obs_size,
                 max_steps=CONFIG.demo_max_steps,
@@ -238,6 +278,7 @@ def demo_summary() -> dict[str, Any]:
         if overlap:
             raise RuntimeError(f"{game}/{task}: demonstration seeds {overlap} are evaluation seeds")
         rows[f"{game}/{task}"] = {
+            **({} if EXPERT != "frame" else {"expert": expert_for(game)}),  # earlier gates keep their keys
             "episodes": len(info.episodes),
             "frames": int(sum(e.length for e in info.episodes)),
             "seeds": [seeds[0], seeds[-1]] if seeds else [],
@@ -364,7 +405,7 @@ def make_act_for(arm: str, game: str) -> Any:
     from nitrogen_datasets.experts.registry import make_expert
 
     def expert_act(env: Any, seed: int) -> Any:
-        expert = make_expert(EXPERT, game)
+        expert = make_expert(expert_for(game), game)
         # the bot restarts the engine with object info on and replays reset(seed); play_seeds resets again
         expert.reset(env, seed)
         return expert.act
@@ -725,6 +766,38 @@ def ale_report() -> str:
     return "\n".join(lines + fit_table(run))
 
 
+def frame_report() -> str:
+    """Section 12: the Atari gate on the frame expert's demonstrations (paired expert column), marginal and fit."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
+    run = RUNS["v1"]
+    frames = sum(row["frames"] for row in demos["tasks"].values())
+    episodes = sorted({row["episodes"] for row in demos["tasks"].values()}) or [0]
+    stand_ins = [name.split("/")[0] for name, row in demos["tasks"].items() if row.get("expert", EXPERT) != EXPERT]
+    lines = [
+        f"ONE nitrogen-s (`action_head=discrete`, {CONFIG.obs_size} px, one action per frame, each task sampled "
+        f"alike) trained by `nitrogen_policies.training.train_on_folders` on {WORDS['expert']}'s demonstrations "
+        f"(`datasets/nitrogen_datasets/experts/frame_ale.py`: a rule per game on the current 210x160 screen, no save "
+        f"state, no RAM, no randomness) of all {len(gate_tasks())} Atari tasks of {CONFIG.split}'s pretraining games"
+        + (f" ({', '.join(stand_ins)}: random play, the expert has no rule for it)" if stand_ins else "")
+        + f": {'-'.join(map(str, (episodes[0], episodes[-1]))) if len(episodes) > 1 else episodes[0]} episodes "
+        f"per task from seed 0 ({CONFIG.demo_max_steps}-step cap, the evaluation's), {frames} frames in all; "
+        f"{train_budget(trained)}; the final weights play. Play: {EVAL_EPISODES} episodes per task on seeds "
+        f"{FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1} ({MAX_STEPS}-step cap, 4 frames a step, sticky actions "
+        "0.25), the likeliest action every frame (temperature 0); random (uniform native actions) and the frame "
+        "expert on the same seeds (the expert's column is paired, unlike section 11's). Cells: mean episode return "
+        "(successes of 20: the task's threshold is the human reference score); difference from random [paired 95% "
+        "bootstrap CI]; share = (policy - random) / (expert - random). Made by `python experiments/bc_gate.py "
+        "collect --engine ale --expert frame && ... train --engine ale --expert frame && ... play --engine ale "
+        "--expert frame --arm random && ... --arm expert && ... --arm marginal && ... play --engine ale --expert "
+        "frame && ... fit --engine ale --expert frame && ... report --engine ale --expert frame --write`.",
+        "",
+    ]
+    lines += gated_table(run.arm, demos)[0]
+    lines += marginal_table(run)
+    return "\n".join(lines + fit_table(run))
+
+
 def marginal_table(run: RunConfig) -> list[str]:
     """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds."""
     rows = []
@@ -745,7 +818,7 @@ def marginal_table(run: RunConfig) -> list[str]:
         "",
         f"Does the policy read the frame, or play the label statistics? The `marginal` arm plays each game's native "
         f"actions at the frequencies {WORDS['expert']}'s demonstrations hold them, blind to the frame (same seeds; "
-        "`... play --engine ale --arm marginal`). Cells: its mean episode return; its difference from random and "
+        f"`... play --engine ale{' --expert frame' if EXPERT == 'frame' else ''} --arm marginal`). Cells: its mean episode return; its difference from random and "
         "the policy's difference from it [paired 95% bootstrap CIs].",
         "",
         "| task | marginal | marginal - random | nitrogen-s - marginal |",
@@ -825,8 +898,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
     parser.add_argument("--engine", choices=("vizdoom", "ale"), default="vizdoom", help="which engine's tasks")
+    parser.add_argument(
+        "--expert", help="the demonstrator (default: the engine's: scripted, planner; ale also: frame, section 12)"
+    )
     args = parser.parse_args(argv)
-    use_engine(args.engine)
+    use_engine(args.engine, args.expert)
     run = run_config(args)
     if args.stage == "collect":
         collect_demos(args.workers)
@@ -837,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "fit":
         fit(run)
     else:
-        text = ale_report() if ENGINE == "ale" else report()
+        text = frame_report() if EXPERT == "frame" else ale_report() if ENGINE == "ale" else report()
         print(text)
         if args.write:
             write_report(text, BEGIN, END)

@@ -39,7 +39,11 @@ EXPERTS: dict[str, ExpertInfo] = {
         ExpertInfo("planner", ("procgen", "ale"), "save-state random-shooting lookahead (no learning)"),
         ExpertInfo("scripted", ("vizdoom", "crafter"), "privileged rule-based bot reading engine state"),
         ExpertInfo("random", ("procgen", "ale", "vizdoom", "crafter"), "uniform native actions (baseline)"),
-        ExpertInfo("frame", ("procgen",), "reads the current frame only: grid search (Chaser, Miner; easy, >= 128 px)"),
+        ExpertInfo(
+            "frame",
+            ("procgen", "ale"),
+            "reads the current frame only: grid search (Chaser, Miner; easy, >= 128 px), a rule per Atari game",
+        ),
     )
 }
 DEFAULT_BY_ENGINE: dict[str, str] = {
@@ -89,6 +93,12 @@ def make_expert(name: str, env_id_or_game: str, *, seed: int = 0, planner: Plann
         )
     if name == "random":
         return RandomExpert(seed=seed)
+    if name == "frame" and game.engine == "ale":
+        from nitrogen_datasets.experts.frame_ale import RULES, AleFrameExpert, unsupported_message
+
+        if game.name not in RULES:
+            raise ExpertUnsupported(unsupported_message(game.name))
+        return AleFrameExpert(seed=seed)
     if name == "frame":
         from nitrogen_datasets.experts.frame_procgen import PARSERS, FrameExpert
 
