@@ -10,7 +10,7 @@ pytest.importorskip("av")
 
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.extract import ExtractConfig, read_actions
-from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, MaskedPatches, StickMatcher, masked_ncc
+from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, KnobTrack, MaskedPatches, StickMatcher, masked_ncc
 from nitrogen_datasets.overlay.layout import Box
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.sprite_styles import sprite_style
@@ -105,6 +105,19 @@ def test_the_knob_is_found_to_a_fraction_of_a_pixel(offset):
     assert x == pytest.approx(offset[0] / 10.0, abs=0.03) and y == pytest.approx(-offset[1] / 10.0, abs=0.03)
 
 
+def test_a_knob_the_video_does_not_show_reads_centred():
+    """Frames of noise where the pad should be: no placement matches, so the stick reads 0, not the noise's peak."""
+    rng = np.random.default_rng(3)
+    box = Box(50.0, 50.0, 20.0, 20.0)
+    noise = [rng.integers(0, 255, (120, 120, 3), dtype=np.uint8) for _ in range(8)]
+    lost = StickMatcher(box, Localization(0, 0, 1.0, 1.0), _pad(60.0, 60.0))
+    lost.choose(noise)
+    assert not lost.visible and lost.read(noise[0])[:2] == (0.0, 0.0)
+    seen = StickMatcher(box, Localization(0, 0, 1.0, 1.0), _pad(60.0, 60.0))
+    seen.choose([_pad(60.0 + dx, 60.0) for dx in (-8.0, 0.0, 5.0)])
+    assert seen.visible and seen.read(_pad(65.0, 60.0))[0] == pytest.approx(0.5, abs=0.03)
+
+
 @pytest.mark.parametrize("side", [7, 11, 23, 41])  # both ways of summing under the mask (direct up to 11 px)
 def test_masked_ncc_is_opencvs_masked_normalized_correlation(side):
     import cv2
@@ -123,3 +136,52 @@ def test_masked_ncc_is_opencvs_masked_normalized_correlation(side):
         assert np.unravel_index(score.argmax(), score.shape) == (5, 7)  # the patch is found where it was cut
     flat = masked_ncc([np.full_like(images[0], 80.0)], MaskedPatches.prepare(patches[:1], mask))[0]
     assert (flat == -1.0).all()  # nothing to correlate with: the worst score, as NaN read before
+
+
+def _brute_force_path(maps: list[np.ndarray], free: int, jump: float) -> list[tuple[int, int]]:
+    """The best path by plain Viterbi over every pair of placements (what KnobTrack computes more cheaply)."""
+    h, w = maps[0].shape
+    yy, xx = np.divmod(np.arange(h * w), w)
+    far = np.maximum(np.abs(xx[:, None] - xx[None, :]), np.abs(yy[:, None] - yy[None, :])) > free
+    cost = np.where(far, jump, 0.0)
+    total, backs = maps[0].ravel().astype(np.float64), []
+    for result in maps[1:]:
+        moved = total[:, None] - cost
+        backs.append(moved.argmax(axis=0))
+        total = moved.max(axis=0) + result.ravel()
+    index = int(total.argmax())
+    path = [index]
+    for back in reversed(backs):
+        index = int(back[index])
+        path.append(index)
+    return [(i % w, i // w) for i in reversed(path)]
+
+
+def _decided(track: KnobTrack, maps: list[np.ndarray]) -> list[tuple[int, int]]:
+    out = [decided for result in maps for decided in track.push(result)] + track.flush()
+    assert [id(result) for result, _, _ in out] == [id(result) for result in maps]  # each frame once, in order
+    return [(px, py) for _, px, py in out]
+
+
+@pytest.mark.parametrize(("free", "jump"), [(0, 0.2), (1, 0.3), (2, 0.6)])
+def test_the_track_reads_the_best_path_through_the_score_maps(free, jump):
+    rng = np.random.default_rng(7)
+    maps = [rng.random((5, 6)).astype(np.float32) for _ in range(9)]
+    assert _decided(KnobTrack(free, jump, lag=20), maps) == _brute_force_path(maps, free, jump)
+    # Without a cost to move, every frame reads its own best placement, decided as late as asked or not at all.
+    own = [(int(m.argmax() % 6), int(m.argmax() // 6)) for m in maps]
+    assert _decided(KnobTrack(free, 0.0, lag=3), maps) == own
+
+
+def test_the_track_is_not_drawn_to_a_look_alike_for_one_frame():
+    """A knob drifting right, and on one frame a brighter look-alike far away (a game sprite crossing)."""
+    maps = []
+    for t in range(12):
+        result = np.full((9, 9), 0.1, np.float32)
+        result[4, 2 + t // 3] = 0.8
+        if t == 6:
+            result[0, 8] = 0.95
+        maps.append(result)
+    knob = [(2 + t // 3, 4) for t in range(12)]
+    assert _decided(KnobTrack(1, 0.3, lag=4), maps) == knob
+    assert _decided(KnobTrack(1, 0.0, lag=4), maps)[6] == (8, 0)  # read frame by frame, the look-alike wins

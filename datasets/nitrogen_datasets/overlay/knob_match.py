@@ -17,6 +17,14 @@ What makes it hold on real art:
   keeps its edges' positions, and the grey image holds where a small knob is a few blocky pixels; the
   normalized cross-correlation (``TM_CCOEFF_NORMED``) absorbs the contrast the opacity scales.
 * **A circular mask** keeps the base's static corners out of the knob's patch.
+* **Tracking.** Where the knob is faint (low opacity, CRF 35) a patch of the game scene can match better
+  than the knob for a frame. The knob moves a bounded distance between frames and a look-alike does not
+  follow it, so the readings are the best path through the clip's score maps (:class:`KnobTrack`: moves of
+  up to half a travel per frame are free, longer ones cost a share of the match contrast), decided 15
+  frames late.
+* **A knob the video does not show reads centred.** At CRF 35 a small or faint knob can be gone from the
+  frames; the best placement of its patch is then noise (mean best score below 0.3 over the frames it is
+  chosen on) and its stick reads 0, the least wrong guess, rather than wherever the noise peaks.
 * **Sub-pixel.** The patch is sampled from the template on the frame's own pixel grid at the found scale
   (exact rest position, no rounding), and the correlation peak is refined by a parabola per axis. A knob
   travelling far is matched on a grid coarser by a whole factor (same precision relative to its travel).
@@ -62,6 +70,16 @@ class KnobMatchConfig:
         choose_frames: reference frames (spread evenly) the knob's patch is chosen on.
         score_ratio: a candidate knob is one whose mean match score is at least this share of the best's.
         spread_ratio: ... and that moves at least this share of the most mobile such candidate.
+        track_jump: what a knob path pays (in match score, times :attr:`StickMatcher.contrast` when
+            ``relative_costs``) to move farther than ``track_free`` between two frames (:class:`KnobTrack`);
+            0 reads every frame alone.
+        track_free: the move per frame (in travels, on each axis) a path makes for nothing: real play moves a
+            stick less than 0.37 of its travel between frames 95% of the time.
+        relative_costs: ``track_jump`` is a share of how far the chosen knob's best placement scores above its
+            median one (a small knob at scale 0.5 scores 0.1 apart where a sharp one scores 0.6 apart).
+        track_lag: frames a reading waits for the frames after it (the path through them decides it).
+        min_score: a knob whose best placement scores below this on average over the chosen frames is not
+            seen (too faint, or lost in the codec): its stick reads centred, the least wrong guess.
     """
 
     feature: str = "both"
@@ -78,6 +96,11 @@ class KnobMatchConfig:
     choose_frames: int = 24
     score_ratio: float = 0.75
     spread_ratio: float = 0.8
+    track_jump: float = 0.35
+    track_free: float = 0.5
+    relative_costs: bool = True
+    track_lag: int = 15
+    min_score: float = 0.3
 
     def __post_init__(self) -> None:
         if self.feature not in FEATURES:
@@ -290,6 +313,11 @@ class StickMatcher:
         self.radii = ring_radii(template, self.center_t, min_radius, max_radius, self.config.candidates)
         self.knobs = [self._knob(radius) for radius in self.radii]
         self.choice = len(self.knobs) - 1
+        self.visible = True
+        """Whether the chosen knob matches anywhere (:attr:`KnobMatchConfig.min_score`); if not, it reads centred."""
+        self.contrast = 1.0
+        """How far the chosen knob's best placement scores above its median placement (median over the chosen
+        frames): the track's costs are relative to it when :attr:`KnobMatchConfig.relative_costs`."""
 
     def _knob(self, radius_t: float) -> _Knob:
         """The template's patch of a knob of rim radius ``radius_t`` (template pixels), and its search region."""
@@ -338,8 +366,8 @@ class StickMatcher:
             crop = cv2.resize(crop, (w // self.step, h // self.step), interpolation=cv2.INTER_AREA)
         return crop
 
-    def locate(self, frame: np.ndarray, which: int | None = None) -> tuple[float, float, float]:
-        """Knob offset from rest (frame pixels, +y down) and the match score, for one image."""
+    def score_map(self, frame: np.ndarray, which: int | None = None) -> np.ndarray:
+        """The match score of every knob placement in the search region of one image (working grid)."""
         knob = self.knobs[self.choice if which is None else which]
         regions = feature_images(self._region(frame, knob), self.config)
         # Several features: their correlations averaged (each is in [-1, 1]; a flat patch's NaN counts as -1).
@@ -352,17 +380,33 @@ class StickMatcher:
                 )
                 for region, feature in zip(regions, knob.features, strict=True)
             ]
-        result = (
+        return np.asarray(
             maps[0] if len(maps) == 1 else np.add(*maps) / np.float32(2.0) if len(maps) == 2 else np.mean(maps, axis=0)
         )
-        _, score, _, (px, py) = cv2.minMaxLoc(result)
+
+    def offset(self, result: np.ndarray, px: int, py: int, which: int | None = None) -> tuple[float, float, float]:
+        """Knob offset from rest (frame pixels, +y down) and score of the placement (px, py) of a score map."""
+        knob = self.knobs[self.choice if which is None else which]
         dx, dy = _refine(result, px, py)
         off_x = (px + dx - knob.rest[0]) * self.step
         off_y = (py + dy - knob.rest[1]) * self.step
-        return float(off_x), float(off_y), float(score)
+        return float(off_x), float(off_y), float(result[py, px])
+
+    def locate(self, frame: np.ndarray, which: int | None = None) -> tuple[float, float, float]:
+        """Knob offset from rest (frame pixels, +y down) and the match score, for one image (its best placement)."""
+        result = self.score_map(frame, which)
+        _, _, _, (px, py) = cv2.minMaxLoc(result)
+        return self.offset(result, px, py, which)
+
+    def tracker(self) -> KnobTrack:
+        """A fixed-lag track of this matcher's chosen knob (:attr:`KnobMatchConfig.track_jump` and ``track_free``)."""
+        free = math.floor(self.config.track_free * max(self.travel) / self.step)  # working pixels
+        return KnobTrack(free, self.config.track_jump * self.contrast, self.config.track_lag)
 
     def axes(self, offset_x: float, offset_y: float) -> tuple[float, float]:
         """Stick values (x right, y up, in [-1, 1]) of a knob offset in frame pixels."""
+        if not self.visible:
+            return 0.0, 0.0
         x = offset_x / max(1e-6, self.travel[0])
         y = -offset_y / max(1e-6, self.travel[1])
         return min(1.0, max(-1.0, float(x))), min(1.0, max(-1.0, float(y)))
@@ -375,17 +419,28 @@ class StickMatcher:
         best one, those that move nearly as much as the most mobile one; of these, the largest (the
         knob's rim rather than a detail inside it, which moves as much but matches look-alikes more).
         """
-        if len(self.knobs) == 1 or not frames:
+        if not frames:
             return self.choice
         if len(frames) > self.config.choose_frames:  # evenly spread over what was given
             picks = np.linspace(0, len(frames) - 1, self.config.choose_frames).round().astype(int)
             frames = [frames[i] for i in picks]
-        located = [np.array([self.locate(frame, index) for frame in frames]) for index in range(len(self.knobs))]
+        located, contrasts = [], []
+        for index in range(len(self.knobs)):
+            found, contrast = [], []
+            for frame in frames:
+                result = self.score_map(frame, index)
+                _, peak, _, (px, py) = cv2.minMaxLoc(result)
+                found.append(self.offset(result, px, py, index))
+                contrast.append(peak - float(np.median(result)))
+            located.append(np.array(found))
+            contrasts.append(float(np.median(contrast)))
         scores = np.array([found[:, 2].mean() for found in located])
         spreads = np.array([float(np.hypot(*found[:, :2].std(axis=0))) for found in located])
         good = scores >= self.config.score_ratio * scores.max()
         mobile = good & (spreads >= self.config.spread_ratio * spreads[good].max())
         self.choice = int(np.flatnonzero(mobile).max())
+        self.contrast = max(contrasts[self.choice], 1e-3) if self.config.relative_costs else 1.0
+        self.visible = bool(scores[self.choice] >= self.config.min_score)
         return self.choice
 
     def read(self, frame: np.ndarray) -> tuple[float, float, float]:
@@ -393,6 +448,65 @@ class StickMatcher:
         off_x, off_y, score = self.locate(frame)
         x, y = self.axes(off_x, off_y)
         return x, y, score
+
+
+class KnobTrack:
+    """The most likely knob path through a stick's score maps, decided ``lag`` frames late (fixed-lag Viterbi).
+
+    A knob moves a bounded distance between frames; a look-alike in the game scene does not follow it. A path
+    scores the sum of its placements' match scores, moves up to ``free`` working pixels per frame (on each axis)
+    for nothing and pays ``jump`` for a longer move; the placement read for a frame is the one on the best path
+    through it and the ``lag`` frames after. The best predecessor of every placement is the larger of a
+    dilation by the free window and the best placement less ``jump``, so a frame costs two array operations;
+    the path is traced back from the newest frame's best placement.
+    """
+
+    def __init__(self, free: int, jump: float, lag: int) -> None:
+        self.free, self.jump, self.lag = max(0, free), np.float32(max(0.0, jump)), max(0, lag)
+        self.kernel = np.ones((2 * self.free + 1, 2 * self.free + 1), np.uint8)
+        self.maps: deque[np.ndarray] = deque()
+        self.totals: deque[np.ndarray] = deque()
+
+    def _costs(self, shape: tuple[int, int], px: int, py: int) -> np.ndarray:
+        """The cost of moving from every placement to (px, py)."""
+        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+        return np.where(np.maximum(np.abs(xx - px), np.abs(yy - py)) <= self.free, np.float32(0), self.jump)
+
+    def push(self, result: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
+        """Add one frame's score map; returns the frames decided now, each (its map, px, py), oldest first."""
+        scores = np.asarray(result, dtype=np.float32)
+        if self.totals:
+            last = self.totals[-1]
+            near = cv2.dilate(last, self.kernel, borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+            total = scores + np.maximum(near, last.max() - self.jump)
+        else:
+            total = scores.copy()
+        self.maps.append(result)
+        self.totals.append(total - total.max())
+        return self._emit(self.lag)
+
+    def flush(self) -> list[tuple[np.ndarray, int, int]]:
+        """Decide every frame still pending (at the end of the video)."""
+        return self._emit(0)
+
+    def _emit(self, keep: int) -> list[tuple[np.ndarray, int, int]]:
+        if len(self.maps) <= keep:
+            return []
+        w = self.totals[-1].shape[1]
+        index = int(np.argmax(self.totals[-1]))
+        path = [index]
+        for total in list(self.totals)[-2::-1]:  # trace the best path back to the oldest frame
+            py, px = divmod(index, w)
+            index = int(np.argmax(total - self._costs(total.shape, px, py)))
+            path.append(index)
+        path.reverse()
+        out = []
+        for index in path[: len(self.maps) - keep]:
+            result = self.maps.popleft()
+            self.totals.popleft()
+            py, px = divmod(index, result.shape[1])
+            out.append((result, px, py))
+        return out
 
 
 class KnobStickReader:
@@ -415,8 +529,47 @@ class KnobStickReader:
         for matcher in self.matchers.values():
             matcher.choose(reference)
 
+    def read_all(self, frames: Iterable[np.ndarray]) -> Iterator[dict[str, float]]:
+        """Stick axis values of every image in order, each knob tracked over frames (:class:`KnobTrack`)."""
+        self.start()
+        for frame in frames:
+            yield from self.push(frame)
+        yield from self.flush()
+
+    def start(self) -> None:
+        """Begin a new track (a new video)."""
+        self.tracks = {name: matcher.tracker() for name, matcher in self.matchers.items()}
+        self.decided: dict[str, deque[tuple[float, float]]] = {name: deque() for name in self.matchers}
+
+    def push(self, frame: np.ndarray) -> list[dict[str, float]]:
+        """Add the next image; returns the readings of the frames decided now, oldest first."""
+        for name, matcher in self.matchers.items():
+            self._take(name, self.tracks[name].push(matcher.score_map(frame)))
+        return self._ready()
+
+    def flush(self) -> list[dict[str, float]]:
+        """The readings of the frames still pending."""
+        for name in self.matchers:
+            self._take(name, self.tracks[name].flush())
+        return self._ready()
+
+    def _take(self, name: str, decided: list[tuple[np.ndarray, int, int]]) -> None:
+        matcher = self.matchers[name]
+        for result, px, py in decided:
+            self.decided[name].append(matcher.axes(*matcher.offset(result, px, py)[:2]))
+
+    def _ready(self) -> list[dict[str, float]]:
+        count = min((len(queue) for queue in self.decided.values()), default=0)
+        out = []
+        for _ in range(count):
+            values = {}
+            for name, queue in self.decided.items():
+                values[STICK_AXES[name][0]], values[STICK_AXES[name][1]] = queue.popleft()
+            out.append(values)
+        return out
+
     def read(self, frame: np.ndarray) -> dict[str, float]:
-        """Stick axis values by flat-action name (``left_x`` ...), for one image."""
+        """Stick axis values by flat-action name (``left_x`` ...), for one image alone (no tracking)."""
         values = {}
         for name, matcher in self.matchers.items():
             x, y, _ = matcher.read(frame)
@@ -457,12 +610,24 @@ class KnobSticks:
         video (readings 6e-8 apart), and extraction must read a video the same way every time.
         """
         pending: deque[np.ndarray] = deque()
+        parsed_frames: deque[ParsedFrame] = deque()
+        readings: deque[dict[str, float]] = deque()
 
         def fed() -> Iterator[np.ndarray]:
             for frame in frames:
                 pending.append(frame)
                 yield frame
 
+        self.reader.start()
         for parsed in self.parser.parse_all(fed()):
-            parsed.values.update(self.reader.read(pending.popleft()))
-            yield parsed
+            parsed_frames.append(parsed)
+            readings.extend(self.reader.push(pending.popleft()))
+            while readings:
+                done = parsed_frames.popleft()
+                done.values.update(readings.popleft())
+                yield done
+        readings.extend(self.reader.flush())
+        while parsed_frames:
+            done = parsed_frames.popleft()
+            done.values.update(readings.popleft())
+            yield done
