@@ -466,11 +466,19 @@ class KnobTrack:
         self.kernel = np.ones((2 * self.free + 1, 2 * self.free + 1), np.uint8)
         self.maps: deque[np.ndarray] = deque()
         self.totals: deque[np.ndarray] = deque()
+        self.path: deque[int] = deque()
+        """The best path's placements (flat indices) as last traced, for the frames pending but the newest."""
+        self.grid: np.ndarray | None = None
+        """Row and column index of every placement (``np.mgrid`` over the map's shape)."""
 
-    def _costs(self, shape: tuple[int, int], px: int, py: int) -> np.ndarray:
-        """The cost of moving from every placement to (px, py)."""
-        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-        return np.where(np.maximum(np.abs(xx - px), np.abs(yy - py)) <= self.free, np.float32(0), self.jump)
+    def _before(self, total: np.ndarray, index: int) -> int:
+        """The best placement of a frame (its ``total``) for a path that moves next to placement ``index``."""
+        if self.grid is None or self.grid.shape[1:] != total.shape:
+            self.grid = np.mgrid[0 : total.shape[0], 0 : total.shape[1]]
+        yy, xx = self.grid[0], self.grid[1]
+        py, px = divmod(index, total.shape[1])
+        far = np.maximum(np.abs(xx - px), np.abs(yy - py)) > self.free
+        return int(np.argmax(total - np.where(far, self.jump, np.float32(0))))
 
     def push(self, result: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
         """Add one frame's score map; returns the frames decided now, each (its map, px, py), oldest first."""
@@ -492,12 +500,14 @@ class KnobTrack:
     def _emit(self, keep: int) -> list[tuple[np.ndarray, int, int]]:
         if len(self.maps) <= keep:
             return []
-        w = self.totals[-1].shape[1]
-        index = int(np.argmax(self.totals[-1]))
-        path = [index]
-        for total in list(self.totals)[-2::-1]:  # trace the best path back to the oldest frame
-            py, px = divmod(index, w)
-            index = int(np.argmax(total - self._costs(total.shape, px, py)))
+        # Trace the best path back from the newest frame. Where it meets the path traced last time, the rest
+        # is that path (a frame's best predecessor of a placement never changes), so a frame costs a step or two.
+        path = [int(np.argmax(self.totals[-1]))]
+        for k in range(len(self.totals) - 2, -1, -1):
+            index = self._before(self.totals[k], path[-1])
+            if k < len(self.path) and self.path[k] == index:
+                path.extend(self.path[j] for j in range(k, -1, -1))
+                break
             path.append(index)
         path.reverse()
         out = []
@@ -506,6 +516,7 @@ class KnobTrack:
             self.totals.popleft()
             py, px = divmod(index, result.shape[1])
             out.append((result, px, py))
+        self.path = deque(path[len(path) - len(self.maps) : -1] if self.maps else [])
         return out
 
 
