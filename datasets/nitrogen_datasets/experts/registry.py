@@ -42,7 +42,8 @@ EXPERTS: dict[str, ExpertInfo] = {
         ExpertInfo(
             "frame",
             ("procgen", "ale"),
-            "reads the current frame only: grid search (Chaser, Miner; easy, >= 128 px), a rule per Atari game",
+            "reads the current frame only: Procgen at >= 128 px (grid search: Chaser, Miner easy, Heist; lanes: "
+            "FruitBot, Leaper), a rule per Atari game",
         ),
     )
 }
