@@ -51,6 +51,15 @@ files go to ``runs/bc_gate/ale-frame`` and ``experiments/results/bc_gate/ale-fra
     python experiments/bc_gate.py collect --engine ale --expert frame   # then train, play --arm random/expert/
     python experiments/bc_gate.py report --engine ale --expert frame --write   # marginal/policy, fit, report
 
+Section 13 is one DAgger iteration on that gate: ``relabel`` lets a run's policy play every task on training seeds
+(100-107, disjoint from the demonstrations' and the evaluation's) and stores every frame it sees with the frame
+expert's action as the label, in the demonstrations' format (``runs/bc_gate/ale-frame/dagger/<run>/``); the run
+``dagger1`` trains v1's final weights further on the demonstrations plus v1's relabelled frames::
+
+    python experiments/bc_gate.py relabel --engine ale --expert frame --run v1   # [--beta 0.5: the expert acts]
+    python experiments/bc_gate.py train --engine ale --expert frame --run dagger1   # then play, fit --run dagger1
+    python experiments/bc_gate.py report --engine ale --expert frame --run dagger1 --write   # section 13
+
 Run from the repository root. Demonstrations and weights go to ``runs/bc_gate`` (not committed); per-episode
 results to ``experiments/results/bc_gate``. Every stage skips what is already on disk, so a killed run resumes
 by running the same command again.
@@ -127,6 +136,9 @@ class RunConfig:
     balance: str = "none"
     init: str | None = None
     save_every: int = CONFIG.save_every
+    dagger: tuple[str, ...] = ()
+    """Relabelled sets (``relabel`` stage, named after the run whose policy played them) trained on beside the
+    demonstrations: DAgger's aggregated data."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
@@ -174,6 +186,12 @@ FRAME_CONFIG = replace(ALE_CONFIG, episodes=16)
 episodes per task as the frame expert (200 steps/s, MsPacman's maze search 14) records in about 15 minutes."""
 FALLBACK_EXPERT = "random"
 """Who demonstrates a game the chosen expert refuses (the Atari frame expert has no Montezuma rule)."""
+RELABEL_SEEDS = tuple(range(100, 108))
+"""DAgger's training seeds (section 13): the policy plays them and the frame expert labels every frame it sees;
+disjoint from the demonstrations' seeds (0-15) and the evaluation's (1000-1019)."""
+DAGGER_STEPS = 1500
+"""The DAgger run's optimizer steps from v1's weights (about 12 minutes at v1's 70 samples/s on 1 thread)."""
+DAGGER_BEGIN, DAGGER_END = "<!-- bc-gate-ale-dagger:begin -->", "<!-- bc-gate-ale-dagger:end -->"
 
 
 def use_engine(engine: str, expert: str | None = None) -> None:
@@ -201,6 +219,17 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         EXPERT, EXPERT_ARM, CONFIG = "frame", "expert", FRAME_CONFIG
         WORDS = {"games": "Atari", "expert": "the frame expert", "short": "frame expert"}
     RUNS = {"v1": RunConfig("v1", steps=CONFIG.steps, balance="equal", save_every=CONFIG.save_every)}
+    if expert == "frame":
+        # section 13: one DAgger iteration. v1's policy plays the training seeds, the frame expert labels every
+        # frame it sees, and v1's weights train further on the demonstrations plus those frames (each task alike)
+        RUNS["dagger1"] = RunConfig(
+            "dagger1",
+            steps=DAGGER_STEPS,
+            balance="equal",
+            init=str(OUT / "train" / "final"),
+            save_every=100,
+            dagger=("v1",),
+        )
 
 
 def expert_for(game: str) -> str:
@@ -328,6 +357,46 @@ def task_weights(balance: str, folders: list[Path]) -> tuple[float, ...]:
     return tuple(1.0 if balance == "equal" else float(np.sqrt(n)) for n in frames)
 
 
+def dagger_data(run: RunConfig) -> tuple[list[Path], tuple[float, ...]]:
+    """The demonstrations plus ``run``'s relabelled sets, and per-folder sampling weights.
+
+    A task's weight is the run's ``balance`` over its frames in all its folders (``equal``: each task alike);
+    inside a task every frame weighs alike, demonstrated or relabelled (DAgger's aggregate). A game the expert
+    has no rule for (Montezuma) has no relabelled folder and trains on its demonstrations alone.
+
+    Raises:
+        SystemExit: a relabelled set is missing or unfinished for a game the expert plays.
+    """
+    from nitrogen_datasets.format import load_info
+
+    folders: list[Path] = []
+    frames: list[int] = []
+    task_of: list[int] = []
+    for index, (game, task) in enumerate(gate_tasks()):
+        mine = [demo_folder(game, task)]
+        for name in run.dagger if expert_for(game) == EXPERT else ():
+            folder = relabel_folder(name, game, task)
+            done = len(load_info(folder).episodes) if (folder / "meta" / "info.json").is_file() else 0
+            if done < len(RELABEL_SEEDS):
+                raise SystemExit(
+                    f"Error: {folder} holds {done} of {len(RELABEL_SEEDS)} episodes; run: python "
+                    f"experiments/bc_gate.py relabel --engine ale --expert frame --run {name}"
+                )
+            mine.append(folder)
+        for folder in mine:
+            folders.append(folder)
+            frames.append(sum(e.length for e in load_info(folder).episodes))
+            task_of.append(index)
+    if run.balance == "none":
+        return folders, ()
+    totals = np.bincount(task_of, weights=frames)
+    weights = [
+        (1.0 if run.balance == "equal" else float(np.sqrt(totals[t]))) * n / totals[t]
+        for n, t in zip(frames, task_of, strict=True)
+    ]
+    return folders, tuple(float(w) for w in weights)
+
+
 def train_policy(run: RunConfig, threads: int) -> None:
     """ONE nitrogen-s on every task's demonstrations through the product trainer (resumes its checkpoints)."""
     import torch
@@ -341,8 +410,11 @@ def train_policy(run: RunConfig, threads: int) -> None:
     if run.init and not (Path(run.init) / "model.safetensors").is_file():
         raise SystemExit(f"Error: --init {run.init} holds no model.safetensors; train the run it names first")
     folders: list[Path] = [demo_folder(game, task) for game, task in gate_tasks()]
+    if run.dagger:
+        folders, weights = dagger_data(run)
+    else:
+        weights = task_weights(run.balance, folders)
     check_pretraining_data(list(folders), CONFIG.split)
-    weights = task_weights(run.balance, folders)
     torch.set_num_threads(threads)
     config = TrainConfig(
         out=str(out),
@@ -367,7 +439,9 @@ def train_policy(run: RunConfig, threads: int) -> None:
         "threads": threads,
     }
     if run.name != "v1":  # v1's summary keeps the keys it was committed with
-        summary |= {"run": asdict(run), "weights": dict(zip((f.name for f in folders), weights, strict=True))}
+        described = {key: value for key, value in asdict(run).items() if key != "dagger" or value}
+        names = [str(f.relative_to(OUT)) if run.dagger else f.name for f in folders]
+        summary |= {"run": described, "weights": dict(zip(names, weights, strict=True))}
     atomic_json(run.result("train"), summary)
     print(f"train: {summary}", flush=True)
 
@@ -518,6 +592,139 @@ def load_policy(run: RunConfig = RUNS["v1"]) -> tuple[Any, Path, int]:
 
     folder, step = run_weights(run)
     return NitroGenPolicy.from_pretrained(str(folder)).eval(), folder, step
+
+
+def relabel_set(run: RunConfig, beta: float = 0.0) -> str:
+    """The name of the set ``run``'s policy plays (``v1``; ``v1-beta0.5`` with the expert acting half the time)."""
+    return run.name if beta == 0 else f"{run.name}-beta{beta:g}"
+
+
+def relabel_folder(name: str, game: str, task: str) -> Path:
+    """One task's frames of relabelled set ``name``, labelled by the expert."""
+    return OUT / "dagger" / name / f"{game}-{task}"
+
+
+def relabel(run: RunConfig, beta: float = 0.0, games: list[str] | None = None) -> None:
+    """DAgger's data: ``run``'s policy plays every task on :data:`RELABEL_SEEDS`; the expert labels each frame.
+
+    The policy acts (the likeliest action, as ``play``), or the expert does with probability ``beta`` per step;
+    either way the frame is stored with the expert's action as its label, in the demonstrations' format
+    (:class:`~nitrogen_datasets.writer.DatasetWriter`, what ``collect`` writes; each episode committed
+    atomically) under ``OUT/dagger/<set>/<Game>-<task>``. A game the expert has no rule for is skipped. Seeds
+    already written are skipped, so a killed run resumes; a task's summary (the policy's return on the training
+    seeds, how often its action is the expert's) goes to ``relabel-<set>.json``.
+    """
+    import torch
+
+    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+    from nitrogen_envs.registry import get_game
+
+    if EXPERT != "frame":
+        raise SystemExit("Error: relabel needs an expert that labels any frame: --engine ale --expert frame")
+    if not 0 <= beta <= 1:
+        raise SystemExit(f"Error: --beta must be in [0, 1], got {beta}")
+    reserved = set(range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES)) | set(range(CONFIG.episodes))
+    if reserved & set(RELABEL_SEEDS):
+        raise RuntimeError(f"relabel seeds {sorted(reserved & set(RELABEL_SEEDS))} are evaluation or demo seeds")
+    torch.set_num_threads(1)
+    name = relabel_set(run, beta)
+    policy, weights, step = load_policy(run)
+    path = RESULTS / f"relabel-{name}.json"
+    summary = json.loads(path.read_text()) if path.is_file() else {"tasks": {}}
+    summary |= {"set": name, "weights": str(weights), "step": step, "beta": beta, "seeds": list(RELABEL_SEEDS)}
+    summary["max_steps"] = MAX_STEPS
+    for game, task in gate_tasks():
+        if games and game not in games:
+            continue
+        if expert_for(game) != EXPERT:
+            print(f"relabel {game}/{task}: skipped, {WORDS['expert']} has no rule for it", flush=True)
+            continue
+        folder = relabel_folder(name, game, task)
+        writer = DatasetWriter(folder, WriterConfig(fps=get_game(game).native_fps))
+        try:
+            done = {e.seed for e in (writer.info.episodes if writer.info else ())}
+            seeds = [seed for seed in RELABEL_SEEDS if seed not in done]
+            if not seeds:
+                continue
+            started = time.perf_counter()
+            episodes = labelled_rollouts(policy, game, seeds, beta)
+            rows = summary["tasks"].setdefault(f"{game}/{task}", [])
+            for seed, (steps, row) in zip(seeds, episodes, strict=True):
+                buffer = writer.start_episode(game=game, task=task, source=f"dagger:{name}/expert:{EXPERT}", seed=seed)
+                try:
+                    for frame, label, reward, terminated, truncated in steps:
+                        buffer.add(frame, label, reward, terminated, truncated)
+                except BaseException:
+                    writer.abort_episode(buffer)
+                    raise
+                writer.finish_episode(buffer)
+                rows[:] = [r for r in rows if r["seed"] != seed] + [row]
+        finally:
+            writer.close()
+        summary["tasks"][f"{game}/{task}"].sort(key=lambda r: r["seed"])
+        atomic_json(path, summary)
+        mean = np.mean([r["agreement"] for r in summary["tasks"][f"{game}/{task}"]])
+        print(
+            f"relabel {game}/{task}: {len(seeds)} episodes, agreement {mean:.2f}, {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+
+
+def labelled_rollouts(
+    policy: Any, game: str, seeds: list[int], beta: float
+) -> list[tuple[list[tuple[np.ndarray, np.ndarray, float, bool, bool]], dict[str, Any]]]:
+    """The policy on ``seeds`` at once (batched as :func:`play_policy`), the expert labelling every frame.
+
+    Per episode: its steps (frame, the expert's flat action, reward, terminated, truncated as ``collect``
+    records them: the cap marks the last step truncated) and its row (:func:`episode_record`'s, plus the share
+    of steps where the policy's native action is the expert's and the share the expert acted).
+    """
+    from nitrogen_datasets.experts.registry import make_expert
+    from nitrogen_envs import gamepad
+    from nitrogen_envs.base import unwrap
+
+    envs = [make_env(FAMILY, game) for _ in seeds]
+    experts = [make_expert(EXPERT, game) for _ in seeds]
+    draws = [np.random.default_rng([int(seed), 15]) for seed in seeds]
+    steps: list[list[tuple[np.ndarray, np.ndarray, float, bool, bool]]] = [[] for _ in seeds]
+    agree, expert_acted = [0] * len(seeds), [0] * len(seeds)
+    rows: dict[int, dict[str, Any]] = {}
+    started = time.perf_counter()
+    try:
+        obs, info = [], []
+        for env, expert, seed in zip(envs, experts, seeds, strict=True):
+            first, first_info = env.reset(seed=int(seed))
+            expert.reset(env, int(seed))
+            obs.append(first)
+            info.append(first_info)
+        running = list(range(len(seeds)))
+        while running:
+            actions = policy.predict_action_chunk(np.stack([obs[i] for i in running]), game=game)[:, 0]
+            for i, action in zip(list(running), actions, strict=True):
+                base = unwrap(envs[i])
+                label = gamepad.as_flat_action(experts[i].act(obs[i], info[i]))  # reads the screen of obs[i]
+                native = base.gamepad_to_native(gamepad.from_flat(label))
+                agree[i] += int(base.gamepad_to_native(gamepad.from_flat(action)) == native)
+                by_expert = beta > 0 and bool(draws[i].random() < beta)
+                take = label if by_expert else np.asarray(action, dtype=np.float32)
+                expert_acted[i] += int(by_expert)
+                frame = obs[i]
+                obs[i], reward, terminated, truncated, info[i] = envs[i].step(gamepad.from_flat(take))
+                limit = len(steps[i]) + 1 >= MAX_STEPS
+                steps[i].append(
+                    (frame, label, float(reward), bool(terminated), bool(truncated) or (limit and not terminated))
+                )
+                if terminated or truncated or limit:
+                    n = len(steps[i])
+                    rows[i] = episode_record(int(seeds[i]), info[i], n, started) | {
+                        "agreement": round(agree[i] / n, 4),
+                        "expert_acted": round(expert_acted[i] / n, 4),
+                    }
+                    running.remove(i)
+    finally:
+        for env in envs:
+            env.close()
+    return [(steps[i], rows[i]) for i in range(len(seeds))]
 
 
 def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
@@ -798,6 +1005,108 @@ def frame_report() -> str:
     return "\n".join(lines + fit_table(run))
 
 
+def dagger_report(run: RunConfig) -> str:
+    """Section 13: the DAgger run's table beside random and the expert, against v1, its relabelled data, its fit."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    path = run.result("train")
+    trained = json.loads(path.read_text()) if path.is_file() else None
+    steps = sorted({json.loads(p.read_text()).get("step") for p in (RESULTS / "play" / run.arm).glob("*.json")})
+    played = ", ".join(str(step) for step in steps if step is not None) or "-"
+    frames = {
+        name: sum(r["steps"] for rows in relabel_summary(name).get("tasks", {}).values() for r in rows)
+        for name in run.dagger
+    }
+    budget = (
+        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on "
+        f"{trained['threads']} thread{'s' if trained['threads'] > 1 else ''} of the shared 2 cores, "
+        f"{trained['seconds_this_run']:.0f} s in its last session"
+        if trained
+        else "training not finished"
+    )
+    sets = ", ".join(f"`{name}` ({frames[name]} frames)" for name in run.dagger)
+    lines = [
+        f"**{run.name}**: one DAgger iteration. The relabelled set{'s' if len(run.dagger) > 1 else ''} {sets}: "
+        f"the named run's final weights play every task the frame expert has a rule for on training seeds "
+        f"{RELABEL_SEEDS[0]}-{RELABEL_SEEDS[-1]} ({len(RELABEL_SEEDS)} episodes per task, {MAX_STEPS}-step cap, "
+        "the evaluation's env settings, the likeliest action every frame), and the frame expert labels every frame "
+        "the policy sees (the expert reads the emulator's 210x160 screen of that frame); MontezumaRevenge has no "
+        "rule and no relabelled frames (its random-play demonstrations stay). Then v1's final weights train "
+        f"{run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr {CONFIG.lr:g}, warm-up "
+        "and cosine schedule restarted) on the demonstrations plus the relabelled frames, each task sampled alike "
+        f"and, inside a task, every frame alike; {budget}. Played at training step {played} on the evaluation "
+        f"seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1}; random, expert and marginal episodes are section "
+        f"12's. Made by `python experiments/bc_gate.py relabel --engine ale --expert frame --run "
+        f"{' '.join(run.dagger)} && ... train --engine ale --expert frame --run {run.name} --threads 1 && ... play "
+        f"--engine ale --expert frame --run {run.name} && ... fit --engine ale --expert frame --run {run.name} && "
+        f"... report --engine ale --expert frame --run {run.name} --write`.",
+        "",
+    ]
+    lines += gated_table(run.arm, demos)[0]
+    lines += versus_table(run, RUNS["v1"])
+    lines += relabel_table(run)
+    lines += marginal_table(run)
+    return "\n".join(lines + fit_table(run))
+
+
+def relabel_summary(name: str) -> dict[str, Any]:
+    """The relabel stage's summary of set ``name`` (empty before it ran)."""
+    path = RESULTS / f"relabel-{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def versus_table(run: RunConfig, before: RunConfig) -> list[str]:
+    """``run``'s policy against ``before``'s on the same evaluation seeds, per task (paired)."""
+    rows = []
+    for game, task in gate_tasks():
+        paths = [play_path(r.arm, game, task) for r in (before, run)]
+        if not all(p.is_file() for p in paths):
+            continue
+        old, new = (scored(json.loads(p.read_text())["episodes"]) for p in paths)
+        score, diff, low, high = paired_difference(new, old)
+        rows.append(
+            f"| {game}/{task} | {np.mean([e['normalized'] for e in old]):.2f} | {score.mean():.2f} | "
+            f"{diff.mean():+.2f} [{low:+.2f}, {high:+.2f}] |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        f"{run.name} against {before.name} on the same seeds: mean episode return of each, and the paired difference "
+        "[95% bootstrap CI].",
+        "",
+        f"| task | {before.name} | {run.name} | {run.name} - {before.name} |",
+        "|---|---|---|---|",
+        *rows,
+    ]
+
+
+def relabel_table(run: RunConfig) -> list[str]:
+    """What each relabelled set holds: the playing policy's return on the training seeds and its agreement."""
+    lines = []
+    for name in run.dagger:
+        data = relabel_summary(name)
+        if not data.get("tasks"):
+            continue
+        lines += [
+            "",
+            f"The relabelled set `{name}` ({data['weights']}, step {data['step']}; beta {data['beta']:g}: the share "
+            "of steps the expert acts): per task, episodes and frames, the playing policy's mean return on the "
+            "training seeds, and on-policy agreement, the share of the frames it visits on which its likeliest "
+            "native action is the frame expert's (section 12's fit table measures the same on the expert's own "
+            "frames).",
+            "",
+            "| task | episodes | frames | policy return (training seeds) | on-policy agreement |",
+            "|---|---|---|---|---|",
+        ]
+        for task, rows in data["tasks"].items():
+            agreement = np.average([r["agreement"] for r in rows], weights=[r["steps"] for r in rows])
+            lines.append(
+                f"| {task} | {len(rows)} | {sum(r['steps'] for r in rows)} | "
+                f"{np.mean([r['return'] for r in rows]):.2f} | {agreement:.2f} |"
+            )
+    return lines
+
+
 def marginal_table(run: RunConfig) -> list[str]:
     """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds."""
     rows = []
@@ -886,14 +1195,17 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 def main(argv: list[str] | None = None) -> int:
     """Command line: one stage per call (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=("collect", "train", "play", "fit", "report"))
+    parser.add_argument("stage", choices=("collect", "train", "play", "fit", "report", "relabel"))
     parser.add_argument("--run", default="v1", help=f"train, play --arm policy, fit: which run ({', '.join(RUNS)})")
     parser.add_argument("--balance", choices=BALANCES, help="train: per-task sampling (default: the run's)")
     parser.add_argument("--init", help="train: policy folder to start from (default: the run's)")
     parser.add_argument("--steps", type=int, help="train: optimizer steps (default: the run's)")
     parser.add_argument("--save-every", type=int, help="train: steps between checkpoints (default: the run's)")
     parser.add_argument("--arm", choices=ARMS, default="policy", help="play: who plays")
-    parser.add_argument("--games", nargs="*", help="play: only these games (processes side by side)")
+    parser.add_argument("--games", nargs="*", help="play, relabel: only these games (processes side by side)")
+    parser.add_argument(
+        "--beta", type=float, default=0.0, help="relabel: probability the expert acts instead of the policy per step"
+    )
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
@@ -912,6 +1224,13 @@ def main(argv: list[str] | None = None) -> int:
         play(args.arm, args.games, run)
     elif args.stage == "fit":
         fit(run)
+    elif args.stage == "relabel":
+        relabel(run, args.beta, args.games)
+    elif run.dagger:
+        text = dagger_report(run)
+        print(text)
+        if args.write:
+            write_report(text, DAGGER_BEGIN, DAGGER_END)
     else:
         text = frame_report() if EXPERT == "frame" else ale_report() if ENGINE == "ale" else report()
         print(text)
