@@ -185,3 +185,53 @@ def test_the_track_is_not_drawn_to_a_look_alike_for_one_frame():
     knob = [(2 + t // 3, 4) for t in range(12)]
     assert _decided(KnobTrack(1, 0.3, lag=4), maps) == knob
     assert _decided(KnobTrack(1, 0.0, lag=4), maps)[6] == (8, 0)  # read frame by frame, the look-alike wins
+
+
+def _flicking(frames: int, seed: int) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Score maps of a knob at an independent random place every frame, and a still look-alike at (4, 4)."""
+    rng = np.random.default_rng(seed)
+    maps, knob = [], []
+    for _ in range(frames):
+        result = np.full((9, 9), 0.1, np.float32)
+        result[4, 4] = 0.7
+        x, y = (int(v) for v in rng.choice([0, 1, 7, 8], size=2))
+        result[y, x] = 0.9
+        maps.append(result)
+        knob.append((x, y))
+    return maps, knob
+
+
+def test_a_knob_that_jumps_every_frame_is_read_where_it_is_not_on_a_still_look_alike():
+    """A stick flicked between frames (or a clip of independent actions) breaks the smooth-play prior: with a
+    fixed jump cost the path sits on the look-alike, which never pays to move; the track sees that clear
+    sightings jump almost every frame and stops charging for it."""
+    maps, knob = _flicking(40, seed=3)
+    assert _decided(KnobTrack(1, 0.3, lag=5, clear=0.5), maps) == knob
+    fixed = _decided(KnobTrack(1, 0.3, lag=5), maps)
+    assert sum(place == (4, 4) for place in fixed) > 20
+
+
+def test_the_adaptive_track_still_ignores_a_one_frame_look_alike():
+    maps = []
+    for t in range(30):
+        result = np.full((9, 9), 0.1, np.float32)
+        result[4, 2 + t // 6] = 0.8
+        if t == 20:
+            result[0, 8] = 0.95
+        maps.append(result)
+    knob = [(2 + t // 6, 4) for t in range(30)]
+    assert _decided(KnobTrack(1, 0.3, lag=4, clear=0.5), maps) == knob
+
+
+def test_a_peaks_only_track_reads_a_long_move_in_full_not_at_the_edge_of_the_free_window():
+    """The knob moves 6 placements in one frame; its match falls off smoothly around it, so placements on its
+    slope within the free window score nearly as well and cost nothing to reach: the path creeps after it."""
+    h = w = 11
+    yy, xx = np.mgrid[0:h, 0:w]
+
+    def blob(x: int, y: int) -> np.ndarray:
+        return (0.9 - 0.05 * np.maximum(np.abs(xx - x), np.abs(yy - y))).astype(np.float32)
+
+    maps = [blob(2, 5)] * 5 + [blob(8, 5)] * 5
+    assert _decided(KnobTrack(2, 0.3, lag=3), maps)[5] != (8, 5)
+    assert _decided(KnobTrack(2, 0.3, lag=3, peaks=True), maps) == [(2, 5)] * 5 + [(8, 5)] * 5
