@@ -230,6 +230,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             save_every=100,
             dagger=("v1",),
         )
+        # its control: the same steps from v1's weights on the demonstrations alone, so that what the relabelled
+        # frames change is told apart from what more training changes
+        RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
 
 
 def expert_for(game: str) -> str:
@@ -1043,6 +1046,12 @@ def dagger_report(run: RunConfig) -> str:
     ]
     lines += gated_table(run.arm, demos)[0]
     lines += versus_table(run, RUNS["v1"])
+    control = RUNS.get("control1")
+    if control is not None and control.name != run.name:
+        lines += versus_table(
+            control, RUNS["v1"], "the control: v1's weights trained the same steps on the demonstrations alone"
+        )
+        lines += versus_table(run, control)
     lines += relabel_table(run)
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
@@ -1054,8 +1063,8 @@ def relabel_summary(name: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def versus_table(run: RunConfig, before: RunConfig) -> list[str]:
-    """``run``'s policy against ``before``'s on the same evaluation seeds, per task (paired)."""
+def versus_table(run: RunConfig, before: RunConfig, what: str = "") -> list[str]:
+    """``run``'s policy against ``before``'s on the same evaluation seeds, per task (paired); ``what`` is run."""
     rows = []
     for game, task in gate_tasks():
         paths = [play_path(r.arm, game, task) for r in (before, run)]
@@ -1071,8 +1080,8 @@ def versus_table(run: RunConfig, before: RunConfig) -> list[str]:
         return []
     return [
         "",
-        f"{run.name} against {before.name} on the same seeds: mean episode return of each, and the paired difference "
-        "[95% bootstrap CI].",
+        f"{run.name}{f' ({what})' if what else ''} against {before.name} on the same seeds: mean episode return of "
+        "each, and the paired difference [95% bootstrap CI].",
         "",
         f"| task | {before.name} | {run.name} | {run.name} - {before.name} |",
         "|---|---|---|---|",
