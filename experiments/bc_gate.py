@@ -233,6 +233,10 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # its control: the same steps from v1's weights on the demonstrations alone, so that what the relabelled
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
+        # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
+        RUNS["dagger2"] = replace(
+            RUNS["dagger1"], name="dagger2", init=str(OUT / "train-dagger1" / "final"), dagger=("v1", "dagger1")
+        )
 
 
 def expert_for(game: str) -> str:
@@ -1008,8 +1012,25 @@ def frame_report() -> str:
     return "\n".join(lines + fit_table(run))
 
 
-def dagger_report(run: RunConfig) -> str:
-    """Section 13: the DAgger run's table beside random and the expert, against v1, its relabelled data, its fit."""
+def dagger_section() -> str:
+    """Section 13: every DAgger run that has trained or played, in order (``report --run dagger1``)."""
+    blocks: list[str] = []
+    shown: set[str] = set()
+    for run in RUNS.values():
+        if run.dagger and (
+            run.result("train").is_file() or any(play_path(run.arm, g, t).is_file() for g, t in gate_tasks())
+        ):
+            blocks.append(dagger_report(run, shown))
+            shown |= set(run.dagger)
+    return "\n\n".join(blocks)
+
+
+def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
+    """One DAgger run's block of section 13.
+
+    Its table beside random and the expert, against the run it started from (and v1), the relabelled data it
+    added (sets not in ``shown``), against the frame-blind arm, and its fit.
+    """
     demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
     path = run.result("train")
     trained = json.loads(path.read_text()) if path.is_file() else None
@@ -1027,13 +1048,15 @@ def dagger_report(run: RunConfig) -> str:
         else "training not finished"
     )
     sets = ", ".join(f"`{name}` ({frames[name]} frames)" for name in run.dagger)
+    start = next((r for r in RUNS.values() if run.init == str(r.folder / "final")), None)
+    origin = f"{start.name}'s final weights" if start else run.init or "a fresh nitrogen-s"
     lines = [
-        f"**{run.name}**: one DAgger iteration. The relabelled set{'s' if len(run.dagger) > 1 else ''} {sets}: "
-        f"the named run's final weights play every task the frame expert has a rule for on training seeds "
+        f"**{run.name}**: DAgger iteration {len(run.dagger)}. The relabelled set{'s' if len(run.dagger) > 1 else ''} "
+        f"{sets}: each named run's final weights play every task the frame expert has a rule for on training seeds "
         f"{RELABEL_SEEDS[0]}-{RELABEL_SEEDS[-1]} ({len(RELABEL_SEEDS)} episodes per task, {MAX_STEPS}-step cap, "
         "the evaluation's env settings, the likeliest action every frame), and the frame expert labels every frame "
         "the policy sees (the expert reads the emulator's 210x160 screen of that frame); MontezumaRevenge has no "
-        "rule and no relabelled frames (its random-play demonstrations stay). Then v1's final weights train "
+        f"rule and no relabelled frames (its random-play demonstrations stay). Then {origin} train "
         f"{run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr {CONFIG.lr:g}, warm-up "
         "and cosine schedule restarted) on the demonstrations plus the relabelled frames, each task sampled alike "
         f"and, inside a task, every frame alike; {budget}. Played at training step {played} on the evaluation "
@@ -1045,14 +1068,16 @@ def dagger_report(run: RunConfig) -> str:
         "",
     ]
     lines += gated_table(run.arm, demos)[0]
+    if start is not None and start.name != "v1":
+        lines += versus_table(run, start)
     lines += versus_table(run, RUNS["v1"])
     control = RUNS.get("control1")
-    if control is not None and control.name != run.name:
+    if control is not None and start is not None and start.name == "v1" and control.init == run.init:
         lines += versus_table(
             control, RUNS["v1"], "the control: v1's weights trained the same steps on the demonstrations alone"
         )
         lines += versus_table(run, control)
-    lines += relabel_table(run)
+    lines += relabel_table(run, shown or set())
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
 
@@ -1089,10 +1114,15 @@ def versus_table(run: RunConfig, before: RunConfig, what: str = "") -> list[str]
     ]
 
 
-def relabel_table(run: RunConfig) -> list[str]:
-    """What each relabelled set holds: the playing policy's return on the training seeds and its agreement."""
+def relabel_table(run: RunConfig, shown: set[str]) -> list[str]:
+    """What each relabelled set not in ``shown`` holds.
+
+    Per task: the playing policy's return on the training seeds and how often it agreed with the expert.
+    """
     lines = []
     for name in run.dagger:
+        if name in shown:
+            continue
         data = relabel_summary(name)
         if not data.get("tasks"):
             continue
@@ -1236,7 +1266,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "relabel":
         relabel(run, args.beta, args.games)
     elif run.dagger:
-        text = dagger_report(run)
+        text = dagger_section()
         print(text)
         if args.write:
             write_report(text, DAGGER_BEGIN, DAGGER_END)
