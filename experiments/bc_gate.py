@@ -1077,6 +1077,10 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
             control, RUNS["v1"], "the control: v1's weights trained the same steps on the demonstrations alone"
         )
         lines += versus_table(run, control)
+        results = play_table(control.arm, demos)[1]
+        if results:
+            wins = ", ".join(f"{r.game}/{r.task}" for r in results if r.low > 0) or "none"
+            lines += ["", f"The control against random (paired, as the table above): {gate_summary(results)} ({wins})."]
     lines += relabel_table(run, shown or set())
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
