@@ -1061,8 +1061,9 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
         "and cosine schedule restarted) on the demonstrations plus the relabelled frames, each task sampled alike "
         f"and, inside a task, every frame alike; {budget}. Played at training step {played} on the evaluation "
         f"seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1}; random, expert and marginal episodes are section "
-        f"12's. Made by `python experiments/bc_gate.py relabel --engine ale --expert frame --run "
-        f"{' '.join(run.dagger)} && ... train --engine ale --expert frame --run {run.name} --threads 1 && ... play "
+        "12's. Made by `python experiments/bc_gate.py "
+        + " && ... ".join(f"relabel --engine ale --expert frame --run {name}" for name in run.dagger)
+        + f" && ... train --engine ale --expert frame --run {run.name} --threads 1 && ... play "
         f"--engine ale --expert frame --run {run.name} && ... fit --engine ale --expert frame --run {run.name} && "
         f"... report --engine ale --expert frame --run {run.name} --write`.",
         "",
