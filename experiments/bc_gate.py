@@ -1081,7 +1081,10 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
         results = play_table(control.arm, demos)[1]
         if results:
             wins = ", ".join(f"{r.game}/{r.task}" for r in results if r.low > 0) or "none"
-            lines += ["", f"The control against random (paired, as the table above): {gate_summary(results)} ({wins})."]
+            lines += [
+                "",
+                f"The control against random on the same seeds (paired 95% CIs above 0): {gate_summary(results)} ({wins}).",
+            ]
     lines += relabel_table(run, shown or set())
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
