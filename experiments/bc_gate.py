@@ -136,6 +136,9 @@ class RunConfig:
     balance: str = "none"
     init: str | None = None
     save_every: int = CONFIG.save_every
+    seed: int = (
+        0  # the trainer's seed (sampling order, python/numpy/torch); every run before section 13's replicates: 0
+    )
     dagger: tuple[str, ...] = ()
     """Relabelled sets (``relabel`` stage, named after the run whose policy played them) trained on beside the
     demonstrations: DAgger's aggregated data."""
@@ -234,6 +237,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
+        # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?
+        RUNS["dagger1s1"] = replace(RUNS["dagger1"], name="dagger1s1", seed=1)
+        RUNS["control1s1"] = replace(RUNS["control1"], name="control1s1", seed=1)
         RUNS["dagger2"] = replace(
             RUNS["dagger1"], name="dagger2", init=str(OUT / "train-dagger1" / "final"), dagger=("v1", "dagger1")
         )
@@ -428,6 +434,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         init_from=run.init,
         policy_overrides={} if run.init else dict(CONFIG.policy),  # a checkpoint brings its own config
         steps=run.steps,
+        seed=run.seed,
         batch_size=CONFIG.batch_size,
         lr=CONFIG.lr,
         num_workers=1,
@@ -446,7 +453,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         "threads": threads,
     }
     if run.name != "v1":  # v1's summary keeps the keys it was committed with
-        described = {key: value for key, value in asdict(run).items() if key != "dagger" or value}
+        described = {key: value for key, value in asdict(run).items() if key not in ("dagger", "seed") or value}
         names = [str(f.relative_to(OUT)) if run.dagger else f.name for f in folders]
         summary |= {"run": described, "weights": dict(zip(names, weights, strict=True))}
     atomic_json(run.result("train"), summary)
@@ -1017,12 +1024,47 @@ def dagger_section() -> str:
     blocks: list[str] = []
     shown: set[str] = set()
     for run in RUNS.values():
-        if run.dagger and (
-            run.result("train").is_file() or any(play_path(run.arm, g, t).is_file() for g, t in gate_tasks())
+        if (
+            run.dagger
+            and run.seed == 0
+            and (run.result("train").is_file() or any(play_path(run.arm, g, t).is_file() for g, t in gate_tasks()))
         ):
             blocks.append(dagger_report(run, shown))
             shown |= set(run.dagger)
-    return "\n\n".join(blocks)
+    replicates = seed_replicates()
+    return "\n\n".join(blocks + ([replicates] if replicates else []))
+
+
+def seed_replicates() -> str:
+    """dagger1 and its control again with training seed 1: each against random, and dagger1 against the control."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    runs = [run for run in RUNS.values() if run.seed != 0]
+    played = [run for run in runs if all(play_path(run.arm, g, t).is_file() for g, t in gate_tasks())]
+    if not played:
+        return ""
+    lines = [
+        "**Training seed 1**: "
+        + ", ".join(
+            f"{run.name} (= {run.name.removesuffix(f's{run.seed}')} with trainer seed {run.seed})" for run in played
+        )
+        + ", the same data, steps and starting weights; only the trainer's seed (sampling order) differs. Made by "
+        + " && ".join(
+            f"`python experiments/bc_gate.py train --engine ale --expert frame --run {run.name} --threads 1 && ... "
+            f"play --engine ale --expert frame --run {run.name}`"
+            for run in played
+        )
+        + "."
+    ]
+    for run in played:
+        results = play_table(run.arm, demos)[1]
+        wins = ", ".join(f"{r.game}/{r.task}" for r in results if r.low > 0) or "none"
+        lines += ["", f"{run.name} against random (paired 95% CIs above 0): {gate_summary(results)} ({wins})."]
+    names = {run.name: run for run in played}
+    if {"dagger1s1", "control1s1"} <= set(names):
+        lines += versus_table(names["dagger1s1"], names["control1s1"])
+    if "dagger1s1" in names:
+        lines += versus_table(names["dagger1s1"], RUNS["dagger1"])
+    return "\n".join(lines)
 
 
 def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
