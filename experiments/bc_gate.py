@@ -1064,6 +1064,8 @@ def seed_replicates() -> str:
         lines += versus_table(names["dagger1s1"], names["control1s1"])
     if "dagger1s1" in names:
         lines += versus_table(names["dagger1s1"], RUNS["dagger1"])
+    if "control1s1" in names:
+        lines += versus_table(names["control1s1"], RUNS["control1"])
     return "\n".join(lines)
 
 
