@@ -836,14 +836,21 @@ def scored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return with_score(rows)
 
 
+def played_episodes(arms: list[str], game: str, task: str) -> list[list[dict[str, Any]]] | None:
+    """Each arm's scored episodes on one task, in ``arms`` order, or ``None`` until every one of them played it."""
+    paths = [play_path(arm, game, task) for arm in arms]
+    if not all(path.is_file() for path in paths):
+        return None
+    return [scored(json.loads(path.read_text())["episodes"]) for path in paths]
+
+
 def task_result(game: str, task: str, arm: str = "policy") -> TaskResult | None:
     """The paired comparison of the policy ``arm`` on one task, or ``None`` until it, random and the bot played it."""
-    runs = {}
     arms = {"random": "random", "expert": EXPERT_ARM, "policy": arm}
-    for name, path in [(name, play_path(played, game, task)) for name, played in arms.items()]:
-        if not path.is_file():
-            return None
-        runs[name] = scored(json.loads(path.read_text())["episodes"])
+    episodes = played_episodes(list(arms.values()), game, task)
+    if episodes is None:
+        return None
+    runs = dict(zip(arms, episodes, strict=True))
     score, diff, low, high = paired_difference(runs["policy"], runs["random"])
     means = {name: float(np.mean([e["normalized"] for e in rows])) for name, rows in runs.items()}
     span = means["expert"] - means["random"]
@@ -1144,10 +1151,10 @@ def versus_table(run: RunConfig, before: RunConfig, what: str = "") -> list[str]
     """``run``'s policy against ``before``'s on the same evaluation seeds, per task (paired); ``what`` is run."""
     rows = []
     for game, task in gate_tasks():
-        paths = [play_path(r.arm, game, task) for r in (before, run)]
-        if not all(p.is_file() for p in paths):
+        episodes = played_episodes([before.arm, run.arm], game, task)
+        if episodes is None:
             continue
-        old, new = (scored(json.loads(p.read_text())["episodes"]) for p in paths)
+        old, new = episodes
         score, diff, low, high = paired_difference(new, old)
         rows.append(
             f"| {game}/{task} | {np.mean([e['normalized'] for e in old]):.2f} | {score.mean():.2f} | "
@@ -1202,10 +1209,10 @@ def marginal_table(run: RunConfig) -> list[str]:
     """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds."""
     rows = []
     for game, task in gate_tasks():
-        paths = [play_path(name, game, task) for name in ("random", "marginal", run.arm)]
-        if not all(path.is_file() for path in paths):
+        episodes = played_episodes(["random", "marginal", run.arm], game, task)
+        if episodes is None:
             continue
-        random, marginal, policy = (scored(json.loads(path.read_text())["episodes"]) for path in paths)
+        random, marginal, policy = episodes
         score, over_random, low, high = paired_difference(marginal, random)
         _, over_marginal, low2, high2 = paired_difference(policy, marginal)
         rows.append(
