@@ -173,16 +173,21 @@ def test_the_track_reads_the_best_path_through_the_score_maps(free, jump):
     assert _decided(KnobTrack(free, 0.0, lag=3), maps) == own
 
 
-def test_the_track_is_not_drawn_to_a_look_alike_for_one_frame():
-    """A knob drifting right, and on one frame a brighter look-alike far away (a game sprite crossing)."""
+def _drifting(frames: int, every: int, look_alike_at: int) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Score maps of a knob drifting right a placement every ``every`` frames, and on frame ``look_alike_at`` a
+    brighter look-alike far away (a game sprite crossing); and the knob's placements."""
     maps = []
-    for t in range(12):
+    for t in range(frames):
         result = np.full((9, 9), 0.1, np.float32)
-        result[4, 2 + t // 3] = 0.8
-        if t == 6:
+        result[4, 2 + t // every] = 0.8
+        if t == look_alike_at:
             result[0, 8] = 0.95
         maps.append(result)
-    knob = [(2 + t // 3, 4) for t in range(12)]
+    return maps, [(2 + t // every, 4) for t in range(frames)]
+
+
+def test_the_track_is_not_drawn_to_a_look_alike_for_one_frame():
+    maps, knob = _drifting(12, every=3, look_alike_at=6)
     assert _decided(KnobTrack(1, 0.3, lag=4), maps) == knob
     assert _decided(KnobTrack(1, 0.0, lag=4), maps)[6] == (8, 0)  # read frame by frame, the look-alike wins
 
@@ -212,14 +217,7 @@ def test_a_knob_that_jumps_every_frame_is_read_where_it_is_not_on_a_still_look_a
 
 
 def test_the_adaptive_track_still_ignores_a_one_frame_look_alike():
-    maps = []
-    for t in range(30):
-        result = np.full((9, 9), 0.1, np.float32)
-        result[4, 2 + t // 6] = 0.8
-        if t == 20:
-            result[0, 8] = 0.95
-        maps.append(result)
-    knob = [(2 + t // 6, 4) for t in range(30)]
+    maps, knob = _drifting(30, every=6, look_alike_at=20)
     assert _decided(KnobTrack(1, 0.3, lag=4, clear=0.5), maps) == knob
 
 

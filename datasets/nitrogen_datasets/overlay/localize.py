@@ -372,10 +372,12 @@ def _edge_matches(
         _fine(full, edge_template, edge_mask, coarse_factor, _best(scaled_coarse), near=False),
         _fine(full, template_grey, mask, coarse_factor, _best(drawn_coarse), near=False, edges=True),
     ]
-    blurred = _coarse(full, edge_template, edge_mask, coarse_factor, blur=COARSE_EDGE_BLUR)
-    matches = [_fine(full, edge_template, edge_mask, coarse_factor, c, True) for c in _band_bests(blurred)]
-    blurred = _coarse(small, template_grey, mask, coarse_factor, edges=True, blur=COARSE_EDGE_BLUR)
-    matches += [_fine(full, template_grey, mask, coarse_factor, c, True, True) for c in _band_bests(blurred)]
+    scaled_blurred = _coarse(full, edge_template, edge_mask, coarse_factor, blur=COARSE_EDGE_BLUR)
+    matches = [_fine(full, edge_template, edge_mask, coarse_factor, c, near=True) for c in _band_bests(scaled_blurred)]
+    drawn_blurred = _coarse(small, template_grey, mask, coarse_factor, edges=True, blur=COARSE_EDGE_BLUR)
+    matches += [
+        _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True) for c in _band_bests(drawn_blurred)
+    ]
     x, y, scale = intensity_best
     at = max(
         _match_at(full, edge_template, edge_mask, scale, x, y), _match_at(full, template_grey, mask, scale, x, y, True)
