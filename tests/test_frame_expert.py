@@ -9,9 +9,13 @@ from nitrogen_datasets.experts import ExpertUnsupported, make_expert
 from nitrogen_datasets.experts.frame_procgen import (
     CHASER_CELLS,
     CHASER_ENEMY,
+    CHASER_HARD_CELLS,
     CHASER_ORB,
     CHASER_WALL,
+    COINRUN_FEET,
+    COINRUN_PLAYER,
     DOWN,
+    FIRE,
     FRUITBOT_BOT,
     FRUITBOT_WALL,
     HEIST_KEYS,
@@ -22,18 +26,24 @@ from nitrogen_datasets.experts.frame_procgen import (
     LEAPER_ROAD,
     LEFT,
     MINER_CELLS,
+    MINER_HARD_CELLS,
     NOOP,
     PARSE_SIZE,
     PARSERS,
+    PLUNDER_HULL,
+    PLUNDER_SAILS,
     RIGHT,
+    RIGHT_UP,
     UP,
     FrameExpert,
     frame_action,
     parse_chaser,
+    parse_coinrun,
     parse_fruitbot,
     parse_heist,
     parse_leaper,
     parse_miner,
+    parse_plunder,
 )
 
 PROCGEN = any(game.engine == "procgen" for game in installed_games())
@@ -42,25 +52,29 @@ BACKGROUND = (100, 102, 101)  # Chaser's grey floor
 PLAYER = (216, 103, 250)  # Chaser's purple player
 
 
-def paint(frame: np.ndarray, cell: tuple[int, int], colour: tuple[int, int, int], fill: float = 1.0) -> None:
-    """Fill the centre ``fill`` share (per side) of one Chaser cell with ``colour``."""
-    size = PARSE_SIZE / CHASER_CELLS
+def paint(
+    frame: np.ndarray, cell: tuple[int, int], colour: tuple[int, int, int], fill: float = 1.0, n: int = CHASER_CELLS
+) -> None:
+    """Fill the centre ``fill`` share (per side) of one cell of an n x n Chaser maze with ``colour``."""
+    size = PARSE_SIZE / n
     half = size * fill / 2
     centre = ((cell[0] + 0.5) * size, (cell[1] + 0.5) * size)
     frame[round(centre[0] - half) : round(centre[0] + half), round(centre[1] - half) : round(centre[1] + half)] = colour
 
 
-def chaser_frame(walls: list[tuple[int, int]], orbs: list[tuple[int, int]], enemies=(), player=(5, 5)) -> np.ndarray:
-    """A synthetic Chaser picture drawn with the game's colours."""
+def chaser_frame(
+    walls: list[tuple[int, int]], orbs: list[tuple[int, int]], enemies=(), player=(5, 5), n: int = CHASER_CELLS
+) -> np.ndarray:
+    """A synthetic Chaser picture of an n x n maze drawn with the game's colours."""
     frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
     frame[:] = BACKGROUND
     for cell in walls:
-        paint(frame, cell, CHASER_WALL)
+        paint(frame, cell, CHASER_WALL, n=n)
     for cell in orbs:
-        paint(frame, cell, CHASER_ORB, fill=0.35)
+        paint(frame, cell, CHASER_ORB, fill=0.35, n=n)
     for cell in enemies:
-        paint(frame, cell, CHASER_ENEMY, fill=0.8)
-    paint(frame, player, PLAYER, fill=0.6)
+        paint(frame, cell, CHASER_ENEMY, fill=0.8, n=n)
+    paint(frame, player, PLAYER, fill=0.6, n=n)
     return frame
 
 
@@ -95,9 +109,10 @@ def test_small_frames_are_refused_with_the_fix():
 def test_registry_builds_it_for_its_games_only():
     assert isinstance(make_expert("frame", "Chaser"), FrameExpert)
     with pytest.raises(
-        ExpertUnsupported, match=r"frame expert plays Chaser, FruitBot, Heist, Leaper, Miner.*'planner'"
+        ExpertUnsupported,
+        match=r"frame expert plays Chaser, CoinRun, FruitBot, Heist, Leaper, Miner, Plunder.*'planner'",
     ):
-        make_expert("frame", "CoinRun")
+        make_expert("frame", "Jumper")
 
 
 @needs_procgen
@@ -290,12 +305,119 @@ def test_leaper_easy_expert_crosses_where_random_play_does_not():
     assert play("Leaper", "easy", 1001, "random")[0] == 0.0
 
 
+def test_chaser_hard_reads_its_13x13_maze_by_the_task():
+    # the hard maze is drawn whole in smaller cells: cell (6, 9) of 13 is not a cell of the 11x11 grid
+    frame = chaser_frame(walls=[(6, 7)], orbs=[(6, 9)], player=(6, 6), n=CHASER_HARD_CELLS)
+    view = parse_chaser(frame, cells=CHASER_HARD_CELLS)
+    assert view.blocked.shape == (CHASER_HARD_CELLS, CHASER_HARD_CELLS)
+    assert {tuple(c) for c in np.argwhere(view.blocked)} == {(6, 7)}
+    assert {tuple(c) for c in np.argwhere(view.targets)} == {(6, 9)}
+    assert view.player == pytest.approx((6, 6), abs=0.1)
+    assert frame_action("Chaser", frame, "hard") == UP  # around the wall (the first step of equal paths is UP)
+    assert frame_action("Chaser", chaser_frame([], [(6, 9)], player=(6, 6), n=CHASER_HARD_CELLS), "hard") == RIGHT
+    # an enemy's eye of a single red pixel makes its cell dangerous in hard (its sprites are smaller)
+    eye = chaser_frame([], [(6, 9)], player=(6, 6), n=CHASER_HARD_CELLS)
+    eye[round(7.5 * PARSE_SIZE / CHASER_HARD_CELLS), round(6.5 * PARSE_SIZE / CHASER_HARD_CELLS)] = (220, 40, 40)
+    assert parse_chaser(eye, CHASER_HARD_CELLS, eye_pixels=1).danger[7, 6]
+    assert not parse_chaser(eye, CHASER_HARD_CELLS).danger[7, 6]  # easy's reading wants two
+
+
+def coinrun_frame(ground_rows: int = COINRUN_FEET, gap=None, crate=None) -> np.ndarray:
+    """A synthetic CoinRun ``easy`` picture: navy sky, the player in the middle, ground from ``ground_rows`` down."""
+    frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
+    frame[:] = (0, 27, 45)
+    frame[ground_rows:] = (185, 201, 202)
+    if gap is not None:
+        frame[ground_rows:, gap[0] : gap[1]] = (0, 27, 45)
+    if crate is not None:
+        frame[COINRUN_FEET - 10 : COINRUN_FEET, crate[0] : crate[1]] = (165, 112, 60)
+    frame[COINRUN_FEET - 12 : COINRUN_FEET, COINRUN_PLAYER[0] : COINRUN_PLAYER[1]] = (230, 220, 200)
+    return frame
+
+
+def test_coinrun_runs_on_flat_ground_and_jumps_at_walls_and_gaps():
+    assert frame_action("CoinRun", coinrun_frame()) == RIGHT
+    assert frame_action("CoinRun", coinrun_frame(crate=(70, 78))) == RIGHT_UP
+    assert frame_action("CoinRun", coinrun_frame(gap=(72, 90))) == RIGHT_UP
+    assert frame_action("CoinRun", coinrun_frame(gap=(90, 110))) == RIGHT  # a gap beyond the look-ahead
+    airborne = parse_coinrun(coinrun_frame(ground_rows=100))
+    assert not airborne.standing and airborne.action() == RIGHT_UP
+    view = parse_coinrun(coinrun_frame(crate=(70, 78)))
+    assert view.standing and view.wall_ahead and not view.gap_ahead
+
+
+def plunder_frame(legend: int, own: int, ships=()) -> np.ndarray:
+    """A synthetic Plunder picture: deep water, the legend's ship bottom left, the player's ship at column 64, and
+    ``ships`` as (sail type, first sail row, sail centre column, hull columns past the sail left and right)."""
+    frame = np.zeros((PARSE_SIZE, PARSE_SIZE, 3), dtype=np.uint8)
+    frame[:] = (10, 40, 120)
+    frame[108:117, 8:17] = PLUNDER_SAILS[legend]
+    frame[110:119, 61:68] = PLUNDER_SAILS[own]
+    for kind, row, column, stern_left, bow_right in ships:
+        frame[row + 1 : row + 4, column - 3 - stern_left : column + 4 + bow_right] = PLUNDER_HULL
+        frame[row : row + 5, column - 3 : column + 4] = PLUNDER_SAILS[kind]
+    return frame
+
+
+def test_plunder_leads_its_shot_by_the_heading_read_off_the_hull():
+    blue, yellow = 1, 0
+    # a target 74 px above sails right (its bow, the longer hull end, is on the right): a ball fired now meets it
+    right = plunder_frame(blue, yellow, [(blue, 38, 49, 3, 8)])
+    view = parse_plunder(right)
+    assert view.player == pytest.approx((114, 64), abs=0.5)
+    assert [(s.heading, round(s.column)) for s in view.targets] == [(1, 49)] and not view.friends
+    assert frame_action("Plunder", right) == FIRE
+    # the same ship sailing left would be past by then: move toward where a ball meets it, without firing
+    assert frame_action("Plunder", plunder_frame(blue, yellow, [(blue, 38, 49, 8, 3)])) == LEFT
+    # one of the player's own type sails in between: hold fire
+    assert frame_action("Plunder", plunder_frame(blue, yellow, [(blue, 38, 49, 3, 8), (yellow, 68, 64, 0, 0)])) != FIRE
+    # the legend cannot be told from the player's ship: the frame is not read, NOOP
+    assert parse_plunder(plunder_frame(yellow, yellow)).player is None
+    assert frame_action("Plunder", plunder_frame(yellow, yellow, [(blue, 38, 49, 3, 8)])) == NOOP
+
+
 @needs_procgen
-def test_chaser_and_miner_hard_are_refused_with_the_planner_named():
-    env = gym.make("NitroGen/Miner-v0", obs_size=PARSE_SIZE, task="hard")
+@pytest.mark.parametrize(
+    "game,task,steps", [("Chaser", "hard", 0), ("Miner", "hard", 0), ("CoinRun", "easy", 5), ("Plunder", "hard", 60)]
+)
+def test_added_tasks_parsed_on_rendered_frames_and_same_frame_same_action(game, task, steps):
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=PARSE_SIZE, task=task)
+    try:
+        obs, info = env.reset(seed=3)
+        expert = FrameExpert()
+        expert.reset(env, 3)
+        for _ in range(steps):  # CoinRun: onto the ground; Plunder: until ships sail in
+            obs, _, terminated, *_ = env.step(expert.act(obs, info))
+            assert not terminated
+        frame = obs.copy()
+        native = int(env.unwrapped.gamepad_to_native(expert.act(frame, info)))
+        if game in ("Chaser", "Miner"):
+            view = parse_chaser(frame, CHASER_HARD_CELLS) if game == "Chaser" else parse_miner(frame, MINER_HARD_CELLS)
+            side = CHASER_HARD_CELLS if game == "Chaser" else MINER_HARD_CELLS
+            assert view.blocked.shape == (side, side) and view.player is not None and view.targets.any()
+            assert native == frame_action(game, frame, "hard") in (UP, DOWN, LEFT, RIGHT)
+        elif game == "CoinRun":
+            assert parse_coinrun(frame).standing
+        else:
+            view = parse_plunder(frame)
+            assert view.player is not None and view.targets
+        for _ in range(5):
+            obs, _, terminated, *_ = env.step(expert.act(obs, info))
+            if terminated:
+                break
+        assert int(env.unwrapped.gamepad_to_native(expert.act(frame, {}))) == native  # the same picture, info unread
+        larger = np.repeat(np.repeat(frame, 2, axis=0), 2, axis=1)
+        assert frame_action(game, larger, task) == native
+    finally:
+        env.close()
+
+
+@needs_procgen
+def test_coinrun_hard_is_refused_with_the_planner_named():
+    env = gym.make("NitroGen/CoinRun-v0", obs_size=PARSE_SIZE, task="hard")
     try:
         env.reset(seed=0)
-        with pytest.raises(ExpertUnsupported, match=r"Miner on 'easy' only.*'planner' for Miner/hard"):
+        with pytest.raises(ExpertUnsupported, match=r"CoinRun on 'easy' only.*'planner' for CoinRun/hard"):
             FrameExpert().reset(env, 0)
     finally:
         env.close()

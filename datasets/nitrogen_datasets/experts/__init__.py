@@ -3,8 +3,8 @@
 * ``planner`` — save-state lookahead for Procgen and Atari games (:mod:`.planner`).
 * ``scripted`` — privileged bots for ViZDoom (:mod:`.doom`) and Crafter (:mod:`.crafter_bot`).
 * ``frame`` — played from the current frame alone, so its action is a function of the picture (the labels
-  a classifier can learn from pictures): Procgen Chaser and Miner (easy), Heist, FruitBot and Leaper
-  (:mod:`.frame_procgen`), and a rule per Atari game on its 210x160 screen (:mod:`.frame_ale`).
+  a classifier can learn from pictures): Procgen Chaser, Miner, Heist, FruitBot, Leaper, Plunder and CoinRun
+  (easy) (:mod:`.frame_procgen`), and a rule per Atari game on its 210x160 screen (:mod:`.frame_ale`).
 * ``random`` — uniform native actions, the baseline every expert is measured against.
 
 Example:

@@ -6,16 +6,16 @@ continues, so a classifier cannot read its labels from pictures of unseen levels
 draws, no memory between steps) and answers with a deterministic rule, so the same frame always gets
 the same action.
 
-Games (Chaser and Miner on Procgen ``easy`` only, whose whole maze fits the frame; :class:`FrameExpert` refuses
-their ``hard``):
+Games (both tasks but CoinRun's ``hard``, which :class:`FrameExpert` refuses, see :data:`EASY_ONLY`):
 
-* ``Chaser`` — an 11x11 maze. The frame is parsed into walls, orbs, stars, enemies and the player by
-  colour; a breadth-first search from the player's cell finds the nearest orb or star through cells that
-  are not next to an enemy, and the first step of that path is the action. With no safe path it steps
-  to the free neighbour farthest from the enemies.
-* ``Miner`` — a 10x10 grid of dirt, boulders, diamonds and an exit. The search goes to the nearest
-  diamond (to the exit once none is left) through cells that are not under a boulder, since a boulder
-  falls into a cell emptied below it.
+* ``Chaser`` — an 11x11 maze (``hard``: 13x13, also drawn whole, with smaller enemies whose red eye may be one
+  pixel). The frame is parsed into walls, orbs, stars, enemies and the player by colour; a breadth-first
+  search from the player's cell finds the nearest orb or star through cells that are not next to an enemy,
+  and the first step of that path is the action. With no safe path it steps to the free neighbour farthest
+  from the enemies.
+* ``Miner`` — a 10x10 grid (``hard``: 20x20, drawn whole) of dirt, boulders, diamonds and an exit. The search
+  goes to the nearest diamond (to the exit once none is left) through cells that are not under a boulder,
+  since a boulder falls into a cell emptied below it.
 * ``Heist`` (``easy`` 9x9 and ``hard`` 13x13 worlds, told apart by which grid the walls fit) — the search
   goes to the nearest key, lock whose key is gone (held) or gem, with a lock closed while its key is still
   drawn in the maze; the player glides (hard: over half a cell per step), so it heads for the cell after
@@ -27,6 +27,14 @@ their ``hard``):
   It hops up when the lane above is clear: a road with no car within 1.3 lanes of its column (either side:
   a car's direction is not read), a river with a log under it, or safe ground; on a road with a car close,
   it hops up or back down to the lane with room, else waits.
+* ``CoinRun`` (``easy``) — no grid: the camera keeps the player in the middle of the frame, over a dark background
+  in ``easy``. Standing, it runs right, and jumps right when something solid is just ahead at its height or the
+  ground ahead is missing; in the air it keeps pressing jump and right. ``hard`` draws pictured backgrounds that
+  the brightness test cannot tell from ground, so that task is refused.
+* ``Plunder`` (``easy`` and ``hard``) — ships sail across in lanes; the target type is drawn in the legend (bottom
+  left) and the player's ship is of the other type. Ships are told by sail colour and their heading by which side
+  the hull reaches farther (the bow); it fires when a ball fired now would meet a target (its column predicted at
+  the ball's speed) and no ship of the player's type is nearer in the way, else moves toward where one would.
 
 Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
 itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).
@@ -35,6 +43,7 @@ itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into t
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +66,8 @@ NOOP, LEFT, DOWN, UP, RIGHT = 4, 1, 3, 5, 7
 
 MOVES: tuple[tuple[int, int, int], ...] = ((-1, 0, UP), (1, 0, DOWN), (0, -1, LEFT), (0, 1, RIGHT))
 """(row step, column step, native action) in the fixed order that breaks ties between equal paths."""
+RIGHT_UP = 8
+"""Procgen's native RIGHT+UP: a diagonal move, and a jump to the right in the platformers."""
 
 
 @dataclass(frozen=True)
@@ -135,27 +146,38 @@ def centroid(mask: np.ndarray, n: int) -> tuple[float, float] | None:
 
 CHASER_CELLS = 11
 """The easy maze's side in cells (the frame shows all of it)."""
+CHASER_HARD_CELLS = 13
+"""The hard maze's side in cells: the frame shows all of it too, in smaller cells (measured: the wall mask fits a
+13x13 grid and stays put while the player moves)."""
 CHASER_WALL = (171, 191, 197)
 CHASER_ORB = (0, 255, 0)
 CHASER_ENEMY = (43, 156, 35)  # an enemy before it hatches (green body); hatched ones are found by their red eye
 CHASER_STAR = (224, 208, 72)
 CHASER_DANGER = 2
 """Cells within this many steps of an enemy are avoided (enemies move as fast as the player)."""
+CHASER_EYE, CHASER_HARD_EYE = 2, 1
+"""Red pixels (at 128 px) in a cell that make it a hatched enemy's: ``hard`` draws enemies in smaller cells, and an
+eye there measured 1 to 4 pixels, often split between two cells."""
 
 
-def parse_chaser(frame: np.ndarray) -> GridView:
-    """Walls, orbs and stars, enemies and the player of a Chaser frame (colours measured on rendered frames)."""
+def parse_chaser(frame: np.ndarray, cells: int = CHASER_CELLS, eye_pixels: int = CHASER_EYE) -> GridView:
+    """Walls, orbs and stars, enemies and the player of a Chaser frame (colours measured on rendered frames).
+
+    ``cells`` is the maze's side and ``eye_pixels`` the red pixels that make a cell a hatched enemy's:
+    :data:`CHASER_CELLS` and :data:`CHASER_EYE` for ``easy``, :data:`CHASER_HARD_CELLS` and
+    :data:`CHASER_HARD_EYE` for ``hard``.
+    """
     f = as_parse_frame(frame)
-    area = (PARSE_SIZE / CHASER_CELLS) ** 2
-    walls = cell_counts(near(f, CHASER_WALL, 24), CHASER_CELLS) > 0.5 * area
-    orbs = cell_counts(near(f, CHASER_ORB, 40), CHASER_CELLS) >= 4
-    stars = cell_counts(near(f, CHASER_STAR, 40), CHASER_CELLS) >= 0.2 * area
-    eggs = cell_counts(near(f, CHASER_ENEMY, 30), CHASER_CELLS) >= 0.1 * area
+    area = (PARSE_SIZE / cells) ** 2
+    walls = cell_counts(near(f, CHASER_WALL, 24), cells) > 0.5 * area
+    orbs = cell_counts(near(f, CHASER_ORB, 40), cells) >= 4
+    stars = cell_counts(near(f, CHASER_STAR, 40), cells) >= 0.2 * area
+    eggs = cell_counts(near(f, CHASER_ENEMY, 30), cells) >= 0.1 * area
     red_eyes = (f[..., 0] > 170) & (f[..., 1] < 130) & (f[..., 2] < 130)  # hatched enemies: dark body, red eye
-    enemies = eggs | (cell_counts(red_eyes, CHASER_CELLS) >= 2)
+    enemies = eggs | (cell_counts(red_eyes, cells) >= eye_pixels)
     player_mask = (f[..., 0] > 170) & (f[..., 2] > 200) & (f[..., 1] < 150)
     danger = near_cells(enemies, walls, CHASER_DANGER)
-    return GridView(walls, (orbs | stars) & ~walls, danger, centroid(player_mask, CHASER_CELLS))
+    return GridView(walls, (orbs | stars) & ~walls, danger, centroid(player_mask, cells))
 
 
 def near_cells(sources: np.ndarray, walls: np.ndarray, radius: int) -> np.ndarray:
@@ -175,6 +197,8 @@ def near_cells(sources: np.ndarray, walls: np.ndarray, radius: int) -> np.ndarra
 
 MINER_CELLS = 10
 """The easy mine's side in cells (the frame shows all of it)."""
+MINER_HARD_CELLS = 20
+"""The hard mine's side in cells: the frame shows all of it too (measured: the dirt fits a 20x20 grid)."""
 MINER_TILES = {"dirt": ((163, 103, 50), 24), "boulder": ((151, 169, 170), 24), "exit": ((48, 48, 48), 12)}
 """Each tile's dominant colour and tolerance, measured on rendered frames (the exit's black is neutral: the dug
 background of some levels is a dark navy). A cell that is none of these nor a diamond is empty, whatever
@@ -185,16 +209,19 @@ MINER_TILE_SHARE = 0.15
 """A tile claims a cell when at least this share of the cell's pixels have its colour."""
 
 
-def parse_miner(frame: np.ndarray) -> GridView:
-    """Boulders, diamonds, the exit, falling paths and the player (its teal cart) of a Miner frame."""
+def parse_miner(frame: np.ndarray, cells: int = MINER_CELLS) -> GridView:
+    """Boulders, diamonds, the exit, falling paths and the player (its teal cart) of a Miner frame.
+
+    ``cells`` is the mine's side: :data:`MINER_CELLS` for ``easy``, :data:`MINER_HARD_CELLS` for ``hard``.
+    """
     f = as_parse_frame(frame)
-    area = (PARSE_SIZE / MINER_CELLS) ** 2
-    counts = np.stack([cell_counts(near(f, colour, tol), MINER_CELLS) for colour, tol in MINER_TILES.values()])
+    area = (PARSE_SIZE / cells) ** 2
+    counts = np.stack([cell_counts(near(f, colour, tol), cells) for colour, tol in MINER_TILES.values()])
     tile = np.where(
         counts.max(axis=0) >= MINER_TILE_SHARE * area, np.array(list(MINER_TILES))[counts.argmax(axis=0)], "empty"
     )
-    tile[cell_counts(near(f, MINER_DIAMOND, 28), MINER_CELLS) >= MINER_TILE_SHARE * area] = "diamond"
-    cart = cell_counts((f[..., 1] > 180) & (f[..., 0] < 145) & (f[..., 2] > 150) & (f[..., 2] < 205), MINER_CELLS)
+    tile[cell_counts(near(f, MINER_DIAMOND, 28), cells) >= MINER_TILE_SHARE * area] = "diamond"
+    cart = cell_counts((f[..., 1] > 180) & (f[..., 0] < 145) & (f[..., 2] > 150) & (f[..., 2] < 205), cells)
     at = np.unravel_index(int(cart.argmax()), cart.shape)  # the cell holding most of the teal cart
     player = (float(at[0]), float(at[1])) if cart.max() > 0 else None  # it moves a whole cell per step
     if player is not None:
@@ -202,7 +229,7 @@ def parse_miner(frame: np.ndarray) -> GridView:
     boulders, diamonds, empty = tile == "boulder", tile == "diamond", tile == "empty"
     falling = boulders | diamonds
     danger = np.zeros_like(boulders)
-    for row in range(MINER_CELLS - 1):  # a boulder or diamond falls through empty cells; the cell under it is unsafe
+    for row in range(cells - 1):  # a boulder or diamond falls through empty cells; the cell under it is unsafe
         danger[row + 1] = falling[row] | (danger[row] & empty[row])
     exits = tile == "exit"
     targets = diamonds if diamonds.any() else exits
@@ -447,6 +474,202 @@ def parse_leaper(frame: np.ndarray) -> LeaperView:
     )
 
 
+# -- CoinRun ------------------------------------------------------------------------------------------
+
+COINRUN_PLAYER = (60, 68)
+"""The player's columns (first, past-the-end) at 128 px: the camera keeps it in the middle of the frame."""
+COINRUN_FEET = 70
+"""The first row under the player's feet; a standing player has ground there (the camera keeps it at this height)."""
+COINRUN_REACH = 30
+"""Rows above the feet read for a wall ahead (over twice the player's height: what a jump must clear)."""
+COINRUN_EDGE = 4
+"""Rows just above the feet that are not read as a wall ahead: the ground's own top edge, and a step the run climbs."""
+COINRUN_LOOK = 8
+"""Columns ahead of the player that are read for a wall or a gap (chosen on training levels 0-79, not 1000 on)."""
+COINRUN_SOLID = 90
+"""A pixel whose brightest channel exceeds this is something (ground, crate, saw, enemy, coin): ``easy`` draws its
+background in one dark navy (below 70 in every channel); ``hard``'s pictured backgrounds are not, so it is refused."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What a CoinRun frame shows around the player (always drawn in the middle, so not searched for).
+
+    Args:
+        standing: ground under the player's feet.
+        wall_ahead: something solid at the player's height within :data:`COINRUN_LOOK` columns ahead.
+        gap_ahead: the ground under the next :data:`COINRUN_LOOK` columns is missing somewhere (a pit, lava, a drop).
+    """
+
+    standing: bool
+    wall_ahead: bool
+    gap_ahead: bool
+
+    def action(self) -> int:
+        """Jump right from the ground at a wall or a gap, else run right; in the air keep pressing jump and right.
+
+        Why not always jump: a player bouncing on flat ground lands wherever its hops end, often on a saw or an
+        enemy; running up to the next obstacle and jumping there more often lands past it (docs/experts.md).
+        """
+        if not self.standing or self.wall_ahead or self.gap_ahead:
+            return RIGHT_UP
+        return RIGHT
+
+
+def parse_coinrun(frame: np.ndarray) -> RunView:
+    """Ground under the player, and a wall or a gap just ahead of it, in a CoinRun ``easy`` frame."""
+    f = as_parse_frame(frame)
+    solid = f.max(axis=2) > COINRUN_SOLID
+    first, end = COINRUN_PLAYER
+    ahead = slice(end, end + COINRUN_LOOK)
+    floor = solid[COINRUN_FEET : COINRUN_FEET + 3]
+    return RunView(
+        standing=bool(floor[:, first:end].mean() > 0.5),
+        wall_ahead=bool(solid[COINRUN_FEET - COINRUN_REACH : COINRUN_FEET - COINRUN_EDGE, ahead].any()),
+        gap_ahead=not bool(floor[:, ahead].all()),
+    )
+
+
+# -- Plunder ------------------------------------------------------------------------------------------
+
+FIRE = 9
+"""Procgen's native fire (the ``D`` key): in Plunder a cannonball up from the player's ship, at most every 3 steps."""
+PLUNDER_SAILS = ((226, 182, 35), (108, 150, 188), (114, 184, 77), (99, 119, 121), (249, 235, 205), (213, 96, 85))
+"""Main-sail colours of the six ship types (yellow, blue, green, grey, cream, red), measured on rendered frames. A level
+sails two: the target type, drawn in the legend at the bottom left, and the player's own type (hitting one costs
+time)."""
+PLUNDER_SAIL_TOLERANCE = 20
+PLUNDER_HULL, PLUNDER_HULL_TOLERANCE = (164, 112, 58), 40
+"""Every ship's brown hull: its bow sticks out farther past the main sail than its stern, which tells its heading."""
+PLUNDER_LEGEND = (slice(100, None), slice(0, 26))
+"""Pixels (at 128 px) of the legend: the target type's ship in a ring."""
+PLUNDER_DECK, PLUNDER_TOP = 100, 8
+"""The player's ship sails in the rows below PLUNDER_DECK (right of the legend); ships in the rows from PLUNDER_TOP
+(under the timer bars) to PLUNDER_DECK."""
+PLUNDER_BALL_SPEED = 6.4
+"""Pixels a cannonball rises per step (one of the world's 20 units across per step, at 128 px)."""
+PLUNDER_SHIP_SPEED = 1.3
+"""Pixels a ship sails per step (Procgen draws each lane's speed from 0.15 to 0.25 units; the middle)."""
+PLUNDER_AIM = 4
+"""Fire when a target's column, predicted for when the ball reaches its row, is within this many pixels."""
+PLUNDER_FRIEND_MARGIN = 3
+"""Extra pixels around the aim within which a nearer own-type ship would take the ball instead."""
+PLUNDER_SAIL_PIXELS = (12, 6)
+"""Sail pixels that make a blob a target ship, and an own-type ship (missing a friend costs less than a shot at one)."""
+PLUNDER_BOW_REACH = 14
+"""Columns past the sail searched for the hull on each side."""
+
+
+@dataclass(frozen=True)
+class Ship:
+    """A ship in a Plunder frame: its sail's centre (pixels at 128 px) and heading (+1 right, -1 left, 0 unknown)."""
+
+    row: float
+    column: float
+    heading: int
+
+
+@dataclass(frozen=True)
+class PlunderView:
+    """What a Plunder frame shows: the player's ship (its sail's centre), the target ships and the player's own type.
+
+    Args:
+        player: (row, column) of the player's sail, or None when not found (or the legend shows the player's type).
+        targets: ships of the legend's type.
+        friends: ships of the player's type.
+    """
+
+    player: tuple[float, float] | None
+    targets: tuple[Ship, ...] = ()
+    friends: tuple[Ship, ...] = ()
+
+    def action(self) -> int:
+        """FIRE at a target the ball would meet, else move toward the nearest meeting column, else NOOP.
+
+        A target is met when its column, predicted for when the ball reaches its row, is the player's; an own-type
+        ship nearer the player in that column would take the ball, so the shot waits.
+        """
+        if self.player is None:
+            return NOOP
+        row, column = self.player
+
+        def crossing(ship: Ship) -> float:  # the ship's column when a ball fired now reaches its row
+            return ship.column + ship.heading * PLUNDER_SHIP_SPEED * (row - ship.row) / PLUNDER_BALL_SPEED
+
+        goal: float | None = None
+        for ship in self.targets:
+            x = crossing(ship)
+            blocked = any(
+                friend.row > ship.row and abs(crossing(friend) - column) <= PLUNDER_AIM + PLUNDER_FRIEND_MARGIN
+                for friend in self.friends
+            )
+            if abs(x - column) <= PLUNDER_AIM and not blocked:
+                return FIRE
+            if goal is None or abs(x - column) < abs(goal - column):
+                goal = x
+        if goal is None:
+            return NOOP
+        return RIGHT if goal > column else LEFT
+
+
+def stretch(present: np.ndarray, start: int, step: int) -> int:
+    """How many columns from ``start`` (going by ``step``) ``present`` runs on, over gaps of one column.
+
+    At most :data:`PLUNDER_BOW_REACH`: a ship sailing close behind is not this one's bow.
+    """
+
+    def inside(column: int) -> bool:
+        return 0 <= column < len(present) and bool(present[column])
+
+    n, column = 0, start
+    while n < PLUNDER_BOW_REACH and (inside(column) or inside(column + step)):
+        column, n = column + step, n + 1
+    return n
+
+
+def find_ships(sails: np.ndarray, hull: np.ndarray, top: int, fewest: int) -> tuple[Ship, ...]:
+    """Blobs of ``sails`` of at least ``fewest`` pixels, each a ship heading to the side its hull reaches farther."""
+    ships = []
+    for r0, r1 in runs(dilate(np.asarray(sails.any(axis=1))), 1):
+        band = sails[r0:r1]
+        for c0, c1 in runs(dilate(np.asarray(band.any(axis=0))), 2):
+            rows, cols = np.nonzero(band[:, c0:c1])
+            if len(cols) < fewest:
+                continue
+            present = np.asarray(hull[r0:r1].any(axis=0))
+            bow = stretch(present, c1, 1) - stretch(present, c0 - 1, -1)
+            ships.append(Ship(top + r0 + float(rows.mean()), c0 + float(cols.mean()), int(np.sign(bow))))
+    return tuple(ships)
+
+
+def dilate(line: np.ndarray) -> np.ndarray:
+    """``line`` grown by one entry each way (so that a sail split by its mast or cross stays one blob)."""
+    out = line.copy()
+    out[1:] |= line[:-1]
+    out[:-1] |= line[1:]
+    return out
+
+
+def parse_plunder(frame: np.ndarray) -> PlunderView:
+    """The player's ship, and the ships of the legend's type and of the player's own type, in a Plunder frame."""
+    f = as_parse_frame(frame)
+    legend = int(np.argmax([near(f[PLUNDER_LEGEND], c, PLUNDER_SAIL_TOLERANCE).sum() for c in PLUNDER_SAILS]))
+    deck = f[PLUNDER_DECK:, PLUNDER_LEGEND[1].stop :]
+    own_sails = [near(deck, c, PLUNDER_SAIL_TOLERANCE) for c in PLUNDER_SAILS]
+    own = int(np.argmax([mask.sum() for mask in own_sails]))
+    if not own_sails[own].any() or own == legend:
+        return PlunderView(None)
+    rows, cols = np.nonzero(own_sails[own])
+    player = (PLUNDER_DECK + float(rows.mean()), PLUNDER_LEGEND[1].stop + float(cols.mean()))
+    sea = f[PLUNDER_TOP:PLUNDER_DECK]
+    hull = near(sea, PLUNDER_HULL, PLUNDER_HULL_TOLERANCE)
+    targets, friends = (
+        find_ships(near(sea, PLUNDER_SAILS[kind], PLUNDER_SAIL_TOLERANCE), hull, PLUNDER_TOP, fewest)
+        for kind, fewest in zip((legend, own), PLUNDER_SAIL_PIXELS, strict=True)
+    )
+    return PlunderView(player, targets, friends)
+
+
 # -- search and action ---------------------------------------------------------------------------------
 
 IN_TRANSIT = 0.2
@@ -559,7 +782,7 @@ def grid_action(view: GridView) -> int:
     return heading(view.player, cell)
 
 
-DIAGONALS = {(-1, -1): 2, (-1, 1): 8, (1, -1): 0, (1, 1): 6}
+DIAGONALS = {(-1, -1): 2, (-1, 1): RIGHT_UP, (1, -1): 0, (1, 1): 6}
 """Native actions of the diagonal moves, by (row sign, column sign): LEFT+UP, RIGHT+UP, LEFT+DOWN, RIGHT+DOWN."""
 
 
@@ -577,26 +800,34 @@ def glide_heading(view: GridView, cells: list[tuple[int, int]], cell: tuple[int,
     return heading(view.player, cell)
 
 
-PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView | LeaperView]] = {
+PARSERS: dict[str, Callable[[np.ndarray], GridView | LaneView | LeaperView | RunView | PlunderView]] = {
     "Chaser": parse_chaser,
+    "CoinRun": parse_coinrun,
     "FruitBot": parse_fruitbot,
     "Heist": parse_heist,
     "Leaper": parse_leaper,
     "Miner": parse_miner,
+    "Plunder": parse_plunder,
 }
 """The games this expert plays, each with its frame parser (whose view's ``action()`` is the rule)."""
-EASY_ONLY = frozenset({"Chaser", "Miner"})
-"""Games whose parser reads the ``easy`` grid only (``hard`` has a larger maze); :class:`FrameExpert` refuses
-their other tasks."""
+HARD_PARSERS: dict[str, Callable[[np.ndarray], GridView]] = {
+    "Chaser": functools.partial(parse_chaser, cells=CHASER_HARD_CELLS, eye_pixels=CHASER_HARD_EYE),
+    "Miner": functools.partial(parse_miner, cells=MINER_HARD_CELLS),
+}
+"""Parsers for ``hard`` where it draws the whole grid at another scale than ``easy`` (the task, not the picture,
+says which: a cell count guessed from the walls could change an ``easy`` action); other games' parsers read both."""
+EASY_ONLY = frozenset({"CoinRun"})
+"""Games whose rule was measured above random on ``easy`` only; :class:`FrameExpert` refuses their other tasks."""
 
 
-def frame_action(game: str, frame: np.ndarray) -> int:
-    """The expert's native action for one frame of ``game``: a pure function of the picture."""
-    return PARSERS[game](frame).action()
+def frame_action(game: str, frame: np.ndarray, task: str = "easy") -> int:
+    """The expert's native action for one frame of ``game``/``task``: a pure function of the picture."""
+    parse = HARD_PARSERS.get(game, PARSERS[game]) if task == "hard" else PARSERS[game]
+    return parse(frame).action()
 
 
 class FrameExpert:
-    """Plays Procgen grid games from the current frame alone (see the module docstring).
+    """Plays Procgen games from the current frame alone (see the module docstring).
 
     ``reset`` only binds the env's gamepad mapping; nothing about the episode is read from it.
     """
@@ -605,6 +836,7 @@ class FrameExpert:
         self.seed = int(seed)  # unused by the rule (deterministic); kept for the registry's signature
         self._env: GamepadEnv | None = None
         self._game = ""
+        self._task = ""
 
     def reset(self, env: gym.Env, seed: int | None) -> None:
         """Bind to ``env``'s game.
@@ -618,13 +850,13 @@ class FrameExpert:
             raise ExpertUnsupported(f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {name}")
         if name in EASY_ONLY and base.task_spec.name != "easy":
             raise ExpertUnsupported(
-                f"the frame expert plays {name} on 'easy' only (its parser assumes the easy grid); "
+                f"the frame expert plays {name} on 'easy' only (its rule is not above random on the others); "
                 f"use 'planner' for {name}/{base.task_spec.name}"
             )
-        self._env, self._game = base, name
+        self._env, self._game, self._task = base, name, base.task_spec.name
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> gamepad.GamepadDict:
         """The gamepad action for ``obs`` (``info`` is not read)."""
         if self._env is None:
             raise ExpertNotReset("call expert.reset(env, seed) after env.reset() and before act()")
-        return self._env.native_to_gamepad(frame_action(self._game, obs))
+        return self._env.native_to_gamepad(frame_action(self._game, obs, self._task))
