@@ -60,6 +60,17 @@ expert's action as the label, in the demonstrations' format (``runs/bc_gate/ale-
     python experiments/bc_gate.py train --engine ale --expert frame --run dagger1   # then play, fit --run dagger1
     python experiments/bc_gate.py report --engine ale --expert frame --run dagger1 --write   # section 13
 
+``--engine procgen`` (``--expert frame``, its only demonstrator) runs the gate on the Procgen frame expert
+(``nitrogen_datasets.experts.frame_procgen``, section 14) over the Procgen pretraining tasks it beats random on,
+fixed in :data:`PROCGEN_FRAME_TASKS`; the engine's other pretraining tasks have no frame expert and count as not
+passing. The expert parses 128 px frames and the policy sees 64 px, so the expert plays (and labels) an env made
+at 128 px while the demonstrations store each frame shrunk to 64 px by the env's own resize (area average: the
+policy's 64 px env frame up to rounding); its files go to ``runs/bc_gate/procgen-frame`` and
+``experiments/results/bc_gate/procgen-frame``, the same stages as ``--engine ale --expert frame``::
+
+    python experiments/bc_gate.py collect --engine procgen   # then train, play --arm random/expert/marginal/policy,
+    python experiments/bc_gate.py report --engine procgen --write   # fit, relabel/--run dagger1 (section 14)
+
 Run from the repository root. Demonstrations and weights go to ``runs/bc_gate`` (not committed); per-episode
 results to ``experiments/results/bc_gate``. Every stage skips what is already on disk, so a killed run resumes
 by running the same command again.
@@ -79,7 +90,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bc_classifier import EVAL_EPISODES, make_env, play_seeds, with_score
-from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, paired_difference, write_report
+from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, paired_difference, play_out, write_report
 
 OUT = Path("runs/bc_gate")
 RESULTS = Path(__file__).parent / "results" / "bc_gate"
@@ -196,6 +207,26 @@ DAGGER_STEPS = 1500
 """The DAgger run's optimizer steps from v1's weights (about 12 minutes at v1's 70 samples/s on 1 thread)."""
 DAGGER_BEGIN, DAGGER_END = "<!-- bc-gate-ale-dagger:begin -->", "<!-- bc-gate-ale-dagger:end -->"
 
+PROCGEN_FRAME_TASKS: tuple[tuple[str, str], ...] = (
+    ("Chaser", "easy"),
+    ("Miner", "easy"),
+    ("Heist", "hard"),
+    ("Heist", "easy"),
+    ("FruitBot", "hard"),
+    ("FruitBot", "easy"),
+    ("Leaper", "hard"),
+    ("Leaper", "easy"),
+)
+"""The Procgen tasks of section 14's gate: those the frame expert played above random on seeds 1000-1019 when the
+run was made (docs/experts.md). Fixed here, not read from ``frame_procgen.PARSERS``, so that rules added to the
+expert later do not change a run under way or the report of one that ended."""
+PROCGEN_CONFIG = replace(FRAME_CONFIG, episodes=64)
+"""The Procgen gate: section 12's settings (64 px policy frames, 400-step demonstrations, 2500 steps, each task
+sampled alike) with 64 levels per task (seeds 0-63): the expert ends many levels in 30-200 steps (Miner, Heist,
+Leaper), so 16 would give those tasks a few hundred frames, and the expert records 64 in minutes."""
+PROCGEN_EXPERT_SIZE = 128
+"""The frame size the Procgen frame expert plays and labels at (``frame_procgen.PARSE_SIZE``: it refuses less)."""
+
 
 def use_engine(engine: str, expert: str | None = None) -> None:
     """Point the module at one engine's gate: its tasks, expert, folders, report block, settings and runs.
@@ -203,26 +234,35 @@ def use_engine(engine: str, expert: str | None = None) -> None:
     ``expert`` (``None``: the engine's default) names another demonstrator; its gate gets its own folders and
     report block (``frame`` on ``ale``: ``runs/bc_gate/ale-frame``, section 12).
     """
-    global OUT, RESULTS, BEGIN, END, ENGINE, EXPERT, EXPERT_ARM, WORDS, CONFIG, RUNS
-    if engine not in ("vizdoom", "ale"):
-        raise SystemExit(f"Error: unknown --engine {engine!r}; choose from vizdoom, ale")
-    if expert is not None and (engine, expert) not in (("vizdoom", "scripted"), ("ale", "planner"), ("ale", "frame")):
+    global OUT, RESULTS, BEGIN, END, ENGINE, EXPERT, EXPERT_ARM, WORDS, CONFIG, RUNS, DAGGER_BEGIN, DAGGER_END
+    if engine not in ("vizdoom", "ale", "procgen"):
+        raise SystemExit(f"Error: unknown --engine {engine!r}; choose from vizdoom, ale, procgen")
+    gates = (("vizdoom", "scripted"), ("ale", "planner"), ("ale", "frame"), ("procgen", "frame"))
+    if expert is not None and (engine, expert) not in gates:
         raise SystemExit(
-            f"Error: --expert {expert!r} has no gate on {engine}; choose: vizdoom scripted, ale planner/frame"
+            f"Error: --expert {expert!r} has no gate on {engine}; choose: vizdoom scripted, ale planner/frame, "
+            "procgen frame"
         )
     if engine == "vizdoom":
         return
-    OUT, RESULTS = OUT / "ale", RESULTS / "ale"
-    BEGIN, END = "<!-- bc-gate-ale:begin -->", "<!-- bc-gate-ale:end -->"
-    ENGINE, EXPERT, EXPERT_ARM, CONFIG = "ale", "planner", "expert-demos", ALE_CONFIG
-    WORDS = {"games": "Atari", "expert": "the save-state planner", "short": "planner"}
-    if expert == "frame":  # fast enough to play the evaluation seeds: the expert column is paired
+    if engine == "procgen":  # section 14: the frame expert is Procgen's only demonstrator here
+        OUT, RESULTS = OUT / "procgen-frame", RESULTS / "procgen-frame"
+        BEGIN, END = "<!-- bc-gate-procgen-frame:begin -->", "<!-- bc-gate-procgen-frame:end -->"
+        DAGGER_BEGIN, DAGGER_END = "<!-- bc-gate-procgen-dagger:begin -->", "<!-- bc-gate-procgen-dagger:end -->"
+        ENGINE, EXPERT, EXPERT_ARM, CONFIG = "procgen", "frame", "expert", PROCGEN_CONFIG
+        WORDS = {"games": "Procgen", "expert": "the frame expert", "short": "frame expert"}
+    else:
+        OUT, RESULTS = OUT / "ale", RESULTS / "ale"
+        BEGIN, END = "<!-- bc-gate-ale:begin -->", "<!-- bc-gate-ale:end -->"
+        ENGINE, EXPERT, EXPERT_ARM, CONFIG = "ale", "planner", "expert-demos", ALE_CONFIG
+        WORDS = {"games": "Atari", "expert": "the save-state planner", "short": "planner"}
+    if expert == "frame" and engine == "ale":  # fast enough to play the evaluation seeds: the expert column is paired
         OUT, RESULTS = OUT.with_name("ale-frame"), RESULTS.with_name("ale-frame")
         BEGIN, END = "<!-- bc-gate-ale-frame:begin -->", "<!-- bc-gate-ale-frame:end -->"
         EXPERT, EXPERT_ARM, CONFIG = "frame", "expert", FRAME_CONFIG
         WORDS = {"games": "Atari", "expert": "the frame expert", "short": "frame expert"}
     RUNS = {"v1": RunConfig("v1", steps=CONFIG.steps, balance="equal", save_every=CONFIG.save_every)}
-    if expert == "frame":
+    if EXPERT == "frame":
         # section 13: one DAgger iteration. v1's policy plays the training seeds, the frame expert labels every
         # frame it sees, and v1's weights train further on the demonstrations plus those frames (each task alike)
         RUNS["dagger1"] = RunConfig(
@@ -236,6 +276,8 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # its control: the same steps from v1's weights on the demonstrations alone, so that what the relabelled
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
+        if ENGINE == "procgen":  # section 14 runs dagger1 (and its control, time permitting), no replicates
+            return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?
         RUNS["dagger1s1"] = replace(RUNS["dagger1"], name="dagger1s1", seed=1)
@@ -257,13 +299,58 @@ def expert_for(game: str) -> str:
     return EXPERT
 
 
-def gate_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
+def engine_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
     """(game, task) of every task of the engine among the split's pretraining games, in registry order."""
     from nitrogen_envs.registry import get_game
     from nitrogen_envs.splits import load_split
 
     games = [get_game(name) for name in load_split(split).pretrain]
     return [(game.name, task.name) for game in games if game.engine == ENGINE for task in game.tasks]
+
+
+def gate_tasks(split: str = CONFIG.split) -> list[tuple[str, str]]:
+    """The tasks the gate trains and plays: every engine task, but on Procgen only :data:`PROCGEN_FRAME_TASKS`.
+
+    The other Procgen tasks (:func:`engine_tasks`) have no frame expert to demonstrate them.
+
+    Raises:
+        RuntimeError: a fixed Procgen task is not a pretraining task of ``split``.
+    """
+    tasks = engine_tasks(split)
+    if ENGINE != "procgen":
+        return tasks
+    missing = sorted(set(PROCGEN_FRAME_TASKS) - set(tasks))
+    if missing:
+        raise RuntimeError(f"{missing} are not Procgen pretraining tasks of {split}")
+    return [pair for pair in tasks if pair in PROCGEN_FRAME_TASKS]
+
+
+def task_env(game: str, task: str, size: int | None = None) -> Any:
+    """The env an arm plays ``game``/``task`` in.
+
+    Doom and Atari: bc_classifier's (64 px, the game's default task: their pretraining games have one task
+    each), whatever ``size``. Procgen: the task itself (two per game) at ``size`` px, by default the policy's
+    :attr:`GateConfig.obs_size`; the frame expert needs :data:`PROCGEN_EXPERT_SIZE`. The frame size changes
+    what is drawn, not the level a seed gives, so every arm plays the same levels.
+    """
+    if ENGINE != "procgen":
+        return make_env(FAMILY, game)
+    import gymnasium as gym
+
+    return gym.make(f"NitroGen/{game}-v0", obs_size=size or CONFIG.obs_size, task=task)
+
+
+def policy_view(frame: np.ndarray) -> np.ndarray:
+    """The frame as the policy is trained on it (other engines' frames as they are).
+
+    Procgen: the expert-size frame shrunk to the policy's size by the env's own area-average resize, which is the
+    policy's 64 px env frame up to rounding (both come from the 512 px render).
+    """
+    if ENGINE != "procgen":
+        return frame
+    from nitrogen_envs.image import resize_frame
+
+    return resize_frame(frame, (CONFIG.obs_size, CONFIG.obs_size))
 
 
 def gate_size(split: str = CONFIG.split) -> int:
@@ -287,6 +374,10 @@ def collect_demos(workers: int) -> None:
     """
     from nitrogen_datasets.collect import CollectConfig, collect
 
+    if ENGINE == "procgen":
+        collect_procgen()
+        atomic_json(RESULTS / "demos.json", demo_summary())
+        return
     passes = range(1, CONFIG.episodes + 1) if ENGINE == "ale" else [CONFIG.episodes]
     for episodes in passes:
         for game, task in gate_tasks():
@@ -306,6 +397,61 @@ def collect_demos(workers: int) -> None:
     if EXPERT_ARM != "expert":
         for game, task in gate_tasks():
             atomic_json(play_path(EXPERT_ARM, game, task), demo_episodes(game, task))
+
+
+def collect_procgen() -> None:
+    """The Procgen frame expert's demonstrations: round-robin over the tasks, one seed per pass (as Atari's).
+
+    ``nitrogen collect`` records the frames the expert reads; here the expert reads the env's
+    :data:`PROCGEN_EXPERT_SIZE` px frame and the demonstrations hold it shrunk to the policy's size
+    (:func:`policy_view`), as Atari's frame expert reads the emulator's screen while 64 px frames are recorded.
+    Steps are recorded as ``nitrogen_datasets.record`` does (the cap marks the last step truncated); each
+    episode is committed atomically and seeds already in a folder are skipped, so a killed run resumes.
+    """
+    from nitrogen_datasets.experts.registry import make_expert
+    from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+    from nitrogen_envs import gamepad
+    from nitrogen_envs.registry import get_game
+
+    for seed in range(CONFIG.episodes):
+        for game, task in gate_tasks():
+            folder = demo_folder(game, task)
+            writer = DatasetWriter(folder, WriterConfig(fps=get_game(game).native_fps))
+            try:
+                if seed in {e.seed for e in (writer.info.episodes if writer.info else ())}:
+                    continue
+                started = time.perf_counter()
+                env = task_env(game, task, PROCGEN_EXPERT_SIZE)
+                expert = make_expert(EXPERT, game)
+                try:
+                    obs, info = env.reset(seed=seed)
+                    expert.reset(env, seed)
+                    buffer = writer.start_episode(game=game, task=task, source=f"expert:{EXPERT}", seed=seed)
+                    total = 0.0
+                    try:
+                        while True:
+                            label = gamepad.as_flat_action(expert.act(obs, info))
+                            after, reward, terminated, truncated, info = env.step(gamepad.from_flat(label))
+                            limit = len(buffer) + 1 >= CONFIG.demo_max_steps
+                            truncated = bool(truncated) or (limit and not terminated)
+                            buffer.add(policy_view(obs), label, float(reward), bool(terminated), truncated)
+                            total += float(reward)
+                            obs = after
+                            if terminated or truncated:
+                                break
+                    except BaseException:
+                        writer.abort_episode(buffer)
+                        raise
+                    writer.finish_episode(buffer)
+                finally:
+                    env.close()
+            finally:
+                writer.close()
+            print(
+                f"collect {game}/{task} seed {seed}: {len(buffer)} frames, return {total:g}, "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
 
 
 def demo_summary() -> dict[str, Any]:
@@ -393,7 +539,7 @@ def dagger_data(run: RunConfig) -> tuple[list[Path], tuple[float, ...]]:
             if done < len(RELABEL_SEEDS):
                 raise SystemExit(
                     f"Error: {folder} holds {done} of {len(RELABEL_SEEDS)} episodes; run: python "
-                    f"experiments/bc_gate.py relabel --engine ale --expert frame --run {name}"
+                    f"experiments/bc_gate.py relabel --engine {ENGINE} --expert frame --run {name}"
                 )
             mine.append(folder)
         for folder in mine:
@@ -465,7 +611,7 @@ def play_path(arm: str, game: str, task: str) -> Path:
     return RESULTS / "play" / arm / f"{game}-{task}.json"
 
 
-def make_act_for(arm: str, game: str) -> Any:
+def make_act_for(arm: str, game: str, task: str) -> Any:
     """``act_for(env, seed)`` for :func:`bc_classifier.play_seeds`: uniform native actions or the expert.
 
     ``marginal``: native actions drawn at the frequencies the demonstrations hold them, blind to the frame.
@@ -482,7 +628,7 @@ def make_act_for(arm: str, game: str) -> Any:
 
         return random_act
     if arm == "marginal":
-        frequencies = action_frequencies(game)
+        frequencies = action_frequencies(game, task)
 
         def marginal_act(env: Any, seed: int) -> Any:
             base = unwrap(env)
@@ -501,16 +647,15 @@ def make_act_for(arm: str, game: str) -> Any:
     return expert_act
 
 
-def action_frequencies(game: str) -> np.ndarray:
-    """How often the game's demonstrations hold each native action (0 = nothing, then the game's table)."""
+def action_frequencies(game: str, task: str) -> np.ndarray:
+    """How often the task's demonstrations hold each native action (0 = nothing, then the game's table)."""
     from bc_classifier import load_episodes, native_labels
 
     from nitrogen_datasets.experts.base import native_action_count
     from nitrogen_envs.base import unwrap
 
-    (task,) = [task for name, task in gate_tasks() if name == game]
     _, actions, _ = load_episodes(demo_folder(game, task))
-    env = make_env(FAMILY, game)
+    env = task_env(game, task)
     try:
         size = native_action_count(unwrap(env))
     finally:
@@ -519,7 +664,7 @@ def action_frequencies(game: str) -> np.ndarray:
     return counts / counts.sum()
 
 
-def play_policy(policy: Any, game: str) -> list[dict[str, Any]]:
+def play_policy(policy: Any, game: str, task: str) -> list[dict[str, Any]]:
     """The policy on every evaluation seed at once: one forward over the frames of all running episodes.
 
     The same episodes as :func:`bc_classifier.play_seeds` (same envs, seeds, cap; the likeliest action is
@@ -529,7 +674,7 @@ def play_policy(policy: Any, game: str) -> list[dict[str, Any]]:
     from nitrogen_envs import gamepad
 
     seeds = [FIRST_SEED + k for k in range(EVAL_EPISODES)]
-    envs = [make_env(FAMILY, game) for _ in seeds]
+    envs = [task_env(game, task) for _ in seeds]
     rows: dict[int, dict[str, Any]] = {}
     started = time.perf_counter()
     try:
@@ -576,11 +721,11 @@ def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) 
         record: dict[str, Any] = {"game": game, "task": task, "arm": name, "max_steps": MAX_STEPS}
         if arm == "policy":
             policy, folder, step = load_policy(run)
-            rows = play_policy(policy, game)
+            rows = play_policy(policy, game, task)
             if run.name != "v1":  # v1's files keep the keys they were committed with
                 record |= {"weights": str(folder), "step": step}
         else:
-            rows = play_seeds_task(game, task, make_act_for(arm, game))
+            rows = play_seeds_task(game, task, make_act_for(arm, game, task), expert=arm == "expert")
         atomic_json(path, record | {"episodes": rows})
         print(f"play {name} {game}/{task}: {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -661,7 +806,7 @@ def relabel(run: RunConfig, beta: float = 0.0, games: list[str] | None = None) -
             if not seeds:
                 continue
             started = time.perf_counter()
-            episodes = labelled_rollouts(policy, game, seeds, beta)
+            episodes = labelled_rollouts(policy, game, task, seeds, beta)
             rows = summary["tasks"].setdefault(f"{game}/{task}", [])
             for seed, (steps, row) in zip(seeds, episodes, strict=True):
                 buffer = writer.start_episode(game=game, task=task, source=f"dagger:{name}/expert:{EXPERT}", seed=seed)
@@ -685,19 +830,20 @@ def relabel(run: RunConfig, beta: float = 0.0, games: list[str] | None = None) -
 
 
 def labelled_rollouts(
-    policy: Any, game: str, seeds: list[int], beta: float
+    policy: Any, game: str, task: str, seeds: list[int], beta: float
 ) -> list[tuple[list[tuple[np.ndarray, np.ndarray, float, bool, bool]], dict[str, Any]]]:
     """The policy on ``seeds`` at once (batched as :func:`play_policy`), the expert labelling every frame.
 
     Per episode: its steps (frame, the expert's flat action, reward, terminated, truncated as ``collect``
     records them: the cap marks the last step truncated) and its row (:func:`episode_record`'s, plus the share
-    of steps where the policy's native action is the expert's and the share the expert acted).
+    of steps where the policy's native action is the expert's and the share the expert acted). On Procgen the
+    env runs at the expert's size and the policy reads, and the step stores, :func:`policy_view`'s frame.
     """
     from nitrogen_datasets.experts.registry import make_expert
     from nitrogen_envs import gamepad
     from nitrogen_envs.base import unwrap
 
-    envs = [make_env(FAMILY, game) for _ in seeds]
+    envs = [task_env(game, task, PROCGEN_EXPERT_SIZE) for _ in seeds]
     experts = [make_expert(EXPERT, game) for _ in seeds]
     draws = [np.random.default_rng([int(seed), 15]) for seed in seeds]
     steps: list[list[tuple[np.ndarray, np.ndarray, float, bool, bool]]] = [[] for _ in seeds]
@@ -713,7 +859,7 @@ def labelled_rollouts(
             info.append(first_info)
         running = list(range(len(seeds)))
         while running:
-            actions = policy.predict_action_chunk(np.stack([obs[i] for i in running]), game=game)[:, 0]
+            actions = policy.predict_action_chunk(np.stack([policy_view(obs[i]) for i in running]), game=game)[:, 0]
             for i, action in zip(list(running), actions, strict=True):
                 base = unwrap(envs[i])
                 label = gamepad.as_flat_action(experts[i].act(obs[i], info[i]))  # reads the screen of obs[i]
@@ -722,7 +868,7 @@ def labelled_rollouts(
                 by_expert = beta > 0 and bool(draws[i].random() < beta)
                 take = label if by_expert else np.asarray(action, dtype=np.float32)
                 expert_acted[i] += int(by_expert)
-                frame = obs[i]
+                frame = policy_view(obs[i])
                 obs[i], reward, terminated, truncated, info[i] = envs[i].step(gamepad.from_flat(take))
                 limit = len(steps[i]) + 1 >= MAX_STEPS
                 steps[i].append(
@@ -741,9 +887,26 @@ def labelled_rollouts(
     return [(steps[i], rows[i]) for i in range(len(seeds))]
 
 
-def play_seeds_task(game: str, task: str, act_for: Any) -> list[dict[str, Any]]:
-    """bc_classifier's per-seed loop on :data:`FAMILY` (64 px frames, the game's default task)."""
+def play_seeds_task(game: str, task: str, act_for: Any, expert: bool = False) -> list[dict[str, Any]]:
+    """bc_classifier's per-seed loop on :data:`FAMILY` (64 px frames, the game's default task).
+
+    Procgen: the same loop on the task itself (:func:`task_env`), at the frame expert's size when ``expert``.
+    """
     from nitrogen_envs.registry import get_game
+
+    if ENGINE == "procgen":
+        rows = []
+        for seed in range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES):
+            env = task_env(game, task, PROCGEN_EXPERT_SIZE if expert else None)
+            act = act_for(env, seed)
+            started = time.perf_counter()
+            try:
+                obs, info = env.reset(seed=seed)
+                info, steps = play_out(env, obs, info, act)
+            finally:
+                env.close()
+            rows.append(episode_record(seed, info, steps, started))
+        return rows
 
     if get_game(game).tasks[0].name != task:
         raise RuntimeError(f"{game}/{task}: play_seeds plays the default task only")
@@ -795,8 +958,14 @@ def fit_table(run: RunConfig = RUNS["v1"]) -> list[str]:
         "",
         f"{what} on their own training frames (the first {data['frames_per_task']} demonstration frames of "
         f"each task; `... fit{'' if run.name == 'v1' else ' --run ' + run.name}`): the likeliest action's native "
-        f"index against the {WORDS['short']}'s label, and how often each native action (0 = nothing, then the game's actions in "
-        "its table's order) is labelled and predicted.",
+        f"index against the {WORDS['short']}'s label, and how often each native action ("
+        + (
+            "Procgen's table: 0 LEFT+DOWN, 1 LEFT, 2 LEFT+UP, 3 DOWN, 4 nothing, 5 UP, 6 RIGHT+DOWN, 7 RIGHT, "
+            "8 RIGHT+UP; up to the highest index used"
+            if ENGINE == "procgen"
+            else "0 = nothing, then the game's actions in its table's order"
+        )
+        + ") is labelled and predicted.",
         "",
         "| task | frames | accuracy | labelled | predicted |",
         "|---|---|---|---|---|",
@@ -900,6 +1069,8 @@ def gated_table(arm: str, demos: dict[str, Any]) -> tuple[list[str], list[TaskRe
 def gate_line(results: list[TaskResult]) -> str:
     """How many tasks beat random (CI above 0), as a share of the 41-task gate, and the mean share of the expert."""
     total = gate_size()
+    if ENGINE == "procgen":
+        return procgen_gate_line(results)
     wins = [r for r in results if r.low > 0]
     shares = [r.share for r in results if np.isfinite(r.share)]
     need = int(np.ceil(GATE_SHARE * total))
@@ -908,6 +1079,26 @@ def gate_line(results: list[TaskResult]) -> str:
         f"({', '.join(f'{r.game}/{r.task}' for r in wins) or 'none'}): {len(wins)} of the gate's {total} tasks "
         f"({len(wins) / total:.0%}; the gate needs {need}, {GATE_SHARE:.0%}). Mean share of the expert's score "
         f"over these tasks: {np.mean(shares):.2f} (target {TARGET_SHARE:.2f})."
+    )
+
+
+def procgen_gate_line(results: list[TaskResult]) -> str:
+    """:func:`gate_line` on Procgen, whose tasks the frame expert does not all play.
+
+    The played tasks' wins, then the engine's tasks it has no rule for counted as not passing, and the gate's 41.
+    """
+    total, engine = gate_size(), len(engine_tasks())
+    uncovered = engine - len(gate_tasks())
+    wins = [r for r in results if r.low > 0]
+    shares = [r.share for r in results if np.isfinite(r.share)]
+    need = int(np.ceil(GATE_SHARE * total))
+    return (
+        f"Beats random with the CI above 0 on **{len(wins)} of the {len(results)} Procgen tasks the frame expert "
+        f"plays** ({', '.join(f'{r.game}/{r.task}' for r in wins) or 'none'}); the other {uncovered} Procgen "
+        f"pretraining tasks have no frame expert and do not pass: **{len(wins)} of the {engine} Procgen pretraining "
+        f"tasks**, {len(wins)} of the gate's {total} tasks ({len(wins) / total:.0%}; the gate needs {need}, "
+        f"{GATE_SHARE:.0%}). Mean share of the expert's score over the {len(results)} played tasks: "
+        f"{np.mean(shares):.2f} (target {TARGET_SHARE:.2f})."
     )
 
 
@@ -1026,6 +1217,45 @@ def frame_report() -> str:
     return "\n".join(lines + fit_table(run))
 
 
+def procgen_report() -> str:
+    """Section 14: the Procgen gate on the frame expert's tasks, the tasks it has no rule for, marginal and fit."""
+    demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
+    trained = json.loads((RESULTS / "train.json").read_text()) if (RESULTS / "train.json").is_file() else None
+    run = RUNS["v1"]
+    tasks = gate_tasks()
+    others = [pair for pair in engine_tasks() if pair not in tasks]
+    frames = sum(row["frames"] for row in demos["tasks"].values())
+    episodes = sorted({row["episodes"] for row in demos["tasks"].values()}) or [0]
+    lines = [
+        f"ONE nitrogen-s (`action_head=discrete`, {CONFIG.obs_size} px, one action per frame, each task sampled "
+        f"alike) trained by `nitrogen_policies.training.train_on_folders` on {WORDS['expert']}'s demonstrations "
+        f"(`datasets/nitrogen_datasets/experts/frame_procgen.py`: a rule per game on the current frame, read at "
+        f"{PROCGEN_EXPERT_SIZE} px; no save state, no engine state, no randomness) of the {len(tasks)} Procgen tasks "
+        f"of {CONFIG.split}'s pretraining games it plays above random ({', '.join(f'{g}/{t}' for g, t in tasks)}; "
+        "fixed in `PROCGEN_FRAME_TASKS`): "
+        f"{'-'.join(map(str, (episodes[0], episodes[-1]))) if len(episodes) > 1 else episodes[0]} episodes per task "
+        f"on seeds 0-{CONFIG.episodes - 1} (one level each, {CONFIG.demo_max_steps}-step cap, the evaluation's; the "
+        f"expert plays the env at {PROCGEN_EXPERT_SIZE} px and the demonstrations hold each frame shrunk to "
+        f"{CONFIG.obs_size} px), {frames} frames in all; {train_budget(trained)}; the final weights play. Play: "
+        f"{EVAL_EPISODES} episodes per task on seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1} ({MAX_STEPS}-step "
+        f"cap, {CONFIG.obs_size} px frames), the likeliest action every frame (temperature 0); random (uniform native "
+        f"actions) and the frame expert (at {PROCGEN_EXPERT_SIZE} px) on the same seeds. Cells: mean normalized score "
+        "(the env's `score_normalized`, an affine map of the return: 0 at the registry's random-play reference, 1 at "
+        "the task's expert score; successes of 20: levels completed); difference from random [paired 95% bootstrap CI]; share = (policy - random) / "
+        f"(expert - random). The other {len(others)} Procgen pretraining tasks have no frame expert: not trained, not "
+        "played, counted as not passing. Made by `python experiments/bc_gate.py collect --engine procgen && ... train "
+        "--engine procgen --threads 1 && ... play --engine procgen --arm random && ... --arm expert && ... --arm "
+        "marginal && ... play --engine procgen && ... fit --engine procgen && ... report --engine procgen --write`.",
+        "",
+    ]
+    table, results = play_table(run.arm, demos)
+    lines += table + [f"| {game}/{task} | - | no frame expert | - | - | - | - |" for game, task in others]
+    if results:
+        lines += ["", gate_line(results)]
+    lines += marginal_table(run)
+    return "\n".join(lines + fit_table(run))
+
+
 def dagger_section() -> str:
     """Section 13: every DAgger run that has trained or played, in order (``report --run dagger1``)."""
     blocks: list[str] = []
@@ -1101,22 +1331,29 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
     sets = ", ".join(f"`{name}` ({frames[name]} frames)" for name in run.dagger)
     start = next((r for r in RUNS.values() if run.init == str(r.folder / "final")), None)
     origin = f"{start.name}'s final weights" if start else run.init or "a fresh nitrogen-s"
+    flags = f"--engine {ENGINE} --expert frame"
     lines = [
         f"**{run.name}**: DAgger iteration {len(run.dagger)}. The relabelled set{'s' if len(run.dagger) > 1 else ''} "
         f"{sets}: each named run's final weights play every task the frame expert has a rule for on training seeds "
         f"{RELABEL_SEEDS[0]}-{RELABEL_SEEDS[-1]} ({len(RELABEL_SEEDS)} episodes per task, {MAX_STEPS}-step cap, "
         "the evaluation's env settings, the likeliest action every frame), and the frame expert labels every frame "
-        "the policy sees (the expert reads the emulator's 210x160 screen of that frame); MontezumaRevenge has no "
-        f"rule and no relabelled frames (its random-play demonstrations stay). Then {origin} train "
-        f"{run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr {CONFIG.lr:g}, warm-up "
+        + (
+            "the policy sees (the env runs at the expert's 128 px; the policy reads, and the set stores, that frame "
+            f"shrunk to {CONFIG.obs_size} px). Then {origin} train "
+            if ENGINE == "procgen"
+            else "the policy sees (the expert reads the emulator's 210x160 screen of that frame); MontezumaRevenge has "
+            f"no rule and no relabelled frames (its random-play demonstrations stay). Then {origin} train "
+        )
+        + f"{run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr {CONFIG.lr:g}, warm-up "
         "and cosine schedule restarted) on the demonstrations plus the relabelled frames, each task sampled alike "
         f"and, inside a task, every frame alike; {budget}. Played at training step {played} on the evaluation "
-        f"seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1}; random, expert and marginal episodes are section "
-        "12's. Made by `python experiments/bc_gate.py "
-        + " && ... ".join(f"relabel --engine ale --expert frame --run {name}" for name in run.dagger)
-        + f" && ... train --engine ale --expert frame --run {run.name} --threads 1 && ... play "
-        f"--engine ale --expert frame --run {run.name} && ... fit --engine ale --expert frame --run {run.name} && "
-        f"... report --engine ale --expert frame --run {run.name} --write`.",
+        f"seeds {FIRST_SEED}-{FIRST_SEED + EVAL_EPISODES - 1}; random, expert and marginal episodes are "
+        + ("v1's (the table above)" if ENGINE == "procgen" else "section 12's")
+        + ". Made by `python experiments/bc_gate.py "
+        + " && ... ".join(f"relabel {flags} --run {name}" for name in run.dagger)
+        + f" && ... train {flags} --run {run.name} --threads 1 && ... play "
+        f"{flags} --run {run.name} && ... fit {flags} --run {run.name} && "
+        f"... report {flags} --run {run.name} --write`.",
         "",
     ]
     lines += gated_table(run.arm, demos)[0]
@@ -1190,7 +1427,8 @@ def relabel_table(run: RunConfig, shown: set[str]) -> list[str]:
             f"The relabelled set `{name}` ({data['weights']}, step {data['step']}; beta {data['beta']:g}: the share "
             "of steps the expert acts): per task, episodes and frames, the playing policy's mean return on the "
             "training seeds, and on-policy agreement, the share of the frames it visits on which its likeliest "
-            "native action is the frame expert's (section 12's fit table measures the same on the expert's own "
+            f"native action is the frame expert's ({'v1' if ENGINE == 'procgen' else 'section 12'}'s fit table "
+            "measures the same on the expert's own "
             "frames).",
             "",
             "| task | episodes | frames | policy return (training seeds) | on-policy agreement |",
@@ -1225,8 +1463,9 @@ def marginal_table(run: RunConfig) -> list[str]:
         "",
         f"Does the policy read the frame, or play the label statistics? The `marginal` arm plays each game's native "
         f"actions at the frequencies {WORDS['expert']}'s demonstrations hold them, blind to the frame (same seeds; "
-        f"`... play --engine ale{' --expert frame' if EXPERT == 'frame' else ''} --arm marginal`). Cells: its mean episode return; its difference from random and "
-        "the policy's difference from it [paired 95% bootstrap CIs].",
+        f"`... play --engine {ENGINE}{' --expert frame' if EXPERT == 'frame' else ''} --arm marginal`). Cells: its mean "
+        f"{'normalized score' if ENGINE == 'procgen' else 'episode return'}; its difference from random and the "
+        "policy's difference from it [paired 95% bootstrap CIs].",
         "",
         "| task | marginal | marginal - random | nitrogen-s - marginal |",
         "|---|---|---|---|",
@@ -1307,9 +1546,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
-    parser.add_argument("--engine", choices=("vizdoom", "ale"), default="vizdoom", help="which engine's tasks")
     parser.add_argument(
-        "--expert", help="the demonstrator (default: the engine's: scripted, planner; ale also: frame, section 12)"
+        "--engine", choices=("vizdoom", "ale", "procgen"), default="vizdoom", help="which engine's tasks"
+    )
+    parser.add_argument(
+        "--expert",
+        help="the demonstrator (default: the engine's: scripted, planner, frame; ale also: frame, section 12)",
     )
     args = parser.parse_args(argv)
     use_engine(args.engine, args.expert)
@@ -1330,7 +1572,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             write_report(text, DAGGER_BEGIN, DAGGER_END)
     else:
-        text = frame_report() if EXPERT == "frame" else ale_report() if ENGINE == "ale" else report()
+        text = (
+            procgen_report()
+            if ENGINE == "procgen"
+            else frame_report()
+            if EXPERT == "frame"
+            else ale_report()
+            if ENGINE == "ale"
+            else report()
+        )
         print(text)
         if args.write:
             write_report(text, BEGIN, END)
