@@ -217,8 +217,8 @@ PROCGEN_FRAME_TASKS: tuple[tuple[str, str], ...] = (
     ("Leaper", "hard"),
     ("Leaper", "easy"),
 )
-"""The Procgen tasks of section 14's gate: those the frame expert played above random on seeds 1000-1019 when the
-run was made (docs/experts.md). Fixed here, not read from ``frame_procgen.PARSERS``, so that rules added to the
+"""The Procgen tasks of section 14's gate: those the frame expert played above random on seeds 1000-1019 (success
+rate, 1000-step episodes; docs/experts.md) when the run was made. Fixed here, not read from ``frame_procgen.PARSERS``, so that rules added to the
 expert later do not change a run under way or the report of one that ended."""
 PROCGEN_CONFIG = replace(FRAME_CONFIG, episodes=64)
 """The Procgen gate: section 12's settings (64 px policy frames, 400-step demonstrations, 2500 steps, each task
@@ -1252,8 +1252,42 @@ def procgen_report() -> str:
     lines += table + [f"| {game}/{task} | - | no frame expert | - | - | - | - |" for game, task in others]
     if results:
         lines += ["", gate_line(results)]
+    lines += returns_table(run)
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
+
+
+def returns_table(run: RunConfig) -> list[str]:
+    """Per task and arm: mean raw return and episode length, and the expert's paired difference from random.
+
+    Why: the normalized score hides how an arm scores (FruitBot's negative returns) and how long it survives
+    (a policy that stands still plays every step of the cap on Heist and Miner); and whether the demonstrator
+    itself beats random under this cap decides what cloning it can reach.
+    """
+    arms = ["random", EXPERT_ARM, "marginal", run.arm]
+    rows = []
+    for game, task in gate_tasks():
+        episodes = played_episodes(arms, game, task)
+        if episodes is None:
+            continue
+        cells = [
+            f"{np.mean([e['return'] for e in rows_]):.2f} ({np.mean([e['steps'] for e in rows_]):.0f})"
+            for rows_ in episodes
+        ]
+        _, diff, low, high = paired_difference(episodes[1], episodes[0])
+        rows.append(f"| {game}/{task} | {' | '.join(cells)} | {diff.mean():+.2f} [{low:+.2f}, {high:+.2f}] |")
+    if not rows:
+        return []
+    return [
+        "",
+        f"Raw returns on the same seeds: per arm, the mean episode return (mean episode length in steps, cap "
+        f"{MAX_STEPS}), and the {WORDS['short']}'s normalized score minus random's [paired 95% bootstrap CI]: does "
+        "the demonstrator itself beat random under this cap?",
+        "",
+        f"| task | random | {WORDS['short']} | marginal | nitrogen-s | {WORDS['short']} - random |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def dagger_section() -> str:
