@@ -70,6 +70,7 @@ policy's 64 px env frame up to rounding); its files go to ``runs/bc_gate/procgen
 
     python experiments/bc_gate.py collect --engine procgen   # then train, play --arm random/expert/marginal/policy,
     python experiments/bc_gate.py report --engine procgen --write   # fit, relabel/--run dagger1 (section 14)
+    python experiments/bc_gate.py play --engine procgen --temperature 1   # v1 sampled, not argmax (arm policy-t1)
 
 Run from the repository root. Demonstrations and weights go to ``runs/bc_gate`` (not committed); per-episode
 results to ``experiments/results/bc_gate``. Every stage skips what is already on disk, so a killed run resumes
@@ -664,12 +665,13 @@ def action_frequencies(game: str, task: str) -> np.ndarray:
     return counts / counts.sum()
 
 
-def play_policy(policy: Any, game: str, task: str) -> list[dict[str, Any]]:
+def play_policy(policy: Any, game: str, task: str, generator: Any = None) -> list[dict[str, Any]]:
     """The policy on every evaluation seed at once: one forward over the frames of all running episodes.
 
     The same episodes as :func:`bc_classifier.play_seeds` (same envs, seeds, cap; the likeliest action is
     deterministic), in a fraction of the time: a forward over 20 frames costs about 3 times one frame's on a CPU
-    core, and the network, not ViZDoom, is what a step costs. ``seconds`` is the whole batch's time.
+    core, and the network, not ViZDoom, is what a step costs. ``seconds`` is the whole batch's time. ``generator``
+    draws the actions of a policy whose ``temperature`` is above 0 (seeded: the same episodes on a rerun).
     """
     from nitrogen_envs import gamepad
 
@@ -683,7 +685,8 @@ def play_policy(policy: Any, game: str, task: str) -> list[dict[str, Any]]:
         steps = [0] * len(seeds)
         running = list(range(len(seeds)))
         while running:
-            actions = policy.predict_action_chunk(np.stack([obs[i] for i in running]), game=game)[:, 0]
+            frames = np.stack([obs[i] for i in running])
+            actions = policy.predict_action_chunk(frames, game=game, generator=generator)[:, 0]
             for i, action in zip(list(running), actions, strict=True):
                 obs[i], _, terminated, truncated, info[i] = envs[i].step(gamepad.from_flat(action))
                 steps[i] += 1
@@ -696,11 +699,14 @@ def play_policy(policy: Any, game: str, task: str) -> list[dict[str, Any]]:
     return [rows[i] for i in range(len(seeds))]
 
 
-def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) -> None:
+def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"], temperature: float = 0.0) -> None:
     """``arm`` on every task's (or ``games``') evaluation seeds (``FIRST_SEED`` on), one result file per task.
 
     The policy arm plays ``run``'s weights: its final ones, or its newest checkpoint while it trains (the file
-    records which, and the step). Processes given disjoint ``games`` play side by side.
+    records which, and the step). Processes given disjoint ``games`` play side by side. ``temperature`` above 0
+    samples the policy's discrete head instead of taking each axis's likeliest bin (arm ``<run arm>-t<T>``,
+    actions drawn from a generator seeded 0 per task): the argmax of a factorized head can be an action the
+    expert never labels (section 14).
     """
     import torch
 
@@ -711,6 +717,10 @@ def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) 
         )
     torch.set_num_threads(1)
     name = run.arm if arm == "policy" else arm
+    if temperature > 0:
+        if arm != "policy":
+            raise SystemExit("Error: --temperature applies to --arm policy only")
+        name = sampled_arm(run, temperature)
     for game, task in gate_tasks():
         if games and game not in games:
             continue
@@ -721,13 +731,23 @@ def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"]) 
         record: dict[str, Any] = {"game": game, "task": task, "arm": name, "max_steps": MAX_STEPS}
         if arm == "policy":
             policy, folder, step = load_policy(run)
-            rows = play_policy(policy, game, task)
-            if run.name != "v1":  # v1's files keep the keys they were committed with
+            generator = None
+            if temperature > 0:
+                policy.config.temperature = temperature
+                generator = torch.Generator().manual_seed(0)
+                record |= {"temperature": temperature}
+            rows = play_policy(policy, game, task, generator)
+            if run.name != "v1" or temperature > 0:  # v1's argmax files keep the keys they were committed with
                 record |= {"weights": str(folder), "step": step}
         else:
             rows = play_seeds_task(game, task, make_act_for(arm, game, task), expert=arm == "expert")
         atomic_json(path, record | {"episodes": rows})
         print(f"play {name} {game}/{task}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def sampled_arm(run: RunConfig, temperature: float) -> str:
+    """The play arm of ``run``'s policy sampled at ``temperature`` (``policy-t1``)."""
+    return f"{run.arm}-t{temperature:g}"
 
 
 def run_weights(run: RunConfig) -> tuple[Path, int]:
@@ -1253,8 +1273,36 @@ def procgen_report() -> str:
     if results:
         lines += ["", gate_line(results)]
     lines += returns_table(run)
+    lines += sampled_table(run, demos)
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
+
+
+SAMPLED_TEMPERATURE = 1.0
+"""The temperature section 14 samples v1 at: the head's own distribution, neither sharpened nor flattened."""
+
+
+def sampled_table(run: RunConfig, demos: dict[str, Any]) -> list[str]:
+    """``run``'s policy sampled at :data:`SAMPLED_TEMPERATURE` beside random and the expert, once it has played.
+
+    Why: a factorized head's likeliest action can be "nothing" on frames where the expert always moves; sampling
+    plays the moves the head gives probability to.
+    """
+    arm = sampled_arm(run, SAMPLED_TEMPERATURE)
+    table, results = play_table(arm, demos)
+    if not results:
+        return []
+    wins = ", ".join(f"{r.game}/{r.task}" for r in results if r.low > 0) or "none"
+    return [
+        "",
+        f"The same weights sampled at temperature {SAMPLED_TEMPERATURE:g} instead of the argmax (each stick axis's "
+        "bin drawn from its softmax, each button from its Bernoulli; a generator seeded 0 per task; `... play "
+        f"--engine {ENGINE} --temperature {SAMPLED_TEMPERATURE:g}`, arm `{arm}`), on the same seeds:",
+        "",
+        *table,
+        "",
+        f"Sampled against random (paired 95% CIs above 0): {gate_summary(results)} ({wins}).",
+    ]
 
 
 def returns_table(run: RunConfig) -> list[str]:
@@ -1408,6 +1456,8 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
                 f"The control against random on the same seeds (paired 95% CIs above 0): {gate_summary(results)} ({wins}).",
             ]
     lines += relabel_table(run, shown or set())
+    if ENGINE == "procgen":  # section 14: the argmax of the factorized head stands still; sampling does not
+        lines += sampled_table(run, demos)
     lines += marginal_table(run)
     return "\n".join(lines + fit_table(run))
 
@@ -1579,6 +1629,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
+    parser.add_argument(
+        "--temperature", type=float, default=0.0, help="play --arm policy: sample at this temperature (0: argmax)"
+    )
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
     parser.add_argument(
         "--engine", choices=("vizdoom", "ale", "procgen"), default="vizdoom", help="which engine's tasks"
@@ -1595,7 +1648,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "train":
         train_policy(run, args.threads)
     elif args.stage == "play":
-        play(args.arm, args.games, run)
+        play(args.arm, args.games, run, args.temperature)
     elif args.stage == "fit":
         fit(run)
     elif args.stage == "relabel":
