@@ -1,0 +1,88 @@
+"""Does v1 read the frame, or play each stick axis's marginal? Its per-axis probabilities on its training frames.
+
+Why: v1 predicts "nothing" on almost every Chaser frame (docs/results.md section 14). Two readings fit that: the
+factorized head's per-axis argmax lands on the centre although the network reads the frame (a decoding problem a
+joint head would fix), or the network does not read the frame and outputs the label marginals (underfitting).
+This prints, per task, each axis's mean probability of below / at / above centre, its spread over frames, the
+argmax over the five moves under the head's independence, and the probability of x < 0 on LEFT- against
+RIGHT-labelled frames: equal values mean the output does not depend on what the frame shows.
+
+Run from the repository root, after ``experiments/bc_gate.py collect/train --engine procgen``:
+
+    python experiments/results/bc_gate/procgen-frame/axis_probe.py
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, "experiments")
+import bc_gate
+from bc_classifier import load_episodes, native_labels
+
+from nitrogen_policies.nitrogen import discrete_head
+
+TASKS = (("Chaser", "easy"), ("Miner", "easy"), ("Heist", "hard"))
+FRAMES = 600  # the fit stage's frames per task
+LEFT, RIGHT = 1, 7  # Procgen native indices
+
+
+def main() -> None:
+    """Print the probe for each of :data:`TASKS` on the v1 weights."""
+    bc_gate.use_engine("procgen", "frame")
+    torch.set_num_threads(1)
+    policy, _, _ = bc_gate.load_policy()
+    captured: list[torch.Tensor] = []
+    decode = discrete_head.decode_logits
+
+    def grab(logits: torch.Tensor, bins: int, temperature: float = 0.0, generator: Any = None) -> torch.Tensor:
+        captured.append(logits.detach().float().cpu())
+        return decode(logits, bins, temperature, generator)
+
+    discrete_head.decode_logits = grab  # type: ignore[assignment]
+    bins = policy.config.stick_bins
+    centre = bins // 2
+    for game, task in TASKS:
+        captured.clear()
+        frames, actions, _ = load_episodes(bc_gate.demo_folder(game, task))
+        frames, actions = frames[:FRAMES], actions[:FRAMES]
+        for i in range(0, len(frames), 200):
+            policy.predict_action_chunk(frames[i : i + 200], game=game)
+        logits = torch.cat(captured)
+        logits = logits if logits.dim() == 2 else logits[:, 0]
+        sticks = logits[:, : 4 * bins].unflatten(-1, (4, bins)).softmax(-1)
+        px, py = sticks[:, 0], sticks[:, 1]
+        lo, hi = px[:, :centre].sum(-1), px[:, centre + 1 :].sum(-1)
+        dn, up = py[:, :centre].sum(-1), py[:, centre + 1 :].sum(-1)
+        labels = native_labels(bc_gate.FAMILY, game, actions)
+        moves = {"x-": lo * py[:, centre], "x+": hi * py[:, centre], "y-": px[:, centre] * dn}
+        moves |= {"y+": px[:, centre] * up, "none": px[:, centre] * py[:, centre]}
+        best = np.array(list(moves))[torch.stack(list(moves.values()), -1).argmax(-1).numpy()]
+
+        def r(values: tuple[torch.Tensor, ...]) -> list[float]:
+            return [round(float(v), 3) for v in values]
+
+        print(f"{game}/{task}: frames {len(labels)}")
+        print(
+            f"  P(x<0, x=0, x>0) mean {r((lo.mean(), px[:, centre].mean(), hi.mean()))} std over frames "
+            f"{r((lo.std(), px[:, centre].std(), hi.std()))}"
+        )
+        print(f"  P(y<0, y=0, y>0) mean {r((dn.mean(), py[:, centre].mean(), up.mean()))}")
+        print(
+            f"  argmax over the five moves: { ({k: int((best == k).sum()) for k in moves}) }; labels (native "
+            f"0-8): {np.bincount(labels, minlength=9).tolist()}"
+        )
+        left, right = labels == LEFT, labels == RIGHT
+        print(
+            f"  P(x<0) on LEFT-labelled frames {float(lo[left].mean()):.3f}, on RIGHT-labelled "
+            f"{float(lo[right].mean()):.3f}; P(x>0) on RIGHT {float(hi[right].mean()):.3f}, on LEFT "
+            f"{float(hi[left].mean()):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
