@@ -151,3 +151,18 @@ def test_faint_template_does_not_match_hud_shapes(tmp_path):
     assert is_faint(template) and not is_faint(OverlayRenderer(sprite_style("sprite-xbox-1")).template())
     with pytest.raises(OverlayNotFound):
         localize(decoded(video), template)
+
+
+def test_letterbox_bar_edges_are_not_an_overlay(tmp_path):
+    """A square game pillarboxed in 640x360 (StarPilot, no HUD): the faint ``sprite-xbox-3`` template at scale 1.5
+    spans the picture, and its outline matched the two long static edges where the black bars meet the picture (0.40,
+    standing out and over moving play); a match must now also pass without those edges."""
+    pytest.importorskip("procgen")
+    from nitrogen_datasets.overlay.sprite_styles import sprite_style
+
+    script = _false_finds_script()
+    seed, crf, hud = script.VARIANTS[0]
+    video = script.clip_video(tmp_path, "StarPilot", seed, crf, hud, (640, 360))
+    template = OverlayRenderer(sprite_style("sprite-xbox-3")).template()
+    with pytest.raises(OverlayNotFound):
+        localize(decoded(video), template)

@@ -95,6 +95,8 @@ level varying over the edge frames by more than :data:`MOVING_STD`): static edge
 where the game behind it moves. The training clips' edge finds showed 0.63-1.0 (0.59 for the held-out
 ``sprite-xbox-6`` CRF 35 x2, over a slow, smooth scene); overlay-free clips' edge false finds on static scenery or
 opaque HUD shapes 0-0.41 (Round 4 of docs/overlay.md)."""
+BAR_LEVEL = 16
+"""Grey level at or below which a whole column or row, in every edge frame, is a letterbox bar (:func:`_unbarred`)."""
 MOVING_STD = 3.0
 """Standard deviation of a pixel's grey level over the edge frames above which :data:`MOVING_SHARE` counts it as
 moving. At 4 (above the H.264 grain of upscaled pixel art: Crafter's median is 3.4) the held-out ``sprite-xbox-6``
@@ -338,6 +340,7 @@ def localize(
         sample = edge_frames() if callable(edge_frames) else edge_frames
     greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in sample]
     static = _static_edges(greys)
+    unbarred = _unbarred(static, greys)
     motion = np.stack(greys).astype(np.float32).std(axis=0)
     doubted = []
     if found:
@@ -347,11 +350,13 @@ def localize(
         logger.debug("intensity match %.3f (faint template: %s): static edges there %.3f", score, faint, agree)
         if not faint and agree >= MIN_EDGE_SUPPORT:
             return Localization(x, y, scale, score)
+        agree_bar = _edge_thresholds(scale)[1]
         if (
             faint
-            and agree >= _edge_thresholds(scale)[1]
+            and agree >= agree_bar
             and _stands_out(static, template_grey, mask, scale, x, y)
             and _moving_share(motion, mask, scale, x, y) >= MOVING_SHARE
+            and (unbarred is static or _edge_score_at(unbarred, template_grey, mask, scale, x, y) >= agree_bar)
         ):
             return Localization(x, y, scale, score)
         doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
@@ -369,6 +374,10 @@ def localize(
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} not standing out")
             elif _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} where the game does not move")
+            elif unbarred is not static and _edge_score_at(unbarred, template_grey, mask, edge_scale, ex, ey) < (
+                clear if edge_score >= clear else least
+            ):
+                doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} on the letterbox bars' edges")
             else:
                 return Localization(ex, ey, edge_scale, edge_score)
         seen += group
@@ -463,6 +472,36 @@ def is_faint(template: np.ndarray) -> bool:
     """
     grey, mask = _prepare_template(template)
     return float(grey[mask > 0].std()) < FAINT_CONTRAST
+
+
+def _unbarred(static: np.ndarray, greys: Sequence[np.ndarray]) -> np.ndarray:
+    """``static`` without the edges where letterbox bars meet the picture (the same array where there are no bars).
+
+    A bar is a run of whole columns (rows) from the frame's side that stay at or below :data:`BAR_LEVEL` in every
+    frame. Its boundary with the picture is a long static edge that an outline spanning the picture matched at scale
+    1.5 (square games pillarboxed in 640x360, Round 4 of docs/overlay.md); an overlay drawn over a bar makes it no
+    bar. A match must still pass its bar on this image (checked only where there are bars).
+    """
+    bright = np.max(np.stack(greys), axis=0) > BAR_LEVEL
+    columns, rows = np.flatnonzero(bright.any(axis=0)), np.flatnonzero(bright.any(axis=1))
+    if not len(columns):
+        return static
+    cut = [
+        (axis, index)
+        for axis, lit, size in ((1, columns, static.shape[1]), (0, rows, static.shape[0]))
+        for index in (lit[0], lit[-1] + 1)
+        if 0 < index < size
+    ]
+    if not cut:
+        return static
+    cleaned = static.copy()
+    for axis, index in cut:
+        band = slice(max(0, index - 2), index + 2)
+        if axis == 1:
+            cleaned[:, band] = 0
+        else:
+            cleaned[band, :] = 0
+    return cleaned
 
 
 def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> float:
