@@ -232,6 +232,20 @@ def test_video_checks_refuse_a_fifo_and_garbage_and_open_a_real_clip(tmp_path):
     assert "pipe.mp4 is a FIFO" in out
 
 
+def test_garbage_whose_metadata_is_not_utf8_is_refused_as_a_bad_video(tmp_path, monkeypatch):
+    """Random bytes that FFmpeg half-parses can carry non-UTF-8 metadata, which PyAV fails to decode inside
+    ``av.open`` (seen once in CI on os.urandom bytes): the user gets the one-line refusal, not a traceback."""
+    import av
+
+    def undecodable_metadata(path, *args, **kwargs):
+        return b"\xcd\xff".decode("utf-8")
+
+    monkeypatch.setattr(av, "open", undecodable_metadata)
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 64)
+    with pytest.raises(InvalidInputFile, match=r"junk.mp4 cannot be opened as a video \(its metadata is not text\)"):
+        open_video(tmp_path / "junk.mp4").__enter__()
+
+
 # ---- outputs ------------------------------------------------------------------------------------------------
 def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()

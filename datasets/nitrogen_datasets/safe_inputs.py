@@ -288,8 +288,14 @@ def open_checked_video(path: PathLike, what: str = "video") -> Any:
     check_regular_file(path, what)
     try:
         container = av.open(os.fspath(path))
-    except av.error.FFmpegError as err:
-        reason = getattr(err, "strerror", None) or str(err)  # FFmpeg's words, without "[Errno 1094995529]"
+    except (av.error.FFmpegError, UnicodeDecodeError) as err:
+        # FFmpeg's words, without "[Errno 1094995529]". Garbage that FFmpeg half-parses can carry metadata that is
+        # not UTF-8, which PyAV fails to decode while opening (seen on os.urandom bytes taken for some format).
+        reason = (
+            "its metadata is not text"
+            if isinstance(err, UnicodeDecodeError)
+            else getattr(err, "strerror", None) or str(err)
+        )
         raise InvalidInputFile(
             f"{what} {os.fspath(path)} cannot be opened as a video ({reason}): it is not a video file FFmpeg can "
             "read; give one such as an .mp4"
