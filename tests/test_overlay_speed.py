@@ -119,6 +119,17 @@ def clip(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="module")
+def strong_clip(tmp_path_factory):
+    """Like ``clip`` in a style whose intensity match is strong (0.80 against ``clip``'s 0.65): localization needs
+    nothing but the first frames (a match below ``min_score`` + ``localize.BAND_MARGIN`` also reads the edge probe)."""
+    folder = tmp_path_factory.mktemp("speed-strong")
+    style = OverlayStyle(**{**preset_styles()[12].__dict__, "opacity": 0.9, "scale": 1.1, "position": (0.95, 0.1)})
+    return render_overlay_video(
+        gameplay(150, size=(360, 640), seed=2), random_actions(150, seed=3), style, folder / "c.mp4"
+    )
+
+
 def moves_when_shifted(layout, where, frame_size, template):
     """Whether rounding a box after shifting it to the region's coordinates lands it a pixel off, for some box."""
     x0, y0, _, _ = overlay_region(layout, where, frame_size, template)
@@ -193,9 +204,11 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
             np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(y_name)], out[:, element, 3], atol=1e-5)
 
 
-def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(clip, tmp_path, monkeypatch):
-    """The frames localization reads stay decoded for the main pass; only the edge fallback decodes the start again,
-    and it reads the same actions."""
+def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(
+    strong_clip, clip, tmp_path, monkeypatch
+):
+    """The frames localization reads stay decoded for the main pass; only the edge probe (a faint overlay, or an
+    intensity match too weak to stand alone) decodes the start again, and it reads the same actions."""
     from nitrogen_datasets.overlay import decode as decode_module
     from nitrogen_datasets.overlay import extract as extract_module
 
@@ -209,8 +222,14 @@ def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_pr
             yield item
 
     monkeypatch.setattr(decode_module, "decode_frames", counting_decode)
-    clear = extract(clip.video, clip.layout, tmp_path / "clear.parquet")
+    clear = extract(strong_clip.video, strong_clip.layout, tmp_path / "clear.parquet")
     assert decoded_frames == [clear.frames] and clear.frames == 150
+    probe_frames = ExtractConfig().probe_frames
+    first_frames = len(probe_sample(probe_frames)[0])
+
+    decoded_frames.clear()
+    weak = extract(clip.video, clip.layout, tmp_path / "weak.parquet")  # intensity 0.65: static edges must agree
+    assert decoded_frames == [first_frames, probe_frames, 150] and weak.frames == 150
 
     def faint_localize(frames, template, min_score, edge_frames):
         edges = edge_frames()  # what the fallback reads when intensity matching fails
@@ -219,11 +238,10 @@ def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_pr
 
     decoded_frames.clear()
     monkeypatch.setattr(extract_module, "localize", faint_localize)
-    faint = extract(clip.video, clip.layout, tmp_path / "faint.parquet")
+    faint = extract(strong_clip.video, strong_clip.layout, tmp_path / "faint.parquet")
     # The first decoder stops after the frames intensity matching reads; the edge reader reads the probe; the main
     # pass decodes every frame once, from the first.
-    probe_frames = ExtractConfig().probe_frames
-    assert decoded_frames == [len(probe_sample(probe_frames)[0]), probe_frames, 150]
+    assert decoded_frames == [first_frames, probe_frames, 150]
     assert pq.read_table(faint.actions).equals(pq.read_table(clear.actions))
 
 
