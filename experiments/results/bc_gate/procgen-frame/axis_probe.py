@@ -9,11 +9,14 @@ RIGHT-labelled frames: equal values mean the output does not depend on what the 
 
 Run from the repository root, after ``experiments/bc_gate.py collect/train --engine procgen``:
 
-    python experiments/results/bc_gate/procgen-frame/axis_probe.py
+    python experiments/results/bc_gate/procgen-frame/axis_probe.py [--run chaser1 --tasks Chaser/easy]
+
+``--run`` probes another run's final weights (``single_task.py``'s ``chaser1``: one task, 64,000 samples).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -33,9 +36,15 @@ LEFT, RIGHT = 1, 7  # Procgen native indices
 
 def main() -> None:
     """Print the probe for each of :data:`TASKS` on the v1 weights."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="v1", help="v1, or a run name whose weights are under runs/")
+    parser.add_argument("--tasks", nargs="+", default=[f"{g}/{t}" for g, t in TASKS], metavar="GAME/TASK")
+    args = parser.parse_args()
     bc_gate.use_engine("procgen", "frame")
     torch.set_num_threads(1)
-    policy, _, _ = bc_gate.load_policy()
+    run = bc_gate.RUNS.get(args.run) or bc_gate.RunConfig(args.run)
+    policy, _, _ = bc_gate.load_policy(run)
+    print(f"run {run.name}")
     captured: list[torch.Tensor] = []
     decode = discrete_head.decode_logits
 
@@ -46,7 +55,7 @@ def main() -> None:
     discrete_head.decode_logits = grab  # type: ignore[assignment]
     bins = policy.config.stick_bins
     centre = bins // 2
-    for game, task in TASKS:
+    for game, task in (name.split("/") for name in args.tasks):
         captured.clear()
         frames, actions, _ = load_episodes(bc_gate.demo_folder(game, task))
         frames, actions = frames[:FRAMES], actions[:FRAMES]

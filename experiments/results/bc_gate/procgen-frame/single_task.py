@@ -1,0 +1,65 @@
+"""Section 14's follow-up: nitrogen-s trained on ONE Procgen task at the sample budget section 10's classifier had.
+
+Why: v1 (8 tasks, 2,500 steps of 32: about 10,000 samples per task) outputs the label marginals whatever the frame
+(``axis_probe.py``), where section 10's single-game classifier read Chaser's labels after 1,000 steps of 64
+(64,000 samples). This trains the gate's nitrogen-s (same trainer, settings and demonstrations) on Chaser ``easy``
+alone for 2,000 steps of 32 (64,000 samples), then runs the gate's ``fit`` and ``play`` (argmax and sampled at
+temperature 1) on it, so the tables compare it with v1 on the same seeds. ``--game``/``--task`` pick another of
+the gate's tasks (run ``<game><n>``, e.g. ``miner1``); two tasks can run side by side. If it reads the frame, the gate's
+multi-task budget is what blinds v1; if not, the product's policy is what differs from the classifier.
+
+Run from the repository root after ``experiments/bc_gate.py collect --engine procgen`` and its random / expert play:
+
+    python experiments/results/bc_gate/procgen-frame/single_task.py [--game Miner --task easy]
+
+Resumable: the trainer resumes its checkpoints and played tasks are skipped. Results: e.g. the run ``chaser1``'s
+``train-chaser1.json``, ``fit-chaser1.json`` and ``play/policy-chaser1*/`` beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+sys.path.insert(0, "experiments")
+import bc_gate
+
+STEPS = 2000  # x 32 = 64,000 samples, section 10's bc1000 (1,000 steps of 64)
+
+
+def main() -> None:
+    """Train, fit and play the one-task run, then print its paired differences from random and from v1."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--game", default="Chaser")
+    parser.add_argument("--task", default="easy")
+    args = parser.parse_args()
+    GAME, TASK = args.game, args.task  # noqa: N806
+    bc_gate.use_engine("procgen", "frame")
+    if (GAME, TASK) not in bc_gate.gate_tasks():
+        raise SystemExit(f"Error: {GAME}/{TASK} is not a gate task; choose from {bc_gate.gate_tasks()}")
+    bc_gate.gate_tasks = lambda split=bc_gate.CONFIG.split: [(GAME, TASK)]  # type: ignore[assignment]
+    run = bc_gate.RunConfig(
+        f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1", steps=STEPS, balance="equal"
+    )
+    bc_gate.train_policy(run, threads=1)
+    bc_gate.fit(run)
+    bc_gate.play("policy", [GAME], run)
+    bc_gate.play("policy", [GAME], run, temperature=1.0)
+    for arm in (run.arm, bc_gate.sampled_arm(run, 1.0)):
+        for other in ("random", "policy", "policy-t1"):
+            episodes = bc_gate.played_episodes([arm, other], GAME, TASK)
+            if episodes is None:
+                continue
+            mine, theirs = episodes
+            score, diff, low, high = bc_gate.paired_difference(mine, theirs)
+            print(
+                f"{arm} - {other} on {GAME}/{TASK}: {float(score.mean()):.2f} against "
+                f"{float(np.mean([e['normalized'] for e in theirs])):.2f}, {float(diff.mean()):+.2f} "
+                f"[{low:+.2f}, {high:+.2f}]"
+            )
+
+
+if __name__ == "__main__":
+    main()
