@@ -128,15 +128,16 @@ def make_env(family: str, game: str) -> Any:
     return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **({"task": task} if task else {}))
 
 
-def play_seeds(family: str, game: str, act_for: Any) -> list[dict[str, Any]]:
+def play_seeds(family: str, game: str, act_for: Any, new_env: Any = None) -> list[dict[str, Any]]:
     """One episode record per evaluation seed (``FIRST_SEED`` on), each env closed whatever happens.
 
-    ``act_for(env, seed)`` gives that episode's ``act(obs, info)``.
+    ``act_for(env, seed)`` gives that episode's ``act(obs, info)``. ``new_env()`` (default: ``make_env(family,
+    game)``) makes each episode's env, for callers that need another task or frame size.
     """
     rows = []
     for k in range(EVAL_EPISODES):
         seed = FIRST_SEED + k
-        env = make_env(family, game)
+        env = new_env() if new_env is not None else make_env(family, game)
         act = act_for(env, seed)
         started = time.perf_counter()
         try:

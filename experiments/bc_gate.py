@@ -91,7 +91,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bc_classifier import EVAL_EPISODES, make_env, play_seeds, with_score
-from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, paired_difference, play_out, write_report
+from bc_diagnosis import FIRST_SEED, MAX_STEPS, atomic_json, episode_record, paired_difference, write_report
 
 OUT = Path("runs/bc_gate")
 RESULTS = Path(__file__).parent / "results" / "bc_gate"
@@ -915,18 +915,7 @@ def play_seeds_task(game: str, task: str, act_for: Any, expert: bool = False) ->
     from nitrogen_envs.registry import get_game
 
     if ENGINE == "procgen":
-        rows = []
-        for seed in range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES):
-            env = task_env(game, task, PROCGEN_EXPERT_SIZE if expert else None)
-            act = act_for(env, seed)
-            started = time.perf_counter()
-            try:
-                obs, info = env.reset(seed=seed)
-                info, steps = play_out(env, obs, info, act)
-            finally:
-                env.close()
-            rows.append(episode_record(seed, info, steps, started))
-        return rows
+        return play_seeds(FAMILY, game, act_for, lambda: task_env(game, task, PROCGEN_EXPERT_SIZE if expert else None))
 
     if get_game(game).tasks[0].name != task:
         raise RuntimeError(f"{game}/{task}: play_seeds plays the default task only")
