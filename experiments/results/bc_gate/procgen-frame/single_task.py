@@ -34,20 +34,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", default="Chaser")
     parser.add_argument("--task", default="easy")
+    parser.add_argument("--seed", type=int, default=0, help="the trainer's seed (run name gains s<seed> unless 0)")
     args = parser.parse_args()
     GAME, TASK = args.game, args.task  # noqa: N806
     bc_gate.use_engine("procgen", "frame")
     if (GAME, TASK) not in bc_gate.gate_tasks():
         raise SystemExit(f"Error: {GAME}/{TASK} is not a gate task; choose from {bc_gate.gate_tasks()}")
     bc_gate.gate_tasks = lambda split=bc_gate.CONFIG.split: [(GAME, TASK)]  # type: ignore[assignment]
-    run = bc_gate.RunConfig(
-        f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1", steps=STEPS, balance="equal"
-    )
+    name = f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1"
+    name = f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1"
+    run = bc_gate.RunConfig(name + (f"s{args.seed}" if args.seed else ""), steps=STEPS, balance="equal", seed=args.seed)
     bc_gate.train_policy(run, threads=1)
     bc_gate.fit(run)
     bc_gate.play("policy", [GAME], run)
     bc_gate.play("policy", [GAME], run, temperature=1.0)
-    for arm in (run.arm, bc_gate.sampled_arm(run, 1.0)):
+    for arm in (run.arm, bc_gate.sampled_arm(run, 1.0)):  # against random, v1 argmax and v1 sampled
         for other in ("random", "policy", "policy-t1"):
             episodes = bc_gate.played_episodes([arm, other], GAME, TASK)
             if episodes is None:
