@@ -258,3 +258,43 @@ def test_shipped_weights_load_offline_and_act():
     action, state = policy.predict(np.zeros((64, 64, 3), np.uint8), deterministic=True)
     assert state is None
     assert gamepad.validate_flat(action).shape == (gamepad.FLAT_SIZE,)
+
+
+def test_random_shift_crops_each_image_from_its_edge_padded_self():
+    from nitrogen_policies.nitrogen.processor_nitrogen import random_shift
+
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    assert random_shift(images, 0) is images
+    shifted = random_shift(images, 2, torch.Generator().manual_seed(1))
+    again = random_shift(images, 2, torch.Generator().manual_seed(1))
+    assert shifted.shape == images.shape and torch.equal(shifted, again)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
+    offsets = []
+    for b in range(2):  # every image is one crop of its own padded self, all channels at the same offset
+        found = [
+            (y, x) for y in range(5) for x in range(5) if torch.equal(padded[b, :, y : y + 8, x : x + 8], shifted[b])
+        ]
+        assert len(found) == 1
+        offsets.append(found[0])
+    draws = {tuple(random_shift(images, 2, torch.Generator().manual_seed(s))[0, 0, 0, :2].tolist()) for s in range(20)}
+    assert len(draws) > 3  # offsets vary from draw to draw, not one fixed shift
+
+
+def test_shift_augment_changes_training_only_never_what_the_policy_plays():
+    torch.manual_seed(0)
+    plain = NitroGenPolicy.from_config("nitrogen-s", **{**TINY, "game_dropout": 0.0})
+    shifted = NitroGenPolicy.from_config("nitrogen-s", **{**TINY, "game_dropout": 0.0, "shift_augment": 4})
+    shifted.model.load_state_dict(plain.model.state_dict())
+    batch = {
+        "frames": torch.from_numpy(frames(batch=4, size=32)),
+        "actions": torch.from_numpy(np.tile(gamepad.to_flat({"buttons": ["south"]}), (4, 8, 1))),
+    }
+    losses = [p.train()(batch, torch.Generator().manual_seed(0))[0].item() for p in (plain, shifted)]
+    assert losses[0] != losses[1]  # the shifted policy trained on other pixels
+    chunk = []
+    for p in (plain, shifted):
+        torch.manual_seed(1)  # the flow head's noise
+        chunk.append(p.eval().predict_action_chunk(frames(size=32)))
+    np.testing.assert_array_equal(chunk[0], chunk[1])
+    with pytest.raises(ValueError, match="shift_augment"):
+        NitroGenConfig(shift_augment=-1)

@@ -43,6 +43,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "n_layers": (1, 64),
     "n_heads": (1, 256),
     "stick_bins": (3, 255),
+    "shift_augment": (0, 256),
 }
 FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "mlp_ratio": (1 / 64, 16.0),
@@ -86,6 +87,10 @@ class NitroGenConfig:
         mlp_ratio: MLP width / d_model.
         game_names: game vocabulary of the game embedding; index 0 is the unknown game.
         game_dropout: probability of replacing the game id with "unknown" during training (zero-shot).
+        shift_augment: pixels of random-shift augmentation while training (DrQ's pad-and-crop, Kostrikov et al.
+            2020): each image is padded by this many edge pixels and cropped back at its own random offset. A
+            policy cloned from a few dozen levels otherwise learns where things sit on those levels' screens
+            (docs/results.md section 14); 0 (the default) trains on the frames as they are. Inference never shifts.
         flow_alpha: Beta(alpha, beta) flow-time distribution; alpha > beta favours the data end.
         flow_beta: see ``flow_alpha``.
         guidance_scale: classifier-free guidance at sampling time, as the release's ``cfg_scale``: each Euler
@@ -125,6 +130,7 @@ class NitroGenConfig:
     mlp_ratio: float = 2.0
     game_names: tuple[str, ...] = field(default_factory=default_game_names)
     game_dropout: float = 0.1
+    shift_augment: int = 0
     flow_alpha: float = 1.5
     flow_beta: float = 1.0
     guidance_scale: float = 1.0

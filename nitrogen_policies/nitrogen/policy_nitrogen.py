@@ -31,7 +31,7 @@ from nitrogen_policies.hub import (
 from nitrogen_policies.nitrogen import discrete_head
 from nitrogen_policies.nitrogen.configuration_nitrogen import NitroGenConfig, config_from_preset
 from nitrogen_policies.nitrogen.modeling_nitrogen import NitroGenModel
-from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions, frames_to_tensor
+from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions, frames_to_tensor, random_shift
 
 if TYPE_CHECKING:
     from nitrogen_policies.official.architecture import OfficialNitroGenModel
@@ -310,6 +310,8 @@ class NitroGenPolicy(nn.Module):
         """
         device = next(self.parameters()).device
         images = frames_to_tensor(batch["frames"], self.config.image_size, device)
+        if self.training:
+            images = random_shift(images, self.config.shift_augment, generator)
         actions = self.model.from_gamepad(batch["actions"].to(device).float())  # the flow's own action space
         mask = batch.get("action_mask")
         mask = torch.ones(actions.shape[:2], dtype=torch.bool, device=device) if mask is None else mask.to(device)

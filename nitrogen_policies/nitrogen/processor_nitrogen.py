@@ -36,6 +36,25 @@ def frames_to_tensor(
     return images / 127.5 - 1.0
 
 
+def random_shift(images: torch.Tensor, pixels: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each (B, C, H, W) image by its own random offset of up to ``pixels`` in each direction.
+
+    DrQ's augmentation: pad every side by ``pixels`` with the edge's own values, then crop the original size
+    back at an offset drawn uniformly from ``0..2*pixels`` per image and axis. Edge padding keeps the shifted
+    border looking like the picture rather than a black frame the policy could learn to read.
+    """
+    if pixels <= 0:
+        return images
+    batch, _, height, width = images.shape
+    padded = F.pad(images, (pixels, pixels, pixels, pixels), mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (2, batch), generator=generator, device=images.device)
+    rows = offsets[0][:, None] + torch.arange(height, device=images.device)  # (B, H)
+    cols = offsets[1][:, None] + torch.arange(width, device=images.device)  # (B, W)
+    index = torch.arange(batch, device=images.device)[:, None, None, None]
+    channels = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+    return padded[index, channels, rows[:, None, :, None], cols[:, None, None, :]]
+
+
 def decode_actions(raw: torch.Tensor) -> np.ndarray:
     """Network output (..., 21) -> valid flat gamepad actions.
 

@@ -35,15 +35,21 @@ def main() -> None:
     parser.add_argument("--game", default="Chaser")
     parser.add_argument("--task", default="easy")
     parser.add_argument("--seed", type=int, default=0, help="the trainer's seed (run name gains s<seed> unless 0)")
+    parser.add_argument(
+        "--shift", type=int, default=0, help="the policy's shift_augment in pixels (run name gains x<shift> unless 0)"
+    )
     args = parser.parse_args()
     GAME, TASK = args.game, args.task  # noqa: N806
     bc_gate.use_engine("procgen", "frame")
     if (GAME, TASK) not in bc_gate.gate_tasks():
         raise SystemExit(f"Error: {GAME}/{TASK} is not a gate task; choose from {bc_gate.gate_tasks()}")
     bc_gate.gate_tasks = lambda split=bc_gate.CONFIG.split: [(GAME, TASK)]  # type: ignore[assignment]
+    if args.shift:  # random-shift augmentation: does it close the gap between training and unseen levels?
+        policy = {**bc_gate.CONFIG.policy, "shift_augment": args.shift}
+        bc_gate.CONFIG = bc_gate.replace(bc_gate.CONFIG, policy=policy)
     name = f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1"
-    name = f"{GAME.lower()}1" if TASK == "easy" else f"{GAME.lower()}-{TASK}1"
-    run = bc_gate.RunConfig(name + (f"s{args.seed}" if args.seed else ""), steps=STEPS, balance="equal", seed=args.seed)
+    name += (f"x{args.shift}" if args.shift else "") + (f"s{args.seed}" if args.seed else "")
+    run = bc_gate.RunConfig(name, steps=STEPS, balance="equal", seed=args.seed)
     bc_gate.train_policy(run, threads=1)
     bc_gate.fit(run)
     bc_gate.play("policy", [GAME], run)
