@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
@@ -36,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
@@ -46,6 +44,9 @@ from nitrogen_datasets.overlay.decode import decode_frames
 from nitrogen_datasets.overlay.render import letterbox, parse_resolution
 from nitrogen_datasets.overlay.sprite_styles import sprite_style
 from nitrogen_envs.video import VideoWriter
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "overlay_localize_round3"))
+from localize_check import load_module  # the shipped localize module, or the one at a path
 
 TRAINING_STYLES = (
     "sprite-xbox-3",
@@ -67,20 +68,6 @@ ACTION_HOLD = 6
 """A random action is held this many steps, as a player holds a direction."""
 VARIANTS = ((0, 23, False), (1, 23, True), (2, 35, True))
 """(seed, CRF, HUD shapes drawn) of each game's clips: the game alone, then with HUD shapes at two qualities."""
-
-
-def load_module(path: Path | None) -> ModuleType:
-    """The shipped localize module, or the one at ``path``."""
-    if path is None:
-        from nitrogen_datasets.overlay import localize
-
-        return localize
-    spec = importlib.util.spec_from_file_location("localize_other", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["localize_other"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def game_frames(game: str, seed: int) -> Iterator[np.ndarray]:
