@@ -46,7 +46,7 @@ from nitrogen_datasets.overlay.sprite_styles import sprite_style
 from nitrogen_envs.video import VideoWriter
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "overlay_localize_round3"))
-from localize_check import load_module  # the shipped localize module, or the one at a path
+from localize_check import load_module  # type: ignore[import-not-found]  # shipped localize, or one at a path
 
 TRAINING_STYLES = (
     "sprite-xbox-3",
