@@ -233,3 +233,34 @@ def test_a_peaks_only_track_reads_a_long_move_in_full_not_at_the_edge_of_the_fre
     maps = [blob(2, 5)] * 5 + [blob(8, 5)] * 5
     assert _decided(KnobTrack(2, 0.3, lag=3), maps)[5] != (8, 5)
     assert _decided(KnobTrack(2, 0.3, lag=3, peaks=True), maps) == [(2, 5)] * 5 + [(8, 5)] * 5
+
+
+@pytest.mark.parametrize("max_outside", [0.25, 1.0])
+def test_a_candidate_that_leaves_the_sweep_box_is_not_chosen_as_the_knob(max_outside):
+    """An idle stick: the knob's rim matches at rest in every frame, while a small ring inside it matches a
+    look-alike that wanders outside the sweep box. The most mobile candidate used to win (an idle stick that
+    reads off in every frame); the knob never leaves its box, so that candidate is dropped."""
+    box = Box(50.0, 50.0, 20.0, 20.0)  # travel 10
+    matcher = StickMatcher(
+        box, Localization(0, 0, 1.0, 1.0), _pad(60.0, 60.0), KnobMatchConfig(max_outside=max_outside)
+    )
+    assert len(matcher.knobs) >= 2
+    wander = [(13, 0), (-13, 5), (0, -13), (13, 12), (-12, 13), (13, -6)]  # beyond travel 10 + slack 2
+
+    def score_map(frame: np.ndarray, which: int | None = None) -> np.ndarray:
+        index = matcher.choice if which is None else which
+        knob = matcher.knobs[index]
+        shape = StickMatcher.score_map(matcher, frame, index).shape
+        scores = np.zeros(shape, np.float32)
+        if index == 0:  # the smallest ring: a look-alike outside the box
+            dx, dy = wander[int(frame[0, 0, 0]) % len(wander)]
+            scores[knob.rest[1] + dy, knob.rest[0] + dx] = 0.8
+        elif index == len(matcher.knobs) - 1:  # the knob's rim, at rest
+            scores[knob.rest[1], knob.rest[0]] = 0.9
+        return scores
+
+    matcher.score_map = score_map  # type: ignore[method-assign]
+    frames = [np.full((120, 120, 3), i, np.uint8) for i in range(12)]
+    matcher.choose(frames)
+    assert matcher.outside[0] == 1.0 and matcher.outside[-1] == 0.0
+    assert matcher.choice == (len(matcher.knobs) - 1 if max_outside < 1 else 0)

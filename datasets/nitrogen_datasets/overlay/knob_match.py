@@ -11,7 +11,8 @@ What makes it hold on real art:
 * **The knob's extent comes from the template, checked by the video.** A layout gives the sweep box, not
   the knob's size, and a knob may be larger than its travel. Rings of edges centred on the rest position
   (the knob's rim, a gate, the base's rim) are candidates; the one whose patch moves most over the clip's
-  first frames is the knob (a base or gate ring never moves, so its patch only ever matches at rest).
+  first frames is the knob (a base or gate ring never moves, so its patch only ever matches at rest), unless
+  its best placements leave the sweep box, which the knob never does (a look-alike in the game, followed).
 * **Edges and intensity.** The correlations of the gradient magnitude and of the grey image are averaged: a
   pressed stick (L3/R3) that recolours its knob keeps its rim, a translucent overlay blended with the game
   keeps its edges' positions, and the grey image holds where a small knob is a few blocky pixels; the
@@ -69,6 +70,11 @@ class KnobMatchConfig:
         mask: correlate within the knob's disc only (a circular mask), not its whole square patch.
         work_travel_px: a knob travelling farther (frame pixels) is matched on a grid coarser by a whole factor.
         choose_frames: reference frames (spread evenly) the knob's patch is chosen on.
+        max_outside: a candidate whose best placement lies outside the sweep box (by more than ``slack_px``)
+            on more than this share of the choice frames is not the knob, which never leaves its box: it matches
+            a look-alike in the scene (the most mobile candidate of an idle stick, often a small ring inside the
+            knob) or nothing; if every candidate does, those that do least remain. 1 keeps them all (the choice
+            before Round 5).
         score_ratio: a candidate knob is one whose mean match score is at least this share of the best's.
         spread_ratio: ... and that moves at least this share of the most mobile such candidate.
         track_jump: what a knob path pays (in match score, times :attr:`StickMatcher.contrast` when
@@ -104,6 +110,7 @@ class KnobMatchConfig:
     mask: bool = True
     work_travel_px: float = 8.0
     choose_frames: int = 24
+    max_outside: float = 0.25
     score_ratio: float = 0.75
     spread_ratio: float = 0.8
     track_jump: float = 0.35
@@ -327,6 +334,8 @@ class StickMatcher:
         self.choice = len(self.knobs) - 1
         self.visible = True
         """Whether the chosen knob matches anywhere (:attr:`KnobMatchConfig.min_score`); if not, it reads centred."""
+        self.outside = np.zeros(len(self.knobs))
+        """Per candidate, the share of the choice frames whose best placement lay outside the sweep box."""
         self.contrast = 1.0
         """How far the chosen knob's best placement scores above its median placement (median over the chosen
         frames): the track's costs are relative to it when :attr:`KnobMatchConfig.relative_costs`."""
@@ -433,6 +442,10 @@ class StickMatcher:
         object at all matches poorly and wanders. So: of the candidates that match nearly as well as the
         best one, those that move nearly as much as the most mobile one; of these, the largest (the
         knob's rim rather than a detail inside it, which moves as much but matches look-alikes more).
+        Before that, a candidate whose best placement leaves the sweep box in more than
+        :attr:`KnobMatchConfig.max_outside` of the frames is dropped: the knob never leaves its box, and a
+        candidate that wanders out of it is following a look-alike (it would otherwise win as the most mobile
+        one, above all when the stick is idle).
         """
         if not frames:
             return self.choice
@@ -451,7 +464,21 @@ class StickMatcher:
             contrasts.append(float(np.median(contrast)))
         scores = np.array([found[:, 2].mean() for found in located])
         spreads = np.array([float(np.hypot(*found[:, :2].std(axis=0))) for found in located])
-        good = scores >= self.config.score_ratio * scores.max()
+        margin = self.config.slack_px
+        outside = np.array(
+            [
+                float(
+                    (
+                        (np.abs(found[:, 0]) > self.travel[0] + margin)
+                        | (np.abs(found[:, 1]) > self.travel[1] + margin)
+                    ).mean()
+                )
+                for found in located
+            ]
+        )
+        self.outside = outside
+        inside = outside <= max(self.config.max_outside, float(outside.min()))
+        good = inside & (scores >= self.config.score_ratio * scores[inside].max())
         mobile = good & (spreads >= self.config.spread_ratio * spreads[good].max())
         self.choice = int(np.flatnonzero(mobile).max())
         self.contrast = max(contrasts[self.choice], 1e-3) if self.config.relative_costs else 1.0
