@@ -110,9 +110,26 @@ def test_registry_builds_it_for_its_games_only():
     assert isinstance(make_expert("frame", "Chaser"), FrameExpert)
     with pytest.raises(
         ExpertUnsupported,
-        match=r"frame expert plays Chaser, CoinRun, FruitBot, Heist, Leaper, Miner, Plunder.*'planner'",
+        match=r"frame expert plays Chaser, CoinRun, Dodgeball, FruitBot, Heist, Leaper, Miner, Plunder, StarPilot.*"
+        r"'planner'",
     ):
         make_expert("frame", "Jumper")
+
+
+def test_rule_modules_join_the_expert_and_may_not_redefine_a_game(monkeypatch):
+    import nitrogen_datasets.experts.frame_procgen as frame_procgen
+
+    tables = frame_procgen.rule_tables()
+    assert set(PARSERS) < set(tables.parsers) and {"StarPilot", "Dodgeball"} <= set(tables.parsers)
+    for game in ("StarPilot", "Dodgeball"):
+        assert isinstance(make_expert("frame", game), FrameExpert)
+    frame_procgen.rule_tables.cache_clear()
+    monkeypatch.setattr(frame_procgen, "RULE_MODULES", (*frame_procgen.RULE_MODULES, frame_procgen.__name__))
+    try:
+        with pytest.raises(RuntimeError, match=r"defines \['Chaser'"):
+            frame_procgen.rule_tables()
+    finally:
+        frame_procgen.rule_tables.cache_clear()
 
 
 @needs_procgen

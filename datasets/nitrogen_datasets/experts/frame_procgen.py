@@ -36,6 +36,9 @@ Games (both tasks but CoinRun's ``hard``, which :class:`FrameExpert` refuses, se
   the hull reaches farther (the bow); it fires when a ball fired now would meet a target (its column predicted at
   the ball's speed) and no ship of the player's type is nearer in the way, else moves toward where one would.
 
+* ``StarPilot`` and ``Dodgeball`` (``easy`` and ``hard``) — in their own modules (:data:`RULE_MODULES`:
+  ``frame_procgen_shooters``, ``frame_procgen_arena``), merged into this expert by :func:`rule_tables`.
+
 Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
 itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).
 """
@@ -820,10 +823,48 @@ EASY_ONLY = frozenset({"CoinRun"})
 """Games whose rule was measured above random on ``easy`` only; :class:`FrameExpert` refuses their other tasks."""
 
 
+RULE_MODULES: tuple[str, ...] = (
+    "nitrogen_datasets.experts.frame_procgen_shooters",
+    "nitrogen_datasets.experts.frame_procgen_arena",
+)
+"""Modules that add games to this expert, each with its own ``PARSERS`` and ``EASY_ONLY`` (``HARD_PARSERS``
+optional). They build on this module's parsing helpers, so they are merged on first use by :func:`rule_tables`
+rather than imported here (which would be circular)."""
+
+
+@dataclass(frozen=True)
+class RuleTables:
+    """Every game the expert plays: its parser, the ``hard`` parsers that differ, and the ``easy``-only games."""
+
+    parsers: dict[str, Callable[[np.ndarray], Any]]
+    hard_parsers: dict[str, Callable[[np.ndarray], Any]]
+    easy_only: frozenset[str]
+
+
+@functools.cache
+def rule_tables() -> RuleTables:
+    """This module's rules merged with those of :data:`RULE_MODULES` (a game defined twice is a bug)."""
+    import importlib
+
+    parsers: dict[str, Callable[[np.ndarray], Any]] = dict(PARSERS)
+    hard: dict[str, Callable[[np.ndarray], Any]] = dict(HARD_PARSERS)
+    easy_only = set(EASY_ONLY)
+    for name in RULE_MODULES:
+        module = importlib.import_module(name)
+        clash = sorted(set(parsers) & set(module.PARSERS))
+        if clash:
+            raise RuntimeError(f"{name} defines {clash} again")
+        parsers.update(module.PARSERS)
+        hard.update(getattr(module, "HARD_PARSERS", {}))
+        easy_only |= set(module.EASY_ONLY)
+    return RuleTables(parsers, hard, frozenset(easy_only))
+
+
 def frame_action(game: str, frame: np.ndarray, task: str = "easy") -> int:
     """The expert's native action for one frame of ``game``/``task``: a pure function of the picture."""
-    parse = HARD_PARSERS.get(game, PARSERS[game]) if task == "hard" else PARSERS[game]
-    return parse(frame).action()
+    tables = rule_tables()
+    parse = tables.hard_parsers.get(game, tables.parsers[game]) if task == "hard" else tables.parsers[game]
+    return int(parse(frame).action())
 
 
 class FrameExpert:
@@ -842,13 +883,17 @@ class FrameExpert:
         """Bind to ``env``'s game.
 
         Raises:
-            ExpertUnsupported: not a Procgen game this expert parses, or a task it does not (:data:`EASY_ONLY`).
+            ExpertUnsupported: not a Procgen game this expert parses, or a task it does not (``easy_only`` of
+                :func:`rule_tables`).
         """
         base = unwrap(env, engines=("procgen",))
         name = base.spec_game.name
-        if name not in PARSERS:
-            raise ExpertUnsupported(f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {name}")
-        if name in EASY_ONLY and base.task_spec.name != "easy":
+        tables = rule_tables()
+        if name not in tables.parsers:
+            raise ExpertUnsupported(
+                f"the frame expert plays {', '.join(sorted(tables.parsers))}; use 'planner' for {name}"
+            )
+        if name in tables.easy_only and base.task_spec.name != "easy":
             raise ExpertUnsupported(
                 f"the frame expert plays {name} on 'easy' only (its rule is not above random on the others); "
                 f"use 'planner' for {name}/{base.task_spec.name}"

@@ -2,8 +2,8 @@
 
 Each rule is a pure function of the current 128 px frame, as :mod:`frame_procgen`'s are (no save state, no
 engine state, no random draws, no memory between steps). ``frame_procgen`` merges :data:`PARSERS` and
-:data:`EASY_ONLY` into its own (its ``RULE_MODULES``); where it does not, a run patches them in
-(``experiments/results/bc_gate/procgen-frame/arena_rules.py``).
+:data:`EASY_ONLY` into its own (its ``RULE_MODULES``); ``experiments/results/bc_gate/procgen-frame/frame_rules.py
+--rules arena`` measures them.
 
 * ``Dodgeball`` (``easy`` and ``hard``) — the whole 20x20 world is drawn (``easy`` and ``hard`` at different sprite
   sizes, told apart by which player template fits). Walls (lava: touching one ends the episode), the door, the player,

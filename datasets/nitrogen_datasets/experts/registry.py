@@ -101,11 +101,12 @@ def make_expert(name: str, env_id_or_game: str, *, seed: int = 0, planner: Plann
             raise ExpertUnsupported(unsupported_message(game.name))
         return AleFrameExpert(seed=seed)
     if name == "frame":
-        from nitrogen_datasets.experts.frame_procgen import PARSERS, FrameExpert
+        from nitrogen_datasets.experts.frame_procgen import FrameExpert, rule_tables
 
-        if game.name not in PARSERS:
+        parsers = rule_tables().parsers
+        if game.name not in parsers:
             raise ExpertUnsupported(
-                f"the frame expert plays {', '.join(sorted(PARSERS))}; use 'planner' for {game.name}"
+                f"the frame expert plays {', '.join(sorted(parsers))}; use 'planner' for {game.name}"
             )
         return FrameExpert(seed=seed)
     if name == "planner":

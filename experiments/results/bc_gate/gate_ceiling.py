@@ -5,7 +5,7 @@ random under the gate's protocol (seeds 1000-1019, 20 episodes, the 400-step cap
 the difference above 0), or where no demonstrator the gate can learn from exists, cannot pass. Counts each
 engine's gate demonstrator from the committed per-episode results (no play is rerun): the scripted bot on
 Doom, the frame expert (and, for comparison, the save-state planner) on Atari, the frame expert on every Procgen
-task it has been played on under the gate's protocol (the gate's list and ``procgen-frame/newer_rules.py``'s).
+task it has been played on under the gate's protocol (the gate's list and ``procgen-frame/frame_rules.py``'s).
 
 Run from the repository root: ``python experiments/results/bc_gate/gate_ceiling.py``.
 """
