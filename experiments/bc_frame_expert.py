@@ -905,7 +905,9 @@ def versus_report() -> str:
     ]
     for path in sorted(VERSUS.glob("*.json")):
         data = json.loads(path.read_text())
-        n = min(len(data["expert"]), len(data["random"]))
+        n = min(len(data.get("expert", [])), len(data.get("random", [])))
+        if n == 0:  # versus is still playing this task's first arm (or the expert refused it)
+            continue
         mine, base = data["expert"][:n], data["random"][:n]
         ret = np.array([e["return"] for e in mine])
         diff = ret - np.array([e["return"] for e in base])
