@@ -126,6 +126,30 @@ def near(frame: np.ndarray, colour: tuple[int, int, int], tolerance: int) -> np.
     return np.all(np.abs(frame - np.array(colour, dtype=np.int16)) <= tolerance, axis=2)
 
 
+def blobs(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, columns) of each 8-connected group of ``mask``'s pixels, in raster order of each group's first pixel.
+
+    OpenCV labels the groups (it scans two rows at a time, so its label order is not raster order); the groups are
+    put back in the order of their first pixel, and each group's pixels in raster order, so a parser that walks
+    them meets them in the same order on every platform.
+    """
+    import cv2
+
+    _, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    rows, cols = np.nonzero(labels)
+    if len(rows) == 0:
+        return []
+    keys = labels[rows, cols]
+    found, first = np.unique(keys, return_index=True)
+    rank = np.empty(int(found.max()) + 1, dtype=np.int64)
+    rank[found[np.argsort(first)]] = np.arange(len(found))
+    keys = rank[keys]
+    order = np.argsort(keys, kind="stable")
+    rows, cols, keys = rows[order], cols[order], keys[order]
+    cuts = np.flatnonzero(np.diff(keys)) + 1
+    return list(zip(np.split(rows, cuts), np.split(cols, cuts), strict=True))
+
+
 def cell_counts(mask: np.ndarray, n: int) -> np.ndarray:
     """How many pixels of ``mask`` fall in each cell of an n x n grid laid over the frame."""
     size = mask.shape[0]
@@ -860,6 +884,11 @@ def rule_tables() -> RuleTables:
     return RuleTables(parsers, hard, frozenset(easy_only))
 
 
+def unsupported_message(game: str) -> str:
+    """The one-line refusal for a Procgen game without a rule."""
+    return f"the frame expert plays {', '.join(sorted(rule_tables().parsers))}; use 'planner' for {game}"
+
+
 def frame_action(game: str, frame: np.ndarray, task: str = "easy") -> int:
     """The expert's native action for one frame of ``game``/``task``: a pure function of the picture."""
     tables = rule_tables()
@@ -890,9 +919,7 @@ class FrameExpert:
         name = base.spec_game.name
         tables = rule_tables()
         if name not in tables.parsers:
-            raise ExpertUnsupported(
-                f"the frame expert plays {', '.join(sorted(tables.parsers))}; use 'planner' for {name}"
-            )
+            raise ExpertUnsupported(unsupported_message(name))
         if name in tables.easy_only and base.task_spec.name != "easy":
             raise ExpertUnsupported(
                 f"the frame expert plays {name} on 'easy' only (its rule is not above random on the others); "

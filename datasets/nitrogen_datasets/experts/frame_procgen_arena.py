@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import heapq
 import importlib.util
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from nitrogen_datasets.experts.frame_procgen import (
     RIGHT,
     UP,
     as_parse_frame,
+    blobs,
     near,
 )
 
@@ -157,29 +157,6 @@ def match_player(f: np.ndarray, centre: tuple[int, int], scale: DodgeScale) -> t
             )
             best = (float(errors[dr, dc]), DODGE_TEMPLATE_FACING[k], at)
     return best
-
-
-def blobs(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rows, columns) of each 8-connected group of ``mask``'s pixels."""
-    seen = np.zeros_like(mask)
-    out = []
-    for start in zip(*np.nonzero(mask), strict=True):
-        if seen[start]:
-            continue
-        seen[start] = True
-        queue, members = deque([start]), [start]
-        while queue:
-            r, c = queue.popleft()
-            for dr in (-1, 0, 1):
-                for dc in (-1, 0, 1):
-                    nr, nc = r + dr, c + dc
-                    if 0 <= nr < mask.shape[0] and 0 <= nc < mask.shape[1] and mask[nr, nc] and not seen[nr, nc]:
-                        seen[nr, nc] = True
-                        queue.append((nr, nc))
-                        members.append((nr, nc))
-        cells = np.array(members)
-        out.append((cells[:, 0], cells[:, 1]))
-    return out
 
 
 def grow(mask: np.ndarray, radius: float) -> np.ndarray:

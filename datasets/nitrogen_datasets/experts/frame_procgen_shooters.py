@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nitrogen_datasets.experts.frame_procgen import FIRE, NOOP, PARSE_SIZE, as_parse_frame
+from nitrogen_datasets.experts.frame_procgen import FIRE, NOOP, PARSE_SIZE, as_parse_frame, blobs
 
 # -- StarPilot ----------------------------------------------------------------------------------------
 
@@ -172,28 +172,6 @@ def box_mean(values: np.ndarray, half: int) -> np.ndarray:
     return (
         sums[side : side + n, side : side + n] - sums[:n, side : side + n] - sums[side : side + n, :n] + sums[:n, :n]
     ) / (side * side)
-
-
-def blobs(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rows, columns) of each 8-connected blob of ``mask`` (labels spread as the smallest index around a pixel)."""
-    n = mask.shape[0]
-    big = mask.size
-    labels = np.where(mask, np.arange(big).reshape(mask.shape), big)
-    while True:
-        padded = np.pad(labels, 1, constant_values=big)
-        around = np.min(
-            [padded[1 + dr : 1 + dr + n, 1 + dc : 1 + dc + n] for dr in (-1, 0, 1) for dc in (-1, 0, 1)], axis=0
-        )
-        spread = np.where(mask, around, big)
-        if np.array_equal(spread, labels):
-            break
-        labels = spread
-    rows, cols = np.nonzero(mask)
-    keys = labels[rows, cols]
-    order = np.argsort(keys, kind="stable")
-    rows, cols, keys = rows[order], cols[order], keys[order]
-    cuts = np.flatnonzero(np.diff(keys)) + 1
-    return list(zip(np.split(rows, cuts), np.split(cols, cuts), strict=True)) if len(keys) else []
 
 
 def star_like(colour: np.ndarray, tint: np.ndarray) -> bool:

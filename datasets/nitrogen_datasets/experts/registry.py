@@ -101,14 +101,11 @@ def make_expert(name: str, env_id_or_game: str, *, seed: int = 0, planner: Plann
             raise ExpertUnsupported(unsupported_message(game.name))
         return AleFrameExpert(seed=seed)
     if name == "frame":
-        from nitrogen_datasets.experts.frame_procgen import FrameExpert, rule_tables
+        from nitrogen_datasets.experts import frame_procgen
 
-        parsers = rule_tables().parsers
-        if game.name not in parsers:
-            raise ExpertUnsupported(
-                f"the frame expert plays {', '.join(sorted(parsers))}; use 'planner' for {game.name}"
-            )
-        return FrameExpert(seed=seed)
+        if game.name not in frame_procgen.rule_tables().parsers:
+            raise ExpertUnsupported(frame_procgen.unsupported_message(game.name))
+        return frame_procgen.FrameExpert(seed=seed)
     if name == "planner":
         return PlannerExpert(planner if planner is not None else default_planner_config(game.engine, seed))
     if game.engine == "vizdoom":

@@ -19,8 +19,8 @@ import gymnasium as gym
 import numpy as np
 
 import nitrogen_envs  # noqa
-from nitrogen_datasets.experts.frame_procgen import FIRE, PARSE_SIZE, as_parse_frame
-from nitrogen_datasets.experts.frame_procgen_shooters import STARPILOT_MOVES, blobs, box_mean
+from nitrogen_datasets.experts.frame_procgen import FIRE, PARSE_SIZE, as_parse_frame, blobs
+from nitrogen_datasets.experts.frame_procgen_shooters import STARPILOT_MOVES, box_mean
 from nitrogen_envs.base import unwrap
 
 P = {
