@@ -464,18 +464,8 @@ class StickMatcher:
             contrasts.append(float(np.median(contrast)))
         scores = np.array([found[:, 2].mean() for found in located])
         spreads = np.array([float(np.hypot(*found[:, :2].std(axis=0))) for found in located])
-        margin = self.config.slack_px
-        outside = np.array(
-            [
-                float(
-                    (
-                        (np.abs(found[:, 0]) > self.travel[0] + margin)
-                        | (np.abs(found[:, 1]) > self.travel[1] + margin)
-                    ).mean()
-                )
-                for found in located
-            ]
-        )
+        reach = np.asarray(self.travel) + self.config.slack_px  # (x, y): farther out is outside the sweep box
+        outside = np.array([float((np.abs(found[:, :2]) > reach).any(axis=1).mean()) for found in located])
         self.outside = outside
         inside = outside <= max(self.config.max_outside, float(outside.min()))
         good = inside & (scores >= self.config.score_ratio * scores[inside].max())

@@ -29,14 +29,15 @@ def main() -> None:
         bc_gate = importlib.reload(bc_gate)  # use_engine rebinds module globals: start each engine afresh
         bc_gate.use_engine(engine, expert)
         passing, failing, unplayed = [], [], []
-        for game, task in bc_gate.engine_tasks():  # Procgen: also tasks outside the gate's list that were played
-            episodes = bc_gate.played_episodes(["random", bc_gate.EXPERT_ARM], game, task)
-            if episodes is None:
+        tasks = bc_gate.engine_tasks()  # Procgen: also tasks outside the gate's list that were played
+        for game, task in tasks:
+            result = bc_gate.task_result(game, task, bc_gate.EXPERT_ARM)  # the expert as the "policy" arm
+            if result is None:
                 unplayed.append(f"{game}/{task}")
                 continue
-            _, diff, low, high = bc_gate.paired_difference(episodes[1], episodes[0])
-            (passing if low > 0 else failing).append(f"{game}/{task} {diff.mean():+.2f} [{low:+.2f}, {high:+.2f}]")
-        engine_total = len(bc_gate.engine_tasks())
+            row = f"{game}/{task} {result.diff:+.2f} [{result.low:+.2f}, {result.high:+.2f}]"
+            (passing if result.low > 0 else failing).append(row)
+        engine_total = len(tasks)
         best[engine] = max(best.get(engine, 0), len(passing))
         print(
             f"{engine} ({bc_gate.EXPERT}): demonstrator above random on {len(passing)} of {engine_total} tasks; "
@@ -45,7 +46,7 @@ def main() -> None:
         )
     total = bc_gate.gate_size()
     ceiling = sum(best.values())
-    need = int(-(-bc_gate.GATE_SHARE * total // 1))
+    _, _, need = bc_gate.gate_counts([], total)
     print(f"gate_ceiling: ceiling={ceiling} of={total} share={ceiling / total:.2f} need={need}")
 
 
