@@ -3,7 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from fixtures.games import installed_games
+from fixtures.games import needs_engine
 
 from nitrogen_datasets.experts import ExpertUnsupported, make_expert
 from nitrogen_datasets.experts.base import RandomExpert
@@ -15,8 +15,7 @@ from nitrogen_datasets.experts.frame_ale import (
     frame_action,
 )
 
-ALE = any(game.engine == "ale" for game in installed_games())
-needs_ale = pytest.mark.skipif(not ALE, reason="ale-py not installed")
+needs_ale = needs_engine("ale")
 
 
 def play(game: str, agent, steps: int, seed: int = 0, obs_size=64) -> tuple[float, list[int]]:

@@ -3,7 +3,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-from fixtures.games import installed_games
+from fixtures.games import needs_engine
 
 from nitrogen_datasets.experts import ExpertUnsupported, make_expert
 from nitrogen_datasets.experts.frame_procgen import (
@@ -46,8 +46,7 @@ from nitrogen_datasets.experts.frame_procgen import (
     parse_plunder,
 )
 
-PROCGEN = any(game.engine == "procgen" for game in installed_games())
-needs_procgen = pytest.mark.skipif(not PROCGEN, reason="procgen not installed")
+needs_procgen = needs_engine("procgen")
 BACKGROUND = (100, 102, 101)  # Chaser's grey floor
 PLAYER = (216, 103, 250)  # Chaser's purple player
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from fixtures.games import installed_games
+from fixtures.games import needs_engine
 
 from nitrogen_datasets.experts.frame_procgen import DOWN, FIRE, LEFT, NOOP, PARSE_SIZE, RIGHT, RIGHT_UP, UP
 from nitrogen_datasets.experts.frame_procgen_arena import (
@@ -17,8 +17,7 @@ from nitrogen_datasets.experts.frame_procgen_arena import (
     parse_dodgeball,
 )
 
-PROCGEN = any(game.engine == "procgen" for game in installed_games())
-needs_procgen = pytest.mark.skipif(not PROCGEN, reason="procgen not installed")
+needs_procgen = needs_engine("procgen")
 EMPTY = np.zeros((PARSE_SIZE, PARSE_SIZE), dtype=bool)
 RIGHT_DOWN = 6
 
