@@ -213,14 +213,12 @@ def parse_dodgeball(frame: np.ndarray) -> DodgeView:
     walls = dense(near(f, DODGE_WALL, 24), DODGE_WALL_SHARE) | dense(near(f, DODGE_DOOR_CLOSED, 40), DODGE_DOOR_SHARE)
     door = dense(near(f, DODGE_DOOR_OPEN, 40), DODGE_DOOR_SHARE)
     purple = near(f, DODGE_PURPLE, 40)
-    empty = np.zeros((0, 2))
     if not purple.any():
         return DodgeView(None, NOOP, DODGE_EASY, (), (), walls, door)
     rows, cols = np.nonzero(purple)
     centre = (round(float(np.median(rows))), round(float(np.median(cols))))
     fits = [(match_player(f, centre, scale), scale) for scale in (DODGE_EASY, DODGE_HARD)]
     (_, facing, player), scale = min(fits, key=lambda fit: fit[0][0])
-    del empty
     background = np.median(f.reshape(-1, 3), axis=0)
     sprite = (np.abs(f - background).max(axis=2) > DODGE_FOREGROUND) & ~grow(walls | door, 3)
     yy, xx = np.mgrid[:PARSE_SIZE, :PARSE_SIZE]
