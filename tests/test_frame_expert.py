@@ -437,3 +437,14 @@ def test_coinrun_hard_is_refused_with_the_planner_named():
             FrameExpert().reset(env, 0)
     finally:
         env.close()
+
+
+def test_blobs_come_in_raster_order_of_their_first_pixel():
+    from nitrogen_datasets.experts.frame_procgen import blobs
+
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[1, 2] = True  # OpenCV labels this one first (it scans two rows at a time)
+    mask[0, 5] = mask[1, 5] = mask[2, 6] = True  # one 8-connected group, starting higher up
+    found = [(rows.tolist(), cols.tolist()) for rows, cols in blobs(mask)]
+    assert found == [([0, 1, 2], [5, 5, 6]), ([1], [2])]
+    assert blobs(np.zeros((4, 4), dtype=bool)) == []
