@@ -154,6 +154,9 @@ class RunConfig:
     dagger: tuple[str, ...] = ()
     """Relabelled sets (``relabel`` stage, named after the run whose policy played them) trained on beside the
     demonstrations: DAgger's aggregated data."""
+    policy: tuple[tuple[str, Any], ...] = ()
+    """Policy settings over the gate's (``GateConfig.policy``) for a fresh network, e.g. ``(("joint_sticks",
+    True),)``; a run from ``init`` keeps its checkpoint's."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
@@ -284,6 +287,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             # section 14's follow-up: the one-task runs' 64,000 samples (single_task.py) for each of the 8 tasks,
             # from a fresh nitrogen-s, each task alike; checkpoints every 500 steps (about 3 minutes)
             RUNS["budget1"] = RunConfig("budget1", steps=PROCGEN_BUDGET_STEPS, balance="equal", save_every=500)
+            # its follow-up: the same run with one categorical per stick (joint_sticks), since budget1's shared
+            # network played "nothing" on Chaser frames where its own probability of "nothing" was 0.28
+            RUNS["joint1"] = replace(RUNS["budget1"], name="joint1", policy=(("joint_sticks", True),))
             return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?
@@ -585,7 +591,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
     config = TrainConfig(
         out=str(out),
         init_from=run.init,
-        policy_overrides={} if run.init else dict(CONFIG.policy),  # a checkpoint brings its own config
+        policy_overrides={} if run.init else dict(CONFIG.policy) | dict(run.policy),  # a checkpoint brings its own
         steps=run.steps,
         seed=run.seed,
         batch_size=CONFIG.batch_size,
@@ -606,7 +612,9 @@ def train_policy(run: RunConfig, threads: int) -> None:
         "threads": threads,
     }
     if run.name != "v1":  # v1's summary keeps the keys it was committed with
-        described = {key: value for key, value in asdict(run).items() if key not in ("dagger", "seed") or value}
+        described = {
+            key: value for key, value in asdict(run).items() if key not in ("dagger", "seed", "policy") or value
+        }
         names = [str(f.relative_to(OUT)) if run.dagger else f.name for f in folders]
         summary |= {"run": described, "weights": dict(zip(names, weights, strict=True))}
     atomic_json(run.result("train"), summary)
@@ -1279,6 +1287,11 @@ def procgen_report() -> str:
         budget.result("train").is_file() or any(play_path(budget.arm, game, task).is_file() for game, task in tasks)
     ):
         lines += ["", *budget_report(budget, demos)]
+    joint = RUNS.get("joint1")
+    if joint is not None and (
+        joint.result("train").is_file() or any(play_path(joint.arm, game, task).is_file() for game, task in tasks)
+    ):
+        lines += ["", *joint_report(joint, demos)]
     return "\n".join(lines)
 
 
@@ -1314,6 +1327,41 @@ def budget_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
     return lines + fit_table(run)
 
 
+def joint_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
+    """budget1 again with one categorical per stick: does the likeliest action stop being "nothing"?
+
+    Why: budget1's per-axis head plays "nothing" on 319 of Chaser's first 600 training frames, every one labelled a
+    move, where its own probability of "nothing" is 0.28 (``procgen-frame/axis_probe.py --run budget1``): each
+    axis's likeliest bin is its centre when the mass is spread over four directions. A joint head's likeliest cell
+    is a direction; whether the network behind it reads enough of the frame to pick the right one is measured here.
+    """
+    path = run.result("train")
+    trained = json.loads(path.read_text()) if path.is_file() else None
+    budget = (
+        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on 1 thread of the "
+        f"shared 2 cores ({trained['seconds_this_run'] / 60:.0f} minutes in its last session)"
+        if trained
+        else "training not finished"
+    )
+    lines = [
+        f"**{run.name}**: budget1 again (a fresh nitrogen-s, the same demonstrations, steps, sampling and training "
+        "seed) with one categorical per stick (`joint_sticks=true`: each stick's (x, y) one of 25 cells) instead of "
+        'one per axis. Why: budget1 plays "nothing" on 319 of Chaser\'s first 600 training frames, every one '
+        'labelled a move, where its own probability of "nothing" is 0.28 on average: with the mass spread over '
+        "four directions each axis's likeliest bin is its centre (`python experiments/results/bc_gate/procgen-frame/"
+        "axis_probe.py --run budget1 --tasks Chaser/easy Heist/hard Miner/easy`, output in `axis_probe_budget1.txt`: "
+        f"also 98 of Heist hard's and 29 of Miner's frames); {budget}. Made by `python experiments/bc_gate.py train "
+        f"--engine procgen --run {run.name} --threads 1 && ... play --engine procgen --run {run.name} && ... "
+        f"--temperature 1 && ... fit --engine procgen --run {run.name} && ... report --engine procgen --write`.",
+        "",
+    ]
+    table, results = play_table(run.arm, demos)
+    lines += table + (["", procgen_gate_line(results)] if results else [])
+    lines += sampled_table(run, demos)
+    lines += versus_table(run, RUNS["budget1"], "argmax")
+    return lines + fit_table(run)
+
+
 SAMPLED_TEMPERATURE = 1.0
 """The temperature section 14 samples v1 at: the head's own distribution, neither sharpened nor flattened."""
 
@@ -1329,10 +1377,12 @@ def sampled_table(run: RunConfig, demos: dict[str, Any]) -> list[str]:
     if not results:
         return []
     wins = ", ".join(f"{r.game}/{r.task}" for r in results if r.low > 0) or "none"
+    drawn = "stick's cell" if dict(run.policy).get("joint_sticks") else "stick axis's bin"
     return [
         "",
-        f"The same weights sampled at temperature {SAMPLED_TEMPERATURE:g} instead of the argmax (each stick axis's "
-        "bin drawn from its softmax, each button from its Bernoulli; a generator seeded 0 per task; `... play "
+        f"The same weights sampled at temperature {SAMPLED_TEMPERATURE:g} instead of the argmax (each {drawn} "
+        "drawn from its softmax, "
+        "each button from its Bernoulli; a generator seeded 0 per task; `... play "
         f"--engine {ENGINE} --temperature {SAMPLED_TEMPERATURE:g}`, arm `{arm}`), on the same seeds:",
         "",
         *table,

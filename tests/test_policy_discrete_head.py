@@ -128,6 +128,54 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     )
 
 
+LEFT_Y = gamepad.FLAT_NAMES.index("left_y")
+
+
+def four_way_batch() -> dict[str, torch.Tensor]:
+    """One blank frame labelled left, right, up and down alike: a chaser unsure which corridor to take."""
+    actions = torch.zeros((16, 1, gamepad.FLAT_SIZE))
+    for index, (x, y) in enumerate([(-1.0, 0.0), (1.0, 0.0), (0.0, 1.0), (0.0, -1.0)] * 4):
+        actions[index, :, LEFT_X], actions[index, :, LEFT_Y] = x, y
+    return {"frames": torch.zeros((16, 32, 32, 3), dtype=torch.uint8), "actions": actions}
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_a_four_way_choice_plays_a_direction_only_with_joint_sticks(joint: bool) -> None:
+    """Per-axis categoricals put each axis's mode at its centre and so play "nothing", which no label says
+    (docs/results.md section 14); one categorical per stick plays one of the four labelled directions."""
+    policy = discrete_policy(joint_sticks=joint, chunk_size=1, n_action_steps=1)
+    batch = four_way_batch()
+    train(policy, 60, lambda: batch)
+    played = policy.predict_action_chunk(batch["frames"][:1].numpy())[0, 0, [LEFT_X, LEFT_Y]]
+    if joint:
+        assert tuple(played.tolist()) in {(-1.0, 0.0), (1.0, 0.0), (0.0, 1.0), (0.0, -1.0)}
+    else:
+        assert tuple(played.tolist()) == (0.0, 0.0)
+    policy.config.temperature = 1.0
+    drawn = policy.predict_action_chunk(batch["frames"].numpy(), generator=torch.Generator().manual_seed(0))
+    moves = {tuple(row) for row in drawn[:, 0, [LEFT_X, LEFT_Y]].tolist()}
+    if joint:  # sampling the cells plays the labelled moves, never a diagonal the per-axis product would draw
+        assert len(moves) > 1 and moves <= {(-1.0, 0.0), (1.0, 0.0), (0.0, 1.0), (0.0, -1.0)}
+
+
+def test_joint_stick_cells_round_trip_every_bin_pair() -> None:
+    values = discrete_head.bin_values(5)
+    grid = torch.cartesian_prod(values, values, values[:1], values[-1:])  # (25, 4): every left-stick cell
+    classes = discrete_head.stick_targets(grid, 5, joint=True)
+    assert classes[:, 0].tolist() == list(range(25))
+    assert torch.equal(discrete_head.stick_values(classes, 5, joint=True), grid)
+    assert discrete_head.logit_width(5, joint=True) == 2 * 25 + discrete_head.N_PRESSES
+
+
+def test_joint_sticks_save_and_load(tmp_path) -> None:
+    policy = discrete_policy(joint_sticks=True).eval()
+    frames = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    policy.save_pretrained(tmp_path / "ckpt")
+    loaded = NitroGenPolicy.from_pretrained(tmp_path / "ckpt")
+    assert loaded.config.joint_sticks is True
+    np.testing.assert_array_equal(policy.predict_action_chunk(frames), loaded.predict_action_chunk(frames))
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -135,6 +183,8 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         ({"stick_bins": 4}, "stick_bins must be odd"),
         ({"stick_bins": 1}, "stick_bins must be an integer in [3, 255]"),
         ({"temperature": -1.0}, "temperature must be a number in [0, 10]"),
+        ({"joint_sticks": True}, "joint_sticks needs action_head 'discrete'"),
+        ({"action_head": "discrete", "joint_sticks": "yes"}, "joint_sticks must be true or false"),
     ],
 )
 def test_bad_discrete_settings_are_one_line_errors(overrides: dict, message: str) -> None:

@@ -103,6 +103,10 @@ class NitroGenConfig:
             from the picture where flow matching did not, docs/results.md sections 5-6).
         stick_bins: with the discrete head, the values a stick axis can take, evenly spaced over [-1, 1]
             (odd, so centred is one of them).
+        joint_sticks: with the discrete head, each stick's (x, y) one categorical over ``stick_bins**2`` cells
+            instead of one per axis. Per-axis categoricals' likeliest action cannot be "one of four directions"
+            (each axis's likeliest value is then its centre): a policy unsure where to go plays "nothing"
+            (docs/results.md section 14); the joint cells' likeliest is a direction.
         temperature: with the discrete head, 0 plays the likeliest action; above 0 samples from the
             distribution sharpened (< 1) or flattened (> 1) by it.
         official: settings of NVIDIA's released architecture (:class:`OfficialSpec`) for a ``nitrogen-official``
@@ -136,6 +140,7 @@ class NitroGenConfig:
     guidance_scale: float = 1.0
     action_head: str = "flow"
     stick_bins: int = 5
+    joint_sticks: bool = False
     temperature: float = 0.0
     official: OfficialSpec | None = None
 
@@ -163,6 +168,8 @@ class NitroGenConfig:
             )
         if self.action_head not in ACTION_HEADS:
             problems.append(f"action_head must be one of {ACTION_HEADS}, got {self.action_head!r}")
+        if self.joint_sticks and self.action_head != "discrete":
+            problems.append("joint_sticks needs action_head 'discrete' (flow matching has no stick categoricals)")
         if self.stick_bins % 2 == 0:
             problems.append(f"stick_bins must be odd (so a centred stick is a bin), got {self.stick_bins}")
         if self.official is not None and self.action_head != "flow":
@@ -282,6 +289,8 @@ def _type_problems(config: NitroGenConfig) -> list[str]:
             problems.append(
                 f"{name} must be a string of at most {MAX_NAME_CHARS} characters, got {_show(getattr(config, name))}"
             )
+    if not isinstance(config.joint_sticks, bool):
+        problems.append(f"joint_sticks must be true or false, got {_show(config.joint_sticks)}")
     if config.vision_checkpoint is not None and not _is_short_str(config.vision_checkpoint):
         problems.append(f"vision_checkpoint must be null or a folder path, got {_show(config.vision_checkpoint)}")
     low_n, high_n = CNN_CHANNELS_BOUNDS

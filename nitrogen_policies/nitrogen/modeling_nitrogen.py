@@ -195,7 +195,9 @@ class NitroGenModel(nn.Module):
         self.final_modulation = nn.Linear(d, 2 * d)
         nn.init.zeros_(self.final_modulation.weight)
         nn.init.zeros_(self.final_modulation.bias)
-        width = discrete_head.logit_width(config.stick_bins) if self.discrete else config.action_dim
+        width = (
+            discrete_head.logit_width(config.stick_bins, config.joint_sticks) if self.discrete else config.action_dim
+        )
         self.action_out = nn.Linear(d, width)
 
     def encode(self, images: torch.Tensor, game_ids: torch.Tensor) -> ContextCache:

@@ -203,7 +203,9 @@ class NitroGenPolicy(nn.Module):
             game_ids = game_ids.to(device)
         if self.config.action_head == "discrete":
             logits = self._guided_logits(images, game_ids)
-            return discrete_head.decode_logits(logits, self.config.stick_bins, self.config.temperature, generator)
+            return discrete_head.decode_logits(
+                logits, self.config.stick_bins, self.config.temperature, generator, self.config.joint_sticks
+            )
         noise = flow_matching.sample_noise(
             (images.shape[0], self.config.chunk_size, self.model.flow_dim), generator=generator, device=device
         )
@@ -325,7 +327,7 @@ class NitroGenPolicy(nn.Module):
         if self.config.action_head == "discrete":
             assert isinstance(self.model, NitroGenModel)
             logits = self.model.action_logits(self.model.encode(images, game_ids))[:, : actions.shape[1]]
-            loss = discrete_head.discrete_loss(logits, actions, mask, self.config.stick_bins)
+            loss = discrete_head.discrete_loss(logits, actions, mask, self.config.stick_bins, self.config.joint_sticks)
             return loss, {"loss": float(loss.detach())}
         noise = flow_matching.sample_noise(tuple(actions.shape), generator=generator, device=device)
         t = flow_matching.sample_flow_time(

@@ -11,7 +11,10 @@ Run from the repository root, after ``experiments/bc_gate.py collect/train --eng
 
     python experiments/results/bc_gate/procgen-frame/axis_probe.py [--run chaser1 --tasks Chaser/easy]
 
-``--run`` probes another run's final weights (``single_task.py``'s ``chaser1``: one task, 64,000 samples).
+``--run`` probes another run's final weights (``single_task.py``'s ``chaser1``: one task, 64,000 samples;
+``bc_gate.py``'s ``budget1``, or ``joint1``, whose joint stick cells give the moves' probabilities directly).
+It also counts the frames labelled a move on which the likeliest left-stick cell is "nothing", with the head's
+own probability of "nothing" there (below 0.5 means the per-axis argmax, not the network, chose it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from nitrogen_policies.nitrogen import discrete_head
 
 TASKS = (("Chaser", "easy"), ("Miner", "easy"), ("Heist", "hard"))
 FRAMES = 600  # the fit stage's frames per task
-LEFT, RIGHT = 1, 7  # Procgen native indices
+LEFT, NOTHING, RIGHT = 1, 4, 7  # Procgen native indices
 
 
 def main() -> None:
@@ -48,9 +51,9 @@ def main() -> None:
     captured: list[torch.Tensor] = []
     decode = discrete_head.decode_logits
 
-    def grab(logits: torch.Tensor, bins: int, temperature: float = 0.0, generator: Any = None) -> torch.Tensor:
+    def grab(logits: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         captured.append(logits.detach().float().cpu())
-        return decode(logits, bins, temperature, generator)
+        return decode(logits, *args, **kwargs)
 
     discrete_head.decode_logits = grab  # type: ignore[assignment]
     bins = policy.config.stick_bins
@@ -63,13 +66,19 @@ def main() -> None:
             policy.predict_action_chunk(frames[i : i + 200], game=game)
         logits = torch.cat(captured)
         logits = logits if logits.dim() == 2 else logits[:, 0]
-        sticks = logits[:, : 4 * bins].unflatten(-1, (4, bins)).softmax(-1)
-        px, py = sticks[:, 0], sticks[:, 1]
+        if policy.config.joint_sticks:  # the left stick's cells, x_bin * bins + y_bin: the moves are read off
+            cells = logits[:, : bins * bins].softmax(-1).unflatten(-1, (bins, bins))
+            px, py = cells.sum(-1), cells.sum(-2)
+        else:  # per-axis categoricals: a move's probability is the product of its axes' (the head's independence)
+            sticks = logits[:, : 4 * bins].unflatten(-1, (4, bins)).softmax(-1)
+            px, py = sticks[:, 0], sticks[:, 1]
+            cells = px[:, :, None] * py[:, None, :]
         lo, hi = px[:, :centre].sum(-1), px[:, centre + 1 :].sum(-1)
         dn, up = py[:, :centre].sum(-1), py[:, centre + 1 :].sum(-1)
         labels = native_labels(bc_gate.FAMILY, game, actions)
-        moves = {"x-": lo * py[:, centre], "x+": hi * py[:, centre], "y-": px[:, centre] * dn}
-        moves |= {"y+": px[:, centre] * up, "none": px[:, centre] * py[:, centre]}
+        moves = {"x-": cells[:, :centre, centre].sum(-1), "x+": cells[:, centre + 1 :, centre].sum(-1)}
+        moves |= {"y-": cells[:, centre, :centre].sum(-1), "y+": cells[:, centre, centre + 1 :].sum(-1)}
+        moves["none"] = cells[:, centre, centre]
         best = np.array(list(moves))[torch.stack(list(moves.values()), -1).argmax(-1).numpy()]
 
         def r(values: tuple[torch.Tensor, ...]) -> list[float]:
@@ -84,6 +93,12 @@ def main() -> None:
         print(
             f"  argmax over the five moves: { ({k: int((best == k).sum()) for k in moves}) }; labels (native "
             f"0-8): {np.bincount(labels, minlength=9).tolist()}"
+        )
+        played = np.array([int(np.argmax(c)) for c in cells.flatten(1).numpy()])  # the likeliest cell of the left stick
+        nothing = (played == centre * bins + centre) & (labels != NOTHING)
+        print(
+            f"  plays nothing on {int(nothing.sum())} frames labelled a move; the head's P(nothing) on them: "
+            f"{float(moves['none'][torch.from_numpy(nothing)].mean()) if nothing.any() else float('nan'):.3f}"
         )
         left, right = labels == LEFT, labels == RIGHT
         print(
