@@ -283,6 +283,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # its control: the same steps from v1's weights on the demonstrations alone, so that what the relabelled
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
+        if ENGINE == "ale":  # section 12's v1 again with one categorical per stick: MsPacman's argmax was NOOP on
+            # 414 of its 600 training frames (labelled 16) under the per-axis head
+            RUNS["joint1"] = replace(RUNS["v1"], name="joint1", policy=(("joint_sticks", True),))
         if ENGINE == "procgen":  # section 14 runs dagger1 (and its control, time permitting), no replicates
             # section 14's follow-up: the one-task runs' 64,000 samples (single_task.py) for each of the 8 tasks,
             # from a fresh nitrogen-s, each task alike; checkpoints every 500 steps (about 3 minutes)
@@ -1240,7 +1243,13 @@ def frame_report() -> str:
     ]
     lines += gated_table(run.arm, demos)[0]
     lines += marginal_table(run)
-    return "\n".join(lines + fit_table(run))
+    lines += fit_table(run)
+    joint = RUNS["joint1"]
+    if joint.result("train").is_file() or any(
+        play_path(joint.arm, game, task).is_file() for game, task in gate_tasks()
+    ):
+        lines += ["", *joint_report(joint, run, demos)]
+    return "\n".join(lines)
 
 
 def procgen_report() -> str:
@@ -1291,7 +1300,7 @@ def procgen_report() -> str:
     if joint is not None and (
         joint.result("train").is_file() or any(play_path(joint.arm, game, task).is_file() for game, task in tasks)
     ):
-        lines += ["", *joint_report(joint, demos)]
+        lines += ["", *joint_report(joint, RUNS["budget1"], demos)]
     return "\n".join(lines)
 
 
@@ -1327,13 +1336,30 @@ def budget_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
     return lines + fit_table(run)
 
 
-def joint_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
-    """budget1 again with one categorical per stick: does the likeliest action stop being "nothing"?
+JOINT_WHY = {
+    "procgen": (
+        'budget1 plays "nothing" on 319 of Chaser\'s first 600 training frames, every one labelled a move, where its '
+        'own probability of "nothing" is 0.28 on average: with the mass spread over four directions each axis\'s '
+        "likeliest bin is its centre (`python experiments/results/bc_gate/procgen-frame/axis_probe.py --run budget1 "
+        "--tasks Chaser/easy Heist/hard Miner/easy`, output in `axis_probe_budget1.txt`: also 98 of Heist hard's and "
+        "29 of Miner's frames)"
+    ),
+    "ale": (
+        "v1's likeliest action is NOOP on 414 of MsPacman's first 600 training frames, 16 of which are labelled NOOP "
+        "(the fit table above): in a maze the expert turns one of four ways, and each axis's likeliest bin is then "
+        "its centre"
+    ),
+}
+"""Why each engine's ``joint1`` was run: what the per-axis head's argmax did on the run it repeats."""
 
-    Why: budget1's per-axis head plays "nothing" on 319 of Chaser's first 600 training frames, every one labelled a
-    move, where its own probability of "nothing" is 0.28 (``procgen-frame/axis_probe.py --run budget1``): each
-    axis's likeliest bin is its centre when the mass is spread over four directions. A joint head's likeliest cell
-    is a direction; whether the network behind it reads enough of the frame to pick the right one is measured here.
+
+def joint_report(run: RunConfig, before: RunConfig, demos: dict[str, Any]) -> list[str]:
+    """``before`` again with one categorical per stick: does the likeliest action stop being "nothing"?
+
+    Why: a per-axis head's likeliest action is "nothing" on frames labelled a move where its own probability of
+    "nothing" is well below one half (each axis's likeliest bin is its centre when the mass is spread over four
+    directions). A joint head's likeliest cell is a direction; whether the network behind it reads enough of the
+    frame to pick the right one is what this measures, on the same seeds as ``before``.
     """
     path = run.result("train")
     trained = json.loads(path.read_text()) if path.is_file() else None
@@ -1343,22 +1369,22 @@ def joint_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
         if trained
         else "training not finished"
     )
+    flags = "--engine procgen" if ENGINE == "procgen" else f"--engine {ENGINE} --expert {EXPERT}"
     lines = [
-        f"**{run.name}**: budget1 again (a fresh nitrogen-s, the same demonstrations, steps, sampling and training "
-        "seed) with one categorical per stick (`joint_sticks=true`: each stick's (x, y) one of 25 cells) instead of "
-        'one per axis. Why: budget1 plays "nothing" on 319 of Chaser\'s first 600 training frames, every one '
-        'labelled a move, where its own probability of "nothing" is 0.28 on average: with the mass spread over '
-        "four directions each axis's likeliest bin is its centre (`python experiments/results/bc_gate/procgen-frame/"
-        "axis_probe.py --run budget1 --tasks Chaser/easy Heist/hard Miner/easy`, output in `axis_probe_budget1.txt`: "
-        f"also 98 of Heist hard's and 29 of Miner's frames); {budget}. Made by `python experiments/bc_gate.py train "
-        f"--engine procgen --run {run.name} --threads 1 && ... play --engine procgen --run {run.name} && ... "
-        f"--temperature 1 && ... fit --engine procgen --run {run.name} && ... report --engine procgen --write`.",
+        f"**{run.name}**: {before.name} again (a fresh nitrogen-s, the same demonstrations, steps, sampling and "
+        "training seed) with one categorical per stick (`joint_sticks=true`: each stick's (x, y) one of 25 cells) "
+        f"instead of one per axis. Why: {JOINT_WHY[ENGINE]}; {budget}. Made by `python experiments/bc_gate.py train "
+        f"{flags} --run {run.name} --threads 1 && ... play {flags} --run {run.name} && ... --temperature 1 && ... "
+        f"fit {flags} --run {run.name} && ... report {flags} --write`.",
         "",
     ]
-    table, results = play_table(run.arm, demos)
-    lines += table + (["", procgen_gate_line(results)] if results else [])
+    if ENGINE == "procgen":
+        table, results = play_table(run.arm, demos)
+        lines += table + (["", procgen_gate_line(results)] if results else [])
+    else:
+        lines += gated_table(run.arm, demos)[0]
     lines += sampled_table(run, demos)
-    lines += versus_table(run, RUNS["budget1"], "argmax")
+    lines += versus_table(run, before, "argmax")
     return lines + fit_table(run)
 
 
