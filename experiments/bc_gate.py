@@ -1242,6 +1242,7 @@ def frame_report() -> str:
         "",
     ]
     lines += gated_table(run.arm, demos)[0]
+    lines += sampled_table(run, demos)
     lines += marginal_table(run)
     lines += fit_table(run)
     joint = RUNS["joint1"]
@@ -1414,6 +1415,7 @@ def sampled_table(run: RunConfig, demos: dict[str, Any]) -> list[str]:
         *table,
         "",
         f"Sampled against random (paired 95% CIs above 0): {gate_summary(results)} ({wins}).",
+        *marginal_table(run, arm),
     ]
 
 
@@ -1639,11 +1641,16 @@ def relabel_table(run: RunConfig, shown: set[str]) -> list[str]:
     return lines
 
 
-def marginal_table(run: RunConfig) -> list[str]:
-    """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds."""
+def marginal_table(run: RunConfig, arm: str | None = None) -> list[str]:
+    """The policy against a frame-blind player of the demonstrations' action frequencies, on the same seeds.
+
+    ``arm`` names another of the run's arms (its sampled one); ``None`` is its argmax arm.
+    """
+    arm = arm or run.arm
+    label = "nitrogen-s" if arm == run.arm else f"`{arm}`"
     rows = []
     for game, task in gate_tasks():
-        episodes = played_episodes(["random", "marginal", run.arm], game, task)
+        episodes = played_episodes(["random", "marginal", arm], game, task)
         if episodes is None:
             continue
         random, marginal, policy = episodes
@@ -1657,13 +1664,13 @@ def marginal_table(run: RunConfig) -> list[str]:
         return []
     return [
         "",
-        f"Does the policy read the frame, or play the label statistics? The `marginal` arm plays each game's native "
+        f"Does {label} read the frame, or play the label statistics? The `marginal` arm plays each game's native "
         f"actions at the frequencies {WORDS['expert']}'s demonstrations hold them, blind to the frame (same seeds; "
         f"`... play --engine {ENGINE}{' --expert frame' if EXPERT == 'frame' else ''} --arm marginal`). Cells: its mean "
         f"{'normalized score' if ENGINE == 'procgen' else 'episode return'}; its difference from random and the "
-        "policy's difference from it [paired 95% bootstrap CIs].",
+        f"difference of {label} from it [paired 95% bootstrap CIs].",
         "",
-        "| task | marginal | marginal - random | nitrogen-s - marginal |",
+        f"| task | marginal | marginal - random | {label} - marginal |",
         "|---|---|---|---|",
         *rows,
     ]
