@@ -28,6 +28,8 @@ RULES: dict[str, tuple[tuple[str, str], ...]] = {
     # session 16: frame_procgen_shooters and frame_procgen_arena
     "shooters": (("StarPilot", "easy"), ("StarPilot", "hard")),
     "arena": (("Dodgeball", "easy"), ("Dodgeball", "hard")),
+    # frame_procgen_jumper (added after session 16)
+    "jumper": (("Jumper", "easy"), ("Jumper", "hard")),
 }
 """Groups of tasks by the session (and module) that gave them a frame rule."""
 EPISODES = 20
