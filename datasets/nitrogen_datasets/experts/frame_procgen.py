@@ -851,6 +851,7 @@ RULE_MODULES: tuple[str, ...] = (
     "nitrogen_datasets.experts.frame_procgen_shooters",
     "nitrogen_datasets.experts.frame_procgen_arena",
     "nitrogen_datasets.experts.frame_procgen_jumper",
+    "nitrogen_datasets.experts.frame_procgen_ninja",
 )
 """Modules that add games to this expert, each with its own ``PARSERS`` and ``EASY_ONLY`` (``HARD_PARSERS``
 optional). They build on this module's parsing helpers, so they are merged on first use by :func:`rule_tables`

@@ -30,6 +30,8 @@ RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "arena": (("Dodgeball", "easy"), ("Dodgeball", "hard")),
     # frame_procgen_jumper (added after session 16)
     "jumper": (("Jumper", "easy"), ("Jumper", "hard")),
+    # frame_procgen_ninja (added after session 16)
+    "ninja": (("Ninja", "easy"), ("Ninja", "hard")),
 }
 """Groups of tasks by the session (and module) that gave them a frame rule."""
 EPISODES = 20
