@@ -157,6 +157,8 @@ class RunConfig:
     policy: tuple[tuple[str, Any], ...] = ()
     """Policy settings over the gate's (``GateConfig.policy``) for a fresh network, e.g. ``(("joint_sticks",
     True),)``; a run from ``init`` keeps its checkpoint's."""
+    note: str = ""
+    """What the report says the run is, where its name does not (a retrain of another run's recipe)."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
@@ -191,6 +193,19 @@ RUNS = {
     # session loses little
     "v2": RunConfig("v2", steps=2500, balance="equal", init=str(OUT / "train" / "final"), save_every=100),
 }
+RETRAIN_NOTE = (
+    "{of}'s recipe trained again in session 17 on a fresh collection of the same demonstrations (identical frame "
+    "counts), the same seed and settings, so that its sampled arm has its own argmax beside it: the weights are not "
+    "bit-identical to {of}'s (its argmax episodes differ on {differ} of {tasks} tasks)"
+)
+"""The note of a ``b`` run: the committed weights' folders were not on the session-17 machine."""
+RUNS["v1b"] = replace(RUNS["v1"], name="v1b")
+RUNS["v2b"] = replace(
+    RUNS["v2"],
+    name="v2b",
+    init=str(OUT / "train-v1b" / "final"),
+    note=RETRAIN_NOTE.replace("{of}", "v2"),
+)
 
 
 ALE_CONFIG = replace(CONFIG, episodes=8, demo_max_steps=MAX_STEPS, steps=2500, save_every=100)
@@ -283,6 +298,8 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # its control: the same steps from v1's weights on the demonstrations alone, so that what the relabelled
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
+        if ENGINE == "ale":
+            RUNS["v1b"] = replace(RUNS["v1"], name="v1b", note=RETRAIN_NOTE.replace("{of}", "v1"))
         if ENGINE == "ale":  # section 12's v1 again with one categorical per stick: MsPacman's argmax was NOOP on
             # 414 of its 600 training frames (labelled 16) under the per-axis head
             RUNS["joint1"] = replace(RUNS["v1"], name="joint1", policy=(("joint_sticks", True),))
@@ -1242,9 +1259,11 @@ def frame_report() -> str:
         "",
     ]
     lines += gated_table(run.arm, demos)[0]
-    lines += sampled_table(run, demos)
     lines += marginal_table(run)
     lines += fit_table(run)
+    retrain = RUNS["v1b"]
+    if any(play_path(retrain.arm, game, task).is_file() for game, task in gate_tasks()):
+        lines += ["", *retrain_report(retrain, run, demos)]
     joint = RUNS["joint1"]
     if joint.result("train").is_file() or any(
         play_path(joint.arm, game, task).is_file() for game, task in gate_tasks()
@@ -1696,7 +1715,7 @@ def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[T
         else "training not finished"
     )
     lines = [
-        f"**{run.name}**: {'v1' if run.init == str(RUNS['v1'].folder / 'final') else run.init or 'a fresh nitrogen-s'}'s "
+        f"**{run.name}**: {init_name(run)}'s "
         f"weights trained {run.steps} more steps of {CONFIG.batch_size} by the same trainer and settings (lr "
         f"{CONFIG.lr:g}, its warm-up and cosine schedule restarted), sampling "
         + {
@@ -1704,14 +1723,48 @@ def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[T
             "equal": "each task alike (equal weight per task folder: 1/6 of the samples each)",
             "sqrt": "each task by the square root of its frame count",
         }[run.balance]
-        + f"; {budget}. Played at training step {played}; the same seeds, random and bot episodes as v1. Made by "
+        + f"; {budget}.{run_note(run)} Played at training step {played}; the same seeds, random and bot episodes as "
+        "v1. Made by "
         f"`python experiments/bc_gate.py train {flags} && ... play --run {run.name} && ... fit --run {run.name} && "
         "... report --write`.",
         "",
     ]
     table, results = gated_table(run.arm, demos)
-    lines += table
+    lines += table + sampled_table(run, demos)
     return lines + fit_table(run), results
+
+
+def init_name(run: RunConfig) -> str:
+    """The run whose final weights ``run`` starts from, by name, else its folder (or a fresh network)."""
+    named = [other.name for other in RUNS.values() if run.init == str(other.folder / "final")]
+    return named[0] if named else run.init or "a fresh nitrogen-s"
+
+
+def run_note(run: RunConfig) -> str:
+    """`` <note>.`` for a run with a note, its ``{differ}`` and ``{tasks}`` counted against the run it retrains."""
+    if not run.note:
+        return ""
+    of = RUNS[run.name[:-1]] if run.name.endswith("b") and run.name[:-1] in RUNS else None
+    differ = 0
+    for game, task in gate_tasks() if of else []:
+        episodes = played_episodes([of.arm, run.arm], game, task)  # type: ignore[union-attr]
+        differ += episodes is not None and [e["return"] for e in episodes[0]] != [e["return"] for e in episodes[1]]
+    return " " + run.note.format(differ=differ, tasks=len(gate_tasks())) + "."
+
+
+def retrain_report(run: RunConfig, of: RunConfig, demos: dict[str, Any]) -> list[str]:
+    """A retrain of ``of``'s recipe: its argmax and sampled arms, and its argmax against ``of``'s."""
+    path = run.result("train")
+    trained = json.loads(path.read_text()) if path.is_file() else None
+    lines = [
+        f"**{run.name}**:{run_note(run)} Trained {train_budget(trained)}. Made by `python experiments/bc_gate.py train "
+        f"--engine {ENGINE} --expert {EXPERT} --run {run.name} --threads 1 && ... play --engine {ENGINE} --expert "
+        f"{EXPERT} --run {run.name} && ... --temperature 1 && ... report --engine {ENGINE} --expert {EXPERT} --write`.",
+        "",
+    ]
+    lines += gated_table(run.arm, demos)[0]
+    lines += sampled_table(run, demos)
+    return lines + versus_table(run, of, "argmax")
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
