@@ -36,8 +36,9 @@ Games (both tasks but CoinRun's ``hard``, which :class:`FrameExpert` refuses, se
   the hull reaches farther (the bow); it fires when a ball fired now would meet a target (its column predicted at
   the ball's speed) and no ship of the player's type is nearer in the way, else moves toward where one would.
 
-* ``StarPilot`` and ``Dodgeball`` (``easy`` and ``hard``) — in their own modules (:data:`RULE_MODULES`:
-  ``frame_procgen_shooters``, ``frame_procgen_arena``), merged into this expert by :func:`rule_tables`.
+* ``StarPilot``, ``Dodgeball``, ``Ninja`` and ``Jumper`` (``easy`` and ``hard``) — in their own modules
+  (:data:`RULE_MODULES`: ``frame_procgen_shooters``, ``frame_procgen_arena``, ``frame_procgen_ninja``,
+  ``frame_procgen_jumper``), merged into this expert by :func:`rule_tables`.
 
 Frames are read at :data:`PARSE_SIZE` pixels: a larger observation is shrunk (area average, as the env
 itself resizes), a smaller one is refused (at 64 px the 4-pixel orbs blur into the enemies' green).

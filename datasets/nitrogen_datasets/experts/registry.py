@@ -42,8 +42,9 @@ EXPERTS: dict[str, ExpertInfo] = {
         ExpertInfo(
             "frame",
             ("procgen", "ale"),
-            "reads the current frame only: Procgen at >= 128 px (grid search: Chaser, Miner, Heist; lanes: "
-            "FruitBot, Leaper; CoinRun easy, Plunder), a rule per Atari game",
+            "reads the current frame only: Procgen at >= 128 px (grid search: Chaser, Miner, Heist, Dodgeball; "
+            "lanes: FruitBot, Leaper; platforms: CoinRun easy, Ninja, Jumper; shooters: Plunder, StarPilot), a rule "
+            "per Atari game",
         ),
     )
 }

@@ -9,8 +9,8 @@ them). Tasks already played are skipped.
 
 Run from the repository root::
 
-    python experiments/results/bc_gate/procgen-frame/frame_rules.py gate [--rules newer shooters arena]
-    python experiments/results/bc_gate/procgen-frame/frame_rules.py versus --rules shooters arena
+    python experiments/results/bc_gate/procgen-frame/frame_rules.py gate [--rules newer shooters arena ninja jumper]
+    python experiments/results/bc_gate/procgen-frame/frame_rules.py versus --rules shooters arena ninja jumper
 """
 
 from __future__ import annotations
