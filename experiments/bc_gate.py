@@ -157,8 +157,9 @@ class RunConfig:
     policy: tuple[tuple[str, Any], ...] = ()
     """Policy settings over the gate's (``GateConfig.policy``) for a fresh network, e.g. ``(("joint_sticks",
     True),)``; a run from ``init`` keeps its checkpoint's."""
-    note: str = ""
-    """What the report says the run is, where its name does not (a retrain of another run's recipe)."""
+    retrains: str = ""
+    """The run whose recipe this one trains again (same demonstrations, seed and settings), when that run's weights
+    are gone: the report says so and counts the tasks where the two argmax arms differ."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
@@ -198,14 +199,10 @@ RETRAIN_NOTE = (
     "counts), the same seed and settings, so that its sampled arm has its own argmax beside it: the weights are not "
     "bit-identical to {of}'s (its argmax episodes differ on {differ} of {tasks} tasks)"
 )
-"""The note of a ``b`` run: the committed weights' folders were not on the session-17 machine."""
-RUNS["v1b"] = replace(RUNS["v1"], name="v1b")
-RUNS["v2b"] = replace(
-    RUNS["v2"],
-    name="v2b",
-    init=str(OUT / "train-v1b" / "final"),
-    note=RETRAIN_NOTE.replace("{of}", "v2"),
-)
+"""What the report says of a run that ``retrains`` another: the committed weights were not on session 17's machine."""
+# session 17: v1 and v2 again, so that v2's sampled arm has the argmax of the same weights beside it
+RUNS["v1b"] = replace(RUNS["v1"], name="v1b", retrains="v1")
+RUNS["v2b"] = replace(RUNS["v2"], name="v2b", init=str(OUT / "train-v1b" / "final"), retrains="v2")
 
 
 ALE_CONFIG = replace(CONFIG, episodes=8, demo_max_steps=MAX_STEPS, steps=2500, save_every=100)
@@ -299,9 +296,10 @@ def use_engine(engine: str, expert: str | None = None) -> None:
         # frames change is told apart from what more training changes
         RUNS["control1"] = replace(RUNS["dagger1"], name="control1", dagger=())
         if ENGINE == "ale":
-            RUNS["v1b"] = replace(RUNS["v1"], name="v1b", note=RETRAIN_NOTE.replace("{of}", "v1"))
-        if ENGINE == "ale":  # section 12's v1 again with one categorical per stick: MsPacman's argmax was NOOP on
-            # 414 of its 600 training frames (labelled 16) under the per-axis head
+            # session 17: v1 again (its weights were gone), for a sampled arm beside the same weights' argmax
+            RUNS["v1b"] = replace(RUNS["v1"], name="v1b", retrains="v1")
+            # section 12's v1 again with one categorical per stick: MsPacman's argmax was NOOP on 414 of its 600
+            # training frames (labelled 16) under the per-axis head
             RUNS["joint1"] = replace(RUNS["v1"], name="joint1", policy=(("joint_sticks", True),))
         if ENGINE == "procgen":  # section 14 runs dagger1 (and its control, time permitting), no replicates
             # section 14's follow-up: the one-task runs' 64,000 samples (single_task.py) for each of the 8 tasks,
@@ -633,7 +631,9 @@ def train_policy(run: RunConfig, threads: int) -> None:
     }
     if run.name != "v1":  # v1's summary keeps the keys it was committed with
         described = {
-            key: value for key, value in asdict(run).items() if key not in ("dagger", "seed", "policy") or value
+            key: value
+            for key, value in asdict(run).items()
+            if key not in ("dagger", "seed", "policy", "retrains") or value
         }
         names = [str(f.relative_to(OUT)) if run.dagger else f.name for f in folders]
         summary |= {"run": described, "weights": dict(zip(names, weights, strict=True))}
@@ -1741,15 +1741,15 @@ def init_name(run: RunConfig) -> str:
 
 
 def run_note(run: RunConfig) -> str:
-    """`` <note>.`` for a run with a note, its ``{differ}`` and ``{tasks}`` counted against the run it retrains."""
-    if not run.note:
+    """`` <RETRAIN_NOTE>.`` for a run that retrains another (tasks whose argmax episodes differ counted), else ``""``."""
+    if not run.retrains:
         return ""
-    of = RUNS[run.name[:-1]] if run.name.endswith("b") and run.name[:-1] in RUNS else None
+    of = RUNS[run.retrains]
     differ = 0
-    for game, task in gate_tasks() if of else []:
-        episodes = played_episodes([of.arm, run.arm], game, task)  # type: ignore[union-attr]
+    for game, task in gate_tasks():
+        episodes = played_episodes([of.arm, run.arm], game, task)
         differ += episodes is not None and [e["return"] for e in episodes[0]] != [e["return"] for e in episodes[1]]
-    return " " + run.note.format(differ=differ, tasks=len(gate_tasks())) + "."
+    return " " + RETRAIN_NOTE.format(of=of.name, differ=differ, tasks=len(gate_tasks())) + "."
 
 
 def retrain_report(run: RunConfig, of: RunConfig, demos: dict[str, Any]) -> list[str]:
