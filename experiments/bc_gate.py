@@ -1324,21 +1324,31 @@ def procgen_report() -> str:
     return "\n".join(lines)
 
 
+def train_summary(run: RunConfig) -> dict[str, Any] | None:
+    """The train stage's summary of ``run`` (``train-<run>.json``), or ``None`` before it finished."""
+    path = run.result("train")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def session_budget(trained: dict[str, Any] | None) -> str:
+    """A later run's training cost as its report quotes it: final loss, throughput, minutes."""
+    if trained is None:
+        return "training not finished"
+    return (
+        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on 1 thread of the "
+        f"shared 2 cores ({trained['seconds_this_run'] / 60:.0f} minutes in its last session)"
+    )
+
+
 def budget_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
     """Section 14's follow-up: a fresh nitrogen-s given, for each task, the samples one task alone needed.
 
     Why: single_task.py's one-task runs read their frames after 64,000 samples (v1 gave each task about
     10,000); whether eight tasks in one network still do, and beat random, is what the gate asks.
     """
-    path = run.result("train")
-    trained = json.loads(path.read_text()) if path.is_file() else None
+    trained = train_summary(run)
     per_task = run.steps * CONFIG.batch_size // len(gate_tasks())
-    budget = (
-        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on 1 thread of the "
-        f"shared 2 cores ({trained['seconds_this_run'] / 60:.0f} minutes in its last session)"
-        if trained
-        else "training not finished"
-    )
+    budget = session_budget(trained)
     lines = [
         f"**{run.name}**: a fresh nitrogen-s trained as v1 on the same demonstrations, each task alike, for "
         f"{run.steps:,} steps of {CONFIG.batch_size} instead of {RUNS['v1'].steps:,}: {per_task:,} samples per task, "
@@ -1381,14 +1391,7 @@ def joint_report(run: RunConfig, before: RunConfig, demos: dict[str, Any]) -> li
     directions). A joint head's likeliest cell is a direction; whether the network behind it reads enough of the
     frame to pick the right one is what this measures, on the same seeds as ``before``.
     """
-    path = run.result("train")
-    trained = json.loads(path.read_text()) if path.is_file() else None
-    budget = (
-        f"final loss {trained['final_loss']:.3f}, {trained['samples_per_second']:.0f} samples/s on 1 thread of the "
-        f"shared 2 cores ({trained['seconds_this_run'] / 60:.0f} minutes in its last session)"
-        if trained
-        else "training not finished"
-    )
+    budget = session_budget(train_summary(run))
     flags = "--engine procgen" if ENGINE == "procgen" else f"--engine {ENGINE} --expert {EXPERT}"
     lines = [
         f"**{run.name}**: {before.name} again (a fresh nitrogen-s, the same demonstrations, steps, sampling and "
@@ -1528,8 +1531,7 @@ def dagger_report(run: RunConfig, shown: set[str] | None = None) -> str:
     added (sets not in ``shown``), against the frame-blind arm, and its fit.
     """
     demos = json.loads((RESULTS / "demos.json").read_text()) if (RESULTS / "demos.json").is_file() else {"tasks": {}}
-    path = run.result("train")
-    trained = json.loads(path.read_text()) if path.is_file() else None
+    trained = train_summary(run)
     steps = sorted({json.loads(p.read_text()).get("step") for p in (RESULTS / "play" / run.arm).glob("*.json")})
     played = ", ".join(str(step) for step in steps if step is not None) or "-"
     frames = {
@@ -1703,8 +1705,7 @@ def gate_summary(results: list[TaskResult]) -> str:
 
 def run_report(run: RunConfig, demos: dict[str, Any]) -> tuple[list[str], list[TaskResult]]:
     """A later run's paragraph, table, gate line and fit table."""
-    path = run.result("train")
-    trained = json.loads(path.read_text()) if path.is_file() else None
+    trained = train_summary(run)
     steps = sorted({json.loads(p.read_text()).get("step") for p in (RESULTS / "play" / run.arm).glob("*.json")})
     played = ", ".join(str(step) for step in steps if step is not None) or "-"
     flags = f"--run {run.name} --balance {run.balance} --init {run.init} --steps {run.steps}"
@@ -1754,8 +1755,7 @@ def run_note(run: RunConfig) -> str:
 
 def retrain_report(run: RunConfig, of: RunConfig, demos: dict[str, Any]) -> list[str]:
     """A retrain of ``of``'s recipe: its argmax and sampled arms, and its argmax against ``of``'s."""
-    path = run.result("train")
-    trained = json.loads(path.read_text()) if path.is_file() else None
+    trained = train_summary(run)
     lines = [
         f"**{run.name}**:{run_note(run)} Trained {train_budget(trained)}. Made by `python experiments/bc_gate.py train "
         f"--engine {ENGINE} --expert {EXPERT} --run {run.name} --threads 1 && ... play --engine {ENGINE} --expert "
