@@ -94,7 +94,7 @@ def main() -> None:
             f"  argmax over the five moves: { ({k: int((best == k).sum()) for k in moves}) }; labels (native "
             f"0-8): {np.bincount(labels, minlength=9).tolist()}"
         )
-        played = np.array([int(np.argmax(c)) for c in cells.flatten(1).numpy()])  # the likeliest cell of the left stick
+        played = cells.flatten(1).argmax(-1).numpy()  # the likeliest cell of the left stick
         nothing = (played == centre * bins + centre) & (labels != NOTHING)
         print(
             f"  plays nothing on {int(nothing.sum())} frames labelled a move; the head's P(nothing) on them: "
