@@ -19,6 +19,26 @@ import numpy as np
 
 from nitrogen_envs.import_utils import require_package
 
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+"""x264's speed presets, fastest first: each trades encoding time for file size at the same ``crf``."""
+
+
+def check_preset(preset: str | None) -> None:
+    """Raise ``ValueError`` unless ``preset`` is ``None`` or one of :data:`X264_PRESETS` (x264 would fail at the first frame)."""
+    if preset is not None and preset not in X264_PRESETS:
+        raise ValueError(f"preset must be one of {X264_PRESETS} or None, got {preset!r}")
+
 
 class H264Encoder:
     """Stream (H, W, 3) uint8 frames of one clip into an mp4 at ``path`` (written in place).
@@ -33,6 +53,8 @@ class H264Encoder:
         pix_fmt: ``yuv420p`` (plays everywhere) or ``yuv444p`` (no chroma subsampling).
         b_frames: number of B-frames; 0 makes decode order equal display order (exact, cheap seeks);
             ``None`` keeps x264's default.
+        preset: x264 speed preset (:data:`X264_PRESETS`); ``None`` keeps x264's default (``medium``). Read when
+            the first frame opens the file, so it may be set on the encoder until then.
     """
 
     def __init__(
@@ -43,10 +65,13 @@ class H264Encoder:
         gop: int | None = None,
         pix_fmt: str = "yuv420p",
         b_frames: int | None = None,
+        preset: str | None = None,
     ) -> None:
         self._av = require_package("av")
         self.path = Path(path)
         self.fps, self.crf, self.gop, self.pix_fmt, self.b_frames = int(fps), int(crf), gop, pix_fmt, b_frames
+        check_preset(preset)
+        self.preset = preset
         self._container: Any = None
         self._stream: Any = None
         self.frames = 0
@@ -65,6 +90,9 @@ class H264Encoder:
             stream.codec_context.gop_size = self.gop
         if self.b_frames is not None:
             options["bf"] = str(self.b_frames)
+        if self.preset is not None:
+            check_preset(self.preset)
+            options["preset"] = self.preset
         stream.options = options
         self._stream = stream
         self.shape = (height, width)

@@ -221,15 +221,43 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
 
 
 def _encode_decode(frames: list[np.ndarray], folder: Path, config: CorpusConfig) -> list[np.ndarray]:
-    """``frames`` after the dataset's own encode (CRF ``config.crf``), as a reader sees them."""
+    """``frames`` after the dataset's own encode (CRF ``config.crf``, preset ``config.preset``), as a reader sees them."""
     from nitrogen_datasets.writer import WriterConfig
 
-    with DatasetWriter(folder, WriterConfig(fps=config.fps, crf=config.crf)) as writer:  # as the corpus writes
+    with DatasetWriter(
+        folder, WriterConfig(fps=config.fps, crf=config.crf, preset=config.preset)
+    ) as writer:  # as the corpus writes
         episode = writer.start_episode("x", "play")
         for frame in frames:
             episode.add(frame, np.zeros(21, np.float32))
         writer.finish_episode(episode)
     return [np.asarray(frame) for frame in DemoDataset(folder).iter_episode_frames(0)]
+
+
+def test_corpus_videos_are_encoded_with_the_configured_x264_preset(one_clip, tmp_path):
+    """The preset reaches x264 (which writes its settings into the stream: ``veryfast`` searches sub-pixel motion at
+    level 2, ``ultrafast`` also turns CABAC off), and an unknown one is refused before any video is read."""
+    from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+    from nitrogen_datasets.writer import WriterConfig
+
+    folder, layout = one_clip
+    settings = {}
+    for preset in ("veryfast", "ultrafast"):
+        config = CorpusConfig(
+            layout=str(layout), fps=15, obs_size=64, min_episode_frames=4, method="reference", preset=preset
+        )
+        build_corpus(folder, tmp_path / preset, config, progress=False)
+        stored = sorted((tmp_path / preset).rglob("*.mp4"))
+        assert stored
+        settings[preset] = [video.read_bytes() for video in stored]
+    assert CorpusConfig(layout=str(layout)).preset == "veryfast"
+    assert all(b"subme=2" in data and b"cabac=1" in data for data in settings["veryfast"])
+    assert all(b"cabac=0" in data for data in settings["ultrafast"])
+    with pytest.raises(InvalidOverlayConfig, match="preset"):
+        CorpusConfig(layout=str(layout), preset="quick")
+    with pytest.raises(ValueError, match="preset"):
+        WriterConfig(preset="quick")
+    assert WriterConfig().preset is None  # other datasets keep x264's default (medium)
 
 
 def test_masked_videos_are_written_from_the_same_decode_and_kept_out_of_the_inputs(one_clip, tmp_path, monkeypatch):

@@ -62,6 +62,7 @@ from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.verify import file_sha256
 from nitrogen_datasets.video_io import episode_encoder
 from nitrogen_envs import gamepad
+from nitrogen_envs.video import check_preset
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +86,16 @@ class WriterConfig:
         crf: x264 constant rate factor (lower = better quality, larger files; 18 is near-lossless).
         gop: keyframe interval in frames; a random read decodes at most this many frames.
         pix_fmt: ``yuv420p`` (plays in every player) or ``yuv444p`` (keeps colour detail of tiny frames).
+        preset: x264 speed preset (:data:`~nitrogen_envs.video.X264_PRESETS`); ``None`` keeps x264's default
+            (``medium``). Only the encoding's speed and the file's size depend on it, not how the file is read,
+            so a dataset may mix presets; the overlay corpus sets ``veryfast`` (:class:`~.overlay.corpus.CorpusConfig`).
     """
 
     fps: int = 15
     crf: int = DEFAULT_CRF
     gop: int = 16
     pix_fmt: str = "yuv420p"
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
@@ -101,6 +106,7 @@ class WriterConfig:
             raise ValueError(f"gop must be >= 1, got {self.gop}")
         if self.pix_fmt not in ("yuv420p", "yuv444p"):
             raise ValueError(f"pix_fmt must be 'yuv420p' or 'yuv444p', got {self.pix_fmt!r}")
+        check_preset(self.preset)
 
 
 def _fsync(path: Path) -> None:
@@ -474,6 +480,7 @@ class EpisodeBuffer:
         self.index, self.game, self.task, self.source, self.seed = index, game, task, source, seed
         self.video_tmp = video_tmp
         self.video = episode_encoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt)
+        self.video.preset = config.preset  # read when the first frame opens the file
         self.actions: list[np.ndarray] = []
         self.rewards: list[float] = []
         self.terminated: list[bool] = []

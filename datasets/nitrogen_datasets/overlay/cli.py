@@ -35,6 +35,7 @@ from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
 from nitrogen_datasets.overlay.evaluate import STYLE_SETS
 from nitrogen_datasets.overlay.extract import PARSERS, STICK_READERS, ExtractConfig
 from nitrogen_datasets.overlay.video import EpisodeRenderConfig
+from nitrogen_envs.video import X264_PRESETS
 
 
 @click.group()
@@ -248,6 +249,13 @@ def extract(
     help="Square frame size.",
 )
 @click.option(
+    "--preset",
+    type=click.Choice(X264_PRESETS),
+    default=config_default(CorpusConfig, "preset"),
+    show_default=True,
+    help="x264 speed preset of the dataset videos (slower: smaller files at the same quality).",
+)
+@click.option(
     "--workers",
     default=config_default(build_corpus, "workers"),
     show_default=True,
@@ -273,6 +281,7 @@ def build_corpus_command(
     game: str,
     fps: int,
     obs_size: int,
+    preset: str,
     workers: int,
     use_ray: bool,
     ray_address: str | None,
@@ -292,6 +301,7 @@ def build_corpus_command(
         game=game,
         fps=fps,
         obs_size=obs_size,
+        preset=preset,
         method=method,
         masked_videos=str(masked_videos) if masked_videos else None,
     )
