@@ -302,3 +302,20 @@ def test_a_parser_config_that_would_allocate_too_much_is_refused(tmp_path) -> No
     (folder / CONFIG_NAME).write_text(json.dumps(config))
     with pytest.raises(InvalidParser, match="widths"):
         load_parser(folder)
+
+
+def test_the_reference_frames_read_as_equal_frames_the_parser_never_saw():
+    """The parser cuts its reference frames' crops once and reuses them when the same frames come to be parsed
+    (extraction parses them too): their readings are those of copies of them."""
+    from nitrogen_datasets.overlay.learned import LearnedParser
+    from nitrogen_datasets.overlay.localize import Localization
+
+    renderer = OverlayRenderer(PRESETS["xbox-color-04"])
+    layout, template = renderer.layout(), renderer.template()
+    where = Localization(40, 30, 1.0, 1.0)
+    frames = gameplay(8, seed=1)
+    reused = list(LearnedParser(layout, where, frames[::2], template).parse_all(frames))
+    copies = [frame.copy() for frame in frames]
+    fresh = list(LearnedParser(layout, where, frames[::2], template).parse_all(copies))
+    assert [parsed.values for parsed in reused] == [parsed.values for parsed in fresh]
+    assert [parsed.confidence for parsed in reused] == [parsed.confidence for parsed in fresh]

@@ -144,6 +144,21 @@ def feature_images(rgb: np.ndarray, config: KnobMatchConfig) -> list[np.ndarray]
     return images
 
 
+def _median(values: np.ndarray | list[float]) -> float:
+    """``float(np.median(values))`` of finite values, by one partition.
+
+    The tracker takes the median of every frame's score map of every stick, where ``np.median``'s general
+    machinery (axes, NaN checks) cost 20 us a call against 2 us (equal results: the same partition and the same
+    mean of the two middle values).
+    """
+    flat = np.asarray(values).reshape(-1)
+    middle = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, middle)[middle])
+    part = np.partition(flat, (middle - 1, middle))
+    return float(np.mean(part[middle - 1 : middle + 1]))
+
+
 def _sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Bilinear samples of ``image`` at pixel-index coordinates (borders replicated)."""
     return cv2.remap(
@@ -459,9 +474,9 @@ class StickMatcher:
                 result = self.score_map(frame, index)
                 _, peak, _, (px, py) = cv2.minMaxLoc(result)
                 found.append(self.offset(result, px, py, index))
-                contrast.append(peak - float(np.median(result)))
+                contrast.append(peak - _median(result))
             located.append(np.array(found))
-            contrasts.append(float(np.median(contrast)))
+            contrasts.append(_median(contrast))
         scores = np.array([found[:, 2].mean() for found in located])
         spreads = np.array([float(np.hypot(*found[:, :2].std(axis=0))) for found in located])
         reach = np.asarray(self.travel) + self.config.slack_px  # (x, y): farther out is outside the sweep box
@@ -543,7 +558,7 @@ class KnobTrack:
         if self.clear is None:
             return
         index = int(np.argmax(scores))
-        if float(scores.flat[index]) - float(np.median(scores)) < self.clear:
+        if float(scores.flat[index]) - _median(scores) < self.clear:
             self.sighted = None
             return
         if self.sighted is not None:

