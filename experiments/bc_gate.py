@@ -135,6 +135,12 @@ BALANCES = ("none", "equal", "sqrt")
 square root of its frame count (the trainer's ``--weights``, one weight per task folder)."""
 
 
+def check_levels(levels: int) -> None:
+    """Refuse a level count whose seeds would reach the evaluation's (0 means the gate's own count)."""
+    if not 0 <= levels <= FIRST_SEED:
+        raise SystemExit(f"Error: --levels must be 1-{FIRST_SEED} (evaluation seeds start there), got {levels}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """One training run of the gate: its budget, its per-task sampling and the weights it starts from.
@@ -160,12 +166,16 @@ class RunConfig:
     retrains: str = ""
     """The run whose recipe this one trains again (same demonstrations, seed and settings), when that run's weights
     are gone: the report says so and counts the tasks where the two argmax arms differ."""
+    levels: int = 0
+    """Levels of demonstrations per task it trains and is fitted on (seeds 0..levels-1, ``collect --levels``'s
+    folder); 0: the gate's ``CONFIG.episodes`` in ``demos/``."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
             raise SystemExit(f"Error: unknown --balance {self.balance!r}; choose from {', '.join(BALANCES)}")
         if self.steps < 1 or self.save_every < 1:
             raise SystemExit(f"Error: --steps and --save-every must be >= 1, got {self.steps} and {self.save_every}")
+        check_levels(self.levels)
 
     @property
     def suffix(self) -> str:
@@ -308,6 +318,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             # its follow-up: the same run with one categorical per stick (joint_sticks), since budget1's shared
             # network played "nothing" on Chaser frames where its own probability of "nothing" was 0.28
             RUNS["joint1"] = replace(RUNS["budget1"], name="joint1", policy=(("joint_sticks", True),))
+            # session 18: joint1 on 512 levels per task (seeds 0-511, ``collect --levels 512``): the one-task runs
+            # on 512 levels beat their 64-level selves sampled on Heist and Miner (levels_table.py)
+            RUNS["levels1"] = replace(RUNS["joint1"], name="levels1", levels=512)
             return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?
@@ -392,23 +405,33 @@ def gate_size(split: str = CONFIG.split) -> int:
     return sum(len(get_game(name).tasks) for name in load_split(split).pretrain)
 
 
-def demo_folder(game: str, task: str) -> Path:
-    """One task's demonstrations."""
-    return OUT / "demos" / f"{game}-{task}"
+def demo_folder(game: str, task: str, levels: int = 0) -> Path:
+    """One task's demonstrations: the gate's (``levels`` 0), or ``collect --levels``'s on seeds 0..levels-1."""
+    if levels in (0, CONFIG.episodes):
+        return OUT / "demos" / f"{game}-{task}"
+    return OUT / f"demos-l{levels}" / f"{game}-{task}"
 
 
-def collect_demos(workers: int) -> None:
+def demo_summary_path(levels: int = 0) -> Path:
+    """Where :func:`demo_summary` of the gate's (``levels`` 0) or another level count's demonstrations goes."""
+    return RESULTS / ("demos.json" if levels in (0, CONFIG.episodes) else f"demos-l{levels}.json")
+
+
+def collect_demos(workers: int, levels: int = 0) -> None:
     """The expert on every task, seeds 0..episodes-1 (``nitrogen collect``'s resumable machinery).
 
     Doom: each task's episodes at once. Atari: round-robin, one more episode of every game per pass, so a
-    collection stopped early leaves every game alike.
+    collection stopped early leaves every game alike. ``levels`` (Procgen only) collects seeds 0..levels-1 into
+    their own folder for runs that train on more levels than the gate's (:attr:`RunConfig.levels`).
     """
     from nitrogen_datasets.collect import CollectConfig, collect
 
     if ENGINE == "procgen":
-        collect_procgen()
-        atomic_json(RESULTS / "demos.json", demo_summary())
+        collect_procgen(levels)
+        atomic_json(demo_summary_path(levels), demo_summary(levels))
         return
+    if levels:
+        raise SystemExit("Error: --levels is for --engine procgen (a level per seed); drop it")
     passes = range(1, CONFIG.episodes + 1) if ENGINE == "ale" else [CONFIG.episodes]
     for episodes in passes:
         for game, task in gate_tasks():
@@ -430,7 +453,7 @@ def collect_demos(workers: int) -> None:
             atomic_json(play_path(EXPERT_ARM, game, task), demo_episodes(game, task))
 
 
-def collect_procgen() -> None:
+def collect_procgen(levels: int = 0) -> None:
     """The Procgen frame expert's demonstrations: round-robin over the tasks, one seed per pass (as Atari's).
 
     ``nitrogen collect`` records the frames the expert reads; here the expert reads the env's
@@ -444,9 +467,10 @@ def collect_procgen() -> None:
     from nitrogen_envs import gamepad
     from nitrogen_envs.registry import get_game
 
-    for seed in range(CONFIG.episodes):
+    check_levels(levels)
+    for seed in range(levels or CONFIG.episodes):
         for game, task in gate_tasks():
-            folder = demo_folder(game, task)
+            folder = demo_folder(game, task, levels)
             writer = DatasetWriter(folder, WriterConfig(fps=get_game(game).native_fps))
             try:
                 if seed in {e.seed for e in (writer.info.episodes if writer.info else ())}:
@@ -485,13 +509,13 @@ def collect_procgen() -> None:
             )
 
 
-def demo_summary() -> dict[str, Any]:
+def demo_summary(levels: int = 0) -> dict[str, Any]:
     """Per task: episodes, frames, seeds and the bot's mean return in its own demonstrations."""
     from nitrogen_datasets.format import load_info
 
     rows = {}
     for game, task in gate_tasks():
-        info = load_info(demo_folder(game, task))
+        info = load_info(demo_folder(game, task, levels))
         seeds = sorted(int(e.seed) for e in info.episodes if e.seed is not None)
         overlap = sorted(set(seeds) & set(range(FIRST_SEED, FIRST_SEED + EVAL_EPISODES)))
         if overlap:
@@ -502,7 +526,7 @@ def demo_summary() -> dict[str, Any]:
             "frames": int(sum(e.length for e in info.episodes)),
             "seeds": [seeds[0], seeds[-1]] if seeds else [],
         }
-    return {"config": asdict(CONFIG), "tasks": rows}
+    return {"config": asdict(replace(CONFIG, episodes=levels or CONFIG.episodes)), "tasks": rows}
 
 
 def demo_episodes(game: str, task: str) -> dict[str, Any]:
@@ -599,7 +623,13 @@ def train_policy(run: RunConfig, threads: int) -> None:
         return
     if run.init and not (Path(run.init) / "model.safetensors").is_file():
         raise SystemExit(f"Error: --init {run.init} holds no model.safetensors; train the run it names first")
-    folders: list[Path] = [demo_folder(game, task) for game, task in gate_tasks()]
+    folders: list[Path] = [demo_folder(game, task, run.levels) for game, task in gate_tasks()]
+    missing = [folder for folder in folders if not (folder / "meta" / "info.json").is_file()]
+    if missing:
+        raise SystemExit(
+            f"Error: {missing[0]} holds no demonstrations; run: python experiments/bc_gate.py collect --engine "
+            f"{ENGINE}" + (f" --levels {run.levels}" if run.levels else "")
+        )
     if run.dagger:
         folders, weights = dagger_data(run)
     else:
@@ -972,7 +1002,7 @@ def fit(run: RunConfig = RUNS["v1"]) -> None:
     policy, folder, step = load_policy(run)
     rows = {}
     for game, task in gate_tasks():
-        frames, actions, _ = load_episodes(demo_folder(game, task))
+        frames, actions, _ = load_episodes(demo_folder(game, task, run.levels))
         frames, actions = frames[:FIT_FRAMES], actions[:FIT_FRAMES]
         played = np.concatenate(
             [policy.predict_action_chunk(frames[i : i + 200], game=game)[:, 0] for i in range(0, len(frames), 200)]
@@ -1799,6 +1829,9 @@ def main(argv: list[str] | None = None) -> int:
         "--beta", type=float, default=0.0, help="relabel: probability the expert acts instead of the policy per step"
     )
     parser.add_argument("--workers", type=int, default=1, help="collect: worker processes")
+    parser.add_argument(
+        "--levels", type=int, default=0, help="collect (procgen): seeds 0..N-1 into their own folder (runs' levels)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument(
         "--temperature", type=float, default=0.0, help="play --arm policy: sample at this temperature (0: argmax)"
@@ -1815,7 +1848,7 @@ def main(argv: list[str] | None = None) -> int:
     use_engine(args.engine, args.expert)
     run = run_config(args)
     if args.stage == "collect":
-        collect_demos(args.workers)
+        collect_demos(args.workers, args.levels)
     elif args.stage == "train":
         train_policy(run, args.threads)
     elif args.stage == "play":

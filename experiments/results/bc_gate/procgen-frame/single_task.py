@@ -9,9 +9,10 @@ the gate's tasks (run ``<game><n>``, e.g. ``miner1``); two tasks can run side by
 multi-task budget is what blinds v1; if not, the product's policy is what differs from the classifier.
 
 ``--levels N`` (session 18) trains on N levels of demonstrations (seeds 0..N-1, collected by the frame expert into
-``runs/bc_gate/procgen-frame/demos-l<N>/``, run name gains ``l<N>``) instead of the gate's 64, with the same 64,000
-samples: the one-task policies fit their 64 levels (0.95-0.98) and play unseen ones at random's level, so is the
-number of levels what they lack? ``--steps`` trains longer than the 2,000 steps (run name gains ``n<steps>``).
+``runs/bc_gate/procgen-frame/demos-l<N>/`` as ``bc_gate.py collect --levels N`` does; run name gains ``l<N>``)
+instead of the gate's 64, with the same 64,000 samples: the one-task policies fit their 64 levels (0.95-0.98) and
+play unseen ones at random's level, so is the number of levels what they lack? ``--steps`` trains longer than the
+2,000 steps (run name gains ``n<steps>``).
 
 Run from the repository root after ``experiments/bc_gate.py collect --engine procgen`` and its random / expert play:
 
@@ -32,22 +33,6 @@ sys.path.insert(0, "experiments")
 import bc_gate
 
 STEPS = 2000  # x 32 = 64,000 samples, section 10's bc1000 (1,000 steps of 64)
-
-
-def use_levels(levels: int) -> None:
-    """Point the gate's demonstrations at a folder of ``levels`` levels (seeds 0..levels-1) and collect what it lacks.
-
-    The folder is not the gate's (``demos/``, 64 levels), so the gate's runs and reports are untouched; the expert
-    is deterministic, so its first 64 levels repeat the gate's episodes. Seeds stop below the evaluation's first.
-    """
-    if not 1 <= levels <= bc_gate.FIRST_SEED:
-        raise SystemExit(f"Error: --levels must be 1-{bc_gate.FIRST_SEED} (evaluation seeds start there), got {levels}")
-    folder = bc_gate.OUT / f"demos-l{levels}"
-    bc_gate.demo_folder = lambda game, task: folder / f"{game}-{task}"  # type: ignore[assignment]
-    bc_gate.CONFIG = bc_gate.replace(bc_gate.CONFIG, episodes=levels)
-    bc_gate.collect_procgen()
-    ((game, task),) = bc_gate.gate_tasks()
-    bc_gate.atomic_json(bc_gate.RESULTS / f"demos-l{levels}-{game}-{task}.json", bc_gate.demo_summary())
 
 
 def main() -> None:
@@ -82,12 +67,14 @@ def main() -> None:
     others = ["random", "policy", "policy-t1"]
     if args.levels:  # also against the same run on the gate's 64 levels
         others += [f"policy-{name}", f"policy-{name}-t1"]
-        use_levels(args.levels)
+        bc_gate.collect_procgen(args.levels)
+        summary = bc_gate.RESULTS / f"demos-l{args.levels}-{GAME}-{TASK}.json"
+        bc_gate.atomic_json(summary, bc_gate.demo_summary(args.levels))
         name += f"l{args.levels}"
     if args.steps != STEPS:  # and against the same data at 2,000 steps
         others += [f"policy-{name}", f"policy-{name}-t1"]
         name += f"n{args.steps}"
-    run = bc_gate.RunConfig(name, steps=args.steps, balance="equal", seed=args.seed)
+    run = bc_gate.RunConfig(name, steps=args.steps, balance="equal", seed=args.seed, levels=args.levels)
     bc_gate.train_policy(run, threads=1)
     bc_gate.fit(run)
     bc_gate.play("policy", [GAME], run)
