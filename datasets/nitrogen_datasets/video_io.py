@@ -26,7 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 def episode_encoder(
-    path: str | Path, fps: int, crf: int = DEFAULT_CRF, gop: int = 16, pix_fmt: str = "yuv420p"
+    path: str | Path,
+    fps: int,
+    crf: int = DEFAULT_CRF,
+    gop: int = 16,
+    pix_fmt: str = "yuv420p",
+    preset: str | None = None,
 ) -> H264Encoder:
     """The shared H.264 encoder set up for episodes: keyframe every ``gop`` frames and no B-frames.
 
@@ -39,8 +44,9 @@ def episode_encoder(
         crf: x264 constant rate factor (0 = lossless for yuv444p, 18 = visually near-lossless).
         gop: keyframe interval in frames.
         pix_fmt: ``yuv420p`` (plays everywhere) or ``yuv444p`` (no chroma subsampling, better for tiny frames).
+        preset: x264 speed preset; ``None`` keeps x264's default (``medium``).
     """
-    return H264Encoder(path, fps=fps, crf=crf, gop=gop, pix_fmt=pix_fmt, b_frames=0)
+    return H264Encoder(path, fps=fps, crf=crf, gop=gop, pix_fmt=pix_fmt, b_frames=0, preset=preset)
 
 
 class VideoReader:

@@ -479,8 +479,7 @@ class EpisodeBuffer:
     ) -> None:
         self.index, self.game, self.task, self.source, self.seed = index, game, task, source, seed
         self.video_tmp = video_tmp
-        self.video = episode_encoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt)
-        self.video.preset = config.preset  # read when the first frame opens the file
+        self.video = episode_encoder(video_tmp, config.fps, config.crf, config.gop, config.pix_fmt, config.preset)
         self.actions: list[np.ndarray] = []
         self.rewards: list[float] = []
         self.terminated: list[bool] = []
