@@ -2,9 +2,9 @@
 
 ``single_task.py --game <Game> --levels 512 [--steps 6000]`` trained and played them; this reads what they
 committed beside it (``train-*.json``, ``fit-*.json``, ``demos-l512-*.json``, ``play/``) and prints, per task and
-run: levels, demonstration frames, optimizer steps, accuracy on the first 600 training frames, and the paired
+run: its trainer seed, levels, demonstration frames, optimizer steps, accuracy on the first 600 training frames, and the paired
 differences [95% bootstrap CI] of its argmax and sampled (temperature 1) play from random and of its sampled play
-from the 64-level run's, on seeds 1000-1019. Run from the repository root::
+from the 64-level run's of the same trainer seed, on seeds 1000-1019. Run from the repository root::
 
     python experiments/results/bc_gate/procgen-frame/levels_table.py > experiments/results/bc_gate/procgen-frame/levels.txt
 """
@@ -21,8 +21,9 @@ sys.path.insert(0, "experiments")
 import bc_gate
 
 TASKS = (("Chaser", "easy"), ("Heist", "easy"), ("Miner", "easy"))
-VARIANTS = ("", "l512", "l512n6000")
-"""Run-name suffixes after ``<game>1``: the gate's 64 levels at 2,000 steps, 512 levels, 512 levels at 6,000."""
+VARIANTS = (("", ""), ("l512", ""), ("l512n6000", ""), ("s1", "s1"), ("s1l512", "s1"))
+"""Run-name suffixes after ``<game>1`` and the suffix of the 64-level run each is compared with: the gate's 64
+levels at 2,000 steps, 512 levels, 512 levels at 6,000 steps, and trainer seed 1 of the first two."""
 
 
 def difference(arm: str, other: str, game: str, task: str) -> str:
@@ -47,26 +48,27 @@ def main() -> None:
     """Print the table (Markdown) and the command lines that made its runs."""
     bc_gate.use_engine("procgen", "frame")
     print(
-        "| task | run | levels | frames | steps | training accuracy | argmax - random | sampled - random | "
-        "sampled - 64 levels' sampled |"
+        "| task | run | trainer seed | levels | frames | steps | training accuracy | argmax - random | "
+        "sampled - random | sampled - 64 levels' sampled (same seed) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for game, task in TASKS:
         base = f"{game.lower()}1"
-        for variant in VARIANTS:
+        for variant, versus in VARIANTS:
             name = base + variant
             fit: Path = bc_gate.RESULTS / f"fit-{name}.json"
             train: Path = bc_gate.RESULTS / f"train-{name}.json"
             if not (fit.is_file() and train.is_file()):
                 continue
-            levels = int(variant[1:4]) if variant else 64
+            levels = 512 if "l512" in variant else 64
+            seed = json.loads(train.read_text())["train_config"]["seed"]
             frames = frames_of(game, task, levels)
             steps = json.loads(train.read_text())["steps"]
             accuracy = json.loads(fit.read_text())["tasks"][f"{game}/{task}"]["accuracy"]
             arm, sampled = f"policy-{name}", f"policy-{name}-t1"
-            versus_base = "-" if not variant else difference(sampled, f"policy-{base}-t1", game, task)
+            versus_base = "-" if levels == 64 else difference(sampled, f"policy-{base}{versus}-t1", game, task)
             print(
-                f"| {game}/{task} | `{name}` | {levels} | {frames if frames is not None else '-'} | {steps} | "
+                f"| {game}/{task} | `{name}` | {seed} | {levels} | {frames if frames is not None else '-'} | {steps} | "
                 f"{float(np.round(accuracy, 3))} | {difference(arm, 'random', game, task)} | "
                 f"{difference(sampled, 'random', game, task)} | {versus_base} |"
             )
