@@ -318,9 +318,11 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             # its follow-up: the same run with one categorical per stick (joint_sticks), since budget1's shared
             # network played "nothing" on Chaser frames where its own probability of "nothing" was 0.28
             RUNS["joint1"] = replace(RUNS["budget1"], name="joint1", policy=(("joint_sticks", True),))
-            # session 18: joint1 on 512 levels per task (seeds 0-511, ``collect --levels 512``): the one-task runs
-            # on 512 levels beat their 64-level selves sampled on Heist and Miner (levels_table.py)
-            RUNS["levels1"] = replace(RUNS["joint1"], name="levels1", levels=512)
+            # session 18: joint1 on 512 levels per task (seeds 0-511, ``collect --levels 512``) at the samples per
+            # task that fitted Heist's 512 levels and beat random on unseen ones (heist1l512n6000: 6,000 steps of
+            # 32); at 2,000 the one-task runs underfit 512 levels (levels_table.py). About 4 h of one thread: it
+            # resumes from its checkpoints (every 500 steps), so it runs in pieces
+            RUNS["levels1"] = replace(RUNS["joint1"], name="levels1", levels=512, steps=3 * PROCGEN_BUDGET_STEPS)
             return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?

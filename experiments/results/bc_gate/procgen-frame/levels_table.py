@@ -4,7 +4,7 @@
 committed beside it (``train-*.json``, ``fit-*.json``, ``demos-l512-*.json``, ``play/``) and prints, per task and
 run: its trainer seed, levels, demonstration frames, optimizer steps, accuracy on the first 600 training frames, and the paired
 differences [95% bootstrap CI] of its argmax and sampled (temperature 1) play from random and of its sampled play
-from the 64-level run's of the same trainer seed, on seeds 1000-1019. Run from the repository root::
+from the 64-level run's of the same trainer seed and steps, on seeds 1000-1019. Run from the repository root::
 
     python experiments/results/bc_gate/procgen-frame/levels_table.py > experiments/results/bc_gate/procgen-frame/levels.txt
 """
@@ -21,9 +21,10 @@ sys.path.insert(0, "experiments")
 import bc_gate
 
 TASKS = (("Chaser", "easy"), ("Heist", "easy"), ("Miner", "easy"))
-VARIANTS = (("", ""), ("l512", ""), ("l512n6000", ""), ("s1", "s1"), ("s1l512", "s1"))
-"""Run-name suffixes after ``<game>1`` and the suffix of the 64-level run each is compared with: the gate's 64
-levels at 2,000 steps, 512 levels, 512 levels at 6,000 steps, and trainer seed 1 of the first two."""
+VARIANTS = (("", ""), ("l512", ""), ("n6000", ""), ("l512n6000", "n6000"), ("s1", "s1"), ("s1l512", "s1"))
+"""Run-name suffixes after ``<game>1`` and the suffix of the 64-level run each is compared with (same trainer seed
+and steps): the gate's 64 levels at 2,000 steps, 512 levels, both at 6,000 steps, and trainer seed 1 of the first
+two."""
 
 
 def difference(arm: str, other: str, game: str, task: str) -> str:
@@ -49,7 +50,7 @@ def main() -> None:
     bc_gate.use_engine("procgen", "frame")
     print(
         "| task | run | trainer seed | levels | frames | steps | training accuracy | argmax - random | "
-        "sampled - random | sampled - 64 levels' sampled (same seed) |"
+        "sampled - random | sampled - 64 levels' sampled (same seed and steps) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for game, task in TASKS:
