@@ -407,16 +407,21 @@ def gate_size(split: str = CONFIG.split) -> int:
     return sum(len(get_game(name).tasks) for name in load_split(split).pretrain)
 
 
+def gate_levels(levels: int) -> bool:
+    """Whether ``levels`` names the gate's own demonstrations (0, or ``CONFIG.episodes`` itself)."""
+    return levels in (0, CONFIG.episodes)
+
+
 def demo_folder(game: str, task: str, levels: int = 0) -> Path:
     """One task's demonstrations: the gate's (``levels`` 0), or ``collect --levels``'s on seeds 0..levels-1."""
-    if levels in (0, CONFIG.episodes):
+    if gate_levels(levels):
         return OUT / "demos" / f"{game}-{task}"
     return OUT / f"demos-l{levels}" / f"{game}-{task}"
 
 
 def demo_summary_path(levels: int = 0) -> Path:
     """Where :func:`demo_summary` of the gate's (``levels`` 0) or another level count's demonstrations goes."""
-    return RESULTS / ("demos.json" if levels in (0, CONFIG.episodes) else f"demos-l{levels}.json")
+    return RESULTS / ("demos.json" if gate_levels(levels) else f"demos-l{levels}.json")
 
 
 def collect_demos(workers: int, levels: int = 0) -> None:
@@ -665,7 +670,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         described = {
             key: value
             for key, value in asdict(run).items()
-            if key not in ("dagger", "seed", "policy", "retrains") or value
+            if key not in ("dagger", "seed", "policy", "retrains", "levels") or value
         }
         names = [str(f.relative_to(OUT)) if run.dagger else f.name for f in folders]
         summary |= {"run": described, "weights": dict(zip(names, weights, strict=True))}
