@@ -1009,8 +1009,7 @@ def fit(run: RunConfig = RUNS["v1"]) -> None:
     policy, folder, step = load_policy(run)
     rows = {}
     for game, task in gate_tasks():
-        frames, actions, _ = load_episodes(demo_folder(game, task, run.levels))
-        frames, actions = frames[:FIT_FRAMES], actions[:FIT_FRAMES]
+        frames, actions, _ = load_episodes(demo_folder(game, task, run.levels), limit=FIT_FRAMES)
         played = np.concatenate(
             [policy.predict_action_chunk(frames[i : i + 200], game=game)[:, 0] for i in range(0, len(frames), 200)]
         )
