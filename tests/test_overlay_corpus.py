@@ -220,6 +220,57 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
     assert np.mean(one_pass_psnr) > np.mean(two_pass_psnr) + 0.5, (np.mean(one_pass_psnr), np.mean(two_pass_psnr))
 
 
+def test_the_spools_thread_writes_the_frames_in_order_and_its_errors_surface(tmp_path, monkeypatch):
+    import threading
+
+    import av
+    import cv2
+
+    from nitrogen_datasets.overlay import resample
+    from nitrogen_datasets.overlay.localize import Localization
+    from nitrogen_datasets.overlay.masking import DecodedFrame, mask_box
+
+    frames = gameplay(24, size=(90, 160), seed=5)
+    box = mask_box(Localization(100, 50, 1.0, 1.0), (30, 40))
+
+    def run(path: Path) -> resample.FrameSpool:
+        spool = resample.FrameSpool(path, fps=15, size=32)
+        try:
+            for index, image in enumerate(frames):
+                spool(DecodedFrame(av.VideoFrame.from_ndarray(image, format="rgb24"), index, index / 30, 30.0, box))
+            spool.close()
+        except BaseException:
+            spool.abort()  # as extraction does on an error
+            raise
+        return spool
+
+    spool = run(tmp_path / "a.spool")
+    assert spool.indices == [*range(0, 24, 2), 23]  # every other frame at 15 of 30 fps, and the last
+    expected = []
+    for index in spool.indices:
+        masked = frames[index].copy()
+        masked[box[1] : box[3], box[0] : box[2]] = 0
+        expected.append(cv2.resize(masked, (32, 32), interpolation=cv2.INTER_AREA))
+    stored = list(spool.frames(np.asarray(spool.indices)))
+    np.testing.assert_array_equal(np.stack(stored), np.stack(expected))  # as one thread would have written them
+
+    real_resize = cv2.resize
+    resized = []
+
+    def failing_resize(*args, **kwargs):
+        resized.append(threading.current_thread().name)
+        if len(resized) == 5:
+            raise MemoryError("resize failed")
+        return real_resize(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "resize", failing_resize)
+    with pytest.raises(MemoryError, match="resize failed"):
+        run(tmp_path / "b.spool")
+    assert all(name.startswith("nitrogen-spool") for name in resized)  # the work ran on the spool's thread
+    assert not (tmp_path / "b.spool").exists()
+    assert not any(t.name.startswith("nitrogen-spool") and t.is_alive() for t in threading.enumerate())
+
+
 def _encode_decode(frames: list[np.ndarray], folder: Path, config: CorpusConfig) -> list[np.ndarray]:
     """``frames`` after the dataset's own encode (CRF ``config.crf``, preset ``config.preset``), as a reader sees them."""
     from nitrogen_datasets.writer import WriterConfig

@@ -84,6 +84,43 @@ def test_extract_command_exits_non_zero_without_an_overlay(tmp_path):
     assert "best match score" in result.output
 
 
+def test_background_calls_run_in_order_a_bounded_way_ahead_and_raise_a_failed_calls_error():
+    import threading
+    import time
+    import traceback
+
+    from nitrogen_datasets.overlay.decode import BackgroundCalls
+
+    done: list[int] = []
+    most_waiting = 0
+    calls = BackgroundCalls("nitrogen-test", depth=3)
+
+    def slow(index: int) -> None:
+        time.sleep(0.002)
+        done.append(index)
+
+    for index in range(30):
+        calls.submit(slow, index)
+        most_waiting = max(most_waiting, index + 1 - len(done))
+    calls.join()
+    assert done == list(range(30))  # one thread, submission order
+    assert most_waiting <= 3 + 1  # the bound, plus the call just submitted
+    assert not any(t.name.startswith("nitrogen-test") and t.is_alive() for t in threading.enumerate())
+
+    def broken(index: int) -> None:
+        if index == 2:
+            raise OSError("disk full")
+
+    calls = BackgroundCalls("nitrogen-test", depth=2)
+    with pytest.raises(OSError, match="disk full") as raised:  # by a later submit or by join, never lost
+        for index in range(50):
+            calls.submit(broken, index)
+        calls.join()
+    assert "broken" in "".join(traceback.format_tb(raised.value.__traceback__))  # the worker's traceback is kept
+    calls.cancel()
+    assert not any(t.name.startswith("nitrogen-test") and t.is_alive() for t in threading.enumerate())
+
+
 def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
     import threading
 

@@ -56,6 +56,7 @@ __all__ = [
     "make_parser",
     "overlay_region",
     "prefetch",
+    "prefetch_depth",
     "quality_filter",
     "read_actions",
     "spread_indices",
@@ -64,6 +65,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 COLUMNS: tuple[str, ...] = ("frame", "time_s", *gamepad.FLAT_NAMES, "confidence", "keep")
 PARSERS = ("learned", "reference")
+PREFETCH_BYTES = 16 * 2**20
+"""Bytes of decoded overlay regions the decoding thread may hold ahead of the parser (:func:`prefetch_depth`)."""
+PREFETCH_FRAMES = (32, 128)
+"""Fewest and most regions held ahead. While the parser sets itself up on the first frames (0.15-0.2 s at 720p),
+decoding and the corpus spool go on only as far as this queue reaches: 32 regions are about 40 ms of decoding at
+720p, after which the other core waits for the parser; 128 cover most of the setup. A region of a whole 1080p frame
+(6 MB) gets the 32 held before."""
 STICK_READERS = ("knob", "parser")
 """How sticks are read: ``knob``, the layout's own knob sprite found in its sweep area (:mod:`.knob_match`, the
 default: it reads sprite families no parser trained on); ``parser``, the parser's own stick reading."""
@@ -173,6 +181,17 @@ def spread_indices(count: int, wanted: int) -> list[int]:
     return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)}) if wanted > 1 else [0]
 
 
+def prefetch_depth(region: Region) -> int:
+    """Regions the decoding thread may queue ahead: :data:`PREFETCH_BYTES` of them, within :data:`PREFETCH_FRAMES`.
+
+    >>> prefetch_depth((0, 0, 244, 174)), prefetch_depth((0, 0, 1920, 1080))
+    (128, 32)
+    """
+    x0, y0, x1, y1 = region
+    fewest, most = PREFETCH_FRAMES
+    return max(fewest, min(most, PREFETCH_BYTES // max(1, (x1 - x0) * (y1 - y0) * 3)))
+
+
 def _parser_threads(config: ExtractConfig) -> contextlib.AbstractContextManager[None]:
     """Run the learned parser on ``config.torch_threads`` threads, then restore torch's setting."""
     if config.method != "learned" or config.torch_threads is None:
@@ -253,7 +272,7 @@ def _main_pass(
             yield (item.rgb[ry0:ry1, rx0:rx1].copy() if item.has_rgb() else to_rgb(frame)), item.time
 
     def frames() -> Generator[np.ndarray, None, None]:
-        for frame, time in prefetch(decoded()):
+        for frame, time in prefetch(decoded(), prefetch_depth(region)):
             times.append(time)
             if bar is not None:
                 bar.update(1)

@@ -6,7 +6,8 @@ thresholds look at every frame. So :class:`FrameSpool` (a :class:`~.masking.Fram
 ticks use as they are decoded and appends them, raw and lossless, to a file in the video's staging folder; the
 corpus then reads back the kept ones into the dataset writer. Each frame is lossy-encoded once, by the dataset
 itself, and memory stays flat however long the video (the spool costs ``obs_size**2 * 3`` bytes of disk per
-tick: 2.9 MB per second of video at 256 px and 15 fps).
+tick: 2.9 MB per second of video at 256 px and 15 fps). The conversion, mask and resize run on a thread of their
+own (:class:`~.decode.BackgroundCalls`), beside decoding and the parser.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from nitrogen_datasets.overlay.decode import BackgroundCalls
 from nitrogen_datasets.overlay.masking import DecodedFrame
+
+SPOOL_DEPTH = 8
+"""Frames waiting for the spool's thread, at most: each holds its decoded frame (1.4 MB at 720p, 12 MB at 4K), so
+memory stays bounded; a few are enough to smooth the decoder's pace against the resize's."""
 
 
 class SpoolMissingFrame(RuntimeError):
@@ -44,7 +50,10 @@ class FrameSpool:
     """Masked frames resized to ``size`` x ``size``, one per source frame a dataset tick uses, in a raw file.
 
     A frame is spooled when a tick at ``fps`` falls on or before its time and after the previous frame's
-    (what :func:`dataset_sources` picks), and the last frame always (the final tick may land on it).
+    (what :func:`dataset_sources` picks), and the last frame always (the final tick may land on it). Which
+    frames are spooled is decided in the caller's thread, in order; converting, masking, resizing and writing
+    them happen on the spool's own thread, in the same order (:class:`~.decode.BackgroundCalls`): it wrote the
+    same file as the one thread did (tested), and a failure there is raised by the next call or :meth:`close`.
 
     Args:
         path: the spool file (created; removed by :meth:`remove`).
@@ -61,6 +70,7 @@ class FrameSpool:
         self._next = 0  # the first tick no frame has taken yet
         self._previous = 0.0
         self._pending: DecodedFrame | None = None  # the latest frame, not spooled yet: the last one must be
+        self._worker = BackgroundCalls("nitrogen-spool", SPOOL_DEPTH)
 
     def _tick(self, k: int) -> float:
         """Tick ``k``'s time exactly as ``np.arange`` in :func:`dataset_sources` computes it (same rounding)."""
@@ -88,11 +98,12 @@ class FrameSpool:
         self._previous = frame.time
         self._pending = None
         if wanted:
-            self._write(frame)
+            self._worker.submit(self._write, frame)
         else:
             self._pending = frame
 
     def _write(self, frame: DecodedFrame) -> None:
+        """Resize and append one frame (on the spool's thread)."""
         import cv2
 
         image = cv2.resize(frame.masked, (self.size, self.size), interpolation=cv2.INTER_AREA)
@@ -104,8 +115,9 @@ class FrameSpool:
     def close(self) -> None:
         """Spool the last frame if it is not already, and finish the file for reading."""
         if self._pending is not None:
-            self._write(self._pending)
+            self._worker.submit(self._write, self._pending)
             self._pending = None
+        self._worker.join()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -116,7 +128,8 @@ class FrameSpool:
         self.remove()
 
     def remove(self) -> None:
-        """Close and delete the file."""
+        """Stop the spool's thread, close and delete the file."""
+        self._worker.cancel()
         if self._file is not None:
             self._file.close()
             self._file = None
