@@ -84,6 +84,27 @@ def test_sticks_option_keeps_the_parsers_readings_and_refuses_unknown_readers(sw
         KnobMatchConfig(feature="colour")
 
 
+def test_an_error_on_the_parsers_thread_surfaces_with_its_traceback_and_the_thread_ends(sweep_clip, monkeypatch):
+    import threading
+    import traceback
+
+    from nitrogen_datasets.overlay.parse import ReferenceParser
+
+    real = ReferenceParser.parse_all
+
+    def failing_parse_all(self, frames):
+        for index, parsed in enumerate(real(self, frames)):
+            if index == 25:
+                raise FloatingPointError("parser broke on frame 25")
+            yield parsed
+
+    monkeypatch.setattr(ReferenceParser, "parse_all", failing_parse_all)
+    with pytest.raises(FloatingPointError, match="frame 25") as raised:
+        _read(sweep_clip)  # the parser runs on its own thread beside the knob matcher (KnobSticks)
+    assert "failing_parse_all" in "".join(traceback.format_tb(raised.value.__traceback__))
+    assert not any(t.name in ("nitrogen-parse", "nitrogen-decode") and t.is_alive() for t in threading.enumerate())
+
+
 def _pad(knob_x: float, knob_y: float, size: int = 120) -> np.ndarray:
     """A drawn pad: a dark base disc (radius 40) and a bright knob (radius 16, larger than its travel 10) at a
     sub-pixel centre, supersampled 8x."""

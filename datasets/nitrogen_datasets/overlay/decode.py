@@ -24,12 +24,13 @@ from nitrogen_datasets.safe_inputs import open_video
 T = TypeVar("T")
 
 
-def prefetch(items: Iterator[T], depth: int = 32) -> Generator[T, None, None]:
+def prefetch(items: Iterator[T], depth: int = 32, name: str = "nitrogen-decode") -> Generator[T, None, None]:
     """Yield ``items`` produced by a background thread, at most ``depth`` ahead.
 
     Decoding (PyAV) and the parser's network (torch) both release the GIL, so on two cores the main pass
     overlaps them instead of alternating. The bounded queue keeps memory flat; an exception in the
-    producer is raised here, and closing this generator stops the producer.
+    producer is raised here, and closing this generator stops the producer. ``name`` names the thread (the
+    learned parser runs on one too: :class:`~.knob_match.KnobSticks`).
     """
     done = object()
     queue: Queue = Queue(maxsize=depth)
@@ -50,7 +51,7 @@ def prefetch(items: Iterator[T], depth: int = 32) -> Generator[T, None, None]:
         except BaseException as err:  # handed to the consumer, which raises it
             queue.put((done, err))
 
-    thread = threading.Thread(target=produce, name="nitrogen-decode", daemon=True)
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
         while True:

@@ -283,10 +283,15 @@ def _main_pass(
         head = list(itertools.islice(stream, config.probe_frames))  # the rest reference is built over these
         reference = [head[i] for i in spread_indices(len(head), config.parser.reference_frames)]
         parser = make_parser(config, layout, where, reference, template, origin=(rx0, ry0))
-        with _parser_threads(config):
-            for parsed in parser.parse_all(itertools.chain(head, stream)):
-                rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
-                confidences.append(parsed.confidence)
+        parsed_all = parser.parse_all(itertools.chain(head, stream))
+        try:
+            with _parser_threads(config):
+                for parsed in parsed_all:
+                    rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
+                    confidences.append(parsed.confidence)
+        finally:
+            if isinstance(parsed_all, Generator):
+                parsed_all.close()  # a parser's own thread (KnobSticks) stops now, not when the error is dropped
         for tap in taps:
             tap.close()
     except BaseException:

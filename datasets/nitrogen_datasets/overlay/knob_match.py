@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from nitrogen_datasets.overlay.decode import prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
@@ -695,6 +696,11 @@ class _Parser(Protocol):
     def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]: ...
 
 
+PARSER_AHEAD = 32
+"""Readings the parser's thread may hold ahead of the stick reader (:meth:`KnobSticks.parse_all`): two of the
+learned parser's 16-frame batches; their frames wait meanwhile, so memory stays bounded."""
+
+
 class KnobSticks:
     """A parser whose stick readings come from knob matching; buttons, triggers and confidence stay the parser's.
 
@@ -716,14 +722,19 @@ class KnobSticks:
         self.parser = parser
         self.reader = KnobStickReader(layout, where, template, reference, config, origin)
 
-    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]:
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """The parser's readings in order, each with its frame's sticks read again (the parser may batch frames).
 
-        The sticks are read on this thread, not beside the parser on a worker: tried, a worker's OpenCV
-        results differed from this thread's in the last bit on some frames while another thread encoded
-        video (readings 6e-8 apart), and extraction must read a video the same way every time.
+        The parser runs on a thread of its own (:func:`~.decode.prefetch`), at most :data:`PARSER_AHEAD` readings
+        ahead, and takes the frames from ``frames`` there; the sticks are read on this thread, in the same order.
+        The two overlap on two cores: the learned parser's crops and network are about half of a frame's
+        parsing, and run apart from knob matching they leave it alone on this thread (session 19). Its
+        readings are the same on any thread (one torch thread, the same 16-frame batches). The sticks stay
+        here, not on a worker: tried, a worker's OpenCV results differed from this thread's in the last bit on
+        some frames while another thread encoded video (readings 6e-8 apart). Closing this generator stops
+        the parser's thread; an error there is raised here.
         """
-        pending: deque[np.ndarray] = deque()
+        pending: deque[np.ndarray] = deque()  # frames the parser has taken, oldest first (appended on its thread)
         parsed_frames: deque[ParsedFrame] = deque()
         readings: deque[dict[str, float]] = deque()
 
@@ -733,13 +744,17 @@ class KnobSticks:
                 yield frame
 
         self.reader.start()
-        for parsed in self.parser.parse_all(fed()):
-            parsed_frames.append(parsed)
-            readings.extend(self.reader.push(pending.popleft()))
-            while readings:
-                done = parsed_frames.popleft()
-                done.values.update(readings.popleft())
-                yield done
+        parsed_all = prefetch(iter(self.parser.parse_all(fed())), PARSER_AHEAD, name="nitrogen-parse")
+        try:
+            for parsed in parsed_all:
+                parsed_frames.append(parsed)
+                readings.extend(self.reader.push(pending.popleft()))  # its frame was taken before it was read
+                while readings:
+                    done = parsed_frames.popleft()
+                    done.values.update(readings.popleft())
+                    yield done
+        finally:
+            parsed_all.close()
         readings.extend(self.reader.flush())
         while parsed_frames:
             done = parsed_frames.popleft()
