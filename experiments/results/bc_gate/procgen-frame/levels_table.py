@@ -21,10 +21,18 @@ sys.path.insert(0, "experiments")
 import bc_gate
 
 TASKS = (("Chaser", "easy"), ("Heist", "easy"), ("Miner", "easy"))
-VARIANTS = (("", ""), ("l512", ""), ("n6000", ""), ("l512n6000", "n6000"), ("s1", "s1"), ("s1l512", "s1"))
+VARIANTS = (
+    ("", ""),
+    ("l512", ""),
+    ("n6000", ""),
+    ("l512n6000", "n6000"),
+    ("s1", "s1"),
+    ("s1l512", "s1"),
+    ("s1n6000", "s1n6000"),
+    ("s1l512n6000", "s1n6000"),
+)
 """Run-name suffixes after ``<game>1`` and the suffix of the 64-level run each is compared with (same trainer seed
-and steps): the gate's 64 levels at 2,000 steps, 512 levels, both at 6,000 steps, and trainer seed 1 of the first
-two."""
+and steps): the gate's 64 levels at 2,000 steps, 512 levels, both at 6,000 steps, and trainer seed 1 of each."""
 
 
 def difference(arm: str, other: str, game: str, task: str) -> str:
