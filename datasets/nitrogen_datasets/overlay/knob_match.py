@@ -722,6 +722,13 @@ class KnobSticks:
         self.parser = parser
         self.reader = KnobStickReader(layout, where, template, reference, config, origin)
 
+    @classmethod
+    def with_reader(cls, parser: _Parser, reader: KnobStickReader) -> KnobSticks:
+        """``parser`` with its sticks read by ``reader``, built already (make_parser builds the two at once)."""
+        sticks = cls.__new__(cls)
+        sticks.parser, sticks.reader = parser, reader
+        return sticks
+
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """The parser's readings in order, each with its frame's sticks read again (the parser may batch frames).
 
