@@ -69,7 +69,7 @@ PARSERS = ("learned", "reference")
 PREFETCH_BYTES = 16 * 2**20
 """Bytes of decoded overlay regions the decoding thread may hold ahead of the parser (:func:`prefetch_depth`)."""
 PREFETCH_FRAMES = (32, 128)
-"""Fewest and most regions held ahead. While the parser sets itself up on the first frames (0.15-0.2 s at 720p),
+"""Fewest and most regions held ahead. While the parser sets itself up on the first frames (0.27 s of CPU at 720p),
 decoding and the corpus spool go on only as far as this queue reaches: 32 regions are about 40 ms of decoding at
 720p, after which the other core waits for the parser; 128 cover most of the setup. A region of a whole 1080p frame
 (6 MB) gets the 32 held before."""
