@@ -73,10 +73,11 @@ def test_overlay_region_holds_every_crop_a_parser_reads_with_even_corners(tmp_pa
 
 def test_median_frames_is_numpys_median():
     rng = np.random.default_rng(0)
-    for count in range(1, 11):
-        frames = [rng.integers(0, 256, (9, 7, 3), dtype=np.uint8) for _ in range(count)]
-        expected = np.median(np.stack(frames), axis=0).astype(np.uint8)
-        np.testing.assert_array_equal(median_frames(frames), expected)
+    for shape in [(9, 7, 3), (45, 1300, 3), (37, 2000)]:  # one block of rows (MEDIAN_BLOCK_BYTES); several
+        for count in range(1, 11):
+            frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(count)]
+            expected = np.median(np.stack(frames), axis=0).astype(np.uint8)
+            np.testing.assert_array_equal(median_frames(frames), expected)
 
 
 def test_median_crops_are_numpys_median_of_each_crop():

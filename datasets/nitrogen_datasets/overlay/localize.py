@@ -271,13 +271,29 @@ def _fine(
     return score, x + x0, y + y0, scale
 
 
+MEDIAN_BLOCK_BYTES = 64 * 1024
+"""Bytes of each frame :func:`median_frames` sorts at a time (17 rows at 720p): nine such blocks stay in the CPU's
+cache through the sorting network's 30 exchanges, where whole frames (25 MB for nine at 720p) went out to memory
+on each. Inside an extraction the 720p median took 9-17 ms against 27-186 ms (session 19, load 5)."""
+
+
 def median_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
     """``np.median(np.stack(frames), axis=0).astype(np.uint8)`` for uint8 frames, 30x faster at 720p.
 
     An element-wise sorting network (``np.minimum``/``np.maximum`` of whole frames) instead of a sort along
-    the stacked axis; an even count averages the two middle values and rounds down, as ``astype`` does.
+    the stacked axis; an even count averages the two middle values and rounds down, as ``astype`` does. It
+    runs on blocks of rows (:data:`MEDIAN_BLOCK_BYTES`) one after the other: element-wise, so the same values.
     """
-    layers = [np.asarray(frame) for frame in frames]
+    first = np.asarray(frames[0])
+    rows = max(1, MEDIAN_BLOCK_BYTES // max(1, first[:1].nbytes))
+    out = np.empty_like(first)
+    for top in range(0, first.shape[0], rows):
+        out[top : top + rows] = _median_block([np.asarray(frame)[top : top + rows] for frame in frames])
+    return out
+
+
+def _median_block(layers: list[np.ndarray]) -> np.ndarray:
+    """The element-wise median of same-shaped uint8 arrays by a sorting network (see :func:`median_frames`)."""
     count = len(layers)
     for end in range(count - 1, (count - 1) // 2 - 1, -1):  # bubble passes: layers[end:] end up sorted
         for index in range(end):
@@ -285,7 +301,7 @@ def median_frames(frames: Sequence[np.ndarray]) -> np.ndarray:
             layers[index + 1] = np.maximum(layers[index], layers[index + 1])
             layers[index] = low
     if count % 2:
-        return layers[count // 2].copy()
+        return layers[count // 2]
     return ((layers[count // 2 - 1].astype(np.uint16) + layers[count // 2]) // 2).astype(np.uint8)
 
 
