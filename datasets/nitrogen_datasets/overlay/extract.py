@@ -234,7 +234,7 @@ def make_parser(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nitrogen-setup") as pool:
         parser = pool.submit(build)
         reader = KnobStickReader(layout, where, template, reference, config.knob, origin=origin)
-        return KnobSticks.with_reader(parser.result(), reader)
+        return KnobSticks(parser.result(), reader)
 
 
 def _locate(

@@ -706,28 +706,12 @@ class KnobSticks:
 
     Args:
         parser: the parser that reads everything else (:class:`~.parse.ReferenceParser`, :class:`~.learned.LearnedParser`).
-        layout, where, template, reference, config, origin: as :class:`KnobStickReader` takes them.
+        reader: the knob matcher of the same video (``make_parser`` builds it while the parser sets up).
     """
 
-    def __init__(
-        self,
-        parser: _Parser,
-        layout: OverlayLayout,
-        where: Localization,
-        template: np.ndarray,
-        reference: list[np.ndarray],
-        config: KnobMatchConfig | None = None,
-        origin: tuple[int, int] = (0, 0),
-    ) -> None:
+    def __init__(self, parser: _Parser, reader: KnobStickReader) -> None:
         self.parser = parser
-        self.reader = KnobStickReader(layout, where, template, reference, config, origin)
-
-    @classmethod
-    def with_reader(cls, parser: _Parser, reader: KnobStickReader) -> KnobSticks:
-        """``parser`` with its sticks read by ``reader``, built already (make_parser builds the two at once)."""
-        sticks = cls.__new__(cls)
-        sticks.parser, sticks.reader = parser, reader
-        return sticks
+        self.reader = reader
 
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """The parser's readings in order, each with its frame's sticks read again (the parser may batch frames).
