@@ -770,14 +770,21 @@ def play_policy(policy: Any, game: str, task: str, generator: Any = None) -> lis
     return [rows[i] for i in range(len(seeds))]
 
 
-def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"], temperature: float = 0.0) -> None:
+def play(
+    arm: str,
+    games: list[str] | None = None,
+    run: RunConfig = RUNS["v1"],
+    temperature: float = 0.0,
+    tasks: list[tuple[str, str]] | None = None,
+) -> None:
     """``arm`` on every task's (or ``games``') evaluation seeds (``FIRST_SEED`` on), one result file per task.
 
     The policy arm plays ``run``'s weights: its final ones, or its newest checkpoint while it trains (the file
     records which, and the step). Processes given disjoint ``games`` play side by side. ``temperature`` above 0
     samples the policy's discrete head instead of taking each axis's likeliest bin (arm ``<run arm>-t<T>``,
     actions drawn from a generator seeded 0 per task): the argmax of a factorized head can be an action the
-    expert never labels (section 14).
+    expert never labels (section 14). ``tasks`` (default :func:`gate_tasks`) plays other tasks of the engine, such as
+    every Procgen task for the gate's ceiling.
     """
     import torch
 
@@ -792,7 +799,7 @@ def play(arm: str, games: list[str] | None = None, run: RunConfig = RUNS["v1"], 
         if arm != "policy":
             raise SystemExit("Error: --temperature applies to --arm policy only")
         name = sampled_arm(run, temperature)
-    for game, task in gate_tasks():
+    for game, task in tasks or gate_tasks():
         if games and game not in games:
             continue
         path = play_path(name, game, task)
