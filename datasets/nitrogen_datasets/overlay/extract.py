@@ -170,8 +170,8 @@ class Extraction:
 class FrameParser(Protocol):
     """What extraction needs of a parser (:class:`~.parse.ReferenceParser`, :class:`~.learned.LearnedParser`)."""
 
-    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]:
-        """One reading per frame, in order."""
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
+        """One reading per frame, in order; a generator, so extraction can close it (and a parser's threads) early."""
         ...
 
 
@@ -298,8 +298,7 @@ def _main_pass(
                     rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
                     confidences.append(parsed.confidence)
         finally:
-            if isinstance(parsed_all, Generator):
-                parsed_all.close()  # a parser's own thread (KnobSticks) stops now, not when the error is dropped
+            parsed_all.close()  # a parser's own thread (KnobSticks) stops now, not when the error is dropped
         for tap in taps:
             tap.close()
     except BaseException:

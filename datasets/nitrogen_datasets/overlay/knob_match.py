@@ -693,7 +693,7 @@ class KnobStickReader:
 
 
 class _Parser(Protocol):
-    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]: ...
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]: ...
 
 
 PARSER_AHEAD = 32

@@ -25,7 +25,7 @@ This module holds :class:`LearnedParser` and re-exports those pieces under their
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -183,7 +183,7 @@ class LearnedParser:
         """Read one RGB frame."""
         return self._parse_batch([frame])[0]
 
-    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]:
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """Parse a stream of frames, ``batch_frames`` per network call."""
         batch: list[np.ndarray] = []
         for frame in frames:

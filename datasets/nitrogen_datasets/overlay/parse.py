@@ -10,7 +10,7 @@ user brings; a learned parser can replace it behind the same :class:`ParsedFrame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -173,7 +173,7 @@ class ReferenceParser:
         y = -(cy - (by0 + by1) / 2.0) / max(1e-6, (by1 - by0) / 2.0)
         return (float(np.clip(x, -1.0, 1.0)), float(np.clip(y, -1.0, 1.0))), float(max(0.0, score))
 
-    def parse_all(self, frames: Iterable[np.ndarray]) -> Iterator[ParsedFrame]:
+    def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """Parse a stream of frames."""
         for frame in frames:
             yield self.parse(frame)
