@@ -6,6 +6,10 @@ Cases, each reported as the median over ``--rounds``:
   env alone and recording into a dataset (encode + parquet + atomic commit); ``record_ratio`` < 1 is the
   recording overhead (0.8 = 20% slower than playing).
 * ``random_samples_per_s``: ``DemoDataset[i]`` at uniformly random ``i`` in one process (seek + decode).
+* ``cached_samples_per_s``: the same reads with ``ReaderConfig(frame_cache=...)`` (frames and actions decoded
+  once into memory-mapped files, built before timing); ``cache_ratio`` is cached over decoded, measured in the same
+  rounds; ``cache_build_s`` the one-off build; ``cached_rss_1x_mb`` / ``cached_rss_10x_mb`` the peak memory of a
+  process reading through the cache, at 1x and 10x the data (the mapped pages are the OS page cache's).
 * ``loader_samples_per_s``: a shuffled ``DataLoader`` with ``--workers`` workers and ``--batch`` samples.
 * ``rss_1x_mb`` / ``rss_10x_mb``: peak resident memory of a fresh process that opens the dataset and reads
   ``--rss-samples`` random samples, on the dataset and on a copy ten times as large (episodes hard-linked).
@@ -95,10 +99,10 @@ def replicate(source: Path, target: Path, times: int) -> None:
     save_info(target, out)
 
 
-def random_access(root: Path, samples: int, seed: int = 0) -> float:
-    from nitrogen_datasets.reader import DemoDataset
+def random_access(root: Path, samples: int, seed: int = 0, frame_cache: str | None = None) -> float:
+    from nitrogen_datasets.reader import DemoDataset, ReaderConfig
 
-    data = DemoDataset(root)
+    data = DemoDataset(root, ReaderConfig(frame_cache=frame_cache))
     indices = np.random.default_rng(seed).integers(0, len(data), samples + 20)
     for i in indices[:20]:  # warm-up: open containers
         data[int(i)]
@@ -160,14 +164,24 @@ def age(root: Path, seconds: int = 3600) -> None:
             os.utime(path, ns=(old, old))
 
 
-def rss_probe(root: str, samples: int) -> None:
-    random_access(Path(root), samples)
+def cache_build(root: Path, folder: Path) -> float:
+    """Seconds to open ``root`` with a frame cache in the empty ``folder`` (every frame decoded once)."""
+    from nitrogen_datasets.reader import DemoDataset, ReaderConfig
+
+    start = time.perf_counter()
+    DemoDataset(root, ReaderConfig(frame_cache=str(folder)))
+    return time.perf_counter() - start
+
+
+def rss_probe(root: str, samples: int, frame_cache: str | None) -> None:
+    random_access(Path(root), samples, frame_cache=frame_cache)
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def peak_rss(root: Path, samples: int) -> float:
+def peak_rss(root: Path, samples: int, frame_cache: Path | None = None) -> float:
+    cache = ["--rss-cache", str(frame_cache)] if frame_cache is not None else []
     result = subprocess.run(
-        [sys.executable, __file__, "--rss-probe", str(root), "--rss-samples", str(samples)],
+        [sys.executable, __file__, "--rss-probe", str(root), "--rss-samples", str(samples), *cache],
         capture_output=True,
         text=True,
         check=True,
@@ -188,13 +202,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rss-samples", type=int, default=2000)
     parser.add_argument("--rss-probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-cache", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_probe:
-        rss_probe(args.rss_probe, args.rss_samples)
+        rss_probe(args.rss_probe, args.rss_samples, args.rss_cache)
         return
 
     env = gym.make(f"NitroGen/{args.game}-v0", obs_size=args.obs_size)
-    raw, rec, rand, load = [], [], [], []
+    raw, rec, rand, load, cached = [], [], [], [], []
     timings: dict[str, list[tuple[float, float]]] = {"checksum": [], "none": []}
     with tempfile.TemporaryDirectory() as tmp:
         play_only(env, 1, 10)  # warm-up: engine start, first level, lazy imports
@@ -206,10 +221,17 @@ def main() -> None:
             print(f"round {r}: raw {raw[-1]:.0f} steps/s, record {rec[-1]:.0f} steps/s", flush=True)
         root = Path(tmp) / "round0"
         frames = load_info(root).total_frames
+        cache = Path(tmp) / "frame-cache"
+        build_s = cache_build(root, cache)
         for r in range(args.rounds):
             rand.append(random_access(root, args.samples, seed=r))
+            cached.append(random_access(root, args.samples, seed=r, frame_cache=str(cache)))
             load.append(loader(root, args.workers, args.batch, args.batches))
-            print(f"round {r}: random {rand[-1]:.0f} samples/s, loader {load[-1]:.0f} samples/s", flush=True)
+            print(
+                f"round {r}: random {rand[-1]:.0f} samples/s, cached {cached[-1]:.0f} samples/s, "
+                f"loader {load[-1]:.0f} samples/s",
+                flush=True,
+            )
         age(root)
         for r in range(args.rounds):
             for mode in ("checksum", "none") if r % 2 == 0 else ("none", "checksum"):
@@ -223,6 +245,8 @@ def main() -> None:
         replicate(root, big, 10)
         rss_1x = peak_rss(root, args.rss_samples)
         rss_10x = peak_rss(big, args.rss_samples)
+        cached_rss_1x = peak_rss(root, args.rss_samples, cache)
+        cached_rss_10x = peak_rss(big, args.rss_samples, cache)
     env.close()
     raw_m, rec_m = statistics.median(raw), statistics.median(rec)
     # Best of the rounds, not the median: hashing costs milliseconds, less than other processes' noise.
@@ -238,6 +262,11 @@ def main() -> None:
         "record_steps_per_s": f"{rec_m:.0f}",
         "record_ratio": f"{rec_m / raw_m:.2f}",
         "random_samples_per_s": f"{statistics.median(rand):.0f}",
+        "cached_samples_per_s": f"{statistics.median(cached):.0f}",
+        "cache_ratio": f"{statistics.median(c / r for c, r in zip(cached, rand, strict=True)):.1f}",
+        "cache_build_s": f"{build_s:.2f}",
+        "cached_rss_1x_mb": f"{cached_rss_1x:.0f}",
+        "cached_rss_10x_mb": f"{cached_rss_10x:.0f}",
         "loader_samples_per_s": f"{statistics.median(load):.0f}",
         "workers": args.workers,
         "rss_1x_mb": f"{rss_1x:.0f}",

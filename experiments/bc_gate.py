@@ -654,6 +654,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         num_workers=1,
         save_every=run.save_every,
         device="cpu",
+        frame_cache="auto",  # session 20: same samples, without a seek, a decode and a parquet read per sample
     )
     started = time.perf_counter()
     result = train_on_folders(config, DataConfig(folders=tuple(folders), weights=weights))
@@ -1364,7 +1365,43 @@ def procgen_report() -> str:
         joint.result("train").is_file() or any(play_path(joint.arm, game, task).is_file() for game, task in tasks)
     ):
         lines += ["", *joint_report(joint, RUNS["budget1"], demos)]
+    levels = RUNS.get("levels1")
+    if levels is not None and any(play_path(levels.arm, game, task).is_file() for game, task in tasks):
+        lines += ["", *levels_report(levels, RUNS["joint1"], demos)]
     return "\n".join(lines)
+
+
+def levels_report(run: RunConfig, before: RunConfig, demos: dict[str, Any]) -> list[str]:
+    """``before`` again on ``run.levels`` levels per task at more samples: does the clone carry to unseen levels?
+
+    Why: joint1 reads its 64 levels' frames and beats random on none of the 8 tasks on unseen levels, while a
+    one-task nitrogen-s on 512 levels at 6,000 steps beat random on unseen Heist levels where 64 levels at the same
+    steps did not (``single_task.py``, ``levels.txt``).
+    """
+    per_task = run.steps * CONFIG.batch_size // len(gate_tasks())
+    lines = [
+        f"**{run.name}**: {before.name}'s recipe (a fresh nitrogen-s with one categorical per stick, each task alike) on "
+        f"{run.levels} levels of demonstrations per task (seeds 0-{run.levels - 1}, `collect --engine procgen --levels "
+        f"{run.levels}`: {demo_frames(run.levels):,} frames) instead of {CONFIG.episodes}, for {run.steps:,} steps of "
+        f"{CONFIG.batch_size} ({per_task:,} samples per task, what fitted Heist's 512 levels alone); "
+        f"{session_budget(train_summary(run))}. Made by `python experiments/bc_gate.py train --engine procgen --run "
+        f"{run.name} --threads 1 && ... play --engine procgen --run {run.name} && ... --temperature 1 && ... fit "
+        f"--engine procgen --run {run.name} && ... report --engine procgen --write`.",
+        "",
+    ]
+    table, results = play_table(run.arm, demos)
+    lines += table + (["", procgen_gate_line(results)] if results else [])
+    lines += sampled_table(run, demos)
+    lines += versus_table(run, before, "argmax")
+    return lines + fit_table(run)
+
+
+def demo_frames(levels: int) -> int:
+    """Frames in the demonstrations of ``levels`` levels per task (their summary file; 0 before it exists)."""
+    path = demo_summary_path(levels)
+    if not path.is_file():
+        return 0
+    return sum(row["frames"] for row in json.loads(path.read_text())["tasks"].values())
 
 
 def train_summary(run: RunConfig) -> dict[str, Any] | None:

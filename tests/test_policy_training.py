@@ -241,3 +241,15 @@ def test_train_on_folders_trains_the_configured_preset_on_a_weighted_mixture(tmp
     assert result.steps == 3 and np.isfinite(result.final_loss)
     trained = NitroGenPolicy.from_pretrained(result.out / "final").config
     assert (trained.d_model, trained.chunk_size) == (TINY["d_model"], TINY["chunk_size"])  # preset + overrides
+
+
+def test_a_frame_cache_trains_on_the_same_samples_to_the_same_loss(tmp_path):
+    from fixtures.dataset_factories import make_episodes, write_dataset
+
+    folder = write_dataset(tmp_path / "a", make_episodes(count=2, steps=8))
+    data = DataConfig(folders=(folder,))
+    decoded = train_on_folders(config(tmp_path / "decoded", steps=4, batch_size=4), data)
+    cache = tmp_path / "cache"
+    cached = train_on_folders(config(tmp_path / "cached", steps=4, batch_size=4, frame_cache=str(cache)), data)
+    assert list(cache.glob("*.frames.npy")), "the run decoded its frames into the cache folder"
+    assert cached.final_loss == decoded.final_loss

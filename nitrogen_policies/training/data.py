@@ -46,8 +46,12 @@ def load_training_data(
     config: NitroGenConfig,
     weights: Sequence[float] | None = None,
     skip_corrupt: bool = True,
+    frame_cache: str | None = None,
 ) -> tuple[Dataset, WeightedRandomSampler | None]:
     """Open demonstration folders for training; with ``weights``, a sampler mixing them in those proportions.
+
+    ``frame_cache`` (a folder, or ``"auto"``) decodes each folder's frames once into a memory-mapped file
+    (``ReaderConfig.frame_cache``).
 
     Raises:
         ValueError: no folder given, or as many weights as folders are not given.
@@ -58,7 +62,7 @@ def load_training_data(
         raise ValueError("give at least one dataset folder (--data DIR)")
     if weights is not None and len(weights) != len(folders):
         raise ValueError(f"got {len(weights)} weights for {len(folders)} datasets; give one weight per --data folder")
-    reader_config = ReaderConfig(action_chunk=config.chunk_size, skip_corrupt=skip_corrupt)
+    reader_config = ReaderConfig(action_chunk=config.chunk_size, skip_corrupt=skip_corrupt, frame_cache=frame_cache)
     parts = [PolicySamples(DemoDataset(folder, reader_config), config) for folder in folders]
     for folder, part in zip(folders, parts, strict=True):
         logger.info("%s: %d samples", folder, len(part))

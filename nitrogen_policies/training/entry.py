@@ -83,7 +83,9 @@ def train_on_folders(config: TrainConfig, data: DataConfig) -> TrainResult:
         )
     except TrajectoryFileError as err:  # say which step failed: the message names the file, not the run
         raise TrajectoryFileError(f"could not import imitation trajectories: {err}") from err
-    dataset, sampler = load_training_data((*data.folders, *converted), policy_config(config), data.weights or None)
+    dataset, sampler = load_training_data(
+        (*data.folders, *converted), policy_config(config), data.weights or None, frame_cache=config.frame_cache
+    )
     return train(config, dataset, sampler=sampler)
 
 

@@ -90,10 +90,17 @@ def arm_name(arm: str, run: str | None, temperature: float) -> str:
 
 
 def play(engine: str, arm: str, run: str | None, temperature: float, blocks: int, all_tasks: bool) -> None:
-    """Play ``arm`` on every block's seeds (skipping what is on disk), printing each task's time."""
+    """Play ``arm`` on every block's seeds (skipping what is on disk), printing each task's time.
+
+    The expert plays only the tasks it played on the gate's own seeds (a Procgen task without a frame rule has no
+    demonstrator to extend).
+    """
+    point(engine, FIRST_SEED)
+    tasks = tasks_for(all_tasks)
+    if arm == "expert":
+        tasks = [(g, t) for g, t in tasks if bc_gate.play_path(bc_gate.EXPERT_ARM, g, t).is_file()]
     for first in block_firsts(blocks):
         point(engine, first)
-        tasks = tasks_for(all_tasks)
         if arm == "policy":
             arm_name(arm, run, temperature)  # refuses an unknown run before any play
             bc_gate.play("policy", run=bc_gate.RUNS[run], temperature=temperature, tasks=tasks)
