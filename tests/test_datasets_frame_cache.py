@@ -75,8 +75,8 @@ def test_a_pickled_dataset_carries_no_frames_and_maps_the_cache_again(root, tmp_
 def test_dataloader_workers_read_the_cache(root, tmp_path):
     data = DemoDataset(root, ReaderConfig(action_chunk=4, frame_cache=str(tmp_path)))
     loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=2, shuffle=True)
-    seen = sorted((batch["episode_index"] * 100 + batch["frame_index"]).tolist() for batch in loader)
-    assert sorted(sum(seen, [])) == [e * 100 + t for e in range(3) for t in range(8)]
+    seen = [key for batch in loader for key in (batch["episode_index"] * 100 + batch["frame_index"]).tolist()]
+    assert sorted(seen) == [e * 100 + t for e in range(3) for t in range(8)]
 
 
 def test_too_little_disk_is_one_clear_error(root, tmp_path, monkeypatch):
@@ -90,7 +90,7 @@ def test_too_little_disk_is_one_clear_error(root, tmp_path, monkeypatch):
 def test_a_folder_that_cannot_be_made_is_one_clear_error(root, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(FrameCacheError, match="cannot write the frame cache in .*choose another folder"):
+    with pytest.raises(FrameCacheError, match=r"cannot write the frame cache in .*choose another folder"):
         DemoDataset(root, ReaderConfig(frame_cache=str(blocker / "cache")))
 
 
