@@ -1389,11 +1389,20 @@ def levels_report(run: RunConfig, before: RunConfig, demos: dict[str, Any]) -> l
         f"--engine procgen --run {run.name} && ... report --engine procgen --write`.",
         "",
     ]
-    table, results = play_table(run.arm, demos)
-    lines += table + (["", procgen_gate_line(results)] if results else [])
-    lines += sampled_table(run, demos)
-    lines += versus_table(run, before, "argmax")
-    return lines + fit_table(run)
+    return lines + run_tables(run, before, demos, "argmax")
+
+
+def run_tables(run: RunConfig, before: RunConfig, demos: dict[str, Any], what: str = "") -> list[str]:
+    """A later run's tables: its play, sampled, against ``before`` and fit on its own frames.
+
+    Procgen's play table carries the gate line, other engines' is the gated table; ``what`` names the arm compared.
+    """
+    if ENGINE == "procgen":
+        table, results = play_table(run.arm, demos)
+        played = table + (["", procgen_gate_line(results)] if results else [])
+    else:
+        played = gated_table(run.arm, demos)[0]
+    return played + sampled_table(run, demos) + versus_table(run, before, what) + fit_table(run)
 
 
 def demo_frames(levels: int) -> int:
@@ -1439,11 +1448,7 @@ def budget_report(run: RunConfig, demos: dict[str, Any]) -> list[str]:
         f"procgen --run {run.name} && ... report --engine procgen --write`.",
         "",
     ]
-    table, results = play_table(run.arm, demos)
-    lines += table + (["", procgen_gate_line(results)] if results else [])
-    lines += sampled_table(run, demos)
-    lines += versus_table(run, RUNS["v1"])
-    return lines + fit_table(run)
+    return lines + run_tables(run, RUNS["v1"], demos)
 
 
 JOINT_WHY = {
@@ -1481,14 +1486,7 @@ def joint_report(run: RunConfig, before: RunConfig, demos: dict[str, Any]) -> li
         f"fit {flags} --run {run.name} && ... report {flags} --write`.",
         "",
     ]
-    if ENGINE == "procgen":
-        table, results = play_table(run.arm, demos)
-        lines += table + (["", procgen_gate_line(results)] if results else [])
-    else:
-        lines += gated_table(run.arm, demos)[0]
-    lines += sampled_table(run, demos)
-    lines += versus_table(run, before, "argmax")
-    return lines + fit_table(run)
+    return lines + run_tables(run, before, demos, "argmax")
 
 
 SAMPLED_TEMPERATURE = 1.0
