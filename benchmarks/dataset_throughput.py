@@ -7,9 +7,9 @@ Cases, each reported as the median over ``--rounds``:
   recording overhead (0.8 = 20% slower than playing).
 * ``random_samples_per_s``: ``DemoDataset[i]`` at uniformly random ``i`` in one process (seek + decode).
 * ``cached_samples_per_s``: the same reads with ``ReaderConfig(frame_cache=...)`` (frames and actions decoded
-  once into memory-mapped files, built before timing); ``cache_ratio`` is cached over decoded, measured in the same
+  once into files read with ``pread``, built before timing); ``cache_ratio`` is cached over decoded, measured in the same
   rounds; ``cache_build_s`` the one-off build; ``cached_rss_1x_mb`` / ``cached_rss_10x_mb`` the peak memory of a
-  process reading through the cache, at 1x and 10x the data (the mapped pages are the OS page cache's).
+  process reading through the cache, at 1x and 10x the data (the bytes sit in the OS page cache, not the process).
 * ``loader_samples_per_s``: a shuffled ``DataLoader`` with ``--workers`` workers and ``--batch`` samples.
 * ``rss_1x_mb`` / ``rss_10x_mb``: peak resident memory of a fresh process that opens the dataset and reads
   ``--rss-samples`` random samples, on the dataset and on a copy ten times as large (episodes hard-linked).

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
+from nitrogen_envs import gamepad
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +144,6 @@ def open_rows(path: Path, shape: tuple[int, ...], dtype: type) -> RowFile | None
 
 def open_cache(folder: Path, key: str, frames: int, height: int, width: int) -> tuple[RowFile, RowFile] | None:
     """Cache ``key``'s frames ``(frames, height, width, 3)`` uint8 and actions ``(frames, 21)`` float32, if complete."""
-    from nitrogen_envs import gamepad
-
     frame_path, action_path = cache_paths(folder, key)
     actions = open_rows(action_path, (frames, gamepad.FLAT_SIZE), np.float32)
     images = open_rows(frame_path, (frames, height, width, 3), np.uint8) if actions is not None else None
@@ -171,21 +170,18 @@ def build_cache(
     found = open_cache(folder, key, frames, height, width)
     if found is not None:
         return found
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = _build_lock(folder / f"{key}.lock")
-        lock.__enter__()
-    except OSError as err:
-        raise FrameCacheError(
-            f"cannot write the frame cache in {folder} ({err.strerror or err}); choose another folder with "
-            "--frame-cache DIR, or train without it"
-        ) from err
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            held.enter_context(_build_lock(folder / f"{key}.lock"))
+        except OSError as err:
+            raise FrameCacheError(
+                f"cannot write the frame cache in {folder} ({err.strerror or err}); choose another folder with "
+                "--frame-cache DIR, or train without it"
+            ) from err
         found = open_cache(folder, key, frames, height, width)  # another process may have built it meanwhile
         if found is not None:
             return found
-        from nitrogen_envs import gamepad
-
         needed = frames * (height * width * 3 + gamepad.FLAT_SIZE * 4)
         free = shutil.disk_usage(folder).free
         if needed + FREE_MARGIN_BYTES > free:
@@ -198,8 +194,6 @@ def build_cache(
         if found is None:
             raise RuntimeError(f"the frame cache {key} just written in {folder} does not read back")
         return found
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _header(handle: Any, shape: tuple[int, ...], dtype: type) -> None:
@@ -216,7 +210,6 @@ def _write(
     progress: bool,
 ) -> None:
     """Decode into ``*.partial`` files written front to back, fsync them and rename them (the actions first)."""
-    from nitrogen_envs import gamepad
     from nitrogen_envs.progress import progress_bar
 
     frame_path, action_path = cache_paths(folder, key)

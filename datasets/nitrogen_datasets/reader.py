@@ -78,10 +78,10 @@ class ReaderConfig:
             dataset is remembered by this process only), so reopening an unchanged dataset hashes nothing.
         cache_episodes: open videos and action tables each worker keeps (LRU); bounds memory and file handles.
         episodes: keep only these episode indices (``None`` keeps all).
-        frame_cache: a folder where every kept frame is decoded once into a memory-mapped file (see
-            :mod:`nitrogen_datasets.frame_cache`), so random access costs a copy instead of a seek and a decode;
-            ``"auto"`` is ``~/.cache/nitrogen/frames`` (``$NITROGEN_CACHE/frames``). Costs the frames' raw size
-            on disk (a 64 px frame: 12 KiB); ``None`` (default) decodes each sample from the mp4.
+        frame_cache: a folder where every kept frame and its actions are decoded once into files read with
+            ``pread`` (see :mod:`nitrogen_datasets.frame_cache`), so random access costs one small read instead of a
+            seek and a decode; ``"auto"`` is ``~/.cache/nitrogen/frames`` (``$NITROGEN_CACHE/frames``). Costs
+            the frames' raw size on disk (a 64 px frame: 12 KiB); ``None`` (default) decodes each sample.
     """
 
     action_chunk: int = 16
@@ -304,16 +304,14 @@ class DemoDataset(torch.utils.data.Dataset):
 
     def action_chunk(self, position: int, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk, 21) float32 actions from ``frame_index`` on, and the (chunk,) bool mask of real steps."""
+        size = self.config.action_chunk
         cache = self._cached()
         if cache is None:
-            actions = self._episode_actions(position)
-        else:
-            start = int(self._starts[position]) + frame_index  # only the rows the chunk takes
-            count = min(self.config.action_chunk, self.episodes[position].length - frame_index)
-            actions, frame_index = cache[1].rows(start, count), 0
-        size = self.config.action_chunk
+            real = self._episode_actions(position)[frame_index : frame_index + size]
+        else:  # only the rows the chunk takes
+            count = min(size, self.episodes[position].length - frame_index)
+            real = cache[1].rows(int(self._starts[position]) + frame_index, count)
         chunk = np.broadcast_to(gamepad.noop_flat(), (size, gamepad.FLAT_SIZE)).copy()
-        real = actions[frame_index : frame_index + size]
         chunk[: len(real)] = real
         mask = np.zeros(size, dtype=bool)
         mask[: len(real)] = True

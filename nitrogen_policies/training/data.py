@@ -50,8 +50,8 @@ def load_training_data(
 ) -> tuple[Dataset, WeightedRandomSampler | None]:
     """Open demonstration folders for training; with ``weights``, a sampler mixing them in those proportions.
 
-    ``frame_cache`` (a folder, or ``"auto"``) decodes each folder's frames once into a memory-mapped file
-    (``ReaderConfig.frame_cache``).
+    ``frame_cache`` (a folder, or ``"auto"``) decodes each folder's frames and actions once into files that
+    samples are read from (``ReaderConfig.frame_cache``).
 
     Raises:
         ValueError: no folder given, or as many weights as folders are not given.

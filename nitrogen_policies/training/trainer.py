@@ -67,8 +67,8 @@ class TrainConfig:
             jobs keep busy, 1 is often several times faster than 2: OpenMP threads that wait for each other
             stall while a core is taken (docs/performance.md, "What is left to try for 2x").
         progress: show a progress bar with ETA on stderr (a line every few seconds when it is not a terminal).
-        frame_cache: folder to decode every training frame into once (a memory-mapped file per dataset, named by
-            its content), so that sampling at random costs a copy instead of a seek and a decode; "auto" is
+        frame_cache: folder to decode every training frame into once (files per dataset, named by its content),
+            so that sampling at random costs one small read instead of a seek and a decode; "auto" is
             ~/.cache/nitrogen/frames. Costs the frames' raw size on disk (12 KiB per 64 px frame). Off by default.
     """
 
