@@ -5,10 +5,10 @@ run: decoding every frame to RGB (the floor any extractor pays), the full ``extr
 parser, knob-matched sticks, quality filter, parquet), the same writing the full-size masked video
 (``--masked-video``, ``masked_*``), and ``build-corpus`` end to end on the clip (``corpus_*``: the one-pass
 build, extraction with the masked frames resized and spooled from the same decode, then the dataset's own
-256 px encode of the kept frames: what ``nitrogen overlay build-corpus`` does by default). The decode and
-extract are timed again on a clip ten times longer (``*_10x``): there the per-clip costs (localization,
-the knob choice, the parser's setup) weigh ten times less, so it shows the steady rate an hour-long
-stream gets. Peak RSS of an extraction is measured in a fresh process on both clips, to show that memory
+256 px encode of the kept frames: what ``nitrogen overlay build-corpus`` does by default). The decode,
+extract and corpus build are timed again on a clip ten times longer (``*_10x``): there the per-clip costs
+(localization, the knob choice, the parser's setup, the dataset writer's) weigh ten times less, so it shows
+the steady rate an hour-long stream gets. Peak RSS of an extraction is measured in a fresh process on both clips, to show that memory
 does not grow with the video (frames are streamed, never held). The timed rounds follow one untimed extraction
 and build of the short clip, whose seconds are printed as ``cold_extract_s`` and ``cold_corpus_s``: a process's
 first one also pays its imports (pyarrow, the dataset writer) and torch's and OpenCV's first calls, once per
@@ -22,7 +22,9 @@ Usage::
 
 Prints the figures last as one line: ``overlay_throughput: key=value ...`` (``load`` is the 1-minute load
 average when the timing ended; the ratios are only comparable on an idle machine). Targets (issue #18, 2 cores):
-``ratio`` >= 0.5 on the 10-second clip and ``ratio_10x`` >= 0.5 on the long one; ``corpus_ratio`` >= 0.3.
+``ratio`` >= 0.5 on the 10-second clip and ``ratio_10x`` >= 0.5 on the long one; ``corpus_ratio`` >= 0.3 (the
+issue states no clip length for the corpus: ``corpus_ratio`` is the 10-second clip's, ``corpus_ratio_10x`` the
+100-second one's, and both are printed).
 Before the corpus build was one pass, ``masked_ratio`` (extract writing the masked mp4, which the two-pass
 build then decoded again) was what the corpus figure meant; it stays for users of ``--masked-video``.
 """
@@ -137,8 +139,8 @@ def main() -> None:
         decode_seconds(video)
         cold_extract = extract_seconds(video, layout, folder / "w.parquet", args.parser)
         cold_corpus, _ = corpus_seconds(folder / "v1", layout, folder / "corpus", args.parser)
-        decode, extract, masked, corpus, decode_10x, extract_10x = [], [], [], [], [], []
-        frames = frames_10x = stored = 0
+        decode, extract, masked, corpus, decode_10x, extract_10x, corpus_10x = [], [], [], [], [], [], []
+        frames = frames_10x = stored = stored_10x = 0
         for _ in range(args.rounds):
             frames, seconds = decode_seconds(video)
             decode.append(seconds)
@@ -149,11 +151,15 @@ def main() -> None:
             frames_10x, seconds = decode_seconds(long_video)
             decode_10x.append(seconds)
             extract_10x.append(extract_seconds(long_video, long_layout, folder / "c.parquet", args.parser))
+            seconds, stored_10x = corpus_seconds(folder / "v10", long_layout, folder / "corpus10", args.parser)
+            corpus_10x.append(seconds)
         load = os.getloadavg()[0]
         decode_fps, extract_fps, masked_fps, corpus_fps = (
             frames / min(values) for values in (decode, extract, masked, corpus)
         )
-        decode_10x_fps, extract_10x_fps = (frames_10x / min(values) for values in (decode_10x, extract_10x))
+        decode_10x_fps, extract_10x_fps, corpus_10x_fps = (
+            frames_10x / min(values) for values in (decode_10x, extract_10x, corpus_10x)
+        )
         rss_1x = peak_rss_mb(video, layout, folder / "r1.parquet", args.parser)
         rss_10x = peak_rss_mb(long_video, long_layout, folder / "r10.parquet", args.parser)
     print(
@@ -162,6 +168,8 @@ def main() -> None:
         f"masked_ratio={masked_fps / decode_fps:.2f} corpus_fps={corpus_fps:.0f} corpus_ratio={corpus_fps / decode_fps:.2f} "
         f"corpus_stored={stored} decode_10x_fps={decode_10x_fps:.0f} "
         f"extract_10x_fps={extract_10x_fps:.0f} ratio_10x={extract_10x_fps / decode_10x_fps:.2f} "
+        f"corpus_10x_fps={corpus_10x_fps:.0f} corpus_ratio_10x={corpus_10x_fps / decode_10x_fps:.2f} "
+        f"corpus_stored_10x={stored_10x} "
         f"rss_1x_mb={rss_1x:.0f} rss_10x_mb={rss_10x:.0f} cold_extract_s={cold_extract:.2f} "
         f"cold_corpus_s={cold_corpus:.2f} load={load:.1f}"
     )

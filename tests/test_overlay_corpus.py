@@ -147,6 +147,7 @@ def one_clip(tmp_path_factory) -> tuple[Path, Path]:
 def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_intermediate_video(
     one_clip, tmp_path, monkeypatch
 ):
+    import av
     import cv2
     from fixtures.overlay_factories import decoded
 
@@ -154,7 +155,7 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
     from nitrogen_datasets.overlay import decode as decode_module
     from nitrogen_datasets.overlay.extract import ExtractConfig, extract
     from nitrogen_datasets.overlay.layout import load_layout
-    from nitrogen_datasets.overlay.masking import mask_box
+    from nitrogen_datasets.overlay.masking import DecodedFrame, MaskedShrink, mask_box
 
     folder, layout = one_clip
     video = folder / "stream0.mp4"
@@ -197,6 +198,15 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
     for frame in source:
         frame[y0:y1, x0:x1] = 0
     truth = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA) for frame in source]
+    # What the spool hands the writer: the masked frames shrunk by swscale on the 4:2:0 planes (MaskedShrink)
+    shrink = MaskedShrink(size)
+    with av.open(str(video)) as container:
+        spooled = [
+            shrink(DecodedFrame(frame, index, 0.0, 30.0, (x0, y0, x1, y1)))
+            for index, frame in enumerate(container.decode(video=0))
+        ]
+    # ... which are OpenCV's area resize of the masked RGB frames but for the YUV-domain scaling
+    assert min(_psnr(a, b) for a, b in zip(spooled, truth, strict=True)) > 38
     two_pass = [
         cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA) for frame in decoded(tmp_path / "masked.mp4")
     ]
@@ -209,8 +219,8 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
         assert len(frames) == len(indices)
         for frame in frames:
             assert frame[inner].mean() < 6  # the overlay is black in every stored frame (4:2:0 bleeds a little)
-        # The writer got the masked source frames themselves: its encode is the only loss.
-        direct = _encode_decode([truth[i] for i in indices], tmp_path / f"direct{position}", config)
+        # The writer got the spooled frames themselves: its encode is the only loss after the shrink.
+        direct = _encode_decode([spooled[i] for i in indices], tmp_path / f"direct{position}", config)
         np.testing.assert_array_equal(np.stack(frames), np.stack(direct))
         old = _encode_decode([two_pass[i] for i in indices], tmp_path / f"old{position}", config)
         one_pass_psnr += [_psnr(frame, truth[i]) for frame, i in zip(frames, indices, strict=True)]
@@ -218,6 +228,41 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
     # Closer to the masked source than the two-encode path (CRF 23 at full size, then the dataset's CRF 18).
     # Measured once on this clip: 34.1 against 33.3 dB mean PSNR.
     assert np.mean(one_pass_psnr) > np.mean(two_pass_psnr) + 0.5, (np.mean(one_pass_psnr), np.mean(two_pass_psnr))
+
+
+@pytest.mark.parametrize("pixel_format", ["yuv420p", "yuvj420p"])
+def test_4_2_0_frames_shrink_masked_with_no_overlay_colour_left_and_as_near_the_scene_as_the_rgb_path(pixel_format):
+    import av
+    import cv2
+
+    from nitrogen_datasets.overlay.masking import DecodedFrame, MaskedShrink
+    from nitrogen_datasets.overlay.synthetic import scrolling_scenes
+
+    box = (301, 151, 487, 297)  # odd corners: chroma samples straddle its edges
+    grey = np.full((360, 640, 3), 128, np.uint8)
+    grey[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)  # a saturated overlay on a colourless scene
+    frame = av.VideoFrame.from_ndarray(grey, format="rgb24").reformat(format=pixel_format)
+    shrunk = MaskedShrink(128)(DecodedFrame(frame, 0, 0.0, 30.0, box))
+    assert shrunk.shape == (128, 128, 3) and shrunk.dtype == np.uint8
+    spread = shrunk.astype(int).max(axis=2) - shrunk.astype(int).min(axis=2)
+    assert spread.max() <= 3  # grey and black only: no red reached the result
+    inner = shrunk[
+        int(np.ceil(151 * 128 / 360)) + 1 : 297 * 128 // 360 - 1,
+        int(np.ceil(301 * 128 / 640)) + 1 : 487 * 128 // 640 - 1,
+    ]
+    assert inner.max() <= 1  # black in either range
+    assert shrunk[:20, :20].min() >= 120  # the scene is kept
+
+    # Shrinking itself (no overlay): nearer the scene than converting to RGB and shrinking that with OpenCV. The
+    # masked frames differ only at the rectangle's edge, where straddling chroma samples were made neutral.
+    scene = np.asarray(next(iter(scrolling_scenes(2, 1, (360, 640), step=3))))
+    frame = av.VideoFrame.from_ndarray(scene, format="rgb24").reformat(format=pixel_format)
+    decoded = DecodedFrame(frame, 0, 0.0, 30.0, (0, 0, 0, 0))
+    ideal = cv2.resize(scene, (128, 128), interpolation=cv2.INTER_AREA)
+    rgb_path = cv2.resize(decoded.rgb, (128, 128), interpolation=cv2.INTER_AREA)
+    fast = MaskedShrink(128)(decoded)
+    assert _psnr(fast, rgb_path) > 38
+    assert _psnr(fast, ideal) > _psnr(rgb_path, ideal), (_psnr(fast, ideal), _psnr(rgb_path, ideal))
 
 
 def test_the_spools_thread_writes_the_frames_in_order_and_its_errors_surface(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.region import Region
+from nitrogen_datasets.overlay.region import YUV420_FORMATS, Region
 
 
 def mask_box(where: Localization, template_size: tuple[int, int]) -> Region:
@@ -59,6 +59,65 @@ class DecodedFrame:
     def has_rgb(self) -> bool:
         """Whether the whole frame was converted already (then its region is a slice, not a second conversion)."""
         return "rgb" in self.__dict__
+
+
+_FULL_RANGE = 2
+"""``AVCOL_RANGE_JPEG``: luma 0-255, so black is 0 (limited-range video, the usual kind, has black at 16); the
+``yuvj420p`` format is full range whatever the frame's range field says."""
+
+
+class MaskedShrink:
+    """The masked frame shrunk to ``size`` x ``size``: the corpus's frames, without converting the whole frame.
+
+    Why: converting a 720p frame to RGB (1 ms) and shrinking it with OpenCV's area filter (3.4 ms) was about a
+    fifth of a corpus build's CPU. For 4:2:0 video, the frame's planes are copied, the overlay's rectangle is
+    blacked out in them (chroma samples that touch it set neutral, so no overlay colour is left; the scene
+    loses its colour in a ring up to a pixel wide where the rectangle's edge is odd) and swscale
+    shrinks and converts in one area-filtered pass to planar RGB (0.5 ms of CPU). Masking comes before
+    shrinking, as in the RGB path, so no overlay pixel reaches the result. The result is about 44 dB PSNR from
+    OpenCV's area resize of the masked RGB frame, and nearer the scene the video was encoded from (720p to 128
+    px: 46-49 dB against 44-46; after the dataset's own encode 0.1-0.5 dB nearer, measured on synthetic
+    scenes). Other pixel formats and odd sizes take the RGB path (:attr:`DecodedFrame.masked` and OpenCV's
+    area resize). One instance per thread: it reuses its frame buffer.
+    """
+
+    def __init__(self, size: int) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self.size = int(size)
+        self._reformatter = VideoReformatter()
+        self._copy: Any = None
+
+    def __call__(self, decoded: DecodedFrame) -> np.ndarray:
+        """(size, size, 3) uint8 RGB of the frame with the overlay black."""
+        frame = decoded.frame
+        name = frame.format.name
+        if name not in YUV420_FORMATS or frame.width % 2 or frame.height % 2:
+            import cv2
+
+            return np.asarray(cv2.resize(decoded.masked, (self.size, self.size), interpolation=cv2.INTER_AREA))
+        import av
+
+        copy = self._copy
+        if copy is None or copy.format.name != name or (copy.width, copy.height) != (frame.width, frame.height):
+            copy = self._copy = av.VideoFrame(frame.width, frame.height, name)
+        x0, y0, x1, y1 = (max(0, value) for value in decoded.box)
+        black = 0 if name == "yuvj420p" or frame.color_range == _FULL_RANGE else 16
+        for index, (source, target) in enumerate(zip(frame.planes, copy.planes, strict=True)):
+            rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
+            out = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)[: target.height, : target.width]
+            out[:] = rows
+            if index == 0:
+                out[y0:y1, x0:x1] = black
+            else:  # a chroma sample covers 2x2 pixels: neutral wherever any of them is masked
+                out[y0 >> 1 : (y1 + 1) >> 1, x0 >> 1 : (x1 + 1) >> 1] = 128
+        copy.colorspace, copy.color_range = frame.colorspace, frame.color_range
+        # Planar RGB out: swscale's packed-RGB output shares each chroma sample between two output pixels, which
+        # lost 10 dB against the scene on a 720p clip shrunk to 128 px; planar keeps every pixel's own colour.
+        shrunk = self._reformatter.reformat(
+            copy, width=self.size, height=self.size, format="gbrp", interpolation="AREA"
+        )
+        return np.asarray(shrunk.to_ndarray())  # PyAV returns gbrp's planes in R, G, B order
 
 
 class FrameTap(Protocol):

@@ -26,7 +26,8 @@ the box computed here; the slack keeps every pixel a parser reads inside the reg
 ``test_parsers_read_the_region_as_they_read_the_whole_frame`` checks)."""
 Region = tuple[int, int, int, int]
 """(x0, y0, x1, y1) of a rectangle in frame pixels."""
-_YUV420 = ("yuv420p", "yuvj420p")
+YUV420_FORMATS = ("yuv420p", "yuvj420p")
+"""The 8-bit 4:2:0 pixel formats whose planes extraction reads directly (most H.264 streams are ``yuv420p``)."""
 
 
 def overlay_region(
@@ -75,7 +76,7 @@ class RegionRGB:
         """RGB uint8 pixels of the region of one PyAV video frame."""
         x0, y0, x1, y1 = self.region
         name = frame.format.name
-        if name not in _YUV420 or frame.width % 2 or frame.height % 2 or x1 > frame.width or y1 > frame.height:
+        if name not in YUV420_FORMATS or frame.width % 2 or frame.height % 2 or x1 > frame.width or y1 > frame.height:
             return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1]
         import av
 

@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from nitrogen_datasets.overlay.decode import BackgroundCalls
-from nitrogen_datasets.overlay.masking import DecodedFrame
+from nitrogen_datasets.overlay.masking import DecodedFrame, MaskedShrink
 
 SPOOL_DEPTH = 8
 """Frames waiting for the spool's thread, at most: each holds its decoded frame (1.4 MB at 720p, 12 MB at 4K), so
@@ -71,6 +71,7 @@ class FrameSpool:
         self._previous = 0.0
         self._pending: DecodedFrame | None = None  # the latest frame, not spooled yet: the last one must be
         self._worker = BackgroundCalls("nitrogen-spool", SPOOL_DEPTH)
+        self._shrink = MaskedShrink(self.size)  # used on the spool's thread only
 
     def _tick(self, k: int) -> float:
         """Tick ``k``'s time exactly as ``np.arange`` in :func:`dataset_sources` computes it (same rounding)."""
@@ -104,9 +105,7 @@ class FrameSpool:
 
     def _write(self, frame: DecodedFrame) -> None:
         """Resize and append one frame (on the spool's thread)."""
-        import cv2
-
-        image = cv2.resize(frame.masked, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        image = self._shrink(frame)
         if self._file is None:
             raise ValueError(f"{self.path}: the spool is closed")
         self._file.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
