@@ -618,7 +618,7 @@ def dagger_data(run: RunConfig) -> tuple[list[Path], tuple[float, ...]]:
     return folders, tuple(float(w) for w in weights)
 
 
-def train_policy(run: RunConfig, threads: int) -> None:
+def train_policy(run: RunConfig, threads: int, device: str = "cpu") -> None:
     """ONE nitrogen-s on every task's demonstrations through the product trainer (resumes its checkpoints)."""
     import torch
 
@@ -653,7 +653,7 @@ def train_policy(run: RunConfig, threads: int) -> None:
         lr=CONFIG.lr,
         num_workers=1,
         save_every=run.save_every,
-        device="cpu",
+        device=device,  # cpu for every run reported so far; cuda or auto on a GPU machine
         frame_cache="auto",  # session 20: same samples, without a seek, a decode and a parquet read per sample
     )
     started = time.perf_counter()
@@ -1882,6 +1882,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1, help="train: torch threads")
     parser.add_argument(
+        "--device", default="cpu", help="train: torch device (cpu, cuda, auto: every reported run used cpu)"
+    )
+    parser.add_argument(
         "--temperature", type=float, default=0.0, help="play --arm policy: sample at this temperature (0: argmax)"
     )
     parser.add_argument("--write", action="store_true", help="report: into docs/results.md (section 9; ale: 11)")
@@ -1898,7 +1901,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "collect":
         collect_demos(args.workers, args.levels)
     elif args.stage == "train":
-        train_policy(run, args.threads)
+        train_policy(run, args.threads, args.device)
     elif args.stage == "play":
         play(args.arm, args.games, run, args.temperature)
     elif args.stage == "fit":
