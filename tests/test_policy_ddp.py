@@ -42,4 +42,4 @@ def test_torchrun_two_processes_train_and_rank_zero_saves(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("RANK_DONE") == 2
     assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
-    assert (tmp_path / "run" / "checkpoints" / "step_000004" / "training_state.pt").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "step_000004" / "training_state.json").is_file()

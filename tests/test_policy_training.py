@@ -74,12 +74,51 @@ def test_training_learns_a_visual_rule_and_writes_a_loadable_policy(tmp_path):
     assert 0.0 <= result.data_wait_fraction <= 1.0
 
 
-def test_checkpoints_hold_safetensors_and_a_weights_only_training_state(tmp_path):
+def test_checkpoints_hold_safetensors_and_a_training_state_read_without_pickle(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
     train(config(tmp_path, steps=60), BrightnessRule())
     folder = tmp_path / "run" / "checkpoints" / "step_000050"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "training_state.pt"]
-    state = torch.load(folder / "training_state.pt", weights_only=True)
-    assert int(state["step"]) == 50
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "training_state.json",
+        "training_state.safetensors",
+    ]
+    meta = json.loads((folder / "training_state.json").read_text())
+    assert meta["step"] == 50 and meta["param_groups"]
+    tensors = load_file(str(folder / "training_state.safetensors"))
+    assert "torch_rng" in tensors and any(name.endswith(".exp_avg_sq") for name in tensors)
+
+
+def test_a_run_whose_checkpoints_hold_the_old_pickled_state_is_refused_unread(tmp_path):
+    import pickle
+
+    from nitrogen_policies.errors import CheckpointError
+
+    class Payload:
+        def __reduce__(self):
+            return ((tmp_path / "ran").write_text, ("unpickled",))
+
+    folder = tmp_path / "run" / "checkpoints" / "step_000050"
+    folder.mkdir(parents=True)
+    (folder / "training_state.pt").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError, match=r"training_state\.pt, a pickle .* new --out folder .*finetune --from"):
+        train(config(tmp_path, steps=60), BrightnessRule())
+    assert not (tmp_path / "ran").exists()
+    assert not (tmp_path / "run" / "checkpoints" / "step_000060").exists()  # nothing restarted over it
+
+
+def test_a_damaged_training_state_names_the_checkpoint_to_delete(tmp_path):
+    from nitrogen_policies.errors import CheckpointError
+
+    train(config(tmp_path, steps=50, save_every=25), BrightnessRule())
+    state = tmp_path / "run" / "checkpoints" / "step_000050" / "training_state.safetensors"
+    state.write_bytes(state.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"step_000050 .*delete that checkpoint folder"):
+        train(config(tmp_path, steps=80, save_every=25), BrightnessRule())
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, caplog):

@@ -3,10 +3,10 @@
 Reads top to bottom: config, data, model and optimizer, resume, loop. A run folder holds::
 
     <out>/tb/                         TensorBoard events (train/, perf/ scalars, hyperparameter table)
-    <out>/checkpoints/step_000100/    config.json + model.safetensors + training_state.pt
+    <out>/checkpoints/step_000100/    config.json + model.safetensors + training_state.{safetensors,json}
     <out>/final/                      the last weights, loadable with NitroGenPolicy.from_pretrained
 
-``training_state.pt`` holds optimizer/step/RNG tensors only and is read with ``weights_only=True``.
+The training state (optimizer, step, RNG) is safetensors + JSON (:mod:`.checkpoint_state`): resuming unpickles nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +27,18 @@ from torch.utils.data import DataLoader, Dataset
 
 from nitrogen_policies.nitrogen import NitroGenPolicy
 from nitrogen_policies.nitrogen.processor_nitrogen import decode_actions
+from nitrogen_policies.training.checkpoint_state import (
+    STATE_NAME,
+    TrainingState,
+    load_training_state,
+    refuse_legacy_state,
+    save_training_state,
+)
 from nitrogen_policies.training.metrics import action_metrics
 from nitrogen_policies.training.sampling import ResumableRandomSampler
 from nitrogen_policies.training.schedule import cosine_lr
 
 logger = logging.getLogger(__name__)
-
-STATE_NAME = "training_state.pt"
 
 ADAMW_BETAS = (0.9, 0.95)
 """AdamW's (beta1, beta2). beta2 = 0.95 rather than PyTorch's 0.999, as GPT-3, nanoGPT and most transformer
@@ -204,12 +209,9 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 
 def save_training_checkpoint(policy: NitroGenPolicy, optimizer: torch.optim.Optimizer, step: int, out: Path) -> Path:
-    """Weights (safetensors) + optimizer state and step (tensors only) under ``checkpoints/step_N``."""
+    """Weights (safetensors) + optimizer state, step and RNG (safetensors + JSON) under ``checkpoints/step_N``."""
     folder = policy.save_pretrained(out / "checkpoints" / f"step_{step:06d}")
-    state = {"optimizer": optimizer.state_dict(), "step": torch.tensor(step), "torch_rng": torch.get_rng_state()}
-    tmp = folder / f"{STATE_NAME}.tmp"
-    torch.save(state, tmp)
-    tmp.replace(folder / STATE_NAME)
+    save_training_state(folder, optimizer, step)
     return folder
 
 
@@ -278,9 +280,10 @@ def _train(config: TrainConfig, dataset: Dataset, sampler: torch.utils.data.Samp
     if distributed.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True))
     device = device_for(distributed, config.device)
+    refuse_legacy_state(out)
     resume = latest_checkpoint(out)
-    state = None if resume is None else torch.load(resume / STATE_NAME, map_location=device, weights_only=True)
-    start_step = 0 if state is None else int(state["step"])
+    state = None if resume is None else load_training_state(resume, device)
+    start_step = 0 if state is None else state.step
     loader = make_loader(dataset, _distributed_sampler(distributed, dataset, sampler, config), config, start_step)
     # The workers start (and decode the first batches) while the model is built, instead of stalling step 0.
     batches = infinite(loader) if draws_from_own_generator(loader.sampler) else None
@@ -367,15 +370,15 @@ def _distributed_sampler(
 
 
 def _restore(
-    policy: NitroGenPolicy, optimizer: torch.optim.Optimizer, folder: Path, state: dict[str, Any], device: torch.device
+    policy: NitroGenPolicy, optimizer: torch.optim.Optimizer, folder: Path, state: TrainingState, device: torch.device
 ) -> None:
     """Weights, optimizer state and torch's RNG of a checkpoint (``state`` is its training state)."""
     from nitrogen_policies.hub import load_weights
 
     load_weights(policy.model, folder, device=device)
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"].cpu())
-    logger.info("resumed from %s at step %d", folder, int(state["step"]))
+    optimizer.load_state_dict(state.optimizer)
+    torch.set_rng_state(state.torch_rng.cpu())
+    logger.info("resumed from %s at step %d", folder, state.step)
 
 
 @torch.no_grad()
