@@ -169,6 +169,9 @@ class RunConfig:
     levels: int = 0
     """Levels of demonstrations per task it trains and is fitted on (seeds 0..levels-1, ``collect --levels``'s
     folder); 0: the gate's ``CONFIG.episodes`` in ``demos/``."""
+    home: str = ""
+    """The run's trainer folder when it was trained elsewhere and its weights are committed (``gpu1``: the device
+    machine, ``procgen_gpu.py``); empty: under ``OUT``."""
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCES:
@@ -185,7 +188,7 @@ class RunConfig:
     @property
     def folder(self) -> Path:
         """The trainer's run folder (checkpoints, TensorBoard, final weights)."""
-        return OUT / f"train{self.suffix}"
+        return Path(self.home) if self.home else OUT / f"train{self.suffix}"
 
     @property
     def arm(self) -> str:
@@ -249,6 +252,29 @@ PROCGEN_FRAME_TASKS: tuple[tuple[str, str], ...] = (
 """The Procgen tasks of section 14's gate: those the frame expert played above random on seeds 1000-1019 (success
 rate, 1000-step episodes; docs/experts.md) when the run was made. Fixed here, not read from ``frame_procgen.PARSERS``, so that rules added to the
 expert later do not change a run under way or the report of one that ended."""
+PROCGEN_PASSED_TASKS: tuple[tuple[str, str], ...] = (
+    ("Chaser", "hard"),
+    ("Chaser", "easy"),
+    ("CoinRun", "easy"),
+    ("Dodgeball", "hard"),
+    ("Dodgeball", "easy"),
+    ("Heist", "hard"),
+    ("Heist", "easy"),
+    ("Jumper", "hard"),
+    ("Jumper", "easy"),
+    ("Leaper", "hard"),
+    ("Leaper", "easy"),
+    ("Miner", "hard"),
+    ("Miner", "easy"),
+    ("Ninja", "hard"),
+    ("Ninja", "easy"),
+    ("Plunder", "hard"),
+    ("Plunder", "easy"),
+    ("StarPilot", "hard"),
+    ("StarPilot", "easy"),
+)
+"""The 19 Procgen pretraining tasks the frame expert beats random on over 100 evaluation episodes (section 15's
+ceiling, ``wide_eval.py ceiling --engine procgen``): what ``gpu1`` (``procgen_gpu.py``, section 17) trains on."""
 PROCGEN_CONFIG = replace(FRAME_CONFIG, episodes=64)
 """The Procgen gate: section 12's settings (64 px policy frames, 400-step demonstrations, 2500 steps, each task
 sampled alike) with 64 levels per task (seeds 0-63): the expert ends many levels in 30-200 steps (Miner, Heist,
@@ -323,6 +349,9 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             # 32); at 2,000 the one-task runs underfit 512 levels (levels_table.py). About 4 h of one thread: it
             # resumes from its checkpoints (every 500 steps), so it runs in pieces
             RUNS["levels1"] = replace(RUNS["joint1"], name="levels1", levels=512, steps=3 * PROCGEN_BUDGET_STEPS)
+            # session 22 (section 17): levels1's network on all 19 tasks the demonstrator passes, collected and
+            # trained in one command on the device machine (procgen_gpu.py); its weights are committed
+            RUNS["gpu1"] = replace(RUNS["levels1"], name="gpu1", levels=0, home=str(RESULTS / "gpu1"))
             return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?
@@ -469,9 +498,7 @@ def collect_procgen(levels: int = 0) -> None:
     Steps are recorded as ``nitrogen_datasets.record`` does (the cap marks the last step truncated); each
     episode is committed atomically and seeds already in a folder are skipped, so a killed run resumes.
     """
-    from nitrogen_datasets.experts.registry import make_expert
     from nitrogen_datasets.writer import DatasetWriter, WriterConfig
-    from nitrogen_envs import gamepad
     from nitrogen_envs.registry import get_game
 
     check_levels(levels)
@@ -483,30 +510,13 @@ def collect_procgen(levels: int = 0) -> None:
                 if seed in {e.seed for e in (writer.info.episodes if writer.info else ())}:
                     continue
                 started = time.perf_counter()
-                env = task_env(game, task, PROCGEN_EXPERT_SIZE)
-                expert = make_expert(EXPERT, game)
+                buffer = writer.start_episode(game=game, task=task, source=f"expert:{EXPERT}", seed=seed)
                 try:
-                    obs, info = env.reset(seed=seed)
-                    expert.reset(env, seed)
-                    buffer = writer.start_episode(game=game, task=task, source=f"expert:{EXPERT}", seed=seed)
-                    total = 0.0
-                    try:
-                        while True:
-                            label = gamepad.as_flat_action(expert.act(obs, info))
-                            after, reward, terminated, truncated, info = env.step(gamepad.from_flat(label))
-                            limit = len(buffer) + 1 >= CONFIG.demo_max_steps
-                            truncated = bool(truncated) or (limit and not terminated)
-                            buffer.add(policy_view(obs), label, float(reward), bool(terminated), truncated)
-                            total += float(reward)
-                            obs = after
-                            if terminated or truncated:
-                                break
-                    except BaseException:
-                        writer.abort_episode(buffer)
-                        raise
-                    writer.finish_episode(buffer)
-                finally:
-                    env.close()
+                    total = expert_episode(game, task, seed, buffer.add)
+                except BaseException:
+                    writer.abort_episode(buffer)
+                    raise
+                writer.finish_episode(buffer)
             finally:
                 writer.close()
             print(
@@ -514,6 +524,37 @@ def collect_procgen(levels: int = 0) -> None:
                 f"{time.perf_counter() - started:.1f} s",
                 flush=True,
             )
+
+
+def expert_episode(game: str, task: str, seed: int, record: Any) -> float:
+    """The Procgen frame expert plays one level; returns its return.
+
+    Each step goes to ``record(frame, label, reward, terminated, truncated)`` as the demonstrations store it: the
+    policy's view of the frame the expert read (:func:`policy_view`), the expert's flat gamepad label, and the
+    cap at :attr:`GateConfig.demo_max_steps` marking the last step truncated (as ``nitrogen_datasets.record``).
+    """
+    from nitrogen_datasets.experts.registry import make_expert
+    from nitrogen_envs import gamepad
+
+    env = task_env(game, task, PROCGEN_EXPERT_SIZE)
+    expert = make_expert(EXPERT, game)
+    try:
+        obs, info = env.reset(seed=seed)
+        expert.reset(env, seed)
+        total, steps = 0.0, 0
+        while True:
+            label = gamepad.as_flat_action(expert.act(obs, info))
+            after, reward, terminated, truncated, info = env.step(gamepad.from_flat(label))
+            steps += 1
+            limit = steps >= CONFIG.demo_max_steps
+            truncated = bool(truncated) or (limit and not terminated)
+            record(policy_view(obs), label, float(reward), bool(terminated), truncated)
+            total += float(reward)
+            obs = after
+            if terminated or truncated:
+                return total
+    finally:
+        env.close()
 
 
 def demo_summary(levels: int = 0) -> dict[str, Any]:
