@@ -352,6 +352,10 @@ def use_engine(engine: str, expert: str | None = None) -> None:
             # session 22 (section 17): levels1's network on all 19 tasks the demonstrator passes, collected and
             # trained in one command on the device machine (procgen_gpu.py); its weights are committed
             RUNS["gpu1"] = replace(RUNS["levels1"], name="gpu1", levels=0, home=str(RESULTS / "gpu1"))
+            # gpu1's weights further on levels 148.. in the rest of the same lease (procgen_gpu.py --init)
+            RUNS["gpu2"] = replace(
+                RUNS["gpu1"], name="gpu2", init=str(RESULTS / "gpu1" / "final"), home=str(RESULTS / "gpu2")
+            )
             return
         # the second iteration: dagger1's policy relabelled too, every set so far aggregated, from dagger1's weights
         # training seed 1 of dagger1 and of its control: is the relabelled frames' effect larger than the seed's?

@@ -17,7 +17,7 @@ larger budget this project gets, so this script fits one run into one command of
 
 Played afterwards on this machine, as every other run: ``bc_gate.RUNS["gpu1"]`` reads the committed weights::
 
-    # on the device (the command of section 17), then here:
+    # on the device (experiments/procgen_gpu_lease.sh, section 17), then here:
     python experiments/results/bc_gate/wide_eval.py play --engine procgen --arm policy --run gpu1 --all-tasks \
         --temperature 1
     python experiments/results/bc_gate/wide_eval.py report --engine procgen --run gpu1 --all-tasks --temperature 1
