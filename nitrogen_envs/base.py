@@ -242,6 +242,10 @@ class GamepadEnv(EpisodeCounters, gym.Env[Obs, dict]):
         self._count_step(float(result.reward), bool(result.success))
         if result.frame is not None:
             self._frame = self._to_obs(result.frame)
+        else:
+            # No new frame (an engine with no final frame for a finished episode repeats the last one): still
+            # a new array, so that no two steps hand out the same object (a user's buffer keeps both).
+            self._frame = self._frame.copy()
         if self.render_mode == "human":
             self.render()
         return (

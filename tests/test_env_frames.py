@@ -164,3 +164,26 @@ def test_crafter_env_renders_with_the_buffered_renderer():
         np.testing.assert_array_equal(obs, kept)  # a returned frame is never overwritten
     finally:
         env.close()
+
+
+def test_an_episodes_last_observation_is_a_new_array():
+    """Procgen draws no final frame for a finished level, so the last step repeats the frame before it: as its
+    own array, or a user's buffer would hold one object twice (Gymnasium's passive checker warned)."""
+    pytest.importorskip("procgen")
+    import gymnasium as gym
+
+    env = gym.make("NitroGen/Leaper-v0", obs_size=64, disable_env_checker=True)
+    base = env.unwrapped
+    try:
+        previous, _ = env.reset(seed=0)
+        up = base.native_to_gamepad(5)  # Leaper: UP until the level ends (the frog dies or crosses)
+        for _ in range(400):
+            obs, _, terminated, truncated, _ = env.step(up)
+            if terminated or truncated:
+                break
+            previous = obs
+        assert terminated or truncated
+        assert obs is not previous and not np.shares_memory(obs, previous)
+        np.testing.assert_array_equal(obs, previous)  # the frame before the end, repeated
+    finally:
+        env.close()
