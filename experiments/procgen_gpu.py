@@ -49,8 +49,6 @@ import bc_gate  # experiments/, on sys.path above
 
 MAX_LEVELS = 1000
 """Seeds 0..999 at most: the evaluation's start at 1000 (``bc_gate.check_levels``)."""
-RUN = "gpu1"
-"""The run's name in ``bc_gate.RUNS`` (its play arms are ``policy-gpu1`` and ``policy-gpu1-t1``)."""
 
 
 @dataclass(frozen=True)
@@ -164,8 +162,8 @@ def policy_overrides() -> dict[str, Any]:
     return dict(bc_gate.CONFIG.policy) | dict(bc_gate.RUNS["levels1"].policy)
 
 
-def training_data(levels: dict[str, list[dict[str, Any]]], init: str | None = None) -> tuple[Any, Any, dict[str, int]]:
-    """The samples (a :class:`LevelFrames`), a sampler drawing each task alike (the gate's ``balance="equal"``), and frames per task.
+def training_data(levels: dict[str, list[dict[str, Any]]], init: str | None = None) -> tuple[Any, Any]:
+    """The samples (a :class:`LevelFrames`) and a sampler drawing each task alike (the gate's ``balance="equal"``).
 
     The levels' frames are moved into one array as they are read (and dropped from ``levels``), so the peak
     memory stays near the frames' raw size rather than twice it.
@@ -198,7 +196,7 @@ def training_data(levels: dict[str, list[dict[str, Any]]], init: str | None = No
             frames[at : at + size], labels[at : at + size] = row["frames"], row["labels"]
             at += size
     sampler = torch.utils.data.WeightedRandomSampler(weights.tolist(), num_samples=total, replacement=True)
-    return LevelFrames(frames, labels, ids), sampler, counts
+    return LevelFrames(frames, labels, ids), sampler
 
 
 def train_config(lease: LeaseConfig, out: Path, steps: int) -> Any:
@@ -248,7 +246,7 @@ def run(lease: LeaseConfig, out: Path, tasks: list[tuple[str, str]]) -> dict[str
     from nitrogen_policies import NitroGenPolicy
     from nitrogen_policies.training import train
 
-    dataset, sampler, _ = training_data(levels, lease.init)
+    dataset, sampler = training_data(levels, lease.init)
     # twice: the first run pays the device's one-off set-up (CUDA context, kernel choice), the second is the rate
     train(train_config(lease, scratch / "warm-up", lease.calibration_steps // 3), dataset, sampler)
     probe = train(train_config(lease, scratch / "calibration", lease.calibration_steps), dataset, sampler)
