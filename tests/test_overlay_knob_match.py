@@ -100,7 +100,7 @@ def test_an_error_on_the_parsers_thread_surfaces_with_its_traceback_and_the_thre
 
     monkeypatch.setattr(ReferenceParser, "parse_all", failing_parse_all)
     with pytest.raises(FloatingPointError, match="frame 25") as raised:
-        _read(sweep_clip)  # the parser runs on its own thread beside the knob matcher (KnobSticks)
+        _read(sweep_clip)  # the parser and the knob matcher run on the calling thread, decoding on another
     assert "failing_parse_all" in "".join(traceback.format_tb(raised.value.__traceback__))
     assert not any(t.name in ("nitrogen-parse", "nitrogen-decode") and t.is_alive() for t in threading.enumerate())
 

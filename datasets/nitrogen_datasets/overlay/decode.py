@@ -29,8 +29,7 @@ def prefetch(items: Iterator[T], depth: int = 32, name: str = "nitrogen-decode")
 
     Decoding (PyAV) and the parser's network (torch) both release the GIL, so on two cores the main pass
     overlaps them instead of alternating. The bounded queue keeps memory flat; an exception in the
-    producer is raised here, and closing this generator stops the producer. ``name`` names the thread (the
-    parser runs on one too: :class:`~.knob_match.KnobSticks`).
+    producer is raised here, and closing this generator stops the producer. ``name`` names the thread.
     """
     done = object()
     queue: Queue = Queue(maxsize=depth)

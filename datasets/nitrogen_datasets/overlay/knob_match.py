@@ -43,7 +43,6 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay.decode import prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
@@ -696,11 +695,6 @@ class _Parser(Protocol):
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]: ...
 
 
-PARSER_AHEAD = 32
-"""Readings the parser's thread may hold ahead of the stick reader (:meth:`KnobSticks.parse_all`): two of the
-learned parser's 16-frame batches; their frames wait meanwhile, so memory stays bounded."""
-
-
 class KnobSticks:
     """A parser whose stick readings come from knob matching; buttons, triggers and confidence stay the parser's.
 
@@ -716,16 +710,15 @@ class KnobSticks:
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """The parser's readings in order, each with its frame's sticks read again (the parser may batch frames).
 
-        The parser runs on a thread of its own (:func:`~.decode.prefetch`), at most :data:`PARSER_AHEAD` readings
-        ahead, and takes the frames from ``frames`` there; the sticks are read on this thread, in the same order.
-        The two overlap on two cores: in a 720p extraction the calling thread's CPU went from 0.71-0.76 s to
-        0.42-0.53 s, the parser's thread taking 0.26-0.33 s (docs/overlay.md, session 19). The parser reads the
-        same on any thread (one torch thread, the same 16-frame batches). The sticks stay
-        here, not on a worker: tried, a worker's OpenCV results differed from this thread's in the last bit on
-        some frames while another thread encoded video (readings 6e-8 apart). Closing this generator stops
-        the parser's thread; an error there is raised here.
+        Both run on the calling thread, the sticks of each frame read as the parser hands its reading over. They
+        used to run on two threads (the parser on its own, up to 32 readings ahead): both are mostly Python
+        around small NumPy, OpenCV and torch calls, so they took turns at the GIL rather than sharing two cores,
+        and contended for it. Measured on an idle 2-core machine, 300 frames of the benchmark's 720p clip: parser
+        alone 0.25-0.27 s, knob reading alone 0.10-0.13 s, the two threads together 0.42-0.51 s of wall time and
+        0.59-0.61 s of CPU (docs/overlay.md, "Session 23"). One thread also reads the same on every run: OpenCV
+        on a worker thread had differed in the last bit on some frames while another thread worked.
         """
-        pending: deque[np.ndarray] = deque()  # frames the parser has taken, oldest first (appended on its thread)
+        pending: deque[np.ndarray] = deque()  # frames the parser has taken, oldest first
         parsed_frames: deque[ParsedFrame] = deque()
         readings: deque[dict[str, float]] = deque()
 
@@ -735,7 +728,7 @@ class KnobSticks:
                 yield frame
 
         self.reader.start()
-        parsed_all = prefetch(iter(self.parser.parse_all(fed())), PARSER_AHEAD, name="nitrogen-parse")
+        parsed_all = self.parser.parse_all(fed())
         try:
             for parsed in parsed_all:
                 parsed_frames.append(parsed)
