@@ -56,8 +56,12 @@ def resize_methods(frame: np.ndarray) -> dict[str, Callable[[], object]]:
     try:
         from PIL import Image
 
-        methods["pil_nearest"] = lambda: np.asarray(Image.fromarray(frame).resize((SIZE, SIZE), Image.NEAREST))
-        methods["pil_bilinear"] = lambda: np.asarray(Image.fromarray(frame).resize((SIZE, SIZE), Image.BILINEAR))
+        methods["pil_nearest"] = lambda: np.asarray(
+            Image.fromarray(frame).resize((SIZE, SIZE), Image.Resampling.NEAREST)
+        )
+        methods["pil_bilinear"] = lambda: np.asarray(
+            Image.fromarray(frame).resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+        )
     except ImportError:
         pass
     try:
@@ -94,7 +98,8 @@ def main() -> None:
 
     env = AtariEnv(game="pong", obs_type="rgb", frameskip=4, repeat_action_probability=0.25, full_action_space=True)
     env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(0, env.action_space.n, size=args.calls * args.rounds + 10)
+    count = int(env.action_space.n)  # type: ignore[attr-defined]  # ale_py's action space is Discrete
+    actions = np.random.default_rng(0).integers(0, count, size=args.calls * args.rounds + 10)
     frames = [env.step(int(action))[0] for action in actions[:10]]
     position = 10
 

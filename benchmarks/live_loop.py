@@ -60,6 +60,7 @@ def main() -> None:
 
     from nitrogen_envs import gamepad
     from nitrogen_envs.live import register_live_games
+    from nitrogen_envs.live.env import LiveEnv
     from nitrogen_envs.live.virtual_display import VirtualDisplay
 
     register_live_games()
@@ -97,7 +98,9 @@ def main() -> None:
             )
         try:
             env.reset(seed=0)
-            rect = env.unwrapped.window_rect()
+            live = env.unwrapped
+            assert isinstance(live, LiveEnv)
+            rect = live.window_rect()
             rng = np.random.default_rng(0)
             actions = [
                 gamepad.make_action(

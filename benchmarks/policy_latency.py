@@ -45,7 +45,8 @@ def main() -> None:
     for _ in range(3):  # warm-up
         time_chunk(policy, frame, steps, True, args.device)
         time_chunk(policy, frame, steps, False, args.device)
-    cached, uncached = [], []
+    cached: list[float] = []
+    uncached: list[float] = []
     for run in range(args.runs):
         order = [(cached, True), (uncached, False)] if run % 2 == 0 else [(uncached, False), (cached, True)]
         for results, use_cache in order:

@@ -67,7 +67,7 @@ def main() -> None:
         )
         batches = [batch for batch, _ in zip(loader, range(3), strict=False)]
     settings = {"fp32": (False, args.threads), "bf16": (True, args.threads), "one_thread": (False, 1)}
-    states = {}
+    states: dict[str, tuple[NitroGenPolicy, torch.optim.Optimizer, list[float]]] = {}
     for name, (amp, threads) in settings.items():
         torch.manual_seed(config.seed)
         policy = NitroGenPolicy.from_config(config.policy).train()

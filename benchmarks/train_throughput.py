@@ -33,7 +33,9 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Sized
 from pathlib import Path
+from typing import cast
 
 import gymnasium as gym
 import torch
@@ -42,6 +44,7 @@ from torch.utils.data import DataLoader
 import nitrogen_envs  # noqa: F401
 from nitrogen_datasets.record import record_episodes
 from nitrogen_datasets.writer import DatasetWriter, WriterConfig
+from nitrogen_envs.base import unwrap
 from nitrogen_policies.nitrogen import NitroGenPolicy, config_from_preset
 from nitrogen_policies.training import TrainConfig, train
 from nitrogen_policies.training.data import load_training_data
@@ -51,11 +54,12 @@ from nitrogen_policies.training.trainer import ADAMW_BETAS, make_optimizer, opti
 
 def record(folder: Path, episodes: int, steps: int, obs_size: int) -> None:
     env = gym.make("NitroGen/CoinRun-v0", obs_size=obs_size)
-    space = env.unwrapped.native_action_space()
+    base = unwrap(env)
+    space = base.native_action_space()
     space.seed(0)
     with DatasetWriter(folder, WriterConfig(fps=15)) as writer:
         record_episodes(
-            env, lambda obs, info: env.unwrapped.native_to_gamepad(space.sample()), episodes, writer,
+            env, lambda obs, info: base.native_to_gamepad(space.sample()), episodes, writer,
             max_steps=steps, source="random", progress=False,
         )  # fmt: skip
     env.close()
@@ -99,13 +103,13 @@ def compare_steps(dataset, config: TrainConfig, rounds: int, use_compile: bool) 
     seconds the new setting's first step took (with ``use_compile``, the compilation)."""
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
     batches = [batch for batch, _ in zip(loader, range(4), strict=False)]
-    variants = {}
+    variants: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer, list[float]]] = {}
     first_step = 0.0
     for name in ("old", "new"):
         torch.manual_seed(config.seed)
         policy = NitroGenPolicy.from_config(config.policy).train()
         optimizer = old_optimizer(policy, config) if name == "old" else make_optimizer(policy, config)
-        model = torch.compile(policy) if name == "new" and use_compile else policy
+        model = cast(torch.nn.Module, torch.compile(policy)) if name == "new" and use_compile else policy
         start = time.perf_counter()
         optimization_step(model, optimizer, batches[0], config.grad_clip)  # warm-up (and compilation)
         first_step = time.perf_counter() - start
@@ -143,7 +147,9 @@ def main() -> None:
             out=str(Path(tmp) / "run"), steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
             warmup_steps=5, save_every=10**9, log_every=10**9, progress=False, compile=args.compile,
         )  # fmt: skip
-        print(f"nitrogen-s on {len(dataset)} samples of {args.obs_size}px CoinRun, batch {args.batch_size}")
+        print(
+            f"nitrogen-s on {len(cast(Sized, dataset))} samples of {args.obs_size}px CoinRun, batch {args.batch_size}"
+        )
         step, first_step = compare_steps(dataset, config, args.rounds, args.compile)
         old, new = args.batch_size / step["old"], args.batch_size / step["new"]
         print(f"  step: old {old:.1f} samples/s, new {new:.1f} samples/s, ratio {old and new / old:.2f}")

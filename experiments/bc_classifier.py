@@ -38,6 +38,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ SMOOTH_WINDOW = 8  # holds-smooth: the majority of this many actions from each s
 # (max_horizon when none of them scores), no random candidates, no memory; ties to standing still. `reactive`
 # looks 16-32 steps ahead: the next orb or enemy in the fixed-camera games, at a quarter of the shipped 40-80
 # (15 rollouts every step, not every 8th); `reactive-h40` looks as far as the shipped planner.
-REACTIVE = {
+REACTIVE: dict[str, dict[str, Any]] = {
     "reactive": {"reactive": True, "commit": 1, "horizon": 16, "max_horizon": 32, "explore": False},
     "reactive-h40": {"reactive": True, "commit": 1, "horizon": 40, "max_horizon": 80, "explore": False},
 }
@@ -125,7 +126,8 @@ def make_env(family: str, game: str) -> Any:
     import gymnasium as gym
 
     task = FAMILIES[family].task
-    return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **({"task": task} if task else {}))
+    options: dict[str, Any] = {"task": task} if task else {}
+    return gym.make(f"NitroGen/{game}-v0", obs_size=OBS_SIZE, **options)
 
 
 def play_seeds(family: str, game: str, act_for: Any, new_env: Any = None) -> list[dict[str, Any]]:
@@ -284,7 +286,9 @@ def load_episodes(folder: Path, limit: int | None = None) -> tuple[np.ndarray, n
     from nitrogen_datasets.reader import DemoDataset
 
     dataset = DemoDataset(folder)
-    frames, actions, episode = [], [], []
+    frames: list[np.ndarray] = []
+    actions: list[np.ndarray] = []
+    episode: list[np.ndarray] = []
     for position in range(len(dataset.episodes)):
         if limit is not None and sum(map(len, actions)) >= limit:
             break
@@ -350,12 +354,12 @@ def train(family: str, data: str, labeller: str, config: ClassifierConfig) -> No
     torch.set_num_threads(1)
     frames, labels, games, episodes = [], [], [], []
     for index, game in enumerate(games_of_family):
-        f, y, e = load_frames(family, data_folder(family, data, labeller, game), game)
+        f, game_labels, e = load_frames(family, data_folder(family, data, labeller, game), game)
         if labeller == "holds-smooth":
-            y = smooth_labels(y, e, SMOOTH_WINDOW)
+            game_labels = smooth_labels(game_labels, e, SMOOTH_WINDOW)
         frames.append(f)
-        labels.append(y)
-        games.append(np.full(len(y), index))
+        labels.append(game_labels)
+        games.append(np.full(len(game_labels), index))
         episodes.append(e - e.max() + VALIDATION_EPISODES - 1)  # >= 0: the held-out last episodes
     x = torch.from_numpy(np.concatenate(frames))
     y = torch.from_numpy(np.concatenate(labels))
@@ -424,15 +428,23 @@ def held_out_accuracy(network: Any, x: Any, y: Any, g: Any, held: Any, games: tu
     return {game: round(float(correct[index_of == k].mean()), 3) for k, game in enumerate(games)}
 
 
+def acting(agent: Any) -> Callable[[np.ndarray, dict[str, Any]], Any]:
+    """``agent.act`` as an act function of :func:`play_out` (observation, info)."""
+    return lambda obs, info: agent.act(obs)
+
+
 def play(family: str, network: Any, game_index: int, game: str, seed: int, mode: str) -> dict[str, Any]:
     """One episode on an unseen seed: the classifier picks native actions (argmax or sampled), or random/expert."""
     import torch
+    from gymnasium.spaces import Discrete
 
     from nitrogen_envs.base import unwrap
 
     env = make_env(family, game)
     base = unwrap(env)
     space = base.native_action_space()
+    if not isinstance(space, Discrete):
+        raise TypeError(f"{game}: expected a Discrete native action space, got {space}")
     space.seed(seed)
     n_native = int(space.n)
     generator = torch.Generator().manual_seed(seed)
@@ -447,7 +459,7 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
     started = time.perf_counter()
     try:
         obs, info = env.reset(seed=seed)
-        act = classify
+        act: Callable[[np.ndarray, dict[str, Any]], Any] = classify
         if mode == "random":
             act = lambda o, i: base.native_to_gamepad(space.sample())  # noqa: E731
         elif mode == "expert":
@@ -461,7 +473,7 @@ def play(family: str, network: Any, game_index: int, game: str, seed: int, mode:
 
 
 FLOW_STEPS = 1500  # nitrogen-s steps of 32: a quarter of the classifier's samples (3000 of 64)
-FLOW_POLICY = {"image_size": OBS_SIZE, "cnn_channels": [32, 64, 128, 256]}
+FLOW_POLICY: dict[str, Any] = {"image_size": OBS_SIZE, "cnn_channels": [32, 64, 128, 256]}
 
 
 @dataclass(frozen=True)
@@ -529,7 +541,7 @@ def evaluate_flow(family: str, data: str, labeller: str, arm: str = "flow") -> N
             try:
                 obs, info = env.reset(seed=seed)
                 agent.reset(seed)
-                info, steps = play_out(env, obs, info, lambda o, i, agent=agent: agent.act(o))
+                info, steps = play_out(env, obs, info, acting(agent))
             finally:
                 env.close()
             rows.append(episode_record(seed, info, steps, started))
@@ -713,6 +725,7 @@ def early_returns(labeller: str, game: str, steps: int = DEMO_MAX_STEPS) -> dict
         return {}
     returns = {}
     for episode in load_info(folder).episodes:
+        assert episode.seed is not None, f"{folder}: episode {episode.episode_index} has no seed"
         table = pq.read_table(folder / episode_paths(episode.episode_index)[0], columns=["reward"])
         returns[int(episode.seed)] = float(np.sum(table.column("reward").to_numpy()[:steps]))
     return returns

@@ -316,7 +316,8 @@ def image_sensitivity(
     from nitrogen_policies import NitroGenPolicy
 
     policy = NitroGenPolicy.from_pretrained(checkpoint)
-    env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size, **({"task": task} if task else {}))
+    options: dict[str, Any] = {"task": task} if task else {}
+    env = gym.make(f"NitroGen/{game}-v0", obs_size=obs_size, **options)
     images = []
     try:
         for k in range(frames):

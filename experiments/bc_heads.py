@@ -261,7 +261,7 @@ def evaluate(arm: str) -> None:
                 with torch.no_grad():
                     output = network(torch.from_numpy(obs[None].copy()), torch.tensor([index]))
                 if ARMS[arm].target == "native":
-                    n_native = int(base.native_action_space().n)
+                    n_native = int(base.native_action_space().n)  # type: ignore[attr-defined]  # Discrete here
                     return base.native_to_gamepad(int(output[0][:n_native].argmax()))
                 return gamepad.from_flat(to_flat(output, ARMS[arm].target)[0])
 

@@ -28,7 +28,9 @@ def main() -> None:
     for engine, expert in GATES:
         bc_gate = importlib.reload(bc_gate)  # use_engine rebinds module globals: start each engine afresh
         bc_gate.use_engine(engine, expert)
-        passing, failing, unplayed = [], [], []
+        passing: list[str] = []
+        failing: list[str] = []
+        unplayed: list[str] = []
         tasks = bc_gate.engine_tasks()  # Procgen: also tasks outside the gate's list that were played
         for game, task in tasks:
             result = bc_gate.task_result(game, task, bc_gate.EXPERT_ARM)  # the expert as the "policy" arm

@@ -102,7 +102,8 @@ def play(engine: str, arm: str, run: str | None, temperature: float, blocks: int
     for first in block_firsts(blocks):
         point(engine, first)
         if arm == "policy":
-            arm_name(arm, run, temperature)  # refuses an unknown run before any play
+            arm_name(arm, run, temperature)  # refuses a missing or unknown run before any play
+            assert run is not None
             bc_gate.play("policy", run=bc_gate.RUNS[run], temperature=temperature, tasks=tasks)
         else:
             bc_gate.play(arm, tasks=tasks)

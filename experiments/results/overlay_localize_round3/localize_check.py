@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -55,7 +56,7 @@ def decoded(video: Path) -> list[np.ndarray]:
     return [np.ascontiguousarray(frame.to_ndarray(format="rgb24")) for frame, _, _ in decode_frames(video)]
 
 
-def timed(module: ModuleType, frames: list[np.ndarray], template: np.ndarray) -> tuple[object, float]:
+def timed(module: ModuleType, frames: list[np.ndarray], template: np.ndarray) -> tuple[Any, float]:
     """(Localization or the OverlayNotFound raised, CPU seconds)."""
     start = time.process_time()
     try:

@@ -94,7 +94,7 @@ def game_frames(game: str, seed: int) -> Iterator[np.ndarray]:
 
 
 def _rounded_rectangle(
-    image: np.ndarray, box: tuple[int, int, int, int], radius: int, colour: tuple, thick: int
+    image: np.ndarray, box: tuple[int, int, int, int], radius: int, colour: tuple[int, ...] | int, thick: int
 ) -> None:
     """A rounded rectangle (filled with ``thick`` -1), the shape of shoulder buttons and HUD panels."""
     x0, y0, x1, y1 = box
@@ -125,7 +125,7 @@ def hud_layer(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarr
     layer = np.zeros((height, width, 3), np.uint8)
     alpha = np.zeros((height, width), np.float32)
 
-    def colour() -> tuple[int, int, int]:
+    def colour() -> tuple[int, ...]:
         return tuple(int(c) for c in rng.integers(40, 256, 3))
 
     def draw(opacity: float, paint: object) -> None:
@@ -170,12 +170,12 @@ def hud_layer(rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarr
     pw, ph = sized(200, 400), sized(100, 220)
     px, py = at(pw, ph)
     panel = colour()
-    draw(
-        float(rng.uniform(0.3, 0.6)),
-        lambda img, mask: [
-            _rounded_rectangle(t, (px, py, px + pw, py + ph), 16, v, -1) for t, v in ((img, panel), (mask, 255))
-        ],
-    )
+
+    def chat_box(img: np.ndarray, mask: np.ndarray) -> None:
+        for target, value in ((img, panel), (mask, 255)):
+            _rounded_rectangle(target, (px, py, px + pw, py + ph), 16, value, -1)
+
+    draw(float(rng.uniform(0.3, 0.6)), chat_box)
     # Face-button rings with letters, a shoulder-button rounded rectangle, a d-pad cross: at overlay-like spacing.
     radius = sized(14, 34)
     cx, cy = at(7 * radius, 9 * radius)
