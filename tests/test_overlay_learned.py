@@ -319,3 +319,29 @@ def test_the_reference_frames_read_as_equal_frames_the_parser_never_saw():
     fresh = list(LearnedParser(layout, where, frames[::2], template).parse_all(copies))
     assert [parsed.values for parsed in reused] == [parsed.values for parsed in fresh]
     assert [parsed.confidence for parsed in reused] == [parsed.confidence for parsed in fresh]
+
+
+def test_a_parser_told_another_reader_has_the_sticks_reads_everything_else_the_same():
+    """Extraction's knob matcher replaces the parser's sticks, so the parser leaves them out of its network: the
+    buttons, triggers and confidence it reads are those of the parser that reads the sticks too (bit for bit),
+    the sticks are NaN, and the network sees two crops fewer per frame."""
+    from nitrogen_datasets.overlay.learned import LearnedParser
+    from nitrogen_datasets.overlay.synthetic import random_action
+    from nitrogen_envs import gamepad
+
+    renderer = OverlayRenderer(PRESETS["xbox-color-04"])
+    layout, template = renderer.layout(), renderer.template()
+    rng = np.random.default_rng(2)
+    frames = [renderer.composite(frame, random_action(rng)) for frame in gameplay(20, seed=3)]
+    where = renderer.placement(frames[0].shape[:2])
+    every = LearnedParser(layout, where, frames, template, press_probabilities=True)
+    no_sticks = LearnedParser(layout, where, frames, template, press_probabilities=True, sticks=False)
+    assert len(no_sticks.names) == len(every.names) - 2 and "left_stick" not in no_sticks.names
+    stick_columns = set(gamepad.STICK_AXES)
+    for full, partial in zip(every.parse_all(frames), no_sticks.parse_all(frames), strict=True):
+        assert partial.confidence == full.confidence
+        for name, value in full.values.items():
+            if name in stick_columns:
+                assert np.isnan(partial.values[name])
+            else:
+                assert partial.values[name] == value or (np.isnan(value) and np.isnan(partial.values[name]))

@@ -226,7 +226,14 @@ def make_parser(
 
         model = load_parser(config.parser_weights)
         return LearnedParser(
-            layout, where, reference, template, model, origin=origin, press_probabilities=config.calibrate_presses
+            layout,
+            where,
+            reference,
+            template,
+            model,
+            origin=origin,
+            press_probabilities=config.calibrate_presses,
+            sticks=config.sticks != "knob",  # the knob matcher's readings replace the parser's
         )
 
     if config.sticks != "knob":

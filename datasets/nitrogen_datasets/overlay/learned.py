@@ -33,7 +33,7 @@ import torch
 
 from nitrogen_datasets.overlay.calibration import calibrate_presses
 from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template_channels, template_in_frame
-from nitrogen_datasets.overlay.layout import STICK_AXES, OverlayLayout
+from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.parse import ParsedFrame, shift_rect
 from nitrogen_datasets.overlay.parser_config import (
@@ -124,6 +124,11 @@ class LearnedParser:
             (``where`` stays in frame coordinates).
         press_probabilities: give each button's press probability instead of 0/1, for a caller that
             thresholds the whole clip at once (:func:`calibrate_presses`).
+        sticks: read the sticks too. ``False`` when another reader replaces them (extraction's knob matching,
+            :class:`~.knob_match.KnobSticks`): their crops then never go through the network (2 of an Xbox
+            layout's 19 crops a frame), and the stick columns of the readings are NaN (unless the layout has
+            nothing but sticks). The other readings are the same either way (each crop goes through the
+            network on its own).
     """
 
     def __init__(
@@ -136,6 +141,7 @@ class LearnedParser:
         batch_frames: int = 16,
         origin: tuple[int, int] = (0, 0),
         press_probabilities: bool = False,
+        sticks: bool = True,
     ) -> None:
         self.layout, self.where = layout, where
         self.press_probabilities = press_probabilities
@@ -147,7 +153,8 @@ class LearnedParser:
         frame_size = (reference[0].shape[0], reference[0].shape[1])
         # Placing the template is exact under an integer shift; rounding the element boxes is not (shift_rect).
         placed = template_in_frame(template, replace(where, x=where.x - origin[0], y=where.y - origin[1]), frame_size)
-        self.names = list(layout.elements)
+        # A layout of sticks alone keeps them: the network needs an element to run on.
+        self.names = [name for name in layout.elements if sticks or name not in STICK_ELEMENTS] or list(layout.elements)
         self.kinds = [element_kind(name) for name in self.names]
         self.rects = [
             shift_rect(element_rect(layout.elements[name], where, self.model.config.margin(name)), origin)
