@@ -276,6 +276,53 @@ def test_the_board_ranks_verified_entries_by_default_and_all_with_all_true(serve
     assert client.get(f"{SUBMIT}/{high['id']}").json()["status"] == "failed"
 
 
+def test_the_board_comes_in_pages_that_add_up_to_the_whole_ranking(server):
+    """``limit``/``offset`` pages of a board: together the full listing (ranks, overlaps, order), each page ranked
+    against the whole track, in the order the entries' own summaries rank them (``metrics.rank``)."""
+    from nitrogen_leaderboard.metrics import Summary, rank
+
+    _app, client, alice, _bob = server
+    for index, score in enumerate([0.1, 0.3, 0.3, 0.5, 0.7, 0.71, 0.9]):
+        assert client.post(SUBMIT, json=results_dict(score=score, agent=f"a{index}"), headers=auth(alice)).is_success
+    whole = client.get(BOARD, params={"all": "true", "limit": 500}).json()
+    assert whole["total"] == 7 and whole["offset"] == 0 and whole["limit"] == 500 and len(whole["entries"]) == 7
+    pages = [client.get(BOARD, params={"all": "true", "limit": 3, "offset": first}).json() for first in (0, 3, 6)]
+    assert [page["total"] for page in pages] == [7, 7, 7] and [len(page["entries"]) for page in pages] == [3, 3, 1]
+    assert [row for page in pages for row in page["entries"]] == whole["entries"]
+    assert any(row["overlaps"] for row in whole["entries"])  # 0.7 and 0.71 overlap: a page reaches past itself
+
+    by_summary = rank({str(row["entry"]["id"]): Summary.from_dict(row["entry"]["summary"]) for row in whole["entries"]})
+    assert [int(row.name) for row in by_summary] == [row["entry"]["id"] for row in whole["entries"]]
+    assert [[int(key) for key in row.overlaps_with] for row in by_summary] == [r["overlaps"] for r in whole["entries"]]
+
+    past = client.get(BOARD, params={"all": "true", "offset": 7}).json()
+    assert past["entries"] == [] and past["total"] == 7
+    assert client.get(BOARD).json()["total"] == 0  # nothing verified
+    for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "many"}):
+        assert client.get(BOARD, params=bad).status_code == 422
+
+
+def test_the_page_shows_the_first_entries_of_a_long_track_and_says_where_the_rest_are(server):
+    from nitrogen_leaderboard.protocol import load_protocol
+    from nitrogen_leaderboard.server.web import board_views
+
+    app, client, alice, _bob = server
+    ids = [
+        client.post(SUBMIT, json=results_dict(score=score, agent=f"p{score}"), headers=auth(alice)).json()["id"]
+        for score in (0.2, 0.9, 0.5)
+    ]
+    with app.state.sessionmaker() as session:
+        views, hidden, notes = board_views(session, load_protocol("unseen-v1"), show_all=True, per_track=2)
+        assert [view.id for view in views] == [ids[1], ids[2]] and hidden == 3  # best first; none verified
+        assert notes == [
+            "zero-shot: the first 2 of 3 entries are shown; the API lists the rest "
+            "(GET /api/v1/leaderboard/unseen-v1/zero-shot?offset=2)."
+        ]
+        assert board_views(session, load_protocol("unseen-v1"), show_all=True)[2] == []  # 3 fit a page: no note
+    page = client.get("/", params={"all": "1"}).text
+    assert all(f"/entries/{entry_id}" in page for entry_id in ids) and "are shown; the API lists the rest" not in page
+
+
 def test_record_verification_refuses_unknown_statuses_and_entries_without_weights(server):
     app, client, alice, _bob = server
     entry = client.post(SUBMIT, json=results_dict(), headers=auth(alice)).json()

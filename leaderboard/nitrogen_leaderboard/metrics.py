@@ -21,8 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -183,16 +183,41 @@ def summarize(episodes: Sequence[EpisodeRecord], reps: int = DEFAULT_REPS, seed:
     )
 
 
-def overlaps(a: Summary, b: Summary) -> bool:
+class Scored(Protocol):
+    """What ranking reads of an entry: its IQM and that IQM's 95% interval (a :class:`Summary` has them)."""
+
+    @property
+    def iqm(self) -> float:
+        """The interquartile mean over tasks."""
+        ...
+
+    @property
+    def ci_low(self) -> float:
+        """Its 95% interval's low end."""
+        ...
+
+    @property
+    def ci_high(self) -> float:
+        """Its 95% interval's high end."""
+        ...
+
+
+def overlaps(a: Scored, b: Scored) -> bool:
     """Whether the two aggregate 95% intervals share a point (then neither entry is clearly ahead)."""
     return a.ci_low <= b.ci_high and b.ci_low <= a.ci_high
 
 
-def rank(summaries: dict[str, Summary]) -> list[RankRow]:
-    """Entries best first (IQM, then lower interval end, then name), each saying whose intervals it overlaps."""
+def rank(summaries: Mapping[str, Scored], first: int = 0, count: int | None = None) -> list[RankRow]:
+    """Entries best first (IQM, then lower interval end, then name), each saying whose intervals it overlaps.
+
+    ``first`` and ``count`` give one page of the ranking (positions ``first + 1`` on): every entry is ordered, but
+    only the page's rows are built, so a server listing a page of a large board does ``count`` rows of work.
+    """
     order = sorted(summaries, key=lambda name: (-summaries[name].iqm, -summaries[name].ci_low, name))
     rows = []
-    for position, name in enumerate(order):
+    end = len(order) if count is None else min(len(order), first + count)
+    for position in range(max(0, first), end):
+        name = order[position]
         this = summaries[name]
         above = position > 0 and overlaps(this, summaries[order[position - 1]])
         below = position + 1 < len(order) and overlaps(this, summaries[order[position + 1]])

@@ -77,11 +77,21 @@ class BoardRow(BaseModel):
     entry: EntryOut
 
 
+BOARD_PAGE = 100
+"""Entries a board listing returns unless asked for another ``limit``."""
+MAX_BOARD_PAGE = 500
+"""The most entries one board listing returns (``limit``): a page's size, not the board's, bounds a listing's work
+and memory; ``offset`` reaches the rest."""
+
+
 class BoardOut(BaseModel):
-    """The ranked entries of one protocol and track."""
+    """One page of the ranked entries of one protocol and track (``offset`` and ``limit`` of ``total``)."""
 
     protocol: str
     track: str
+    total: int = Field(description="Entries in the whole listing (all pages).")
+    offset: int = Field(description="Rank - 1 of the first entry of this page.")
+    limit: int = Field(description="The most entries this page could hold.")
     all: bool = Field(description="True when unverified entries are included.")
     entries: list[BoardRow]
 

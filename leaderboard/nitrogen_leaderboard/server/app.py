@@ -37,7 +37,16 @@ from nitrogen_envs.errors import NitroGenError
 from nitrogen_leaderboard.protocol import Protocol
 from nitrogen_leaderboard.schema import MAX_NAME, ResultsFile
 from nitrogen_leaderboard.server import db
-from nitrogen_leaderboard.server.api_models import BoardOut, BoardRow, EntryOut, HealthOut, MeOut, SubmitOut
+from nitrogen_leaderboard.server.api_models import (
+    BOARD_PAGE,
+    MAX_BOARD_PAGE,
+    BoardOut,
+    BoardRow,
+    EntryOut,
+    HealthOut,
+    MeOut,
+    SubmitOut,
+)
 from nitrogen_leaderboard.server.auth import SessionDep, UserDep, require_owner
 from nitrogen_leaderboard.server.limits import BodySizeLimit, RateLimiter
 from nitrogen_leaderboard.server.settings import ServerSettings
@@ -253,11 +262,19 @@ def _routes() -> APIRouter:  # noqa: C901 (one closure per route reads best here
         track: NamePath,
         session: SessionDep,
         all: Annotated[bool, Query(description="Include unverified, pending and reproduced-low entries.")] = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_BOARD_PAGE, description="Entries on this page.")] = BOARD_PAGE,
+        offset: Annotated[int, Query(ge=0, le=2**31, description="Entries ranked above this page.")] = 0,
     ) -> BoardOut:
-        """Entries of one track, best IQM first, each with the entries whose 95% interval overlaps its own."""
+        """One page of a track's entries, best IQM first, each with the entries whose 95% interval overlaps its own.
+
+        The whole track is ranked from its score columns alone; only the page's entries are loaded.
+        """
         check_board(request.app.state.protocols, protocol, track)
-        entries = db.list_entries(session, protocol, track, include_all=all)
-        return BoardOut(protocol=protocol, track=track, all=all, entries=rank_rows(entries))
+        scores = db.list_scores(session, protocol, track, include_all=all)
+        rows = rank_rows(session, scores, offset, limit)
+        return BoardOut(
+            protocol=protocol, track=track, total=len(scores), offset=offset, limit=limit, all=all, entries=rows
+        )
 
     @router.get(f"{API}/me", response_model=MeOut, tags=["submissions"])
     def me(user: UserDep, session: SessionDep) -> MeOut:
@@ -268,15 +285,20 @@ def _routes() -> APIRouter:  # noqa: C901 (one closure per route reads best here
     return router
 
 
-def rank_rows(entries: list[db.Entry]) -> list[BoardRow]:
-    """Rank with :func:`metrics.rank` (IQM, then lower interval end); ``overlaps``: ids whose interval meets it."""
-    from nitrogen_leaderboard.metrics import Summary, rank
+def rank_rows(session: Any, scores: list[db.ScoreRow], offset: int, limit: int) -> list[BoardRow]:
+    """Rows ``offset + 1`` to ``offset + limit`` of the ranking (:func:`metrics.rank`: IQM, then lower interval end).
 
-    by_key = {str(entry.id): entry for entry in entries}
-    rows = rank({key: Summary.from_dict(entry.summary) for key, entry in by_key.items()})
+    ``overlaps``: ids whose interval meets the row's. The entries are loaded for those rows only.
+    """
+    from nitrogen_leaderboard.metrics import rank
+
+    rows = rank({str(score.id): score for score in scores}, first=offset, count=limit)
+    entries = db.entries_by_id(session, [int(row.name) for row in rows])
     return [
         BoardRow(
-            rank=row.position, overlaps=[int(key) for key in row.overlaps_with], entry=EntryOut.of(by_key[row.name])
+            rank=row.position,
+            overlaps=[int(key) for key in row.overlaps_with],
+            entry=EntryOut.of(entries[int(row.name)]),
         )
         for row in rows
     ]

@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,69 @@ def list_entries(session: Session, protocol: str, track: str, include_all: bool 
         query = query.where(Entry.status == VERIFIED)
     query = query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """What ranking needs of one entry (:func:`list_scores`): its id, status and score columns.
+
+    A few numbers, where an :class:`Entry` carries its summaries too (its per-task table is most of an entry's
+    memory in a listing).
+    """
+
+    id: int
+    status: str
+    score: float
+    score_low: float
+    score_high: float
+
+    @property
+    def iqm(self) -> float:
+        """The score (IQM), under :class:`~nitrogen_leaderboard.metrics.Scored`'s name."""
+        return self.score
+
+    @property
+    def ci_low(self) -> float:
+        """The score's 95% interval, low end."""
+        return self.score_low
+
+    @property
+    def ci_high(self) -> float:
+        """The score's 95% interval, high end."""
+        return self.score_high
+
+
+def list_scores(session: Session, protocol: str, track: str, include_all: bool = False) -> list[ScoreRow]:
+    """:func:`list_entries`' entries as :class:`ScoreRow`, in the same order.
+
+    Ranking a board of any size reads these few columns, and only the page shown loads whole entries
+    (:func:`entries_by_id`).
+    """
+    query = select(Entry.id, Entry.status, Entry.score, Entry.score_low, Entry.score_high).where(
+        Entry.protocol == protocol, Entry.track == track
+    )
+    if not include_all:
+        query = query.where(Entry.status == VERIFIED)
+    query = query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
+    unscored = float("-inf")  # every stored entry has a score (score_of); a row without one ranks last
+    return [
+        ScoreRow(
+            int(entry_id),
+            str(status),
+            unscored if score is None else float(score),
+            unscored if low is None else float(low),
+            unscored if high is None else float(high),
+        )
+        for entry_id, status, score, low, high in session.execute(query)
+    ]
+
+
+def entries_by_id(session: Session, ids: list[int]) -> dict[int, Entry]:
+    """The entries with these ids (those that exist), their full results files not loaded (as in a listing)."""
+    if not ids:
+        return {}
+    deferred = [defer(getattr(Entry, name)) for name in LISTING_DEFERRED]
+    return {entry.id: entry for entry in session.scalars(select(Entry).options(*deferred).where(Entry.id.in_(ids)))}
 
 
 def is_builtin(agent_name: str, claimed_weights_sha256: str | None) -> bool:

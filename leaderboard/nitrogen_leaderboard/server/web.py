@@ -7,6 +7,7 @@ ranks); every string from a submitter is escaped by the page functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from nitrogen_leaderboard.protocol import DEFAULT_PROTOCOL, Protocol
 from nitrogen_leaderboard.schema import MAX_NAME
 from nitrogen_leaderboard.server import db
+from nitrogen_leaderboard.server.api_models import BOARD_PAGE
 from nitrogen_leaderboard.server.auth import SessionDep
 from nitrogen_leaderboard.server.page import (
     FOUNDATION_NOTE,
@@ -76,7 +78,7 @@ def entry_view(entry: db.Entry, rank: str | None = None) -> EntryView:
     )
 
 
-def ranks(entries: list[db.Entry]) -> dict[int, str]:
+def ranks(entries: Sequence[db.Entry | db.ScoreRow]) -> dict[int, str]:
     """Rank labels of verified entries (given best first): ``"3="`` when its interval overlaps the one above."""
     labels: dict[int, str] = {}
     above: Interval | None = None
@@ -92,16 +94,34 @@ def ranks(entries: list[db.Entry]) -> dict[int, str]:
     return labels
 
 
-def board_views(session: Any, protocol: Protocol, show_all: bool) -> tuple[list[EntryView], int]:
-    """The entries of every track of ``protocol`` to show, and how many the default view hides."""
+def board_views(
+    session: Any, protocol: Protocol, show_all: bool, per_track: int = BOARD_PAGE
+) -> tuple[list[EntryView], int, list[str]]:
+    """The entries of every track of ``protocol`` to show, how many the default view hides, and notes.
+
+    At most the first ``per_track`` entries of each track are shown; a track with more gets a note saying where the
+    rest are.
+
+    Each track is ranked from its score columns alone (:func:`db.list_scores`); only the entries shown are loaded,
+    so the page's work and memory stop growing with the board past ``per_track`` entries a track.
+    """
     views: list[EntryView] = []
     hidden = 0
+    notes: list[str] = []
     for track in protocol.tracks:
-        everything = db.list_entries(session, protocol.name, track, include_all=True)
-        labels = ranks(everything)
-        hidden += sum(1 for entry in everything if entry.id not in labels)
-        views.extend(entry_view(e, labels.get(e.id)) for e in everything if show_all or e.id in labels)
-    return views, hidden
+        scores = db.list_scores(session, protocol.name, track, include_all=True)
+        labels = ranks(scores)
+        hidden += sum(1 for score in scores if score.id not in labels)
+        listed = [score.id for score in scores if show_all or score.id in labels]
+        shown = listed[:per_track]
+        entries = db.entries_by_id(session, shown)
+        views.extend(entry_view(entries[entry_id], labels.get(entry_id)) for entry_id in shown)
+        if len(listed) > per_track:
+            notes.append(
+                f"{track}: the first {per_track} of {len(listed)} entries are shown; the API lists the rest "
+                f"(GET /api/v1/leaderboard/{protocol.name}/{track}?offset={per_track})."
+            )
+    return views, hidden, notes
 
 
 def pick_protocol(session: Any, protocols: dict[str, Protocol], requested: str | None) -> Protocol | None:
@@ -142,10 +162,10 @@ def router() -> APIRouter:
         chosen = pick_protocol(session, protocols, protocol)
         if chosen is None:
             return _html(render_message("Unknown protocol", f"this server ranks {sorted(protocols)}"), 404)
-        views, hidden = board_views(session, chosen, all)
+        views, hidden, more = board_views(session, chosen, all)
         others = [name for name in sorted(protocols) if name != chosen.name]
         return _html(
-            render_index(views, chosen.name, show_all=all, hidden=hidden, notes=[FOUNDATION_NOTE], others=others)
+            render_index(views, chosen.name, show_all=all, hidden=hidden, notes=[FOUNDATION_NOTE, *more], others=others)
         )
 
     @pages.get("/entries/{entry_id}", response_class=HTMLResponse)
@@ -153,7 +173,7 @@ def router() -> APIRouter:
         entry = db.get_entry(session, entry_id)
         if entry is None:
             return _html(render_message("No such entry", f"there is no entry {entry_id}"), 404)
-        labels = ranks(db.list_entries(session, entry.protocol, entry.track)) if entry.status == db.VERIFIED else {}
+        labels = ranks(db.list_scores(session, entry.protocol, entry.track)) if entry.status == db.VERIFIED else {}
         return _html(render_entry(entry_view(entry, labels.get(entry.id))))
 
     return pages
