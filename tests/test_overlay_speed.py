@@ -252,3 +252,14 @@ def test_spread_indices_cover_the_range_evenly():
     assert len(picked) == 64 and picked[0] == 0 and picked[-1] == 119
     assert max(np.diff(picked)) <= 2
     assert spread_indices(5, 1) == [0]
+
+
+def test_an_extraction_reports_where_its_time_went(strong_clip, tmp_path):
+    """The per-clip stages (what a short clip pays once) and the parse, as the benchmark and the log report them."""
+    import time
+
+    started = time.perf_counter()
+    result = extract(strong_clip.video, strong_clip.layout, tmp_path / "a.parquet")
+    wall = time.perf_counter() - started
+    assert list(result.seconds) == ["locate", "first_frames", "setup", "parse"]
+    assert all(value >= 0 for value in result.seconds.values()) and sum(result.seconds.values()) <= wall

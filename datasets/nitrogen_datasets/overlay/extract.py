@@ -24,6 +24,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Protocol
 
 import numpy as np
@@ -133,6 +134,8 @@ class ExtractResult:
     localization: Localization
     actions: Path
     masked_video: Path | None
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of each stage (:attr:`Extraction.seconds`)."""
 
 
 @dataclass
@@ -147,6 +150,10 @@ class Extraction:
         times: (N,) float64 frame times in seconds.
         localization: where the overlay was found.
         fps: the video's frame rate.
+        seconds: wall seconds of each stage, in order: ``locate`` (the first frames decoded and the overlay
+            found), ``first_frames`` (waiting for the frames the rest reference is built over), ``setup`` (the
+            parser's set-up and the knob choice), ``parse`` (every frame read; decoding and the taps run beside it
+            on their own thread). Where a short clip's time goes: the first three are paid once per video.
     """
 
     actions: np.ndarray
@@ -155,6 +162,7 @@ class Extraction:
     times: np.ndarray
     localization: Localization
     fps: float
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -263,11 +271,15 @@ def _main_pass(
     taps: Sequence[FrameTap],
     config: ExtractConfig,
     bar: Any = None,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[list[np.ndarray], list[float], list[float]]:
     """Parse every frame (and hand it to the ``taps``): per-frame readings, confidences and times.
 
-    ``bar`` (a progress bar) advances by one per frame decoded.
+    ``bar`` (a progress bar) advances by one per frame decoded; ``seconds`` gets the wall time of the stages
+    ``first_frames``, ``setup`` and ``parse`` (:attr:`Extraction.seconds`).
     """
+    seconds = {} if seconds is None else seconds
+    started = perf_counter()
     fps = probe.fps
     rx0, ry0, rx1, ry1 = region
     box = mask_box(where, (template.shape[0], template.shape[1]))
@@ -296,8 +308,10 @@ def _main_pass(
     stream = frames()
     try:
         head = list(itertools.islice(stream, config.probe_frames))  # the rest reference is built over these
+        seconds["first_frames"] = perf_counter() - started
         reference = [head[i] for i in spread_indices(len(head), config.parser.reference_frames)]
         parser = make_parser(config, layout, where, reference, template, origin=(rx0, ry0))
+        seconds["setup"] = perf_counter() - started - seconds["first_frames"]
         parsed_all = parser.parse_all(itertools.chain(head, stream))
         try:
             with _parser_threads(config):
@@ -306,6 +320,7 @@ def _main_pass(
                     confidences.append(parsed.confidence)
         finally:
             parsed_all.close()  # a parser's own thread (KnobSticks) stops now, not when the error is dropped
+        seconds["parse"] = perf_counter() - started - seconds["first_frames"] - seconds["setup"]
         for tap in taps:
             tap.close()
     except BaseException:
@@ -334,13 +349,16 @@ def read_actions(
     config = config or ExtractConfig()
     video = Path(video)
     layout, template = load_layout(layout_path)
+    started = perf_counter()
+    seconds: dict[str, float] = {}
     probe = VideoProbe(video, config.probe_frames)
     bar = progress_bar(frame_count(video), f"extracting {video.name}", unit="frame", enabled=progress)
     try:
         if not probe.held:
             raise InvalidInputFile(f"{video}: no video frames could be decoded; check the file plays, or re-encode it")
         where, region, fps = _locate(probe, layout, template, config)
-        rows, confidences, times = _main_pass(probe, layout, template, where, region, taps, config, bar)
+        seconds["locate"] = perf_counter() - started
+        rows, confidences, times = _main_pass(probe, layout, template, where, region, taps, config, bar, seconds)
     except BaseException:
         for tap in taps:  # a failure before the main pass: the taps saw nothing, but may hold an open file
             tap.abort()
@@ -361,15 +379,16 @@ def read_actions(
         min_confidence=config.min_confidence,
     )
     logger.info(
-        "%s: %d frames, overlay at (%d, %d) x%.2f, kept %.1f%%",
+        "%s: %d frames, overlay at (%d, %d) x%.2f, kept %.1f%%; seconds: %s",
         video,
         len(actions),
         where.x,
         where.y,
         where.scale,
         100 * (float(keep.mean()) if len(keep) else 0.0),
+        ", ".join(f"{stage} {value:.2f}" for stage, value in seconds.items()),
     )
-    return Extraction(actions, confidence, keep, np.asarray(times, dtype=np.float64), where, fps)
+    return Extraction(actions, confidence, keep, np.asarray(times, dtype=np.float64), where, fps, seconds)
 
 
 def extract(
@@ -413,5 +432,5 @@ def extract(
     pq.write_table(pa.table(table), tmp)
     os.replace(tmp, out)
     return ExtractResult(
-        got.frames, got.kept_fraction, got.localization, out, Path(masked_video) if masked_video else None
+        got.frames, got.kept_fraction, got.localization, out, Path(masked_video) if masked_video else None, got.seconds
     )
