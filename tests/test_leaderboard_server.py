@@ -302,6 +302,23 @@ def test_the_board_comes_in_pages_that_add_up_to_the_whole_ranking(server):
         assert client.get(BOARD, params=bad).status_code == 422
 
 
+def test_an_entry_withdrawn_while_its_board_is_listed_is_left_out_not_a_500(server, monkeypatch):
+    """The listing reads the scores, then the page's entries: one deleted in between is skipped."""
+    _app, client, alice, _bob = server
+    ids = [
+        client.post(SUBMIT, json=results_dict(score=s, agent=f"w{s}"), headers=auth(alice)).json()["id"]
+        for s in (0.2, 0.6)
+    ]
+    real = db.entries_by_id
+    monkeypatch.setattr(
+        db, "entries_by_id", lambda session, wanted: {k: v for k, v in real(session, wanted).items() if k != ids[1]}
+    )
+    board = client.get(BOARD, params={"all": "true"})
+    assert board.status_code == 200 and [row["entry"]["id"] for row in board.json()["entries"]] == [ids[0]]
+    page = client.get("/", params={"all": "1"})
+    assert page.status_code == 200 and f"/entries/{ids[0]}" in page.text and f"/entries/{ids[1]}" not in page.text
+
+
 def test_the_page_shows_the_first_entries_of_a_long_track_and_says_where_the_rest_are(server):
     from nitrogen_leaderboard.protocol import load_protocol
     from nitrogen_leaderboard.server.web import board_views

@@ -288,7 +288,8 @@ def _routes() -> APIRouter:  # noqa: C901 (one closure per route reads best here
 def rank_rows(session: Any, scores: list[db.ScoreRow], offset: int, limit: int) -> list[BoardRow]:
     """Rows ``offset + 1`` to ``offset + limit`` of the ranking (:func:`metrics.rank`: IQM, then lower interval end).
 
-    ``overlaps``: ids whose interval meets the row's. The entries are loaded for those rows only.
+    ``overlaps``: ids whose interval meets the row's. The entries are loaded for those rows only; one withdrawn
+    between the two queries (another request's DELETE) is left out of the page rather than failing it.
     """
     from nitrogen_leaderboard.metrics import rank
 
@@ -301,6 +302,7 @@ def rank_rows(session: Any, scores: list[db.ScoreRow], offset: int, limit: int) 
             entry=EntryOut.of(entries[int(row.name)]),
         )
         for row in rows
+        if int(row.name) in entries
     ]
 
 

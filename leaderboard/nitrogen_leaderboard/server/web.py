@@ -115,7 +115,8 @@ def board_views(
         listed = [score.id for score in scores if show_all or score.id in labels]
         shown = listed[:per_track]
         entries = db.entries_by_id(session, shown)
-        views.extend(entry_view(entries[entry_id], labels.get(entry_id)) for entry_id in shown)
+        # an entry withdrawn since the scores were read is left out
+        views.extend(entry_view(entries[entry_id], labels.get(entry_id)) for entry_id in shown if entry_id in entries)
         if len(listed) > per_track:
             notes.append(
                 f"{track}: the first {per_track} of {len(listed)} entries are shown; the API lists the rest "
