@@ -179,7 +179,7 @@ class FrameParser(Protocol):
     """What extraction needs of a parser (:class:`~.parse.ReferenceParser`, :class:`~.learned.LearnedParser`)."""
 
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
-        """One reading per frame, in order; a generator, so extraction can close it (and a parser's threads) early."""
+        """One reading per frame, in order; a generator, so extraction can close it early."""
         ...
 
 
@@ -319,7 +319,7 @@ def _main_pass(
                     rows.append(np.array([parsed.values[name] for name in gamepad.FLAT_NAMES], dtype=np.float32))
                     confidences.append(parsed.confidence)
         finally:
-            parsed_all.close()  # a parser's own thread (KnobSticks) stops now, not when the error is dropped
+            parsed_all.close()  # a parser's resources go now, not when the error is dropped
         seconds["parse"] = perf_counter() - started - seconds["first_frames"] - seconds["setup"]
         for tap in taps:
             tap.close()

@@ -14,6 +14,8 @@ For the verification worker and the page (they call these, never raw SQL):
 - :func:`record_failure` ``(session, entry_id, note)``: the re-run could not finish; status ``failed``.
 - :func:`weights_folder` ``(settings, entry) -> Path``: the entry's ``config.json`` + ``model.safetensors``.
 - :func:`list_entries` ``(session, protocol, track, include_all)``: ranked entries of one track.
+- :func:`list_scores` / :func:`entries_by_id`: the same ranking from three score columns per entry, and whole
+  entries for one page of it (what the board listing and page use).
 - :func:`insert_results` ``(session, user, results) -> (entry, created)``: store a results file (baselines).
 - :func:`add_user` ``(session, name) -> token``: a submitter and their token (only its hash is stored).
 - :attr:`Entry.results` / :attr:`Entry.summary` / :attr:`Entry.rerun` / :attr:`Entry.rerun_summary`:
@@ -327,6 +329,22 @@ LISTING_DEFERRED = ("results_json", "rerun_json")
 """Columns a listing never loads: whole results files (~90 KB each for unseen-v1); listings read summaries."""
 
 
+def _listing_options() -> list[Any]:
+    """Load options of a listing's entries: everything but :data:`LISTING_DEFERRED`."""
+    return [defer(getattr(Entry, name)) for name in LISTING_DEFERRED]
+
+
+def _ranked_track(query: Any, protocol: str, track: str, include_all: bool) -> Any:
+    """``query`` narrowed to one protocol and track, best score first, ties earliest first.
+
+    Verified entries only unless ``include_all``: the filter and order every listing and ranking of a track shares.
+    """
+    query = query.where(Entry.protocol == protocol, Entry.track == track)
+    if not include_all:
+        query = query.where(Entry.status == VERIFIED)
+    return query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
+
+
 def list_entries(session: Session, protocol: str, track: str, include_all: bool = False) -> list[Entry]:
     """Entries of one protocol and track, best score first (ties: earliest first); verified only by default.
 
@@ -334,11 +352,7 @@ def list_entries(session: Session, protocol: str, track: str, include_all: bool 
     Touching :attr:`Entry.results` or :attr:`Entry.rerun` on a listed entry still works (one query for
     that row), so a caller sharing the session with a listing never breaks.
     """
-    deferred = [defer(getattr(Entry, name)) for name in LISTING_DEFERRED]
-    query = select(Entry).options(*deferred).where(Entry.protocol == protocol, Entry.track == track)
-    if not include_all:
-        query = query.where(Entry.status == VERIFIED)
-    query = query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
+    query = _ranked_track(select(Entry).options(*_listing_options()), protocol, track, include_all)
     return list(session.scalars(query))
 
 
@@ -378,12 +392,8 @@ def list_scores(session: Session, protocol: str, track: str, include_all: bool =
     Ranking a board of any size reads these few columns, and only the page shown loads whole entries
     (:func:`entries_by_id`).
     """
-    query = select(Entry.id, Entry.status, Entry.score, Entry.score_low, Entry.score_high).where(
-        Entry.protocol == protocol, Entry.track == track
-    )
-    if not include_all:
-        query = query.where(Entry.status == VERIFIED)
-    query = query.order_by(Entry.score.desc().nulls_last(), Entry.created_at, Entry.id)
+    columns = select(Entry.id, Entry.status, Entry.score, Entry.score_low, Entry.score_high)
+    query = _ranked_track(columns, protocol, track, include_all)
     unscored = float("-inf")  # every stored entry has a score (score_of); a row without one ranks last
     return [
         ScoreRow(
@@ -401,8 +411,8 @@ def entries_by_id(session: Session, ids: list[int]) -> dict[int, Entry]:
     """The entries with these ids (those that exist), their full results files not loaded (as in a listing)."""
     if not ids:
         return {}
-    deferred = [defer(getattr(Entry, name)) for name in LISTING_DEFERRED]
-    return {entry.id: entry for entry in session.scalars(select(Entry).options(*deferred).where(Entry.id.in_(ids)))}
+    query = select(Entry).options(*_listing_options()).where(Entry.id.in_(ids))
+    return {entry.id: entry for entry in session.scalars(query)}
 
 
 def is_builtin(agent_name: str, claimed_weights_sha256: str | None) -> bool:
