@@ -22,6 +22,7 @@ from nitrogen_datasets.overlay.evaluate import (
     evaluate_overlays,
     held_out_axes,
     resolve_styles,
+    tally,
 )
 from nitrogen_datasets.overlay.play_stats import (
     PlayStatistics,
@@ -188,6 +189,19 @@ def test_held_out_axes_say_what_training_never_draws():
     presets = {style.name: held_out_axes(style) for style in preset_styles()}
     assert presets["keycaps-color-23"] == ("palette",) and presets["xbox-color-04"] == ()
     assert sum(axes == ("palette",) for axes in presets.values()) == 4
+
+
+def test_a_clip_read_as_nothing_scores_every_reading_wrong_even_where_nothing_was_pressed():
+    # What evaluation records for a clip whose overlay was not found: NaN everywhere. Scoring NaN as "not
+    # pressed" would credit an unfound clip with every button it never saw pressed.
+    truth = np.zeros((5, len(gamepad.FLAT_NAMES)), dtype=np.float32)
+    truth[0, SOUTH] = 1.0
+    unread = tally(truth, np.full_like(truth, np.nan), range(len(gamepad.FLAT_NAMES)))
+    assert unread.button_total == 5 * len(gamepad.BUTTON_NAMES) and unread.button_hits == 0
+    assert unread.trigger_total == 5 * len(gamepad.TRIGGERS) and unread.trigger_hits == 0
+    assert unread.stick_sse == 4.0 * unread.stick_n
+    read = tally(truth, truth.copy(), range(len(gamepad.FLAT_NAMES)))
+    assert read.button_hits == read.button_total and read.trigger_hits == read.trigger_total
 
 
 def _clip(style: str, held_out: tuple[str, ...], buttons: tuple[int, int], triggers: tuple[int, int]) -> ClipResult:

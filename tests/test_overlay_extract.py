@@ -1,5 +1,7 @@
 """Render -> extract round trip: actions come back from a compressed video; the overlay can be masked."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -152,3 +154,87 @@ def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
     count = len(produced)
     assert count <= 5  # the bounded queue: at most a few items ahead
     assert not any(t.name == "nitrogen-decode" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.fixture(scope="module")
+def faint_clip(tmp_path_factory):
+    """A clip whose overlay (30% opacity, half size) localization cannot tell from the game, but a parser reads."""
+    style = replace(next(s for s in preset_styles() if s.name == "playstation-color-21"), scale=0.5, opacity=0.3)
+    truth = random_actions(48, seed=3)
+    folder = tmp_path_factory.mktemp("faint")
+    return render_overlay_video(gameplay(48, size=(360, 640)), truth, style, folder / "faint.mp4", crf=23), truth
+
+
+def test_a_faint_overlay_not_found_is_read_where_the_user_says_it_is(faint_clip, tmp_path):
+    from nitrogen_datasets.overlay.extract import ExtractConfig
+
+    clip, truth = faint_clip
+    with pytest.raises(OverlayNotFound, match=r"--at X,Y,SCALE"):
+        extract(clip.video, clip.layout, tmp_path / "searched.parquet")
+    where = clip.placement
+    config = ExtractConfig(placement=(where.x, where.y, where.scale))
+    result = extract(clip.video, clip.layout, tmp_path / "placed.parquet", config=config)
+    assert (result.localization.x, result.localization.y, result.localization.scale) == (where.x, where.y, 0.5)
+    table = pq.read_table(result.actions)
+    got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
+    buttons_ok = (got[:, gamepad.BUTTON_SLICE] >= 0.5) == (truth[:, gamepad.BUTTON_SLICE] >= 0.5)
+    assert buttons_ok.mean() >= 0.95, buttons_ok.mean()
+    # The placement is used, not searched from: 40 px off, the crops miss the buttons.
+    off = extract(
+        clip.video,
+        clip.layout,
+        tmp_path / "off.parquet",
+        config=ExtractConfig(placement=(where.x - 40, where.y - 40, 0.5)),
+    )
+    table = pq.read_table(off.actions)
+    got = np.stack([table.column(name).to_numpy() for name in gamepad.FLAT_NAMES], axis=1)
+    assert ((got[:, gamepad.BUTTON_SLICE] >= 0.5) == (truth[:, gamepad.BUTTON_SLICE] >= 0.5)).mean() < 0.8
+
+
+def test_at_option_reads_the_placement_and_refuses_a_malformed_or_outside_one_in_one_line(faint_clip, tmp_path):
+    from click.testing import CliRunner
+
+    from nitrogen_envs.cli import cli
+
+    clip, _ = faint_clip
+    where = clip.placement
+    base = ["overlay", "extract", str(clip.video), "--layout", str(clip.layout), "-q"]
+    placed = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "a.parquet"), "--at", f"{where.x},{where.y},0.5"])
+    assert placed.exit_code == 0, placed.output
+    assert f"overlay at ({where.x}, {where.y}) scale 0.50" in placed.output
+    malformed = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "b.parquet"), "--at", "10,20"])
+    assert malformed.exit_code == 2 and "give X,Y,SCALE" in malformed.output
+    outside = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "c.parquet"), "--at", "600,300,1.0"])
+    assert outside.exit_code == 1 and "outside the 640x360 video" in outside.output, outside.output
+    assert len(outside.output.strip().splitlines()) == 1 and not (tmp_path / "c.parquet").exists()
+
+
+def test_a_placement_no_video_can_have_is_refused_by_the_config():
+    from nitrogen_datasets.overlay.corpus import CorpusConfig
+    from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+    from nitrogen_datasets.overlay.extract import ExtractConfig
+
+    for bad in ((-1, 0, 1.0), (0, 0, 0.0), (0, 0, float("nan")), (1.5, 0, 1.0)):
+        with pytest.raises(InvalidOverlayConfig, match="placement"):
+            ExtractConfig(placement=bad)
+        with pytest.raises(InvalidOverlayConfig, match="placement"):
+            CorpusConfig(layout="l.json", placement=bad)
+
+
+def test_build_corpus_reads_every_video_at_the_given_placement(faint_clip, tmp_path):
+    import shutil
+
+    from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
+
+    clip, _ = faint_clip
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clip.video, folder / "stream.mp4")
+    config = CorpusConfig(layout=str(clip.layout), obs_size=32)
+    searched = build_corpus(folder, tmp_path / "searched", config, progress=False)
+    assert searched.failed == 1 and "--at X,Y,SCALE" in next(iter(searched.failures.values()))
+    where = clip.placement
+    placed = build_corpus(
+        folder, tmp_path / "placed", replace(config, placement=(where.x, where.y, where.scale)), progress=False
+    )
+    assert placed.failed == 0 and placed.episodes >= 1

@@ -7,6 +7,7 @@ Usage::
     nitrogen overlay render --data demos/coinrun --episode 3 --seed 7 --out clip.mp4   # a random style
     nitrogen overlay render --data demos/coinrun --style keycaps-fill-11 --resolution 1280x720 --out clip.mp4
     nitrogen overlay extract clip.mp4 --layout clip.layout.json --out actions.parquet --masked-video masked.mp4
+    nitrogen overlay extract faint.mp4 --layout pad.layout.json --out actions.parquet --at 960,620,0.75  # no search
     nitrogen overlay train-parser --out runs/parser            # synthetic renders -> parser.safetensors
     nitrogen overlay train-parser --out runs/sprites --sprite-fraction 0.5   # half in trained-on sprite styles
     nitrogen overlay eval --markdown                            # accuracy on held-out styles x CRF x scale
@@ -36,6 +37,29 @@ from nitrogen_datasets.overlay.evaluate import STYLE_SETS
 from nitrogen_datasets.overlay.extract import PARSERS, STICK_READERS, ExtractConfig
 from nitrogen_datasets.overlay.video import EpisodeRenderConfig
 from nitrogen_envs.video import X264_PRESETS
+
+
+def _placement(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, float] | None:
+    """``X,Y,SCALE`` -> ``(x, y, scale)`` (:attr:`ExtractConfig.placement`)."""
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        return int(parts[0]), int(parts[1]), float(parts[2])
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give X,Y,SCALE, e.g. 960,620,0.75") from None
+
+
+at_option = click.option(
+    "--at",
+    "placement",
+    metavar="X,Y,SCALE",
+    callback=_placement,
+    help="Where the overlay is, instead of searching for it: its top-left pixel in the video and its size over "
+    "the layout template's (as the streaming software placed it). For an overlay too faint to be found.",
+)
 
 
 @click.group()
@@ -189,6 +213,7 @@ def render(
     show_default=True,
     help="knob: find the layout's own knob sprite in each stick's sweep box; parser: the parser's stick reading.",
 )
+@at_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def extract(
     video: Path,
@@ -199,6 +224,7 @@ def extract(
     parser_weights: Path | None,
     clip_thresholds: bool,
     sticks: str,
+    placement: tuple[int, int, float] | None,
     quiet: bool,
 ) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
@@ -209,6 +235,7 @@ def extract(
         parser_weights=str(parser_weights) if parser_weights else None,
         calibrate_presses=clip_thresholds,
         sticks=sticks,
+        placement=placement,
     )
     result = run_extract(video, layout_path, out, masked_video=masked_video, config=config, progress=not quiet)
     where = result.localization
@@ -273,6 +300,7 @@ def extract(
     type=click.Path(file_okay=False, path_type=Path),
     help="Also write each video's masked mp4 (full size) into this folder, from the same decode.",
 )
+@at_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def build_corpus_command(
     videos: Path,
@@ -288,6 +316,7 @@ def build_corpus_command(
     retry_failed: bool,
     method: str,
     masked_videos: Path | None,
+    placement: tuple[int, int, float] | None,
     quiet: bool,
 ) -> None:
     """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
@@ -304,6 +333,7 @@ def build_corpus_command(
         preset=preset,
         method=method,
         masked_videos=str(masked_videos) if masked_videos else None,
+        placement=placement,
     )
     stats = build_corpus(
         videos,

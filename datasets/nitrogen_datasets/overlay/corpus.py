@@ -30,7 +30,7 @@ import numpy as np
 from nitrogen_datasets.errors import DatasetError, IncompatibleDataset
 from nitrogen_datasets.format import DEFAULT_CRF
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
-from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig, Extraction, read_actions
+from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig, Extraction, check_known_placement, read_actions
 from nitrogen_datasets.overlay.masking import FrameTap, MaskedVideoTap
 from nitrogen_datasets.overlay.resample import FrameSpool, dataset_sources
 from nitrogen_datasets.parallel import run_parallel
@@ -70,6 +70,8 @@ class CorpusConfig:
             the frames given (37.0 against 37.3 dB; docs/overlay.md, "Speed", session 18).
         masked_videos: folder that also receives each video's masked mp4 (full size and rate, the tree of the
             videos folder mirrored, non-mp4 names get ``.mp4`` appended); ``None``: none are written.
+        placement: ``(x, y, scale)`` of the overlay in every video (:attr:`~.extract.ExtractConfig.placement`: videos
+            of one stream setup share it); ``None`` searches each video for it.
     """
 
     layout: str
@@ -82,8 +84,10 @@ class CorpusConfig:
     crf: int = DEFAULT_CRF
     preset: str = "veryfast"
     masked_videos: str | None = None
+    placement: tuple[int, int, float] | None = None
 
     def __post_init__(self) -> None:
+        check_known_placement(self.placement)
         # Checked here, once: a bad setting would otherwise fail every video of the batch, each on its own.
         if self.method not in PARSERS:
             raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
@@ -165,7 +169,9 @@ def process_video(job: VideoJob) -> VideoOutcome:
             masked = masked_video_path(config.masked_videos, job.key)
             masked.parent.mkdir(parents=True, exist_ok=True)
             taps.append(MaskedVideoTap(masked))
-        extract_config = ExtractConfig(method=config.method, parser_weights=config.parser_weights)
+        extract_config = ExtractConfig(
+            method=config.method, parser_weights=config.parser_weights, placement=config.placement
+        )
         got = read_actions(job.video, config.layout, extract_config, taps)
         episodes = _write_episodes(job, got, spool, staging / "dataset")
     except Exception as err:  # a bad video must never stop the batch; the reason is recorded

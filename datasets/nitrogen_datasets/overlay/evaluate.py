@@ -247,8 +247,13 @@ def tally(truth: np.ndarray, got: np.ndarray, columns: Sequence[int]) -> Tally:
 
 
 def _agreements(got: np.ndarray, truth: np.ndarray) -> int:
-    """Readings on the same side of the press threshold as the truth."""
-    return int(((got >= gamepad.BUTTON_THRESHOLD) == (truth >= gamepad.BUTTON_THRESHOLD)).sum())
+    """Readings on the same side of the press threshold as the truth; a NaN reading (nothing read) agrees with none.
+
+    Without the NaN test, ``NaN >= threshold`` is False, so a clip whose overlay was not found would have scored
+    as if it answered "nothing pressed" on every button, right wherever nothing was pressed.
+    """
+    same_side = (got >= gamepad.BUTTON_THRESHOLD) == (truth >= gamepad.BUTTON_THRESHOLD)
+    return int((same_side & ~np.isnan(got)).sum())
 
 
 def evaluate_clip(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import os
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from nitrogen_datasets.overlay.decode import VideoProbe, frame_count, prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, KnobStickReader, KnobSticks
 from nitrogen_datasets.overlay.layout import OverlayLayout, load_layout
-from nitrogen_datasets.overlay.localize import Localization, localize
+from nitrogen_datasets.overlay.localize import Localization, at_placement, localize
 from nitrogen_datasets.overlay.masking import DecodedFrame, FrameTap, MaskedVideoTap, mask_box
 from nitrogen_datasets.overlay.parse import ParsedFrame, ParserConfig, ReferenceParser
 from nitrogen_datasets.overlay.quality import quality_filter
@@ -54,6 +55,7 @@ __all__ = [
     "Extraction",
     "Region",
     "RegionRGB",
+    "check_known_placement",
     "extract",
     "make_parser",
     "overlay_region",
@@ -101,6 +103,9 @@ class ExtractConfig:
             two clear clusters (:func:`~.calibration.calibrate_presses`), instead of at probability 0.5.
         sticks: who reads the sticks (:data:`STICK_READERS`); buttons and triggers are the parser's either way.
         knob: settings of the knob matcher (``sticks="knob"``).
+        placement: ``(x, y, scale)``, where the overlay is: its top-left pixel in the video and its size over the
+            template's. Skips localization (:func:`~.localize.at_placement`) for an overlay it cannot find;
+            ``None`` searches for it (:func:`~.localize.localize`).
     """
 
     probe_frames: int = 120
@@ -115,14 +120,33 @@ class ExtractConfig:
     calibrate_presses: bool = True
     sticks: str = "knob"
     knob: KnobMatchConfig = field(default_factory=KnobMatchConfig)
+    placement: tuple[int, int, float] | None = None
 
     def __post_init__(self) -> None:
+        check_known_placement(self.placement)
         if self.method not in PARSERS:
             raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
         if self.sticks not in STICK_READERS:
             raise InvalidOverlayConfig(f"sticks must be one of {STICK_READERS}, got {self.sticks!r}")
         if self.torch_threads is not None and self.torch_threads < 1:
             raise InvalidOverlayConfig(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
+
+
+def check_known_placement(placement: tuple[int, int, float] | None) -> None:
+    """Refuse a placement no video can have (its fit to a video is :func:`~.localize.at_placement`'s check).
+
+    Raises:
+        InvalidOverlayConfig: not three numbers, a negative corner or a scale that is not positive.
+    """
+    if placement is None:
+        return
+    if len(placement) != 3:
+        raise InvalidOverlayConfig(f"placement must be (x, y, scale), got {placement!r}")
+    x, y, scale = placement
+    if x != int(x) or y != int(y) or x < 0 or y < 0:
+        raise InvalidOverlayConfig(f"placement's x and y must be pixels >= 0, got {x!r}, {y!r}")
+    if not scale > 0 or not math.isfinite(scale):
+        raise InvalidOverlayConfig(f"placement's scale must be > 0, got {scale!r}")
 
 
 @dataclass
@@ -257,7 +281,10 @@ def _locate(
 ) -> tuple[Localization, Region, float]:
     """Where the overlay is, the region the parser reads, the fps."""
     first = probe.first_frames()
-    where = localize(first, template, config.min_match, edge_frames=probe.edge_frames)
+    if config.placement is not None:
+        where = at_placement(first, template, *config.placement)
+    else:
+        where = localize(first, template, config.min_match, edge_frames=probe.edge_frames)
     frame_size = (first[0].shape[0], first[0].shape[1])
     return where, overlay_region(layout, where, frame_size, template), probe.fps
 

@@ -403,8 +403,49 @@ def localize(
         f"edge match {edge_score:.3f} at scale {edge_scale:.2f} (needs {MIN_EDGE_SCORE} with intensity "
         f"{MIN_EDGE_SUPPORT}, or {_edge_thresholds(edge_scale)[1]:.3f})"
         f"{'; rejected: ' + ', '.join(doubted[:3]) if doubted else ''}; "
-        "check that the layout's template matches the overlay in this video"
+        "check that the layout's template matches the overlay in this video, or give its placement "
+        "(--at X,Y,SCALE; ExtractConfig.placement)"
     )
+
+
+class PlacementOutsideFrame(DatasetError, ValueError):
+    """A placement given by the user puts part of the overlay outside the video's frame."""
+
+
+def at_placement(frames: Sequence[np.ndarray], template: np.ndarray, x: int, y: int, scale: float) -> Localization:
+    """The overlay where the caller says it is, without a search.
+
+    For an overlay too faint for :func:`localize` to tell from a look-alike (a thin outline at 30% opacity under
+    heavy compression), or to skip the search: streaming software shows where a source sits and how it is scaled.
+    The score is the intensity correlation there (as :func:`localize` reports it), for the log only: a faint
+    overlay's is low however right the placement.
+
+    Args:
+        frames: RGB uint8 frames of the video (the median of the first :data:`MEDIAN_FRAMES` is scored).
+        template: the layout's rest template.
+        x: the overlay's left edge in the video, in pixels.
+        y: its top edge.
+        scale: the overlay's size in the video over the template's.
+
+    Raises:
+        PlacementOutsideFrame: the scaled template does not lie wholly inside the frame.
+    """
+    if not frames:
+        raise ValueError("give at least one frame to score the placement on")
+    height, width = frames[0].shape[:2]
+    drawn_w, drawn_h = round(template.shape[1] * scale), round(template.shape[0] * scale)
+    if x < 0 or y < 0 or x + drawn_w > width or y + drawn_h > height:
+        raise PlacementOutsideFrame(
+            f"the overlay placed at ({x}, {y}) scale {scale:g} spans ({x}, {y})-({x + drawn_w}, {y + drawn_h}), "
+            f"outside the {width}x{height} video; give its top-left pixel and its size over the template's "
+            f"({template.shape[1]}x{template.shape[0]})"
+        )
+    first, _ = probe_sample(len(frames))
+    reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
+    template_grey, mask = _prepare_template(template)
+    score = _match_at(cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY), template_grey, mask, scale, x, y)
+    logger.debug("overlay placed at (%d, %d) scale %.3f: intensity %.3f there", x, y, scale, score)
+    return Localization(x, y, scale, score)
 
 
 def _refine(
