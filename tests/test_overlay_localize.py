@@ -166,3 +166,26 @@ def test_letterbox_bar_edges_are_not_an_overlay(tmp_path):
     template = OverlayRenderer(sprite_style("sprite-xbox-3")).template()
     with pytest.raises(OverlayNotFound):
         localize(decoded(video), template)
+
+
+def test_a_translucent_shape_dims_the_motion_behind_it_and_a_still_picture_shows_nothing():
+    """``motion_dip``: the template's alpha correlates with the motion map where a 30%-opaque ring is drawn over moving
+    noise, more than anywhere else; a picture that does not move gives no support at all."""
+    from nitrogen_datasets.overlay.localize import _shape_at, motion_dip
+
+    template = np.zeros((40, 40, 4), np.uint8)
+    cv2.circle(template, (20, 20), 14, (255, 255, 255, 255), 3)
+    rng = np.random.default_rng(0)
+    alpha = np.zeros((180, 320), np.float32)
+    alpha[100:140, 60:100] = template[..., 3] / 255.0 * 0.3
+    frames = []
+    for _ in range(16):
+        scene = cv2.GaussianBlur(rng.uniform(0, 255, (180, 320)).astype(np.float32), (0, 0), 1.5)
+        frames.append((scene * (1 - alpha) + 200 * alpha).astype(np.uint8))
+    dip = motion_dip(frames)
+    at_ring = _shape_at(dip, template, 1.0, 60, 100)
+    elsewhere = max(_shape_at(dip, template, 1.0, x, y) for x in range(0, 280, 7) for y in range(0, 60, 7))
+    assert at_ring >= 0.4 and elsewhere < 0.3, (at_ring, elsewhere)
+    still = motion_dip([frames[0]] * 16)
+    assert _shape_at(still, template, 1.0, 60, 100) == -1.0
+    assert _shape_at(dip, template[..., :3], 1.0, 60, 100) == -1.0  # no alpha: no shape to look for

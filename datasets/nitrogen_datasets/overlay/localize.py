@@ -16,6 +16,10 @@ moves (:data:`MOVING_SHARE`); an intensity match below ``min_score +`` :data:`BA
 template (:data:`FAINT_CONTRAST`), needs the static edges at its placement to agree: overlay-free game frames,
 static scenery and HUD shapes matched otherwise (docs/overlay.md, "Round 4: false finds").
 
+An edge match too weak for those bars (:data:`MOTION_EDGE_FLOOR` and up) passes where the game's motion is dimmed in
+the template's shape (:func:`motion_dip`, :data:`MIN_MOTION_SUPPORT`): a translucent overlay shows only part of the
+game's change behind it, a cue independent of its colours and edges (docs/overlay.md, "Round 6").
+
 A faint outline matches only within a few percent of its scale, so its coarse score can lose to a look-alike at
 another scale: where the best coarse match fails, the best of every scale band is refined too (on a blurred coarse
 edge image for the edges), and a clear edge match may score less at a larger scale, where videos without an
@@ -101,6 +105,16 @@ MOVING_STD = 3.0
 """Standard deviation of a pixel's grey level over the edge frames above which :data:`MOVING_SHARE` counts it as
 moving. At 4 (above the H.264 grain of upscaled pixel art: Crafter's median is 3.4) the held-out ``sprite-xbox-6``
 CRF 35 x2 clip showed 0.47 and was lost; at 3 it shows 0.59."""
+
+
+MOTION_HIGHPASS = 6.0
+"""Sigma, in pixels per 360 rows of video, of the blur subtracted from the motion map (:func:`motion_dip`): the
+scene's own motion varies over larger areas than an overlay's outlines."""
+MIN_MOTION_SUPPORT = 0.3
+"""Correlation of the template's shape with the motion map (:func:`motion_dip`) at an edge match that lets it
+pass without the edge bars: a translucent overlay dims the game's motion behind it in its own shape."""
+MOTION_EDGE_FLOOR = 0.25
+"""The least edge score of a match that :data:`MIN_MOTION_SUPPORT` lets pass."""
 
 
 class OverlayNotFound(DatasetError, LookupError):
@@ -377,16 +391,33 @@ def localize(
             return Localization(x, y, scale, score)
         doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
     seen: list[tuple[float, int, int, float]] = []
+    dip = motion_dip(greys)
     for group in _edge_matches(greys, static, template_grey, mask, coarse_factor, (x, y, scale)):
         for edge_score, ex, ey, edge_scale in sorted(group, reverse=True):
             support = _match_at(frame_grey, template_grey, mask, edge_scale, ex, ey)
+            moved = _shape_at(dip, template, edge_scale, ex, ey)
             logger.debug(
-                "edge match: score %.3f at (%d, %d) scale %.3f, intensity %.3f", edge_score, ex, ey, edge_scale, support
+                "edge match: score %.3f at (%d, %d) scale %.3f, intensity %.3f, motion %.3f",
+                edge_score,
+                ex,
+                ey,
+                edge_scale,
+                support,
+                moved,
             )
             least, clear = _edge_thresholds(edge_scale)
-            if not (edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT)):
+            by_motion = False
+            if edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT):
+                pass
+            elif edge_score >= MOTION_EDGE_FLOOR and moved >= MIN_MOTION_SUPPORT:
+                least, by_motion = MOTION_EDGE_FLOOR, True  # the bar the letterbox check below holds it to
+            else:
                 continue
-            if not _stands_out(static, template_grey, mask, edge_scale, ex, ey):
+            if by_motion and not _motion_stands_out(dip, template, edge_scale, ex, ey):
+                doubted.append(
+                    f"edges {edge_score:.3f} with motion {moved:.3f} at scale {edge_scale:.2f} not standing out"
+                )
+            elif not by_motion and not _stands_out(static, template_grey, mask, edge_scale, ex, ey):
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} not standing out")
             elif _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} where the game does not move")
@@ -561,6 +592,39 @@ def _unbarred(static: np.ndarray, greys: Sequence[np.ndarray]) -> np.ndarray:
     return cleaned
 
 
+def motion_dip(greys: Sequence[np.ndarray]) -> np.ndarray:
+    """How much less each pixel moves than its surroundings over the frames: the overlay's shape, where translucent.
+
+    A pixel under an overlay of opacity a shows (1 - a) of the game's change from frame to frame, so the log of its
+    standard deviation over time drops by -log(1 - a) (0.36 at 30% opacity) wherever the overlay is drawn, whatever
+    its colours and however weak its edges; an opaque overlay, like any static part of the picture, does not move
+    at all. The map is minus that log, less its blur (:data:`MOTION_HIGHPASS`), so that the scene's own slow and busy
+    areas do not count; :func:`_shape_at` correlates it with the template's alpha.
+    """
+    stack = np.stack(greys).astype(np.float32)
+    dip = -np.log1p(stack.std(axis=0))
+    sigma = MOTION_HIGHPASS * dip.shape[0] / 360
+    return dip - cv2.GaussianBlur(dip, (0, 0), sigma)
+
+
+def _shape_at(dip: np.ndarray, template: np.ndarray, scale: float, x: int, y: int) -> float:
+    """Correlation of the template's alpha at one placement with :func:`motion_dip`'s map (-1 where undefined).
+
+    Undefined for a template without alpha (its shape is its whole box), a placement past the frame, and a window
+    that does not vary (letterbox bars, a still game).
+    """
+    if template.shape[2] != 4:
+        return -1.0
+    width, height = round(template.shape[1] * scale), round(template.shape[0] * scale)
+    window = dip[y : y + height, x : x + width]
+    if window.shape != (height, width) or float(window.std()) < 1e-6:
+        return -1.0
+    alpha = cv2.resize(template[..., 3].astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    if float(alpha.std()) < 1e-6:
+        return -1.0
+    return float(cv2.matchTemplate(window, alpha, cv2.TM_CCOEFF_NORMED)[0, 0])
+
+
 def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> float:
     """Share of the template's shape, scaled and placed at (x, y), where the frames' grey level varies.
 
@@ -603,13 +667,32 @@ def _stands_out(static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray,
             and (best is None or result[y, x] > best[0])
         ):
             best = (float(result[y, x]), result)
-    if best is None or best[0] <= 0:
+    return best is not None and _prominent(best[1], x, y, width, height)
+
+
+def _prominent(result: np.ndarray, x: int, y: int, width: int, height: int) -> bool:
+    """Whether ``result[y, x]`` is positive and stands out from the scores of the other placements.
+
+    No placement at least :data:`PROMINENCE_REACH` of the ``width`` x ``height`` template away may reach
+    :data:`PROMINENCE` of it (a frame that leaves no such placement passes).
+    """
+    score = float(result[y, x])
+    if score <= 0:
         return False
-    score, result = best
     away = result.copy()
     reach_x, reach_y = round(width * PROMINENCE_REACH), round(height * PROMINENCE_REACH)
     away[max(0, y - reach_y) : y + reach_y + 1, max(0, x - reach_x) : x + reach_x + 1] = -1.0
     return float(away.max()) < PROMINENCE * score
+
+
+def _motion_stands_out(dip: np.ndarray, template: np.ndarray, scale: float, x: int, y: int) -> bool:
+    """:func:`_stands_out` for a match passed by its motion (:func:`_shape_at`): on the motion map, not the edges."""
+    width, height = round(template.shape[1] * scale), round(template.shape[0] * scale)
+    if height > dip.shape[0] or width > dip.shape[1]:
+        return False
+    alpha = cv2.resize(template[..., 3].astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    result = np.nan_to_num(cv2.matchTemplate(dip, alpha, cv2.TM_CCOEFF_NORMED), nan=-1.0, posinf=-1.0, neginf=-1.0)
+    return y < result.shape[0] and x < result.shape[1] and _prominent(result, x, y, width, height)
 
 
 def _match_at(
