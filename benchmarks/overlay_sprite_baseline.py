@@ -12,10 +12,12 @@ Usage::
     python benchmarks/overlay_sprite_baseline.py --styles sprite-gamecube-4 --crfs 28 --scales 1 --parser reference
     python benchmarks/overlay_sprite_baseline.py --sticks parser --bound   # the parser's own sticks; clear cells
     python benchmarks/overlay_sprite_baseline.py --parser-weights runs/parser-sprites   # a parser of your own
+    python benchmarks/overlay_sprite_baseline.py --seed 0 1 2 --workers 2   # three grids pooled (108 clips)
 
 Prints the figures last as one line: ``overlay_sprite_baseline: key=value ...`` (pooled over every clip,
 a clip whose overlay is not found scores all its readings wrong; ``stick_r2_found`` pools the clips whose overlay
-was found, ``stick_r2_clear`` the clear cells' clips when run with ``--bound``), with CPU seconds per clip and peak RSS.
+was found, ``stick_r2_clear`` the clear cells' clips when run with ``--bound``; ``*_ci`` the 95% bootstrap interval
+over clips, :func:`~nitrogen_datasets.overlay.evaluate.clip_bootstrap`), with CPU seconds per clip and peak RSS.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import resource
 import time
 
 from nitrogen_datasets.overlay.eval_report import format_evaluation
-from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job
+from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job, clip_bootstrap
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
 
@@ -81,7 +83,13 @@ def main() -> None:
     parser.add_argument("--sticks", default="knob", choices=["knob", "parser"])
     parser.add_argument("--parser-weights", help="folder of a parser from train-parser (default: the shipped weights)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="grid seeds: each renders the whole grid with fresh scenes and actions (clip seed = seed * 100003 + index)",
+    )
     parser.add_argument("--bound", action="store_true", help="also run the oracle bound: stick R^2 in clear cells")
     parser.add_argument("--clear-cells", help="the clear cells as a --bound run printed them (e.g. 23/1,23/2)")
     args = parser.parse_args()
@@ -96,14 +104,15 @@ def main() -> None:
         frames=args.frames,
         method=args.parser,
         parser_weights=args.parser_weights,
-        seed=args.seed,
+        seed=args.seed[0],
         kinds=tuple(args.kinds),
         sticks=args.sticks,
         bound=args.bound,
     )
     cells = [(style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales]
     jobs = [
-        (style, crf, scale, config, config.seed * 100_003 + index, kind)
+        (style, crf, scale, config, seed * 100_003 + index, kind)
+        for seed in args.seed
         for index, (style, crf, scale) in enumerate(cells)
         for kind in config.kinds
     ]
@@ -123,11 +132,17 @@ def main() -> None:
     located = sum(result.located for result in results)
     for result in results:
         if not result.located:
-            print(f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind})")
+            print(
+                f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind}, seed {result.seed})"
+            )
+    ci = clip_bootstrap([result.total for result in results])
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
-        f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} clips={len(results)} located={located} "
+        f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} "
+        f"seeds={','.join(map(str, args.seed))} clips={len(results)} located={located} "
         f"button={pooled.button_accuracy:.4f} trigger={pooled.trigger_accuracy:.4f} stick_r2={pooled.stick_r2:.4f} "
+        + " ".join(f"{name}_ci={low:.4f}..{high:.4f}" for name, (low, high) in ci.items())
+        + " "
         f"stick_r2_found={found.stick_r2:.4f} stick_r2_clear={clear.stick_r2:.4f} "
         f"clear_cells={','.join(clear_cells) or '-'} cpu_s_per_clip={cpu / len(results):.2f} "
         f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}"

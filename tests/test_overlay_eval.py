@@ -19,6 +19,7 @@ from nitrogen_datasets.overlay.evaluate import (
     ClipResult,
     OverlayEvalConfig,
     Tally,
+    clip_bootstrap,
     evaluate_overlays,
     held_out_axes,
     resolve_styles,
@@ -253,3 +254,30 @@ def test_styles_command_lists_every_named_sprite_style_and_marks_the_held_out_on
         assert ("held out" in lines[style.name]) == SPRITE_SPLIT.is_held_out(style), lines[style.name]
     assert lines["sprite-gamecube-6"].endswith("held out (family+treatment)")
     assert ", ".join(STYLE_SETS) in result.output.splitlines()[-1]
+
+
+def test_clip_bootstrap_resamples_whole_clips_and_widens_with_a_clip_read_as_nothing():
+    same = [_clip("sprite-gamecube-0", ("family",), (95, 100), (90, 100)).total for _ in range(10)]
+    intervals = clip_bootstrap(same)
+    assert intervals["button"] == pytest.approx((0.95, 0.95)) and intervals["trigger"] == pytest.approx((0.9, 0.9))
+    # One clip whose overlay was not found (every reading wrong) among nine read well: the pooled figure moves and
+    # the interval spans what resampling clips can give, the pooled value inside it.
+    lost = Tally(0, 100, 0, 100, stick_n=4, stick_sse=16.0, stick_sum=0.0, stick_sum_sq=2.0)
+    clips = [*same[:9], lost]
+    pooled = Tally()
+    for clip in clips:
+        pooled.add(clip)
+    low, high = clip_bootstrap(clips)["button"]
+    assert low < pooled.button_accuracy < high and high - low > 0.05
+    assert clip_bootstrap(clips) == clip_bootstrap(clips)  # seeded: the same intervals every run
+    low, high = clip_bootstrap(clips)["stick_r2"]
+    assert low < pooled.stick_r2 < high
+
+
+def test_eval_tables_give_the_bootstrap_intervals_of_the_clips_the_targets_are_judged_on():
+    held = [_clip("sprite-gamecube-0", ("family",), (hits, 100), (97, 100)) for hits in (90, 95, 99)]
+    lines = format_evaluation(held).splitlines()
+    assert lines[-2].startswith(
+        "95% bootstrap intervals over those 3 clips (resampling clips, 2000 draws): button [0.9"
+    )
+    assert lines[-1].startswith("targets: button >= 0.98 (0.9467, not met)")

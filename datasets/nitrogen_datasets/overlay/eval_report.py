@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
-from nitrogen_datasets.overlay.evaluate import ClipResult, Tally
+from nitrogen_datasets.overlay.evaluate import BOOTSTRAP_DRAWS, ClipResult, Tally, clip_bootstrap
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Targets:
             parts.append(f"{label} >= {target:.2f} ({_fmt(value)}, {verdict})")
         return ", ".join(parts)
 
+
+_CI_LABELS = (("button", "button"), ("trigger", "trigger"), ("stick R2", "stick_r2"))
 
 TARGETS = Targets()
 """The issue's targets (issue #18: held-out families, real-play actions, CRF 23-35, scale 0.5-2)."""
@@ -211,7 +213,15 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         if held_out
         else f"all {_clips(len(main))} (the targets are stated on held-out sprite styles: --style held-out-sprites)"
     )
-    lines += ["", f"targets: {TARGETS.line(_pool(held_out or main))} on {scope}" + (f"; {named}" if real else "")]
+    scored = held_out or main
+    lines.append("")
+    if len(scored) > 1:
+        ci = clip_bootstrap([result.total for result in scored])
+        lines.append(
+            f"95% bootstrap intervals over those {len(scored)} clips (resampling clips, {BOOTSTRAP_DRAWS} draws): "
+            + ", ".join(f"{label} [{_fmt(ci[key][0])}, {_fmt(ci[key][1])}]" for label, key in _CI_LABELS)
+        )
+    lines.append(f"targets: {TARGETS.line(_pool(scored))} on {scope}" + (f"; {named}" if real else ""))
     if report.with_bound:
         bound = _pool(main, "bound")
         lines.append(
