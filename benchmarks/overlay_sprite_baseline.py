@@ -26,7 +26,7 @@ import argparse
 import resource
 import time
 
-from nitrogen_datasets.overlay.eval_report import format_evaluation
+from nitrogen_datasets.overlay.eval_report import TARGETS, format_evaluation
 from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job, clip_bootstrap
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
@@ -70,6 +70,17 @@ def clear_tally(results: list[ClipResult], given: set[str] | None = None) -> tup
             for result in group:
                 clear.add(result.total)
     return clear, names
+
+
+def clip_cells_within_bound(results: list[ClipResult]) -> str:
+    """``k/n``: the (CRF, scale) cells whose buttons and triggers read within the target gap of the oracle bound."""
+    cells: dict[tuple[int, float], tuple[Tally, Tally]] = {}
+    for result in results:
+        read, bound = cells.setdefault((result.crf, result.scale), (Tally(), Tally()))
+        read.add(result.total)
+        if result.bound is not None:
+            bound.add(result.bound)
+    return f"{sum(TARGETS.cell_met(read, bound) for read, bound in cells.values())}/{len(cells)}"
 
 
 def main() -> None:
@@ -136,6 +147,7 @@ def main() -> None:
                 f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind}, seed {result.seed})"
             )
     ci = clip_bootstrap([result.total for result in results])
+    cells_met = clip_cells_within_bound(results) if args.bound else "-"
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
         f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} "
@@ -144,7 +156,8 @@ def main() -> None:
         + " ".join(f"{name}_ci={low:.4f}..{high:.4f}" for name, (low, high) in ci.items())
         + " "
         f"stick_r2_found={found.stick_r2:.4f} stick_r2_clear={clear.stick_r2:.4f} "
-        f"clear_cells={','.join(clear_cells) or '-'} cpu_s_per_clip={cpu / len(results):.2f} "
+        f"clear_cells={','.join(clear_cells) or '-'} cells_within_bound={cells_met} "
+        f"cpu_s_per_clip={cpu / len(results):.2f} "
         f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}"
     )
 

@@ -281,3 +281,20 @@ def test_eval_tables_give_the_bootstrap_intervals_of_the_clips_the_targets_are_j
         "95% bootstrap intervals over those 3 clips (resampling clips, 2000 draws): button [0.9"
     )
     assert lines[-1].startswith("targets: button >= 0.98 (0.9467, not met)")
+
+
+def test_each_cell_is_held_to_the_oracle_bound_within_the_target_gap():
+    from dataclasses import replace
+
+    def clip(crf: int, scale: float, read: int, bound: int) -> ClipResult:
+        """Buttons read ``read`` of 1000 right, the oracle ``bound`` of 1000; triggers equal."""
+        held = _clip("sprite-gamecube-0", ("family",), (read, 1000), (99, 100))
+        return replace(held, crf=crf, scale=scale, bound=Tally(bound, 1000, 99, 100))
+
+    # Above the bound counts as within, 0.004 below too, 0.03 below (pooled over the cell's clips) does not.
+    clips = [clip(23, 1.0, 990, 980), clip(35, 0.5, 930, 990), clip(35, 0.5, 990, 990), clip(35, 2.0, 965, 969)]
+    lines = format_evaluation(clips).splitlines()
+    assert lines[-1] == "cells within 0.005 of the oracle bound on buttons and triggers: 2 of 3 (not: 35/0.5)"
+    rows = {tuple(line.split()[:2]): line.split() for line in lines if line.startswith(("23 ", "35 "))}
+    assert rows[("35", "0.5")][-1] == "no" and rows[("23", "1")][-1] == "yes" and rows[("35", "2")][-1] == "yes"
+    assert rows[("35", "0.5")][3:5] == ["0.9600", "0.9900"]

@@ -27,6 +27,16 @@ class Targets:
     button: float = 0.98
     trigger: float = 0.98
     stick_r2: float = 0.90
+    bound_gap: float = 0.005
+    """In every (CRF, scale) cell, buttons and triggers read at most this far below the oracle bound."""
+
+    def cell_met(self, read: Tally, bound: Tally) -> bool:
+        """Whether one cell's buttons and triggers are within :attr:`bound_gap` of its oracle bound."""
+        gaps = [
+            bound.button_accuracy - read.button_accuracy,
+            bound.trigger_accuracy - read.trigger_accuracy,
+        ]
+        return all(math.isnan(gap) or gap <= self.bound_gap for gap in gaps)
 
     def line(self, pooled: Tally) -> str:
         """The figures of ``pooled`` against each target, and whether it is met."""
@@ -108,6 +118,14 @@ def _grouped(results: Iterable[ClipResult], key: str) -> dict[object, list[ClipR
     return groups
 
 
+def _cells(results: Iterable[ClipResult]) -> dict[tuple[int, float], list[ClipResult]]:
+    """The clips of each (CRF, scale) cell, in order."""
+    cells: dict[tuple[int, float], list[ClipResult]] = {}
+    for result in results:
+        cells.setdefault((result.crf, result.scale), []).append(result)
+    return dict(sorted(cells.items()))
+
+
 class _Report:
     """The evaluation tables, built from one list of clips (with or without the oracle's columns)."""
 
@@ -158,6 +176,27 @@ class _Report:
             lines += self.table(title + suffix, [key, *self.metrics], rows)
         return lines
 
+    def by_cell(self, group: Sequence[ClipResult]) -> list[str]:
+        """Per (CRF, scale) cell: buttons and triggers against the oracle bound, and whether within the target gap."""
+        header = ["crf", "scale", "clips", "button acc", "button bound", "trigger acc", "trigger bound", "within"]
+        rows = []
+        for (crf, scale), clips in _cells(group).items():
+            read, bound = _pool(clips), _pool(clips, "bound")
+            rows.append(
+                [
+                    str(crf),
+                    f"{scale:g}",
+                    str(len(clips)),
+                    _fmt(read.button_accuracy),
+                    _fmt(bound.button_accuracy),
+                    _fmt(read.trigger_accuracy),
+                    _fmt(bound.trigger_accuracy),
+                    "yes" if TARGETS.cell_met(read, bound) else "no",
+                ]
+            )
+        title = f"By cell (CRF x scale): within {TARGETS.bound_gap} of the oracle bound on buttons and triggers"
+        return self.table(title, header, rows)
+
     def by_style(self, group: Sequence[ClipResult]) -> list[str]:
         rows = [
             [
@@ -202,6 +241,8 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
     lines = report.by_kind()[1:]
     lines += report.overall(main, f"Overall ({named})" if real else "Overall")
     lines += report.by_setting(main)
+    if report.with_bound:
+        lines += report.by_cell(main)
     lines += report.by_style(main)
     lines += report.by_element(main)
     if real and iid:
@@ -227,5 +268,15 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
         lines.append(
             f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
             f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"
+        )
+        cells = _cells(scored)
+        missed = [
+            f"{crf}/{scale:g}"
+            for (crf, scale), clips in cells.items()
+            if not TARGETS.cell_met(_pool(clips), _pool(clips, "bound"))
+        ]
+        lines.append(
+            f"cells within {TARGETS.bound_gap} of the oracle bound on buttons and triggers: "
+            f"{len(cells) - len(missed)} of {len(cells)}" + (f" (not: {', '.join(missed)})" if missed else "")
         )
     return "\n".join(lines)
