@@ -69,6 +69,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "nitrogen_leaderboard.client_cli:submit_command",
         "Submit a results file (and weights) to a leaderboard.",
     ),
+    "board": (
+        "nitrogen_leaderboard.client_cli:board_command",
+        "Show a leaderboard track's ranking from a server (no token needed).",
+    ),
 }
 
 
@@ -91,6 +95,7 @@ COMMAND_EXTRAS: dict[str, tuple[str, ...]] = {
     "eval": ("games", "policy", "leaderboard"),
     "leaderboard": ("games", "policy", "data", "leaderboard"),
     "submit": ("leaderboard",),
+    "board": ("leaderboard",),
 }
 # click >= 8.2 raises this for a group run without a subcommand; its "message" is the help text, shown as is.
 HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(

@@ -496,6 +496,40 @@ def test_submit_errors_are_one_line(live, tmp_path):
     assert_one_line_error(code, err, "lacks config.json, model.safetensors")
 
 
+def test_board_command_reads_a_track_s_ranking_page_by_page_and_refuses_an_unknown_track(live, tmp_path):
+    from nitrogen_leaderboard.client import read_board, submit
+
+    url, token, _app = live
+    for score, agent in ((0.2, "board-low"), (0.9, "board-high"), (0.5, "board-mid")):
+        path = tmp_path / f"{agent}.json"
+        path.write_text(json.dumps(results_dict(score=score, agent=agent, track="fine-tuned-5")))
+        submit(path, url, token)
+    assert read_board(url, "unseen-v1", "fine-tuned-5").entries == ()  # unverified entries are listed only when asked
+    board = read_board(url, "unseen-v1", "fine-tuned-5", include_unverified=True)
+    ours = [entry.agent_name for entry in board.entries if entry.agent_name.startswith("board-")]
+    assert ours == ["board-high", "board-mid", "board-low"] and board.total >= 3
+    assert [entry.rank for entry in board.entries] == list(range(1, len(board.entries) + 1))
+    second = read_board(url, "unseen-v1", "fine-tuned-5", limit=1, offset=1, include_unverified=True)
+    assert second.offset == 1 and [entry.entry_id for entry in second.entries] == [board.entries[1].entry_id]
+
+    code, out, err = run_cli("board", "unseen-v1", "fine-tuned-5", "--server", url, "--all")
+    assert code == 0, err
+    heading, header, *rows = out.splitlines()
+    assert heading.startswith("unseen-v1 / fine-tuned-5: ranks 1-") and "(all entries)" in heading
+    assert header.split()[:4] == ["rank", "id", "agent", "submitter"] and len(rows) == len(board.entries)
+    assert rows[0].split()[2] == board.entries[0].agent_name
+    code, out, _err = run_cli("board", "unseen-v1", "fine-tuned-5", "--server", url, "--all", "--json", "--limit", "2")
+    assert code == 0 and len(json.loads(out)["entries"]) == 2
+    code, out, _err = run_cli("board", "unseen-v1", "fine-tuned-5", "--server", url)
+    assert code == 0 and "no verified entries" in out
+
+    code, _out, err = run_cli("board", "unseen-v1", "few-shot", "--server", url)
+    assert_one_line_error(code, err, "has no track 'few-shot'", "zero-shot")
+    closed = f"http://127.0.0.1:{free_port()}"
+    code, _out, err = run_cli("board", "unseen-v1", "zero-shot", "--server", closed, "--retries", "0")
+    assert_one_line_error(code, err, "cannot reach the leaderboard server", closed)
+
+
 # ---- built-in agents ------------------------------------------------------------------------------------------
 def test_the_builtin_random_agent_waits_for_the_worker_without_weights_and_refuses_weights(server, checkpoint):
     app, client, alice, _bob = server

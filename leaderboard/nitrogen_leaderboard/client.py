@@ -1,4 +1,4 @@
-"""Submitting a results file (and optionally weights) to a leaderboard server: :func:`submit`.
+"""A leaderboard server's client: submitting a results file (and weights), :func:`submit`; reading a board, :func:`read_board`.
 
 Every step is idempotent on the server (results by their content hash, weights by their sha256), so a
 retry after a dropped connection, a 5xx or a 429 never makes a second entry; :func:`submit` retries those
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from nitrogen_envs.errors import NitroGenError
 from nitrogen_leaderboard.schema import ResultsFile, read_results, sha256_file
@@ -28,8 +29,45 @@ TOKEN_ENV = "NITROGEN_LEADERBOARD_TOKEN"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class SubmitError(NitroGenError):
+class LeaderboardRequestError(NitroGenError):
+    """A request to a leaderboard server that could not be made; the message says why and what to do."""
+
+
+class SubmitError(LeaderboardRequestError):
     """A submission that could not be made; the message says why and what to do."""
+
+
+class BoardError(LeaderboardRequestError):
+    """A board that could not be read: an unknown protocol or track, a server that cannot be reached, ..."""
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """One ranked entry of a board, as the server lists it."""
+
+    rank: int
+    entry_id: int
+    agent_name: str
+    submitter: str
+    status: str
+    score: float | None
+    score_low: float | None
+    score_high: float | None
+    num_parameters: int | None
+    overlaps: tuple[int, ...]
+    """Ids of the entries whose 95% interval overlaps this one's (their order is not settled)."""
+
+
+@dataclass(frozen=True)
+class Board:
+    """One page of a board: ``entries`` are ranks ``offset + 1`` on, of ``total`` in the whole listing."""
+
+    protocol: str
+    track: str
+    total: int
+    offset: int
+    include_unverified: bool
+    entries: tuple[BoardEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -71,9 +109,7 @@ def submit(
 
     results = read_results(results_path)
     files = _weight_files(Path(weights), results) if weights is not None else None
-    base = server.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise SubmitError(f"--server {server!r} is not an http(s):// URL")
+    base = _base_url(server, SubmitError)
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "nitrogen-submit"}
     with httpx.Client(base_url=base, headers=headers, timeout=timeout_s) as client:
         body = results.model_dump_json().encode("utf-8")
@@ -98,6 +134,79 @@ def submit(
         url=f"{base}/api/v1/submissions/{entry_id}",
         score=data.get("score"),
     )
+
+
+def read_board(
+    server: str,
+    protocol: str,
+    track: str,
+    limit: int = 20,
+    offset: int = 0,
+    include_unverified: bool = False,
+    timeout_s: float = 30.0,
+    retries: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Board:
+    """One page of the ranked entries of ``protocol``'s ``track`` on ``server`` (no token needed).
+
+    Args:
+        server: base URL, e.g. ``https://leaderboard.example.org``.
+        protocol: e.g. ``unseen-v1``.
+        track: e.g. ``zero-shot`` or ``fine-tune``.
+        limit: entries on the page (the server allows 1-500).
+        offset: ranks to skip (``offset=20`` starts at rank 21).
+        include_unverified: also list entries the server has not verified (ranked on their own reports).
+        timeout_s: per-request timeout.
+        retries: extra attempts after a connection error, 429 or 5xx.
+        sleep: how to wait between attempts (tests pass a no-op).
+
+    Raises:
+        BoardError: an unknown protocol or track, a bad page, a server that cannot be reached or is not a leaderboard.
+    """
+    import httpx
+
+    base = _base_url(server, BoardError)
+    params: dict[str, str | int] = {"limit": limit, "offset": offset, "all": "true" if include_unverified else "false"}
+    path = f"/api/v1/leaderboard/{quote(protocol, safe='')}/{quote(track, safe='')}"
+    with httpx.Client(base_url=base, headers={"User-Agent": "nitrogen-board"}, timeout=timeout_s) as client:
+        answer = _with_retries(client, lambda: client.request("GET", path, params=params), retries, sleep, BoardError)
+    try:
+        data = answer.json()
+        rows = data["entries"]
+        entries = tuple(
+            BoardEntry(
+                rank=int(row["rank"]),
+                entry_id=int(row["entry"]["id"]),
+                agent_name=str(row["entry"]["agent_name"]),
+                submitter=str(row["entry"]["submitter"]),
+                status=str(row["entry"]["status"]),
+                score=row["entry"]["score"],
+                score_low=row["entry"]["score_low"],
+                score_high=row["entry"]["score_high"],
+                num_parameters=row["entry"]["num_parameters"],
+                overlaps=tuple(int(i) for i in row["overlaps"]),
+            )
+            for row in rows
+        )
+        return Board(
+            str(data["protocol"]),
+            str(data["track"]),
+            int(data["total"]),
+            int(data["offset"]),
+            bool(data["all"]),
+            entries,
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        raise BoardError(
+            f"the server's answer is not a board ({type(err).__name__}: {err}); is --server a NitroGen leaderboard?"
+        ) from err
+
+
+def _base_url(server: str, error: type[LeaderboardRequestError]) -> str:
+    base = server.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise error(f"--server {server!r} is not an http(s):// URL")
+    return base
 
 
 def _weight_files(folder: Path, results: ResultsFile) -> dict[str, Path]:
@@ -138,8 +247,14 @@ def _request(client: Any, method: str, path: str, retries: int, sleep: Callable[
     return _with_retries(client, lambda: client.request(method, path, **kwargs), retries, sleep)
 
 
-def _with_retries(client: Any, send: Callable[[], Any], retries: int, sleep: Callable[[float], None]) -> Any:
-    """Send, retrying connection errors, 429 and 5xx; then turn an error status into a :class:`SubmitError`."""
+def _with_retries(
+    client: Any,
+    send: Callable[[], Any],
+    retries: int,
+    sleep: Callable[[float], None],
+    error: type[LeaderboardRequestError] = SubmitError,
+) -> Any:
+    """Send, retrying connection errors, 429 and 5xx; then turn an error status into an ``error``."""
     import httpx
 
     for attempt in range(retries + 1):
@@ -147,7 +262,7 @@ def _with_retries(client: Any, send: Callable[[], Any], retries: int, sleep: Cal
             response = send()
         except httpx.TransportError as err:
             if attempt == retries:
-                raise SubmitError(
+                raise error(
                     f"cannot reach the leaderboard server at {client.base_url} ({type(err).__name__}: {err}); "
                     "check --server and your network"
                 ) from err
@@ -159,7 +274,7 @@ def _with_retries(client: Any, send: Callable[[], Any], retries: int, sleep: Cal
             logger.info("server answered %d; retrying in %.0f s", response.status_code, wait)
             sleep(wait)
             continue
-        return _check(response)
+        return _check(response, error)
     raise AssertionError("unreachable")  # the loop always returns or raises
 
 
@@ -168,11 +283,17 @@ def _retry_after(response: Any) -> float | None:
     return min(float(value), 60.0) if value.isdigit() else None
 
 
-def _check(response: Any) -> Any:
+def _check(response: Any, error: type[LeaderboardRequestError] = SubmitError) -> Any:
     code = response.status_code
     if code < 400:
         return response
     detail = _detail(response)
+    if error is not SubmitError:
+        if code == 404:
+            raise error(f"not found on this server: {detail}")
+        if code == 422:
+            raise error(f"the server refused the request: {detail}")
+        raise error(f"the server answered {code} ({detail})")
     if code == 401:
         raise SubmitError(
             f"the server refused the token ({detail}); pass the token from `nitrogen leaderboard add-user` "
