@@ -391,7 +391,7 @@ def localize(
             return Localization(x, y, scale, score)
         doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
     seen: list[tuple[float, int, int, float]] = []
-    dip = motion_dip(greys)
+    dip = motion_dip(motion)
     for group in _edge_matches(greys, static, template_grey, mask, coarse_factor, (x, y, scale)):
         for edge_score, ex, ey, edge_scale in sorted(group, reverse=True):
             support = _match_at(frame_grey, template_grey, mask, edge_scale, ex, ey)
@@ -592,17 +592,17 @@ def _unbarred(static: np.ndarray, greys: Sequence[np.ndarray]) -> np.ndarray:
     return cleaned
 
 
-def motion_dip(greys: Sequence[np.ndarray]) -> np.ndarray:
+def motion_dip(spread: np.ndarray) -> np.ndarray:
     """How much less each pixel moves than its surroundings over the frames: the overlay's shape, where translucent.
 
-    A pixel under an overlay of opacity a shows (1 - a) of the game's change from frame to frame, so the log of its
-    standard deviation over time drops by -log(1 - a) (0.36 at 30% opacity) wherever the overlay is drawn, whatever
-    its colours and however weak its edges; an opaque overlay, like any static part of the picture, does not move
-    at all. The map is minus that log, less its blur (:data:`MOTION_HIGHPASS`), so that the scene's own slow and busy
-    areas do not count; :func:`_shape_at` correlates it with the template's alpha.
+    ``spread`` is each pixel's grey-level standard deviation over the edge frames (the array :func:`localize` also
+    reads :data:`MOVING_SHARE` from). A pixel under an overlay of opacity a shows (1 - a) of the game's change from
+    frame to frame, so the log of its standard deviation drops by -log(1 - a) (0.36 at 30% opacity) wherever the
+    overlay is drawn, whatever its colours and however weak its edges; an opaque overlay, like any static part of the
+    picture, does not move at all. The map is minus that log, less its blur (:data:`MOTION_HIGHPASS`), so that the
+    scene's own slow and busy areas do not count; :func:`_shape_at` correlates it with the template's alpha.
     """
-    stack = np.stack(greys).astype(np.float32)
-    dip = -np.log1p(stack.std(axis=0))
+    dip = -np.log1p(spread.astype(np.float32, copy=False))
     sigma = MOTION_HIGHPASS * dip.shape[0] / 360
     return dip - cv2.GaussianBlur(dip, (0, 0), sigma)
 

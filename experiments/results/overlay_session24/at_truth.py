@@ -41,8 +41,8 @@ def main() -> None:
         static = loc._static_edges(greys)
         grey, mask = loc._prepare_template(template)
         median = cv2.cvtColor(loc.median_frames([frames[i] for i in first]), cv2.COLOR_RGB2GRAY)
-        dip = loc.motion_dip(greys)
         motion = np.stack(greys).astype(np.float32).std(axis=0)
+        dip = loc.motion_dip(motion)
         least, clear = loc._edge_thresholds(scale)
         print(
             f"{name}: edge {loc._edge_score_at(static, grey, mask, scale, x, y):.3f} "
