@@ -333,7 +333,8 @@ def test_the_page_shows_the_first_entries_of_a_long_track_and_says_where_the_res
         assert [view.id for view in views] == [ids[1], ids[2]] and hidden == 3  # best first; none verified
         assert notes == [
             "zero-shot: the first 2 of 3 entries are shown; the API lists the rest "
-            "(GET /api/v1/leaderboard/unseen-v1/zero-shot?offset=2)."
+            "(GET /api/v1/leaderboard/unseen-v1/zero-shot?offset=2&all=true; "
+            "`nitrogen board unseen-v1 zero-shot --server URL --offset 2 --all`)."
         ]
         assert board_views(session, load_protocol("unseen-v1"), show_all=True)[2] == []  # 3 fit a page: no note
     page = client.get("/", params={"all": "1"}).text

@@ -118,9 +118,12 @@ def board_views(
         # an entry withdrawn since the scores were read is left out
         views.extend(entry_view(entries[entry_id], labels.get(entry_id)) for entry_id in shown if entry_id in entries)
         if len(listed) > per_track:
+            flag = " --all" if show_all else ""
             notes.append(
                 f"{track}: the first {per_track} of {len(listed)} entries are shown; the API lists the rest "
-                f"(GET /api/v1/leaderboard/{protocol.name}/{track}?offset={per_track})."
+                f"(GET /api/v1/leaderboard/{protocol.name}/{track}?offset={per_track}"
+                f"{'&all=true' if show_all else ''}; `nitrogen board {protocol.name} {track} --server URL "
+                f"--offset {per_track}{flag}`)."
             )
     return views, hidden, notes
 
