@@ -26,7 +26,7 @@ import argparse
 import resource
 import time
 
-from nitrogen_datasets.overlay.eval_report import TARGETS, format_evaluation
+from nitrogen_datasets.overlay.eval_report import cell_name, cells_off_bound, clips_by_cell, format_evaluation
 from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job, clip_bootstrap
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
@@ -55,32 +55,18 @@ def clear_tally(results: list[ClipResult], given: set[str] | None = None) -> tup
     The issue's second target row (stick R^2 >= 0.97 where the video is clear) is stated on these cells.
     ``given`` names the cells (``CRF/scale``) instead, as an earlier ``--bound`` run of the same grid found them.
     """
-    cells: dict[tuple[int, float], list[ClipResult]] = {}
-    for result in results:
-        cells.setdefault((result.crf, result.scale), []).append(result)
     clear, names = Tally(), []
-    for (crf, scale), group in sorted(cells.items()):
+    for (crf, scale), group in clips_by_cell(results).items():
         bound = Tally()
         for result in group:
             if result.bound is not None:
                 bound.add(result.bound)
-        name = f"{crf}/{scale:g}"
+        name = cell_name(crf, scale)
         if (name in given) if given is not None else (bound.button_total and bound.button_accuracy >= CLEAR_BOUND):
             names.append(name)
             for result in group:
                 clear.add(result.total)
     return clear, names
-
-
-def clip_cells_within_bound(results: list[ClipResult]) -> str:
-    """``k/n``: the (CRF, scale) cells whose buttons and triggers read within the target gap of the oracle bound."""
-    cells: dict[tuple[int, float], tuple[Tally, Tally]] = {}
-    for result in results:
-        read, bound = cells.setdefault((result.crf, result.scale), (Tally(), Tally()))
-        read.add(result.total)
-        if result.bound is not None:
-            bound.add(result.bound)
-    return f"{sum(TARGETS.cell_met(read, bound) for read, bound in cells.values())}/{len(cells)}"
 
 
 def main() -> None:
@@ -147,7 +133,8 @@ def main() -> None:
                 f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind}, seed {result.seed})"
             )
     ci = clip_bootstrap([result.total for result in results])
-    cells_met = clip_cells_within_bound(results) if args.bound else "-"
+    cell_count, off_bound = cells_off_bound(results)
+    cells_met = f"{cell_count - len(off_bound)}/{cell_count}" if args.bound else "-"
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
         f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} "

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "NITROGEN_LEADERBOARD_TOKEN"
 """Environment variable the ``submit`` command reads the token from when ``--token`` is not given."""
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BOARD_ROWS = 20
+"""Entries :func:`read_board` (and ``nitrogen board``) asks for unless told otherwise: a screenful."""
+BOARD_TIMEOUT_S = 30.0
+"""Per-request timeout of :func:`read_board`: one small JSON page, not an upload."""
 
 
 class LeaderboardRequestError(NitroGenError):
@@ -140,10 +144,10 @@ def read_board(
     server: str,
     protocol: str,
     track: str,
-    limit: int = 20,
+    limit: int = BOARD_ROWS,
     offset: int = 0,
     include_unverified: bool = False,
-    timeout_s: float = 30.0,
+    timeout_s: float = BOARD_TIMEOUT_S,
     retries: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Board:
@@ -152,7 +156,7 @@ def read_board(
     Args:
         server: base URL, e.g. ``https://leaderboard.example.org``.
         protocol: e.g. ``unseen-v1``.
-        track: e.g. ``zero-shot`` or ``fine-tune``.
+        track: e.g. ``zero-shot`` or ``fine-tuned-5``.
         limit: entries on the page (the server allows 1-500).
         offset: ranks to skip (``offset=20`` starts at rank 21).
         include_unverified: also list entries the server has not verified (ranked on their own reports).

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from nitrogen_leaderboard.client import TOKEN_ENV, Board, read_board, submit
+from nitrogen_leaderboard.client import BOARD_ROWS, BOARD_TIMEOUT_S, TOKEN_ENV, Board, read_board, submit
 
 
 @click.command("submit")
@@ -63,12 +63,12 @@ def submit_command(
 @click.argument("protocol")
 @click.argument("track")
 @click.option("--server", required=True, metavar="URL", help="The leaderboard's base URL.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500), help="Entries to show.")
+@click.option("--limit", default=BOARD_ROWS, show_default=True, type=click.IntRange(1, 500), help="Entries to show.")
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="Ranks to skip.")
 @click.option(
     "--all", "include_unverified", is_flag=True, help="Include entries the server has not verified (self-reported)."
 )
-@click.option("--timeout", "timeout_s", default=30.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", "timeout_s", default=BOARD_TIMEOUT_S, show_default=True, help="Seconds per request.")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 10), help="Attempts after a failure.")
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 def board_command(

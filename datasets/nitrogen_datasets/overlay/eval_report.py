@@ -118,12 +118,32 @@ def _grouped(results: Iterable[ClipResult], key: str) -> dict[object, list[ClipR
     return groups
 
 
-def _cells(results: Iterable[ClipResult]) -> dict[tuple[int, float], list[ClipResult]]:
-    """The clips of each (CRF, scale) cell, in order."""
+def clips_by_cell(results: Iterable[ClipResult]) -> dict[tuple[int, float], list[ClipResult]]:
+    """The clips of each (CRF, scale) cell, cells in order."""
     cells: dict[tuple[int, float], list[ClipResult]] = {}
     for result in results:
         cells.setdefault((result.crf, result.scale), []).append(result)
     return dict(sorted(cells.items()))
+
+
+def cell_name(crf: int, scale: float) -> str:
+    """How a (CRF, scale) cell is written: ``35/0.5``."""
+    return f"{crf}/{scale:g}"
+
+
+def cells_off_bound(results: Iterable[ClipResult]) -> tuple[int, list[str]]:
+    """How many (CRF, scale) cells there are, and the names of those off the oracle bound.
+
+    A cell is off where its buttons or triggers read further below the bound than :attr:`Targets.bound_gap`, the
+    clips' ``bound`` tallies pooled per cell.
+    """
+    cells = clips_by_cell(results)
+    off = [
+        cell_name(crf, scale)
+        for (crf, scale), clips in cells.items()
+        if not TARGETS.cell_met(_pool(clips), _pool(clips, "bound"))
+    ]
+    return len(cells), off
 
 
 class _Report:
@@ -180,7 +200,7 @@ class _Report:
         """Per (CRF, scale) cell: buttons and triggers against the oracle bound, and whether within the target gap."""
         header = ["crf", "scale", "clips", "button acc", "button bound", "trigger acc", "trigger bound", "within"]
         rows = []
-        for (crf, scale), clips in _cells(group).items():
+        for (crf, scale), clips in clips_by_cell(group).items():
             read, bound = _pool(clips), _pool(clips, "bound")
             rows.append(
                 [
@@ -269,14 +289,9 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
             f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
             f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"
         )
-        cells = _cells(scored)
-        missed = [
-            f"{crf}/{scale:g}"
-            for (crf, scale), clips in cells.items()
-            if not TARGETS.cell_met(_pool(clips), _pool(clips, "bound"))
-        ]
+        cells, missed = cells_off_bound(scored)
         lines.append(
             f"cells within {TARGETS.bound_gap} of the oracle bound on buttons and triggers: "
-            f"{len(cells) - len(missed)} of {len(cells)}" + (f" (not: {', '.join(missed)})" if missed else "")
+            f"{cells - len(missed)} of {cells}" + (f" (not: {', '.join(missed)})" if missed else "")
         )
     return "\n".join(lines)

@@ -619,10 +619,15 @@ def _shape_at(dip: np.ndarray, template: np.ndarray, scale: float, x: int, y: in
     window = dip[y : y + height, x : x + width]
     if window.shape != (height, width) or float(window.std()) < 1e-6:
         return -1.0
-    alpha = cv2.resize(template[..., 3].astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    alpha = _scaled_alpha(template, width, height)
     if float(alpha.std()) < 1e-6:
         return -1.0
     return float(cv2.matchTemplate(window, alpha, cv2.TM_CCOEFF_NORMED)[0, 0])
+
+
+def _scaled_alpha(template: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The template's alpha as float32, resized to ``width`` x ``height`` (what :func:`motion_dip`'s map is matched with)."""
+    return cv2.resize(template[..., 3].astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> float:
@@ -690,7 +695,7 @@ def _motion_stands_out(dip: np.ndarray, template: np.ndarray, scale: float, x: i
     width, height = round(template.shape[1] * scale), round(template.shape[0] * scale)
     if height > dip.shape[0] or width > dip.shape[1]:
         return False
-    alpha = cv2.resize(template[..., 3].astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    alpha = _scaled_alpha(template, width, height)
     result = np.nan_to_num(cv2.matchTemplate(dip, alpha, cv2.TM_CCOEFF_NORMED), nan=-1.0, posinf=-1.0, neginf=-1.0)
     return y < result.shape[0] and x < result.shape[1] and _prominent(result, x, y, width, height)
 
