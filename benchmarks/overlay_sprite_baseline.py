@@ -26,7 +26,14 @@ import argparse
 import resource
 import time
 
-from nitrogen_datasets.overlay.eval_report import cell_name, cells_off_bound, clips_by_cell, format_evaluation
+from nitrogen_datasets.overlay.eval_report import (
+    cell_name,
+    cells_off_bound,
+    clip_label,
+    clips_by_cell,
+    format_evaluation,
+    readable_missed,
+)
 from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job, clip_bootstrap
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
@@ -129,9 +136,11 @@ def main() -> None:
     located = sum(result.located for result in results)
     for result in results:
         if not result.located:
-            print(
-                f"not found: {result.style} CRF {result.crf} scale {result.scale} ({result.kind}, seed {result.seed})"
+            oracle = (
+                "" if result.bound is None else f": the oracle reads {result.bound.button_accuracy:.4f} of its buttons"
             )
+            print(f"not found: {clip_label(result)}{oracle}")
+    readable, lost = readable_missed(results)
     ci = clip_bootstrap([result.total for result in results])
     cell_count, off_bound = cells_off_bound(results)
     cells_met = f"{cell_count - len(off_bound)}/{cell_count}" if args.bound else "-"
@@ -144,6 +153,7 @@ def main() -> None:
         + " "
         f"stick_r2_found={found.stick_r2:.4f} stick_r2_clear={clear.stick_r2:.4f} "
         f"clear_cells={','.join(clear_cells) or '-'} cells_within_bound={cells_met} "
+        f"readable_found={f'{readable - len(lost)}/{readable}' if args.bound else '-'} "
         f"cpu_s_per_clip={cpu / len(results):.2f} "
         f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}"
     )
