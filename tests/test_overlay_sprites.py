@@ -280,3 +280,17 @@ def test_the_training_sampler_cuts_sprite_overlays_into_element_samples():
     assert batch.images.shape[1:] == (32, 32, 10) and batch.images.dtype == np.uint8
     assert 2 * 10 <= len(batch.images) == len(batch.targets) == len(batch.kinds) <= 2 * 19
     assert np.isfinite(batch.targets).all() and set(batch.kinds.tolist()) <= {0, 1, 2}
+
+
+def test_pixel_art_cells_scale_with_the_overlay_as_an_obs_scaled_texture_does():
+    """A pixel-art sprite at scale 0.5 or 2 is the one at scale 1 with its cells halved or doubled, not redrawn with
+    cells of the same output size: localization and knob matching find an overlay by its template resized, and a
+    streamer's pixel art scaled in OBS is that."""
+    from nitrogen_datasets.overlay.sprite_paint import Paint, paint_sprite
+
+    paint = Paint("round", (200, 60, 40), outline=(20, 20, 20), outline_width=2.0, pixel=2)
+    one, half, double = (paint_sprite(paint, (24, 16), scale, pad=0) for scale in (1.0, 0.5, 2.0))
+    assert one.shape[:2] == (16, 24) and half.shape[:2] == (8, 12) and double.shape[:2] == (32, 48)
+    assert np.array_equal(half, one[::2, ::2])  # a cell of 2 pixels at scale 1 is 1 pixel at 0.5
+    assert np.array_equal(double[::2, ::2], one)  # and 4 pixels at scale 2
+    assert np.array_equal(double, np.repeat(np.repeat(double[::4, ::4], 4, axis=0), 4, axis=1))

@@ -43,7 +43,7 @@ class Paint:
         shift: (dx, dy) the shape is moved by.
         texture_seed: fixes the noise of ``texture`` fills.
         angle: direction of a ``gradient`` fill, radians (0: light on the left).
-        pixel: output pixels per pixel-art cell (1 = smooth drawing).
+        pixel: pixels per pixel-art cell at scale 1 (1 = smooth drawing); the cells scale with the sprite.
         alpha: opacity of the whole sprite.
     """
 
@@ -82,8 +82,14 @@ def paint_sprite(
     for less ``supersample``.
     """
     out_w, out_h = math.ceil(box[0] * scale) + 2 * pad, math.ceil(box[1] * scale) + 2 * pad
-    cell = max(1, paint.pixel)
-    factor = supersample if cell == 1 else 1.0 / cell  # canvas pixels per output pixel
+    pixel_art = paint.pixel > 1
+    # Output pixels per pixel-art cell. The cells are the template's (``pixel`` pixels at scale 1) and scale with the
+    # overlay, as a streamer's pixel art does when OBS scales its source: the art at any scale is the template's
+    # resized, which localization and knob matching assume. Cells of ``pixel`` output pixels at every scale (before
+    # session 25) drew coarser art at scale 0.5 and finer art at 2 than the template shows: a held-out style's rest
+    # image correlated 0.75 with its template resized to 0.5 (smooth styles 0.91-0.93), now 0.82.
+    cell = paint.pixel * scale if pixel_art else 1.0
+    factor = 1.0 / cell if pixel_art else supersample  # canvas pixels per output pixel
     width, height = max(1, math.ceil(out_w * factor)), max(1, math.ceil(out_h * factor))
     unit = scale * factor  # canvas pixels per template pixel
     cx = (pad + box[0] * scale / 2) * factor + paint.shift[0] * unit
@@ -92,12 +98,12 @@ def paint_sprite(
     rect = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
     inside = shape_mask(paint.shape, (width, height), rect)
     # Masks are drawn on the fine canvas; colours are laid at the coarser size their coverage is averaged to.
-    size = (out_w, out_h) if cell == 1 else (width, height)
-    to_size = 1.0 / factor if cell == 1 else 1.0  # coarse pixels per canvas pixel
+    size = (width, height) if pixel_art else (out_w, out_h)
+    to_size = 1.0 if pixel_art else 1.0 / factor  # coarse pixels per canvas pixel
     coarse_rect = (rect[0] * to_size, rect[1] * to_size, rect[2] * to_size, rect[3] * to_size)
 
     def coverage(mask: np.ndarray) -> np.ndarray:
-        if cell > 1:
+        if pixel_art:
             return mask.astype(np.float32)
         return np.asarray(cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA))
 
@@ -116,8 +122,9 @@ def paint_sprite(
             premult, alpha, paint.outline, coverage(cv2.subtract(cv2.dilate(inside, kernel), cv2.erode(inside, kernel)))
         )
     rgba = np.dstack([premult, alpha])
-    if cell > 1:
-        rgba = cv2.resize(rgba, (width * cell, height * cell), interpolation=cv2.INTER_NEAREST)[:out_h, :out_w]
+    if pixel_art:  # each canvas pixel is a cell: blown up to its output size (point sampling, as OBS's Point filter)
+        cells = (math.ceil(width * cell), math.ceil(height * cell))  # at least (out_w, out_h)
+        rgba = cv2.resize(rgba, cells, interpolation=cv2.INTER_NEAREST)[:out_h, :out_w]
     rgba = np.ascontiguousarray(rgba, dtype=np.float32)
     under = np.zeros_like(rgba)
     if paint.glow > 0:
