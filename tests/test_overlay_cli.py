@@ -91,3 +91,26 @@ def test_train_parser_passes_threads_and_warm_start_to_the_config(tmp_path, monk
     assert seen[0].threads == 1 and seen[0].init == str(BUNDLED_WEIGHTS)
     missing = CliRunner().invoke(cli, ["overlay", "train-parser", "--out", str(tmp_path / "p"), "--init", "nowhere"])
     assert missing.exit_code == 2 and "'nowhere' does not exist" in missing.output
+
+
+def test_train_parser_passes_the_training_mix_and_refuses_a_malformed_one(tmp_path, monkeypatch):
+    """`--press-rate`, `--trigger-rate` and `--rest-frames` reach ParserTrainConfig.mix; their defaults are the
+    shipped stream's; a list that is not counts, or an even count, is a one-line error."""
+    from nitrogen_datasets.overlay import parser_training
+    from nitrogen_datasets.overlay.parser_config import SampleMix
+
+    seen: list[ParserTrainConfig] = []
+
+    def record(config, out, progress=True):
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(parser_training, "train_parser", record)
+    base = ["overlay", "train-parser", "--out", str(tmp_path / "p")]
+    assert CliRunner().invoke(cli, base).exit_code == 0 and seen[-1].mix == SampleMix() == ParserTrainConfig().mix
+    args = [*base, "--press-rate", "0.1", "--trigger-rate", "0.2", "--rest-frames", "3,5"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert seen[-1].mix == SampleMix(press_rate=0.1, trigger_rate=0.2, rest_frames=(3, 5))
+    for bad, why in (("a", "not a comma-separated list"), ("2", "odd counts")):
+        refused = CliRunner().invoke(cli, [*base, "--rest-frames", bad])
+        assert refused.exit_code in (1, 2) and why in refused.output and "Traceback" not in refused.output

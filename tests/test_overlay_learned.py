@@ -345,3 +345,31 @@ def test_a_parser_told_another_reader_has_the_sticks_reads_everything_else_the_s
                 assert np.isnan(partial.values[name])
             else:
                 assert partial.values[name] == value or (np.isnan(value) and np.isnan(partial.values[name]))
+
+
+def test_the_training_mix_sets_how_often_samples_press_and_the_default_is_the_shipped_stream():
+    """A lower press rate presses a subset of the buttons the same draws press, and moves the sticks the same;
+    the default mix is the shipped parser's stream; a rate outside [0, 1] or an even rest count is refused."""
+    from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
+    from nitrogen_datasets.overlay.parser_config import SampleMix
+    from nitrogen_datasets.overlay.synthetic import random_action
+    from nitrogen_envs import gamepad
+
+    shipped = np.stack([random_action(np.random.default_rng(seed)) for seed in range(50)])
+    rare = np.stack(
+        [random_action(np.random.default_rng(seed), press_rate=0.1, trigger_rate=0.2) for seed in range(50)]
+    )
+    buttons = gamepad.BUTTON_SLICE
+    assert np.all(rare[:, buttons] <= shipped[:, buttons]) and rare[:, buttons].sum() < shipped[:, buttons].sum()
+    assert np.array_equal(rare[:, :4], shipped[:, :4])  # the sticks: the same draws
+    default = ElementSampler(seed=3).sample(3)
+    explicit = ElementSampler(seed=3, mix=SampleMix()).sample(3)
+    assert np.array_equal(default.images, explicit.images) and np.array_equal(default.targets, explicit.targets)
+    sparse = ElementSampler(seed=3, mix=SampleMix(press_rate=0.0, trigger_rate=0.0, rest_frames=(5,))).sample(3)
+    assert not sparse.targets[sparse.kinds == 0, 0].any() and not sparse.targets[sparse.kinds == 1, 1].any()
+    assert default.targets[default.kinds == 0, 0].any()
+    for bad in ({"press_rate": 1.5}, {"trigger_rate": -0.1}, {"rest_frames": (2,)}, {"rest_frames": ()}):
+        with pytest.raises(InvalidOverlayConfig):
+            SampleMix(**bad)
+    with pytest.raises(InvalidOverlayConfig, match="press_rate"):
+        ParserTrainConfig(mix=SampleMix(press_rate=2.0))

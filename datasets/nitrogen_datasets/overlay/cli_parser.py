@@ -21,7 +21,7 @@ from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
 from nitrogen_datasets.overlay.cli_defaults import config_default
 from nitrogen_datasets.overlay.evaluate import STYLE_SETS, OverlayEvalConfig
 from nitrogen_datasets.overlay.extract import PARSERS, STICK_READERS
-from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
+from nitrogen_datasets.overlay.parser_config import PRESS_RATE, REST_FRAMES, TRIGGER_RATE, ParserTrainConfig, SampleMix
 
 
 @click.command("train-parser")
@@ -73,6 +73,27 @@ from nitrogen_datasets.overlay.parser_config import ParserTrainConfig
     "trains on; held-out ones are never drawn). 0 keeps the shipped parser's training stream.",
 )
 @click.option(
+    "--press-rate",
+    default=PRESS_RATE,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of buttons pressed in a training sample (real play presses about 2% of button-frames; the "
+    "default is the shipped parser's stream).",
+)
+@click.option(
+    "--trigger-rate",
+    default=TRIGGER_RATE,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="Share of triggers pulled in a training sample (half fully, half part way).",
+)
+@click.option(
+    "--rest-frames",
+    default=",".join(map(str, REST_FRAMES)),
+    show_default=True,
+    help="Odd frame counts, comma-separated: a training sample's rest image is the median of one of them.",
+)
+@click.option(
     "--threads",
     default=config_default(ParserTrainConfig, "threads"),
     type=click.IntRange(min=1),
@@ -97,6 +118,9 @@ def train_parser_command(
     device: str,
     button_margin: float,
     sprite_fraction: float,
+    press_rate: float,
+    trigger_rate: float,
+    rest_frames: str,
     threads: int | None,
     init: str | None,
     quiet: bool,
@@ -120,12 +144,23 @@ def train_parser_command(
         sprite_fraction=sprite_fraction,
         threads=threads,
         init=init,
+        mix=SampleMix(press_rate, trigger_rate, _counts(rest_frames)),
     )
     result = train_parser(config, out, progress=not quiet)
     click.echo(
         f"parser saved to {result.out} after {result.seconds:.0f} s on {result.samples} element samples; validation: "
         f"button {result.button_accuracy:.4f}, trigger {result.trigger_accuracy:.4f}, stick R2 {result.stick_r2:.4f}"
     )
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``--rest-frames``' comma-separated counts; a malformed list is a usage error naming the option."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of counts, e.g. 1,3", param_hint="--rest-frames"
+        ) from None
 
 
 @click.command("eval")

@@ -70,6 +70,42 @@ class ParserNetConfig:
         return STICK_MARGIN if element in STICK_ELEMENTS else self.button_margin
 
 
+PRESS_RATE = 0.3
+"""Share of buttons :func:`~.synthetic.random_action` presses (the shipped parser's training stream)."""
+TRIGGER_RATE = 0.6
+"""Share of triggers :func:`~.synthetic.random_action` pulls, half of them fully (the shipped parser's training stream)."""
+REST_FRAMES = (1, 3)
+"""How many frames of other actions a training sample's rest image is the median of (one of these, at random)."""
+
+
+@dataclass(frozen=True)
+class SampleMix:
+    """What the parser's training samples show: how often buttons and triggers are pressed, and the rest image.
+
+    The defaults are the stream the shipped parser was trained on, draw for draw. Real play presses far less
+    (about 2% of button-frames and 1.4% of trigger-frames in the evaluation's play clips) and its rest image is the
+    median of 64 frames; a parser trained with 30% presses carries that prior into clips where the evidence
+    is weak (docs/overlay.md, "A parser trained with sprite styles in the mix").
+
+    Args:
+        press_rate: share of buttons pressed in a sample's frame.
+        trigger_rate: share of triggers pulled (half fully, half part way).
+        rest_frames: the rest image is the median of this many frames of other actions (one count drawn per
+            sample; odd counts).
+    """
+
+    press_rate: float = PRESS_RATE
+    trigger_rate: float = TRIGGER_RATE
+    rest_frames: tuple[int, ...] = REST_FRAMES
+
+    def __post_init__(self) -> None:
+        for name in ("press_rate", "trigger_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InvalidOverlayConfig(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.rest_frames or any(count < 1 or count % 2 == 0 for count in self.rest_frames):
+            raise InvalidOverlayConfig(f"rest_frames must be odd counts >= 1, got {self.rest_frames}")
+
+
 @dataclass(frozen=True)
 class ParserTrainConfig:
     """Settings of :func:`train_parser`.
@@ -94,6 +130,8 @@ class ParserTrainConfig:
         init: folder of a trained parser whose weights training starts from (its network must be the one this
             config builds: same crop, widths, hidden width and button margin); ``None`` starts from a random
             initialization. The schedule is the same either way.
+        mix: the training samples' press rates and rest image (:class:`SampleMix`; the default is the shipped
+            parser's stream). Validation samples keep the default mix, so runs compare on the same samples.
     """
 
     renders: int = 10000
@@ -110,6 +148,7 @@ class ParserTrainConfig:
     device: str = "cpu"
     sprite_fraction: float = 0.0
     init: str | None = None
+    mix: SampleMix = SampleMix()
 
     def __post_init__(self) -> None:
         for name in ("renders", "validation_renders", "epochs", "batch_size", "workers"):

@@ -28,7 +28,7 @@ from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
 from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, ParserTrainConfig
 from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
 from nitrogen_datasets.overlay.parser_weights import InvalidParser, load_parser, save_parser
-from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
+from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler, SampleMix
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.torch_settings import torch_seeded, torch_threads
 from nitrogen_envs import gamepad
@@ -52,9 +52,9 @@ class ParserTrainResult:
     seconds: float
 
 
-def _render_chunk(chunk: tuple[int, int, ParserNetConfig, float]) -> ElementBatch:
-    seed, renders, net, sprite_fraction = chunk
-    return ElementSampler(seed, net=net, sprite_fraction=sprite_fraction).sample(renders)
+def _render_chunk(chunk: tuple[int, int, ParserNetConfig, float, SampleMix | None]) -> ElementBatch:
+    seed, renders, net, sprite_fraction, mix = chunk
+    return ElementSampler(seed, net=net, sprite_fraction=sprite_fraction, mix=mix).sample(renders)
 
 
 def pool_bytes(renders: int, crop: int) -> int:
@@ -70,11 +70,13 @@ def render_pool(
     progress: bool,
     desc: str,
     sprite_fraction: float = 0.0,
+    mix: SampleMix | None = None,
 ) -> ElementBatch:
     """Render ``renders`` synthetic overlays into element samples cut for ``net`` (deterministic per seed).
 
     ``sprite_fraction`` of the overlays are drawn in trained-on sprite-sheet styles
     (:class:`~.synthetic.ElementSampler`); at 0 the pool is the one rendered before sprite styles existed.
+    ``mix`` sets the samples' press rates and rest image (:class:`~.synthetic.SampleMix`; ``None``: the default).
 
     The samples are written into arrays allocated once as chunks come back, and :func:`run_parallel` keeps
     only a few chunks in flight, so the pool's peak memory is the pool itself (about 195 kB per render at
@@ -82,7 +84,7 @@ def render_pool(
     that every submitted job's future kept had a run killed by the kernel at 62,000 (23.9 GB).
     """
     chunks = [
-        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net, sprite_fraction)
+        (seed * 1_000_003 + index, min(_CHUNK_RENDERS, renders - start), net, sprite_fraction, mix)
         for index, start in enumerate(range(0, renders, _CHUNK_RENDERS))
     ]
     capacity = renders * len(ELEMENT_NAMES)  # a render has at most one sample per element
@@ -200,7 +202,10 @@ def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResul
     net = ParserNetConfig(crop=config.crop, button_margin=config.button_margin)
     initial = _initial_model(config, net)  # checked before the pool is rendered
     sprites = config.sprite_fraction
-    pool = render_pool(config.seed, config.renders, net, config.workers, show, "rendering training overlays", sprites)
+    pool = render_pool(
+        config.seed, config.renders, net, config.workers, show, "rendering training overlays", sprites, config.mix
+    )
+    # Validation keeps the default mix, so runs with different mixes are compared on the same kind of samples.
     validation = render_pool(
         config.seed + 1, config.validation_renders, net, config.workers, show, "rendering validation overlays", sprites
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template_channels, template_in_frame
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.parser_config import ParserNetConfig, element_kind
+from nitrogen_datasets.overlay.parser_config import PRESS_RATE, TRIGGER_RATE, ParserNetConfig, SampleMix, element_kind
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement
 from nitrogen_datasets.overlay.sprite_styles import training_sprite_style
 from nitrogen_datasets.overlay.styles import _PALETTES, FAMILIES, PRESS_EFFECTS, AnyStyle, OverlayStyle
@@ -71,10 +71,17 @@ def _distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     return sum(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
-def random_action(rng: np.random.Generator) -> np.ndarray:
-    """A flat action with the mix a controller shows: a few buttons, analog or centred sticks, triggers."""
+def random_action(
+    rng: np.random.Generator, press_rate: float = PRESS_RATE, trigger_rate: float = TRIGGER_RATE
+) -> np.ndarray:
+    """A flat action with the mix a controller shows: a few buttons, analog or centred sticks, triggers.
+
+    ``press_rate`` and ``trigger_rate`` are thresholds on the same draws: from one generator state, a lower
+    ``press_rate`` presses a subset of the buttons and the sticks move the same (a trigger pulled part way draws
+    one number more, so the stream after it shifts when ``trigger_rate`` changes).
+    """
     action = np.zeros(gamepad.FLAT_SIZE, np.float32)
-    action[gamepad.BUTTON_SLICE] = (rng.random(len(gamepad.BUTTON_NAMES)) < 0.3).astype(np.float32)
+    action[gamepad.BUTTON_SLICE] = (rng.random(len(gamepad.BUTTON_NAMES)) < press_rate).astype(np.float32)
     for axes in (slice(0, 2), slice(2, 4)):
         roll = rng.random()
         if roll < 0.25:
@@ -83,9 +90,10 @@ def random_action(rng: np.random.Generator) -> np.ndarray:
         if roll > 0.8:  # pushed to the rim, as digital sticks and eager thumbs do
             vector = np.clip(vector / max(1e-6, np.abs(vector).max()), -1, 1)
         action[axes] = vector
+    released, full = 1.0 - trigger_rate, 1.0 - trigger_rate / 2  # 0.4 and 0.7 at the default rate
     for index in range(2):
         roll = rng.random()
-        action[4 + index] = 0.0 if roll < 0.4 else 1.0 if roll < 0.7 else rng.uniform(0, 1)
+        action[4 + index] = 0.0 if roll < released else 1.0 if roll < full else rng.uniform(0, 1)
     return action
 
 
@@ -144,6 +152,15 @@ def median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
+def _median_image(images: Sequence[np.ndarray]) -> np.ndarray:
+    """The element-wise median of an odd number of uint8 images (:func:`median3` for three, as always)."""
+    if len(images) == 1:
+        return images[0]
+    if len(images) == 3:
+        return median3(*images)
+    return np.median(np.stack(images), axis=0).astype(np.uint8)  # odd count: the middle value, exact
+
+
 def degrade(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """What streaming does to a frame: blur and lossy compression with 4:2:0 chroma."""
     if rng.random() < 0.3:
@@ -182,6 +199,7 @@ class ElementSampler:
         net: the crop geometry (size and margins) of the network the samples are for; ``None``: the default
             architecture's.
         sprite_fraction: share of renders drawn in a trained-on sprite-sheet style (0: parametric styles only).
+        mix: press rates and rest image of the samples (:class:`SampleMix`; ``None``: the shipped stream's).
     """
 
     def __init__(
@@ -191,9 +209,11 @@ class ElementSampler:
         scenes: Sequence[np.ndarray] = (),
         net: ParserNetConfig | None = None,
         sprite_fraction: float = 0.0,
+        mix: SampleMix | None = None,
     ) -> None:
         self.rng = np.random.default_rng(seed)
         self.sprite_fraction = sprite_fraction
+        self.mix = mix or SampleMix()
         self.net = net or ParserNetConfig()
         if crop is not None:
             self.net = replace(self.net, crop=crop)
@@ -216,18 +236,19 @@ class ElementSampler:
         margin = int(np.ceil(26 * style.scale)) + 4
         frame_h, frame_w = height + 2 * margin, width + 2 * margin
         truth = Placement(margin, margin, style.scale)
-        action = random_action(rng)
+        mix = self.mix
+        action = random_action(rng, mix.press_rate, mix.trigger_rate)
         background = self._background(frame_h, frame_w)
         frame = degrade(rng, renderer.composite(background, action, truth))
         # The extractor's rest image is the clip's median: mostly released buttons, sticks wherever they
         # tended to be. Three frames of other actions over other scenes (or the same one) stand in for it.
         rests = []
-        for _ in range(int(rng.choice([1, 3]))):
+        for _ in range(int(rng.choice(list(mix.rest_frames)))):
             scene = background if rng.random() < 0.4 else self._background(frame_h, frame_w)
-            other = random_action(rng) if rng.random() < 0.7 else gamepad.noop_flat()
+            other = random_action(rng, mix.press_rate, mix.trigger_rate) if rng.random() < 0.7 else gamepad.noop_flat()
             other[4:] *= rng.random(gamepad.FLAT_SIZE - 4) < 0.3  # presses are rarer than stick travel
             rests.append(degrade(rng, renderer.composite(scene, other, truth)))
-        rest = rests[0] if len(rests) == 1 else median3(*rests)
+        rest = _median_image(rests)
         # The estimate the parser gets in a real video is off by about a pixel and a percent of scale.
         where = Localization(
             margin + int(rng.integers(-1, 2)),
