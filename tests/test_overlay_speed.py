@@ -44,7 +44,18 @@ def encoded(width, height, pix_fmt, frames=3):
     return buffer
 
 
-@pytest.mark.parametrize(("width", "height", "pix_fmt"), [(320, 240, "yuv420p"), (322, 182, "yuvj420p")])
+@pytest.mark.parametrize(
+    ("width", "height", "pix_fmt"),
+    [
+        (320, 240, "yuv420p"),
+        (322, 182, "yuvj420p"),
+        (322, 182, "yuv422p"),
+        (320, 240, "yuvj422p"),
+        (320, 240, "yuv444p"),
+        (322, 182, "yuv444p10le"),
+        (320, 240, "yuv420p10le"),  # not cropped (PLANAR_YUV says why): the whole-frame path, equal by construction
+    ],
+)
 def test_region_rgb_equals_cropping_the_whole_frame_conversion(width, height, pix_fmt):
     regions = [(0, 0, width, height), (10, 6, 102, 58), (width - 52, height - 32, width, height), (0, 0, 2, 2)]
     with av.open(encoded(width, height, pix_fmt)) as container:

@@ -27,7 +27,20 @@ the box computed here; the slack keeps every pixel a parser reads inside the reg
 Region = tuple[int, int, int, int]
 """(x0, y0, x1, y1) of a rectangle in frame pixels."""
 YUV420_FORMATS = ("yuv420p", "yuvj420p")
-"""The 8-bit 4:2:0 pixel formats whose planes extraction reads directly (most H.264 streams are ``yuv420p``)."""
+"""The 8-bit 4:2:0 pixel formats whose planes the corpus's masked spool reads directly (most H.264 streams)."""
+PLANAR_YUV: dict[str, tuple[int, int, int]] = {
+    "yuv420p": (1, 1, 1),
+    "yuvj420p": (1, 1, 1),
+    "yuv422p": (1, 1, 0),
+    "yuvj422p": (1, 1, 0),
+    "yuv444p": (1, 0, 0),
+    "yuvj444p": (1, 0, 0),
+    "yuv444p10le": (2, 0, 0),
+}
+"""Planar YUV formats :class:`RegionRGB` crops before converting: (bytes per sample, chroma's horizontal and vertical
+subsampling as shifts). Each is tested exact against whole-frame conversion; 4:2:2 and 4:4:4 (OBS records both) had
+converted whole frames, doubling a 720p extraction. Left out: 10-bit 4:2:0 and 4:2:2 (OBS's 10-bit HEVC and AV1),
+which swscale converts cropped up to 47 and 86 levels away from the whole frame's conversion (session 25)."""
 
 
 def overlay_region(
@@ -59,7 +72,8 @@ def overlay_region(
 class RegionRGB:
     """Converts only one region of decoded frames to RGB, with the pixels whole-frame conversion would give.
 
-    A 4:2:0 frame's planes are cropped (even corners, so every chroma sample stays with its 2x2 luma block)
+    A planar YUV frame's planes (:data:`PLANAR_YUV`) are cropped (even corners, so every chroma sample stays with
+    its luma block)
     into a small frame that swscale converts with the source's colorspace and range: the result equals
     ``frame.to_ndarray(format="rgb24")[y0:y1, x0:x1]`` exactly (tested), at a fraction of the cost when the
     region is small. Other pixel formats and odd frame sizes take the whole-frame conversion and crop.
@@ -76,19 +90,22 @@ class RegionRGB:
         """RGB uint8 pixels of the region of one PyAV video frame."""
         x0, y0, x1, y1 = self.region
         name = frame.format.name
-        if name not in YUV420_FORMATS or frame.width % 2 or frame.height % 2 or x1 > frame.width or y1 > frame.height:
+        planar = PLANAR_YUV.get(name)
+        if planar is None or frame.width % 2 or frame.height % 2 or x1 > frame.width or y1 > frame.height:
             return frame.to_ndarray(format="rgb24")[y0:y1, x0:x1]
         import av
 
         small = self._small
         if small is None or small.format.name != name:
             small = self._small = av.VideoFrame(x1 - x0, y1 - y0, name)
+        size, chroma_x, chroma_y = planar
         for index, (source, target) in enumerate(zip(frame.planes, small.planes, strict=True)):
-            shift = 0 if index == 0 else 1
+            shift_x, shift_y = (0, 0) if index == 0 else (chroma_x, chroma_y)
             rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
             out = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)
-            out[: target.height, : target.width] = rows[
-                y0 >> shift : (y0 >> shift) + target.height, x0 >> shift : (x0 >> shift) + target.width
+            left = (x0 >> shift_x) * size
+            out[: target.height, : target.width * size] = rows[
+                y0 >> shift_y : (y0 >> shift_y) + target.height, left : left + target.width * size
             ]
         small.colorspace, small.color_range = frame.colorspace, frame.color_range
         return self._reformatter.reformat(small, format="rgb24").to_ndarray()
