@@ -52,6 +52,7 @@ def encoded(width, height, pix_fmt, frames=3):
         (322, 182, "yuv422p"),
         (320, 240, "yuvj422p"),
         (320, 240, "yuv444p"),
+        (322, 182, "yuvj444p"),
         (322, 182, "yuv444p10le"),
         (320, 240, "yuv420p10le"),  # not cropped (PLANAR_YUV says why): the whole-frame path, equal by construction
     ],

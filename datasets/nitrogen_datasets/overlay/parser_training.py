@@ -25,10 +25,10 @@ import torch
 
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.layout import ELEMENT_NAMES
-from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, ParserTrainConfig
+from nitrogen_datasets.overlay.parser_config import CHANNELS, ParserNetConfig, ParserTrainConfig, SampleMix
 from nitrogen_datasets.overlay.parser_net import ElementNet, decode_outputs, element_loss, to_inputs
 from nitrogen_datasets.overlay.parser_weights import InvalidParser, load_parser, save_parser
-from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler, SampleMix
+from nitrogen_datasets.overlay.synthetic import ElementBatch, ElementSampler
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_datasets.torch_settings import torch_seeded, torch_threads
 from nitrogen_envs import gamepad
@@ -76,7 +76,7 @@ def render_pool(
 
     ``sprite_fraction`` of the overlays are drawn in trained-on sprite-sheet styles
     (:class:`~.synthetic.ElementSampler`); at 0 the pool is the one rendered before sprite styles existed.
-    ``mix`` sets the samples' press rates and rest image (:class:`~.synthetic.SampleMix`; ``None``: the default).
+    ``mix`` sets the samples' press rates and rest image (:class:`~.parser_config.SampleMix`; ``None``: the default).
 
     The samples are written into arrays allocated once as chunks come back, and :func:`run_parallel` keeps
     only a few chunks in flight, so the pool's peak memory is the pool itself (about 195 kB per render at
