@@ -13,6 +13,7 @@ Usage::
 
     python experiments/overlay_parser_mix.py runs/parser-mix                 # both variants, one after the other
     python experiments/overlay_parser_mix.py runs/parser-mix --variant rates # one (run two at once on 2 cores)
+    python experiments/overlay_parser_mix.py runs/parser-mix --variant rates-30k --workers 2
 
 Then read them as the earlier run was read (docs/overlay.md lists the commands), e.g.
 ``python benchmarks/overlay_sprite_baseline.py --parser-weights runs/parser-mix/rates --kinds idle held``.
@@ -33,7 +34,11 @@ EPOCHS = 6
 VARIANTS = {
     "rates": SampleMix(press_rate=0.1, trigger_rate=0.2),
     "rates-rest": SampleMix(press_rate=0.1, trigger_rate=0.2, rest_frames=(3, 5)),
+    "rates-30k": SampleMix(press_rate=0.1, trigger_rate=0.2),
 }
+RENDERS = {"rates-30k": 30000}
+"""Renders of a variant that is not the earlier run's 10,000 (``rates-30k``: ``rates`` with three times the data, on
+both cores: ``--variant rates-30k --workers 2``)."""
 
 
 def finished(folder: Path) -> bool:
@@ -49,18 +54,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder of the runs (one subfolder per variant)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), nargs="*", default=sorted(VARIANTS))
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes and torch threads")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.workers))
     for name in args.variant:
         folder = args.out / name
         if finished(folder):
             print(f"{name}: finished already ({folder})")
             continue
         config = ParserTrainConfig(
-            renders=10000,
+            renders=RENDERS.get(name, 10000),
             epochs=EPOCHS,
-            workers=1,
-            threads=1,
+            workers=args.workers,
+            threads=args.workers,
             sprite_fraction=0.5,
             init=str(BUNDLED_WEIGHTS),
             mix=VARIANTS[name],
