@@ -230,8 +230,8 @@ def test_one_pass_corpus_stores_extracts_actions_from_one_decode_without_an_inte
     assert np.mean(one_pass_psnr) > np.mean(two_pass_psnr) + 0.5, (np.mean(one_pass_psnr), np.mean(two_pass_psnr))
 
 
-@pytest.mark.parametrize("pixel_format", ["yuv420p", "yuvj420p"])
-def test_4_2_0_frames_shrink_masked_with_no_overlay_colour_left_and_as_near_the_scene_as_the_rgb_path(pixel_format):
+@pytest.mark.parametrize("pixel_format", ["yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuvj444p"])
+def test_planar_yuv_frames_shrink_masked_with_no_overlay_colour_left_and_near_the_scene(pixel_format):
     import av
     import cv2
 
@@ -262,7 +262,10 @@ def test_4_2_0_frames_shrink_masked_with_no_overlay_colour_left_and_as_near_the_
     rgb_path = cv2.resize(decoded.rgb, (128, 128), interpolation=cv2.INTER_AREA)
     fast = MaskedShrink(128)(decoded)
     assert _psnr(fast, rgb_path) > 38
-    assert _psnr(fast, ideal) > _psnr(rgb_path, ideal), (_psnr(fast, ideal), _psnr(rgb_path, ideal))
+    # Subsampled chroma: nearer, as swscale's area pass reads every chroma sample once. 4:4:4 has no chroma to
+    # gain on: as near (measured: yuvj444p 49.44 dB against the RGB path's 49.55).
+    margin = 0.0 if "444" not in pixel_format else -0.2
+    assert _psnr(fast, ideal) > _psnr(rgb_path, ideal) + margin, (_psnr(fast, ideal), _psnr(rgb_path, ideal))
 
 
 def test_the_spools_thread_writes_the_frames_in_order_and_its_errors_surface(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from nitrogen_datasets.overlay.localize import Localization
-from nitrogen_datasets.overlay.region import YUV420_FORMATS, Region
+from nitrogen_datasets.overlay.region import PLANAR_YUV, Region
 
 
 def mask_box(where: Localization, template_size: tuple[int, int]) -> Region:
@@ -77,7 +77,8 @@ class MaskedShrink:
     shrinking, as in the RGB path, so no overlay pixel reaches the result. The result is about 44 dB PSNR from
     OpenCV's area resize of the masked RGB frame, and nearer the scene the video was encoded from (720p to 128
     px: 46-49 dB against 44-46; after the dataset's own encode 0.1-0.5 dB nearer, measured on synthetic
-    scenes). Other pixel formats and odd sizes take the RGB path (:attr:`DecodedFrame.masked` and OpenCV's
+    scenes). The same for 8-bit 4:2:2 and 4:4:4 (their chroma masked at its own resolution; since session 25).
+    Other pixel formats and odd sizes take the RGB path (:attr:`DecodedFrame.masked` and OpenCV's
     area resize). One instance per thread: it reuses its frame buffer.
     """
 
@@ -92,7 +93,8 @@ class MaskedShrink:
         """(size, size, 3) uint8 RGB of the frame with the overlay black."""
         frame = decoded.frame
         name = frame.format.name
-        if name not in YUV420_FORMATS or frame.width % 2 or frame.height % 2:
+        planar = PLANAR_YUV.get(name)
+        if planar is None or planar[0] != 1 or frame.width % 2 or frame.height % 2:
             import cv2
 
             return np.asarray(cv2.resize(decoded.masked, (self.size, self.size), interpolation=cv2.INTER_AREA))
@@ -102,15 +104,17 @@ class MaskedShrink:
         if copy is None or copy.format.name != name or (copy.width, copy.height) != (frame.width, frame.height):
             copy = self._copy = av.VideoFrame(frame.width, frame.height, name)
         x0, y0, x1, y1 = (max(0, value) for value in decoded.box)
-        black = 0 if name == "yuvj420p" or frame.color_range == _FULL_RANGE else 16
+        black = 0 if name.startswith("yuvj") or frame.color_range == _FULL_RANGE else 16
+        _, chroma_x, chroma_y = planar
         for index, (source, target) in enumerate(zip(frame.planes, copy.planes, strict=True)):
             rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: target.height, : target.width]
             out = np.frombuffer(target, np.uint8).reshape(-1, target.line_size)[: target.height, : target.width]
             out[:] = rows
             if index == 0:
                 out[y0:y1, x0:x1] = black
-            else:  # a chroma sample covers 2x2 pixels: neutral wherever any of them is masked
-                out[y0 >> 1 : (y1 + 1) >> 1, x0 >> 1 : (x1 + 1) >> 1] = 128
+            else:  # a chroma sample covers 2x2 pixels in 4:2:0: neutral wherever any of them is masked
+                rows, cols = slice(y0 >> chroma_y, -(-y1 >> chroma_y)), slice(x0 >> chroma_x, -(-x1 >> chroma_x))
+                out[rows, cols] = 128
         copy.colorspace, copy.color_range = frame.colorspace, frame.color_range
         # Planar RGB out: swscale's packed-RGB output shares each chroma sample between two output pixels, which
         # lost 10 dB against the scene on a 720p clip shrunk to 128 px; planar keeps every pixel's own colour.

@@ -26,8 +26,6 @@ the box computed here; the slack keeps every pixel a parser reads inside the reg
 ``test_parsers_read_the_region_as_they_read_the_whole_frame`` checks)."""
 Region = tuple[int, int, int, int]
 """(x0, y0, x1, y1) of a rectangle in frame pixels."""
-YUV420_FORMATS = ("yuv420p", "yuvj420p")
-"""The 8-bit 4:2:0 pixel formats whose planes the corpus's masked spool reads directly (most H.264 streams)."""
 PLANAR_YUV: dict[str, tuple[int, int, int]] = {
     "yuv420p": (1, 1, 1),
     "yuvj420p": (1, 1, 1),
