@@ -113,8 +113,7 @@ class MaskedShrink:
             if index == 0:
                 out[y0:y1, x0:x1] = black
             else:  # a chroma sample covers 2x2 pixels in 4:2:0: neutral wherever any of them is masked
-                rows, cols = slice(y0 >> chroma_y, -(-y1 >> chroma_y)), slice(x0 >> chroma_x, -(-x1 >> chroma_x))
-                out[rows, cols] = 128
+                out[y0 >> chroma_y : -(-y1 >> chroma_y), x0 >> chroma_x : -(-x1 >> chroma_x)] = 128
         copy.colorspace, copy.color_range = frame.colorspace, frame.color_range
         # Planar RGB out: swscale's packed-RGB output shares each chroma sample between two output pixels, which
         # lost 10 dB against the scene on a 720p clip shrunk to 128 px; planar keeps every pixel's own colour.
