@@ -13,6 +13,11 @@ Usage::
     python benchmarks/overlay_sprite_baseline.py --sticks parser --bound   # the parser's own sticks; clear cells
     python benchmarks/overlay_sprite_baseline.py --parser-weights runs/parser-sprites   # a parser of your own
     python benchmarks/overlay_sprite_baseline.py --seed 0 1 2 --workers 2   # three grids pooled (108 clips)
+    python benchmarks/overlay_sprite_baseline.py --seed 1 2 --save shipped.json          # keep each clip's tallies
+    python benchmarks/overlay_sprite_baseline.py --seed 1 2 --parser-weights runs/p --against shipped.json
+
+``--against FILE`` (a ``--save`` of the same grid) adds the paired difference on the same clips, with its paired
+bootstrap interval (:func:`~nitrogen_datasets.overlay.evaluate.paired_bootstrap`): ``*_gain`` and ``*_gain_ci``.
 
 Prints the figures last as one line: ``overlay_sprite_baseline: key=value ...`` (pooled over every clip,
 a clip whose overlay is not found scores all its readings wrong; ``stick_r2_found`` pools the clips whose overlay
@@ -23,8 +28,12 @@ over clips, :func:`~nitrogen_datasets.overlay.evaluate.clip_bootstrap`), with CP
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import sys
 import time
+from dataclasses import asdict
+from pathlib import Path
 
 from nitrogen_datasets.overlay.eval_report import (
     cell_name,
@@ -34,7 +43,14 @@ from nitrogen_datasets.overlay.eval_report import (
     format_evaluation,
     readable_missed,
 )
-from nitrogen_datasets.overlay.evaluate import ClipResult, OverlayEvalConfig, Tally, _job, clip_bootstrap
+from nitrogen_datasets.overlay.evaluate import (
+    ClipResult,
+    OverlayEvalConfig,
+    Tally,
+    _job,
+    clip_bootstrap,
+    paired_bootstrap,
+)
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
 
@@ -76,6 +92,34 @@ def clear_tally(results: list[ClipResult], given: set[str] | None = None) -> tup
     return clear, names
 
 
+def clip_key(result: ClipResult) -> str:
+    """What names a clip across runs of the same grid: style, CRF, scale, kind and seed."""
+    return f"{result.style}/{result.crf}/{result.scale:g}/{result.kind}/{result.seed}"
+
+
+def save_clips(results: list[ClipResult], path: Path) -> None:
+    """Each clip's key, whether it was found and its pooled tallies, as JSON (for ``--against``)."""
+    rows = [{"clip": clip_key(r), "located": r.located, "total": asdict(r.total)} for r in results]
+    path.write_text(json.dumps(rows, indent=1))
+
+
+def paired_line(results: list[ClipResult], path: Path) -> tuple[str, str]:
+    """The paired comparison with a ``--save`` file of the same grid: a report line and the last line's keys."""
+    try:
+        saved = {row["clip"]: Tally(**row["total"]) for row in json.loads(path.read_text())}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        sys.exit(f"error: {path} is not a --save file of this benchmark ({err}); run it with --save first")
+    missing = [clip_key(r) for r in results if clip_key(r) not in saved]
+    if missing:
+        sys.exit(f"error: {path} lacks {len(missing)} of these clips (e.g. {missing[0]}); save the same grid and seeds")
+    gains = paired_bootstrap([r.total for r in results], [saved[clip_key(r)] for r in results])
+    text = ", ".join(f"{name} {d:+.4f} [{low:+.4f}, {high:+.4f}]" for name, (d, low, high) in gains.items())
+    keys = " ".join(
+        f"{name}_gain={d:+.4f} {name}_gain_ci={low:+.4f}..{high:+.4f}" for name, (d, low, high) in gains.items()
+    )
+    return f"paired against {path} ({len(results)} clips, 95% paired bootstrap): {text}", keys
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--styles", nargs="+", default=list(DEFAULT_STYLES))
@@ -96,7 +140,11 @@ def main() -> None:
     )
     parser.add_argument("--bound", action="store_true", help="also run the oracle bound: stick R^2 in clear cells")
     parser.add_argument("--clear-cells", help="the clear cells as a --bound run printed them (e.g. 23/1,23/2)")
+    parser.add_argument("--save", type=Path, help="write each clip's tallies to this JSON file (for --against)")
+    parser.add_argument("--against", type=Path, help="a --save file of the same grid: print the paired difference")
     args = parser.parse_args()
+    if args.against is not None and not args.against.is_file():
+        parser.error(f"--against {args.against}: no such file; write one with --save on the same grid first")
 
     styles = [sprite_style(name) for name in args.styles]
     trained = [style.name for style in styles if not SPRITE_SPLIT.is_held_out(style)]
@@ -141,6 +189,11 @@ def main() -> None:
             )
             print(f"not found: {clip_label(result)}{oracle}")
     readable, lost = readable_missed(results)
+    if args.save is not None:
+        save_clips(results, args.save)
+    paired, gain_keys = paired_line(results, args.against) if args.against is not None else ("", "")
+    if paired:
+        print(paired)
     ci = clip_bootstrap([result.total for result in results])
     cell_count, off_bound = cells_off_bound(results)
     cells_met = f"{cell_count - len(off_bound)}/{cell_count}" if args.bound else "-"
@@ -155,7 +208,7 @@ def main() -> None:
         f"clear_cells={','.join(clear_cells) or '-'} cells_within_bound={cells_met} "
         f"readable_found={f'{readable - len(lost)}/{readable}' if args.bound else '-'} "
         f"cpu_s_per_clip={cpu / len(results):.2f} "
-        f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}"
+        f"seconds={seconds:.0f} peak_rss_mb={rss / 1024:.0f}" + (f" {gain_keys}" if gain_keys else "")
     )
 
 

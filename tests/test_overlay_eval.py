@@ -314,3 +314,51 @@ def test_localization_is_held_to_the_clips_the_oracle_reads():
     # The unreadable clip (0.65) is not held against the localization; the readable one missed is named.
     assert lines[-2] == "clips whose oracle reads >= 0.9 of their buttons, found: 2 of 3"
     assert lines[-1] == "  not found: sprite-gamecube-0 CRF 35 scale 0.5 (play, seed 3)"
+
+
+def test_paired_bootstrap_tells_two_readers_apart_on_the_same_clips():
+    """A reader a little better on every clip: the paired interval lies above 0 though each one's own interval spans
+    both; the same reader against itself reads 0 exactly; tallies of different clips are refused."""
+    from nitrogen_datasets.overlay.evaluate import paired_bootstrap
+
+    rng = np.random.default_rng(3)
+    hard = [int(h) for h in rng.integers(700, 1000, 30)]  # clips of very different difficulty
+    theirs = [Tally(h, 1000, 990, 1000) for h in hard]
+    ours = [Tally(h + 5, 1000, 990, 1000) for h in hard]
+    gains = paired_bootstrap(ours, theirs)
+    difference, low, high = gains["button"]
+    assert difference == pytest.approx(0.005) and 0 < low <= difference <= high
+    own_low, own_high = clip_bootstrap(ours)["button"]
+    assert own_high - own_low > 10 * (high - low)  # the clips' spread dwarfs the paired one
+    assert paired_bootstrap(theirs, theirs)["trigger"] == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same clips"):
+        paired_bootstrap(ours, theirs[:-1])
+
+
+def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(tmp_path):
+    """`--save` then `--against`: the same clips pair (a reader against its own save gains exactly 0); a save of
+    other clips, or a file that is not a save, stops with one line naming the fix."""
+    import importlib.util
+    from dataclasses import replace
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_sprite_baseline.py"
+    spec = importlib.util.spec_from_file_location("overlay_sprite_baseline", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    clips = [
+        replace(_clip("sprite-gamecube-0", ("family",), (hits, 100), (97, 100)), seed=i)
+        for i, hits in enumerate((90, 95, 99))
+    ]
+    saved = tmp_path / "shipped.json"
+    bench.save_clips(clips, saved)
+    line, keys = bench.paired_line(clips, saved)
+    assert "button +0.0000 [+0.0000, +0.0000]" in line and "button_gain=+0.0000" in keys
+    other = [replace(clip, seed=clip.seed + 10) for clip in clips]
+    with pytest.raises(SystemExit, match="lacks 3 of these clips"):
+        bench.paired_line(other, saved)
+    broken = tmp_path / "broken.json"
+    broken.write_text("not json")
+    with pytest.raises(SystemExit, match="not a --save file"):
+        bench.paired_line(clips, broken)
