@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from nitrogen_envs.errors import NitroGenError
@@ -27,8 +27,12 @@ logger = logging.getLogger(__name__)
 TOKEN_ENV = "NITROGEN_LEADERBOARD_TOKEN"
 """Environment variable the ``submit`` command reads the token from when ``--token`` is not given."""
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRIES = 3
+"""Extra attempts :func:`submit` and :func:`read_board` (and their commands) make after a retryable failure."""
 BOARD_ROWS = 20
 """Entries :func:`read_board` (and ``nitrogen board``) asks for unless told otherwise: a screenful."""
+SUBMIT_TIMEOUT_S = 300.0
+"""Per-request timeout of :func:`submit` (and ``nitrogen submit``): an upload of weights may take minutes."""
 BOARD_TIMEOUT_S = 30.0
 """Per-request timeout of :func:`read_board`: one small JSON page, not an upload."""
 
@@ -36,9 +40,28 @@ BOARD_TIMEOUT_S = 30.0
 class LeaderboardRequestError(NitroGenError):
     """A request to a leaderboard server that could not be made; the message says why and what to do."""
 
+    status_messages: ClassVar[dict[int, str]] = {
+        404: "not found on this server: {detail}",
+        422: "the server refused the request: {detail}",
+    }
+    """What an error status means to this kind of request (``{detail}``: the server's reason)."""
+    other_status: ClassVar[str] = "the server answered {code} ({detail})"
+    """The message of any other error status."""
+
 
 class SubmitError(LeaderboardRequestError):
     """A submission that could not be made; the message says why and what to do."""
+
+    status_messages: ClassVar[dict[int, str]] = {
+        401: "the server refused the token ({detail}); pass the token from `nitrogen leaderboard add-user` "
+        f"with --token or ${TOKEN_ENV}",
+        403: "not allowed: {detail}",
+        409: "conflict: {detail}",
+        413: "file too large for this server: {detail}",
+        422: "the server refused the submission: {detail}",
+        429: "rate limited by the server: {detail}; try again later",
+    }
+    other_status: ClassVar[str] = "the server answered {code} ({detail}); the submission is safe to retry"
 
 
 class BoardError(LeaderboardRequestError):
@@ -90,8 +113,8 @@ def submit(
     server: str,
     token: str,
     weights: str | Path | None = None,
-    timeout_s: float = 300.0,
-    retries: int = 3,
+    timeout_s: float = SUBMIT_TIMEOUT_S,
+    retries: int = RETRIES,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Submission:
     """Send ``results_path`` (and the ``weights`` folder) to ``server``; see the module docstring.
@@ -148,7 +171,7 @@ def read_board(
     offset: int = 0,
     include_unverified: bool = False,
     timeout_s: float = BOARD_TIMEOUT_S,
-    retries: int = 3,
+    retries: int = RETRIES,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Board:
     """One page of the ranked entries of ``protocol``'s ``track`` on ``server`` (no token needed).
@@ -288,32 +311,12 @@ def _retry_after(response: Any) -> float | None:
 
 
 def _check(response: Any, error: type[LeaderboardRequestError] = SubmitError) -> Any:
+    """``response`` if it succeeded, else an ``error`` whose message says what its status means to that request."""
     code = response.status_code
     if code < 400:
         return response
-    detail = _detail(response)
-    if error is not SubmitError:
-        if code == 404:
-            raise error(f"not found on this server: {detail}")
-        if code == 422:
-            raise error(f"the server refused the request: {detail}")
-        raise error(f"the server answered {code} ({detail})")
-    if code == 401:
-        raise SubmitError(
-            f"the server refused the token ({detail}); pass the token from `nitrogen leaderboard add-user` "
-            f"with --token or ${TOKEN_ENV}"
-        )
-    if code == 403:
-        raise SubmitError(f"not allowed: {detail}")
-    if code == 409:
-        raise SubmitError(f"conflict: {detail}")
-    if code == 413:
-        raise SubmitError(f"file too large for this server: {detail}")
-    if code == 422:
-        raise SubmitError(f"the server refused the submission: {detail}")
-    if code == 429:
-        raise SubmitError(f"rate limited by the server: {detail}; try again later")
-    raise SubmitError(f"the server answered {code} ({detail}); the submission is safe to retry")
+    template = error.status_messages.get(code, error.other_status)
+    raise error(template.format(code=code, detail=_detail(response)))
 
 
 def _detail(response: Any) -> str:

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import click
 
-from nitrogen_leaderboard.client import BOARD_ROWS, BOARD_TIMEOUT_S, TOKEN_ENV, Board, read_board, submit
+from nitrogen_leaderboard.client import (
+    BOARD_ROWS,
+    BOARD_TIMEOUT_S,
+    RETRIES,
+    SUBMIT_TIMEOUT_S,
+    TOKEN_ENV,
+    Board,
+    read_board,
+    submit,
+)
 
 
 @click.command("submit")
@@ -37,10 +46,10 @@ from nitrogen_leaderboard.client import BOARD_ROWS, BOARD_TIMEOUT_S, TOKEN_ENV, 
     default=None,
     help="Checkpoint folder (config.json + model.safetensors) so the server can verify the entry.",
 )
-@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per request.")
+@click.option("--timeout", "timeout_s", default=SUBMIT_TIMEOUT_S, show_default=True, help="Seconds per request.")
 @click.option(
     "--retries",
-    default=3,
+    default=RETRIES,
     show_default=True,
     type=click.IntRange(0, 10),
     help="Attempts after a connection error, 429 or 5xx (safe: the server keeps one entry per content).",
@@ -69,7 +78,9 @@ def submit_command(
     "--all", "include_unverified", is_flag=True, help="Include entries the server has not verified (self-reported)."
 )
 @click.option("--timeout", "timeout_s", default=BOARD_TIMEOUT_S, show_default=True, help="Seconds per request.")
-@click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 10), help="Attempts after a failure.")
+@click.option(
+    "--retries", default=RETRIES, show_default=True, type=click.IntRange(0, 10), help="Attempts after a failure."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
 def board_command(
     protocol: str,
