@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from nitrogen_envs.text_table import text_table
 from nitrogen_leaderboard.client import (
     BOARD_ROWS,
     BOARD_TIMEOUT_S,
@@ -117,7 +118,8 @@ def format_board(page: Board) -> list[str]:
     if not page.entries:
         return [f"{page.protocol} / {page.track}: no {which} at ranks {page.offset + 1} on (of {page.total})"]
     first, last = page.entries[0].rank, page.entries[-1].rank
-    rows = [["rank", "id", "agent", "submitter", "status", "IQM", "95% interval", "params"]]
+    header = ["rank", "id", "agent", "submitter", "status", "IQM", "95% interval", "params"]
+    rows = []
     for entry in page.entries:
         interval = (
             "-"
@@ -136,6 +138,5 @@ def format_board(page: Board) -> list[str]:
                 "-" if entry.num_parameters is None else f"{entry.num_parameters:,}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    table = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    table = [line.rstrip() for line in text_table(header, rows)]
     return [f"{page.protocol} / {page.track}: ranks {first}-{last} of {page.total} ({which})", *table]

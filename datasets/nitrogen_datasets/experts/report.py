@@ -19,6 +19,7 @@ from nitrogen_datasets.experts.base import Expert
 from nitrogen_datasets.experts.registry import default_expert_name, make_expert
 from nitrogen_datasets.parallel import run_parallel
 from nitrogen_envs.registry import all_games, get_game
+from nitrogen_envs.text_table import text_table
 
 logger = logging.getLogger(__name__)
 
@@ -274,13 +275,7 @@ def format_report(rows: Sequence[ReportRow], markdown: bool = False) -> str:
         ]
         for r in rows
     ]
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-    else:
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *body, strict=False)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *body]]
-    return "\n".join([*lines, "", summarize(rows)])
+    return "\n".join([*text_table(header, body, markdown), "", summarize(rows)])
 
 
 def summarize(rows: Sequence[ReportRow]) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS
 from nitrogen_datasets.overlay.evaluate import BOOTSTRAP_DRAWS, ClipResult, Tally, clip_bootstrap
+from nitrogen_envs.text_table import text_table
 
 
 @dataclass(frozen=True)
@@ -76,17 +77,6 @@ def _clips(count: int) -> str:
 
 def _fmt(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.4f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> list[str]:
-    if markdown:
-        return [
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows),
-        ]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    return ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
 
 
 def _held_tally(results: Iterable[ClipResult], which: str = "elements") -> Tally:
@@ -190,7 +180,7 @@ class _Report:
         return row
 
     def table(self, title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-        return ["", title, "", *_table(header, rows, self.markdown)]
+        return ["", title, "", *text_table(header, rows, self.markdown)]
 
     def by_kind(self) -> list[str]:
         """One row per kind of clip, with the stick error and the held element's own accuracy."""
