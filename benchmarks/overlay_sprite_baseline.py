@@ -41,6 +41,7 @@ from nitrogen_datasets.overlay.eval_report import (
     clip_label,
     clips_by_cell,
     format_evaluation,
+    pool_clips,
     readable_missed,
 )
 from nitrogen_datasets.overlay.evaluate import (
@@ -80,15 +81,11 @@ def clear_tally(results: list[ClipResult], given: set[str] | None = None) -> tup
     """
     clear, names = Tally(), []
     for (crf, scale), group in clips_by_cell(results).items():
-        bound = Tally()
-        for result in group:
-            if result.bound is not None:
-                bound.add(result.bound)
+        bound = pool_clips(group, "bound")
         name = cell_name(crf, scale)
         if (name in given) if given is not None else (bound.button_total and bound.button_accuracy >= CLEAR_BOUND):
             names.append(name)
-            for result in group:
-                clear.add(result.total)
+            clear.add(pool_clips(group))
     return clear, names
 
 
@@ -174,11 +171,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_start
     print(format_evaluation(results))
-    pooled, found = Tally(), Tally()
-    for result in results:
-        pooled.add(result.total)
-        if result.located:
-            found.add(result.total)
+    pooled, found = pool_clips(results), pool_clips(result for result in results if result.located)
     given = set(args.clear_cells.split(",")) if args.clear_cells else None
     clear, clear_cells = clear_tally(results, given) if args.bound or given else (Tally(), [])
     located = sum(result.located for result in results)

@@ -61,7 +61,7 @@ TARGETS = Targets()
 """The issue's targets (issue #18: held-out families, real-play actions, CRF 23-35, scale 0.5-2)."""
 
 
-def _pool(results: Iterable[ClipResult], which: str = "total") -> Tally:
+def pool_clips(results: Iterable[ClipResult], which: str = "total") -> Tally:
     """Sum of the clips' ``total`` (the extractor's) or ``bound`` (the oracle's) tallies; absent ones skipped."""
     pooled = Tally()
     for result in results:
@@ -134,7 +134,7 @@ def cells_off_bound(results: Iterable[ClipResult]) -> tuple[int, list[str]]:
     off = [
         cell_name(crf, scale)
         for (crf, scale), clips in cells.items()
-        if not TARGETS.cell_met(_pool(clips), _pool(clips, "bound"))
+        if not TARGETS.cell_met(pool_clips(clips), pool_clips(clips, "bound"))
     ]
     return len(cells), off
 
@@ -172,10 +172,10 @@ class _Report:
         self.metrics = ("button acc", "trigger acc", "stick R2", *bounds)
 
     def cells(self, group: Sequence[ClipResult]) -> list[str]:
-        t = _pool(group)
+        t = pool_clips(group)
         row = [_fmt(t.button_accuracy), _fmt(t.trigger_accuracy), _fmt(t.stick_r2)]
         if self.with_bound:
-            b = _pool(group, "bound")
+            b = pool_clips(group, "bound")
             row += [_fmt(b.button_accuracy), _fmt(b.trigger_accuracy)]
         return row
 
@@ -189,7 +189,7 @@ class _Report:
         rows = []
         for kind, group in sorted(_grouped(self.results, "kind").items(), key=lambda kv: CLIP_KINDS.index(str(kv[0]))):
             found = sum(r.located for r in group)
-            row = [str(kind), str(len(group)), str(found), *self.cells(group), _fmt(_stick_rmse(_pool(group)))]
+            row = [str(kind), str(len(group)), str(found), *self.cells(group), _fmt(_stick_rmse(pool_clips(group)))]
             row.append(_fmt(_held_accuracy(_held_tally(group))))
             if self.with_bound:
                 row.append(_fmt(_held_accuracy(_held_tally(group, "held_bound"))))
@@ -216,7 +216,7 @@ class _Report:
         header = ["crf", "scale", "clips", "button acc", "button bound", "trigger acc", "trigger bound", "within"]
         rows = []
         for (crf, scale), clips in clips_by_cell(group).items():
-            read, bound = _pool(clips), _pool(clips, "bound")
+            read, bound = pool_clips(clips), pool_clips(clips, "bound")
             rows.append(
                 [
                     str(crf),
@@ -297,9 +297,9 @@ def format_evaluation(results: Sequence[ClipResult], markdown: bool = False) -> 
             f"95% bootstrap intervals over those {len(scored)} clips (resampling clips, {BOOTSTRAP_DRAWS} draws): "
             + ", ".join(f"{label} [{_fmt(ci[key][0])}, {_fmt(ci[key][1])}]" for label, key in _CI_LABELS)
         )
-    lines.append(f"targets: {TARGETS.line(_pool(scored))} on {scope}" + (f"; {named}" if real else ""))
+    lines.append(f"targets: {TARGETS.line(pool_clips(scored))} on {scope}" + (f"; {named}" if real else ""))
     if report.with_bound:
-        bound = _pool(main, "bound")
+        bound = pool_clips(main, "bound")
         lines.append(
             f"oracle bound (what the compressed clips hold, see nitrogen_datasets.overlay.bound): "
             f"button {_fmt(bound.button_accuracy)}, trigger {_fmt(bound.trigger_accuracy)}"

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from nitrogen_datasets.overlay.crops import crop_resized, element_rect, template_channels, template_in_frame
-from nitrogen_datasets.overlay.localize import Localization
+from nitrogen_datasets.overlay.localize import Localization, median_frames
 from nitrogen_datasets.overlay.parser_config import PRESS_RATE, TRIGGER_RATE, ParserNetConfig, SampleMix, element_kind
 from nitrogen_datasets.overlay.render import OverlayRenderer, Placement
 from nitrogen_datasets.overlay.sprite_styles import training_sprite_style
@@ -158,7 +158,7 @@ def _median_image(images: Sequence[np.ndarray]) -> np.ndarray:
         return images[0]
     if len(images) == 3:
         return median3(*images)
-    return np.median(np.stack(images), axis=0).astype(np.uint8)  # odd count: the middle value, exact
+    return median_frames(images)  # the extractor's own median: the same values as np.median, exact for odd counts
 
 
 def degrade(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
