@@ -53,10 +53,11 @@ def test_import_rejects_non_gamepad_actions(tmp_path):
 
 
 @pytest.mark.slow  # trains imitation's BC: 19 s on 2 busy shared cores
-def test_imitation_bc_trains_on_exported_trajectories(dataset):
+def test_imitation_bc_trains_on_exported_trajectories(dataset, tmp_path):
     import torch
     from imitation.algorithms import bc
     from imitation.data import rollout
+    from imitation.util.logger import configure
 
     torch.manual_seed(0)
     transitions = rollout.flatten_trajectories(to_trajectories(dataset))
@@ -68,6 +69,7 @@ def test_imitation_bc_trains_on_exported_trajectories(dataset):
         rng=np.random.default_rng(0),
         batch_size=4,
         device="cpu",
+        custom_logger=configure(tmp_path / "logs", []),  # not an empty SB3-<time> folder in the system's tmp
     )
     before = [p.detach().clone() for p in trainer.policy.parameters()]
     trainer.train(n_batches=3, progress_bar=False, log_interval=1000)

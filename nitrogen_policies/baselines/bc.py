@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from nitrogen_envs import gamepad
+from nitrogen_policies.baselines import LOG_FOLDER
 from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,13 @@ def _policy(observation_space: gym.spaces.Box, action_space: gym.spaces.Box, lea
 
 
 def train_bc(config: BCConfig, out: str | Path, progress: bool = True) -> Path:
-    """Train BC on the datasets and save ``bc_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar)."""
+    """Train BC on the datasets and save ``bc_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar).
+
+    The trainer's statistics go to ``out/logs/progress.csv`` (without a logger, ``imitation`` makes an empty
+    ``SB3-<time>`` folder in the system's temporary directory on every run).
+    """
     from imitation.algorithms import bc
+    from imitation.util.logger import configure
     from safetensors.torch import save_model
 
     from nitrogen_datasets.imitation_bridge import to_trajectories
@@ -84,6 +90,8 @@ def train_bc(config: BCConfig, out: str | Path, progress: bool = True) -> Path:
     )
     height, width = config.obs_size, config.obs_size
     observation_space, action_space = _spaces(height, width)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     trainer = bc.BC(
         observation_space=observation_space,
         action_space=action_space,
@@ -92,6 +100,7 @@ def train_bc(config: BCConfig, out: str | Path, progress: bool = True) -> Path:
         policy=_policy(observation_space, action_space, config.learning_rate),
         batch_size=config.batch_size,
         optimizer_kwargs={"lr": config.learning_rate},
+        custom_logger=configure(out / LOG_FOLDER, ["csv"]),
     )
     from nitrogen_envs.progress import progress_bar
 
@@ -102,8 +111,6 @@ def train_bc(config: BCConfig, out: str | Path, progress: bool = True) -> Path:
             log_interval=max(1, config.n_batches // 10),
             on_batch_end=lambda: bar.update(1),
         )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     save_model(trainer.policy, str(out / "policy.safetensors"))
     (out / "bc_config.json").write_text(
         json.dumps({**asdict(config), "height": int(height), "width": int(width)}, indent=2)

@@ -16,6 +16,7 @@ import gymnasium as gym
 
 from nitrogen_envs import FlatGamepad
 from nitrogen_envs.registry import get_game
+from nitrogen_policies.baselines import LOG_FOLDER
 from nitrogen_policies.errors import InvalidConfig
 
 logger = logging.getLogger(__name__)
@@ -91,14 +92,20 @@ def _progress_callback(total: int, enabled: bool) -> Any:
 
 
 def train_ppo(config: PPOConfig, out: str | Path, progress: bool = True) -> Path:
-    """Train PPO and save ``ppo_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar on stderr)."""
+    """Train PPO and save ``ppo_config.json`` + ``policy.safetensors`` into ``out`` (``progress``: a bar on stderr).
+
+    SB3's training statistics go to ``out/logs/progress.csv``: left to itself, SB3 makes an empty ``SB3-<time>``
+    folder in the system's temporary directory on every run.
+    """
     from safetensors.torch import save_model
+    from stable_baselines3.common.logger import configure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     env = _make_vec_env(config)
     try:
         model = _build(config, env)
+        model.set_logger(configure(str(out / LOG_FOLDER), ["csv"]))
         model.learn(total_timesteps=config.timesteps, callback=_progress_callback(config.timesteps, progress))
         # save_model de-duplicates the feature extractor SB3 shares between actor and critic.
         save_model(model.policy, str(out / "policy.safetensors"))
