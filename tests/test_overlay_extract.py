@@ -158,11 +158,14 @@ def test_prefetch_keeps_order_raises_producer_errors_and_stops_on_close():
 
 @pytest.fixture(scope="module")
 def faint_clip(tmp_path_factory):
-    """A clip whose overlay (30% opacity, half size) localization cannot tell from the game, but a parser reads."""
+    """A clip whose overlay (30% opacity, half size, CRF 28) localization cannot tell from the game, but a parser reads.
+
+    At CRF 23 the edges inside its shape find it since session 26 (all 24 presets at 30% opacity and half size over
+    this scene are found at CRF 23; at 28 this one is not, and read where it is, its buttons read 0.97)."""
     style = replace(next(s for s in preset_styles() if s.name == "playstation-color-21"), scale=0.5, opacity=0.3)
     truth = random_actions(48, seed=3)
     folder = tmp_path_factory.mktemp("faint")
-    return render_overlay_video(gameplay(48, size=(360, 640)), truth, style, folder / "faint.mp4", crf=23), truth
+    return render_overlay_video(gameplay(48, size=(360, 640)), truth, style, folder / "faint.mp4", crf=28), truth
 
 
 def test_a_faint_overlay_not_found_is_read_where_the_user_says_it_is(faint_clip, tmp_path):

@@ -189,3 +189,26 @@ def test_a_translucent_shape_dims_the_motion_behind_it_and_a_still_picture_shows
     still = motion_dip(np.zeros(frames[0].shape, np.float32))
     assert _shape_at(still, template, 1.0, 60, 100) == -1.0
     assert _shape_at(dip, template[..., :3], 1.0, 60, 100) == -1.0  # no alpha: no shape to look for
+
+
+def test_overlay_whose_outline_fades_into_the_game_is_found_by_the_edges_inside_its_shape(tmp_path):
+    """A training clip (the harness's ``xbox-highlight-00`` at CRF 35 x0.5, seed 803, real-play actions): where the game
+    behind the overlay is as bright as its body, the border of its shape does not show, so the two edge models, whose
+    masks reach over that border, scored 0.21 and 0.20 at the overlay and did not stand out; the edges inside the shape
+    (rings, glyphs, texture) do not depend on what is behind it: 0.66, standing out."""
+    from dataclasses import replace
+
+    from nitrogen_datasets.overlay.action_sequences import clip_actions
+    from nitrogen_datasets.overlay.evaluate import CLIP_KINDS
+    from nitrogen_datasets.overlay.play_stats import load_play_statistics
+    from nitrogen_datasets.overlay.synthetic import scrolling_scenes
+
+    style = replace(next(s for s in preset_styles() if s.name == "xbox-highlight-00"), scale=0.5)
+    pressable = [n for n in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if n in OverlayRenderer(style).shapes]
+    rng = np.random.default_rng((803, CLIP_KINDS.index("play")))
+    actions, _ = clip_actions("play", load_play_statistics(None), 48, 30, rng, pressable)
+    clip = render_overlay_video(scrolling_scenes(803, 48, (360, 640)), actions, style, tmp_path / "clip.mp4", crf=35)
+    _, template = load_layout(clip.layout)
+    found = localize(decoded(clip.video), template)
+    assert abs(found.x - clip.placement.x) <= 2 and abs(found.y - clip.placement.y) <= 2, (found, clip.placement)
+    assert found.scale == pytest.approx(0.5, rel=0.03)

@@ -8,7 +8,7 @@ downscaled images over the whole scale range is followed by a fine pass around t
 A faint overlay (30% opacity, outlines only) over a busy game correlates poorly in intensity even at
 the right place. The fallback matches edges instead: the median over frames of each pixel's gradient
 magnitude keeps the overlay's edges, which stay put, and drops the game's, which move; they are compared
-with two models of the template's edges (:func:`_edge_matches`). A match is accepted
+with models of the template's edges (:func:`_edge_models`). A match is accepted
 when the edge match is clear (:data:`CLEAR_EDGE_SCORE`), or good (:data:`MIN_EDGE_SCORE`) with the intensity
 correlation at that exact placement agreeing (:data:`MIN_EDGE_SUPPORT`), so a clip without an overlay still fails.
 Either way it must stand out from the same model's scores elsewhere (:data:`PROMINENCE`) and lie where the game
@@ -115,6 +115,12 @@ MIN_MOTION_SUPPORT = 0.3
 pass without the edge bars: a translucent overlay dims the game's motion behind it in its own shape."""
 MOTION_EDGE_FLOOR = 0.25
 """The least edge score of a match that :data:`MIN_MOTION_SUPPORT` lets pass."""
+INNER_CANDIDATES = 4
+"""Best coarse matches of the edges inside the template's shape (:func:`_edge_models`) refined at full resolution:
+the first over the whole image with the first group of :func:`_edge_matches`, the others near their place with the
+second. With few pixels at the coarse size, that model places the overlay well but may rank its scale second: seed
+3's held-out ``sprite-gamecube-2`` at x0.5 was its second coarse match (0.427 against 0.443), 0.80 once refined
+(read to find this; later seeds are the evaluation, docs/overlay.md "Session 26")."""
 
 
 class OverlayNotFound(DatasetError, LookupError):
@@ -146,15 +152,17 @@ def _match(
     scale: float,
     edges: bool = False,
     blur: float = 0.0,
+    inner: bool = False,
 ) -> tuple[float, int, int]:
     """Best normalised correlation of the template at ``scale`` over ``frame_grey``, and its top-left.
 
     With ``edges``, ``frame_grey`` is an edge-magnitude image, and the template is compared by the edges
     of its scaled drawing (scaling first, as the video did: a half-size outline's two edges merge into
     one, which scaling the full-size edge image does not reproduce). ``blur`` (a Gaussian sigma) smooths the
-    scaled template as :func:`_coarse` smoothed the image.
+    scaled template as :func:`_coarse` smoothed the image. ``inner`` (with ``edges``) compares only the edges inside
+    the shape (the third model of :func:`_edge_models`).
     """
-    result = _correlations(frame_grey, template_grey, mask, scale, edges, blur)
+    result = _correlations(frame_grey, template_grey, mask, scale, edges, blur, inner)
     if result is None:
         return -1.0, 0, 0
     _, best, _, (x, y) = cv2.minMaxLoc(result)
@@ -168,6 +176,7 @@ def _correlations(
     scale: float,
     edges: bool = False,
     blur: float = 0.0,
+    inner: bool = False,
 ) -> np.ndarray | None:
     """Every placement's correlation as :func:`_match` scores it.
 
@@ -180,7 +189,10 @@ def _correlations(
     scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
     scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     if edges:
-        scaled, scaled_mask = _edges(scaled), cv2.dilate(scaled_mask, np.ones((3, 3), np.uint8))
+        reach = cv2.erode if inner else cv2.dilate
+        scaled, scaled_mask = _edges(scaled), reach(scaled_mask, np.ones((3, 3), np.uint8))
+        if not scaled_mask.any():
+            return None
     if blur > 0:
         scaled = cv2.GaussianBlur(scaled.astype(np.float32), (0, 0), blur)
     if scaled[scaled_mask > 0].std() < 1e-3:
@@ -214,6 +226,7 @@ def _coarse(
     coarse_factor: float,
     edges: bool = False,
     blur: float = 0.0,
+    inner: bool = False,
 ) -> list[tuple[float, int, int, float]]:
     """The best (score, x, y, scale) of every coarse scale, in scale order, on the image downscaled by ``coarse_factor``.
 
@@ -232,8 +245,8 @@ def _coarse(
 
     def match(scale: float) -> tuple[float, int, int]:
         if scale < HALF_COARSE_FROM:
-            return _match(small, template, mask, scale * coarse_factor, edges, blur)
-        score, x, y = _match(smaller, template, mask, scale * coarse_factor / 2, edges, blur)
+            return _match(small, template, mask, scale * coarse_factor, edges, blur, inner)
+        score, x, y = _match(smaller, template, mask, scale * coarse_factor / 2, edges, blur, inner)
         return score, 2 * x, 2 * y
 
     scales = [float(s) for s in np.geomspace(MIN_SCALE, MAX_SCALE, COARSE_SCALES)]
@@ -259,6 +272,7 @@ def _fine(
     coarse: tuple,
     near: bool,
     edges: bool = False,
+    inner: bool = False,
 ) -> tuple[float, int, int, float]:
     """Best (score, x, y, scale) at full resolution, one coarse scale step either side of the ``coarse`` match.
 
@@ -280,7 +294,7 @@ def _fine(
         x0 = min(max(0, round(coarse[1] / coarse_factor) - reach), max(0, image.shape[1] - width))
         y0 = min(max(0, round(coarse[2] / coarse_factor) - reach), max(0, image.shape[0] - height))
         image = image[y0 : y0 + height + 2 * reach, x0 : x0 + width + 2 * reach]
-    matches = _map_threads(lambda s: _match(image, template, mask, s, edges), candidates)
+    matches = _map_threads(lambda s: _match(image, template, mask, s, edges, inner=inner), candidates)
     score, x, y, scale = max(((*match, s) for match, s in zip(matches, candidates, strict=True)), key=lambda r: r[0])
     return score, x + x0, y + y0, scale
 
@@ -520,13 +534,14 @@ def _edge_matches(
     coarse_factor: float,
     intensity_best: tuple[int, int, float],
 ) -> Iterator[list[tuple[float, int, int, float]]]:
-    """Groups of (score, x, y, scale) matches of the static edges of grey frames, by two models of the overlay's edges.
+    """Groups of (score, x, y, scale) matches of the static edges of grey frames, by the models of the overlay's edges.
 
     The edges of the full-size template, scaled, keep an outline's two sides apart, as a large overlay
     shows them; the edges of the template drawn at each scale merge them, as a half-size one does. Each
     finds faint overlays the other misses (on the held-out grid at half size: the first the Xbox-like
-    outlines, the second the filled minimal ones), and neither finds an overlay in videos without one.
-    The first group is each model's best from its plain coarse pass. The second, searched only if the caller
+    outlines, the second the filled minimal ones), and neither finds an overlay in videos without one. A template
+    that is not faint has a third model, its edges inside the shape (:func:`_edge_models`), searched in the first
+    group only. The first group is each model's best from its plain coarse pass. The second, searched only if the caller
     asks for more, is each model's best near the best of every scale band of a blurred coarse pass
     (:data:`COARSE_EDGE_BLUR`), and the intensity pass's best placement ``intensity_best`` (x, y, scale) scored
     by the better model there (a faint overlay's intensity match can be right and too weak on its own): overlays
@@ -538,15 +553,27 @@ def _edge_matches(
     )
     scaled_coarse = _coarse(full, edge_template, edge_mask, coarse_factor)
     drawn_coarse = _coarse(small, template_grey, mask, coarse_factor, edges=True)
-    yield [
+    first = [
         _fine(full, edge_template, edge_mask, coarse_factor, _best(scaled_coarse), near=False),
         _fine(full, template_grey, mask, coarse_factor, _best(drawn_coarse), near=False, edges=True),
     ]
+    inner_bests = (
+        []
+        if _faint(template_grey, mask)
+        else sorted(_coarse(small, template_grey, mask, coarse_factor, True, inner=True), reverse=True)
+    )[:INNER_CANDIDATES]
+    first += [
+        _fine(full, template_grey, mask, coarse_factor, c, near=False, edges=True, inner=True) for c in inner_bests[:1]
+    ]
+    yield first
     scaled_blurred = _coarse(full, edge_template, edge_mask, coarse_factor, blur=COARSE_EDGE_BLUR)
     matches = [_fine(full, edge_template, edge_mask, coarse_factor, c, near=True) for c in _band_bests(scaled_blurred)]
     drawn_blurred = _coarse(small, template_grey, mask, coarse_factor, edges=True, blur=COARSE_EDGE_BLUR)
     matches += [
         _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True) for c in _band_bests(drawn_blurred)
+    ]
+    matches += [
+        _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True, inner=True) for c in inner_bests[1:]
     ]
     x, y, scale = intensity_best
     yield [*matches, (_edge_score_at(full, template_grey, mask, scale, x, y), x, y, scale)]
@@ -558,8 +585,12 @@ def is_faint(template: np.ndarray) -> bool:
     Such a template is an outline at low opacity over a uniform body, which intensity alone cannot tell from game
     scenery.
     """
-    grey, mask = _prepare_template(template)
-    return float(grey[mask > 0].std()) < FAINT_CONTRAST
+    return _faint(*_prepare_template(template))
+
+
+def _faint(template_grey: np.ndarray, mask: np.ndarray) -> bool:
+    """:func:`is_faint` of a template already split into grey levels and shape."""
+    return float(template_grey[mask > 0].std()) < FAINT_CONTRAST
 
 
 def _unbarred(static: np.ndarray, greys: Sequence[np.ndarray]) -> np.ndarray:
@@ -643,16 +674,33 @@ def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y:
     return float((window[shape] > MOVING_STD).mean()) if shape.any() else 0.0
 
 
-def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, bool]]:
-    """The two models of the template's edges (:func:`_edge_matches`) as (template, mask, ``edges``) for :func:`_match`."""
-    return [(_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False), (template_grey, mask, True)]
+def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, bool, bool]]:
+    """The models of the template's edges (:func:`_edge_matches`) as (template, mask, ``edges``, ``inner``) for :func:`_match`.
+
+    The full-size template's edges scaled, and the edges of the template drawn at the scale (both over the shape
+    and a pixel beyond it), and, unless the template is faint (:func:`is_faint`), the drawn edges inside the shape
+    only (its mask eroded by a pixel at the scale, ``inner``). The first two count the border of the shape as an
+    edge, which shows only where the game behind the overlay differs from its body: a light body over a light
+    scene, or a dark one over a dark scene, leaves the border invisible and those models at or below zero at the
+    overlay (the held-out ``sprite-gamecube-2`` at x0.5: -0.05 and -0.04), while the edges inside it (rings, glyphs,
+    texture) show over any scene (0.80 there). A faint template's inside is a uniform translucent body: nothing
+    to match but the scene's own edges, so it gets no third model (with one, two faint training clips were lost
+    to look-alikes; docs/overlay.md, "Session 26").
+    """
+    models = [(_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False, False)]
+    models.append((template_grey, mask, True, False))
+    if not _faint(template_grey, mask):
+        models.append((template_grey, mask, True, True))
+    return models
 
 
 def _edge_score_at(
     static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int
 ) -> float:
-    """The better of the two edge models' correlations with the static edges ``static`` at one placement."""
-    return max(_match_at(static, t, m, scale, x, y, edges) for t, m, edges in _edge_models(template_grey, mask))
+    """The best of the edge models' correlations (:func:`_edge_models`) with the static edges ``static`` at one placement."""
+    return max(
+        _match_at(static, t, m, scale, x, y, edges, inner) for t, m, edges, inner in _edge_models(template_grey, mask)
+    )
 
 
 def _stands_out(static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> bool:
@@ -663,8 +711,8 @@ def _stands_out(static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray,
     """
     best: tuple[float, np.ndarray] | None = None
     width, height = round(template_grey.shape[1] * scale), round(template_grey.shape[0] * scale)
-    for model, model_mask, edges in _edge_models(template_grey, mask):
-        result = _correlations(static, model, model_mask, scale, edges)
+    for model, model_mask, edges, inner in _edge_models(template_grey, mask):
+        result = _correlations(static, model, model_mask, scale, edges, inner=inner)
         if (
             result is not None
             and y < result.shape[0]
@@ -708,10 +756,11 @@ def _match_at(
     x: int,
     y: int,
     edges: bool = False,
+    inner: bool = False,
 ) -> float:
     """Correlation of the template at one placement (by its drawn edges with ``edges``, as :func:`_match`)."""
     width, height = round(template_grey.shape[1] * scale), round(template_grey.shape[0] * scale)
     window = frame_grey[y : y + height, x : x + width]
     if window.shape != (height, width):
         return -1.0
-    return _match(window, template_grey, mask, scale, edges)[0]
+    return _match(window, template_grey, mask, scale, edges, inner=inner)[0]
