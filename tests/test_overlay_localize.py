@@ -198,15 +198,12 @@ def test_overlay_whose_outline_fades_into_the_game_is_found_by_the_edges_inside_
     (rings, glyphs, texture) do not depend on what is behind it: 0.66, standing out."""
     from dataclasses import replace
 
-    from nitrogen_datasets.overlay.action_sequences import clip_actions
-    from nitrogen_datasets.overlay.evaluate import CLIP_KINDS
+    from nitrogen_datasets.overlay.evaluate import clip_truth
     from nitrogen_datasets.overlay.play_stats import load_play_statistics
     from nitrogen_datasets.overlay.synthetic import scrolling_scenes
 
     style = replace(next(s for s in preset_styles() if s.name == "xbox-highlight-00"), scale=0.5)
-    pressable = [n for n in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if n in OverlayRenderer(style).shapes]
-    rng = np.random.default_rng((803, CLIP_KINDS.index("play")))
-    actions, _ = clip_actions("play", load_play_statistics(None), 48, 30, rng, pressable)
+    actions, _ = clip_truth(style, "play", 803, 48, 30, load_play_statistics(None))
     clip = render_overlay_video(scrolling_scenes(803, 48, (360, 640)), actions, style, tmp_path / "clip.mp4", crf=35)
     _, template = load_layout(clip.layout)
     found = localize(decoded(clip.video), template)

@@ -34,7 +34,7 @@ import numpy as np
 from nitrogen_datasets.import_utils import require_package
 from nitrogen_datasets.overlay.action_sequences import CLIP_KINDS, DEFAULT_KINDS, UnknownClipKind, clip_actions
 from nitrogen_datasets.overlay.localize import OverlayNotFound
-from nitrogen_datasets.overlay.play_stats import load_play_statistics
+from nitrogen_datasets.overlay.play_stats import PlayStatistics, load_play_statistics
 from nitrogen_datasets.overlay.render import OverlayRenderer
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, SpriteStyle, is_sprite_name, named_sprite_styles
 from nitrogen_datasets.overlay.styles import _PALETTES, AnyStyle, UnknownStyle, preset_style, preset_styles
@@ -340,6 +340,20 @@ def _agreements(got: np.ndarray, truth: np.ndarray) -> int:
     return int((same_side & ~np.isnan(got)).sum())
 
 
+def clip_truth(
+    style: AnyStyle, kind: str, seed: int, frames: int, fps: float, stats: PlayStatistics
+) -> tuple[np.ndarray, str | None]:
+    """The actions an evaluation clip of ``kind`` plays (``seed`` as :func:`evaluate_clip` takes it), and its held element.
+
+    Only the buttons and triggers the style draws are pressed. An iid clip draws from the seed alone, as the
+    evaluation before the other kinds did (same figures); the other kinds from (seed, kind).
+    """
+    rng = np.random.default_rng(seed if kind == "iid" else (seed, CLIP_KINDS.index(kind)))
+    present = set(OverlayRenderer(style).shapes)
+    pressable = [name for name in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if name in present]
+    return clip_actions(kind, stats, frames, fps, rng, pressable)
+
+
 def evaluate_clip(
     style: AnyStyle, crf: int, scale: float, config: OverlayEvalConfig, seed: int, kind: str = "iid"
 ) -> ClipResult:
@@ -349,12 +363,9 @@ def evaluate_clip(
     from nitrogen_datasets.overlay.video import render_overlay_video
 
     pq = require_package("pyarrow.parquet")
-    # An iid clip draws from the seed alone, as the evaluation before the other kinds did (same figures).
-    rng = np.random.default_rng(seed if kind == "iid" else (seed, CLIP_KINDS.index(kind)))
     present = set(OverlayRenderer(style).shapes)
-    pressable = [name for name in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if name in present]
     stats = load_play_statistics(config.play_stats)
-    truth, held = clip_actions(kind, stats, config.frames, config.fps, rng, pressable)
+    truth, held = clip_truth(style, kind, seed, config.frames, config.fps, stats)
     placed = replace(style, scale=scale)
     family = f"{style.family}/{style.treatment}" if isinstance(style, SpriteStyle) else style.family
     result = ClipResult(

@@ -540,8 +540,8 @@ def _edge_matches(
     shows them; the edges of the template drawn at each scale merge them, as a half-size one does. Each
     finds faint overlays the other misses (on the held-out grid at half size: the first the Xbox-like
     outlines, the second the filled minimal ones), and neither finds an overlay in videos without one. A template
-    that is not faint has a third model, its edges inside the shape (:func:`_edge_models`), searched in the first
-    group only. The first group is each model's best from its plain coarse pass. The second, searched only if the caller
+    that is not faint has a third model, its edges inside the shape (:func:`_edge_models`): its best coarse match is
+    searched in the first group, its next ones near their place in the second (:data:`INNER_CANDIDATES`). The first group is each model's best from its plain coarse pass. The second, searched only if the caller
     asks for more, is each model's best near the best of every scale band of a blurred coarse pass
     (:data:`COARSE_EDGE_BLUR`), and the intensity pass's best placement ``intensity_best`` (x, y, scale) scored
     by the better model there (a faint overlay's intensity match can be right and too weak on its own): overlays
@@ -687,8 +687,10 @@ def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.n
     to match but the scene's own edges, so it gets no third model (with one, two faint training clips were lost
     to look-alikes; docs/overlay.md, "Session 26").
     """
-    models = [(_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False, False)]
-    models.append((template_grey, mask, True, False))
+    models = [
+        (_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False, False),
+        (template_grey, mask, True, False),
+    ]
     if not _faint(template_grey, mask):
         models.append((template_grey, mask, True, True))
     return models

@@ -26,10 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from nitrogen_datasets.overlay import OverlayRenderer
 from nitrogen_datasets.overlay import knob_match as km
-from nitrogen_datasets.overlay.action_sequences import clip_actions
-from nitrogen_datasets.overlay.evaluate import CLIP_KINDS, resolve_styles
+from nitrogen_datasets.overlay.evaluate import clip_truth, resolve_styles
 from nitrogen_datasets.overlay.extract import ExtractConfig, VideoProbe, _locate, spread_indices
 from nitrogen_datasets.overlay.layout import STICK_AXES, load_layout
 from nitrogen_datasets.overlay.localize import Localization, OverlayNotFound
@@ -48,10 +46,7 @@ def render(cache: Path, name: str, crf: int, scale: float, seed: int) -> Path:
     if not (folder / "truth.npy").exists():
         style = resolve_styles([name])[0]
         folder.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng((seed, CLIP_KINDS.index("play")))
-        present = set(OverlayRenderer(style).shapes)
-        pressable = [n for n in (*gamepad.TRIGGERS, *gamepad.BUTTON_NAMES) if n in present]
-        truth, _ = clip_actions("play", load_play_statistics(None), FRAMES, FPS, rng, pressable)
+        truth, _ = clip_truth(style, "play", seed, FRAMES, FPS, load_play_statistics(None))
         placed = replace(style, scale=scale)
         clip = render_overlay_video(scrolling_scenes(seed, FRAMES, SIZE), truth, placed, folder / "clip.mp4", FPS, crf)
         np.save(folder / "truth.npy", truth)
