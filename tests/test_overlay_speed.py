@@ -258,6 +258,40 @@ def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_pr
     assert pq.read_table(faint.actions).equals(pq.read_table(clear.actions))
 
 
+def test_the_coarse_pass_scores_by_sums_as_opencvs_masked_matching_does(strong_clip):
+    """The intensity pass's coarse scores (three plain correlations) against OpenCV's masked matching, which the
+    fine pass and every acceptance score keep: the same best placement at every coarse scale, scores within 1e-3
+    everywhere, and 0 in a flat window (a letterbox bar), where OpenCV's scores about 1e-9."""
+    from nitrogen_datasets.overlay import localize as loc
+
+    _, template = load_layout(strong_clip.layout)
+    grey = cv2.cvtColor(median_frames(decoded(strong_clip.video)[: loc.MEDIAN_FRAMES]), cv2.COLOR_RGB2GRAY)
+    grey[:, :160] = 0  # a black bar down the left side (the overlay is at the right)
+    template_grey, mask = loc._prepare_template(template)
+    summed = loc.SummedImage(grey)
+    compared = bars = 0
+    for scale in np.geomspace(0.3, 1.2, 8):
+        by_sums = loc._correlations_by_sums(summed, template_grey, mask, scale)
+        masked = loc._correlations(grey, template_grey, mask, scale)
+        if masked is None:
+            assert by_sums is None
+            continue
+        compared += 1
+        assert by_sums.shape == masked.shape and by_sums.dtype == np.float32
+        assert loc._peak(by_sums)[1:] == loc._peak(masked)[1:]
+        real = masked > -1
+        np.testing.assert_allclose(by_sums[real], masked[real], atol=1e-3)
+        inside_bar = 160 - round(template_grey.shape[1] * scale) + 1  # windows wholly inside the bar
+        bars += inside_bar > 0
+        assert (by_sums[:, : max(0, inside_bar)] == 0).all()
+    assert compared >= 6 and bars >= 4
+    coarse = loc._coarse(grey, template_grey, mask, 0.5)
+    for (score, x, y, scale), (sum_score, sum_x, sum_y, sum_scale) in zip(
+        coarse, loc._coarse(grey, template_grey, mask, 0.5, by_sums=True), strict=True
+    ):
+        assert (x, y, scale) == (sum_x, sum_y, sum_scale) and sum_score == pytest.approx(score, abs=1e-3)
+
+
 def test_spread_indices_cover_the_range_evenly():
     assert spread_indices(48, 64) == list(range(48))
     picked = spread_indices(120, 64)

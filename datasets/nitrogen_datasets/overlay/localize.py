@@ -3,7 +3,9 @@
 The overlay is the template uniformly scaled (0.5-2x), translated, possibly alpha-blended over the game
 and compressed. Matching uses zero-mean normalised correlation restricted to the template's shape
 (its alpha channel), which tolerates partial transparency and brightness changes. A coarse pass on
-downscaled images over the whole scale range is followed by a fine pass around the best candidate.
+downscaled images over the whole scale range is followed by a fine pass around the best candidate; the coarse
+intensity pass computes its scores by plain correlations (:func:`_correlations_by_sums`), every score a match is
+accepted on is OpenCV's masked matching.
 
 A faint overlay (30% opacity, outlines only) over a busy game correlates poorly in intensity even at
 the right place. The fallback matches edges instead: the median over frames of each pixel's gradient
@@ -162,11 +164,46 @@ def _match(
     scaled template as :func:`_coarse` smoothed the image. ``inner`` (with ``edges``) compares only the edges inside
     the shape (the third model of :func:`_edge_models`).
     """
-    result = _correlations(frame_grey, template_grey, mask, scale, edges, blur, inner)
+    return _peak(_correlations(frame_grey, template_grey, mask, scale, edges, blur, inner))
+
+
+def _peak(result: np.ndarray | None) -> tuple[float, int, int]:
+    """The best score of a correlation map and its top-left (-1 at the origin where there is no map)."""
     if result is None:
         return -1.0, 0, 0
     _, best, _, (x, y) = cv2.minMaxLoc(result)
     return float(best), int(x), int(y)
+
+
+def _scaled_template(
+    template_grey: np.ndarray,
+    mask: np.ndarray,
+    scale: float,
+    frame_shape: tuple[int, ...],
+    edges: bool = False,
+    blur: float = 0.0,
+    inner: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The template and its mask as :func:`_correlations` compares them at ``scale`` (see :func:`_match`).
+
+    ``None`` where the scaled template is too small, too large for a frame of ``frame_shape`` or flat.
+    """
+    width = round(template_grey.shape[1] * scale)
+    height = round(template_grey.shape[0] * scale)
+    if width < 8 or height < 8 or width > frame_shape[1] or height > frame_shape[0]:
+        return None
+    scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
+    scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    if edges:
+        reach = cv2.erode if inner else cv2.dilate
+        scaled, scaled_mask = _edges(scaled), reach(scaled_mask, np.ones((3, 3), np.uint8))
+        if not scaled_mask.any():
+            return None
+    if blur > 0:
+        scaled = cv2.GaussianBlur(scaled.astype(np.float32), (0, 0), blur)
+    if scaled[scaled_mask > 0].std() < 1e-3:
+        return None
+    return scaled, scaled_mask
 
 
 def _correlations(
@@ -182,23 +219,61 @@ def _correlations(
 
     ``None`` where the scaled template is too small, too large or flat.
     """
-    width = round(template_grey.shape[1] * scale)
-    height = round(template_grey.shape[0] * scale)
-    if width < 8 or height < 8 or width > frame_grey.shape[1] or height > frame_grey.shape[0]:
+    prepared = _scaled_template(template_grey, mask, scale, frame_grey.shape, edges, blur, inner)
+    if prepared is None:
         return None
-    scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
-    scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-    if edges:
-        reach = cv2.erode if inner else cv2.dilate
-        scaled, scaled_mask = _edges(scaled), reach(scaled_mask, np.ones((3, 3), np.uint8))
-        if not scaled_mask.any():
-            return None
-    if blur > 0:
-        scaled = cv2.GaussianBlur(scaled.astype(np.float32), (0, 0), blur)
-    if scaled[scaled_mask > 0].std() < 1e-3:
-        return None
+    scaled, scaled_mask = prepared
     result = cv2.matchTemplate(frame_grey, scaled, cv2.TM_CCOEFF_NORMED, mask=scaled_mask)
     return np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0)
+
+
+FLAT_VARIANCE = 1e-2
+"""Grey-level variance under the mask below which :func:`_correlations_by_sums` scores a placement 0: a flat
+window, such as a letterbox bar, correlates with nothing (OpenCV's masked matching scores one 1e-9 or so)."""
+
+
+class SummedImage:
+    """A grey image made ready for :func:`_correlations_by_sums`, once for every scale of a coarse pass.
+
+    Its values as float32 less their mean (the score does not change, and the local variance is then not a small
+    difference of large float32 sums), and their squares.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        values = image.astype(np.float32)
+        self.centred = values - np.float32(values.mean())
+        self.squares = self.centred * self.centred
+        self.shape = image.shape
+
+
+def _correlations_by_sums(
+    image: SummedImage, template_grey: np.ndarray, mask: np.ndarray, scale: float
+) -> np.ndarray | None:
+    """:func:`_correlations` of an intensity image by three plain correlations, two to three times faster.
+
+    OpenCV's masked ``TM_CCOEFF_NORMED`` costs 3-5 times its unmasked matching (8.6 against 2.8 ms for a 60x38
+    template over a 640x360 image); the same score is the masked zero-mean template's correlation with the image
+    over the root of the template's energy and the image's variance under the mask, whose two local sums are
+    correlations with the mask: three ``TM_CCORR`` calls (1.2 ms each there). Against float64 sums, its scores are
+    as close as OpenCV's or closer (up to 3e-4 off in flat windows for both, 1e-6 near a match): the coarse pass
+    takes it (the placements it proposes are refined by OpenCV's matching, which every acceptance score comes from).
+    """
+    prepared = _scaled_template(template_grey, mask, scale, image.shape)
+    if prepared is None:
+        return None
+    scaled, scaled_mask = prepared
+    inside = (scaled_mask > 0).astype(np.float32)
+    count = float(inside.sum())
+    values = scaled.astype(np.float64)
+    zero_mean = (inside * (values - (inside * values).sum() / count)).astype(np.float32)
+    energy = float(np.square(zero_mean, dtype=np.float64).sum())
+    numerator = cv2.matchTemplate(image.centred, zero_mean, cv2.TM_CCORR)
+    local = cv2.matchTemplate(image.centred, inside, cv2.TM_CCORR)
+    variance = np.maximum(cv2.matchTemplate(image.squares, inside, cv2.TM_CCORR) - local * local / np.float32(count), 0)
+    flat = variance <= np.float32(FLAT_VARIANCE * count)
+    score = numerator / np.sqrt(np.where(flat, np.float32(1.0), variance) * np.float32(energy))
+    score[flat] = 0.0
+    return np.asarray(score, dtype=np.float32)
 
 
 def _edges(grey: np.ndarray) -> np.ndarray:
@@ -227,12 +302,16 @@ def _coarse(
     edges: bool = False,
     blur: float = 0.0,
     inner: bool = False,
+    by_sums: bool = False,
 ) -> list[tuple[float, int, int, float]]:
     """The best (score, x, y, scale) of every coarse scale, in scale order, on the image downscaled by ``coarse_factor``.
 
     With ``edges``, ``image`` is already the downscaled edge image (edges of downscaled frames). ``blur`` smooths
-    both the image and each scaled template (an edge image's thin lines, see :data:`COARSE_EDGE_BLUR`).
+    both the image and each scaled template (an edge image's thin lines, see :data:`COARSE_EDGE_BLUR`). ``by_sums``
+    (an intensity image, neither ``edges`` nor ``blur``) scores by :func:`_correlations_by_sums`.
     """
+    if by_sums and (edges or blur > 0):
+        raise ValueError("the coarse pass scores by sums only an intensity image, without edges or blur")
     small = (
         image if edges else cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
     )
@@ -243,11 +322,16 @@ def _coarse(
         small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), blur)
         smaller = cv2.GaussianBlur(smaller.astype(np.float32), (0, 0), blur)
 
+    summed = (SummedImage(small), SummedImage(smaller)) if by_sums else None
+
     def match(scale: float) -> tuple[float, int, int]:
-        if scale < HALF_COARSE_FROM:
-            return _match(small, template, mask, scale * coarse_factor, edges, blur, inner)
-        score, x, y = _match(smaller, template, mask, scale * coarse_factor / 2, edges, blur, inner)
-        return score, 2 * x, 2 * y
+        half = scale >= HALF_COARSE_FROM
+        factor = coarse_factor / 2 if half else coarse_factor
+        if summed is not None:
+            score, x, y = _peak(_correlations_by_sums(summed[half], template, mask, scale * factor))
+        else:
+            score, x, y = _match(smaller if half else small, template, mask, scale * factor, edges, blur, inner)
+        return (score, 2 * x, 2 * y) if half else (score, x, y)
 
     scales = [float(s) for s in np.geomspace(MIN_SCALE, MAX_SCALE, COARSE_SCALES)]
     return [(score, x, y, scale) for scale, (score, x, y) in zip(scales, _map_threads(match, scales), strict=True)]
@@ -371,7 +455,7 @@ def localize(
     reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
     frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
     template_grey, mask = _prepare_template(template)
-    coarse = _coarse(frame_grey, template_grey, mask, coarse_factor)
+    coarse = _coarse(frame_grey, template_grey, mask, coarse_factor, by_sums=True)
     found, (score, x, y, scale) = _refine(frame_grey, template_grey, mask, coarse_factor, coarse, min_score)
     logger.debug("best overlay match: score %.3f at (%d, %d) scale %.3f", score, x, y, scale)
     faint = is_faint(template)
