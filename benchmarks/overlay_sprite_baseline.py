@@ -15,6 +15,7 @@ Usage::
     python benchmarks/overlay_sprite_baseline.py --seed 0 1 2 --workers 2   # three grids pooled (108 clips)
     python benchmarks/overlay_sprite_baseline.py --seed 1 2 --save shipped.json          # keep each clip's tallies
     python benchmarks/overlay_sprite_baseline.py --seed 1 2 --parser-weights runs/p --against shipped.json
+    python benchmarks/overlay_sprite_baseline.py --seed 8 --size 1280x720   # a stream's size (4x the pixels)
 
 ``--against FILE`` (a ``--save`` of the same grid) adds the paired difference on the same clips, with its paired
 bootstrap interval (:func:`~nitrogen_datasets.overlay.evaluate.paired_bootstrap`): ``*_gain`` and ``*_gain_ci``.
@@ -52,6 +53,7 @@ from nitrogen_datasets.overlay.evaluate import (
     clip_bootstrap,
     paired_bootstrap,
 )
+from nitrogen_datasets.overlay.render import InvalidResolution, parse_resolution
 from nitrogen_datasets.overlay.sprite_styles import SPRITE_SPLIT, sprite_style
 from nitrogen_datasets.parallel import run_parallel
 
@@ -124,6 +126,11 @@ def main() -> None:
     parser.add_argument("--scales", nargs="+", type=float, default=[0.5, 1.0, 2.0])
     parser.add_argument("--kinds", nargs="+", default=["play"])
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument(
+        "--size",
+        default="640x360",
+        help="clip size WxH (the evaluation's default 640x360; streams are 1280x720 and up, the overlay's scale unchanged)",
+    )
     parser.add_argument("--parser", default="learned", choices=["learned", "reference"])
     parser.add_argument("--sticks", default="knob", choices=["knob", "parser"])
     parser.add_argument("--parser-weights", help="folder of a parser from train-parser (default: the shipped weights)")
@@ -143,6 +150,10 @@ def main() -> None:
     if args.against is not None and not args.against.is_file():
         parser.error(f"--against {args.against}: no such file; write one with --save on the same grid first")
 
+    try:
+        width, height = parse_resolution(args.size)
+    except InvalidResolution as error:
+        parser.error(f"--size: {error}")
     styles = [sprite_style(name) for name in args.styles]
     trained = [style.name for style in styles if not SPRITE_SPLIT.is_held_out(style)]
     if trained:
@@ -157,6 +168,7 @@ def main() -> None:
         kinds=tuple(args.kinds),
         sticks=args.sticks,
         bound=args.bound,
+        frame_size=(height, width),
     )
     cells = [(style, crf, scale) for style in styles for crf in config.crfs for scale in config.scales]
     jobs = [
@@ -193,7 +205,7 @@ def main() -> None:
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     print(
         f"overlay_sprite_baseline: parser={args.parser} weights={args.parser_weights or 'shipped'} sticks={args.sticks} "
-        f"seeds={','.join(map(str, args.seed))} clips={len(results)} located={located} "
+        f"size={width}x{height} seeds={','.join(map(str, args.seed))} clips={len(results)} located={located} "
         f"button={pooled.button_accuracy:.4f} trigger={pooled.trigger_accuracy:.4f} stick_r2={pooled.stick_r2:.4f} "
         + " ".join(f"{name}_ci={low:.4f}..{high:.4f}" for name, (low, high) in ci.items())
         + " "

@@ -362,3 +362,31 @@ def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(t
     broken.write_text("not json")
     with pytest.raises(SystemExit, match="not a --save file"):
         bench.paired_line(clips, broken)
+
+
+def test_the_held_out_benchmark_renders_at_the_size_asked_and_refuses_a_size_h264_cannot_encode(monkeypatch, capsys):
+    """`--size 1280x720` evaluates stream-sized clips (the evaluation config's frame size); an odd side stops with
+    one line naming the fix before anything renders."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_sprite_baseline.py"
+    spec = importlib.util.spec_from_file_location("overlay_sprite_baseline", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    asked = []
+
+    def no_run(jobs, job, workers):
+        asked.extend(config.frame_size for _, _, _, config, _, _ in jobs)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(bench, "run_parallel", no_run)
+    monkeypatch.setattr("sys.argv", ["overlay_sprite_baseline.py", "--size", "1280x720", "--styles", "sprite-xbox-6"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert asked and set(asked) == {(720, 1280)}
+    monkeypatch.setattr("sys.argv", ["overlay_sprite_baseline.py", "--size", "1281x720"])
+    with pytest.raises(SystemExit) as stopped:
+        bench.main()
+    assert stopped.value.code == 2 and "use 1282x720" in capsys.readouterr().err
