@@ -335,11 +335,9 @@ def test_paired_bootstrap_tells_two_readers_apart_on_the_same_clips():
         paired_bootstrap(ours, theirs[:-1])
 
 
-def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(tmp_path):
-    """`--save` then `--against`: the same clips pair (a reader against its own save gains exactly 0); a save of
-    other clips, or a file that is not a save, stops with one line naming the fix."""
+def _sprite_baseline():
+    """``benchmarks/overlay_sprite_baseline.py`` as a module (benchmarks are scripts, not a package)."""
     import importlib.util
-    from dataclasses import replace
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_sprite_baseline.py"
@@ -347,6 +345,15 @@ def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(t
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(tmp_path):
+    """`--save` then `--against`: the same clips pair (a reader against its own save gains exactly 0); a save of
+    other clips, or a file that is not a save, stops with one line naming the fix."""
+    from dataclasses import replace
+
+    bench = _sprite_baseline()
     clips = [
         replace(_clip("sprite-gamecube-0", ("family",), (hits, 100), (97, 100)), seed=i)
         for i, hits in enumerate((90, 95, 99))
@@ -367,14 +374,7 @@ def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(t
 def test_the_held_out_benchmark_renders_at_the_size_asked_and_refuses_a_size_h264_cannot_encode(monkeypatch, capsys):
     """`--size 1280x720` evaluates stream-sized clips (the evaluation config's frame size); an odd side stops with
     one line naming the fix before anything renders."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_sprite_baseline.py"
-    spec = importlib.util.spec_from_file_location("overlay_sprite_baseline", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _sprite_baseline()
     asked = []
 
     def no_run(jobs, job, workers):
