@@ -1,6 +1,7 @@
 """What makes extraction fast must not change what it reads: region-only RGB, the split first layer, the probe."""
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -215,6 +216,41 @@ def test_streamed_extraction_reads_what_whole_frames_read(clip, tmp_path):
             x_name, y_name = ("left_x", "left_y") if name == "left_stick" else ("right_x", "right_y")
             np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(x_name)], out[:, element, 2], atol=1e-5)
             np.testing.assert_allclose(got[:, gamepad.FLAT_NAMES.index(y_name)], out[:, element, 3], atol=1e-5)
+
+
+def test_the_parsers_network_runs_a_batch_ahead_on_a_worker_and_reads_as_on_one_thread(clip):
+    """parse_all hands each batch's crops to a worker thread before the caller takes the batch before (extraction
+    reads those frames' sticks meanwhile); the readings equal one frame at a time on the caller's thread, a last
+    short batch included, and a parse closed early leaves no worker behind."""
+    layout, template = load_layout(clip.layout)
+    frames = decoded(clip.video)[:11]  # batches of 4, 4 and 3
+    where = localize(frames, template)
+    parser = LearnedParser(layout, where, frames[:5], template, batch_frames=4)
+    network, cut, threads, batches_cut_at = parser._network, parser._crops, [], []
+
+    def recorded(crops, count):
+        threads.append(threading.current_thread().name)
+        return network(crops, count)
+
+    def counted(batch):
+        batches_cut_at.append(len(batches_cut_at))
+        return cut(batch)
+
+    parser._network, parser._crops = recorded, counted
+    readings, cut_when_read = [], []
+    for reading in parser.parse_all(frames):
+        cut_when_read.append(len(batches_cut_at))
+        readings.append(reading)
+    assert len(threads) == 3 and all(name.startswith("nitrogen-parser") for name in threads)
+    assert cut_when_read[:4] == [2, 2, 2, 2]  # the second batch went to the worker before the first was read
+    one_by_one = [parser._parse_batch([frame])[0] for frame in frames]
+    assert [r.values for r in readings] == [r.values for r in one_by_one]
+    assert [r.confidence for r in readings] == [r.confidence for r in one_by_one]
+
+    stream = parser.parse_all(frames)
+    next(stream)
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("nitrogen-parser")]
 
 
 def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(

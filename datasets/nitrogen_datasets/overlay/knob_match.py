@@ -710,13 +710,15 @@ class KnobSticks:
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
         """The parser's readings in order, each with its frame's sticks read again (the parser may batch frames).
 
-        Both run on the calling thread, the sticks of each frame read as the parser hands its reading over. They
-        used to run on two threads (the parser on its own, up to 32 readings ahead): both are mostly Python
-        around small NumPy, OpenCV and torch calls, so they took turns at the GIL rather than sharing two cores,
-        and contended for it. Measured on an idle 2-core machine, 300 frames of the benchmark's 720p clip: parser
-        alone 0.25-0.27 s, knob reading alone 0.10-0.13 s, the two threads together 0.42-0.51 s of wall time and
-        0.59-0.61 s of CPU (docs/overlay.md, "Session 23"). One thread also reads the same on every run: OpenCV
-        on a worker thread had differed in the last bit on some frames while another thread worked.
+        The sticks of each frame are read on the calling thread as the parser hands its reading over. The
+        parser ran on a thread of its own before session 23 (up to 32 readings ahead): both are mostly Python
+        around small NumPy, OpenCV and torch calls, so they took turns at the GIL rather than sharing two cores.
+        Measured on an idle 2-core machine, 300 frames of the benchmark's 720p clip: parser alone 0.25-0.27 s,
+        knob reading alone 0.10-0.13 s, the two threads together 0.42-0.51 s of wall time and 0.59-0.61 s of CPU
+        (docs/overlay.md, "Session 23"). What does overlap is the learned parser's network alone, a batch ahead
+        on its worker (:meth:`~.learned.LearnedParser.parse_all`): one Python call per batch, whose
+        convolutions leave the GIL free while these readings are made. The knob readings stay on this thread:
+        OpenCV on a worker thread had differed in the last bit on some frames while another thread worked.
         """
         pending: deque[np.ndarray] = deque()  # frames the parser has taken, oldest first
         parsed_frames: deque[ParsedFrame] = deque()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -191,17 +192,40 @@ class LearnedParser:
         return self._parse_batch([frame])[0]
 
     def parse_all(self, frames: Iterable[np.ndarray]) -> Generator[ParsedFrame, None, None]:
-        """Parse a stream of frames, ``batch_frames`` per network call."""
-        batch: list[np.ndarray] = []
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) == self.batch_frames:
-                yield from self._parse_batch(batch)
-                batch = []
-        if batch:
-            yield from self._parse_batch(batch)
+        """Parse a stream of frames, ``batch_frames`` per network call, the network a batch ahead on a worker thread.
+
+        Each batch's crops are cut here and handed to the worker before the caller gets the batch before, so
+        the network runs while the caller works on those readings (extraction reads each frame's sticks then,
+        about 0.35 ms a frame against the network's 0.5). The convolutions leave the GIL free, and the worker
+        gets it back between layers because the caller's knob matching lets go of it in every OpenCV call
+        (beside a loop of pure Python the same network took 96 ms a batch instead of 7: a `/tmp` check). On the
+        benchmark's 10-second 720p clip the parse went from 1.1-1.35 to 1.75 busy cores and the extraction from
+        0.687 to 0.624 s (medians of 30 alternating warm runs; docs/overlay.md, "Session 28"). Session 27 had
+        tried a worker that got each batch only after the caller had taken the one before, so it overlapped the
+        cutting of crops and nothing else.
+        Each crop goes through the network on its own, so the readings are those of one thread, in order.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nitrogen-parser") as pool:
+            running: Future[np.ndarray] | None = None
+            batch: list[np.ndarray] = []
+            for frame in frames:
+                batch.append(frame)
+                if len(batch) == self.batch_frames:
+                    following = pool.submit(self._network, self._crops(batch), len(batch))
+                    if running is not None:
+                        yield from self._readings(running.result())
+                    running, batch = following, []
+            last = pool.submit(self._network, self._crops(batch), len(batch)) if batch else None
+            for future in (running, last):
+                if future is not None:
+                    yield from self._readings(future.result())
 
     def _parse_batch(self, frames: list[np.ndarray]) -> list[ParsedFrame]:
+        """The readings of ``frames``, all on the calling thread."""
+        return self._readings(self._network(self._crops(frames), len(frames)))
+
+    def _crops(self, frames: list[np.ndarray]) -> np.ndarray:
+        """(F * E, crop, crop, 3) every frame's crop of every element, frame by frame."""
         size, n = self.model.config.crop, len(self.names)
         crops = np.empty((len(frames) * n, size, size, FRAME_CHANNELS), np.uint8)
         for index, frame in enumerate(frames):
@@ -211,19 +235,26 @@ class LearnedParser:
                 continue
             for element, rect in enumerate(self.rects):
                 crops[index * n + element] = crop_resized(frame, rect, size)
+        return crops
+
+    def _network(self, crops: np.ndarray, count: int) -> np.ndarray:
+        """(F, E, 4) press probability, trigger travel and knob x, y of each frame's elements."""
         with torch.inference_mode():
             raw = self.model.forward_frames(to_inputs(torch.from_numpy(crops)), self.constant)
-            decoded = decode_outputs(raw).numpy().reshape(len(frames), n, 4)
+            return decode_outputs(raw).numpy().reshape(count, len(self.names), 4)
+
+    def _readings(self, decoded: np.ndarray) -> list[ParsedFrame]:
         # Readings as in the layout's element order: a press is its probability thresholded at BUTTON_THRESHOLD,
         # a trigger's travel is analog (a half-pulled trigger is not an uncertain one), a stick is its knob position.
-        values = np.full((len(frames), gamepad.FLAT_SIZE), np.nan)
+        count = len(decoded)
+        values = np.full((count, gamepad.FLAT_SIZE), np.nan)
         presses = decoded[:, self._buttons, 0].astype(np.float64)
         pressed = presses >= gamepad.BUTTON_THRESHOLD
         values[:, self._button_columns] = presses if self.press_probabilities else pressed.astype(np.float64)
         values[:, self._trigger_columns] = decoded[:, self._triggers, 1]
         for element, (x_column, y_column) in zip(self._sticks, self._stick_columns, strict=True):
             values[:, x_column], values[:, y_column] = decoded[:, element, 2], decoded[:, element, 3]
-        confidence = np.abs(2.0 * presses - 1.0).mean(axis=1) if self._buttons else np.ones(len(frames))
+        confidence = np.abs(2.0 * presses - 1.0).mean(axis=1) if self._buttons else np.ones(count)
         return [
             ParsedFrame(dict(zip(gamepad.FLAT_NAMES, row, strict=True)), float(margin))
             for row, margin in zip(values.tolist(), confidence.tolist(), strict=True)
