@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
-from fixtures.repo import REPO_ROOT
+from fixtures.repo import REPO_ROOT, load_script
 from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.classic  # also run on the classic stack (README test command)
 
 
-def _constraints_script():
-    spec = importlib.util.spec_from_file_location("constraints_script", REPO_ROOT / "scripts" / "constraints.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-constraints = _constraints_script()
+constraints = load_script("scripts/constraints.py", "constraints_script")
 
 
 @pytest.mark.parametrize("stack", sorted(constraints.STACKS))

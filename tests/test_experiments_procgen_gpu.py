@@ -8,13 +8,13 @@ weights that load.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.repo import load_script
 
 pytest.importorskip("procgen")
 
@@ -25,12 +25,8 @@ TASKS = [("Ninja", "easy"), ("CoinRun", "easy")]
 @pytest.fixture(scope="module")
 def procgen_gpu():
     """The script as a module (it puts experiments/ on sys.path for bc_gate), with bc_gate on Procgen."""
-    spec = importlib.util.spec_from_file_location("procgen_gpu", EXPERIMENTS / "procgen_gpu.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["procgen_gpu"] = module
     try:
-        spec.loader.exec_module(module)
+        module = load_script("experiments/procgen_gpu.py", "procgen_gpu")
         module.bc_gate.use_engine("procgen")
         yield module
     finally:

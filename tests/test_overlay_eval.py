@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fixtures.repo import load_script
 
 from nitrogen_datasets.overlay.action_sequences import (
     CLIP_KINDS,
@@ -337,15 +338,7 @@ def test_paired_bootstrap_tells_two_readers_apart_on_the_same_clips():
 
 def _sprite_baseline():
     """``benchmarks/overlay_sprite_baseline.py`` as a module (benchmarks are scripts, not a package)."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "overlay_sprite_baseline.py"
-    spec = importlib.util.spec_from_file_location("overlay_sprite_baseline", path)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_script("benchmarks/overlay_sprite_baseline.py", "overlay_sprite_baseline")
 
 
 def test_the_held_out_benchmark_pairs_a_run_with_a_saved_one_of_the_same_clips(tmp_path):

@@ -7,6 +7,7 @@ cv2 = pytest.importorskip("cv2")
 av = pytest.importorskip("av")
 
 from fixtures.overlay_factories import decoded, gameplay  # noqa: E402
+from fixtures.repo import load_script  # noqa: E402
 
 from nitrogen_datasets.overlay import OverlayRenderer, load_layout, preset_styles  # noqa: E402
 from nitrogen_datasets.overlay.localize import OverlayNotFound, localize  # noqa: E402
@@ -100,15 +101,7 @@ def test_scrolling_scene_without_overlay_is_not_found_with_a_faint_sprite_templa
 
 def _false_finds_script():
     """``experiments/results/overlay_localize_round4/false_finds.py``, whose clips are Round 4's false-find set."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "experiments/results/overlay_localize_round4/false_finds.py"
-    spec = importlib.util.spec_from_file_location("round4_false_finds", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("experiments/results/overlay_localize_round4/false_finds.py", "round4_false_finds")
 
 
 @pytest.mark.parametrize(
