@@ -42,6 +42,7 @@ from nitrogen_datasets.overlay.eval_report import (
     clip_label,
     clips_by_cell,
     format_evaluation,
+    oracle_note,
     pool_clips,
     readable_missed,
 )
@@ -189,10 +190,8 @@ def main() -> None:
     located = sum(result.located for result in results)
     for result in results:
         if not result.located:
-            oracle = (
-                "" if result.bound is None else f": the oracle reads {result.bound.button_accuracy:.4f} of its buttons"
-            )
-            print(f"not found: {clip_label(result)}{oracle}")
+            note = oracle_note(result)
+            print(f"not found: {clip_label(result)}" + (f": {note}" if note else ""))
     readable, lost = readable_missed(results)
     if args.save is not None:
         save_clips(results, args.save)

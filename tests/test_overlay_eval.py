@@ -131,6 +131,10 @@ def test_held_and_idle_clips_are_read_and_reported_per_kind():
     held_tally = held.elements[held.held]
     assert held_tally.button_hits + held_tally.trigger_hits == 24, format_evaluation([held, idle])
     assert idle.total.button_accuracy == 1.0 and idle.total.trigger_accuracy == 1.0
+    # Answering "nothing pressed" without looking is perfect on the idle clip and wrong on every held frame.
+    assert idle.blind.button_accuracy == 1.0 and idle.blind.trigger_accuracy == 1.0
+    blind_misses = held.blind.button_total - held.blind.button_hits + held.blind.trigger_total - held.blind.trigger_hits
+    assert blind_misses >= 24
     report = format_evaluation([held, idle])
     assert "By kind of clip" in report and "held element acc" in report
 
@@ -302,19 +306,26 @@ def test_each_cell_is_held_to_the_oracle_bound_within_the_target_gap():
 
 
 def test_localization_is_held_to_the_clips_the_oracle_reads():
-    """Issue #18: every clip whose oracle reads >= 0.9 of its buttons is found; a clip it cannot read may be missed."""
+    """Issue #18: every clip whose oracle reads >= 0.9 of its buttons is found; a clip it cannot read may be missed.
+    A clip missed is named with what the oracle reads beside what answering "nothing pressed" would."""
     from dataclasses import replace
 
     def clip(bound: int, located: bool, seed: int) -> ClipResult:
         read = 990 if located else 0
         held = _clip("sprite-gamecube-0", ("family",), (read, 1000), (99, 100))
-        return replace(held, crf=35, scale=0.5, located=located, seed=seed, bound=Tally(bound, 1000, 99, 100))
+        blind = Tally(980, 1000, 100, 100)
+        return replace(
+            held, crf=35, scale=0.5, located=located, seed=seed, bound=Tally(bound, 1000, 99, 100), blind=blind
+        )
 
     clips = [clip(990, True, 1), clip(650, False, 2), clip(950, False, 3), clip(900, True, 4)]
     lines = format_evaluation(clips).splitlines()
     # The unreadable clip (0.65) is not held against the localization; the readable one missed is named.
     assert lines[-2] == "clips whose oracle reads >= 0.9 of their buttons, found: 2 of 3"
-    assert lines[-1] == "  not found: sprite-gamecube-0 CRF 35 scale 0.5 (play, seed 3)"
+    assert lines[-1] == (
+        "  not found: sprite-gamecube-0 CRF 35 scale 0.5 (play, seed 3) "
+        '(the oracle reads 0.9500 of its buttons, answering "nothing pressed" 0.9800)'
+    )
 
 
 def test_paired_bootstrap_tells_two_readers_apart_on_the_same_clips():

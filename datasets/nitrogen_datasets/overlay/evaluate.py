@@ -300,6 +300,9 @@ class ClipResult:
     """The oracle's tally of the held element alone (``held`` clips, when asked for)."""
     seed: int | None = None
     """The seed the clip was drawn from (scene and actions), to render it again."""
+    blind: Tally = field(default_factory=Tally)
+    """The tally of a reader that answers "nothing pressed, sticks centred" on every frame without looking: what a
+    reading must beat to show it read anything (in real play, where few buttons are down, it is high)."""
 
     @property
     def in_held_out_split(self) -> bool:
@@ -412,6 +415,7 @@ def evaluate_clip(
             columns = [gamepad.FLAT_NAMES.index(element)]
         result.elements[element] = tally(truth, got, columns)
         result.total.add(result.elements[element])
+        result.blind.add(tally(truth, np.zeros_like(truth), columns))
     return result
 
 
