@@ -10,7 +10,14 @@ pytest.importorskip("av")
 
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.extract import ExtractConfig, read_actions
-from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, KnobTrack, MaskedPatches, StickMatcher, masked_ncc
+from nitrogen_datasets.overlay.knob_match import (
+    KnobMatchConfig,
+    KnobTrack,
+    MaskedPatches,
+    StickMatcher,
+    feature_images,
+    masked_ncc,
+)
 from nitrogen_datasets.overlay.layout import Box
 from nitrogen_datasets.overlay.localize import Localization
 from nitrogen_datasets.overlay.sprite_styles import sprite_style
@@ -124,6 +131,16 @@ def test_the_knob_is_found_to_a_fraction_of_a_pixel(offset):
     matcher = StickMatcher(box, Localization(0, 0, 1.0, 1.0), _pad(60.0, 60.0))
     x, y, _ = matcher.read(_pad(60.0 + offset[0], 60.0 + offset[1]))
     assert x == pytest.approx(offset[0] / 10.0, abs=0.03) and y == pytest.approx(-offset[1] / 10.0, abs=0.03)
+
+
+def test_the_features_matching_runs_on_are_the_same_bits_on_every_call():
+    """Extraction reads a video the same way every run. The edge magnitude knob matching and localization use came
+    from ``cv2.magnitude``, which rounded some pixels one way or the other from call to call on the same input (its
+    result depends on where its buffers lie), so knob readings differed by up to 1e-7 between runs."""
+    pad = _pad(63.25, 57.5)
+    for image in (pad, pad[20:49, 30:59]):  # a frame, and a knob's search region
+        calls = {b"".join(f.tobytes() for f in feature_images(image, KnobMatchConfig())) for _ in range(300)}
+        assert len(calls) == 1
 
 
 def test_a_knob_the_video_does_not_show_reads_centred():

@@ -45,7 +45,7 @@ import numpy as np
 
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
-from nitrogen_datasets.overlay.localize import Localization
+from nitrogen_datasets.overlay.localize import Localization, sobel_magnitude
 from nitrogen_datasets.overlay.parse import ParsedFrame
 
 FEATURES = ("both", "edges", "grey")
@@ -138,9 +138,7 @@ def feature_images(rgb: np.ndarray, config: KnobMatchConfig) -> list[np.ndarray]
     images = [grey] if config.feature in ("grey", "both") else []
     if config.feature in ("edges", "both"):
         blurred = cv2.GaussianBlur(grey, (0, 0), config.edge_sigma) if config.edge_sigma > 0 else grey
-        gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3)
-        images.append(cv2.magnitude(gx, gy))
+        images.append(sobel_magnitude(blurred))
     return images
 
 
@@ -178,7 +176,7 @@ def ring_radii(
     if template.shape[2] == 4:  # what shows where the template is transparent is the game, not this colour
         rgb = rgb * (template[..., 3:4].astype(np.float32) / 255.0)
     grey = cv2.GaussianBlur(_grey(rgb), (0, 0), 0.7)
-    edges = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3))
+    edges = sobel_magnitude(grey)
     radii = np.arange(min_radius, max(min_radius + 0.5, max_radius) + 0.25, 0.25)
     angles = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
     # Continuous coordinate c is pixel index c - 0.5.
