@@ -253,6 +253,29 @@ def test_the_parsers_network_runs_a_batch_ahead_on_a_worker_and_reads_as_on_one_
     assert not [t for t in threading.enumerate() if t.name.startswith("nitrogen-parser")]
 
 
+def test_an_error_in_the_parsers_worker_surfaces_with_its_traceback_and_the_worker_ends(clip):
+    import traceback
+
+    layout, template = load_layout(clip.layout)
+    frames = decoded(clip.video)[:11]
+    parser = LearnedParser(layout, localize(frames, template), frames[:5], template, batch_frames=4)
+    network, calls = parser._network, []
+
+    def broken_network(crops, count):
+        calls.append(count)
+        if len(calls) == 2:
+            raise FloatingPointError("network broke on the second batch")
+        return network(crops, count)
+
+    parser._network = broken_network
+    readings = []
+    with pytest.raises(FloatingPointError, match="second batch") as raised:
+        readings.extend(parser.parse_all(frames))
+    assert len(readings) == 4  # the first batch's readings came out before the error
+    assert "broken_network" in "".join(traceback.format_tb(raised.value.__traceback__))
+    assert not [t for t in threading.enumerate() if t.name.startswith("nitrogen-parser")]
+
+
 def test_extract_decodes_each_frame_once_and_a_faint_overlay_rereads_only_the_probe(
     strong_clip, clip, tmp_path, monkeypatch
 ):
