@@ -715,8 +715,9 @@ class KnobSticks:
         knob reading alone 0.10-0.13 s, the two threads together 0.42-0.51 s of wall time and 0.59-0.61 s of CPU
         (docs/overlay.md, "Session 23"). What does overlap is the learned parser's network alone, a batch ahead
         on its worker (:meth:`~.learned.LearnedParser.parse_all`): one Python call per batch, whose
-        convolutions leave the GIL free while these readings are made. The knob readings stay on this thread:
-        OpenCV on a worker thread had differed in the last bit on some frames while another thread worked.
+        convolutions leave the GIL free while these readings are made. (Session 19 also saw knob readings made
+        on a worker thread differ in the last bit from run to run; so did those made on one thread, until
+        ``cv2.magnitude``, whose rounding varied from call to call, gave way to :func:`~.localize.sobel_magnitude`.)
         """
         pending: deque[np.ndarray] = deque()  # frames the parser has taken, oldest first
         parsed_frames: deque[ParsedFrame] = deque()
