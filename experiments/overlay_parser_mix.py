@@ -15,6 +15,13 @@ Usage::
     python experiments/overlay_parser_mix.py runs/parser-mix --variant rates # one (run two at once on 2 cores)
     python experiments/overlay_parser_mix.py runs/parser-mix --variant rates-30k --workers 2
 
+``rates-30k`` is the parser shipped since session 28. It started from the parser shipped before (commit 781b9b3);
+to train it again, start from that one (``--init``; the default is the parser shipped now)::
+
+    mkdir -p runs/parser-781b9b3 && for f in parser.json parser.safetensors; do
+        git show 781b9b3:datasets/nitrogen_datasets/overlay/weights/$f > runs/parser-781b9b3/$f; done
+    python experiments/overlay_parser_mix.py runs/parser-mix --variant rates-30k --workers 2 --init runs/parser-781b9b3
+
 Then read them as the earlier run was read (docs/overlay.md lists the commands), e.g.
 ``python benchmarks/overlay_sprite_baseline.py --parser-weights runs/parser-mix/rates --kinds idle held``.
 """
@@ -55,6 +62,9 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="folder of the runs (one subfolder per variant)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), nargs="*", default=sorted(VARIANTS))
     parser.add_argument("--workers", type=int, default=1, help="rendering processes and torch threads")
+    parser.add_argument(
+        "--init", type=Path, default=BUNDLED_WEIGHTS, help="the parser to start from (default: shipped)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.workers))
     for name in args.variant:
@@ -68,7 +78,7 @@ def main() -> None:
             workers=args.workers,
             threads=args.workers,
             sprite_fraction=0.5,
-            init=str(BUNDLED_WEIGHTS),
+            init=str(args.init),
             mix=VARIANTS[name],
         )
         result = train_parser(config, folder, progress=False)
