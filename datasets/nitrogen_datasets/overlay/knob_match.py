@@ -46,6 +46,7 @@ import numpy as np
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.layout import STICK_AXES, STICK_ELEMENTS, Box, OverlayLayout
 from nitrogen_datasets.overlay.localize import Localization, sobel_magnitude
+from nitrogen_datasets.overlay.masked_patches import MaskedPatches
 from nitrogen_datasets.overlay.parse import ParsedFrame
 
 FEATURES = ("both", "edges", "grey")
@@ -226,35 +227,6 @@ class _Knob:
     """Working pixel (x, y) of the patch's top-left at rest (the region is built around it)."""
     masked: MaskedPatches | None = None
     """The patch's features prepared for :func:`masked_ncc` (``None`` when matching is not masked)."""
-
-
-@dataclass(frozen=True)
-class MaskedPatches:
-    """Feature patches made ready for :func:`masked_ncc`: zero-mean within the mask, and their norms.
-
-    Args:
-        patches: per feature, the patch as given (float32).
-        zero_mean: per feature, ``mask * (patch - masked mean)`` (float32).
-        norms: per feature, the sum of squares of ``zero_mean``.
-        mask: the binary mask (float32).
-    """
-
-    patches: list[np.ndarray]
-    zero_mean: list[np.ndarray]
-    norms: list[float]
-    mask: np.ndarray
-
-    @classmethod
-    def prepare(cls, features: list[np.ndarray], mask: np.ndarray) -> MaskedPatches:
-        """Centre each feature patch on its mean within ``mask`` (0/1) and zero it outside."""
-        mask = (mask > 0).astype(np.float32)
-        count = float(mask.sum())
-        zero_mean = []
-        for feature in features:
-            values = feature.astype(np.float64)
-            zero_mean.append((mask * (values - (mask * values).sum() / max(count, 1.0))).astype(np.float32))
-        norms = [float(np.square(z, dtype=np.float64).sum()) for z in zero_mean]
-        return cls([np.asarray(f, np.float32) for f in features], zero_mean, norms, mask)
 
 
 DIRECT_FILTER_SIDE = 11

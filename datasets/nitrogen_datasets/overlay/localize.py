@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from nitrogen_datasets.errors import DatasetError
+from nitrogen_datasets.overlay.masked_patches import MaskedPatches
 
 logger = logging.getLogger(__name__)
 
@@ -262,12 +263,9 @@ def _correlations_by_sums(
     prepared = _scaled_template(template_grey, mask, scale, image.shape)
     if prepared is None:
         return None
-    scaled, scaled_mask = prepared
-    inside = (scaled_mask > 0).astype(np.float32)
+    patch = MaskedPatches.prepare([prepared[0]], prepared[1])
+    inside, zero_mean, energy = patch.mask, patch.zero_mean[0], patch.norms[0]
     count = float(inside.sum())
-    values = scaled.astype(np.float64)
-    zero_mean = (inside * (values - (inside * values).sum() / count)).astype(np.float32)
-    energy = float(np.square(zero_mean, dtype=np.float64).sum())
     numerator = cv2.matchTemplate(image.centred, zero_mean, cv2.TM_CCORR)
     local = cv2.matchTemplate(image.centred, inside, cv2.TM_CCORR)
     variance = np.maximum(cv2.matchTemplate(image.squares, inside, cv2.TM_CCORR) - local * local / np.float32(count), 0)
