@@ -165,10 +165,8 @@ def oracle_note(result: ClipResult) -> str:
     """
     if result.bound is None:
         return ""
-    if result.bound.button_total:
-        read, blind, what = result.bound.button_accuracy, result.blind.button_accuracy, "buttons"
-    else:
-        read, blind, what = result.bound.trigger_accuracy, result.blind.trigger_accuracy, "triggers"
+    read, blind = _button_or_trigger(result.bound), _button_or_trigger(result.blind)
+    what = "buttons" if result.bound.button_total else "triggers"
     return f'the oracle reads {read:.4f} of its {what}, answering "nothing pressed" {blind:.4f}'
 
 
