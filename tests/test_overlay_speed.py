@@ -327,11 +327,12 @@ def test_the_coarse_pass_scores_by_sums_as_opencvs_masked_matching_does(strong_c
     grey = cv2.cvtColor(median_frames(decoded(strong_clip.video)[: loc.MEDIAN_FRAMES]), cv2.COLOR_RGB2GRAY)
     grey[:, :160] = 0  # a black bar down the left side (the overlay is at the right)
     template_grey, mask = loc._prepare_template(template)
+    intensity = loc._Model(template_grey, mask)
     summed = loc.SummedImage(grey)
     compared = bars = 0
     for scale in np.geomspace(0.3, 1.2, 8):
-        by_sums = loc._correlations_by_sums(summed, template_grey, mask, scale)
-        masked = loc._correlations(grey, template_grey, mask, scale)
+        by_sums = loc._correlations_by_sums(summed, intensity, scale)
+        masked = loc._correlations(grey, intensity, scale)
         if masked is None:
             assert by_sums is None
             continue
@@ -344,9 +345,9 @@ def test_the_coarse_pass_scores_by_sums_as_opencvs_masked_matching_does(strong_c
         bars += inside_bar > 0
         assert (by_sums[:, : max(0, inside_bar)] == 0).all()
     assert compared >= 6 and bars >= 4
-    coarse = loc._coarse(grey, template_grey, mask, 0.5)
+    coarse = loc._coarse(grey, intensity, 0.5)
     for (score, x, y, scale), (sum_score, sum_x, sum_y, sum_scale) in zip(
-        coarse, loc._coarse(grey, template_grey, mask, 0.5, by_sums=True), strict=True
+        coarse, loc._coarse(grey, intensity, 0.5, by_sums=True), strict=True
     ):
         assert (x, y, scale) == (sum_x, sum_y, sum_scale) and sum_score == pytest.approx(score, abs=1e-3)
 

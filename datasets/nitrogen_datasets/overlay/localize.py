@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -148,24 +148,30 @@ def _prepare_template(template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grey, (mask > 127).astype(np.uint8) * 255
 
 
-def _match(
-    frame_grey: np.ndarray,
-    template_grey: np.ndarray,
-    mask: np.ndarray,
-    scale: float,
-    edges: bool = False,
-    blur: float = 0.0,
-    inner: bool = False,
-) -> tuple[float, int, int]:
-    """Best normalised correlation of the template at ``scale`` over ``frame_grey``, and its top-left.
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """What an image is compared with: a grey template (scale 1) and its shape mask, and how they are scaled.
 
-    With ``edges``, ``frame_grey`` is an edge-magnitude image, and the template is compared by the edges
-    of its scaled drawing (scaling first, as the video did: a half-size outline's two edges merge into
-    one, which scaling the full-size edge image does not reproduce). ``blur`` (a Gaussian sigma) smooths the
-    scaled template as :func:`_coarse` smoothed the image. ``inner`` (with ``edges``) compares only the edges inside
-    the shape (the third model of :func:`_edge_models`).
+    The intensity model is the template itself; :func:`_edge_models` gives the models of its edges. With
+    ``drawn_edges`` the image is an edge-magnitude image and the template is compared by the edges of its scaled
+    drawing (scaling first, as the video did: a half-size outline's two edges merge into one, which scaling the
+    full-size edge image does not reproduce), over its shape and a pixel beyond it, or with ``inner`` inside the
+    shape only. One value for the three, so the passes that search a model (:func:`_coarse`, :func:`_fine`) and
+    score it (:func:`_match_at`) cannot be handed a mix of two.
     """
-    return _peak(_correlations(frame_grey, template_grey, mask, scale, edges, blur, inner))
+
+    grey: np.ndarray = field(repr=False)
+    mask: np.ndarray = field(repr=False)
+    drawn_edges: bool = False
+    inner: bool = False
+
+
+def _match(image: np.ndarray, model: _Model, scale: float, blur: float = 0.0) -> tuple[float, int, int]:
+    """Best normalised correlation of ``model`` at ``scale`` over ``image``, and its top-left.
+
+    ``blur`` (a Gaussian sigma) smooths the scaled template as :func:`_coarse` smoothed the image.
+    """
+    return _peak(_correlations(image, model, scale, blur))
 
 
 def _peak(result: np.ndarray | None) -> tuple[float, int, int]:
@@ -177,26 +183,20 @@ def _peak(result: np.ndarray | None) -> tuple[float, int, int]:
 
 
 def _scaled_template(
-    template_grey: np.ndarray,
-    mask: np.ndarray,
-    scale: float,
-    frame_shape: tuple[int, ...],
-    edges: bool = False,
-    blur: float = 0.0,
-    inner: bool = False,
+    model: _Model, scale: float, frame_shape: tuple[int, ...], blur: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The template and its mask as :func:`_correlations` compares them at ``scale`` (see :func:`_match`).
 
     ``None`` where the scaled template is too small, too large for a frame of ``frame_shape`` or flat.
     """
-    width = round(template_grey.shape[1] * scale)
-    height = round(template_grey.shape[0] * scale)
+    width = round(model.grey.shape[1] * scale)
+    height = round(model.grey.shape[0] * scale)
     if width < 8 or height < 8 or width > frame_shape[1] or height > frame_shape[0]:
         return None
-    scaled = cv2.resize(template_grey, (width, height), interpolation=cv2.INTER_AREA)
-    scaled_mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-    if edges:
-        reach = cv2.erode if inner else cv2.dilate
+    scaled = cv2.resize(model.grey, (width, height), interpolation=cv2.INTER_AREA)
+    scaled_mask = cv2.resize(model.mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    if model.drawn_edges:
+        reach = cv2.erode if model.inner else cv2.dilate
         scaled, scaled_mask = _edges(scaled), reach(scaled_mask, np.ones((3, 3), np.uint8))
         if not scaled_mask.any():
             return None
@@ -207,24 +207,16 @@ def _scaled_template(
     return scaled, scaled_mask
 
 
-def _correlations(
-    frame_grey: np.ndarray,
-    template_grey: np.ndarray,
-    mask: np.ndarray,
-    scale: float,
-    edges: bool = False,
-    blur: float = 0.0,
-    inner: bool = False,
-) -> np.ndarray | None:
+def _correlations(image: np.ndarray, model: _Model, scale: float, blur: float = 0.0) -> np.ndarray | None:
     """Every placement's correlation as :func:`_match` scores it.
 
     ``None`` where the scaled template is too small, too large or flat.
     """
-    prepared = _scaled_template(template_grey, mask, scale, frame_grey.shape, edges, blur, inner)
+    prepared = _scaled_template(model, scale, image.shape, blur)
     if prepared is None:
         return None
     scaled, scaled_mask = prepared
-    result = cv2.matchTemplate(frame_grey, scaled, cv2.TM_CCOEFF_NORMED, mask=scaled_mask)
+    result = cv2.matchTemplate(image, scaled, cv2.TM_CCOEFF_NORMED, mask=scaled_mask)
     return np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0)
 
 
@@ -247,9 +239,7 @@ class SummedImage:
         self.shape = image.shape
 
 
-def _correlations_by_sums(
-    image: SummedImage, template_grey: np.ndarray, mask: np.ndarray, scale: float
-) -> np.ndarray | None:
+def _correlations_by_sums(image: SummedImage, model: _Model, scale: float) -> np.ndarray | None:
     """:func:`_correlations` of an intensity image by three plain correlations: faster the larger the image.
 
     OpenCV's masked ``TM_CCOEFF_NORMED`` costs 3-5 times its unmasked matching (8.6 against 2.8 ms for a 60x38
@@ -260,7 +250,7 @@ def _correlations_by_sums(
     off somewhere, about 1e-6 near a match): the coarse pass takes it (the placements it proposes are refined by
     OpenCV's matching, which every acceptance score comes from).
     """
-    prepared = _scaled_template(template_grey, mask, scale, image.shape)
+    prepared = _scaled_template(model, scale, image.shape)
     if prepared is None:
         return None
     patch = MaskedPatches.prepare([prepared[0]], prepared[1])
@@ -308,25 +298,21 @@ def _map_threads(function: Callable[[float], tuple[float, int, int]], scales: Se
 
 
 def _coarse(
-    image: np.ndarray,
-    template: np.ndarray,
-    mask: np.ndarray,
-    coarse_factor: float,
-    edges: bool = False,
-    blur: float = 0.0,
-    inner: bool = False,
-    by_sums: bool = False,
+    image: np.ndarray, model: _Model, coarse_factor: float, blur: float = 0.0, by_sums: bool = False
 ) -> list[tuple[float, int, int, float]]:
     """The best (score, x, y, scale) of every coarse scale, in scale order, on the image downscaled by ``coarse_factor``.
 
-    With ``edges``, ``image`` is already the downscaled edge image (edges of downscaled frames). ``blur`` smooths
-    both the image and each scaled template (an edge image's thin lines, see :data:`COARSE_EDGE_BLUR`). ``by_sums``
-    (an intensity image, neither ``edges`` nor ``blur``) scores by :func:`_correlations_by_sums`.
+    For a model of ``drawn_edges``, ``image`` is already the downscaled edge image (edges of downscaled frames).
+    ``blur`` smooths both the image and each scaled template (an edge image's thin lines, see
+    :data:`COARSE_EDGE_BLUR`). ``by_sums`` (an intensity image, no ``drawn_edges`` nor ``blur``) scores by
+    :func:`_correlations_by_sums`.
     """
-    if by_sums and (edges or blur > 0):
+    if by_sums and (model.drawn_edges or blur > 0):
         raise ValueError("the coarse pass scores by sums only an intensity image, without edges or blur")
     small = (
-        image if edges else cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
+        image
+        if model.drawn_edges
+        else cv2.resize(image, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA)
     )
     # Large templates are matched on an image half as large again, a quarter of the work; on the held-out
     # grid this located the same clips (213 of 216).
@@ -341,9 +327,9 @@ def _coarse(
         half = scale >= HALF_COARSE_FROM
         factor = coarse_factor / 2 if half else coarse_factor
         if summed is not None:
-            score, x, y = _peak(_correlations_by_sums(summed[half], template, mask, scale * factor))
+            score, x, y = _peak(_correlations_by_sums(summed[half], model, scale * factor))
         else:
-            score, x, y = _match(smaller if half else small, template, mask, scale * factor, edges, blur, inner)
+            score, x, y = _match(smaller if half else small, model, scale * factor, blur)
         return (score, 2 * x, 2 * y) if half else (score, x, y)
 
     scales = [float(s) for s in np.geomspace(MIN_SCALE, MAX_SCALE, COARSE_SCALES)]
@@ -362,14 +348,7 @@ def _band_bests(coarse: Sequence[tuple[float, int, int, float]]) -> list[tuple[f
 
 
 def _fine(
-    image: np.ndarray,
-    template: np.ndarray,
-    mask: np.ndarray,
-    coarse_factor: float,
-    coarse: tuple,
-    near: bool,
-    edges: bool = False,
-    inner: bool = False,
+    image: np.ndarray, model: _Model, coarse_factor: float, coarse: tuple, near: bool
 ) -> tuple[float, int, int, float]:
     """Best (score, x, y, scale) at full resolution, one coarse scale step either side of the ``coarse`` match.
 
@@ -386,12 +365,12 @@ def _fine(
     ]
     x0 = y0 = 0
     if near:
-        height, width = (round(side * max(candidates)) for side in template.shape[:2])
+        height, width = (round(side * max(candidates)) for side in model.grey.shape[:2])
         reach = 8 + round(FINE_WINDOW * max(height, width))
         x0 = min(max(0, round(coarse[1] / coarse_factor) - reach), max(0, image.shape[1] - width))
         y0 = min(max(0, round(coarse[2] / coarse_factor) - reach), max(0, image.shape[0] - height))
         image = image[y0 : y0 + height + 2 * reach, x0 : x0 + width + 2 * reach]
-    matches = _map_threads(lambda s: _match(image, template, mask, s, edges, inner=inner), candidates)
+    matches = _map_threads(lambda s: _match(image, model, s), candidates)
     score, x, y, scale = max(((*match, s) for match, s in zip(matches, candidates, strict=True)), key=lambda r: r[0])
     return score, x + x0, y + y0, scale
 
@@ -468,8 +447,9 @@ def localize(
     reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
     frame_grey = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
     template_grey, mask = _prepare_template(template)
-    coarse = _coarse(frame_grey, template_grey, mask, coarse_factor, by_sums=True)
-    found, (score, x, y, scale) = _refine(frame_grey, template_grey, mask, coarse_factor, coarse, min_score)
+    intensity = _Model(template_grey, mask)
+    coarse = _coarse(frame_grey, intensity, coarse_factor, by_sums=True)
+    found, (score, x, y, scale) = _refine(frame_grey, intensity, coarse_factor, coarse, min_score)
     logger.debug("best overlay match: score %.3f at (%d, %d) scale %.3f", score, x, y, scale)
     faint = is_faint(template)
     if found and not faint and score >= min_score + BAND_MARGIN:
@@ -480,6 +460,7 @@ def localize(
     else:
         sample = edge_frames() if callable(edge_frames) else edge_frames
     greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in sample]
+    models = _edge_models(template_grey, mask)
     static = _static_edges(greys)
     unbarred = _unbarred(static, greys)
     motion = np.stack(greys).astype(np.float32).std(axis=0)
@@ -487,7 +468,7 @@ def localize(
     if found:
         # A weak intensity match needs the static edges there to agree; one of a faint template must pass as an edge
         # match would: clear edges that stand out, where the game moves.
-        agree = _edge_score_at(static, template_grey, mask, scale, x, y)
+        agree = _edge_score_at(static, models, scale, x, y)
         logger.debug("intensity match %.3f (faint template: %s): static edges there %.3f", score, faint, agree)
         if not faint and agree >= MIN_EDGE_SUPPORT:
             return Localization(x, y, scale, score)
@@ -495,17 +476,17 @@ def localize(
         if (
             faint
             and agree >= agree_bar
-            and _stands_out(static, template_grey, mask, scale, x, y)
+            and _stands_out(static, models, scale, x, y)
             and _moving_share(motion, mask, scale, x, y) >= MOVING_SHARE
-            and (unbarred is static or _edge_score_at(unbarred, template_grey, mask, scale, x, y) >= agree_bar)
+            and (unbarred is static or _edge_score_at(unbarred, models, scale, x, y) >= agree_bar)
         ):
             return Localization(x, y, scale, score)
         doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
     seen: list[tuple[float, int, int, float]] = []
     dip = motion_dip(motion)
-    for group in _edge_matches(greys, static, template_grey, mask, coarse_factor, (x, y, scale)):
+    for group in _edge_matches(greys, static, models, coarse_factor, (x, y, scale)):
         for edge_score, ex, ey, edge_scale in sorted(group, reverse=True):
-            support = _match_at(frame_grey, template_grey, mask, edge_scale, ex, ey)
+            support = _match_at(frame_grey, intensity, edge_scale, ex, ey)
             moved = _shape_at(dip, template, edge_scale, ex, ey)
             logger.debug(
                 "edge match: score %.3f at (%d, %d) scale %.3f, intensity %.3f, motion %.3f",
@@ -528,11 +509,11 @@ def localize(
                 doubted.append(
                     f"edges {edge_score:.3f} with motion {moved:.3f} at scale {edge_scale:.2f} not standing out"
                 )
-            elif not by_motion and not _stands_out(static, template_grey, mask, edge_scale, ex, ey):
+            elif not by_motion and not _stands_out(static, models, edge_scale, ex, ey):
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} not standing out")
             elif _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} where the game does not move")
-            elif unbarred is not static and _edge_score_at(unbarred, template_grey, mask, edge_scale, ex, ey) < (
+            elif unbarred is not static and _edge_score_at(unbarred, models, edge_scale, ex, ey) < (
                 clear if edge_score >= clear else least
             ):
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} on the letterbox bars' edges")
@@ -584,16 +565,14 @@ def at_placement(frames: Sequence[np.ndarray], template: np.ndarray, x: int, y: 
         )
     first, _ = probe_sample(len(frames))
     reference = median_frames([frames[i] for i in first]) if len(first) > 1 else frames[0]
-    template_grey, mask = _prepare_template(template)
-    score = _match_at(cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY), template_grey, mask, scale, x, y)
+    score = _match_at(cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY), _Model(*_prepare_template(template)), scale, x, y)
     logger.debug("overlay placed at (%d, %d) scale %.3f: intensity %.3f there", x, y, scale, score)
     return Localization(x, y, scale, score)
 
 
 def _refine(
     image: np.ndarray,
-    template: np.ndarray,
-    mask: np.ndarray,
+    model: _Model,
     coarse_factor: float,
     coarse: Sequence[tuple[float, int, int, float]],
     min_score: float,
@@ -605,13 +584,13 @@ def _refine(
     another chance for a look-alike. The others cost time only where nothing was found yet.
     """
     best = _best(coarse)
-    near = _fine(image, template, mask, coarse_factor, best, near=True)
+    near = _fine(image, model, coarse_factor, best, near=True)
     if near[0] >= min_score:
         return True, near
-    anywhere = _fine(image, template, mask, coarse_factor, best, near=False)
+    anywhere = _fine(image, model, coarse_factor, best, near=False)
     if anywhere[0] >= min_score:
         return True, anywhere
-    bands = [_fine(image, template, mask, coarse_factor, c, near=True) for c in _band_bests(coarse) if c != best]
+    bands = [_fine(image, model, coarse_factor, c, near=True) for c in _band_bests(coarse) if c != best]
     band = _best(bands) if bands else anywhere
     if band[0] >= min_score + BAND_MARGIN:
         return True, band
@@ -626,8 +605,7 @@ def _edge_thresholds(scale: float) -> tuple[float, float]:
 def _edge_matches(
     greys: Sequence[np.ndarray],
     full: np.ndarray,
-    template_grey: np.ndarray,
-    mask: np.ndarray,
+    models: Sequence[_Model],
     coarse_factor: float,
     intensity_best: tuple[int, int, float],
 ) -> Iterator[list[tuple[float, int, int, float]]]:
@@ -642,38 +620,33 @@ def _edge_matches(
     asks for more, is each model's best near the best of every scale band of a blurred coarse pass
     (:data:`COARSE_EDGE_BLUR`), and the intensity pass's best placement ``intensity_best`` (x, y, scale) scored
     by the better model there (a faint overlay's intensity match can be right and too weak on its own): overlays
-    the first group finds cost no more than before. ``full`` is the static edges of ``greys`` (:func:`_static_edges`).
+    the first group finds cost no more than before. ``full`` is the static edges of ``greys`` (:func:`_static_edges`),
+    ``models`` the template's edge models (:func:`_edge_models`).
     """
-    edge_template, edge_mask = _edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    scaled, drawn, *inside = models
     small = _static_edges(
         [cv2.resize(g, None, fx=coarse_factor, fy=coarse_factor, interpolation=cv2.INTER_AREA) for g in greys]
     )
-    scaled_coarse = _coarse(full, edge_template, edge_mask, coarse_factor)
-    drawn_coarse = _coarse(small, template_grey, mask, coarse_factor, edges=True)
+    scaled_coarse = _coarse(full, scaled, coarse_factor)
+    drawn_coarse = _coarse(small, drawn, coarse_factor)
     first = [
-        _fine(full, edge_template, edge_mask, coarse_factor, _best(scaled_coarse), near=False),
-        _fine(full, template_grey, mask, coarse_factor, _best(drawn_coarse), near=False, edges=True),
+        _fine(full, scaled, coarse_factor, _best(scaled_coarse), near=False),
+        _fine(full, drawn, coarse_factor, _best(drawn_coarse), near=False),
     ]
-    inner_bests = (
-        []
-        if _faint(template_grey, mask)
-        else sorted(_coarse(small, template_grey, mask, coarse_factor, True, inner=True), reverse=True)
-    )[:INNER_CANDIDATES]
-    first += [
-        _fine(full, template_grey, mask, coarse_factor, c, near=False, edges=True, inner=True) for c in inner_bests[:1]
+    inner_bests = [
+        (model, best)
+        for model in inside
+        for best in sorted(_coarse(small, model, coarse_factor), reverse=True)[:INNER_CANDIDATES]
     ]
+    first += [_fine(full, model, coarse_factor, c, near=False) for model, c in inner_bests[:1]]
     yield first
-    scaled_blurred = _coarse(full, edge_template, edge_mask, coarse_factor, blur=COARSE_EDGE_BLUR)
-    matches = [_fine(full, edge_template, edge_mask, coarse_factor, c, near=True) for c in _band_bests(scaled_blurred)]
-    drawn_blurred = _coarse(small, template_grey, mask, coarse_factor, edges=True, blur=COARSE_EDGE_BLUR)
-    matches += [
-        _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True) for c in _band_bests(drawn_blurred)
-    ]
-    matches += [
-        _fine(full, template_grey, mask, coarse_factor, c, near=True, edges=True, inner=True) for c in inner_bests[1:]
-    ]
+    scaled_blurred = _coarse(full, scaled, coarse_factor, blur=COARSE_EDGE_BLUR)
+    matches = [_fine(full, scaled, coarse_factor, c, near=True) for c in _band_bests(scaled_blurred)]
+    drawn_blurred = _coarse(small, drawn, coarse_factor, blur=COARSE_EDGE_BLUR)
+    matches += [_fine(full, drawn, coarse_factor, c, near=True) for c in _band_bests(drawn_blurred)]
+    matches += [_fine(full, model, coarse_factor, c, near=True) for model, c in inner_bests[1:]]
     x, y, scale = intensity_best
-    yield [*matches, (_edge_score_at(full, template_grey, mask, scale, x, y), x, y, scale)]
+    yield [*matches, (_edge_score_at(full, models, scale, x, y), x, y, scale)]
 
 
 def is_faint(template: np.ndarray) -> bool:
@@ -771,8 +744,8 @@ def _moving_share(motion: np.ndarray, mask: np.ndarray, scale: float, x: int, y:
     return float((window[shape] > MOVING_STD).mean()) if shape.any() else 0.0
 
 
-def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, bool, bool]]:
-    """The models of the template's edges (:func:`_edge_matches`) as (template, mask, ``edges``, ``inner``) for :func:`_match`.
+def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[_Model]:
+    """The models of the template's edges (:func:`_edge_matches`), compared with static edges.
 
     The full-size template's edges scaled, and the edges of the template drawn at the scale (both over the shape
     and a pixel beyond it), and, unless the template is faint (:func:`is_faint`), the drawn edges inside the shape
@@ -785,33 +758,29 @@ def _edge_models(template_grey: np.ndarray, mask: np.ndarray) -> list[tuple[np.n
     to look-alikes; docs/overlay.md, "Session 26").
     """
     models = [
-        (_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8)), False, False),
-        (template_grey, mask, True, False),
+        _Model(_edges(template_grey), cv2.dilate(mask, np.ones((3, 3), np.uint8))),
+        _Model(template_grey, mask, drawn_edges=True),
     ]
     if not _faint(template_grey, mask):
-        models.append((template_grey, mask, True, True))
+        models.append(_Model(template_grey, mask, drawn_edges=True, inner=True))
     return models
 
 
-def _edge_score_at(
-    static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int
-) -> float:
+def _edge_score_at(static: np.ndarray, models: Sequence[_Model], scale: float, x: int, y: int) -> float:
     """The best of the edge models' correlations (:func:`_edge_models`) with the static edges ``static`` at one placement."""
-    return max(
-        _match_at(static, t, m, scale, x, y, edges, inner) for t, m, edges, inner in _edge_models(template_grey, mask)
-    )
+    return max(_match_at(static, model, scale, x, y) for model in models)
 
 
-def _stands_out(static: np.ndarray, template_grey: np.ndarray, mask: np.ndarray, scale: float, x: int, y: int) -> bool:
+def _stands_out(static: np.ndarray, models: Sequence[_Model], scale: float, x: int, y: int) -> bool:
     """Whether the edge match at (x, y) stands out from the same model's scores elsewhere (:data:`PROMINENCE`).
 
     The model is the one of the two that scores best at (x, y); "elsewhere" is every placement at least
     :data:`PROMINENCE_REACH` of the scaled template's size away, and a frame that leaves no such placement passes.
     """
     best: tuple[float, np.ndarray] | None = None
-    width, height = round(template_grey.shape[1] * scale), round(template_grey.shape[0] * scale)
-    for model, model_mask, edges, inner in _edge_models(template_grey, mask):
-        result = _correlations(static, model, model_mask, scale, edges, inner=inner)
+    width, height = round(models[0].grey.shape[1] * scale), round(models[0].grey.shape[0] * scale)
+    for model in models:
+        result = _correlations(static, model, scale)
         if (
             result is not None
             and y < result.shape[0]
@@ -847,19 +816,10 @@ def _motion_stands_out(dip: np.ndarray, template: np.ndarray, scale: float, x: i
     return y < result.shape[0] and x < result.shape[1] and _prominent(result, x, y, width, height)
 
 
-def _match_at(
-    frame_grey: np.ndarray,
-    template_grey: np.ndarray,
-    mask: np.ndarray,
-    scale: float,
-    x: int,
-    y: int,
-    edges: bool = False,
-    inner: bool = False,
-) -> float:
-    """Correlation of the template at one placement (by its drawn edges with ``edges``, as :func:`_match`)."""
-    width, height = round(template_grey.shape[1] * scale), round(template_grey.shape[0] * scale)
-    window = frame_grey[y : y + height, x : x + width]
+def _match_at(image: np.ndarray, model: _Model, scale: float, x: int, y: int) -> float:
+    """Correlation of ``model`` at one placement of ``image`` (as :func:`_match` scores it)."""
+    width, height = round(model.grey.shape[1] * scale), round(model.grey.shape[0] * scale)
+    window = image[y : y + height, x : x + width]
     if window.shape != (height, width):
         return -1.0
-    return _match(window, template_grey, mask, scale, edges, inner=inner)[0]
+    return _match(window, model, scale)[0]

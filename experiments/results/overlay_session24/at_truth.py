@@ -40,15 +40,16 @@ def main() -> None:
         greys = [cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in edge_indices]
         static = loc._static_edges(greys)
         grey, mask = loc._prepare_template(template)
+        models = loc._edge_models(grey, mask)
         median = cv2.cvtColor(loc.median_frames([frames[i] for i in first]), cv2.COLOR_RGB2GRAY)
         motion = np.stack(greys).astype(np.float32).std(axis=0)
         dip = loc.motion_dip(motion)
         least, clear = loc._edge_thresholds(scale)
         print(
-            f"{name}: edge {loc._edge_score_at(static, grey, mask, scale, x, y):.3f} "
-            f"intensity {loc._match_at(median, grey, mask, scale, x, y):.3f} "
+            f"{name}: edge {loc._edge_score_at(static, models, scale, x, y):.3f} "
+            f"intensity {loc._match_at(median, loc._Model(grey, mask), scale, x, y):.3f} "
             f"motion {loc._shape_at(dip, template, scale, x, y):.3f} "
-            f"edges stand out {loc._stands_out(static, grey, mask, scale, x, y)} "
+            f"edges stand out {loc._stands_out(static, models, scale, x, y)} "
             f"motion stands out {loc._motion_stands_out(dip, template, scale, x, y)} "
             f"moving {loc._moving_share(motion, mask, scale, x, y):.2f} edge bars {least:.3f}/{clear:.3f}",
             flush=True,
