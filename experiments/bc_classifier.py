@@ -383,7 +383,7 @@ def train(family: str, data: str, labeller: str, config: ClassifierConfig) -> No
         if step % 500 == 0 or step == config.steps:
             accuracy = held_out_accuracy(network, x, y, g, held, games_of_family)
             curve.append({"step": step, "loss": float(loss.detach()), **accuracy})
-            print(f"train {out.name} step {step}: loss {float(loss):.3f} {accuracy}", flush=True)
+            print(f"train {out.name} step {step}: loss {float(loss.detach()):.3f} {accuracy}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     save_model(network, str(out / "model.safetensors"))
     majority = {

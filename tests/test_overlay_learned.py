@@ -62,6 +62,20 @@ def test_train_parser_writes_safetensors_with_its_validation_figures(tmp_path):
     assert sum(p.numel() for p in model.parameters()) > 10_000
 
 
+@pytest.mark.filterwarnings("error")
+def test_train_parser_logs_its_losses_without_a_warning(tmp_path):
+    """The loss is logged every 50 steps; read as ``float(loss)`` it made torch warn at each log ("Converting a
+    tensor with requires_grad=True to a scalar"), filling a user's terminal during ``train-parser``."""
+    config = ParserTrainConfig(renders=24, validation_renders=4, epochs=1, batch_size=8, workers=1, threads=1)
+    train_parser(config, tmp_path / "parser", progress=False)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "parser" / "tb"))
+    events.Reload()
+    logged = events.Scalars("loss/total")  # the branch that warned ran: 24 renders make more than 50 batches of 8
+    assert [event.step for event in logged][:1] == [50] and np.isfinite(logged[0].value)
+
+
 def test_train_parser_leaves_torchs_seed_and_thread_count_as_it_found_them(tmp_path):
     """Training seeds torch and sets its threads; a caller's process (this test session) must not keep either."""
     threads = torch.get_num_threads()

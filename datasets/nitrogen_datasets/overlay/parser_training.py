@@ -243,11 +243,13 @@ def _train(config: ParserTrainConfig, out: Path, show: bool) -> ParserTrainResul
                     step += 1
                     bar.update(1)
                     if step % 50 == 0:
-                        writer.add_scalar("loss/total", float(loss), step)
+                        # .item(), not float(): float() of a tensor that requires grad warns on every call (torch 2.13)
+                        total_loss = loss.item()
+                        writer.add_scalar("loss/total", total_loss, step)
                         for kind, value in losses.items():
-                            writer.add_scalar(f"loss/{kind}", float(value), step)
+                            writer.add_scalar(f"loss/{kind}", value.item(), step)
                         writer.add_scalar("lr", schedule.get_last_lr()[0], step)
-                        bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+                        bar.set_postfix(loss=f"{total_loss:.4f}", refresh=False)
                 metrics = evaluate_elements(model, validation)
                 for name, figure in metrics.items():
                     writer.add_scalar(f"validation/{name}", figure, step)
