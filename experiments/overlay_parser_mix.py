@@ -42,10 +42,14 @@ VARIANTS = {
     "rates": SampleMix(press_rate=0.1, trigger_rate=0.2),
     "rates-rest": SampleMix(press_rate=0.1, trigger_rate=0.2, rest_frames=(3, 5)),
     "rates-30k": SampleMix(press_rate=0.1, trigger_rate=0.2),
+    "rates-30k-fresh": SampleMix(press_rate=0.1, trigger_rate=0.2),
 }
-RENDERS = {"rates-30k": 30000}
+RENDERS = {"rates-30k": 30000, "rates-30k-fresh": 30000}
 """Renders of a variant that is not the earlier run's 10,000 (``rates-30k``: ``rates`` with three times the data, on
 both cores: ``--variant rates-30k --workers 2``)."""
+SEEDS = {"rates-30k-fresh": 2}
+"""The training seed of a variant that is not 0. ``rates-30k-fresh`` (session 29) trains the shipped ``rates-30k``
+further on 30,000 renders it never saw: seed 2's pool (seed 1's pool would be seed 0's validation renders)."""
 
 
 def finished(folder: Path) -> bool:
@@ -80,6 +84,7 @@ def main() -> None:
             sprite_fraction=0.5,
             init=str(args.init),
             mix=VARIANTS[name],
+            seed=SEEDS.get(name, 0),
         )
         result = train_parser(config, folder, progress=False)
         print(
