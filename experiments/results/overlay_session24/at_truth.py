@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,18 +25,28 @@ from nitrogen_datasets.overlay.decode import decode_frames
 from nitrogen_datasets.overlay.layout import load_layout
 
 
-def main() -> None:
-    """One line per clip."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def harness_clip(folder: Path) -> tuple[tuple[int, int, float], np.ndarray, list[np.ndarray]]:
+    """A harness clip's renderer placement (x, y, scale), its layout's rest template and its decoded RGB frames."""
+    x, y, scale = json.loads((folder / "placement.json").read_text())
+    _, template = load_layout(folder / "clip.layout.json")
+    frames = [np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f, _, _ in decode_frames(folder / "clip.mp4")]
+    return (x, y, scale), template, frames
+
+
+def harness_clips(description: str) -> Iterator[tuple[str, tuple[int, int, float], np.ndarray, list[np.ndarray]]]:
+    """The clips the command line names (folders in ``--cache``), each (name, placement, template, frames)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("clips", nargs="+", help="clip folders in --cache")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/nitrogen-knob-harness"))
     args = parser.parse_args()
     cv2.setNumThreads(1)
     for name in args.clips:
-        folder = args.cache / name
-        x, y, scale = json.loads((folder / "placement.json").read_text())
-        _, template = load_layout(folder / "clip.layout.json")
-        frames = [np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f, _, _ in decode_frames(folder / "clip.mp4")]
+        yield (name, *harness_clip(args.cache / name))
+
+
+def main() -> None:
+    """One line per clip."""
+    for name, (x, y, scale), template, frames in harness_clips(__doc__.split("\n\n")[0]):
         first, edge_indices = loc.probe_sample(len(frames))
         greys = [cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in edge_indices]
         static = loc._static_edges(greys)

@@ -15,16 +15,16 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from nitrogen_datasets.overlay import localize as loc
-from nitrogen_datasets.overlay.decode import decode_frames
-from nitrogen_datasets.overlay.layout import load_layout
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "overlay_session24"))
+from at_truth import harness_clips  # type: ignore[import-not-found]  # a harness clip, as session 24 read it
 
 
 def edge_maps(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -59,16 +59,7 @@ def prominence_ratio(static: np.ndarray, models: list, scale: float, x: int, y: 
 
 def main() -> None:
     """One line per clip: each map's edge score / prominence ratio at the renderer's placement."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("clips", nargs="+", help="clip folders in --cache")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/nitrogen-knob-harness"))
-    args = parser.parse_args()
-    cv2.setNumThreads(1)
-    for name in args.clips:
-        folder = args.cache / name
-        x, y, scale = json.loads((folder / "placement.json").read_text())
-        _, template = load_layout(folder / "clip.layout.json")
-        frames = [np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f, _, _ in decode_frames(folder / "clip.mp4")]
+    for name, (x, y, scale), template, frames in harness_clips(__doc__.split("\n\n")[0]):
         models = loc._edge_models(*loc._prepare_template(template))
         cells = [
             f"{label} {loc._edge_score_at(static, models, scale, x, y):.3f}/"
