@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from nitrogen_datasets.overlay.parser_config import ParserTrainConfig, SampleMix
@@ -38,18 +39,26 @@ from nitrogen_datasets.overlay.parser_training import train_parser
 from nitrogen_datasets.overlay.parser_weights import BUNDLED_WEIGHTS
 
 EPOCHS = 6
+RATES = SampleMix(press_rate=0.1, trigger_rate=0.2)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run: its training stream's mix, how many renders (the earlier run's 10,000 unless said) and its seed."""
+
+    mix: SampleMix
+    renders: int = 10000
+    seed: int = 0
+
+
 VARIANTS = {
-    "rates": SampleMix(press_rate=0.1, trigger_rate=0.2),
-    "rates-rest": SampleMix(press_rate=0.1, trigger_rate=0.2, rest_frames=(3, 5)),
-    "rates-30k": SampleMix(press_rate=0.1, trigger_rate=0.2),
-    "rates-30k-fresh": SampleMix(press_rate=0.1, trigger_rate=0.2),
+    "rates": Variant(RATES),
+    "rates-rest": Variant(SampleMix(press_rate=0.1, trigger_rate=0.2, rest_frames=(3, 5))),
+    "rates-30k": Variant(RATES, renders=30000),  # ``rates`` with three times the data, on both cores (--workers 2)
+    # Session 29: the shipped ``rates-30k`` trained further on 30,000 renders it never saw, seed 2's pool (seed 1's
+    # pool would be seed 0's validation renders).
+    "rates-30k-fresh": Variant(RATES, renders=30000, seed=2),
 }
-RENDERS = {"rates-30k": 30000, "rates-30k-fresh": 30000}
-"""Renders of a variant that is not the earlier run's 10,000 (``rates-30k``: ``rates`` with three times the data, on
-both cores: ``--variant rates-30k --workers 2``)."""
-SEEDS = {"rates-30k-fresh": 2}
-"""The training seed of a variant that is not 0. ``rates-30k-fresh`` (session 29) trains the shipped ``rates-30k``
-further on 30,000 renders it never saw: seed 2's pool (seed 1's pool would be seed 0's validation renders)."""
 
 
 def finished(folder: Path) -> bool:
@@ -77,14 +86,14 @@ def main() -> None:
             print(f"{name}: finished already ({folder})")
             continue
         config = ParserTrainConfig(
-            renders=RENDERS.get(name, 10000),
+            renders=VARIANTS[name].renders,
             epochs=EPOCHS,
             workers=args.workers,
             threads=args.workers,
             sprite_fraction=0.5,
             init=str(args.init),
-            mix=VARIANTS[name],
-            seed=SEEDS.get(name, 0),
+            mix=VARIANTS[name].mix,
+            seed=VARIANTS[name].seed,
         )
         result = train_parser(config, folder, progress=False)
         print(
