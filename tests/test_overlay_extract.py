@@ -241,3 +241,44 @@ def test_build_corpus_reads_every_video_at_the_given_placement(faint_clip, tmp_p
         folder, tmp_path / "placed", replace(config, placement=(where.x, where.y, where.scale)), progress=False
     )
     assert placed.failed == 0 and placed.episodes >= 1
+
+
+@pytest.fixture(scope="module")
+def faint_long_clip(tmp_path_factory):
+    """10 s of a faint overlay (30% opacity, half size, CRF 35) over a scene scrolling onto new ground all along,
+    and 5 s of the scene alone: the first 4 s (the probe) do not show the overlay to the search, 10 s do."""
+    from nitrogen_datasets.overlay.synthetic import scrolling_scenes
+    from nitrogen_envs.video import VideoWriter
+
+    style = replace(next(s for s in preset_styles() if s.name == "xbox-grow-12"), scale=0.5, opacity=0.3)
+    folder = tmp_path_factory.mktemp("long")
+    scenes = list(scrolling_scenes(10, 300, (360, 640)))
+    clip = render_overlay_video(scenes, random_actions(300, seed=3), style, folder / "faint.mp4", crf=35)
+    with VideoWriter(folder / "plain.mp4", fps=30, crf=35) as writer:
+        for frame in scenes[:150]:
+            writer.write(frame)
+    return clip, folder / "plain.mp4"
+
+
+def test_a_faint_overlay_the_first_seconds_hide_is_found_farther_into_the_video(faint_long_clip, tmp_path):
+    """Where the probe's search fails, static edges spread over the first ``search_seconds`` find the overlay (where
+    its shape dims the scene's motion); kept to the probe (0 s) the same video is a one-line error, and a video
+    without an overlay says how far it was searched."""
+    from click.testing import CliRunner
+
+    from nitrogen_datasets.overlay.extract import ExtractConfig
+    from nitrogen_envs.cli import cli
+
+    clip, plain = faint_long_clip
+    found = extract(clip.video, clip.layout, tmp_path / "a.parquet").localization
+    where = clip.placement
+    assert (abs(found.x - where.x), abs(found.y - where.y)) <= (1, 1) and abs(found.scale - 0.5) < 0.02
+    with pytest.raises(OverlayNotFound, match=r"^no overlay found"):
+        extract(clip.video, clip.layout, tmp_path / "b.parquet", config=ExtractConfig(search_seconds=0))
+    with pytest.raises(OverlayNotFound, match=r"^searched the first 5 s: no overlay found"):
+        extract(plain, clip.layout, tmp_path / "c.parquet")
+    base = ["overlay", "extract", str(clip.video), "--layout", str(clip.layout), "-q"]
+    near = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "d.parquet"), "--search-seconds", "0"])
+    assert near.exit_code != 0 and "no overlay found" in near.output
+    negative = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "e.parquet"), "--search-seconds", "-1"])
+    assert negative.exit_code == 2 and "--search-seconds" in negative.output

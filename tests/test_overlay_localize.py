@@ -224,3 +224,22 @@ def test_overlay_whose_outline_fades_into_the_game_is_found_by_the_edges_inside_
     found = localize(decoded(clip.video), template)
     assert abs(found.x - clip.placement.x) <= 2 and abs(found.y - clip.placement.y) <= 2, (found, clip.placement)
     assert found.scale == pytest.approx(0.5, rel=0.03)
+
+
+def test_a_match_whose_shape_does_not_dim_the_motion_is_refused_when_motion_is_required():
+    """An overlay's outline drawn opaque with nothing inside (as a HUD frame is) matches the static edges, but the
+    game moves behind its inside as much as elsewhere: found by the probe's rules, refused by the farther search's
+    (``motion_required``), which takes only a shape that dims the scene moving behind it."""
+    from nitrogen_datasets.overlay.synthetic import scrolling_scenes
+
+    template = OverlayRenderer(next(s for s in preset_styles() if s.name == "xbox-highlight-00")).template()
+    shape = (template[..., 3] > 0).astype(np.uint8)
+    outline = cv2.morphologyEx(shape, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    frames = list(scrolling_scenes(3, 16, (360, 640)))
+    height, width = outline.shape
+    for frame in frames:
+        frame[150 : 150 + height, 300 : 300 + width][outline] = template[..., :3][outline]
+    found = localize(frames, template)
+    assert (found.x, found.y, round(found.scale, 2)) == (300, 150, 1.0)
+    with pytest.raises(OverlayNotFound):
+        localize(frames, template, motion_required=True)

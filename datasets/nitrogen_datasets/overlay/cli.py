@@ -61,6 +61,15 @@ at_option = click.option(
     "the layout template's (as the streaming software placed it). For an overlay too faint to be found.",
 )
 
+search_option = click.option(
+    "--search-seconds",
+    type=click.FloatRange(min=0),
+    default=config_default(ExtractConfig, "search_seconds"),
+    show_default=True,
+    help="Where the first frames do not show the overlay, search for its static edges again over frames spread "
+    "across this many seconds from the start (a faint overlay stands out once the scene has changed; 0: no farther).",
+)
+
 
 @click.group()
 def overlay() -> None:
@@ -214,6 +223,7 @@ def render(
     help="knob: find the layout's own knob sprite in each stick's sweep box; parser: the parser's stick reading.",
 )
 @at_option
+@search_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def extract(
     video: Path,
@@ -225,6 +235,7 @@ def extract(
     clip_thresholds: bool,
     sticks: str,
     placement: tuple[int, int, float] | None,
+    search_seconds: float,
     quiet: bool,
 ) -> None:
     """Read per-frame gamepad actions off the input overlay in VIDEO."""
@@ -236,6 +247,7 @@ def extract(
         calibrate_presses=clip_thresholds,
         sticks=sticks,
         placement=placement,
+        search_seconds=search_seconds,
     )
     result = run_extract(video, layout_path, out, masked_video=masked_video, config=config, progress=not quiet)
     where = result.localization
@@ -301,6 +313,7 @@ def extract(
     help="Also write each video's masked mp4 (full size) into this folder, from the same decode.",
 )
 @at_option
+@search_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def build_corpus_command(
     videos: Path,
@@ -317,6 +330,7 @@ def build_corpus_command(
     method: str,
     masked_videos: Path | None,
     placement: tuple[int, int, float] | None,
+    search_seconds: float,
     quiet: bool,
 ) -> None:
     """Extract every overlay video under VIDEOS into one demonstrations dataset (masked frames + actions).
@@ -334,6 +348,7 @@ def build_corpus_command(
         method=method,
         masked_videos=str(masked_videos) if masked_videos else None,
         placement=placement,
+        search_seconds=search_seconds,
     )
     stats = build_corpus(
         videos,

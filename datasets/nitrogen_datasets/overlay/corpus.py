@@ -72,6 +72,8 @@ class CorpusConfig:
             videos folder mirrored, non-mp4 names get ``.mp4`` appended); ``None``: none are written.
         placement: ``(x, y, scale)`` of the overlay in every video (:attr:`~.extract.ExtractConfig.placement`: videos
             of one stream setup share it); ``None`` searches each video for it.
+        search_seconds: how far into a video the search goes where its first frames do not show the overlay
+            (:attr:`~.extract.ExtractConfig.search_seconds`).
     """
 
     layout: str
@@ -85,9 +87,12 @@ class CorpusConfig:
     preset: str = "veryfast"
     masked_videos: str | None = None
     placement: tuple[int, int, float] | None = None
+    search_seconds: float = ExtractConfig.search_seconds
 
     def __post_init__(self) -> None:
         check_known_placement(self.placement)
+        if not self.search_seconds >= 0:
+            raise InvalidOverlayConfig(f"search_seconds must be >= 0, got {self.search_seconds}")
         # Checked here, once: a bad setting would otherwise fail every video of the batch, each on its own.
         if self.method not in PARSERS:
             raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")
@@ -170,7 +175,10 @@ def process_video(job: VideoJob) -> VideoOutcome:
             masked.parent.mkdir(parents=True, exist_ok=True)
             taps.append(MaskedVideoTap(masked))
         extract_config = ExtractConfig(
-            method=config.method, parser_weights=config.parser_weights, placement=config.placement
+            method=config.method,
+            parser_weights=config.parser_weights,
+            placement=config.placement,
+            search_seconds=config.search_seconds,
         )
         got = read_actions(job.video, config.layout, extract_config, taps)
         episodes = _write_episodes(job, got, spool, staging / "dataset")

@@ -134,7 +134,8 @@ class VideoProbe:
     Most overlays are located by intensity from the first :data:`~.localize.MEDIAN_FRAMES` frames, so only
     those are decoded before the region is known, and the main pass goes on from them with the same
     decoder: no frame is decoded twice. A faint overlay needs static edges over the first ``count``
-    frames (:meth:`edge_frames`); only then is the start read a second time, by a fresh decoder.
+    frames (:meth:`edge_frames`); only then is the start read a second time, by a fresh decoder (and a third
+    time, farther, where those frames do not show it either: ``edge_frames(span)``).
     """
 
     def __init__(self, video: Path, count: int) -> None:
@@ -148,33 +149,37 @@ class VideoProbe:
             if len(self.held) >= min(count, MEDIAN_FRAMES):
                 break
         self.rewound = False
+        self.seen = 0
+        """Frames the last :meth:`edge_frames` call found in the span it read (fewer than it: the video ended)."""
 
     def first_frames(self) -> list[np.ndarray]:
         """RGB of the held frames (the ones intensity matching reads)."""
         return [frame.to_ndarray(format="rgb24") for frame, _ in self.held]
 
-    def edge_frames(self) -> list[np.ndarray]:
-        """RGB of the frames :func:`probe_sample` spreads over the first ``count``, read by a second decoder.
+    def edge_frames(self, span: int | None = None) -> list[np.ndarray]:
+        """RGB of the frames :func:`probe_sample` spreads over the first ``span`` frames (default ``count``).
 
-        The held frames are dropped: the main pass then starts again from the first frame.
+        They are read by a fresh decoder; a video shorter than ``span`` gives frames spread over all of it
+        (:attr:`seen` then says how many it has). The held frames are dropped: the main pass then starts again from the first frame.
         """
         self.close()
         self.rewound = True
-        frames, seen = self._read(set(probe_sample(self.count)[1]))
-        _, edges = probe_sample(seen)
-        if not set(edges) <= frames.keys():  # a video shorter than the probe: other frames are sampled
-            frames, _ = self._read(set(edges))
+        span = self.count if span is None else span
+        frames, self.seen = self._read(set(probe_sample(span)[1]), span)
+        _, edges = probe_sample(self.seen)
+        if not set(edges) <= frames.keys():  # a video shorter than the span: other frames are sampled
+            frames, _ = self._read(set(edges), self.seen)
         return [frames[i] for i in edges]
 
-    def _read(self, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
-        """RGB of the ``wanted`` frame indices among the first ``count``, and how many frames there were."""
+    def _read(self, wanted: set[int], span: int) -> tuple[dict[int, np.ndarray], int]:
+        """RGB of the ``wanted`` frame indices among the first ``span``, and how many frames there were."""
         frames: dict[int, np.ndarray] = {}
         seen = 0
         for frame, _, _ in decode_frames(self.video):
             if seen in wanted:
                 frames[seen] = frame.to_ndarray(format="rgb24")
             seen += 1
-            if seen >= self.count:
+            if seen >= span:
                 break
         return frames, seen
 

@@ -36,7 +36,7 @@ from nitrogen_datasets.overlay.decode import VideoProbe, frame_count, prefetch
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
 from nitrogen_datasets.overlay.knob_match import KnobMatchConfig, KnobStickReader, KnobSticks
 from nitrogen_datasets.overlay.layout import OverlayLayout, load_layout
-from nitrogen_datasets.overlay.localize import Localization, at_placement, localize
+from nitrogen_datasets.overlay.localize import Localization, OverlayNotFound, at_placement, localize
 from nitrogen_datasets.overlay.masking import DecodedFrame, FrameTap, MaskedVideoTap, mask_box
 from nitrogen_datasets.overlay.parse import ParsedFrame, ParserConfig, ReferenceParser
 from nitrogen_datasets.overlay.quality import quality_filter
@@ -88,6 +88,10 @@ class ExtractConfig:
     Args:
         probe_frames: the first frames: the rest reference is built over them, and a faint overlay is
             located by its static edges over them.
+        search_seconds: where the probe does not show the overlay, its static edges are searched for once more
+            over frames spread across this many seconds from the start: a stream's later scenes differ where its
+            overlay stays put, so the scene's edges fall out of the median that the overlay's survive. Only a
+            video the probe's search fails on pays for it (decoding up to this far); 0 searches the probe alone.
         min_match: localization score below which the overlay counts as absent.
         window_s: length of the action-density window of the quality filter, in seconds.
         min_active_fraction: a window is kept when at least this fraction of its frames has any input.
@@ -109,6 +113,7 @@ class ExtractConfig:
     """
 
     probe_frames: int = 120
+    search_seconds: float = 60.0
     min_match: float = 0.5
     window_s: float = 2.0
     min_active_fraction: float = 0.05
@@ -130,6 +135,8 @@ class ExtractConfig:
             raise InvalidOverlayConfig(f"sticks must be one of {STICK_READERS}, got {self.sticks!r}")
         if self.torch_threads is not None and self.torch_threads < 1:
             raise InvalidOverlayConfig(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
+        if not self.search_seconds >= 0:
+            raise InvalidOverlayConfig(f"search_seconds must be >= 0, got {self.search_seconds}")
 
 
 def check_known_placement(placement: tuple[int, int, float] | None) -> None:
@@ -284,9 +291,37 @@ def _locate(
     if config.placement is not None:
         where = at_placement(first, template, *config.placement)
     else:
-        where = localize(first, template, config.min_match, edge_frames=probe.edge_frames)
+        where = search(probe, first, template, config)
     frame_size = (first[0].shape[0], first[0].shape[1])
     return where, overlay_region(layout, where, frame_size, template), probe.fps
+
+
+def search(probe: VideoProbe, first: list[np.ndarray], template: np.ndarray, config: ExtractConfig) -> Localization:
+    """Localize the overlay over the probe; where that fails, once more with static edges from farther on.
+
+    The second search reads :data:`~.localize.EDGE_FRAMES` frames spread over the first
+    :attr:`ExtractConfig.search_seconds` (or the whole video, if shorter) and matches by intensity on the
+    same first frames as before; a video no longer than the probe is not searched twice. It accepts only a match
+    whose shape dims the game's motion (``motion_required``): a static HUD's edges stand out over a long span
+    as well as an overlay's, and a second search is a second chance for a look-alike.
+
+    Raises:
+        OverlayNotFound: neither search finds it (the farther search's message, saying how far it went).
+    """
+    try:
+        return localize(first, template, config.min_match, edge_frames=probe.edge_frames)
+    except OverlayNotFound as near:
+        span = math.ceil(config.search_seconds * probe.fps)
+        if span <= config.probe_frames or (probe.rewound and probe.seen < config.probe_frames):
+            raise  # no farther to go: the video ends within the probe
+        edges = probe.edge_frames(span)
+        if probe.seen <= config.probe_frames:  # the video ends within the probe: the same frames again
+            raise near from None
+        try:
+            return localize(first, template, config.min_match, edge_frames=edges, motion_required=True)
+        except OverlayNotFound as far:
+            seconds = probe.seen / probe.fps
+            raise OverlayNotFound(f"searched the first {seconds:.0f} s: {far}") from None
 
 
 def _main_pass(

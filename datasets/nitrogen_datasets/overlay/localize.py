@@ -428,6 +428,7 @@ def localize(
     min_score: float = 0.5,
     coarse_factor: float = 0.5,
     edge_frames: Sequence[np.ndarray] | Callable[[], Sequence[np.ndarray]] | None = None,
+    motion_required: bool = False,
 ) -> Localization:
     """Locate the overlay in a few RGB frames of one video.
 
@@ -441,6 +442,11 @@ def localize(
             (:func:`probe_sample`). A caller streaming a video keeps only the frames :func:`probe_sample` names,
             or passes a function that reads them, called only when intensity matching fails (most videos are
             located from their first :data:`MEDIAN_FRAMES` frames).
+        motion_required: accept a match found through the static edges only where the template's shape also dims
+            the game's motion and stands out on the motion map (the motion cue of :func:`_passing_bar`). The
+            farther search of :func:`~.extract.search` asks for it: it looks again where a first search found
+            nothing, and a HUD's static edges stand out over a longer span as well as an overlay's do, where
+            only a translucent overlay dims the scene moving behind it.
 
     Raises:
         OverlayNotFound: nothing scores ``min_score``; the message reports the best score and placement.
@@ -468,13 +474,22 @@ def localize(
     static = _static_edges(greys)
     unbarred = _unbarred(static, greys)
     motion = np.stack(greys).astype(np.float32).std(axis=0)
+    dip = motion_dip(motion)
+
+    def motion_allows(at_scale: float, at_x: int, at_y: int) -> bool:
+        """Whether ``motion_required`` lets a match there pass: off, or the shape dims the motion, standing out."""
+        return not motion_required or (
+            _shape_at(dip, template, at_scale, at_x, at_y) >= MIN_MOTION_SUPPORT
+            and _motion_stands_out(dip, template, at_scale, at_x, at_y)
+        )
+
     doubted = []
     if found:
         # A weak intensity match needs the static edges there to agree; one of a faint template must pass as an edge
         # match would: clear edges that stand out, where the game moves.
         agree = _edge_score_at(static, models, scale, x, y)
         logger.debug("intensity match %.3f (faint template: %s): static edges there %.3f", score, faint, agree)
-        if not faint and agree >= MIN_EDGE_SUPPORT:
+        if not faint and agree >= MIN_EDGE_SUPPORT and motion_allows(scale, x, y):
             return Localization(x, y, scale, score)
         agree_bar = _edge_thresholds(scale)[1]
         if (
@@ -483,11 +498,11 @@ def localize(
             and _stands_out(static, models, scale, x, y)
             and _moving_share(motion, mask, scale, x, y) >= MOVING_SHARE
             and (unbarred is static or _edge_score_at(unbarred, models, scale, x, y) >= agree_bar)
+            and motion_allows(scale, x, y)
         ):
             return Localization(x, y, scale, score)
         doubted.append(f"intensity {score:.3f} where the static edges score {agree:.3f}")
     seen: list[tuple[float, int, int, float]] = []
-    dip = motion_dip(motion)
     for group in _edge_matches(greys, static, models, coarse_factor, (x, y, scale)):
         for edge_score, ex, ey, edge_scale in sorted(group, reverse=True):
             support = _match_at(frame_grey, intensity, edge_scale, ex, ey)
@@ -508,6 +523,7 @@ def localize(
                 edge_scale,
                 functools.partial(_stands_out, static, models, edge_scale, ex, ey),
                 functools.partial(_motion_stands_out, dip, template, edge_scale, ex, ey),
+                motion_required,
             )
             if bar is None:
                 if cleared:
@@ -605,6 +621,7 @@ def _passing_bar(
     scale: float,
     edges_stand_out: Callable[[], bool],
     motion_stands_out: Callable[[], bool],
+    motion_required: bool = False,
 ) -> tuple[float | None, bool]:
     """The edge bar a match passes on, or ``None``; and whether it cleared either cue's scores, standing out or not.
 
@@ -615,11 +632,12 @@ def _passing_bar(
     suffices, so a match whose edges clear their bars is never held to more than a weaker one: until session 29 a
     match that cleared the edge bars but did not stand out on the edges was rejected even where its motion stood out,
     which would have passed it with an edge score under the bars. The two checks are called only when needed.
+    With ``motion_required`` only the dimmed motion carries a match (:func:`localize`'s farther search).
     """
     least, clear = _edge_thresholds(scale)
     by_edges = edge_score >= clear or (edge_score >= least and support >= MIN_EDGE_SUPPORT)
     by_motion = edge_score >= MOTION_EDGE_FLOOR and moved >= MIN_MOTION_SUPPORT
-    if by_edges and edges_stand_out():
+    if by_edges and not motion_required and edges_stand_out():
         return (clear if edge_score >= clear else least), True
     if by_motion and motion_stands_out():
         return MOTION_EDGE_FLOOR, True

@@ -70,8 +70,8 @@ VARIANTS = ((0, 23, False), (1, 23, True), (2, 35, True))
 """(seed, CRF, HUD shapes drawn) of each game's clips: the game alone, then with HUD shapes at two qualities."""
 
 
-def game_frames(game: str, seed: int) -> Iterator[np.ndarray]:
-    """:data:`FRAMES` RGB frames of ``game`` played with held random actions after :data:`WARMUP_STEPS` steps."""
+def game_frames(game: str, seed: int, frames: int = FRAMES) -> Iterator[np.ndarray]:
+    """``frames`` RGB frames of ``game`` played with held random actions after :data:`WARMUP_STEPS` steps."""
     import gymnasium as gym
 
     import nitrogen_envs  # noqa: F401 (registers the ids)
@@ -81,7 +81,7 @@ def game_frames(game: str, seed: int) -> Iterator[np.ndarray]:
     try:
         obs, _ = env.reset(seed=seed)
         action = env.action_space.sample()
-        for step in range(WARMUP_STEPS + FRAMES):
+        for step in range(WARMUP_STEPS + frames):
             if step % ACTION_HOLD == 0:
                 action = env.action_space.sample()
             obs, _, terminated, truncated, _ = env.step(action)
@@ -225,13 +225,15 @@ def clip_name(game: str, seed: int, crf: int, hud: bool, size: tuple[int, int]) 
     return f"{game}_s{seed}_c{crf}{'_hud' if hud else ''}_{size[0]}x{size[1]}"
 
 
-def clip_video(cache: Path, game: str, seed: int, crf: int, hud: bool, size: tuple[int, int]) -> Path:
+def clip_video(
+    cache: Path, game: str, seed: int, crf: int, hud: bool, size: tuple[int, int], frames: int = FRAMES
+) -> Path:
     """The clip's H.264 file in ``cache``, rendered once: the game letterboxed to ``size``, with HUD shapes if asked."""
     video = cache / f"{clip_name(game, seed, crf, hud, size)}.mp4"
     if not video.exists():
         shapes = hud_layer(np.random.default_rng((seed, len(game))), size) if hud else None
         with VideoWriter(video, fps=30, crf=crf) as writer:
-            for index, frame in enumerate(game_frames(game, seed)):
+            for index, frame in enumerate(game_frames(game, seed, frames)):
                 big = letterbox(frame, size)
                 writer.write(with_hud(big, shapes, index) if shapes is not None else big)
     return video
