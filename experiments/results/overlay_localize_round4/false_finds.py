@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import cv2
 import numpy as np
@@ -270,6 +271,26 @@ def read_results(path: Path) -> dict[tuple[str, str], dict]:
     return rows
 
 
+def result_row(
+    clip: str, engine: str, hud: bool, template: str, false_find: bool, verdict: str, cpu_start: float, **more: object
+) -> dict:
+    """One (clip, template) result as the results file keeps it, with the CPU seconds since ``cpu_start``."""
+    row = {"clip": clip, "engine": engine, "hud": hud, "template": template, "false_find": false_find}
+    return row | more | {"verdict": verdict, "cpu": round(time.process_time() - cpu_start, 3)}
+
+
+def append_row(out: TextIO, done: dict[tuple[str, str], dict], row: dict) -> None:
+    """Append one result line, flushed (an interrupted run resumes after it), and keep it in ``done``."""
+    out.write(json.dumps(row) + "\n")
+    out.flush()
+    done[(row["clip"], row["template"])] = row
+
+
+def show_row(row: dict) -> None:
+    """Print one (clip, template) result as the run goes."""
+    print(f"{row['clip']} {row['template']}: {row['verdict']} [{row['cpu']:.2f} s]", flush=True)
+
+
 def main() -> None:
     """Render the clips (once), localize every template in each, append results, print the summary."""
     from nitrogen_envs import all_games
@@ -329,20 +350,9 @@ def main() -> None:
                         except module.OverlayNotFound as error:
                             found = None
                             verdict = "none: " + str(error).split("; check")[0].removeprefix("no overlay found: ")
-                        row = {
-                            "clip": video.stem,
-                            "engine": game.engine,
-                            "hud": hud,
-                            "template": name,
-                            "false_find": found is not None,
-                            "verdict": verdict,
-                            "cpu": round(time.process_time() - start, 3),
-                        }
-                        out.write(json.dumps(row) + "\n")
-                        out.flush()
-                        done[key] = row
-                    row = done[key]
-                    print(f"{row['clip']} {row['template']}: {row['verdict']} [{row['cpu']:.2f} s]", flush=True)
+                        row = result_row(video.stem, game.engine, hud, name, found is not None, verdict, start)
+                        append_row(out, done, row)
+                    show_row(done[key])
     rows = [done[key] for key in done if any(key[0].startswith(g.name + "_s") for g in games)]
     missing = len(games) * len(VARIANTS) * len(matched) - len(rows)
     if missing:

@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -31,7 +30,16 @@ from nitrogen_datasets.overlay.localize import OverlayNotFound
 from nitrogen_datasets.overlay.render import parse_resolution
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "overlay_localize_round4"))
-from false_finds import VARIANTS, clip_name, clip_video, read_results, templates  # type: ignore[import-not-found]
+from false_finds import (  # type: ignore[import-not-found]
+    VARIANTS,
+    append_row,
+    clip_name,
+    clip_video,
+    read_results,
+    result_row,
+    show_row,
+    templates,
+)
 
 FRAMES = 300
 """Frames per clip: 10 s, more than the probe's 120, so the farther search runs on every clip."""
@@ -74,21 +82,12 @@ def main() -> None:
                             verdict = "none: " + str(error).split("; check")[0]
                         finally:
                             probe.close()
-                        row = {
-                            "clip": video.stem,
-                            "engine": game.engine,
-                            "hud": hud,
-                            "template": name,
-                            "false_find": found is not None,
-                            "frames_searched": probe.seen,
-                            "verdict": verdict,
-                            "cpu": round(time.process_time() - start, 3),
-                        }
-                        out.write(json.dumps(row) + "\n")
-                        out.flush()
-                        done[key] = row
-                    row = done[key]
-                    print(f"{row['clip']} {row['template']}: {row['verdict']} [{row['cpu']:.2f} s]", flush=True)
+                        false_find = found is not None
+                        row = result_row(
+                            video.stem, game.engine, hud, name, false_find, verdict, start, frames_searched=probe.seen
+                        )
+                        append_row(out, done, row)
+                    show_row(done[key])
     stems = {clip_name(g.name, seed, crf, hud, size) for g in games for seed, crf, hud in VARIANTS}
     rows = [row for key, row in done.items() if key[0] in stems]
     missing = len(stems) * len(matched) - len(rows)

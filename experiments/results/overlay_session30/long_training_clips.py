@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,18 +30,10 @@ from nitrogen_datasets.overlay.play_stats import load_play_statistics
 from nitrogen_datasets.overlay.synthetic import scrolling_scenes
 from nitrogen_datasets.overlay.video import render_overlay_video
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "overlay_localize_round4"))
+from false_finds import TRAINING_STYLES  # type: ignore[import-not-found]  # Round 2's nine, in its grid order
+
 FRAMES = 300
-STYLES = (
-    "sprite-xbox-3",
-    "sprite-dualsense-3",
-    "sprite-arcade-3",
-    "sprite-xbox-1",
-    "sprite-switch-pro-2",
-    "sprite-keyboard-2",
-    "sprite-switch-pro-3",
-    "sprite-keyboard-3",
-    "sprite-arcade-2",
-)
 
 
 def render(cache: Path, name: str, crf: int, scale: float, seed: int) -> Path:
@@ -83,7 +76,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     settings = {"probe": ExtractConfig(search_seconds=0), "farther": ExtractConfig()}
     counts = {name: {"right": 0, "wrong": 0} for name in settings}
-    clips = [(n, c, s) for n in STYLES for c in (23, 35) for s in (0.5, 1.0, 2.0)]
+    clips = [(n, c, s) for n in TRAINING_STYLES for c in (23, 35) for s in (0.5, 1.0, 2.0)]
     for index, (name, crf, scale) in enumerate(clips):
         if index % shards != shard:
             continue
