@@ -282,3 +282,24 @@ def test_a_faint_overlay_the_first_seconds_hide_is_found_farther_into_the_video(
     assert near.exit_code != 0 and "no overlay found" in near.output
     negative = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "e.parquet"), "--search-seconds", "-1"])
     assert negative.exit_code == 2 and "--search-seconds" in negative.output
+
+
+def test_build_corpus_searches_each_video_as_far_as_asked(faint_long_clip, tmp_path):
+    """``build-corpus`` hands ``--search-seconds`` to every video's search: the faint overlay found farther by default
+    is a failed video with the search kept to the first frames."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from nitrogen_datasets.overlay.corpus import CorpusConfig, build_corpus
+    from nitrogen_envs.cli import cli
+
+    clip, _ = faint_long_clip
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(clip.video, folder / "stream.mp4")
+    farther = build_corpus(folder, tmp_path / "farther", CorpusConfig(layout=str(clip.layout), obs_size=32))
+    assert farther.failed == 0 and farther.episodes >= 1
+    command = ["overlay", "build-corpus", str(folder), "--layout", str(clip.layout), "--out", str(tmp_path / "near")]
+    near = CliRunner().invoke(cli, [*command, "--obs-size", "32", "--search-seconds", "0", "-q"])
+    assert near.exit_code == 0 and "1 failed" in near.output and "no overlay found" in near.output
