@@ -30,7 +30,14 @@ import numpy as np
 from nitrogen_datasets.errors import DatasetError, IncompatibleDataset
 from nitrogen_datasets.format import DEFAULT_CRF
 from nitrogen_datasets.overlay.errors import InvalidOverlayConfig
-from nitrogen_datasets.overlay.extract import PARSERS, ExtractConfig, Extraction, check_known_placement, read_actions
+from nitrogen_datasets.overlay.extract import (
+    PARSERS,
+    ExtractConfig,
+    Extraction,
+    check_known_placement,
+    check_search_seconds,
+    read_actions,
+)
 from nitrogen_datasets.overlay.masking import FrameTap, MaskedVideoTap
 from nitrogen_datasets.overlay.resample import FrameSpool, dataset_sources
 from nitrogen_datasets.parallel import run_parallel
@@ -91,8 +98,7 @@ class CorpusConfig:
 
     def __post_init__(self) -> None:
         check_known_placement(self.placement)
-        if not self.search_seconds >= 0:
-            raise InvalidOverlayConfig(f"search_seconds must be >= 0, got {self.search_seconds}")
+        check_search_seconds(self.search_seconds)
         # Checked here, once: a bad setting would otherwise fail every video of the batch, each on its own.
         if self.method not in PARSERS:
             raise InvalidOverlayConfig(f"method must be one of {PARSERS}, got {self.method!r}")

@@ -160,7 +160,8 @@ class VideoProbe:
         """RGB of the frames :func:`probe_sample` spreads over the first ``span`` frames (default ``count``).
 
         They are read by a fresh decoder; a video shorter than ``span`` gives frames spread over all of it
-        (:attr:`seen` then says how many it has). The held frames are dropped: the main pass then starts again from the first frame.
+        (:attr:`seen` then says how many it has). The held frames are dropped: the main pass then starts again from
+        the first frame.
         """
         self.close()
         self.rewound = True

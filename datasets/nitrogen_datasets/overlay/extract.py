@@ -135,8 +135,17 @@ class ExtractConfig:
             raise InvalidOverlayConfig(f"sticks must be one of {STICK_READERS}, got {self.sticks!r}")
         if self.torch_threads is not None and self.torch_threads < 1:
             raise InvalidOverlayConfig(f"torch_threads must be >= 1 or None, got {self.torch_threads}")
-        if not self.search_seconds >= 0:
-            raise InvalidOverlayConfig(f"search_seconds must be >= 0, got {self.search_seconds}")
+        check_search_seconds(self.search_seconds)
+
+
+def check_search_seconds(seconds: float) -> None:
+    """Refuse a farther search of negative (or NaN) length (:attr:`ExtractConfig.search_seconds`).
+
+    Raises:
+        InvalidOverlayConfig: ``seconds`` is not a number >= 0.
+    """
+    if not seconds >= 0:
+        raise InvalidOverlayConfig(f"search_seconds must be >= 0 (0: search the first frames only), got {seconds}")
 
 
 def check_known_placement(placement: tuple[int, int, float] | None) -> None:
@@ -313,7 +322,7 @@ def search(probe: VideoProbe, first: list[np.ndarray], template: np.ndarray, con
     except OverlayNotFound as near:
         span = math.ceil(config.search_seconds * probe.fps)
         if span <= config.probe_frames or (probe.rewound and probe.seen < config.probe_frames):
-            raise  # no farther to go: the video ends within the probe
+            raise  # no farther to go: the search reaches no farther than the probe, or the video ends within it
         edges = probe.edge_frames(span)
         if probe.seen <= config.probe_frames:  # the video ends within the probe: the same frames again
             raise near from None

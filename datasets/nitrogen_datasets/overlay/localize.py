@@ -627,7 +627,8 @@ def _passing_bar(
 
     The bar is what the letterbox check then holds the match to. Two cues can carry a match. The edges: clear
     (:data:`CLEAR_EDGE_SCORE`), or good with the intensity there agreeing (:data:`MIN_EDGE_SCORE`,
-    :data:`MIN_EDGE_SUPPORT`), and standing out on the static edges (``edges_stand_out``). The dimmed motion: edges of at least :data:`MOTION_EDGE_FLOOR` where the template's shape dims the game's motion
+    :data:`MIN_EDGE_SUPPORT`), and standing out on the static edges (``edges_stand_out``). The dimmed motion: edges
+    of at least :data:`MOTION_EDGE_FLOOR` where the template's shape dims the game's motion
     (``moved`` >= :data:`MIN_MOTION_SUPPORT`), standing out on the motion map (``motion_stands_out``). Either cue
     suffices, so a match whose edges clear their bars is never held to more than a weaker one: until session 29 a
     match that cleared the edge bars but did not stand out on the edges was rejected even where its motion stood out,
@@ -821,8 +822,8 @@ def _edge_score_at(static: np.ndarray, models: Sequence[_Model], scale: float, x
 def _stands_out(static: np.ndarray, models: Sequence[_Model], scale: float, x: int, y: int) -> bool:
     """Whether the edge match at (x, y) stands out from the same model's scores elsewhere (:data:`PROMINENCE`).
 
-    The model is the one of ``models`` (:func:`_edge_models`) that scores best at (x, y); "elsewhere" is every placement at least
-    :data:`PROMINENCE_REACH` of the scaled template's size away, and a frame that leaves no such placement passes.
+    The model is the one of ``models`` (:func:`_edge_models`) that scores best at (x, y); "elsewhere" is every
+    placement at least :data:`PROMINENCE_REACH` of the scaled template's size away, and a frame that leaves no such placement passes.
     """
     best: tuple[float, np.ndarray] | None = None
     width, height = round(models[0].grey.shape[1] * scale), round(models[0].grey.shape[0] * scale)
